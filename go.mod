@@ -1,0 +1,3 @@
+module github.com/baton-dev/baton
+
+go 1.26.0
