@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"crypto/x509"
+	"net/http"
+	"time"
+)
+
+// Scheme is how the proxy talks to a peer.
+type Scheme uint8
+
+const (
+	SchemeHTTP1 Scheme = iota // cleartext HTTP/1.1
+	SchemeH2C                 // cleartext HTTP/2 with prior knowledge
+	SchemeHTTPS               // TLS, HTTP/2 or HTTP/1.1 by ALPN
+)
+
+// Peer is the upstream a request is sent to. Connections are pooled by
+// the peer's identity: Address, Scheme, SNI, InsecureSkipVerify and RootCAs.
+type Peer struct {
+	Address            string // "ip:port"
+	Scheme             Scheme
+	SNI                string // TLS server name; empty means the host of Address
+	InsecureSkipVerify bool
+	RootCAs            *x509.CertPool // nil means system roots
+	ConnectTimeout     time.Duration  // zero means Options.ConnectTimeout
+	ResponseTimeout    time.Duration  // time to response headers; zero means Options
+	IdleTimeout        time.Duration  // pooled idle connection lifetime; zero means Options
+}
+
+// Session is one downstream request as the phases see it.
+type Session struct {
+	// Request is the downstream request. Phases may read it; the upstream
+	// request given to UpstreamRequestFilter is a separate value.
+	Request *http.Request
+	// Writer lets RequestFilter answer the request itself.
+	Writer http.ResponseWriter
+	// Attempt counts upstream attempts, starting at 1.
+	Attempt int
+	// Status is the status sent downstream, once known (for Logging).
+	Status int
+	// BytesSent counts response body bytes written downstream.
+	BytesSent int64
+	// Start is when the request was received.
+	Start time.Time
+}
+
+// Phases are the user-overridable steps of proxying one request. C is the
+// per-request context type, created by NewCtx for each request.
+type Phases[C any] interface {
+	// NewCtx returns the context shared by all phases of one request.
+	NewCtx() C
+	// RequestFilter runs first. Returning handled=true means the phase wrote
+	// the whole response itself and proxying stops.
+	RequestFilter(s *Session, ctx C) (handled bool, err error)
+	// UpstreamPeer chooses where to send the request. It is called again for
+	// each retry. An error of type *Error is sent downstream with its status.
+	UpstreamPeer(s *Session, ctx C) (*Peer, error)
+	// UpstreamRequestFilter may edit the request about to be sent upstream.
+	UpstreamRequestFilter(s *Session, upstream *http.Request, ctx C) error
+	// FailToConnect is told that connecting to peer failed (nothing was sent);
+	// returning true retries with a new UpstreamPeer call.
+	FailToConnect(s *Session, peer *Peer, err error, ctx C) (retry bool)
+	// ResponseFilter may edit the upstream response before its headers are
+	// sent downstream.
+	ResponseFilter(s *Session, upstream *http.Response, ctx C) error
+	// Logging runs last, once per request, with the error that ended the
+	// request, if any.
+	Logging(s *Session, err error, ctx C)
+}
+
+// Error is an error with the HTTP status the proxy should answer with.
+type Error struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Reason + ": " + e.Err.Error()
+	}
+	return e.Reason
+}
+
+func (e *Error) Unwrap() error { return e.Err }

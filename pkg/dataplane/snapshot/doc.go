@@ -1,0 +1,11 @@
+// Package snapshot is the routing model shared by the reconciler, which
+// produces it, and the data plane, which serves it.
+//
+// A Snapshot is immutable once handed to the data plane: producers build a
+// fresh one for every change and consumers never write to it. That is what
+// lets the data plane swap a whole configuration with one atomic store and
+// lets requests in flight keep reading the snapshot they started with.
+//
+// The package depends on the standard library only, so neither side of the
+// boundary drags the other's dependencies along.
+package snapshot

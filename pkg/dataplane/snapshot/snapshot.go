@@ -1,0 +1,172 @@
+package snapshot
+
+import "time"
+
+// Snapshot is one complete, immutable routing configuration.
+type Snapshot struct {
+	// Version increases with every snapshot a producer builds; it is only
+	// used for logs and metrics.
+	Version uint64
+	// Hosts are the virtual hosts, sorted by Name. A host named "" matches
+	// any request whose host matches no other virtual host.
+	Hosts []VirtualHost
+	// DefaultBackend serves requests that match no route. Nil means 404.
+	DefaultBackend *Route
+	// Upstreams are sorted by Name; routes refer to them by Name.
+	Upstreams []Upstream
+	// Certificates are offered by SNI: exact names first, then wildcards.
+	Certificates []Certificate
+	// DefaultCertificate is offered when no certificate matches SNI.
+	DefaultCertificate *Certificate
+}
+
+// VirtualHost holds the routes of one host name.
+type VirtualHost struct {
+	// Name is a lower-case DNS name, a wildcard such as "*.example.com", or
+	// "" for the catch-all host.
+	Name   string
+	Routes []Route
+}
+
+// PathType is how a route's path is compared with the request path.
+type PathType uint8
+
+const (
+	// PathPrefix matches by '/'-separated path elements.
+	PathPrefix PathType = iota
+	// PathExact matches the whole path, case-sensitively.
+	PathExact
+)
+
+func (p PathType) String() string {
+	if p == PathExact {
+		return "Exact"
+	}
+	return "Prefix"
+}
+
+// Route sends the requests that match PathType and Path to Upstream.
+type Route struct {
+	PathType PathType
+	Path     string
+	// Upstream is the Name of an entry in Snapshot.Upstreams.
+	Upstream string
+	// Source names the object that declared the route ("namespace/name"),
+	// for logs and metrics.
+	Source string
+}
+
+// Policy selects a backend from an upstream's endpoints.
+type Policy string
+
+const (
+	PolicyRoundRobin   Policy = "RoundRobin"
+	PolicyWeighted     Policy = "WeightedRoundRobin"
+	PolicyLeastRequest Policy = "LeastRequest"
+)
+
+// Protocol is what the proxy speaks to an upstream.
+type Protocol string
+
+const (
+	ProtocolHTTP1 Protocol = "HTTP/1.1"
+	ProtocolH2C   Protocol = "H2C"
+	ProtocolHTTPS Protocol = "HTTPS"
+)
+
+// Upstream is a named group of endpoints and how to talk to them.
+type Upstream struct {
+	Name      string
+	Endpoints []Endpoint
+	Policy    Policy
+	Protocol  Protocol
+	// TLS applies when Protocol is ProtocolHTTPS.
+	TLS UpstreamTLS
+	// HostRewrite replaces the Host header sent upstream when not empty.
+	HostRewrite    string
+	RequestHeaders HeaderEdits
+	Timeouts       Timeouts
+	// Retries is how many other backends a request may be tried on after a
+	// failure that is safe to retry.
+	Retries int
+	// HealthCheck enables active checks when not nil.
+	HealthCheck *HealthCheck
+	Passive     PassiveHealth
+	// Source names the object the upstream was built from.
+	Source string
+}
+
+// Endpoint is one backend address.
+type Endpoint struct {
+	// Address is "ip:port".
+	Address string
+	// Weight is used by PolicyWeighted; 0 is treated as 1.
+	Weight int
+}
+
+// UpstreamTLS configures HTTPS to an upstream. Verification is on unless
+// InsecureSkipVerify is set.
+type UpstreamTLS struct {
+	ServerName         string
+	InsecureSkipVerify bool
+	// CAPEM, when set, replaces the system roots.
+	CAPEM []byte
+}
+
+// HeaderEdits change the request headers sent upstream, in the order
+// Remove, Set, Add.
+type HeaderEdits struct {
+	Set    []Header
+	Add    []Header
+	Remove []string
+}
+
+// Header is one header name and value.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Timeouts for the upstream side of a request; zero means the data plane's
+// default.
+type Timeouts struct {
+	Connect  time.Duration
+	Response time.Duration
+	Idle     time.Duration
+}
+
+// HealthCheck is an active HTTP check sent to every endpoint.
+type HealthCheck struct {
+	Path               string
+	Interval           time.Duration
+	Timeout            time.Duration
+	HealthyThreshold   int
+	UnhealthyThreshold int
+}
+
+// PassiveHealth ejects an endpoint after ConsecutiveFailures failed requests
+// for EjectDuration. Zero ConsecutiveFailures means the data plane default.
+type PassiveHealth struct {
+	ConsecutiveFailures int
+	EjectDuration       time.Duration
+}
+
+// Certificate is a PEM certificate chain and key served for Hosts.
+type Certificate struct {
+	// Hosts are lower-case names or wildcards such as "*.example.com".
+	Hosts   []string
+	CertPEM []byte
+	KeyPEM  []byte
+	// Source names the Secret ("namespace/name").
+	Source string
+}
+
+// Upstream returns the upstream called name, or nil.
+func (s *Snapshot) Upstream(name string) *Upstream {
+	for i := range s.Upstreams {
+		if s.Upstreams[i].Name == name {
+			return &s.Upstreams[i]
+		}
+	}
+	return nil
+}
