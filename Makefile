@@ -1,0 +1,53 @@
+# Baton's developer entry points. `make run` and `make test` are the two a
+# newcomer needs; everything else is what they are built from.
+SHELL := /usr/bin/env bash
+BIN   := $(CURDIR)/bin
+GO    ?= go
+export KUBEBUILDER_ASSETS := $(BIN)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean
+
+all: build
+
+tools: ## etcd, kube-apiserver, kubectl, helm, controller-gen into bin/ (skips what exists)
+	hack/build-tools.sh
+
+build: ## the controller binary
+	$(GO) build -o $(BIN)/baton ./cmd/controller
+
+generate: tools ## deepcopy and CRD manifests from pkg/api
+	$(BIN)/controller-gen object paths=./pkg/api/... crd paths=./pkg/api/... output:crd:artifacts:config=config/crd
+	cp config/crd/*.yaml charts/baton/crds/
+
+vet:
+	$(GO) vet ./...
+	hack/check-imports.sh
+
+unit: ## tests that need nothing but Go
+	$(GO) test -race -count=1 ./pkg/...
+
+envtest: tools ## reconciler tests against a real kube-apiserver + etcd
+	$(GO) test -count=1 -tags envtest ./pkg/reconcile/...
+
+e2e: tools build ## real backends in network namespaces, the chart, the controller binary
+	$(GO) test -count=1 -timeout 30m ./hack/e2e/...
+
+chart-check: tools
+	$(BIN)/helm lint charts/baton
+	$(BIN)/helm template baton charts/baton >/dev/null
+	$(BIN)/helm template baton charts/baton --set mode=DaemonSet >/dev/null
+
+test: vet unit envtest e2e chart-check ## everything, from a fresh clone
+
+bench: tools build ## micro-benchmarks, then wrk against Baton, nginx and HAProxy
+	hack/bench.sh
+
+run: tools build ## throwaway control plane + Baton + demo backends
+	hack/run.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)/baton
