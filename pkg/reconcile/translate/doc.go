@@ -1,0 +1,38 @@
+// Package translate turns the Kubernetes objects Baton watches into one
+// routing snapshot, plus the status and events each object should carry.
+//
+// Translate is a pure function: no client, no clock, no randomness and no
+// dependence on map or input order. The same objects in any order give a
+// reflect.DeepEqual result, so the reconciler can call it on every change
+// and the table-driven tests need nothing but literals.
+//
+// Semantics beyond the Ingress v1 API text, decided here:
+//
+//   - An Ingress is ours when spec.ingressClassName names an IngressClass
+//     whose spec.controller is Input.ControllerName (and whose name is
+//     Input.ClassName, when that is set). Without ingressClassName the legacy
+//     kubernetes.io/ingress.class annotation is honoured when it names our
+//     class; without either, the Ingress is ours when one of our classes
+//     carries ingressclass.kubernetes.io/is-default-class: "true".
+//   - ImplementationSpecific paths are Prefix paths; an empty
+//     ImplementationSpecific path is "/". A Prefix path's trailing slash is
+//     dropped ("/a/" is "/a").
+//   - The oldest Ingress (creationTimestamp, then namespace/name) owns a
+//     host+path, a TLS host and the default backend, whether or not its
+//     backend resolves. A broken backend therefore never hands its traffic
+//     to another tenant's Ingress; its route is dropped instead.
+//   - A backend whose Service, port or Upstream is missing drops only that
+//     route. A Service without ready endpoints, or an Upstream that exists
+//     but is not ready, keeps its route: the data plane answers 503.
+//   - ExternalName Services are not supported (the data plane dials IP
+//     addresses only); use an Upstream with static endpoints instead.
+//   - A Service port with appProtocol kubernetes.io/h2c is spoken to with
+//     H2C; anything else with HTTP/1.1. HTTPS backends need an Upstream.
+//   - A TLS entry without hosts covers the hosts of the Ingress's rules; a
+//     TLS entry without secretName is served the default certificate.
+//   - References never leave the referring object's namespace.
+//
+// Condition LastTransitionTime is left zero: the status writer merges
+// conditions with k8s.io/apimachinery/pkg/api/meta.SetStatusCondition,
+// which stamps the time only when a status actually changes.
+package translate

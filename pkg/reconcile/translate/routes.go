@@ -1,0 +1,220 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// routeKey is what two Ingresses conflict on.
+type routeKey struct {
+	host     string
+	pathType snapshot.PathType
+	path     string
+}
+
+func (t *translator) addRule(ing *networkingv1.Ingress, rule *networkingv1.IngressRule, r *report) {
+	host := strings.ToLower(rule.Host)
+	if err := validateHost(host); err != nil {
+		r.add(warnf(ReasonInvalidHost, "host %q is not used: %v", rule.Host, err))
+		return
+	}
+	if rule.HTTP == nil {
+		return
+	}
+	for i := range rule.HTTP.Paths {
+		t.addPath(ing, host, &rule.HTTP.Paths[i], r)
+	}
+}
+
+// addPath claims host+path for ing unless an older Ingress (or an earlier
+// path of ing) did, then routes it if its backend resolves.
+func (t *translator) addPath(ing *networkingv1.Ingress, host string, p *networkingv1.HTTPIngressPath, r *report) {
+	where := fmt.Sprintf("host %q path %q", host, p.Path)
+	pathType, path, err := normalizePath(p.PathType, p.Path)
+	if err != nil {
+		r.add(warnf(ReasonInvalidPath, "%s is not used: %v", where, err))
+		return
+	}
+	source := keyOf(ing).String()
+	key := routeKey{host: host, pathType: pathType, path: path}
+	if owner, taken := t.routeOwner[key]; taken {
+		r.add(conflict(where, owner, source))
+		return
+	}
+	t.routeOwner[key] = source
+	if name, ok := t.resolveBackend(ing.Namespace, &p.Backend, where, r); ok {
+		route := snapshot.Route{PathType: pathType, Path: path, Upstream: name, Source: source}
+		t.routes[host] = append(t.routes[host], route)
+	}
+}
+
+func conflict(where, owner, source string) *Warning {
+	if owner == source {
+		return warnf(ReasonRouteConflict, "%s is not used: it repeats an earlier path of this Ingress", where)
+	}
+	return warnf(ReasonRouteConflict,
+		"%s is not used: Ingress %q serves it already and is older (creationTimestamp, then namespace/name)", where, owner)
+}
+
+// addDefaultBackend makes ing's defaultBackend the snapshot's unless an
+// older Ingress of our class has one.
+func (t *translator) addDefaultBackend(ing *networkingv1.Ingress, r *report) {
+	b := ing.Spec.DefaultBackend
+	if b == nil {
+		return
+	}
+	if t.defaultOwner != "" {
+		r.add(warnf(ReasonDefaultBackendConflict,
+			"defaultBackend is not used: Ingress %q is older and sets the default backend", t.defaultOwner))
+		return
+	}
+	source := keyOf(ing).String()
+	t.defaultOwner = source
+	if name, ok := t.resolveBackend(ing.Namespace, b, "defaultBackend", r); ok {
+		t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: source}
+	}
+}
+
+// resolveBackend returns the snapshot upstream name of b, adding the
+// upstream to the snapshot, or reports why b cannot be used.
+func (t *translator) resolveBackend(ns string, b *networkingv1.IngressBackend, where string, r *report) (string, bool) {
+	switch {
+	case b.Service != nil:
+		return t.useService(ns, b.Service, where, r)
+	case b.Resource != nil:
+		return t.useUpstream(ns, b.Resource, where, r)
+	}
+	r.addf(warnf(ReasonUnsupportedBackend, "backend names neither a service nor a resource"), where)
+	return "", false
+}
+
+func (t *translator) useService(ns string, s *networkingv1.IngressServiceBackend, where string, r *report) (string, bool) {
+	sp, w := t.idx.resolveService(ns, s.Name, portRef{number: s.Port.Number, name: s.Port.Name})
+	if w != nil {
+		r.addf(w, where)
+		return "", false
+	}
+	u := serviceUpstream(sp)
+	t.used[u.Name] = u
+	if len(u.Endpoints) == 0 {
+		r.add(warnf(ReasonNoReadyEndpoints,
+			"Service %q port %d has no ready endpoints; its routes answer 503", sp.key, sp.port.Port))
+	}
+	return u.Name, true
+}
+
+func (t *translator) useUpstream(ns string, ref *corev1.TypedLocalObjectReference, where string, r *report) (string, bool) {
+	group := ""
+	if ref.APIGroup != nil {
+		group = *ref.APIGroup
+	}
+	if group != v1alpha1.GroupName || ref.Kind != v1alpha1.UpstreamKind {
+		r.addf(warnf(ReasonUnsupportedBackend, "resource backend %s/%s is not supported; only apiGroup %s, kind %s",
+			group, ref.Kind, v1alpha1.GroupName, v1alpha1.UpstreamKind), where)
+		return "", false
+	}
+	key := types.NamespacedName{Namespace: ns, Name: ref.Name}
+	b, ok := t.built[key]
+	if !ok {
+		r.addf(warnf(ReasonUpstreamNotFound, "Upstream %q not found", key), where)
+		return "", false
+	}
+	t.used[b.upstream.Name] = b.upstream
+	if b.ready.Status != metav1.ConditionTrue {
+		r.add(warnf(ReasonUpstreamNotReady, "Upstream %q is not ready (%s: %s); its routes answer 503",
+			key, b.ready.Reason, b.ready.Message))
+	}
+	return b.upstream.Name, true
+}
+
+// normalizePath maps an Ingress path to the snapshot's two path types;
+// see the package documentation for ImplementationSpecific.
+func normalizePath(pt *networkingv1.PathType, path string) (snapshot.PathType, string, error) {
+	kind := networkingv1.PathTypeImplementationSpecific
+	if pt != nil {
+		kind = *pt
+	}
+	switch kind {
+	case networkingv1.PathTypeExact:
+		return snapshot.PathExact, path, checkPath(path)
+	case networkingv1.PathTypeImplementationSpecific:
+		if path == "" {
+			path = "/"
+		}
+		fallthrough
+	case networkingv1.PathTypePrefix:
+		if err := checkPath(path); err != nil {
+			return 0, "", err
+		}
+		if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
+			path = trimmed
+		}
+		return snapshot.PathPrefix, path, nil
+	}
+	return 0, "", fmt.Errorf("unknown pathType %q", kind)
+}
+
+// checkPath rejects paths no request path can match.
+func checkPath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return errors.New("the path must start with '/'")
+	}
+	for _, c := range path {
+		if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
+			return fmt.Errorf("the path must not contain %q", c)
+		}
+	}
+	return nil
+}
+
+// validateHost accepts "", DNS names and wildcards such as "*.example.com",
+// already lower-cased.
+func validateHost(host string) error {
+	if host == "" {
+		return nil
+	}
+	var errs []string
+	if strings.HasPrefix(host, "*.") {
+		errs = validation.IsWildcardDNS1123Subdomain(host)
+	} else {
+		errs = validation.IsDNS1123Subdomain(host)
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// sortedHosts orders hosts by name and each host's routes by descending
+// path length, Exact before Prefix on equal paths: the order a matcher
+// tries them in.
+func (t *translator) sortedHosts() []snapshot.VirtualHost {
+	var hosts []snapshot.VirtualHost
+	for name, routes := range t.routes {
+		sort.Slice(routes, func(i, j int) bool { return routeLess(&routes[i], &routes[j]) })
+		hosts = append(hosts, snapshot.VirtualHost{Name: name, Routes: routes})
+	}
+	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
+	return hosts
+}
+
+func routeLess(a, b *snapshot.Route) bool {
+	if len(a.Path) != len(b.Path) {
+		return len(a.Path) > len(b.Path)
+	}
+	if a.PathType != b.PathType {
+		return a.PathType == snapshot.PathExact
+	}
+	return a.Path < b.Path
+}

@@ -1,0 +1,182 @@
+package translate
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// Input is everything Translate reads: the controller's identity and the
+// cached objects of every watched kind, in any order.
+type Input struct {
+	// ControllerName is the IngressClass spec.controller Baton answers to,
+	// such as "baton.dev/ingress-controller".
+	ControllerName string
+	// ClassName, when set, restricts Baton to the IngressClass of that name,
+	// so two Baton installations can share one controller name.
+	ClassName string
+	// DefaultTLSSecret is served when no certificate matches SNI.
+	DefaultTLSSecret *types.NamespacedName
+
+	IngressClasses []networkingv1.IngressClass
+	Ingresses      []networkingv1.Ingress
+	Services       []corev1.Service
+	EndpointSlices []discoveryv1.EndpointSlice
+	Secrets        []corev1.Secret
+	Upstreams      []v1alpha1.Upstream
+}
+
+// Output is the snapshot to serve and what to report on each object.
+type Output struct {
+	// Snapshot has Version 0; the caller numbers snapshots.
+	Snapshot *snapshot.Snapshot
+	// Ingresses has one result per Ingress of our class, sorted by
+	// namespace/name. Ingresses of other classes are absent.
+	Ingresses []IngressResult
+	// Upstreams has one result per Upstream, sorted by namespace/name.
+	Upstreams []UpstreamResult
+	// Warnings concern no single Ingress or Upstream (the default
+	// certificate); the caller logs them.
+	Warnings []Warning
+}
+
+// Warning is one problem, meant for a Kubernetes Event of type Warning.
+type Warning struct {
+	Reason  string
+	Message string
+}
+
+// IngressResult reports on one Ingress. Ingress v1 has no status
+// conditions, so the caller turns Conditions and Warnings into Events.
+type IngressResult struct {
+	Key        types.NamespacedName
+	Generation int64
+	// Conditions are Accepted and ResolvedRefs, LastTransitionTime zero.
+	Conditions []metav1.Condition
+	Warnings   []Warning
+}
+
+// UpstreamResult reports on one Upstream.
+type UpstreamResult struct {
+	Key types.NamespacedName
+	// Status is the complete status to write; its conditions have a zero
+	// LastTransitionTime (see the package documentation).
+	Status   v1alpha1.UpstreamStatus
+	Warnings []Warning
+}
+
+// Translate builds the routing snapshot and the per-object results.
+func Translate(in Input) Output {
+	t := newTranslator(in)
+	upstreams := t.translateUpstreams(in.Upstreams)
+	ingresses := ourIngresses(in)
+	results := make([]IngressResult, 0, len(ingresses))
+	for _, ing := range ingresses {
+		results = append(results, t.translateIngress(ing))
+	}
+	sort.Slice(results, func(i, j int) bool {
+		return keyLess(results[i].Key, results[j].Key)
+	})
+	return Output{
+		Snapshot:  t.snapshot(),
+		Ingresses: results,
+		Upstreams: upstreams,
+		Warnings:  t.warnings,
+	}
+}
+
+// translator accumulates the snapshot while Ingresses are visited oldest
+// first; the first claim on a host+path, TLS host or the default backend
+// wins.
+type translator struct {
+	idx *index
+
+	// built holds every Upstream CR already translated, by object key.
+	built map[types.NamespacedName]builtUpstream
+	// used holds the upstreams routes refer to, by snapshot name.
+	used map[string]snapshot.Upstream
+
+	routes       map[string][]snapshot.Route
+	routeOwner   map[routeKey]string
+	tlsOwner     map[string]tlsClaim
+	certs        map[string]*snapshot.Certificate
+	certCache    map[types.NamespacedName]cachedCert
+	defaultOwner string
+	defaultRoute *snapshot.Route
+	defaultCert  *snapshot.Certificate
+	warnings     []Warning
+}
+
+type builtUpstream struct {
+	upstream snapshot.Upstream
+	ready    metav1.Condition
+}
+
+func newTranslator(in Input) *translator {
+	t := &translator{
+		idx:        newIndex(in),
+		built:      map[types.NamespacedName]builtUpstream{},
+		used:       map[string]snapshot.Upstream{},
+		routes:     map[string][]snapshot.Route{},
+		routeOwner: map[routeKey]string{},
+		tlsOwner:   map[string]tlsClaim{},
+		certs:      map[string]*snapshot.Certificate{},
+		certCache:  map[types.NamespacedName]cachedCert{},
+	}
+	t.defaultCertificate(in.DefaultTLSSecret)
+	return t
+}
+
+// translateIngress adds one Ingress's default backend, routes and
+// certificates, and reports what could not be used.
+func (t *translator) translateIngress(ing *networkingv1.Ingress) IngressResult {
+	r := &report{}
+	t.addDefaultBackend(ing, r)
+	for i := range ing.Spec.Rules {
+		t.addRule(ing, &ing.Spec.Rules[i], r)
+	}
+	t.addTLS(ing, r)
+	return IngressResult{
+		Key:        keyOf(ing),
+		Generation: ing.Generation,
+		Conditions: r.ingressConditions(ing.Generation),
+		Warnings:   r.warnings,
+	}
+}
+
+// snapshot assembles the sorted, immutable result.
+func (t *translator) snapshot() *snapshot.Snapshot {
+	s := &snapshot.Snapshot{
+		Hosts:              t.sortedHosts(),
+		DefaultBackend:     t.defaultRoute,
+		DefaultCertificate: t.defaultCert,
+	}
+	for _, u := range t.used {
+		s.Upstreams = append(s.Upstreams, u)
+	}
+	sort.Slice(s.Upstreams, func(i, j int) bool { return s.Upstreams[i].Name < s.Upstreams[j].Name })
+	for _, c := range t.certs {
+		sort.Strings(c.Hosts)
+		s.Certificates = append(s.Certificates, *c)
+	}
+	sort.Slice(s.Certificates, func(i, j int) bool { return s.Certificates[i].Source < s.Certificates[j].Source })
+	return s
+}
+
+func keyOf(obj metav1.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+func keyLess(a, b types.NamespacedName) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
