@@ -11,12 +11,16 @@
 //   - An Ingress is ours when spec.ingressClassName names an IngressClass
 //     whose spec.controller is Input.ControllerName (and whose name is
 //     Input.ClassName, when that is set). Without ingressClassName the legacy
-//     kubernetes.io/ingress.class annotation is honoured when it names our
-//     class; without either, the Ingress is ours when one of our classes
-//     carries ingressclass.kubernetes.io/is-default-class: "true".
+//     kubernetes.io/ingress.class annotation is honoured when it names one
+//     of our classes or Input.ClassName (even with no IngressClass object);
+//     an annotation naming another class wins over the default class.
+//     Without either, the Ingress is ours when one of our classes carries
+//     ingressclass.kubernetes.io/is-default-class: "true".
 //   - ImplementationSpecific paths are Prefix paths; an empty
 //     ImplementationSpecific path is "/". A Prefix path's trailing slash is
-//     dropped ("/a/" is "/a").
+//     dropped ("/a/" is "/a"). Paths that no cleaned request path can match
+//     (no leading '/', '?', '#', spaces, "//", dot segments) are refused
+//     with an InvalidPath warning, whatever their type.
 //   - The oldest Ingress (creationTimestamp, then namespace/name) owns a
 //     host+path, a TLS host and the default backend, whether or not its
 //     backend resolves. A broken backend therefore never hands its traffic

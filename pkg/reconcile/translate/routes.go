@@ -165,7 +165,9 @@ func normalizePath(pt *networkingv1.PathType, path string) (snapshot.PathType, s
 	return 0, "", fmt.Errorf("unknown pathType %q", kind)
 }
 
-// checkPath rejects paths no request path can match.
+// checkPath rejects paths no cleaned request path can match. The dot and
+// double-slash rules are the API server's for Exact and Prefix, applied to
+// ImplementationSpecific too.
 func checkPath(path string) error {
 	if !strings.HasPrefix(path, "/") {
 		return errors.New("the path must start with '/'")
@@ -174,6 +176,14 @@ func checkPath(path string) error {
 		if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
 			return fmt.Errorf("the path must not contain %q", c)
 		}
+	}
+	for _, seq := range []string{"//", "/./", "/../"} {
+		if strings.Contains(path, seq) {
+			return fmt.Errorf("the path must not contain %q", seq)
+		}
+	}
+	if strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
+		return errors.New("the path must not end in a dot segment")
 	}
 	return nil
 }

@@ -157,6 +157,8 @@ func TestHostsAndPaths(t *testing.T) {
 					prefix("api", backend("web", 80)),
 					exact("", backend("web", 80)),
 					prefix("/q?x=1", backend("web", 80)),
+					implSpecific("/a//b", backend("web", 80)),
+					exact("/a/..", backend("web", 80)),
 					path("Regex", "/r", backend("web", 80)),
 					prefix("/ok", backend("web", 80))),
 				rule("bad_host.com", prefix("/", backend("web", 80))),
@@ -167,7 +169,8 @@ func TestHostsAndPaths(t *testing.T) {
 				Upstreams: []snapshot.Upstream{webUpstream("default")},
 			},
 			warnings: map[string][]string{"default/i": {
-				ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidHost}},
+				ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath,
+				ReasonInvalidPath, ReasonInvalidHost}},
 		},
 	}
 	run(t, cases)

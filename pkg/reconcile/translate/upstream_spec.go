@@ -27,8 +27,8 @@ func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec) (sn
 	if (len(spec.Endpoints) > 0) == (spec.ServiceRef != nil) {
 		return up, errors.New("exactly one of endpoints or serviceRef must be set")
 	}
-	if spec.Retries < 0 {
-		return up, fmt.Errorf("retries %d is negative", spec.Retries)
+	if err := checkScalars(spec); err != nil {
+		return up, err
 	}
 	var err error
 	if up.Endpoints, err = staticEndpoints(spec.Endpoints); err != nil {
@@ -48,6 +48,21 @@ func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec) (sn
 	}
 	up.HealthCheck, up.Passive, err = convertHealth(spec.HealthCheck)
 	return up, err
+}
+
+// checkScalars guards the plain fields the data plane copies into requests
+// and handshakes.
+func checkScalars(spec *v1alpha1.UpstreamSpec) error {
+	if spec.Retries < 0 {
+		return fmt.Errorf("retries %d is negative", spec.Retries)
+	}
+	if strings.ContainsAny(spec.HostRewrite, " \t\r\n\x00/") {
+		return fmt.Errorf("hostRewrite %q is not a host name", spec.HostRewrite)
+	}
+	if spec.TLS != nil && strings.ContainsAny(spec.TLS.ServerName, " \t\r\n\x00/:") {
+		return fmt.Errorf("tls.serverName %q is not a host name", spec.TLS.ServerName)
+	}
+	return nil
 }
 
 func convertPolicy(p v1alpha1.Policy) (snapshot.Policy, error) {

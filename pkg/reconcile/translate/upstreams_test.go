@@ -115,6 +115,8 @@ func TestUpstreamStatus(t *testing.T) {
 	both.ServiceRef = serviceRef("svc", 80, "").ServiceRef
 	badPolicy := static(staticEP("10.0.0.1", 80, 1))
 	badPolicy.LoadBalancing.Policy = "Random"
+	injection := static(staticEP("10.0.0.1", 80, 1))
+	injection.HostRewrite = "a.com\r\nX-Injected: 1"
 	tlsWithoutHTTPS := static(staticEP("10.0.0.1", 80, 1))
 	tlsWithoutHTTPS.TLS = &v1alpha1.UpstreamTLS{}
 	cases := map[string]upstreamCase{
@@ -173,6 +175,11 @@ func TestUpstreamStatus(t *testing.T) {
 		},
 		"unknown policy": {
 			objs:      []any{upstream("a", "u", badPolicy)},
+			readyCond: v1alpha1.ReasonInvalidSpec, refsCond: v1alpha1.ReasonInvalidSpec,
+			ingressWarningReason: []string{ReasonUpstreamNotReady},
+		},
+		"hostRewrite with CRLF": {
+			objs:      []any{upstream("a", "u", injection)},
 			readyCond: v1alpha1.ReasonInvalidSpec, refsCond: v1alpha1.ReasonInvalidSpec,
 			ingressWarningReason: []string{ReasonUpstreamNotReady},
 		},
