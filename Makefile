@@ -13,8 +13,9 @@ all: build
 tools: ## etcd, kube-apiserver, kubectl, helm, controller-gen into bin/ (skips what exists)
 	hack/build-tools.sh
 
-build: ## the controller binary
+build: ## the controller binary and the e2e/demo backend
 	$(GO) build -o $(BIN)/baton ./cmd/controller
+	$(GO) build -o $(BIN)/baton-e2e-backend ./hack/e2e/backend
 
 generate: tools ## deepcopy and CRD manifests from pkg/api
 	$(BIN)/controller-gen object paths=./pkg/api/... crd paths=./pkg/api/... output:crd:artifacts:config=config/crd
@@ -44,7 +45,7 @@ bench: tools build ## micro-benchmarks, then wrk against Baton, nginx and HAProx
 	hack/bench.sh
 
 run: tools build ## throwaway control plane + Baton + demo backends
-	hack/run.sh
+	$(GO) run ./hack/run -root $(CURDIR)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// config is everything the command line sets.
+type config struct {
+	kubeconfig              string
+	httpAddr                string
+	httpsAddr               string
+	metricsAddr             string
+	probeAddr               string
+	ingressClass            string
+	controllerName          string
+	watchNamespace          string
+	publishStatusAddress    string
+	publishService          string
+	defaultTLSSecret        string
+	leaderElect             bool
+	leaderElectionNamespace string
+	leaderElectionID        string
+	handoffSocket           string
+	gracePeriod             time.Duration
+	readHeaderTimeout       time.Duration
+	idleTimeout             time.Duration
+}
+
+func parseFlags(args []string) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; in-cluster config when empty (also read from $KUBECONFIG).")
+	fs.StringVar(&c.httpAddr, "http-bind-address", ":8080", "Address of the cleartext HTTP/1.1 and h2c listener; empty disables it.")
+	fs.StringVar(&c.httpsAddr, "https-bind-address", ":8443", "Address of the TLS listener (HTTP/1.1 and h2 by ALPN); empty disables it.")
+	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":10254", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":10256", "Address of /healthz and /readyz.")
+	fs.StringVar(&c.ingressClass, "ingress-class", "baton", "Name of the IngressClass this controller serves.")
+	fs.StringVar(&c.controllerName, "controller-name", "baton.dev/ingress-controller", "spec.controller value of the IngressClasses this controller serves.")
+	fs.StringVar(&c.watchNamespace, "watch-namespace", "", "Only watch this namespace; all namespaces when empty.")
+	fs.StringVar(&c.publishStatusAddress, "publish-status-address", "", "Comma-separated IPs or hostnames written to Ingress status.loadBalancer.")
+	fs.StringVar(&c.publishService, "publish-service", "", "namespace/name of the Service whose load-balancer address is written to Ingress status.")
+	fs.StringVar(&c.defaultTLSSecret, "default-tls-secret", "", "namespace/name of a kubernetes.io/tls Secret served when no certificate matches SNI.")
+	fs.BoolVar(&c.leaderElect, "leader-elect", false, "Elect a leader (Lease) before writing Ingress status; every replica routes traffic regardless.")
+	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; the pod's namespace when empty.")
+	fs.StringVar(&c.leaderElectionID, "leader-election-id", "baton-leader", "Name of the leader election Lease.")
+	fs.StringVar(&c.handoffSocket, "handoff-socket", "", "Unix socket used to take listening sockets from the previous process and offer them to the next; empty disables the handoff.")
+	fs.DurationVar(&c.gracePeriod, "shutdown-grace-period", 25*time.Second, "How long in-flight requests may run after SIGTERM or a handoff.")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "Time a client has to send the request headers.")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.httpAddr == "" && c.httpsAddr == "" {
+		errs = append(errs, errors.New("at least one of --http-bind-address and --https-bind-address is needed"))
+	}
+	for _, a := range c.statusAddresses() {
+		if strings.TrimSpace(a) == "" {
+			errs = append(errs, errors.New("--publish-status-address has an empty entry"))
+		}
+	}
+	if c.publishStatusAddress != "" && c.publishService != "" {
+		errs = append(errs, errors.New("--publish-status-address and --publish-service are exclusive"))
+	}
+	for flagName, v := range map[string]string{"--publish-service": c.publishService, "--default-tls-secret": c.defaultTLSSecret} {
+		if _, err := namespacedName(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flagName, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) statusAddresses() []string {
+	if c.publishStatusAddress == "" {
+		return nil
+	}
+	return strings.Split(c.publishStatusAddress, ",")
+}
+
+// namespacedName parses "namespace/name"; empty gives nil.
+func namespacedName(v string) (*types.NamespacedName, error) {
+	if v == "" {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("%q is not namespace/name", v)
+	}
+	return &types.NamespacedName{Namespace: ns, Name: name}, nil
+}

@@ -1,0 +1,195 @@
+// Command controller is Baton: a Kubernetes ingress controller whose data
+// plane runs in the same process. It is the only package that wires the
+// reconciler (Kubernetes side) to the data plane (no Kubernetes types).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/baton-dev/baton/pkg/dataplane"
+	"github.com/baton-dev/baton/pkg/reconcile"
+)
+
+var log = ctrl.Log.WithName("baton")
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "baton:", err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New())
+	if err := run(cfg); err != nil {
+		log.Error(err, "exiting")
+		os.Exit(1)
+	}
+}
+
+func run(cfg *config) error {
+	mgr, err := newManager(cfg)
+	if err != nil {
+		return err
+	}
+	dp := dataplane.New(dataplaneOptions(cfg))
+	controller, err := reconcile.Setup(mgr, dp, reconcileOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("set up reconcilers: %w", err)
+	}
+	var serving atomic.Bool
+	if err := addProbes(mgr, &serving); err != nil {
+		return err
+	}
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	mgrCtx, stopManager := context.WithCancel(context.Background())
+	defer stopManager()
+	managerDone := make(chan error, 1)
+	go func() { managerDone <- mgr.Start(mgrCtx) }()
+
+	if err := waitFirstSnapshot(mgrCtx, controller, managerDone, signals); err != nil {
+		return err
+	}
+	if err := dp.Start(mgrCtx); err != nil {
+		return err
+	}
+	serving.Store(true)
+	log.Info("serving", "http", cfg.httpAddr, "https", cfg.httpsAddr)
+	err = serveUntilStopped(dp, cfg.gracePeriod, managerDone, signals)
+	stopManager()
+	return err
+}
+
+// waitFirstSnapshot blocks until the first snapshot is applied: only then
+// may this process take the listeners from a predecessor or open its own,
+// so no request ever meets an empty route table.
+func waitFirstSnapshot(ctx context.Context, c *reconcile.Controller, managerDone <-chan error, signals <-chan os.Signal) error {
+	ready := make(chan error, 1)
+	go func() { ready <- c.WaitReady(ctx) }()
+	select {
+	case err := <-ready:
+		return err
+	case err := <-managerDone:
+		return fmt.Errorf("manager stopped before the first snapshot: %w", err)
+	case sig := <-signals:
+		return fmt.Errorf("stopped by %v before serving", sig)
+	}
+}
+
+// serveUntilStopped waits for SIGTERM (drain), SIGINT (stop now), a
+// successor taking the listeners (drain) or the manager failing (drain).
+func serveUntilStopped(dp *dataplane.DataPlane, grace time.Duration, managerDone <-chan error, signals <-chan os.Signal) error {
+	var cause error
+	select {
+	case sig := <-signals:
+		if sig == syscall.SIGINT {
+			log.Info("SIGINT: stopping now")
+			return dp.Close()
+		}
+		log.Info("SIGTERM: draining", "grace", grace)
+	case <-dp.TakenOver():
+		log.Info("a successor took the listeners: draining", "grace", grace)
+	case cause = <-managerDone:
+		log.Error(cause, "manager stopped: draining", "grace", grace)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := dp.Shutdown(ctx); err != nil {
+		log.Error(err, "drain did not finish in time")
+	}
+	return cause
+}
+
+func newManager(cfg *config) (ctrl.Manager, error) {
+	restCfg, err := restConfig(cfg.kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := reconcile.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	opts := ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: cfg.metricsAddr},
+		HealthProbeBindAddress:        cfg.probeAddr,
+		LeaderElection:                cfg.leaderElect,
+		LeaderElectionID:              cfg.leaderElectionID,
+		LeaderElectionNamespace:       cfg.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if cfg.watchNamespace != "" {
+		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.watchNamespace: {}}}
+	}
+	mgr, err := ctrl.NewManager(restCfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	return mgr, nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return ctrl.GetConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
+func addProbes(mgr ctrl.Manager, serving *atomic.Bool) error {
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("serving", func(*http.Request) error {
+		if !serving.Load() {
+			return errors.New("first snapshot not applied or listeners not open yet")
+		}
+		return nil
+	})
+}
+
+func dataplaneOptions(cfg *config) dataplane.Options {
+	dlog := log.WithName("dataplane")
+	return dataplane.Options{
+		HTTPAddr:          cfg.httpAddr,
+		HTTPSAddr:         cfg.httpsAddr,
+		HandoffSocket:     cfg.handoffSocket,
+		GracePeriod:       cfg.gracePeriod,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		Observer:          newRequestMetrics(registry()),
+		Logf:              func(format string, args ...any) { dlog.Info(fmt.Sprintf(format, args...)) },
+	}
+}
+
+func reconcileOptions(cfg *config) reconcile.Options {
+	publishService, _ := namespacedName(cfg.publishService)
+	defaultTLS, _ := namespacedName(cfg.defaultTLSSecret)
+	return reconcile.Options{
+		ControllerName:       cfg.controllerName,
+		ClassName:            cfg.ingressClass,
+		WatchNamespace:       cfg.watchNamespace,
+		PublishStatusAddress: cfg.statusAddresses(),
+		PublishService:       publishService,
+		DefaultTLSSecret:     defaultTLS,
+	}
+}

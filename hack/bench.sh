@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make bench: Go micro-benchmarks, then a loopback comparison of Baton with
+# nginx and HAProxy in front of one backend, measured in the same run.
+#
+# Core 0 runs the proxy under test; core 1 runs wrk and the backend. Proxy CPU
+# per request is read from /proc (utime+stime) around the wrk run, so the
+# number does not depend on how busy the load generator's core was.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=${BENCH_OUT:-$root/bin/bench}
+mkdir -p "$out"
+duration=${BENCH_DURATION:-10s}
+conns=${BENCH_CONNECTIONS:-32}
+
+echo "== micro-benchmarks (route match, pool pick: must be 0 allocs/op)"
+go test -run '^$' -bench 'Match|Pick' -benchmem -count=1 ./pkg/dataplane/router/ ./pkg/lb/... | grep -E '^(Benchmark|ok|FAIL)'
+
+go build -o bin/baton-benchproxy ./hack/bench/proxy
+exec hack/bench/compare.sh "$out" "$duration" "$conns"

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# compare.sh OUT DURATION CONNECTIONS: wrk against Baton, nginx and HAProxy,
+# each proxying to the same nginx backend on loopback. Prints one table.
+set -euo pipefail
+out=$1 duration=$2 conns=$3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+backend=127.0.0.1:18000 front=127.0.0.1:18080
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+tick_hz=$(getconf CLK_TCK)
+# cpu_ticks PID...: utime+stime of the processes, threads included.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+
+wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "http://$1/" 2>/dev/null && return 0; sleep 0.1; done; echo "nothing answers on $1" >&2; return 1; }
+
+start_backend() {
+	mkdir -p "$out/backend"
+	cat >"$out/backend/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $out/backend/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off;
+  server { listen $backend; keepalive_requests 100000;
+    location / { return 200 "ok\n"; } } }
+CONF
+	taskset -c 1 nginx -p "$out/backend" -c "$out/backend/nginx.conf" -e "$out/backend/error.log" &
+	pids+=($!)
+	wait_port "$backend"
+}
+
+start_nginx() {
+	mkdir -p "$out/nginx"
+	cat >"$out/nginx/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $out/nginx/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream be { server $backend; keepalive 64; keepalive_requests 100000; }
+  server { listen $front; keepalive_requests 100000;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
+CONF
+	taskset -c 0 nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" -e "$out/nginx/error.log" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$! $(pgrep -P $! | tr '\n' ' ')"
+}
+
+start_haproxy() {
+	cat >"$out/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend fe
+  bind $front
+  http-request set-header X-Forwarded-Proto http
+  default_backend be
+backend be
+  server s1 $backend
+CONF
+	taskset -c 0 haproxy -db -f "$out/haproxy.cfg" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$!"
+}
+
+start_baton() {
+	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$!"
+}
+
+stop_proxy() { for p in $proxy_pids; do kill "$p" 2>/dev/null || true; done; sleep 0.5; }
+
+# measure NAME: prints "NAME rps p99 cpu_us_per_req".
+measure() {
+	taskset -c 1 wrk -t1 -c"$conns" -d2s "http://$front/" >/dev/null # warm-up
+	local before after
+	before=$(cpu_ticks $proxy_pids)
+	taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency "http://$front/" >"$out/$1.wrk"
+	after=$(cpu_ticks $proxy_pids)
+	awk -v name="$1" -v ticks=$((after - before)) -v hz="$tick_hz" '
+		/Requests\/sec/ { rps=$2 }
+		/^ +99%/ { p99=$2 }
+		/requests in/ { n=$1 }
+		/Non-2xx|Socket errors/ { bad=bad" "$0 }
+		END { printf "%s %.0f %s %.2f %d%s\n", name, rps, p99, ticks*1e6/hz/n, n, bad }' "$out/$1.wrk"
+}
+
+start_backend
+results=()
+for p in baton nginx haproxy; do
+	"start_$p"
+	results+=("$(measure "$p")")
+	stop_proxy
+done
+
+printf '\n== proxy comparison (%s connections, %s, proxy pinned to core 0)\n' "$conns" "$duration"
+printf '%-8s %12s %10s %14s %12s %14s\n' proxy req/s p99 cpu-us/req cpu-vs-nginx req/s-vs-nginx
+nginx_line=$(printf '%s\n' "${results[@]}" | awk '$1=="nginx"')
+for r in "${results[@]}"; do
+	awk -v ng="$nginx_line" 'BEGIN{split(ng,n," ")} {printf "%-8s %12s %10s %14s %12.2f %14.2f %s\n", $1, $2, $3, $4, $4/n[4], $2/n[2], ($6!=""?"ERRORS:"$6" "$7" "$8:"")}' <<<"$r"
+done

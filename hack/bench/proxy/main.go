@@ -1,0 +1,40 @@
+// Command proxy runs Baton's data plane alone, with one catch-all route to a
+// fixed backend, so that make bench can compare the proxy itself with nginx
+// and HAProxy under identical conditions (no Kubernetes involved).
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/baton-dev/baton/pkg/dataplane"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:18080", "address to serve on")
+	backend := flag.String("backend", "127.0.0.1:18000", "backend address (ip:port)")
+	flag.Parse()
+
+	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, Logf: log.Printf})
+	snap := &snapshot.Snapshot{
+		Version:   1,
+		Hosts:     []snapshot.VirtualHost{{Name: "", Routes: []snapshot.Route{{Path: "/", Upstream: "bench", Source: "bench/bench"}}}},
+		Upstreams: []snapshot.Upstream{{Name: "bench", Endpoints: []snapshot.Endpoint{{Address: *backend}}, Policy: snapshot.PolicyRoundRobin, Protocol: snapshot.ProtocolHTTP1}},
+	}
+	if err := dp.Apply(snap); err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := dp.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	<-ctx.Done()
+	_ = dp.Close()
+	os.Exit(0)
+}

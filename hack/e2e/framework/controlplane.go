@@ -1,0 +1,90 @@
+package framework
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/baton-dev/baton/pkg/reconcile"
+)
+
+// ControlPlane is a real etcd + kube-apiserver with Baton's CRDs installed.
+type ControlPlane struct {
+	env *envtest.Environment
+	// Config authenticates as a cluster admin.
+	Config *rest.Config
+	Client client.Client
+	// Kubeconfig is a file with admin credentials, for kubectl, helm and
+	// the Baton binary.
+	Kubeconfig string
+}
+
+// StartControlPlane starts the binaries found in root/bin and installs the
+// CRDs of root/config/crd.
+func StartControlPlane(root string) (*ControlPlane, error) {
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: filepath.Join(root, "bin"),
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start kube-apiserver and etcd from %s/bin (run make tools): %w", root, err)
+	}
+	cp := &ControlPlane{env: env, Config: cfg}
+	if err := cp.setup(); err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return cp, nil
+}
+
+func (cp *ControlPlane) setup() error {
+	scheme := runtime.NewScheme()
+	if err := reconcile.AddToScheme(scheme); err != nil {
+		return err
+	}
+	var err error
+	if cp.Client, err = client.New(cp.Config, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	admin, err := cp.env.AddUser(envtest.User{Name: "baton-e2e-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("add admin user: %w", err)
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "baton-kubeconfig-*")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cp.Kubeconfig = f.Name()
+	_, err = f.Write(kubeconfig)
+	return err
+}
+
+// StopAPIServer stops only the kube-apiserver, leaving etcd running, to
+// simulate an unreachable API; StartAPIServer brings it back on the same
+// address.
+func (cp *ControlPlane) StopAPIServer() error {
+	return cp.env.ControlPlane.APIServer.Stop()
+}
+
+// StartAPIServer restarts a stopped kube-apiserver.
+func (cp *ControlPlane) StartAPIServer() error {
+	return cp.env.ControlPlane.APIServer.Start()
+}
+
+// Stop stops everything and removes the kubeconfig.
+func (cp *ControlPlane) Stop() error {
+	_ = os.Remove(cp.Kubeconfig)
+	return cp.env.Stop()
+}

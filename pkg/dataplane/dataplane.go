@@ -1,0 +1,202 @@
+package dataplane
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/handoff"
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// Listener names, shared with the next process through the handoff.
+const (
+	ListenerHTTP  = "http"
+	ListenerHTTPS = "https"
+)
+
+// Options configure a DataPlane. Zero durations take the server defaults.
+type Options struct {
+	HTTPAddr  string // empty disables the cleartext listener
+	HTTPSAddr string // empty disables the TLS listener
+	// HandoffSocket is the Unix socket on which listeners are taken from a
+	// predecessor and offered to a successor; empty disables the handoff.
+	HandoffSocket     string
+	GracePeriod       time.Duration
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	Proxy             proxy.Options
+	Observer          router.Observer
+	Logf              func(format string, args ...any)
+}
+
+// DataPlane is a running (or ready to run) data plane.
+type DataPlane struct {
+	opts     Options
+	registry *lb.Registry
+	router   *router.Router
+	proxy    *proxy.Proxy[*router.RequestCtx]
+	server   *server.Server
+	offerer  *handoff.Offerer
+
+	takenOnce sync.Once
+	takenOver chan struct{}
+}
+
+// New builds a data plane that routes nothing until the first Apply.
+func New(opts Options) *DataPlane {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	rt := router.New(registry, opts.Observer)
+	return &DataPlane{
+		opts:      opts,
+		registry:  registry,
+		router:    rt,
+		proxy:     proxy.New[*router.RequestCtx](rt, opts.Proxy),
+		takenOver: make(chan struct{}),
+	}
+}
+
+// Apply publishes a snapshot; requests already in flight finish on the one
+// they started with. Pooled connections to peers that left are closed.
+func (d *DataPlane) Apply(s *snapshot.Snapshot) error {
+	if err := d.router.Apply(s); err != nil {
+		return err
+	}
+	live := make(map[string]bool)
+	for _, u := range s.Upstreams {
+		for _, e := range u.Endpoints {
+			live[e.Address] = true
+		}
+	}
+	d.proxy.CloseIdlePeers(func(p proxy.Peer) bool { return live[p.Address] })
+	return nil
+}
+
+// Handler is the proxy application, for tests and embedders that bring
+// their own listeners.
+func (d *DataPlane) Handler() *proxy.Proxy[*router.RequestCtx] { return d.proxy }
+
+// Start takes the listeners from a predecessor when there is one, else
+// opens fresh ones, and starts serving. Call it once the first snapshot is
+// applied: taking the listeners is what makes the predecessor stop.
+func (d *DataPlane) Start(ctx context.Context) error {
+	taken := d.take(ctx)
+	var inherited map[string]net.Listener
+	if taken != nil {
+		inherited = taken.Listeners
+	}
+	d.server = server.New(d.serverOptions(inherited), d.service())
+	if err := d.server.Start(); err != nil {
+		return fmt.Errorf("start listeners: %w", err)
+	}
+	if taken != nil {
+		if err := taken.Confirm(); err != nil {
+			// We already accept on the shared sockets, so serving goes on;
+			// the predecessor, if still alive, keeps serving too until it
+			// is stopped by other means.
+			d.opts.Logf("handoff: confirming to the predecessor failed: %v", err)
+		}
+	}
+	return d.offer(ctx)
+}
+
+func (d *DataPlane) take(ctx context.Context) *handoff.Taken {
+	if d.opts.HandoffSocket == "" {
+		return nil
+	}
+	taken, err := handoff.Take(ctx, d.opts.HandoffSocket)
+	switch {
+	case err == nil:
+		d.opts.Logf("handoff: took %d listeners from the previous process", len(taken.Listeners))
+		return taken
+	case errors.Is(err, handoff.ErrNoPredecessor):
+		d.opts.Logf("handoff: no previous process at %s, opening fresh listeners", d.opts.HandoffSocket)
+	default:
+		d.opts.Logf("handoff: taking listeners failed, opening fresh listeners: %v", err)
+	}
+	return nil
+}
+
+func (d *DataPlane) offer(ctx context.Context) error {
+	if d.opts.HandoffSocket == "" {
+		return nil
+	}
+	o, err := handoff.Offer(ctx, d.opts.HandoffSocket, d.server.Listeners(), func() {
+		d.takenOnce.Do(func() { close(d.takenOver) })
+	})
+	if err != nil {
+		return fmt.Errorf("offer listeners on %s: %w", d.opts.HandoffSocket, err)
+	}
+	d.offerer = o
+	return nil
+}
+
+func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Options {
+	return server.Options{
+		Inherited:         inherited,
+		ReadHeaderTimeout: d.opts.ReadHeaderTimeout,
+		IdleTimeout:       d.opts.IdleTimeout,
+		GracePeriod:       d.opts.GracePeriod,
+		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
+		Logf:              d.opts.Logf,
+	}
+}
+
+func (d *DataPlane) service() server.Service {
+	svc := server.Service{Name: "ingress", Handler: d.proxy}
+	if d.opts.HTTPAddr != "" {
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP, Addr: d.opts.HTTPAddr})
+	}
+	if d.opts.HTTPSAddr != "" {
+		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.router.GetCertificate}
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTPS, Addr: d.opts.HTTPSAddr, TLS: tlsConf})
+	}
+	return svc
+}
+
+// TakenOver is closed when a successor has taken the listeners; the caller
+// should then Shutdown, which drains what this process still serves.
+func (d *DataPlane) TakenOver() <-chan struct{} { return d.takenOver }
+
+// Addr is the bound address of a listener (ListenerHTTP, ListenerHTTPS).
+func (d *DataPlane) Addr(name string) net.Addr { return d.server.Addr(name) }
+
+// Shutdown stops accepting, lets requests in flight finish within ctx and
+// stops the health checkers. Listening sockets a successor took stay open in
+// the successor.
+func (d *DataPlane) Shutdown(ctx context.Context) error {
+	if d.offerer != nil {
+		d.offerer.Close()
+	}
+	var err error
+	if d.server != nil {
+		d.server.StopAccepting()
+		err = d.server.Shutdown(ctx)
+	}
+	d.registry.Close()
+	return err
+}
+
+// Close stops at once.
+func (d *DataPlane) Close() error {
+	if d.offerer != nil {
+		d.offerer.Close()
+	}
+	d.registry.Close()
+	if d.server == nil {
+		return nil
+	}
+	return d.server.Close()
+}

@@ -1,0 +1,177 @@
+package router
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// Observer is told about every finished request. It is how metrics reach
+// the data plane without the data plane knowing the metrics library.
+type Observer interface {
+	ObserveRequest(source, upstream string, status int, elapsed time.Duration)
+}
+
+// Router serves the most recently applied snapshot. Apply compiles a
+// snapshot completely before publishing it with one atomic store, so a
+// request sees either the old configuration or the new one, never a mix,
+// and keeps the one it started with until it ends.
+type Router struct {
+	registry *lb.Registry
+	observer Observer
+	current  atomic.Pointer[state]
+
+	applyMu sync.Mutex
+	// caPools keeps one *x509.CertPool per CA bundle across snapshots,
+	// because the proxy pools upstream connections by the pool's identity and
+	// a fresh pointer on every Apply would throw those connections away.
+	caPools map[string]*x509.CertPool
+}
+
+// state is everything one snapshot compiles into. It is never mutated after
+// it is published.
+type state struct {
+	version   uint64
+	table     *Table
+	certs     *Certificates
+	upstreams []upstreamRuntime // indexed like snapshot.Upstreams
+}
+
+// upstreamRuntime is an upstream ready for the hot path: its pool and a
+// template of the peer every request to it is sent to.
+type upstreamRuntime struct {
+	name    string
+	pool    *lb.Pool
+	peer    proxy.Peer // Address filled per request
+	retries int
+	host    string
+	headers snapshot.HeaderEdits
+}
+
+// New returns a Router with no configuration: every request gets 404 until
+// the first Apply.
+func New(registry *lb.Registry, observer Observer) *Router {
+	r := &Router{registry: registry, observer: observer, caPools: map[string]*x509.CertPool{}}
+	empty, err := Compile(&snapshot.Snapshot{})
+	if err != nil {
+		panic("router: an empty snapshot must compile: " + err.Error())
+	}
+	r.current.Store(&state{table: empty})
+	return r
+}
+
+// Apply compiles s and publishes it. On error the previous configuration
+// stays in force: a producer bug must not take routes down.
+func (r *Router) Apply(s *snapshot.Snapshot) error {
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	table, err := Compile(s)
+	if err != nil {
+		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
+	}
+	certs, err := CompileCertificates(s)
+	if err != nil {
+		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
+	}
+	ups, err := r.upstreams(s)
+	if err != nil {
+		return err
+	}
+	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
+	return nil
+}
+
+// Version is the version of the snapshot in force.
+func (r *Router) Version() uint64 { return r.current.Load().version }
+
+// GetCertificate selects the certificate for a TLS handshake by SNI; it is
+// meant for tls.Config.GetCertificate.
+func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	certs := r.current.Load().certs
+	if certs != nil {
+		if c := certs.Get(hello.ServerName); c != nil {
+			return c, nil
+		}
+	}
+	return nil, errNoCertificate
+}
+
+var errNoCertificate = errors.New("no certificate configured for this server name")
+
+func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
+	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
+	for i := range s.Upstreams {
+		cfgs[i] = poolConfig(&s.Upstreams[i])
+	}
+	pools := r.registry.Update(cfgs)
+	out := make([]upstreamRuntime, len(s.Upstreams))
+	for i := range s.Upstreams {
+		u := &s.Upstreams[i]
+		peer, err := r.peerTemplate(u)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+		}
+		out[i] = upstreamRuntime{name: u.Name, pool: pools[u.Name], peer: peer,
+			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
+	}
+	return out, nil
+}
+
+func poolConfig(u *snapshot.Upstream) lb.PoolConfig {
+	targets := make([]lb.Target, len(u.Endpoints))
+	for i, e := range u.Endpoints {
+		targets[i] = lb.Target{Addr: e.Address, Weight: e.Weight}
+	}
+	cfg := lb.PoolConfig{Name: u.Name, Targets: targets, Policy: lb.Policy(u.Policy),
+		Passive: lb.PassiveConfig{Failures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectDuration}}
+	if cfg.Policy == "" {
+		cfg.Policy = lb.RoundRobin
+	}
+	if hc := u.HealthCheck; hc != nil {
+		cfg.Active = &lb.ActiveConfig{Path: hc.Path, Interval: hc.Interval, Timeout: hc.Timeout,
+			Healthy: hc.HealthyThreshold, Unhealthy: hc.UnhealthyThreshold,
+			HTTPS: u.Protocol == snapshot.ProtocolHTTPS, Host: u.HostRewrite}
+	}
+	return cfg
+}
+
+func (r *Router) peerTemplate(u *snapshot.Upstream) (proxy.Peer, error) {
+	p := proxy.Peer{ConnectTimeout: u.Timeouts.Connect, ResponseTimeout: u.Timeouts.Response,
+		IdleTimeout: u.Timeouts.Idle}
+	switch u.Protocol {
+	case snapshot.ProtocolH2C:
+		p.Scheme = proxy.SchemeH2C
+	case snapshot.ProtocolHTTPS:
+		p.Scheme = proxy.SchemeHTTPS
+		p.SNI = u.TLS.ServerName
+		p.InsecureSkipVerify = u.TLS.InsecureSkipVerify
+		if len(u.TLS.CAPEM) > 0 {
+			pool, err := r.caPool(u.TLS.CAPEM)
+			if err != nil {
+				return p, err
+			}
+			p.RootCAs = pool
+		}
+	}
+	return p, nil
+}
+
+func (r *Router) caPool(pem []byte) (*x509.CertPool, error) {
+	if pool, ok := r.caPools[string(pem)]; ok {
+		return pool, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("TLS CA bundle holds no PEM certificate")
+	}
+	r.caPools[string(pem)] = pool
+	return pool, nil
+}
