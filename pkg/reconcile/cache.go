@@ -1,0 +1,134 @@
+package reconcile
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+)
+
+// objectCache is the controller's own informer cache. Owning it, rather
+// than using the manager's, keeps the namespace limits and the Secret
+// transform in one place whatever options the manager was built with.
+// GetCache makes the manager start it with the other caches, before any
+// runnable, and wait for it to sync.
+type objectCache struct {
+	cache.Cache
+}
+
+func (c objectCache) GetCache() cache.Cache { return c.Cache }
+
+func newObjectCache(mgr ctrl.Manager, opts Options) (objectCache, error) {
+	c, err := cache.New(mgr.GetConfig(), cacheOptions(mgr, opts))
+	if err != nil {
+		return objectCache{}, fmt.Errorf("reconcile: create cache: %w", err)
+	}
+	return objectCache{c}, nil
+}
+
+func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
+	co := cache.Options{
+		HTTPClient:       mgr.GetHTTPClient(),
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Transform: secretTransform},
+			// Slices not owned by a Service can never be referenced.
+			&discoveryv1.EndpointSlice{}: {Label: hasServiceName()},
+		},
+	}
+	if ns := opts.WatchNamespace; ns != "" {
+		co.DefaultNamespaces = map[string]cache.Config{ns: {}}
+		// The default certificate and the publish Service usually live in
+		// the controller's own namespace, not the watched one.
+		co.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: secretTransform,
+			Namespaces: namespaces(ns, opts.DefaultTLSSecret)}
+		co.ByObject[&corev1.Service{}] = cache.ByObject{Namespaces: namespaces(ns, opts.PublishService)}
+	}
+	return co
+}
+
+// namespaces is the watched namespace plus the one extra lives in.
+func namespaces(ns string, extra *types.NamespacedName) map[string]cache.Config {
+	m := map[string]cache.Config{ns: {}}
+	if extra != nil && extra.Namespace != "" {
+		m[extra.Namespace] = cache.Config{}
+	}
+	return m
+}
+
+func hasServiceName() labels.Selector {
+	req, err := labels.NewRequirement(discoveryv1.LabelServiceName, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant label key is always valid
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// lastApplied is where kubectl apply keeps the full object, Secret data
+// included, in clear text.
+const lastApplied = corev1.LastAppliedConfigAnnotation
+
+// secretTransform keeps in memory only what Baton can use: the certificate
+// and key of kubernetes.io/tls Secrets, and from Secrets of any other type
+// only values holding PEM certificates (an Upstream's caSecretRef may name
+// an Opaque Secret). Tokens, passwords and Helm releases are dropped as
+// they arrive, so a cluster full of them costs little memory and no
+// credential Baton does not need sits in its heap. A field selector on
+// type=kubernetes.io/tls would be cheaper still, but would hide the CA
+// Secrets that Upstreams reference.
+func secretTransform(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return obj, nil // tombstones pass through
+	}
+	s.ManagedFields = nil
+	if _, ok := s.Annotations[lastApplied]; ok {
+		s.Annotations = maps.Clone(s.Annotations)
+		delete(s.Annotations, lastApplied)
+	}
+	s.StringData = nil
+	s.Data = keptSecretData(s)
+	return s, nil
+}
+
+var pemCertificate = []byte("-----BEGIN CERTIFICATE-----")
+
+func keptSecretData(s *corev1.Secret) map[string][]byte {
+	var kept map[string][]byte
+	for k, v := range s.Data {
+		tlsKey := s.Type == corev1.SecretTypeTLS && (k == corev1.TLSCertKey || k == corev1.TLSPrivateKeyKey)
+		if !tlsKey && !bytes.Contains(v, pemCertificate) {
+			continue
+		}
+		if kept == nil {
+			kept = make(map[string][]byte, len(s.Data))
+		}
+		kept[k] = v
+	}
+	return kept
+}
+
+// watchedObjects are the kinds whose changes trigger a rebuild.
+func watchedObjects() []client.Object {
+	return []client.Object{
+		&networkingv1.IngressClass{},
+		&networkingv1.Ingress{},
+		&corev1.Service{},
+		&discoveryv1.EndpointSlice{},
+		&corev1.Secret{},
+		&v1alpha1.Upstream{},
+	}
+}

@@ -1,0 +1,248 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// Retry delays after a failed list or Apply.
+const (
+	minRetry = 100 * time.Millisecond
+	maxRetry = 30 * time.Second
+)
+
+// Controller watches the cluster and keeps the Sink's snapshot current.
+type Controller struct {
+	opts    Options
+	cache   cache.Cache
+	sink    Sink
+	log     logr.Logger
+	changes *debouncer
+	status  *statusWriter
+
+	readyOnce sync.Once
+	ready     chan struct{}
+
+	// Owned by the build loop.
+	version  uint64
+	applied  *snapshot.Snapshot
+	retry    time.Duration
+	warnings []translate.Warning
+	gauges   upstreamGauges
+}
+
+// Setup registers the controller with mgr: its own object cache, the build
+// loop (every replica) and the status writer (the leader only). The
+// Upstream CRD must be installed. mgr's scheme must include AddToScheme.
+func Setup(mgr ctrl.Manager, sink Sink, opts Options) (*Controller, error) {
+	if sink == nil {
+		return nil, errors.New("reconcile: Setup needs a Sink")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	registerMetrics()
+	objects, err := newObjectCache(mgr, opts)
+	if err != nil {
+		return nil, err
+	}
+	log := mgr.GetLogger().WithName("reconcile")
+	c := &Controller{
+		opts: opts, cache: objects, sink: sink, log: log,
+		changes: newDebouncer(opts.Debounce),
+		ready:   make(chan struct{}),
+	}
+	c.status = newStatusWriter(mgr, objects, opts, log.WithName("status"))
+	if err := c.watch(objects); err != nil {
+		return nil, err
+	}
+	for _, r := range []manager.Runnable{objects, runnable{c.run, false}, runnable{c.status.run, true}} {
+		if err := mgr.Add(r); err != nil {
+			return nil, fmt.Errorf("reconcile: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Ready reports whether the data plane has accepted a first snapshot.
+func (c *Controller) Ready() bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitReady blocks until the first snapshot is applied or ctx ends.
+func (c *Controller) WaitReady(ctx context.Context) error {
+	select {
+	case <-c.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// watch registers the change handler on every watched kind. The informers
+// start with the cache.
+func (c *Controller) watch(objects cache.Cache) error {
+	h := changeHandler(c.changes.Trigger)
+	for _, obj := range watchedObjects() {
+		inf, err := objects.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
+		if meta.IsNoMatchError(err) {
+			return fmt.Errorf("reconcile: watch %T: %w (is the CRD from config/crd installed?)", obj, err)
+		}
+		if err != nil {
+			return fmt.Errorf("reconcile: watch %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(h); err != nil {
+			return fmt.Errorf("reconcile: watch %T: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// run is the build loop: one snapshot per settled burst of changes.
+func (c *Controller) run(ctx context.Context) error {
+	if !c.cache.WaitForCacheSync(ctx) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("reconcile: the object cache did not sync")
+	}
+	c.changes.Trigger() // an empty cluster still gets its (empty) first snapshot
+	for c.changes.Wait(ctx) == nil {
+		c.rebuild(ctx)
+	}
+	return nil
+}
+
+// rebuild lists, translates, applies and hands the results to the status
+// writer. A failure is retried with backoff; newer changes retry sooner.
+func (c *Controller) rebuild(ctx context.Context) {
+	start := time.Now()
+	in, err := c.input(ctx)
+	if err != nil {
+		c.retryLater(err)
+		return
+	}
+	out := translate.Translate(in)
+	buildSeconds.Observe(time.Since(start).Seconds())
+	c.gauges.update(out.Upstreams)
+	if err := c.apply(out.Snapshot); err != nil {
+		c.retryLater(err)
+		return
+	}
+	c.retry = 0
+	c.logWarnings(out.Warnings)
+	c.status.publish(&out)
+}
+
+// apply hands s to the sink unless it routes exactly like the snapshot the
+// sink already has, which is what most Secret and resync events produce.
+func (c *Controller) apply(s *snapshot.Snapshot) error {
+	if c.applied != nil && sameRouting(s, c.applied) {
+		return nil
+	}
+	c.version++
+	s.Version = c.version
+	err := c.sink.Apply(s)
+	recordApply(s.Version, err)
+	if err != nil {
+		return fmt.Errorf("apply snapshot %d: %w", s.Version, err)
+	}
+	c.applied = s
+	c.log.V(1).Info("applied snapshot", "version", s.Version, "hosts", len(s.Hosts), "upstreams", len(s.Upstreams))
+	c.readyOnce.Do(func() { close(c.ready) })
+	return nil
+}
+
+func sameRouting(a, b *snapshot.Snapshot) bool {
+	bb := *b
+	bb.Version = a.Version
+	return reflect.DeepEqual(a, &bb)
+}
+
+func (c *Controller) retryLater(err error) {
+	c.retry = min(max(2*c.retry, minRetry), maxRetry)
+	c.log.Error(err, "rebuild failed; retrying", "after", c.retry)
+	time.AfterFunc(c.retry, c.changes.Trigger)
+}
+
+// logWarnings logs the warnings that concern no object (Events need one)
+// when they change, not on every rebuild.
+func (c *Controller) logWarnings(ws []translate.Warning) {
+	if slices.Equal(ws, c.warnings) {
+		return
+	}
+	c.warnings = ws
+	for _, w := range ws {
+		c.log.Info("warning", "reason", w.Reason, "message", w.Message)
+	}
+}
+
+// input lists every watched kind from the cache. Translate never modifies
+// its input, so the cache's objects are shared instead of deep-copied:
+// that keeps a rebuild cheap in a cluster with thousands of slices.
+func (c *Controller) input(ctx context.Context) (translate.Input, error) {
+	var (
+		classes   networkingv1.IngressClassList
+		ingresses networkingv1.IngressList
+		services  corev1.ServiceList
+		slices    discoveryv1.EndpointSliceList
+		secrets   corev1.SecretList
+		upstreams v1alpha1.UpstreamList
+	)
+	for _, list := range []client.ObjectList{&classes, &ingresses, &services, &slices, &secrets, &upstreams} {
+		if err := c.cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return translate.Input{}, fmt.Errorf("list %T: %w", list, err)
+		}
+	}
+	return translate.Input{
+		ControllerName:   c.opts.ControllerName,
+		ClassName:        c.opts.ClassName,
+		DefaultTLSSecret: c.opts.DefaultTLSSecret,
+		IngressClasses:   classes.Items,
+		Ingresses:        ingresses.Items,
+		Services:         services.Items,
+		EndpointSlices:   slices.Items,
+		Secrets:          secrets.Items,
+		Upstreams:        upstreams.Items,
+	}, nil
+}
+
+// runnable lets a function join the manager on the right side of leader
+// election.
+type runnable struct {
+	start  func(context.Context) error
+	leader bool
+}
+
+func (r runnable) Start(ctx context.Context) error { return r.start(ctx) }
+func (r runnable) NeedLeaderElection() bool        { return r.leader }
+
+var (
+	_ manager.LeaderElectionRunnable = runnable{}
+	_ manager.Runnable               = objectCache{}
+)

@@ -1,0 +1,107 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// Sink receives every snapshot the controller builds. The data plane
+// implements it; Apply must not keep a reference it mutates, because the
+// controller compares the next snapshot with this one.
+type Sink interface {
+	Apply(*snapshot.Snapshot) error
+}
+
+// DefaultDebounce is how long the controller waits after the last change
+// before it rebuilds, when Options.Debounce is zero.
+const DefaultDebounce = 50 * time.Millisecond
+
+// maxDelayFactor bounds how long a constant stream of changes can postpone
+// a rebuild: at most this many debounce periods after the first change.
+const maxDelayFactor = 4
+
+// Options configure the controller.
+type Options struct {
+	// ControllerName is the IngressClass spec.controller Baton answers to.
+	ControllerName string
+	// ClassName, when set, restricts Baton to the IngressClass of that name.
+	ClassName string
+	// WatchNamespace, when set, limits Ingresses, Services, EndpointSlices,
+	// Secrets and Upstreams to one namespace (IngressClasses are cluster
+	// scoped and always watched).
+	WatchNamespace string
+	// PublishStatusAddress, when set, is written to status.loadBalancer of
+	// our Ingresses: IP addresses as ip, anything else as hostname.
+	PublishStatusAddress []string
+	// PublishService, used when PublishStatusAddress is empty, is the
+	// Service whose addresses are written to our Ingresses' status.
+	PublishService *types.NamespacedName
+	// DefaultTLSSecret is served when no certificate matches SNI; it may
+	// live outside WatchNamespace.
+	DefaultTLSSecret *types.NamespacedName
+	// Debounce is the quiet period after a change before a rebuild;
+	// DefaultDebounce when zero.
+	Debounce time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.ControllerName == "" {
+		return o, errors.New("reconcile: Options.ControllerName is required")
+	}
+	if o.Debounce < 0 {
+		return o, fmt.Errorf("reconcile: Options.Debounce %v is negative", o.Debounce)
+	}
+	if o.Debounce == 0 {
+		o.Debounce = DefaultDebounce
+	}
+	for _, a := range o.PublishStatusAddress {
+		if a == "" {
+			return o, errors.New("reconcile: Options.PublishStatusAddress has an empty entry")
+		}
+	}
+	return o, nil
+}
+
+// publishesStatus reports whether Ingress status.loadBalancer is ours to
+// write at all; without an address source Baton leaves it alone.
+func (o Options) publishesStatus() bool {
+	return len(o.PublishStatusAddress) > 0 || o.PublishService != nil
+}
+
+// AddToScheme registers every type the controller reads or writes: core,
+// networking, discovery, coordination (leader election Leases), events and
+// baton.dev/v1alpha1.
+func AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme,
+		networkingv1.AddToScheme,
+		discoveryv1.AddToScheme,
+		coordinationv1.AddToScheme,
+		eventsv1.AddToScheme,
+		v1alpha1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isIP tells addresses from host names in PublishStatusAddress.
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}

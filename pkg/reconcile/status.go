@@ -1,0 +1,241 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// fieldOwner names Baton in managedFields of the statuses it writes.
+const fieldOwner = client.FieldOwner("baton")
+
+// statusWriter writes what the build loop found back to the API: Upstream
+// status, Ingress status.loadBalancer and Warning Events. It runs on the
+// leader only, so replicas never fight over a status or double an Event;
+// every replica still builds and serves snapshots.
+type statusWriter struct {
+	client   client.Client
+	reader   client.Reader
+	recorder recorder.EventRecorder
+	opts     Options
+	log      logr.Logger
+
+	latest atomic.Pointer[translate.Output]
+	kick   chan struct{}
+
+	// Owned by run.
+	events warningEvents
+	// ours are the Ingresses of our class at the last pass, to clear the
+	// status of those that leave it.
+	ours  map[types.NamespacedName]bool
+	retry time.Duration
+}
+
+func newStatusWriter(mgr ctrl.Manager, reader client.Reader, opts Options, log logr.Logger) *statusWriter {
+	return &statusWriter{
+		client:   mgr.GetClient(),
+		reader:   reader,
+		recorder: mgr.GetEventRecorder(ReportingController),
+		opts:     opts,
+		log:      log,
+		kick:     make(chan struct{}, 1),
+	}
+}
+
+// publish hands over the newest build results; older ones not yet written
+// are skipped, since the newest supersede them.
+func (w *statusWriter) publish(out *translate.Output) {
+	w.latest.Store(out)
+	w.trigger()
+}
+
+func (w *statusWriter) trigger() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run starts when this replica is elected; results published before then
+// are waiting in latest and kick.
+func (w *statusWriter) run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		}
+		out := w.latest.Load()
+		if out == nil {
+			continue
+		}
+		if err := w.write(ctx, out); err != nil && ctx.Err() == nil {
+			w.retry = min(max(2*w.retry, minRetry), maxRetry)
+			w.log.Error(err, "writing status failed; retrying", "after", w.retry)
+			time.AfterFunc(w.retry, w.trigger)
+			continue
+		}
+		w.retry = 0
+	}
+}
+
+func (w *statusWriter) write(ctx context.Context, out *translate.Output) error {
+	var errs []error
+	for i := range out.Upstreams {
+		errs = append(errs, w.writeUpstream(ctx, &out.Upstreams[i]))
+	}
+	errs = append(errs, w.writeIngresses(ctx, out.Ingresses))
+	w.recordEvents(ctx, out)
+	return errors.Join(errs...)
+}
+
+// writeUpstream patches an Upstream's status when it differs from the
+// cached one. Conditions keep their lastTransitionTime unless their status
+// flips.
+func (w *statusWriter) writeUpstream(ctx context.Context, r *translate.UpstreamResult) error {
+	var u v1alpha1.Upstream
+	if err := w.reader.Get(ctx, r.Key, &u); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	want := mergeUpstreamStatus(u.Status, r.Status)
+	if equality.Semantic.DeepEqual(u.Status, want) {
+		return nil
+	}
+	patch := client.MergeFrom(u.DeepCopy())
+	u.Status = want
+	if err := w.client.Status().Patch(ctx, &u, patch, fieldOwner); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("status of Upstream %s: %w", r.Key, err))
+	}
+	return nil
+}
+
+func mergeUpstreamStatus(cur, next v1alpha1.UpstreamStatus) v1alpha1.UpstreamStatus {
+	merged := next
+	merged.Conditions = nil
+	for _, c := range next.Conditions {
+		if old := meta.FindStatusCondition(cur.Conditions, c.Type); old != nil {
+			merged.Conditions = append(merged.Conditions, *old)
+		}
+		meta.SetStatusCondition(&merged.Conditions, c)
+	}
+	return merged
+}
+
+// writeIngresses sets status.loadBalancer on our Ingresses, and clears it
+// on Ingresses that left our class while still showing our addresses
+// (another controller's addresses are left alone). Without an address
+// source Baton never touches Ingress status.
+func (w *statusWriter) writeIngresses(ctx context.Context, results []translate.IngressResult) error {
+	if !w.opts.publishesStatus() {
+		return nil
+	}
+	want, err := w.addresses(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	now := make(map[types.NamespacedName]bool, len(results))
+	for _, r := range results {
+		now[r.Key] = true
+		errs = append(errs, w.setIngressStatus(ctx, r.Key, want))
+	}
+	for key := range w.ours {
+		if now[key] {
+			continue
+		}
+		if err := w.clearIngressStatus(ctx, key, want); err != nil {
+			errs = append(errs, err)
+			now[key] = true // try again on the next pass
+		}
+	}
+	w.ours = now
+	return errors.Join(errs...)
+}
+
+// addresses are the ones to publish. A missing publish Service is an
+// error that leaves every status as it is: clearing all of them because
+// of a typo or a slow cache would be worse than stale addresses.
+func (w *statusWriter) addresses(ctx context.Context) (loadBalancer, error) {
+	if len(w.opts.PublishStatusAddress) > 0 {
+		return staticAddresses(w.opts.PublishStatusAddress), nil
+	}
+	var svc corev1.Service
+	if err := w.reader.Get(ctx, *w.opts.PublishService, &svc); err != nil {
+		return nil, fmt.Errorf("publish Service %s: %w", w.opts.PublishService, err)
+	}
+	return serviceAddresses(&svc), nil
+}
+
+// setIngressStatus writes want unless the Ingress already shows it.
+func (w *statusWriter) setIngressStatus(ctx context.Context, key types.NamespacedName, want loadBalancer) error {
+	var ing networkingv1.Ingress
+	if err := w.reader.Get(ctx, key, &ing); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if sameAddresses(ing.Status.LoadBalancer.Ingress, want) {
+		return nil
+	}
+	return w.patchIngress(ctx, &ing, want)
+}
+
+// clearIngressStatus empties the status of an Ingress that left our class,
+// if it still shows exactly our addresses.
+func (w *statusWriter) clearIngressStatus(ctx context.Context, key types.NamespacedName, ours loadBalancer) error {
+	var ing networkingv1.Ingress
+	if err := w.reader.Get(ctx, key, &ing); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	have := ing.Status.LoadBalancer.Ingress
+	if len(have) == 0 || !sameAddresses(have, ours) {
+		return nil
+	}
+	return w.patchIngress(ctx, &ing, nil)
+}
+
+func (w *statusWriter) patchIngress(ctx context.Context, ing *networkingv1.Ingress, want loadBalancer) error {
+	patch := client.MergeFrom(ing.DeepCopy())
+	ing.Status.LoadBalancer.Ingress = want
+	if err := w.client.Status().Patch(ctx, ing, patch, fieldOwner); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("status of Ingress %s/%s: %w", ing.Namespace, ing.Name, err))
+	}
+	return nil
+}
+
+func sameAddresses(a, b loadBalancer) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	return equality.Semantic.DeepEqual(normalize(append(loadBalancer(nil), a...)), b)
+}
+
+// recordEvents emits one Warning Event per new warning. The object is read
+// from the cache for its UID; a warning about an object already deleted
+// is dropped.
+func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output) {
+	for _, k := range w.events.fresh(out) {
+		obj := client.Object(&networkingv1.Ingress{})
+		if k.kind == kindUpstream {
+			obj = &v1alpha1.Upstream{}
+		}
+		if err := w.reader.Get(ctx, k.object, obj); err != nil {
+			w.events.forget(k)
+			continue
+		}
+		w.recorder.Eventf(obj, nil, corev1.EventTypeWarning, k.reason, eventAction, "%s", k.message)
+	}
+}
