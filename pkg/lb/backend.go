@@ -1,0 +1,63 @@
+package lb
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/lb/health"
+)
+
+// Backend is one upstream address. The Registry keeps exactly one per
+// address, shared by every pool that lists it, so its counters and health
+// describe the address, not a pool, and survive configuration swaps.
+type Backend struct {
+	addr       string
+	inflight   atomic.Int64
+	activeDown atomic.Bool // zero value: healthy, so a new backend serves at once
+	passive    health.Passive
+	logf       func(format string, args ...any)
+}
+
+func newBackend(addr string, now func() time.Duration, logf func(string, ...any)) *Backend {
+	b := &Backend{addr: addr, logf: logf}
+	b.passive.Init(now)
+	return b
+}
+
+// Addr is the backend's "ip:port".
+func (b *Backend) Addr() string { return b.addr }
+
+// Inflight is the number of requests begun and not yet ended.
+func (b *Backend) Inflight() int64 { return b.inflight.Load() }
+
+// Available reports whether b may get traffic: not passively ejected and
+// not marked unhealthy by an active check.
+func (b *Backend) Available() bool {
+	return !b.activeDown.Load() && !b.passive.Ejected()
+}
+
+// Begin records that a request starts on b. Every Begin must be matched by
+// one End.
+func (b *Backend) Begin() { b.inflight.Add(1) }
+
+// End records that a request on b finished. failed feeds passive health:
+// a run of consecutive failures ejects b for a while.
+func (b *Backend) End(failed bool) {
+	b.inflight.Add(-1)
+	if b.passive.Record(failed) {
+		b.logf("lb: backend %s ejected after %d consecutive failures", b.addr, b.passive.Failures())
+	}
+}
+
+// String is the address, for logs.
+func (b *Backend) String() string { return b.addr }
+
+// setActive is the active checker's report.
+func (b *Backend) setActive(healthy bool, err error) {
+	b.activeDown.Store(!healthy)
+	if healthy {
+		b.logf("lb: backend %s passes its health check again", b.addr)
+		return
+	}
+	b.logf("lb: backend %s marked unhealthy: %v", b.addr, err)
+}
