@@ -37,6 +37,10 @@ func TestChildProcess(t *testing.T) {
 		err = holdChild(path)
 	case "die-on-connect":
 		err = dieOnConnectChild(path)
+	case "take-once":
+		_, err := Take(context.Background(), path)
+		fmt.Fprintf(os.Stderr, "take: %v\n", err)
+		report("RESULT", "refused", errors.Is(err, ErrRefused))
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

@@ -120,8 +120,8 @@ func closeFDs(fds []int) {
 	}
 }
 
-// checkPeer serves only processes of our own user, or root: the descriptors
-// we hand out are the ingress ports themselves.
+// checkPeer accepts only a process of our own user, or root, on the other
+// end: the descriptors exchanged are the ingress ports themselves.
 func checkPeer(c *net.UnixConn) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -138,7 +138,7 @@ func checkPeer(c *net.UnixConn) error {
 		return fmt.Errorf("handoff: reading peer credentials: %w", credErr)
 	}
 	if !peerAllowed(cred.Uid, uint32(os.Getuid())) {
-		return fmt.Errorf("handoff: peer pid %d runs as uid %d; only uid %d or root may take the listeners", cred.Pid, cred.Uid, os.Getuid())
+		return fmt.Errorf("handoff: peer pid %d runs as uid %d; only uid %d or root may hand over listeners", cred.Pid, cred.Uid, os.Getuid())
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,6 +111,46 @@ func TestPredecessorExitsAfterAcceptingTheSuccessor(t *testing.T) {
 	}
 }
 
+// The socket file is 0600, but root, or a misconfigured directory, could
+// still let another user connect; the offerer checks SO_PEERCRED itself.
+func TestOffererRefusesAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	path := sockPath(t)
+	offerT(t, path, map[string]net.Listener{"http": tcpListener(t)})
+	for _, p := range []string{filepath.Dir(filepath.Dir(path)), filepath.Dir(path)} {
+		os.Chmod(p, 0o755)
+	}
+	os.Chmod(path, 0o666) // the misconfiguration
+	bin := filepath.Join(filepath.Dir(path), "handoff.test")
+	copyExecutable(t, os.Args[0], bin)
+
+	c := newChild(t, bin, "take-once", path)
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	c.start(t)
+	if got := c.expect(t, "RESULT"); got["refused"] != "true" {
+		c.wait(t)
+		t.Fatalf("a process of uid 65534 was not refused:\n%s", c.stderr.String())
+	}
+	c.wait(t) // stderr is complete once the child is reaped
+	if !strings.Contains(c.stderr.String(), "runs as uid 65534") {
+		t.Errorf("the refusal does not say why:\n%s", c.stderr.String())
+	}
+	takeT(t, path).Abort() // still offering to its own user
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -124,14 +165,28 @@ type child struct {
 
 func startChild(t *testing.T, role, path string) *child {
 	t.Helper()
+	c := newChild(t, os.Args[0], role, path)
+	c.start(t)
+	ready := c.expect(t, "READY")
+	c.pid, c.addr, c.took = ready["pid"], ready["addr"], ready["took"] == "true"
+	return c
+}
+
+func newChild(t *testing.T, bin, role, path string) *child {
 	c := &child{lines: make(chan string, 64), exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestChildProcess$")
+	c.cmd = exec.Command(bin, "-test.run=^TestChildProcess$")
 	c.cmd.Env = append(os.Environ(), envChildRole+"="+role, envChildPath+"="+path)
 	c.cmd.Stderr = writerFunc(func(p []byte) { c.stderr.printf("%s", p) })
-	var err error
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+	return c
+}
+
+func (c *child) start(t *testing.T) {
+	t.Helper()
+	stdin, err := c.cmd.StdinPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.stdin = stdin
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -141,9 +196,6 @@ func startChild(t *testing.T, role, path string) *child {
 	}
 	go c.readAndWait(stdout)
 	t.Cleanup(func() { c.kill(t) })
-	ready := c.expect(t, "READY")
-	c.pid, c.addr, c.took = ready["pid"], ready["addr"], ready["took"] == "true"
-	return c
 }
 
 // readAndWait forwards the child's report lines, then reaps it: Wait must

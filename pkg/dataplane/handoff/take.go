@@ -43,6 +43,10 @@ func Take(ctx context.Context, path string) (*Taken, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPeer(conn); err != nil { // the descriptors become our ports
+		conn.Close()
+		return nil, fmt.Errorf("handoff: not taking listeners from %s: %w", path, err)
+	}
 	listeners, err := receiveListeners(ctx, conn, path)
 	if err != nil {
 		conn.Close()
