@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -97,7 +98,22 @@ func (r *Router) UpstreamPeer(s *proxy.Session, ctx *RequestCtx) (*proxy.Peer, e
 	ctx.backend = b
 	ctx.peer = up.peer
 	ctx.peer.Address = b.Addr()
+	if ctx.peer.Scheme == proxy.SchemeHTTPS && ctx.peer.SNI == "" {
+		// The upstream names the server it expects no better than the
+		// Host the request will carry, so that is what TLS verifies.
+		ctx.peer.SNI = up.host
+		if ctx.peer.SNI == "" {
+			ctx.peer.SNI = hostOnly(s.Request.Host)
+		}
+	}
 	return &ctx.peer, nil
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
 }
 
 // UpstreamRequestFilter applies the upstream's Host rewrite and header edits.
