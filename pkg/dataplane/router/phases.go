@@ -134,12 +134,17 @@ func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx 
 	return nil
 }
 
+// minConnectRetries is how many other backends a request whose connection
+// failed is tried on even when the upstream asks for no retries: nothing
+// was sent, so this is safe for every method, and a pod that just died
+// must not turn into errors for clients while EndpointSlices catch up.
+const minConnectRetries = 2
+
 // FailToConnect counts the failure against the backend and retries on
-// another one while the upstream's retry budget lasts. Nothing was sent, so
-// a retry is safe for every method.
+// another one while the retry budget lasts.
 func (r *Router) FailToConnect(s *proxy.Session, peer *proxy.Peer, err error, ctx *RequestCtx) bool {
 	ctx.releaseBackend(true)
-	return s.Attempt <= ctx.upstream.retries
+	return s.Attempt <= max(ctx.upstream.retries, minConnectRetries)
 }
 
 // ResponseFilter leaves upstream responses as they are.

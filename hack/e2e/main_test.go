@@ -1,0 +1,46 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+)
+
+// The suite shares one control plane; every test uses its own namespace,
+// hosts and pod indexes so that tests cannot see each other's routes.
+var (
+	root string
+	cp   *framework.ControlPlane
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	var err error
+	if root, err = filepath.Abs("../.."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, bin := range []string{"baton", "baton-e2e-backend", "kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(root, "bin", bin)); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e needs bin/%s: run make tools build (%v)\n", bin, err)
+			return 1
+		}
+	}
+	if err := framework.RequireRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	framework.CleanupStalePods()
+	if cp, err = framework.StartControlPlane(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cp.Stop()
+	return m.Run()
+}

@@ -1,0 +1,75 @@
+package router
+
+import (
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// Certificates selects a certificate by SNI: exact name, then a one-label
+// wildcard, then the default certificate.
+type Certificates struct {
+	exact    map[string]*tls.Certificate
+	wildcard map[string]*tls.Certificate // keyed by the suffix after "*."
+	fallback *tls.Certificate
+}
+
+// CompileCertificates parses every PEM pair of s once. A bad pair is an
+// error naming its Source; the producer is expected to have validated it.
+func CompileCertificates(s *snapshot.Snapshot) (*Certificates, error) {
+	c := &Certificates{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
+	for i := range s.Certificates {
+		sc := &s.Certificates[i]
+		cert, err := parsePair(sc)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range sc.Hosts {
+			c.add(strings.ToLower(h), cert)
+		}
+	}
+	if s.DefaultCertificate != nil {
+		cert, err := parsePair(s.DefaultCertificate)
+		if err != nil {
+			return nil, err
+		}
+		c.fallback = cert
+	}
+	return c, nil
+}
+
+func parsePair(sc *snapshot.Certificate) (*tls.Certificate, error) {
+	cert, err := tls.X509KeyPair(sc.CertPEM, sc.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("certificate from %s: %w", sc.Source, err)
+	}
+	return &cert, nil
+}
+
+// add keeps the first certificate listed for a name: the producer lists
+// them in precedence order.
+func (c *Certificates) add(host string, cert *tls.Certificate) {
+	m, key := c.exact, host
+	if strings.HasPrefix(host, "*.") {
+		m, key = c.wildcard, host[2:]
+	}
+	if _, taken := m[key]; !taken {
+		m[key] = cert
+	}
+}
+
+// Get returns the certificate for serverName, or nil.
+func (c *Certificates) Get(serverName string) *tls.Certificate {
+	name := strings.TrimSuffix(strings.ToLower(serverName), ".")
+	if cert, ok := c.exact[name]; ok {
+		return cert
+	}
+	if dot := strings.IndexByte(name, '.'); dot > 0 {
+		if cert, ok := c.wildcard[name[dot+1:]]; ok {
+			return cert
+		}
+	}
+	return c.fallback
+}
