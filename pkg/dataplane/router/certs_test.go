@@ -1,0 +1,90 @@
+package router
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// selfSigned makes a certificate for names, marked with cn so a test can
+// tell which one was served.
+func selfSigned(t *testing.T, cn string, names ...string) snapshot.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snapshot.Certificate{Hosts: names, Source: "ns/" + cn,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})}
+}
+
+func TestCertificateSelection(t *testing.T) {
+	exactCert := selfSigned(t, "exact", "www.example.com")
+	wildCert := selfSigned(t, "wild", "*.example.com")
+	defCert := selfSigned(t, "default", "default.invalid")
+	s := &snapshot.Snapshot{Certificates: []snapshot.Certificate{exactCert, wildCert}, DefaultCertificate: &defCert}
+	certs, err := CompileCertificates(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{
+		"www.example.com":   "exact",
+		"WWW.Example.COM":   "exact",
+		"api.example.com":   "wild",
+		"a.api.example.com": "default", // a wildcard covers one label only
+		"example.com":       "default",
+		"":                  "default",
+		"unrelated.org":     "default",
+		"www.example.com.":  "exact",
+	}
+	for sni, want := range tests {
+		c := certs.Get(sni)
+		if c == nil {
+			t.Errorf("%q: no certificate", sni)
+			continue
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf.Subject.CommonName != want {
+			t.Errorf("%q: served %q, want %q", sni, leaf.Subject.CommonName, want)
+		}
+	}
+	noDefault, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{exactCert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := noDefault.Get("other.org"); c != nil {
+		t.Error("a name no certificate covers got one although there is no default")
+	}
+}
+
+func TestBadCertificateNamesItsSource(t *testing.T) {
+	bad := selfSigned(t, "broken", "a.example.com")
+	bad.KeyPEM = selfSigned(t, "other", "b.example.com").KeyPEM // key of another certificate
+	_, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{bad}})
+	if err == nil || !strings.Contains(err.Error(), "ns/broken") {
+		t.Fatalf("got %v, want an error naming ns/broken", err)
+	}
+}
