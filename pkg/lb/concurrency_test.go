@@ -20,10 +20,16 @@ type generation struct {
 // and failures (so passive ejection and fail-open happen too), and one
 // address with an active check that is switched on and off.
 func TestConcurrentUpdateAndPick(t *testing.T) {
+	// Every address is a loopback server this test opened: odd generations
+	// health-check the whole pool, so the probes must land somewhere we own.
+	var universe []string
+	for range 12 {
+		universe = append(universe, newHealthServer(t).addr())
+	}
 	srv := newHealthServer(t)
+	universe = append(universe, srv.addr())
 	r := newTestRegistry(t, nil)
 	r.logf = func(string, ...any) {} // thousands of ejections would drown the test log
-	universe := append(addrs(12), srv.addr())
 
 	var current atomic.Pointer[generation]
 	var gens []*generation // every generation ever published, for the final check
@@ -72,7 +78,8 @@ func TestConcurrentUpdateAndPick(t *testing.T) {
 }
 
 // randomConfig is pool "p" over a non-empty random subset of universe with
-// a random policy; odd generations health-check the real server.
+// a random policy, always including checked; odd generations health-check
+// every member.
 func randomConfig(i int, universe []string, checked string) PoolConfig {
 	rng := rand.New(rand.NewPCG(uint64(i), 2))
 	cfg := PoolConfig{Name: "p", Policy: policies[i%len(policies)],

@@ -1,10 +1,15 @@
 package lb
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/lb/health"
 )
 
 // fakeClock is a wall clock the test advances by hand.
@@ -30,7 +35,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // newTestRegistry returns a Registry on clock (nil: real time) that logs to
 // the test and is closed when the test ends.
 func newTestRegistry(t testing.TB, clock *fakeClock) *Registry {
-	opts := RegistryOptions{Logf: t.Logf}
+	opts := RegistryOptions{Logf: t.Logf, Client: loopbackOnlyClient(t)}
 	if clock != nil {
 		opts.Now = clock.Now
 	}
@@ -39,8 +44,27 @@ func newTestRegistry(t testing.TB, clock *fakeClock) *Registry {
 	return r
 }
 
-// addrs returns n distinct documentation addresses. No test sends traffic
-// to them: only pools with active checks do, and those use httptest servers.
+// loopbackOnlyClient is the production check client with a dialer that
+// refuses, and fails the test on, any address that is not loopback: tests
+// may only probe servers they opened on this machine.
+func loopbackOnlyClient(t testing.TB) *http.Client {
+	c := health.NewClient()
+	tr := c.Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			t.Errorf("health check dialled %s, which is not a loopback address", addr)
+			return nil, fmt.Errorf("test refuses to dial %s", addr)
+		}
+		return dial(ctx, network, addr)
+	}
+	return c
+}
+
+// addrs returns n distinct documentation addresses (TEST-NET-1). Nothing
+// may send traffic to them: a pool with an active check must list only
+// loopback servers its test opened (newHealthServer).
 func addrs(n int) []string {
 	out := make([]string, n)
 	for i := range out {

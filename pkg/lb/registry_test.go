@@ -246,7 +246,7 @@ func TestActiveStateSurvivesUpdate(t *testing.T) {
 	checker := r.addrs[srv.addr()].checker
 
 	// Same check config: the checker keeps running, the verdict stands.
-	cfg.Targets = append(cfg.Targets, Target{Addr: "192.0.2.1:80"})
+	cfg.Targets = append(cfg.Targets, Target{Addr: newHealthServer(t).addr()})
 	cfg.Active = &ActiveConfig{Path: "/healthz", Interval: time.Hour, Unhealthy: 1}
 	if got := onePool(t, r, cfg).Backends()[0]; got != b || b.Available() || r.addrs[srv.addr()].checker != checker {
 		t.Fatal("an Update with the same check config reset the backend or its checker")
@@ -276,7 +276,7 @@ func TestActiveStateSurvivesUpdate(t *testing.T) {
 
 func TestCloseStopsCheckers(t *testing.T) {
 	srv := newHealthServer(t)
-	r := NewRegistry(RegistryOptions{Logf: t.Logf})
+	r := NewRegistry(RegistryOptions{Logf: t.Logf, Client: loopbackOnlyClient(t)})
 	onePool(t, r, PoolConfig{Name: "p", Targets: targets(srv.addr()),
 		Active: &ActiveConfig{Path: "/healthz", Interval: time.Millisecond}})
 	waitFor(t, "probes", func() bool { return srv.probes.Load() >= 2 })
