@@ -51,7 +51,7 @@ start_haproxy() {
 	cat >"$out/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 4000
 defaults
   mode http
   timeout connect 5s
