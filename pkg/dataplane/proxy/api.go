@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// StatusClientClosedRequest is the status recorded in Session.Status when
+// the downstream client went away before it got a response (nginx's 499).
+// It is never sent.
+const StatusClientClosedRequest = 499
+
 // Scheme is how the proxy talks to a peer.
 type Scheme uint8
 
@@ -16,7 +21,9 @@ const (
 )
 
 // Peer is the upstream a request is sent to. Connections are pooled by
-// the peer's identity: Address, Scheme, SNI, InsecureSkipVerify and RootCAs.
+// the peer's identity: Address, Scheme, SNI, InsecureSkipVerify and RootCAs,
+// and by the connection settings ConnectTimeout and IdleTimeout (two peers
+// that differ only there cannot share a pool configured for one of them).
 type Peer struct {
 	Address            string // "ip:port"
 	Scheme             Scheme
@@ -43,6 +50,8 @@ type Session struct {
 	BytesSent int64
 	// Start is when the request was received.
 	Start time.Time
+	// Peer is the peer of the latest attempt, nil before UpstreamPeer.
+	Peer *Peer
 }
 
 // Phases are the user-overridable steps of proxying one request. C is the
@@ -65,7 +74,9 @@ type Phases[C any] interface {
 	// sent downstream.
 	ResponseFilter(s *Session, upstream *http.Response, ctx C) error
 	// Logging runs last, once per request, with the error that ended the
-	// request, if any.
+	// request, if any. Errors caused by the downstream client going away
+	// match errors.Is(err, context.Canceled); they say nothing about the
+	// upstream's health.
 	Logging(s *Session, err error, ctx C)
 }
 
@@ -77,10 +88,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Reason + ": " + e.Err.Error()
+	reason := e.Reason
+	if reason == "" {
+		reason = http.StatusText(e.Status)
 	}
-	return e.Reason
+	if e.Err != nil {
+		return reason + ": " + e.Err.Error()
+	}
+	return reason
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// connectError marks a failure to connect to a peer (dial or TLS
+// handshake): nothing of the request was sent, so retrying is safe.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return "connect: " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// abortError marks a failure after the response headers went downstream.
+type abortError struct{ err error }
+
+func (e *abortError) Error() string { return e.err.Error() }
+func (e *abortError) Unwrap() error { return e.err }
+
+// clientGoneError wraps what failed because the downstream client left; it
+// matches context.Canceled so that Logging can tell it from upstream trouble.
+type clientGoneError struct{ err error }
+
+func (e *clientGoneError) Error() string        { return e.err.Error() }
+func (e *clientGoneError) Unwrap() error        { return e.err }
+func (e *clientGoneError) Is(target error) bool { return target == context.Canceled }
+
+// errResponseTimeout is the cause given to an attempt's context when the
+// response headers did not arrive in time.
+var errResponseTimeout = errors.New("no response headers within the response timeout")
+
+func clientGone(err error) error {
+	return &Error{Status: StatusClientClosedRequest, Reason: "client went away", Err: &clientGoneError{err: err}}
+}
+
+// statusOf is the downstream status for an error that ended a request.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status >= 400 && e.Status <= 599 {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with a bare status. Reasons stay in the logs: they name
+// upstreams and addresses that are none of the client's business.
+func writeError(rw *responseWriter, status int) {
+	body := http.StatusText(status)
+	if body == "" {
+		body = "Error " + strconv.Itoa(status)
+	}
+	body += "\n"
+	h := rw.Header()
+	clear(h) // whatever a phase set was meant for a different response
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	rw.WriteHeader(status)
+	_, _ = io.WriteString(rw, body)
+}
+
+// checkRequest refuses what a reverse proxy cannot forward.
+func checkRequest(r *http.Request) error {
+	if r.Method == http.MethodConnect {
+		return &Error{Status: http.StatusMethodNotAllowed, Reason: "CONNECT is not proxied"}
+	}
+	if r.URL == nil {
+		return &Error{Status: http.StatusBadRequest, Reason: "request without a target"}
+	}
+	path := r.URL.Path
+	if path == "*" && r.Method == http.MethodOptions {
+		return nil
+	}
+	if path != "" && path[0] != '/' {
+		return &Error{Status: http.StatusBadRequest, Reason: "request target is not an absolute path"}
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"log"
+	"time"
+)
+
+// Defaults New fills in for zero Options fields.
+const (
+	DefaultConnectTimeout      = 5 * time.Second
+	DefaultResponseTimeout     = 60 * time.Second
+	DefaultIdleConnTimeout     = 90 * time.Second
+	DefaultMaxIdleConnsPerPeer = 32
+	DefaultMaxAttempts         = 3
+)
+
+// Options tune a Proxy. Per-peer timeouts in Peer override the first three.
+type Options struct {
+	// ConnectTimeout bounds dialing a peer, TLS handshake included.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for response headers once a request
+	// is on its way; it ends in 504. Bodies may stream for longer.
+	ResponseTimeout time.Duration
+	// IdleConnTimeout closes pooled connections nobody used for this long.
+	IdleConnTimeout time.Duration
+	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer.
+	MaxIdleConnsPerPeer int
+	// MaxAttempts caps upstream attempts per request, however often
+	// FailToConnect asks for a retry.
+	MaxAttempts int
+	// Logf receives what the proxy cannot tell a client: recovered panics,
+	// failed writes. Nil means log.Printf.
+	Logf func(format string, args ...any)
+}
+
+func (o Options) withDefaults() Options {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.ResponseTimeout <= 0 {
+		o.ResponseTimeout = DefaultResponseTimeout
+	}
+	if o.IdleConnTimeout <= 0 {
+		o.IdleConnTimeout = DefaultIdleConnTimeout
+	}
+	if o.MaxIdleConnsPerPeer <= 0 {
+		o.MaxIdleConnsPerPeer = DefaultMaxIdleConnsPerPeer
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	return o
+}

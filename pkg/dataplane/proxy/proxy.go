@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Proxy is the HTTP proxy application. It serves each request by running
+// the Phases and forwarding to the peer they choose.
+type Proxy[C any] struct {
+	phases Phases[C]
+	opts   Options
+	peers  *peerPool
+	bufs   sync.Pool
+}
+
+var _ http.Handler = (*Proxy[struct{}])(nil)
+
+const copyBufferSize = 32 << 10
+
+// New returns a proxy running phases. Zero Options fields take defaults.
+func New[C any](phases Phases[C], opts Options) *Proxy[C] {
+	opts = opts.withDefaults()
+	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts)}
+	p.bufs.New = func() any {
+		b := make([]byte, copyBufferSize)
+		return &b
+	}
+	return p
+}
+
+// CloseIdlePeers forgets the pooled connections of every peer keep rejects
+// and closes those that are idle. Requests still in flight to such a peer
+// finish; their connections are closed once they are done.
+func (p *Proxy[C]) CloseIdlePeers(keep func(Peer) bool) {
+	p.peers.retire(keep)
+}
+
+// exchange is the state of one downstream request; allocated once.
+type exchange struct {
+	session Session
+	writer  responseWriter
+}
+
+// ServeHTTP proxies one request.
+func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{}
+	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
+	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now()}
+	if p.run(&x.session, &x.writer) {
+		// The response is already under way: the only way left to tell
+		// the client it is incomplete is to break the stream.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// run calls the phases and Logging exactly once, whatever happens,
+// and reports whether the downstream response must be aborted.
+func (p *Proxy[C]) run(s *Session, rw *responseWriter) (abort bool) {
+	var ctx C
+	logged := false
+	defer func() {
+		if v := recover(); v != nil {
+			abort = p.recovered(s, rw, ctx, v, logged)
+		}
+	}()
+	ctx = p.phases.NewCtx()
+	err := p.serve(s, rw, ctx)
+	if s.Status == 0 && err == nil {
+		s.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
+	}
+	logged = true
+	p.phases.Logging(s, err, ctx)
+	var ae *abortError
+	return errors.As(err, &ae)
+}
+
+func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logged bool) (abort bool) {
+	var err error
+	if v == http.ErrAbortHandler {
+		err = &abortError{err: http.ErrAbortHandler}
+		abort = true
+	} else {
+		p.opts.Logf("proxy: recovered panic serving %s %s: %v\n%s", s.Request.Method, s.Request.URL.Path, v, debug.Stack())
+		err = &Error{Status: http.StatusInternalServerError, Reason: "panic", Err: fmt.Errorf("%v", v)}
+		if rw.wroteHeader {
+			abort = true
+		} else {
+			writeError(rw, http.StatusInternalServerError)
+		}
+	}
+	if !logged {
+		p.safeLogging(s, err, ctx)
+	}
+	return abort
+}
+
+// safeLogging runs Logging after a panic; a second panic there is only logged.
+func (p *Proxy[C]) safeLogging(s *Session, err error, ctx C) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.opts.Logf("proxy: recovered panic in Logging: %v\n%s", v, debug.Stack())
+		}
+	}()
+	p.phases.Logging(s, err, ctx)
+}
+
+// serve runs the phases in order and answers the request.
+func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
+	if err := checkRequest(s.Request); err != nil {
+		return p.fail(rw, err)
+	}
+	handled, err := p.phases.RequestFilter(s, ctx)
+	if handled {
+		return err
+	}
+	if err != nil {
+		return p.fail(rw, err)
+	}
+	a, err := p.attempts(s, ctx)
+	if err != nil {
+		return p.fail(rw, err)
+	}
+	defer p.finish(a)
+	if err := p.phases.ResponseFilter(s, a.resp, ctx); err != nil {
+		return p.fail(rw, err)
+	}
+	if a.resp.StatusCode == http.StatusSwitchingProtocols {
+		return p.tunnel(s, rw, a.out, a.resp)
+	}
+	return p.stream(s, rw, a.resp)
+}
+
+// attempts asks for peers until one answers, retrying connect failures as
+// long as FailToConnect wants to and MaxAttempts allows.
+func (p *Proxy[C]) attempts(s *Session, ctx C) (*attempt, error) {
+	body := newRequestBody(s.Request)
+	for n := 1; ; n++ {
+		s.Attempt = n
+		peer, err := p.phases.UpstreamPeer(s, ctx)
+		if err != nil {
+			return nil, err
+		}
+		if peer == nil {
+			return nil, &Error{Status: http.StatusBadGateway, Reason: "no upstream peer was chosen"}
+		}
+		s.Peer = peer
+		a, err := p.try(s, peer, body, ctx)
+		var ce *connectError
+		if err == nil || !errors.As(err, &ce) {
+			return a, err
+		}
+		retry := p.phases.FailToConnect(s, peer, ce.err, ctx)
+		if !retry || n >= p.opts.MaxAttempts || body.started() {
+			return nil, &Error{Status: http.StatusBadGateway, Reason: "connecting to upstream " + peer.Address + " failed", Err: ce.err}
+		}
+	}
+}
+
+// fail answers the request with the status err calls for, unless the
+// response is already under way or nobody is left to read it.
+func (p *Proxy[C]) fail(rw *responseWriter, err error) error {
+	status := statusOf(err)
+	if status == StatusClientClosedRequest {
+		rw.session.Status = status
+		return err
+	}
+	if !rw.wroteHeader {
+		writeError(rw, status)
+	}
+	return err
+}

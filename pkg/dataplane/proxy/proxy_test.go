@@ -1,0 +1,256 @@
+package proxy_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+)
+
+func TestKeepAliveReusedOnBothSides(t *testing.T) {
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+r.URL.Path)
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	client := h1Client()
+
+	const n = 5
+	reused := 0
+	for i := range n {
+		req := mustRequest(t, "GET", fmt.Sprintf("%s/r%d", r.url, i), nil)
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused {
+				reused++
+			}
+		}}
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+		resp, body := get(t, client, req)
+		if resp.StatusCode != 200 || body != fmt.Sprintf("hello /r%d", i) {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if reused != n-1 {
+		t.Errorf("downstream: %d of %d requests reused the client connection, want %d", reused, n, n-1)
+	}
+	if got := backend.accepted.Load(); got != 1 {
+		t.Errorf("upstream accepted %d connections for %d sequential requests, want 1", got, n)
+	}
+}
+
+func TestForwardedHeadersAndHost(t *testing.T) {
+	seen := make(chan http.Header, 2)
+	hosts := make(chan string, 2)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		hosts <- r.Host
+	}))
+	phases := &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
+	r := newRig(t, phases, proxy.Options{}, nil)
+
+	req := mustRequest(t, "GET", r.url+"/x", nil)
+	req.Host = "shop.example"
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	req.Header.Set("X-Forwarded-Proto", "https") // a client's claim; the proxy knows better
+	get(t, h1Client(), req)
+	h := <-seen
+	if got := h.Get("X-Forwarded-For"); got != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the client's address appended", got)
+	}
+	if got := h.Get("X-Forwarded-Proto"); got != "http" {
+		t.Errorf("X-Forwarded-Proto = %q, want http", got)
+	}
+	if got := h.Get("X-Forwarded-Host"); got != "shop.example" {
+		t.Errorf("X-Forwarded-Host = %q", got)
+	}
+	if got := <-hosts; got != "shop.example" {
+		t.Errorf("upstream Host = %q, want the downstream Host kept", got)
+	}
+
+	// A phase rewriting Host wins; X-Forwarded-Host still names the original.
+	phases.upstreamRequest = func(_ *proxy.Session, out *http.Request) error {
+		out.Host = "internal.svc"
+		return nil
+	}
+	req = mustRequest(t, "GET", r.url+"/y", nil)
+	req.Host = "shop.example"
+	get(t, h1Client(), req)
+	if got := (<-seen).Get("X-Forwarded-Host"); got != "shop.example" {
+		t.Errorf("X-Forwarded-Host after rewrite = %q", got)
+	}
+	if got := <-hosts; got != "internal.svc" {
+		t.Errorf("upstream Host = %q, want the phase's rewrite", got)
+	}
+}
+
+func TestHopByHopHeadersRemovedBothWays(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		h := w.Header()
+		h.Set("Connection", "X-Resp-Hop")
+		h.Set("X-Resp-Hop", "1")
+		h.Set("Keep-Alive", "timeout=9")
+		h.Set("Proxy-Authenticate", "Basic")
+		h.Set("X-End-To-End", "kept")
+	}))
+
+	// The backend really sends them: without the proxy they arrive.
+	resp, _ := get(t, h1Client(), mustRequest(t, "GET", backend.URL, nil))
+	for _, k := range []string{"Connection", "X-Resp-Hop", "Keep-Alive", "Proxy-Authenticate"} {
+		if resp.Header.Get(k) == "" {
+			t.Fatalf("test backend does not send %s directly; the test would prove nothing", k)
+		}
+	}
+	<-seen
+
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	req := mustRequest(t, "GET", r.url, nil)
+	req.Header.Set("Connection", "X-Hop, keep-alive")
+	req.Header.Set("X-Hop", "1")
+	req.Header.Set("Keep-Alive", "timeout=5")
+	req.Header.Set("Proxy-Authorization", "Basic eDp5")
+	req.Header.Set("Proxy-Connection", "keep-alive")
+	req.Header.Set("Upgrade", "h2c") // without "Connection: upgrade" it is just hop-by-hop
+	req.Header.Set("Te", "trailers, deflate")
+	req.Header.Set("X-End-To-End", "kept")
+	resp, _ = get(t, h1Client(), req)
+
+	up := <-seen
+	for _, k := range []string{"Connection", "X-Hop", "Keep-Alive", "Proxy-Authorization", "Proxy-Connection", "Upgrade"} {
+		if v, ok := up[k]; ok {
+			t.Errorf("upstream got hop-by-hop %s: %q", k, v)
+		}
+	}
+	if got := up.Get("Te"); got != "trailers" {
+		t.Errorf("upstream Te = %q, want only trailers", got)
+	}
+	if up.Get("X-End-To-End") != "kept" {
+		t.Error("an end-to-end request header was lost")
+	}
+	for _, k := range []string{"X-Resp-Hop", "Keep-Alive", "Proxy-Authenticate"} {
+		if v, ok := resp.Header[k]; ok {
+			t.Errorf("client got hop-by-hop %s: %q", k, v)
+		}
+	}
+	if got := resp.Header.Get("Connection"); strings.Contains(got, "X-Resp-Hop") {
+		t.Errorf("client got the upstream's Connection header %q", got)
+	}
+	if resp.Header.Get("X-End-To-End") != "kept" {
+		t.Error("an end-to-end response header was lost")
+	}
+}
+
+func TestResponseStreamsBeforeUpstreamFinishes(t *testing.T) {
+	release := make(chan struct{})
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+			io.WriteString(w, "second")
+		case <-r.Context().Done():
+		}
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+
+	resp, err := h1Client().Get(r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("first;"))
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.ReadFull(resp.Body, first)
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(safety):
+		t.Fatal("the first chunk did not arrive while the upstream was still writing")
+	}
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(first)+string(rest) != "first;second" {
+		t.Fatalf("body = %q + %q, %v", first, rest, err)
+	}
+}
+
+func TestRequestBodyStreamsBeforeClientFinishes(t *testing.T) {
+	gotFirst := make(chan struct{})
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first := make([]byte, 5)
+		if _, err := io.ReadFull(r.Body, first); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		close(gotFirst)
+		rest, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%s", first, rest)
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, "part1")
+		select {
+		case <-gotFirst:
+			io.WriteString(pw, "part2")
+			pw.Close()
+		case <-time.After(safety):
+			pw.CloseWithError(fmt.Errorf("upstream never saw the first part"))
+		}
+	}()
+	resp, body := get(t, h1Client(), mustRequest(t, "POST", r.url, pr))
+	if resp.StatusCode != 200 || body != "part1|part2" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestCloseIdlePeersClosesPooledConnections(t *testing.T) {
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	peer := peerOf(t, backend.Server, proxy.SchemeHTTP1)
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peer}}, proxy.Options{}, nil)
+
+	get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
+	var asked []proxy.Peer
+	r.proxy.CloseIdlePeers(func(p proxy.Peer) bool { asked = append(asked, p); return true })
+	if len(asked) != 1 || asked[0].Address != peer.Address || asked[0].Scheme != peer.Scheme {
+		t.Fatalf("CloseIdlePeers offered %+v, want the one pooled peer", asked)
+	}
+	get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
+	if backend.closed.Load() != 0 || backend.accepted.Load() != 1 {
+		t.Fatalf("a kept peer lost its connection: accepted %d closed %d", backend.accepted.Load(), backend.closed.Load())
+	}
+
+	r.proxy.CloseIdlePeers(func(proxy.Peer) bool { return false })
+	waitFor(t, "the pooled upstream connection to close", func() bool { return backend.closed.Load() == 1 })
+	resp, _ := get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
+	if resp.StatusCode != 200 || backend.accepted.Load() != 2 {
+		t.Fatalf("after dropping the peer: status %d, %d connections", resp.StatusCode, backend.accepted.Load())
+	}
+}
+
+func TestPhaseOrderOnSuccess(t *testing.T) {
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
+	calls, logs := r.settle(t)
+	want := []string{"RequestFilter", "UpstreamPeer", "UpstreamRequestFilter", "ResponseFilter", "Logging"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls = %v, want %v", calls, want)
+	}
+	if len(logs) != 1 || logs[0].status != 200 || logs[0].err != nil || logs[0].attempt != 1 {
+		t.Errorf("logs = %+v", logs)
+	}
+}

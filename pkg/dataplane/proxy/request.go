@@ -1,0 +1,231 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// attempt is a request sent upstream and its answer.
+type attempt struct {
+	up     *upstream
+	out    *http.Request
+	resp   *http.Response
+	cancel context.CancelCauseFunc
+}
+
+// try sends the request to peer once.
+func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (*attempt, error) {
+	up, err := p.peers.get(peer)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithCancelCause(s.Request.Context())
+	out := newUpstreamRequest(actx, s.Request, peer, body)
+	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	resp, err := roundTrip(up.transportFor(out), out, p.responseTimeout(peer), cancel)
+	if err != nil {
+		cancel(nil)
+		return nil, p.classify(s.Request, peer, err)
+	}
+	return &attempt{up: up, out: out, resp: resp, cancel: cancel}, nil
+}
+
+// finish releases what an attempt holds once the response is done.
+func (p *Proxy[C]) finish(a *attempt) {
+	a.resp.Body.Close()
+	a.cancel(nil)
+	p.peers.release(a.up)
+}
+
+func (p *Proxy[C]) responseTimeout(peer *Peer) time.Duration {
+	if peer.ResponseTimeout > 0 {
+		return peer.ResponseTimeout
+	}
+	return p.opts.ResponseTimeout
+}
+
+// roundTrip sends out and waits for its response headers at most timeout.
+func roundTrip(rt http.RoundTripper, out *http.Request, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
+	timer := time.AfterFunc(timeout, func() { cancel(errResponseTimeout) })
+	resp, err := rt.RoundTrip(out)
+	if !timer.Stop() {
+		// The timer fired: whatever came back came too late.
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil, errResponseTimeout
+	}
+	return resp, err
+}
+
+// classify turns a failed round trip into the error that answers it.
+// Connect failures stay *connectError so that the caller may retry.
+func (p *Proxy[C]) classify(in *http.Request, peer *Peer, err error) error {
+	if cerr := in.Context().Err(); cerr != nil {
+		return clientGone(cerr)
+	}
+	var ce *connectError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if err == errResponseTimeout {
+		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + peer.Address + " sent no response headers within " + p.responseTimeout(peer).String()}
+	}
+	return &Error{Status: http.StatusBadGateway, Reason: "upstream " + peer.Address + " failed", Err: err}
+}
+
+// requestBody lets the downstream body survive a failed connect: the
+// transports close a request's body when its round trip fails, but
+// nothing was read then, and the next attempt still needs it.
+type requestBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func newRequestBody(in *http.Request) *requestBody {
+	if in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0 {
+		return nil
+	}
+	return &requestBody{rc: in.Body}
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+// Close closes the downstream body only once an attempt has used it; a
+// transport closes it then to unblock a Read it no longer needs.
+func (b *requestBody) Close() error {
+	if b.read.Load() {
+		return b.rc.Close()
+	}
+	return nil
+}
+
+// started reports whether any attempt has begun sending the body.
+func (b *requestBody) started() bool { return b != nil && b.read.Load() }
+
+// newUpstreamRequest derives the request sent to peer from the downstream one.
+func newUpstreamRequest(ctx context.Context, in *http.Request, peer *Peer, body *requestBody) *http.Request {
+	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
+	out.URL = upstreamURL(in.URL, peer)
+	out.Header = upstreamHeader(in)
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
+	if body != nil {
+		out.Body, out.ContentLength = body, in.ContentLength
+	}
+	out.TransferEncoding = nil
+	out.Close = false // the downstream connection's fate is not the upstream's
+	out.RequestURI = ""
+	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
+	out.TLS, out.Response, out.Pattern = nil, nil, ""
+	return out
+}
+
+func upstreamURL(in *url.URL, peer *Peer) *url.URL {
+	u := &url.URL{Scheme: "http", Host: peer.Address, Path: in.Path, RawPath: in.RawPath, RawQuery: in.RawQuery}
+	if peer.Scheme == SchemeHTTPS {
+		u.Scheme = "https"
+	}
+	switch u.Path {
+	case "":
+		u.Path = "/"
+	case "*": // OPTIONS *; Opaque keeps the asterisk from being escaped
+		u.Path, u.RawPath, u.Opaque = "", "", "*"
+	}
+	return u
+}
+
+// upstreamHeader copies the downstream header without hop-by-hop fields and
+// adds the X-Forwarded-* fields.
+func upstreamHeader(in *http.Request) http.Header {
+	h := in.Header.Clone()
+	if h == nil {
+		h = make(http.Header, 4)
+	}
+	upgrade := upgradeType(in.Header)
+	trailers := headerHasToken(in.Header["Te"], "trailers")
+	removeHopByHop(h)
+	if trailers { // gRPC needs it, and it is the one TE value every hop supports
+		h["Te"] = []string{"trailers"}
+	}
+	if upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upgrade}
+	}
+	setForwarded(h, in)
+	return h
+}
+
+func setForwarded(h http.Header, in *http.Request) {
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil && ip != "" {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if in.TLS != nil {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	}
+	if in.Host != "" {
+		h["X-Forwarded-Host"] = []string{in.Host}
+	}
+}
+
+// hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1, plus
+// the proxy authentication fields and Trailer, which the proxy re-declares).
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// removeHopByHop deletes the hop-by-hop fields, those named in Connection too.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+}
+
+// upgradeType is the protocol a request or response switches to, if any.
+func upgradeType(h http.Header) string {
+	if !headerHasToken(h["Connection"], "upgrade") {
+		return ""
+	}
+	return h.Get("Upgrade")
+}
+
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// peerKey is what pooled connections are shared by: the peer's identity
+// and the settings its transports are built with.
+type peerKey struct {
+	address        string
+	scheme         Scheme
+	sni            string
+	insecure       bool
+	roots          *x509.CertPool
+	connectTimeout time.Duration
+	idleTimeout    time.Duration
+}
+
+// upstream holds the pooled connections to one peer.
+type upstream struct {
+	peer Peer
+	// rt carries ordinary requests; upgrades carries Upgrade requests,
+	// which only HTTP/1.1 can do (it is rt itself for SchemeHTTP1).
+	rt       http.RoundTripper
+	upgrades *http.Transport
+	idle     []interface{ CloseIdleConnections() }
+	retired  atomic.Bool
+}
+
+func (u *upstream) transportFor(out *http.Request) http.RoundTripper {
+	if upgradeType(out.Header) != "" {
+		return u.upgrades
+	}
+	return u.rt
+}
+
+func (u *upstream) closeIdle() {
+	for _, c := range u.idle {
+		c.CloseIdleConnections()
+	}
+}
+
+// peerPool maps peers to their pooled connections.
+type peerPool struct {
+	opts Options
+	mu   sync.RWMutex
+	m    map[peerKey]*upstream
+}
+
+func newPeerPool(opts Options) *peerPool {
+	return &peerPool{opts: opts, m: make(map[peerKey]*upstream)}
+}
+
+func (pp *peerPool) key(p *Peer) peerKey {
+	k := peerKey{address: p.Address, scheme: p.Scheme, sni: p.SNI, insecure: p.InsecureSkipVerify,
+		roots: p.RootCAs, connectTimeout: p.ConnectTimeout, idleTimeout: p.IdleTimeout}
+	if k.connectTimeout <= 0 {
+		k.connectTimeout = pp.opts.ConnectTimeout
+	}
+	if k.idleTimeout <= 0 {
+		k.idleTimeout = pp.opts.IdleConnTimeout
+	}
+	return k
+}
+
+// get returns the pool for peer, creating it on first use.
+func (pp *peerPool) get(p *Peer) (*upstream, error) {
+	if p.Scheme > SchemeHTTPS {
+		return nil, &Error{Status: http.StatusBadGateway, Reason: "peer " + p.Address + " has unknown scheme " + strconv.Itoa(int(p.Scheme))}
+	}
+	k := pp.key(p)
+	pp.mu.RLock()
+	up := pp.m[k]
+	pp.mu.RUnlock()
+	if up != nil {
+		return up, nil
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if up = pp.m[k]; up == nil {
+		up = newUpstream(*p, k, pp.opts)
+		pp.m[k] = up
+	}
+	return up, nil
+}
+
+// retire drops the pools of peers keep rejects.
+func (pp *peerPool) retire(keep func(Peer) bool) {
+	pp.mu.RLock()
+	var gone []peerKey
+	for k, up := range pp.m {
+		if !keep(up.peer) {
+			gone = append(gone, k)
+		}
+	}
+	pp.mu.RUnlock()
+	pp.mu.Lock()
+	ups := make([]*upstream, 0, len(gone))
+	for _, k := range gone {
+		if up := pp.m[k]; up != nil {
+			delete(pp.m, k)
+			ups = append(ups, up)
+		}
+	}
+	pp.mu.Unlock()
+	for _, up := range ups {
+		up.retired.Store(true)
+		up.closeIdle()
+	}
+}
+
+// release is called when a request is done with up; connections of a
+// retired peer are closed as soon as they fall idle.
+func (pp *peerPool) release(up *upstream) {
+	if up.retired.Load() {
+		up.closeIdle()
+	}
+}
+
+func newUpstream(p Peer, k peerKey, o Options) *upstream {
+	c := &connector{dialer: net.Dialer{Timeout: k.connectTimeout, KeepAlive: 30 * time.Second}, timeout: k.connectTimeout}
+	p.ConnectTimeout, p.IdleTimeout, p.ResponseTimeout = k.connectTimeout, k.idleTimeout, 0
+	h1 := newH1Transport(k, o)
+	up := &upstream{peer: p, rt: h1, upgrades: h1, idle: []interface{ CloseIdleConnections() }{h1}}
+	switch k.scheme {
+	case SchemeH2C:
+		h1.DialContext = c.dial
+		h2 := newH2CTransport(k, c)
+		up.rt = h2
+		up.idle = append(up.idle, h2)
+	case SchemeHTTPS:
+		conf := upstreamTLS(k)
+		h1.DialTLSContext = c.dialTLS(withALPN(conf, "http/1.1"))
+		both := newH1Transport(k, o)
+		both.DialTLSContext = c.dialTLS(withALPN(conf, "h2", "http/1.1"))
+		both.ForceAttemptHTTP2 = true
+		both.TLSNextProto = nil // let net/http wire its HTTP/2 for ALPN "h2"
+		up.rt = both
+		up.idle = append(up.idle, both)
+	default:
+		h1.DialContext = c.dial
+	}
+	return up
+}
+
+// newH1Transport is an HTTP/1.1-only keep-alive pool without dialers set.
+func newH1Transport(k peerKey, o Options) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // never an environment proxy between us and our peers
+		MaxIdleConnsPerHost:   o.MaxIdleConnsPerPeer,
+		IdleConnTimeout:       k.idleTimeout,
+		DisableCompression:    true, // bodies pass through as they are
+		ExpectContinueTimeout: time.Second,
+		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
+		WriteBufferSize:       copyBufferSize,
+		ReadBufferSize:        copyBufferSize,
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}
+}
+
+// newH2CTransport speaks HTTP/2 with prior knowledge over plain TCP.
+func newH2CTransport(k peerKey, c *connector) *http2.Transport {
+	return &http2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return c.dial(ctx, network, addr)
+		},
+		DisableCompression: true,
+		IdleConnTimeout:    k.idleTimeout,
+		ReadIdleTimeout:    30 * time.Second, // ping a silent connection before trusting it
+		PingTimeout:        15 * time.Second,
+	}
+}
+
+func upstreamTLS(k peerKey) *tls.Config {
+	name := k.sni
+	if name == "" {
+		name = k.address
+		if host, _, err := net.SplitHostPort(k.address); err == nil {
+			name = host
+		}
+	}
+	return &tls.Config{
+		ServerName:         name,
+		RootCAs:            k.roots,
+		InsecureSkipVerify: k.insecure, //nolint:gosec // only when the Upstream asks for it
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+	}
+}
+
+func withALPN(conf *tls.Config, protos ...string) *tls.Config {
+	c := conf.Clone()
+	c.NextProtos = protos
+	return c
+}
+
+// connector dials peers and marks every failure as a connect failure.
+type connector struct {
+	dialer  net.Dialer
+	timeout time.Duration
+}
+
+func (c *connector) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := c.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, &connectError{err: err}
+	}
+	return conn, nil
+}
+
+// dialTLS dials and completes the TLS handshake within the connect timeout,
+// so that a certificate the peer cannot prove is a connect failure too.
+func (c *connector) dialTLS(conf *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		raw, err := c.dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		tc := tls.Client(raw, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, &connectError{err: err}
+		}
+		return tc, nil
+	}
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// StopAccepting stops accept() on every listener without closing the
+// sockets: connections that arrive from now on wait in the kernel's queue
+// for another holder of the same sockets (the successor of a handoff).
+// Connections already accepted are served on.
+func (s *Server) StopAccepting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.bound {
+		if !b.gate.stop() {
+			s.opts.Logf("server: listener %q cannot stop accepting without closing; closing it", b.name)
+			_ = b.raw.Close()
+		}
+	}
+}
+
+// stopListening stops accepting and gives up this Server's hold on the
+// sockets: closed unless someone in this process still uses them, and
+// across a handoff the successor's duplicates keep them open. New
+// connections are then refused, unless a successor accepts them.
+func (s *Server) stopListening() ([]*bound, error) {
+	s.StopAccepting()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		return s.bound, nil
+	}
+	s.released = true
+	var errs []error
+	for _, b := range s.bound {
+		errs = append(errs, release(b.raw))
+	}
+	return s.bound, errors.Join(errs...)
+}
+
+// Shutdown drains gracefully: it stops accepting, lets requests in flight
+// finish and closes idle keep-alive connections. If ctx ends first, it stops
+// at once and returns an error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	bound, closeErr := s.stopListening()
+	errs := make([]error, len(bound))
+	var wg sync.WaitGroup
+	for i, b := range bound {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.http.Shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	if err == nil {
+		err = s.waitIdle(ctx)
+	}
+	if err != nil {
+		n := s.inflight.Load()
+		_ = s.Close()
+		return fmt.Errorf("server: drain cut short with %d requests in flight: %w", n, err)
+	}
+	s.cancelBase()
+	return closeErr
+}
+
+// waitIdle waits for requests http.Server does not track (hijacked ones).
+func (s *Server) waitIdle(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close stops at once: listeners, connections and requests in flight.
+func (s *Server) Close() error {
+	bound, err := s.stopListening()
+	s.cancelBase() // ends hijacked connections, which http.Server forgot
+	errs := []error{err}
+	for _, b := range bound {
+		errs = append(errs, b.http.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the server and serves until told to stop: SIGTERM or ctx
+// drains gracefully within GracePeriod (a second signal cuts the drain
+// short), SIGINT stops at once. It returns when the server has stopped.
+func (s *Server) Run(ctx context.Context) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	if err := s.Start(); err != nil {
+		return err
+	}
+	select {
+	case sig := <-sigs:
+		if sig == syscall.SIGINT {
+			s.opts.Logf("server: %v: stopping now", sig)
+			return s.Close()
+		}
+		s.opts.Logf("server: %v: draining for up to %v", sig, s.opts.GracePeriod)
+	case <-ctx.Done():
+		s.opts.Logf("server: draining for up to %v", s.opts.GracePeriod)
+	case err := <-s.failed:
+		_ = s.Close()
+		return err
+	}
+	return s.drain(sigs)
+}
+
+func (s *Server) drain(sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.GracePeriod)
+	defer cancel()
+	go func() {
+		select {
+		case sig := <-sigs:
+			s.opts.Logf("server: %v during the drain: stopping now", sig)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.Shutdown(ctx)
+}

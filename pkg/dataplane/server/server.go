@@ -1,0 +1,299 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// Listener is one socket a Service accepts on.
+type Listener struct {
+	// Name identifies the listener across a handoff; unique per Server.
+	Name string
+	// Addr is the address to listen on when no socket is inherited.
+	Addr string
+	// TLS nil serves HTTP/1.1 and h2c; set, it serves HTTP/1.1 and HTTP/2
+	// by ALPN. It needs a certificate source; MinVersion is raised to 1.2.
+	TLS *tls.Config
+}
+
+// Service is an application and the listeners it serves on.
+type Service struct {
+	Name      string
+	Listeners []Listener
+	Handler   http.Handler
+}
+
+// Options tune a Server. Zero values take the defaults below.
+type Options struct {
+	// Inherited are listening sockets received from a predecessor, by
+	// Listener.Name; they are used instead of opening Addr.
+	Inherited         map[string]net.Listener
+	ReadHeaderTimeout time.Duration // default 10s
+	IdleTimeout       time.Duration // keep-alive idle limit, default 120s
+	GracePeriod       time.Duration // Run's drain limit on SIGTERM, default 30s
+	MaxHeaderBytes    int           // default 1 MiB
+	Logf              func(format string, args ...any)
+}
+
+func (o Options) withDefaults() Options {
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 120 * time.Second
+	}
+	if o.GracePeriod <= 0 {
+		o.GracePeriod = 30 * time.Second
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = http.DefaultMaxHeaderBytes
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	return o
+}
+
+// Server owns Services and their listeners.
+type Server struct {
+	opts     Options
+	services []Service
+
+	mu       sync.Mutex
+	started  bool
+	released bool
+	bound    []*bound
+
+	// base is every request's base context; cancelling it ends what
+	// http.Server does not track, such as hijacked (upgraded) connections.
+	base       context.Context
+	cancelBase context.CancelFunc
+	inflight   atomic.Int64
+	failed     chan error
+}
+
+// bound is a Listener with its socket and the http.Server serving it.
+type bound struct {
+	name string
+	raw  net.Listener
+	gate *gate
+	http *http.Server
+}
+
+// New prepares a Server; Start opens the listeners.
+func New(opts Options, services ...Service) *Server {
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel, failed: make(chan error, 1)}
+}
+
+// Start opens the listeners (or adopts inherited ones) and serves them.
+// If any listener fails, none is served.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("server: already started")
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	bound, err := s.bindAll()
+	if err != nil {
+		return err
+	}
+	s.started, s.bound = true, bound
+	for _, b := range bound {
+		s.serve(b)
+	}
+	return nil
+}
+
+func (s *Server) validate() error {
+	seen := make(map[string]bool)
+	for _, svc := range s.services {
+		if svc.Handler == nil {
+			return fmt.Errorf("server: service %q has no handler", svc.Name)
+		}
+		for _, l := range svc.Listeners {
+			switch {
+			case l.Name == "":
+				return fmt.Errorf("server: service %q has a listener without a name", svc.Name)
+			case seen[l.Name]:
+				return fmt.Errorf("server: listener name %q is used twice", l.Name)
+			case l.TLS != nil && len(l.TLS.Certificates) == 0 && l.TLS.GetCertificate == nil && l.TLS.GetConfigForClient == nil:
+				return fmt.Errorf("server: TLS listener %q has no certificate source", l.Name)
+			}
+			seen[l.Name] = true
+		}
+	}
+	return nil
+}
+
+func (s *Server) bindAll() ([]*bound, error) {
+	var out []*bound
+	used := make(map[string]bool)
+	for _, svc := range s.services {
+		for _, l := range svc.Listeners {
+			b, err := s.bind(svc, l)
+			if err != nil {
+				for _, done := range out {
+					_ = release(done.raw)
+				}
+				return nil, fmt.Errorf("server: listener %q (%s): %w", l.Name, l.Addr, err)
+			}
+			used[l.Name] = true
+			out = append(out, b)
+		}
+	}
+	for name, l := range s.opts.Inherited {
+		if !used[name] {
+			s.opts.Logf("server: inherited listener %q (%s) is no longer configured; closing it", name, l.Addr())
+			acquire(l)
+			_ = release(l)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) bind(svc Service, l Listener) (*bound, error) {
+	hs, err := s.httpServer(svc, l)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.socket(l)
+	if err != nil {
+		return nil, err
+	}
+	return &bound{name: l.Name, raw: raw, gate: newGate(raw), http: hs}, nil
+}
+
+// socket adopts the inherited listener of that name, else listens afresh.
+func (s *Server) socket(l Listener) (net.Listener, error) {
+	if in := s.opts.Inherited[l.Name]; in != nil {
+		if samePort(l.Addr, in.Addr()) {
+			acquire(in)
+			return in, nil
+		}
+		s.opts.Logf("server: inherited listener %q is on %s but %s is configured; listening afresh", l.Name, in.Addr(), l.Addr)
+		acquire(in)
+		_ = release(in)
+	}
+	raw, err := net.Listen("tcp", l.Addr)
+	if err != nil {
+		return nil, err
+	}
+	acquire(raw)
+	return raw, nil
+}
+
+// samePort reports whether an inherited socket still fits the configured
+// address. Port 0 (any) fits everything.
+func samePort(want string, got net.Addr) bool {
+	_, wantPort, err := net.SplitHostPort(want)
+	if err != nil || wantPort == "" || wantPort == "0" {
+		return true
+	}
+	_, gotPort, err := net.SplitHostPort(got.String())
+	return err != nil || gotPort == wantPort
+}
+
+func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
+	hs := &http.Server{
+		Handler:           &tracker{h: svc.Handler, n: &s.inflight},
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		IdleTimeout:       s.opts.IdleTimeout,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+		ErrorLog:          log.New(logfWriter(s.opts.Logf), "server: "+l.Name+": ", 0),
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+	}
+	if l.TLS == nil {
+		// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
+		// (deprecated) its connections stay visible to Shutdown, and it
+		// never buffers an Upgrade: h2c request body in memory.
+		hs.Protocols = new(http.Protocols)
+		hs.Protocols.SetHTTP1(true)
+		hs.Protocols.SetUnencryptedHTTP2(true)
+		return hs, nil
+	}
+	hs.TLSConfig = l.TLS.Clone()
+	if hs.TLSConfig.MinVersion < tls.VersionTLS12 {
+		hs.TLSConfig.MinVersion = tls.VersionTLS12
+	}
+	if err := http2.ConfigureServer(hs, &http2.Server{IdleTimeout: s.opts.IdleTimeout}); err != nil {
+		return nil, fmt.Errorf("configure HTTP/2: %w", err)
+	}
+	return hs, nil
+}
+
+func (s *Server) serve(b *bound) {
+	var ln net.Listener = b.gate
+	if b.http.TLSConfig != nil {
+		ln = tls.NewListener(b.gate, b.http.TLSConfig)
+	}
+	go func() {
+		err := b.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, errStopped) {
+			return
+		}
+		err = fmt.Errorf("server: listener %q stopped serving: %w", b.name, err)
+		s.opts.Logf("%v", err)
+		select {
+		case s.failed <- err:
+		default:
+		}
+	}()
+}
+
+// Listeners returns the listening sockets by Listener.Name, for a handoff.
+func (s *Server) Listeners() map[string]net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]net.Listener, len(s.bound))
+	for _, b := range s.bound {
+		out[b.name] = b.raw
+	}
+	return out
+}
+
+// Addr is the bound address of a listener, nil if there is none by that name.
+func (s *Server) Addr(listenerName string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.bound {
+		if b.name == listenerName {
+			return b.raw.Addr()
+		}
+	}
+	return nil
+}
+
+// tracker counts requests in flight, hijacked ones included, which
+// http.Server.Shutdown does not wait for.
+type tracker struct {
+	h http.Handler
+	n *atomic.Int64
+}
+
+func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.n.Add(1)
+	defer t.n.Add(-1)
+	t.h.ServeHTTP(w, r)
+}
+
+type logfWriter func(format string, args ...any)
+
+func (f logfWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
