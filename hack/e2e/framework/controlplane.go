@@ -2,7 +2,12 @@ package framework
 
 import (
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -71,16 +76,33 @@ func (cp *ControlPlane) setup() error {
 	return err
 }
 
-// StopAPIServer stops only the kube-apiserver, leaving etcd running, to
-// simulate an unreachable API; StartAPIServer brings it back on the same
-// address.
-func (cp *ControlPlane) StopAPIServer() error {
-	return cp.env.ControlPlane.APIServer.Stop()
-}
+// FreezeAPIServer stops the kube-apiserver process (SIGSTOP) to make the
+// API unreachable the way a partition does: connections hang, nothing
+// answers. ThawAPIServer resumes it.
+func (cp *ControlPlane) FreezeAPIServer() error { return cp.signalAPIServer(syscall.SIGSTOP) }
 
-// StartAPIServer restarts a stopped kube-apiserver.
-func (cp *ControlPlane) StartAPIServer() error {
-	return cp.env.ControlPlane.APIServer.Start()
+// ThawAPIServer resumes a frozen kube-apiserver.
+func (cp *ControlPlane) ThawAPIServer() error { return cp.signalAPIServer(syscall.SIGCONT) }
+
+func (cp *ControlPlane) signalAPIServer(sig syscall.Signal) error {
+	u, err := url.Parse(cp.Config.Host)
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command("pgrep", "-f", "kube-apiserver.*--secure-port="+u.Port()).Output()
+	if err != nil {
+		return fmt.Errorf("find kube-apiserver on port %s: %w", u.Port(), err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return err
+		}
+		if err := syscall.Kill(pid, sig); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stop stops everything and removes the kubeconfig.

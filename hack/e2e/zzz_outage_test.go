@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// TestAPIServerOutage stops the kube-apiserver under load: traffic keeps
+// TestAPIServerOutage freezes the kube-apiserver under load: traffic keeps
 // flowing on the last snapshot, and changes resume once it is back.
 func TestAPIServerOutage(t *testing.T) {
 	ns := namespace(t, "outage")
@@ -16,11 +16,12 @@ func TestAPIServerOutage(t *testing.T) {
 	b := startBaton(t, "outage")
 
 	l := startLoad(b.HTTPAddr, "outage.test", 4)
-	if err := cp.StopAPIServer(); err != nil {
+	if err := cp.FreezeAPIServer(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cp.ThawAPIServer() })
 	time.Sleep(5 * time.Second)
-	if err := cp.StartAPIServer(); err != nil {
+	if err := cp.ThawAPIServer(); err != nil {
 		t.Fatal(err)
 	}
 	l.finish(t)
