@@ -95,7 +95,7 @@ func TestMaxAttemptsCapsRetries(t *testing.T) {
 }
 
 // rawBackend answers every connection with fn, for upstreams that misbehave.
-func rawBackend(t *testing.T, fn func(c net.Conn)) string {
+func rawBackend(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +109,11 @@ func rawBackend(t *testing.T, fn func(c net.Conn)) string {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
 					return
 				}
-				fn(c)
+				fn(c, req)
 			}()
 		}
 	}()
@@ -121,7 +121,7 @@ func rawBackend(t *testing.T, fn func(c net.Conn)) string {
 }
 
 func TestUpstreamFailureBeforeHeadersIs502(t *testing.T) {
-	addr := rawBackend(t, func(c net.Conn) {}) // reads the request, hangs up
+	addr := rawBackend(t, func(net.Conn, *http.Request) {}) // reads the request, hangs up
 	phases := &testPhases{retry: true, peers: []proxy.Peer{{Address: addr, Scheme: proxy.SchemeHTTP1}}}
 	r := newRig(t, phases, proxy.Options{}, nil)
 	resp, _ := get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
@@ -141,7 +141,7 @@ func TestUpstreamBodyFailureAbortsDownstream(t *testing.T) {
 	}
 	for name, answer := range truncated {
 		t.Run(name, func(t *testing.T) {
-			addr := rawBackend(t, func(c net.Conn) { io.WriteString(c, answer) })
+			addr := rawBackend(t, func(c net.Conn, _ *http.Request) { io.WriteString(c, answer) })
 			r := newRig(t, &testPhases{peers: []proxy.Peer{{Address: addr, Scheme: proxy.SchemeHTTP1}}}, proxy.Options{}, nil)
 			resp, err := h1Client().Get(r.url)
 			if err != nil {
@@ -323,5 +323,28 @@ func TestGarbageRequestsGet4xx(t *testing.T) {
 	}
 	if resp, body := get(t, h1Client(), mustRequest(t, "GET", r.url, nil)); resp.StatusCode != 200 || body != "fine" {
 		t.Fatalf("after garbage: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestOptionsAsteriskIsForwardedAsIs(t *testing.T) {
+	targets := make(chan string, 1)
+	addr := rawBackend(t, func(c net.Conn, req *http.Request) {
+		targets <- req.Method + " " + req.RequestURI
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\nAllow: GET\r\n\r\n")
+	})
+	r := newRig(t, &testPhases{peers: []proxy.Peer{{Address: addr, Scheme: proxy.SchemeHTTP1}}}, proxy.Options{}, nil)
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(safety))
+	io.WriteString(c, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 204 || resp.Header.Get("Allow") != "GET" {
+		t.Fatalf("OPTIONS *: %v %v", resp, err)
+	}
+	if got := <-targets; got != "OPTIONS *" {
+		t.Errorf("upstream got %q", got)
 	}
 }

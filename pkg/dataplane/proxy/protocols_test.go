@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,6 +87,7 @@ func TestHTTPSUpstreamVerifiesCertificateForSNI(t *testing.T) {
 		io.WriteString(w, r.Proto)
 	}))
 	backend.EnableHTTP2 = true
+	backend.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
 	backend.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 		mu.Lock()
 		snis = append(snis, h.ServerName)

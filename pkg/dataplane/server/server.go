@@ -216,6 +216,9 @@ func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		ErrorLog:          log.New(logfWriter(s.opts.Logf), "server: "+l.Name+": ", 0),
 		BaseContext:       func(net.Listener) context.Context { return s.base },
+		// "OPTIONS *" goes to the application like any request; net/http
+		// would otherwise answer it without asking.
+		DisableGeneralOptionsHandler: true,
 	}
 	if l.TLS == nil {
 		// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
