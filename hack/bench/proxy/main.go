@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -18,9 +19,10 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18080", "address to serve on")
 	backend := flag.String("backend", "127.0.0.1:18000", "backend address (ip:port)")
+	socket := flag.String("handoff-socket", "", "take listeners from / offer them to another instance")
 	flag.Parse()
 
-	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, Logf: log.Printf})
+	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HandoffSocket: *socket, GracePeriod: 10 * time.Second, Logf: log.Printf})
 	snap := &snapshot.Snapshot{
 		Version:   1,
 		Hosts:     []snapshot.VirtualHost{{Name: "", Routes: []snapshot.Route{{Path: "/", Upstream: "bench", Source: "bench/bench"}}}},
@@ -34,7 +36,15 @@ func main() {
 	if err := dp.Start(ctx); err != nil {
 		log.Fatal(err)
 	}
-	<-ctx.Done()
-	_ = dp.Close()
+	select {
+	case <-ctx.Done():
+		_ = dp.Close()
+	case <-dp.TakenOver():
+		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := dp.Shutdown(drain); err != nil {
+			log.Printf("drain: %v", err)
+		}
+	}
 	os.Exit(0)
 }
