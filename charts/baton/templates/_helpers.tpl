@@ -1,0 +1,200 @@
+{{/* Chart name, truncated to the 63 characters a label value may hold. */}}
+{{- define "baton.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name: fullnameOverride, else <release>-<chart> unless the release name
+already contains the chart name.
+*/}}
+{{- define "baton.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "baton.labels" -}}
+helm.sh/chart: {{ include "baton.chart" . }}
+{{ include "baton.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: controller
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "baton.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "baton.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "baton.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* true when the pods run on the node's network (DaemonSet mode). */}}
+{{- define "baton.hostNetwork" -}}
+{{- if eq (include "baton.mode" .) "DaemonSet" }}true{{ end }}
+{{- end }}
+
+{{/* The validated mode. */}}
+{{- define "baton.mode" -}}
+{{- if not (has .Values.mode (list "Deployment" "DaemonSet")) }}
+{{- fail (printf "mode must be Deployment or DaemonSet, not %q" .Values.mode) }}
+{{- end }}
+{{- .Values.mode }}
+{{- end }}
+
+{{/* Ports the process binds: the pod's own in Deployment mode, the node's in DaemonSet mode. */}}
+{{- define "baton.ports" -}}
+{{- $p := ternary .Values.hostPorts .Values.ports (eq (include "baton.hostNetwork" .) "true") }}
+{{- range $k := list "http" "https" "metrics" "health" }}
+{{- $v := int (index $p $k) }}
+{{- if or (lt $v 1) (gt $v 65535) }}
+{{- fail (printf "port %s must be a number between 1 and 65535, got %v" $k (index $p $k)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "http" (int $p.http) "https" (int $p.https) "metrics" (int $p.metrics) "health" (int $p.health)) }}
+{{- end }}
+
+{{/* true when a bound port is privileged, so NET_BIND_SERVICE is needed. */}}
+{{- define "baton.needsNetBind" -}}
+{{- $p := include "baton.ports" . | fromYaml }}
+{{- if and (eq (include "baton.hostNetwork" .) "true") (or (lt (int $p.http) 1024) (lt (int $p.https) 1024) (and .Values.metrics.enabled (lt (int $p.metrics) 1024)) (lt (int $p.health) 1024)) }}true{{ end }}
+{{- end }}
+
+{{- define "baton.handoffSocket" -}}
+{{- printf "%s/%s" (trimSuffix "/" .Values.handoff.mountPath) .Values.handoff.socketName }}
+{{- end }}
+
+{{/* Node directory of this release's handoff socket (DaemonSet mode). */}}
+{{- define "baton.handoffHostPath" -}}
+{{- printf "%s/%s_%s" (trimSuffix "/" .Values.handoff.hostPath) .Release.Namespace (include "baton.fullname" .) }}
+{{- end }}
+
+{{/* namespace/name whose address goes to Ingress status, or empty. */}}
+{{- define "baton.publishService" -}}
+{{- if .Values.publishStatusAddress }}
+{{- else if .Values.publishService }}
+{{- .Values.publishService }}
+{{- else if .Values.service.enabled }}
+{{- printf "%s/%s" .Release.Namespace (include "baton.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "baton.leaderElectionID" -}}
+{{- default (printf "%s-leader" (include "baton.fullname" .)) .Values.leaderElection.id }}
+{{- end }}
+
+{{/* Seconds the kubelet waits after preStop + SIGTERM: the drain plus a margin. */}}
+{{- define "baton.terminationGracePeriod" -}}
+{{- $pre := ternary 0 (int .Values.preStopSleepSeconds) (eq (include "baton.hostNetwork" .) "true") }}
+{{- add (int .Values.drainGracePeriod) $pre 5 }}
+{{- end }}
+
+{{/* Validates a namespace/name value. */}}
+{{- define "baton.checkNamespacedName" -}}
+{{- $v := index . 1 }}
+{{- if $v }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$" $v) }}
+{{- fail (printf "%s must be namespace/name, got %q" (index . 0) $v) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The controller's command-line arguments. */}}
+{{- define "baton.args" -}}
+{{- if and .Values.publishStatusAddress .Values.publishService }}
+{{- fail "publishStatusAddress and publishService are exclusive: set one" }}
+{{- end }}
+{{- $p := include "baton.ports" . | fromYaml }}
+{{- include "baton.checkNamespacedName" (list "publishService" .Values.publishService) }}
+{{- include "baton.checkNamespacedName" (list "defaultTLSSecret" .Values.defaultTLSSecret) }}
+- --http-bind-address=:{{ $p.http }}
+- --https-bind-address=:{{ $p.https }}
+- --metrics-bind-address={{ ternary (printf ":%v" $p.metrics) "0" .Values.metrics.enabled }}
+- --health-probe-bind-address=:{{ $p.health }}
+- --ingress-class={{ required "ingressClass.name is required" .Values.ingressClass.name }}
+- --controller-name={{ required "ingressClass.controllerName is required" .Values.ingressClass.controllerName }}
+{{- with .Values.watchNamespace }}
+- --watch-namespace={{ . }}
+{{- end }}
+{{- with .Values.publishStatusAddress }}
+- --publish-status-address={{ . }}
+{{- end }}
+{{- with include "baton.publishService" . }}
+- --publish-service={{ . }}
+{{- end }}
+{{- with .Values.defaultTLSSecret }}
+- --default-tls-secret={{ . }}
+{{- end }}
+{{- if .Values.leaderElection.enabled }}
+- --leader-elect
+- --leader-election-namespace={{ .Release.Namespace }}
+- --leader-election-id={{ include "baton.leaderElectionID" . }}
+{{- end }}
+{{- if .Values.handoff.enabled }}
+- --handoff-socket={{ include "baton.handoffSocket" . }}
+{{- end }}
+- --shutdown-grace-period={{ int .Values.drainGracePeriod }}s
+- --read-header-timeout={{ .Values.readHeaderTimeout }}
+- --idle-timeout={{ .Values.idleTimeout }}
+{{- range .Values.extraArgs }}
+- {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Rules on namespaced resources: read what is translated into routes, write
+only the status subresources Baton owns, and record Events.
+*/}}
+{{- define "baton.namespacedRules" -}}
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses/status"]
+  verbs: ["update", "patch"]
+- apiGroups: [""]
+  resources: ["services", "secrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["baton.dev"]
+  resources: ["upstreams"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["baton.dev"]
+  resources: ["upstreams/status"]
+  verbs: ["update", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
