@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -109,4 +110,24 @@ func (cp *ControlPlane) signalAPIServer(sig syscall.Signal) error {
 func (cp *ControlPlane) Stop() error {
 	_ = os.Remove(cp.Kubeconfig)
 	return cp.env.Stop()
+}
+
+// ImpersonatingKubeconfig writes a kubeconfig that acts as user with
+// groups, through the admin's right to impersonate: how a test runs Baton
+// out of cluster with exactly a ServiceAccount's permissions.
+func (cp *ControlPlane) ImpersonatingKubeconfig(user string, groups ...string) (string, error) {
+	cfg, err := clientcmd.LoadFromFile(cp.Kubeconfig)
+	if err != nil {
+		return "", err
+	}
+	for _, auth := range cfg.AuthInfos {
+		auth.Impersonate = user
+		auth.ImpersonateGroups = groups
+	}
+	f, err := os.CreateTemp("", "baton-impersonate-*")
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	return f.Name(), clientcmd.WriteToFile(*cfg, f.Name())
 }
