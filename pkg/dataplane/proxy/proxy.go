@@ -75,8 +75,8 @@ func (p *Proxy[C]) run(s *Session, rw *responseWriter) (abort bool) {
 	}
 	logged = true
 	p.phases.Logging(s, err, ctx)
-	var ae *abortError
-	return errors.As(err, &ae)
+	_, abort = errors.AsType[*abortError](err) // AsType: errors.As would allocate the target
+	return abort
 }
 
 func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logged bool) (abort bool) {
@@ -125,7 +125,7 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	if err != nil {
 		return p.fail(rw, err)
 	}
-	defer p.finish(a)
+	defer p.finish(&a)
 	if err := p.phases.ResponseFilter(s, a.resp, ctx); err != nil {
 		return p.fail(rw, err)
 	}
@@ -137,26 +137,26 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 
 // attempts asks for peers until one answers, retrying connect failures as
 // long as FailToConnect wants to and MaxAttempts allows.
-func (p *Proxy[C]) attempts(s *Session, ctx C) (*attempt, error) {
+func (p *Proxy[C]) attempts(s *Session, ctx C) (attempt, error) {
 	body := newRequestBody(s.Request)
 	for n := 1; ; n++ {
 		s.Attempt = n
 		peer, err := p.phases.UpstreamPeer(s, ctx)
 		if err != nil {
-			return nil, err
+			return attempt{}, err
 		}
 		if peer == nil {
-			return nil, &Error{Status: http.StatusBadGateway, Reason: "no upstream peer was chosen"}
+			return attempt{}, &Error{Status: http.StatusBadGateway, Reason: "no upstream peer was chosen"}
 		}
 		s.Peer = peer
 		a, err := p.try(s, peer, body, ctx)
-		var ce *connectError
-		if err == nil || !errors.As(err, &ce) {
+		ce, isConnect := errors.AsType[*connectError](err)
+		if err == nil || !isConnect {
 			return a, err
 		}
 		retry := p.phases.FailToConnect(s, peer, ce.err, ctx)
 		if !retry || n >= p.opts.MaxAttempts || body.started() {
-			return nil, &Error{Status: http.StatusBadGateway, Reason: "connecting to upstream " + peer.Address + " failed", Err: ce.err}
+			return attempt{}, &Error{Status: http.StatusBadGateway, Reason: "connecting to upstream " + peer.Address + " failed", Err: ce.err}
 		}
 	}
 }

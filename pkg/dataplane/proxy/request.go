@@ -20,24 +20,25 @@ type attempt struct {
 	cancel context.CancelCauseFunc
 }
 
-// try sends the request to peer once.
-func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (*attempt, error) {
+// try sends the request to peer once. The attempt is returned by value so
+// that it lives on the caller's stack rather than the heap.
+func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attempt, error) {
 	up, err := p.peers.get(peer)
 	if err != nil {
-		return nil, err
+		return attempt{}, err
 	}
 	actx, cancel := context.WithCancelCause(s.Request.Context())
 	out := newUpstreamRequest(actx, s.Request, peer, body)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
 		cancel(nil)
-		return nil, err
+		return attempt{}, err
 	}
 	resp, err := roundTrip(up.transportFor(out), out, p.responseTimeout(peer), cancel)
 	if err != nil {
 		cancel(nil)
-		return nil, p.classify(s.Request, peer, err)
+		return attempt{}, p.classify(s.Request, peer, err)
 	}
-	return &attempt{up: up, out: out, resp: resp, cancel: cancel}, nil
+	return attempt{up: up, out: out, resp: resp, cancel: cancel}, nil
 }
 
 // finish releases what an attempt holds once the response is done.
@@ -74,8 +75,7 @@ func (p *Proxy[C]) classify(in *http.Request, peer *Peer, err error) error {
 	if cerr := in.Context().Err(); cerr != nil {
 		return clientGone(cerr)
 	}
-	var ce *connectError
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connectError](err); ok {
 		return ce
 	}
 	if err == errResponseTimeout {
@@ -170,19 +170,24 @@ func upstreamHeader(in *http.Request) http.Header {
 }
 
 func setForwarded(h http.Header, in *http.Request) {
+	// One backing array for the three values; each slice is capped at one
+	// element, so that appending to one (Header.Add) cannot overwrite the next.
+	vals := make([]string, 3)
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil && ip != "" {
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}
-		h["X-Forwarded-For"] = []string{ip}
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
 	}
+	vals[1] = "http"
 	if in.TLS != nil {
-		h["X-Forwarded-Proto"] = []string{"https"}
-	} else {
-		h["X-Forwarded-Proto"] = []string{"http"}
+		vals[1] = "https"
 	}
+	h["X-Forwarded-Proto"] = vals[1:2:2]
 	if in.Host != "" {
-		h["X-Forwarded-Host"] = []string{in.Host}
+		vals[2] = in.Host
+		h["X-Forwarded-Host"] = vals[2:3:3]
 	}
 }
 
