@@ -50,6 +50,7 @@ func (s *Server) stopListening() ([]*bound, error) {
 // at once and returns an error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	bound, closeErr := s.stopListening()
+	s.lingerKeepAlives(ctx, bound)
 	errs := make([]error, len(bound))
 	var wg sync.WaitGroup
 	for i, b := range bound {
@@ -71,6 +72,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancelBase()
 	return closeErr
+}
+
+// drainLinger is how long a drain lets busy keep-alive connections cycle
+// before idle ones are closed.
+const drainLinger = 2 * time.Second
+
+// lingerKeepAlives answers every further request with "Connection: close"
+// and waits, up to drainLinger, for the clients to close. Closing an idle
+// keep-alive connection at once races with a request the client may be
+// sending on it right then, which the client sees as a reset; a response
+// with Connection: close ends the connection with no such race.
+func (s *Server) lingerKeepAlives(ctx context.Context, bound []*bound) {
+	for _, b := range bound {
+		b.http.SetKeepAlivesEnabled(false)
+	}
+	deadline := time.NewTimer(drainLinger)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // waitIdle waits for requests http.Server does not track (hijacked ones).

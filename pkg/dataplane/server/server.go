@@ -80,6 +80,7 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 	inflight   atomic.Int64
+	conns      atomic.Int64 // open client connections, h1 and h2
 	failed     chan error
 }
 
@@ -219,6 +220,7 @@ func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 		// "OPTIONS *" goes to the application like any request; net/http
 		// would otherwise answer it without asking.
 		DisableGeneralOptionsHandler: true,
+		ConnState:                    s.countConn,
 	}
 	if l.TLS == nil {
 		// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
@@ -279,6 +281,16 @@ func (s *Server) Addr(listenerName string) net.Addr {
 		}
 	}
 	return nil
+}
+
+// countConn keeps the number of open client connections for the drain.
+func (s *Server) countConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Add(-1)
+	}
 }
 
 // tracker counts requests in flight, hijacked ones included, which
