@@ -51,7 +51,10 @@ spec:
       command:
         - /bin/sh
         - -c
-        - chmod 0700 "$DIR" && chown "$OWNER" "$DIR"
+        # Idempotent: on later rollouts the directory is already the user's,
+        # and root without CAP_FOWNER may not chmod it any more.
+        - |
+          [ "$(stat -c %u:%g "$DIR")" = "$OWNER" ] || { chmod 0700 "$DIR" && chown "$OWNER" "$DIR"; }
       env:
         - name: DIR
           value: {{ .Values.handoff.mountPath | quote }}
