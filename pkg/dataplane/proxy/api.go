@@ -22,8 +22,9 @@ const (
 
 // Peer is the upstream a request is sent to. Connections are pooled by
 // the peer's identity: Address, Scheme, SNI, InsecureSkipVerify and RootCAs,
-// and by the connection settings ConnectTimeout and IdleTimeout (two peers
-// that differ only there cannot share a pool configured for one of them).
+// and by the settings ConnectTimeout, ResponseTimeout and IdleTimeout, which
+// the pooled transports enforce (two peers that differ only there cannot
+// share a pool configured for one of them).
 type Peer struct {
 	Address            string // "ip:port"
 	Scheme             Scheme
@@ -31,7 +32,7 @@ type Peer struct {
 	InsecureSkipVerify bool
 	RootCAs            *x509.CertPool // nil means system roots
 	ConnectTimeout     time.Duration  // zero means Options.ConnectTimeout
-	ResponseTimeout    time.Duration  // time to response headers; zero means Options
+	ResponseTimeout    time.Duration  // wait for response headers once the request is sent; zero means Options
 	IdleTimeout        time.Duration  // pooled idle connection lifetime; zero means Options
 }
 

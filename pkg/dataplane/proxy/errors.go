@@ -29,10 +29,6 @@ func (e *clientGoneError) Error() string        { return e.err.Error() }
 func (e *clientGoneError) Unwrap() error        { return e.err }
 func (e *clientGoneError) Is(target error) bool { return target == context.Canceled }
 
-// errResponseTimeout is the cause given to an attempt's context when the
-// response headers did not arrive in time.
-var errResponseTimeout = errors.New("no response headers within the response timeout")
-
 func clientGone(err error) error {
 	return &Error{Status: StatusClientClosedRequest, Reason: "client went away", Err: &clientGoneError{err: err}}
 }

@@ -18,8 +18,9 @@ const (
 type Options struct {
 	// ConnectTimeout bounds dialing a peer, TLS handshake included.
 	ConnectTimeout time.Duration
-	// ResponseTimeout bounds the wait for response headers once a request
-	// is on its way; it ends in 504. Bodies may stream for longer.
+	// ResponseTimeout bounds the wait for response headers once the
+	// request (body included) is written upstream; it ends in 504. A slow
+	// upload does not count against it, and bodies may stream for longer.
 	ResponseTimeout time.Duration
 	// IdleConnTimeout closes pooled connections nobody used for this long.
 	IdleConnTimeout time.Duration

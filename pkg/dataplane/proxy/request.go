@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,79 +8,57 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 )
 
 // attempt is a request sent upstream and its answer.
 type attempt struct {
-	up     *upstream
-	out    *http.Request
-	resp   *http.Response
-	cancel context.CancelCauseFunc
+	up   *upstream
+	out  *http.Request
+	resp *http.Response
 }
 
 // try sends the request to peer once. The attempt is returned by value so
-// that it lives on the caller's stack rather than the heap.
+// that it lives on the caller's stack rather than the heap. The wait for
+// response headers is bounded by the transport (ResponseHeaderTimeout,
+// counted once the request is written, so a slow upload is not a slow
+// upstream); that costs no context or timer per request.
 func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attempt, error) {
 	up, err := p.peers.get(peer)
 	if err != nil {
 		return attempt{}, err
 	}
-	actx, cancel := context.WithCancelCause(s.Request.Context())
-	out := newUpstreamRequest(actx, s.Request, peer, body)
+	out := newUpstreamRequest(s.Request, peer, body)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
-		cancel(nil)
 		return attempt{}, err
 	}
-	resp, err := roundTrip(up.transportFor(out), out, p.responseTimeout(peer), cancel)
+	resp, err := up.transportFor(out).RoundTrip(out)
 	if err != nil {
-		cancel(nil)
-		return attempt{}, p.classify(s.Request, peer, err)
+		return attempt{}, p.classify(s.Request, up, err)
 	}
-	return attempt{up: up, out: out, resp: resp, cancel: cancel}, nil
+	return attempt{up: up, out: out, resp: resp}, nil
 }
 
 // finish releases what an attempt holds once the response is done.
 func (p *Proxy[C]) finish(a *attempt) {
 	a.resp.Body.Close()
-	a.cancel(nil)
 	p.peers.release(a.up)
-}
-
-func (p *Proxy[C]) responseTimeout(peer *Peer) time.Duration {
-	if peer.ResponseTimeout > 0 {
-		return peer.ResponseTimeout
-	}
-	return p.opts.ResponseTimeout
-}
-
-// roundTrip sends out and waits for its response headers at most timeout.
-func roundTrip(rt http.RoundTripper, out *http.Request, timeout time.Duration, cancel context.CancelCauseFunc) (*http.Response, error) {
-	timer := time.AfterFunc(timeout, func() { cancel(errResponseTimeout) })
-	resp, err := rt.RoundTrip(out)
-	if !timer.Stop() {
-		// The timer fired: whatever came back came too late.
-		if err == nil {
-			resp.Body.Close()
-		}
-		return nil, errResponseTimeout
-	}
-	return resp, err
 }
 
 // classify turns a failed round trip into the error that answers it.
 // Connect failures stay *connectError so that the caller may retry.
-func (p *Proxy[C]) classify(in *http.Request, peer *Peer, err error) error {
+func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 	if cerr := in.Context().Err(); cerr != nil {
 		return clientGone(cerr)
 	}
 	if ce, ok := errors.AsType[*connectError](err); ok {
 		return ce
 	}
-	if err == errResponseTimeout {
-		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + peer.Address + " sent no response headers within " + p.responseTimeout(peer).String()}
+	// Connect timeouts are connectErrors, so a timeout here is the
+	// transport's ResponseHeaderTimeout (HTTP/1.1 and HTTP/2 alike).
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.peer.ResponseTimeout.String(), Err: err}
 	}
-	return &Error{Status: http.StatusBadGateway, Reason: "upstream " + peer.Address + " failed", Err: err}
+	return &Error{Status: http.StatusBadGateway, Reason: "upstream " + up.peer.Address + " failed", Err: err}
 }
 
 // requestBody lets the downstream body survive a failed connect: the
@@ -117,8 +94,8 @@ func (b *requestBody) Close() error {
 func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 
 // newUpstreamRequest derives the request sent to peer from the downstream one.
-func newUpstreamRequest(ctx context.Context, in *http.Request, peer *Peer, body *requestBody) *http.Request {
-	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
+func newUpstreamRequest(in *http.Request, peer *Peer, body *requestBody) *http.Request {
+	out := in.WithContext(in.Context()) // one shallow copy; every field that matters is reset below
 	out.URL = upstreamURL(in.URL, peer)
 	out.Header = upstreamHeader(in)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // peerKey is what pooled connections are shared by: the peer's identity
@@ -23,7 +21,9 @@ type peerKey struct {
 	insecure       bool
 	roots          *x509.CertPool
 	connectTimeout time.Duration
-	idleTimeout    time.Duration
+	// responseTimeout is in the key because the transports enforce it.
+	responseTimeout time.Duration
+	idleTimeout     time.Duration
 }
 
 // upstream holds the pooled connections to one peer.
@@ -63,9 +63,12 @@ func newPeerPool(opts Options) *peerPool {
 
 func (pp *peerPool) key(p *Peer) peerKey {
 	k := peerKey{address: p.Address, scheme: p.Scheme, sni: p.SNI, insecure: p.InsecureSkipVerify,
-		roots: p.RootCAs, connectTimeout: p.ConnectTimeout, idleTimeout: p.IdleTimeout}
+		roots: p.RootCAs, connectTimeout: p.ConnectTimeout, responseTimeout: p.ResponseTimeout, idleTimeout: p.IdleTimeout}
 	if k.connectTimeout <= 0 {
 		k.connectTimeout = pp.opts.ConnectTimeout
+	}
+	if k.responseTimeout <= 0 {
+		k.responseTimeout = pp.opts.ResponseTimeout
 	}
 	if k.idleTimeout <= 0 {
 		k.idleTimeout = pp.opts.IdleConnTimeout
@@ -129,15 +132,18 @@ func (pp *peerPool) release(up *upstream) {
 
 func newUpstream(p Peer, k peerKey, o Options) *upstream {
 	c := &connector{dialer: net.Dialer{Timeout: k.connectTimeout, KeepAlive: 30 * time.Second}, timeout: k.connectTimeout}
-	p.ConnectTimeout, p.IdleTimeout, p.ResponseTimeout = k.connectTimeout, k.idleTimeout, 0
+	p.ConnectTimeout, p.IdleTimeout, p.ResponseTimeout = k.connectTimeout, k.idleTimeout, k.responseTimeout
 	h1 := newH1Transport(k, o)
 	up := &upstream{peer: p, rt: h1, upgrades: h1, idle: []interface{ CloseIdleConnections() }{h1}}
 	switch k.scheme {
 	case SchemeH2C:
 		h1.DialContext = c.dial
-		h2 := newH2CTransport(k, c)
-		up.rt = h2
-		up.idle = append(up.idle, h2)
+		h2c := newH1Transport(k, o)
+		h2c.DialContext = c.dial
+		h2c.Protocols = new(http.Protocols)
+		h2c.Protocols.SetUnencryptedHTTP2(true) // prior knowledge, no Upgrade dance
+		up.rt = h2c
+		up.idle = append(up.idle, h2c)
 	case SchemeHTTPS:
 		conf := upstreamTLS(k)
 		h1.DialTLSContext = c.dialTLS(withALPN(conf, "http/1.1"))
@@ -154,31 +160,20 @@ func newUpstream(p Peer, k peerKey, o Options) *upstream {
 }
 
 // newH1Transport is an HTTP/1.1-only keep-alive pool without dialers set.
+// ResponseHeaderTimeout bounds the wait for response headers once the
+// request is written; net/http's HTTP/2 honours it too (h2c and ALPN h2).
 func newH1Transport(k peerKey, o Options) *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil, // never an environment proxy between us and our peers
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerPeer,
 		IdleConnTimeout:       k.idleTimeout,
+		ResponseHeaderTimeout: k.responseTimeout,
 		DisableCompression:    true, // bodies pass through as they are
 		ExpectContinueTimeout: time.Second,
 		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
 		WriteBufferSize:       copyBufferSize,
 		ReadBufferSize:        copyBufferSize,
 		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
-	}
-}
-
-// newH2CTransport speaks HTTP/2 with prior knowledge over plain TCP.
-func newH2CTransport(k peerKey, c *connector) *http2.Transport {
-	return &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return c.dial(ctx, network, addr)
-		},
-		DisableCompression: true,
-		IdleConnTimeout:    k.idleTimeout,
-		ReadIdleTimeout:    30 * time.Second, // ping a silent connection before trusting it
-		PingTimeout:        15 * time.Second,
 	}
 }
 
