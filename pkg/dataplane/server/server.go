@@ -261,6 +261,9 @@ func (s *Server) serve(b *bound) {
 }
 
 // Listeners returns the listening sockets by Listener.Name, for a handoff.
+// They are the raw sockets, never the TLS or accept-gate wrappers: freshly
+// opened ones are *net.TCPListener, inherited ones are what Options.Inherited
+// gave, so the handoff can reach the file descriptor (syscall.Conn).
 func (s *Server) Listeners() map[string]net.Listener {
 	s.mu.Lock()
 	defer s.mu.Unlock()
