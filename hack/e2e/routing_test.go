@@ -42,7 +42,7 @@ func TestRouting(t *testing.T) {
 	if seen["pod-1"] != 10 || seen["pod-2"] != 10 {
 		t.Errorf("round robin over two pods: got %v, want 10 each", seen)
 	}
-	expectPod(t, b.HTTPAddr, "WEB.test:80", "/a/b", "pod-1")  // longest prefix, host case and port ignored
+	expectPod(t, b.HTTPAddr, "WEB.test:80", "/a/b", "pod-1")   // longest prefix, host case and port ignored
 	expectPod(t, b.HTTPAddr, "api.test", "/anything", "pod-2") // Upstream with a static endpoint
 	expectStatus(t, b.HTTPAddr, "web.test", "/ab", http.StatusOK)
 	expectStatus(t, b.HTTPAddr, "unknown.test", "/", http.StatusNotFound)
@@ -103,4 +103,6 @@ func ingressToUpstream(ns, name, class, host, upstream string) *networkingv1.Ing
 						Kind: v1alpha1.UpstreamKind, Name: upstream}}}}}}}}}}
 }
 
-func keyOf(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+func keyOf(ns, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
