@@ -22,6 +22,7 @@ generate: tools ## deepcopy and CRD manifests from pkg/api
 	cp config/crd/*.yaml charts/baton/crds/
 
 vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	hack/check-imports.sh
 
