@@ -16,8 +16,9 @@ type Certificates struct {
 	fallback *tls.Certificate
 }
 
-// CompileCertificates parses every PEM pair of s once. A bad pair is an
-// error naming its Source; the producer is expected to have validated it.
+// CompileCertificates parses every PEM pair of s once. A bad pair or a
+// malformed host name is an error naming the certificate's Source; the
+// producer is expected to have validated both.
 func CompileCertificates(s *snapshot.Snapshot) (*Certificates, error) {
 	c := &Certificates{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
 	for i := range s.Certificates {
@@ -27,7 +28,11 @@ func CompileCertificates(s *snapshot.Snapshot) (*Certificates, error) {
 			return nil, err
 		}
 		for _, h := range sc.Hosts {
-			c.add(strings.ToLower(h), cert)
+			name, err := normaliseHostName(h)
+			if err != nil {
+				return nil, fmt.Errorf("certificate from %s: %w", sc.Source, err)
+			}
+			c.add(name, cert)
 		}
 	}
 	if s.DefaultCertificate != nil {
@@ -60,14 +65,19 @@ func (c *Certificates) add(host string, cert *tls.Certificate) {
 	}
 }
 
-// Get returns the certificate for serverName, or nil.
+// Get returns the certificate for serverName, or nil. Names are compared
+// like Host headers are by Match.
 func (c *Certificates) Get(serverName string) *tls.Certificate {
-	name := strings.TrimSuffix(strings.ToLower(serverName), ".")
-	if cert, ok := c.exact[name]; ok {
+	var buf [maxHostLen]byte
+	name, ok := hostKey(&buf, serverName)
+	if !ok {
+		return c.fallback
+	}
+	if cert, ok := c.exact[string(name)]; ok {
 		return cert
 	}
-	if dot := strings.IndexByte(name, '.'); dot > 0 {
-		if cert, ok := c.wildcard[name[dot+1:]]; ok {
+	if dot := indexByte(name, '.'); dot > 0 {
+		if cert, ok := c.wildcard[string(name[dot+1:])]; ok {
 			return cert
 		}
 	}

@@ -41,8 +41,11 @@ func selfSigned(t *testing.T, cn string, names ...string) snapshot.Certificate {
 func TestCertificateSelection(t *testing.T) {
 	exactCert := selfSigned(t, "exact", "www.example.com")
 	wildCert := selfSigned(t, "wild", "*.example.com")
+	upperCert := selfSigned(t, "upper", "API.Other.com")
+	laterCert := selfSigned(t, "later", "www.example.com", "*.example.com") // listed after the first owners
 	defCert := selfSigned(t, "default", "default.invalid")
-	s := &snapshot.Snapshot{Certificates: []snapshot.Certificate{exactCert, wildCert}, DefaultCertificate: &defCert}
+	s := &snapshot.Snapshot{Certificates: []snapshot.Certificate{exactCert, wildCert, upperCert, laterCert},
+		DefaultCertificate: &defCert}
 	certs, err := CompileCertificates(s)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +59,10 @@ func TestCertificateSelection(t *testing.T) {
 		"":                  "default",
 		"unrelated.org":     "default",
 		"www.example.com.":  "exact",
+		"api.other.com":     "upper",
+		"API.EXAMPLE.COM":   "wild",
+		".example.com":      "default", // an empty label is no label
+		strings.Repeat("a", 250) + ".example.com": "default",
 	}
 	for sni, want := range tests {
 		c := certs.Get(sni)
@@ -86,5 +93,36 @@ func TestBadCertificateNamesItsSource(t *testing.T) {
 	_, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{bad}})
 	if err == nil || !strings.Contains(err.Error(), "ns/broken") {
 		t.Fatalf("got %v, want an error naming ns/broken", err)
+	}
+}
+
+func TestCertificateHostsAreValidated(t *testing.T) {
+	bad := selfSigned(t, "typo", "a.*.example.com")
+	_, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{bad}})
+	if err == nil || !strings.Contains(err.Error(), "ns/typo") || !strings.Contains(err.Error(), "wildcard") {
+		t.Fatalf("got %v, want an error naming ns/typo and the wildcard", err)
+	}
+}
+
+func TestBadDefaultCertificateNamesItsSource(t *testing.T) {
+	def := selfSigned(t, "default", "default.invalid")
+	def.CertPEM = []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+	_, err := CompileCertificates(&snapshot.Snapshot{DefaultCertificate: &def})
+	if err == nil || !strings.Contains(err.Error(), "ns/default") {
+		t.Fatalf("got %v, want an error naming ns/default", err)
+	}
+}
+
+func TestGetCertificateAllocatesNothing(t *testing.T) {
+	wild := selfSigned(t, "wild", "*.example.com")
+	certs, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{wild}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if certs.Get("API.example.com") == nil {
+		t.Fatal("the wildcard certificate was not selected; the case measures nothing")
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { certs.Get("API.example.com") }); allocs != 0 {
+		t.Errorf("Get allocates %v times per call", allocs)
 	}
 }

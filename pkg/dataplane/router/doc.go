@@ -2,14 +2,47 @@
 // a compiled route table (Ingress v1 host and path rules), the upstream
 // pools, and the TLS certificates by SNI. It implements the proxy's phases.
 //
-// Matching works on the request's decoded URL path after dot segments and
-// duplicate slashes are removed (see normalisePath): "/a/../admin" is routed
-// and forwarded as "/admin", and "%2F" is a '/' for routing. Host selection
-// comes first — exact host, then a one-label wildcard, then the catch-all
-// host of rules without a host — and a selected host does not fall back to
-// the catch-all when none of its paths match; the snapshot's default backend
-// answers then, else 404.
+// # Hosts
 //
-// Match allocates nothing: hosts are lower-cased into a stack buffer and
-// looked up with map[string(bytes)] conversions the compiler does not copy.
+// The Host header is compared without its port (":8080", or the brackets
+// and port of "[::1]:8080"), ignoring ASCII case and one trailing dot. An
+// exact name wins over a wildcard; "*.foo.com" covers exactly one more
+// label ("bar.foo.com", not "foo.com" nor "baz.bar.foo.com"). A host that
+// names no virtual host, or is longer than a DNS name can be, goes to the
+// catch-all host "" (rules without a host). Host selection comes first and
+// is final: a selected host does not fall back to the catch-all when none
+// of its paths match (like ingress-nginx server blocks); the snapshot's
+// default backend answers then, else nothing matches and the caller
+// answers 404. TLS certificates are chosen by SNI the same way, with the
+// default certificate instead of a catch-all.
+//
+// # Paths
+//
+// Exact routes match the whole path, case-sensitively, trailing slash
+// included. Prefix routes match by '/'-separated elements: "/aaa" matches
+// "/aaa", "/aaa/" and "/aaa/ccc" but not "/aaaccc"; the rule's trailing
+// slash is ignored and "/" matches every path. The longest match wins,
+// and on equal paths Exact beats Prefix. Of two routes with the same path
+// and type the first listed wins (the producer resolves conflicts). The
+// producer maps ImplementationSpecific to Prefix.
+//
+// Matching compares bytes: the path passed to Match must be the request's
+// decoded URL path with dot segments and duplicate slashes already removed,
+// or "/public/../admin" would be routed by "/public" and served by the
+// upstream as "/admin". RequestFilter does this (see normalisePath) and
+// forwards the cleaned path, so routing and the upstream agree; a "%2F"
+// is a '/' for routing.
+//
+// # Compiling
+//
+// Compile and CompileCertificates reject what a producer must never send
+// (unknown upstreams, malformed host names or wildcards, duplicate hosts,
+// paths without a leading '/', unparsable key pairs), so Apply keeps the
+// previous configuration rather than serving part of a broken one.
+//
+// Match and Certificates.Get allocate nothing: hosts are lower-cased into
+// a stack buffer and looked up with map[string(bytes)] conversions the
+// compiler does not copy. A host with more than a few Prefix routes indexes
+// them by path, so a lookup costs one probe per path element rather than a
+// scan of every route.
 package router

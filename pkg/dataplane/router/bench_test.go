@@ -1,0 +1,80 @@
+package router
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// servicePaths are the ten routes of a typical service host.
+func servicePaths(upstream string) []snapshot.Route {
+	return []snapshot.Route{
+		prefix("/api/v1/users", upstream), prefix("/api/v1/orders", upstream), prefix("/api/v2", upstream),
+		prefix("/api/v3/items", upstream), prefix("/static/", upstream), exact("/login", upstream),
+		exact("/logout", upstream), prefix("/admin", upstream), exact("/graphql", upstream), prefix("/ws", upstream),
+	}
+}
+
+// benchSnapshot is a realistic table: hosts service hosts with paths routes
+// each (servicePaths repeated), a wildcard host per ten of them, one host
+// with 200 prefixes (indexed), a catch-all and a default backend.
+func benchSnapshot(hosts, paths int) *snapshot.Snapshot {
+	var vhs []snapshot.VirtualHost
+	for h := range hosts {
+		up := fmt.Sprintf("svc-%d", h)
+		var routes []snapshot.Route
+		for len(routes) < paths {
+			routes = append(routes, servicePaths(up)...)
+		}
+		vhs = append(vhs, host(up+".example.com", routes[:paths]...))
+		if h%10 == 0 {
+			vhs = append(vhs, host(fmt.Sprintf("*.tenant-%d.example.com", h), prefix("/", up)))
+		}
+	}
+	vhs = append(vhs, host("*.apps.example.com", prefix("/static", "apps"), prefix("/", "apps")))
+	var big []snapshot.Route
+	for i := range 200 {
+		big = append(big, prefix(fmt.Sprintf("/route-%d", i), "big"))
+	}
+	vhs = append(vhs, host("big.example.com", big...))
+	vhs = append(vhs, host("", prefix("/healthz", "health")))
+	return withDefault(snap(vhs...), "default")
+}
+
+func BenchmarkMatch(b *testing.B) {
+	table, err := Compile(benchSnapshot(200, 10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cases := []struct{ name, host, path string }{
+		{"exact-host", "svc-150.example.com", "/api/v3/items/42"},
+		{"exact-host-port-case", "SVC-150.Example.com:8443", "/api/v3/items/42"},
+		{"exact-path", "svc-150.example.com", "/graphql"},
+		{"wildcard-host", "acme.tenant-120.example.com", "/dashboard"},
+		{"catch-all-host", "unknown.org", "/healthz"},
+		{"indexed-prefixes", "big.example.com", "/route-150/deeper/path"},
+		{"default-backend", "svc-150.example.com", "/nothing/here"},
+	}
+	for _, c := range cases {
+		if _, ok := table.Match(c.host, c.path); !ok {
+			b.Fatalf("%s matches nothing", c.name)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				table.Match(c.host, c.path)
+			}
+		})
+	}
+}
+
+func BenchmarkCompile(b *testing.B) {
+	s := benchSnapshot(200, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
