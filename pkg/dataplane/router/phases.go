@@ -56,6 +56,11 @@ func normalisePath(req *http.Request) bool {
 	if p == "" || p[0] != '/' {
 		return req.Method == http.MethodOptions && req.RequestURI == "*"
 	}
+	if hasControlByte(p) {
+		// A decoded %00 or %0A means different things to different
+		// backends; nothing legitimate routes on it.
+		return false
+	}
 	if !needsCleaning(p) {
 		return true
 	}
@@ -66,6 +71,15 @@ func normalisePath(req *http.Request) bool {
 	req.URL.Path = cleaned
 	req.URL.RawPath = ""
 	return true
+}
+
+func hasControlByte(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func needsCleaning(p string) bool {
