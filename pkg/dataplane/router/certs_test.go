@@ -1,41 +1,23 @@
 package router
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
 
 // selfSigned makes a certificate for names, marked with cn so a test can
 // tell which one was served.
 func selfSigned(t *testing.T, cn string, names ...string) snapshot.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := snapshottest.SelfSigned(cn, names...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snapshot.Certificate{Hosts: names, Source: "ns/" + cn,
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})}
+	return c
 }
 
 func TestCertificateSelection(t *testing.T) {
@@ -91,16 +73,16 @@ func TestBadCertificateNamesItsSource(t *testing.T) {
 	bad := selfSigned(t, "broken", "a.example.com")
 	bad.KeyPEM = selfSigned(t, "other", "b.example.com").KeyPEM // key of another certificate
 	_, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{bad}})
-	if err == nil || !strings.Contains(err.Error(), "ns/broken") {
-		t.Fatalf("got %v, want an error naming ns/broken", err)
+	if err == nil || !strings.Contains(err.Error(), "test/broken") {
+		t.Fatalf("got %v, want an error naming test/broken", err)
 	}
 }
 
 func TestCertificateHostsAreValidated(t *testing.T) {
 	bad := selfSigned(t, "typo", "a.*.example.com")
 	_, err := CompileCertificates(&snapshot.Snapshot{Certificates: []snapshot.Certificate{bad}})
-	if err == nil || !strings.Contains(err.Error(), "ns/typo") || !strings.Contains(err.Error(), "wildcard") {
-		t.Fatalf("got %v, want an error naming ns/typo and the wildcard", err)
+	if err == nil || !strings.Contains(err.Error(), "test/typo") || !strings.Contains(err.Error(), "wildcard") {
+		t.Fatalf("got %v, want an error naming test/typo and the wildcard", err)
 	}
 }
 
@@ -108,8 +90,8 @@ func TestBadDefaultCertificateNamesItsSource(t *testing.T) {
 	def := selfSigned(t, "default", "default.invalid")
 	def.CertPEM = []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
 	_, err := CompileCertificates(&snapshot.Snapshot{DefaultCertificate: &def})
-	if err == nil || !strings.Contains(err.Error(), "ns/default") {
-		t.Fatalf("got %v, want an error naming ns/default", err)
+	if err == nil || !strings.Contains(err.Error(), "test/default") {
+		t.Fatalf("got %v, want an error naming test/default", err)
 	}
 }
 
