@@ -43,20 +43,22 @@ func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Transform: secretTransform},
-			// Slices not owned by a Service can never be referenced.
-			&discoveryv1.EndpointSlice{}: {Label: hasServiceName()},
-		},
 	}
+	// ByObject is keyed by pointer, so each kind must get exactly one entry:
+	// two entries for Secret would be merged in map order, and the one
+	// without the extra namespace would win at random.
+	secrets := cache.ByObject{Transform: secretTransform}
+	// Slices not owned by a Service can never be referenced.
+	slices := cache.ByObject{Label: hasServiceName()}
+	co.ByObject = map[client.Object]cache.ByObject{&discoveryv1.EndpointSlice{}: slices}
 	if ns := opts.WatchNamespace; ns != "" {
 		co.DefaultNamespaces = map[string]cache.Config{ns: {}}
 		// The default certificate and the publish Service usually live in
 		// the controller's own namespace, not the watched one.
-		co.ByObject[&corev1.Secret{}] = cache.ByObject{Transform: secretTransform,
-			Namespaces: namespaces(ns, opts.DefaultTLSSecret)}
+		secrets.Namespaces = namespaces(ns, opts.DefaultTLSSecret)
 		co.ByObject[&corev1.Service{}] = cache.ByObject{Namespaces: namespaces(ns, opts.PublishService)}
 	}
+	co.ByObject[&corev1.Secret{}] = secrets
 	return co
 }
 
