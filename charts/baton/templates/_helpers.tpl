@@ -36,8 +36,8 @@ app.kubernetes.io/component: controller
 {{- end }}
 
 {{- define "baton.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "baton.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "baton.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{- define "baton.serviceAccountName" -}}
@@ -78,6 +78,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- fail (printf "port %s must be a number between 1 and 65535, got %v" $k (index $p $k)) }}
 {{- end }}
 {{- end }}
+{{- /* One process binds all four (in DaemonSet mode on the node): a clash only shows as a crash loop. */}}
+{{- $bound := list (int $p.http) (int $p.https) (int $p.health) }}
+{{- if .Values.metrics.enabled }}{{ $bound = append $bound (int $p.metrics) }}{{ end }}
+{{- if ne (len $bound) (len (uniq $bound)) }}
+{{- fail (printf "the http, https, health and metrics ports must differ, got %v" $bound) }}
+{{- end }}
 {{- toYaml (dict "http" (int $p.http) "https" (int $p.https) "metrics" (int $p.metrics) "health" (int $p.health)) }}
 {{- end }}
 
@@ -110,10 +116,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (printf "%s-leader" (include "baton.fullname" .)) .Values.leaderElection.id }}
 {{- end }}
 
-{{/* Seconds the kubelet waits after preStop + SIGTERM: the drain plus a margin. */}}
+{{/*
+Seconds the kubelet allows for preStop and the drain after SIGTERM, plus a
+margin, so it never kills a pod that is still finishing requests.
+*/}}
 {{- define "baton.terminationGracePeriod" -}}
-{{- $pre := ternary 0 (int .Values.preStopSleepSeconds) (eq (include "baton.hostNetwork" .) "true") }}
-{{- add (int .Values.drainGracePeriod) $pre 5 }}
+{{- add (int .Values.drainGracePeriod) (int .Values.preStopSleepSeconds) 5 }}
 {{- end }}
 
 {{/* Validates a namespace/name value. */}}
@@ -126,7 +134,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* The controller's command-line arguments. */}}
+{{/*
+The controller's command-line arguments, as a YAML list (toYaml quotes
+whatever a value holds). extraArgs come last: for a repeated flag the last
+one wins.
+*/}}
 {{- define "baton.args" -}}
 {{- if and .Values.publishStatusAddress .Values.publishService }}
 {{- fail "publishStatusAddress and publishService are exclusive: set one" }}
@@ -134,38 +146,41 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $p := include "baton.ports" . | fromYaml }}
 {{- include "baton.checkNamespacedName" (list "publishService" .Values.publishService) }}
 {{- include "baton.checkNamespacedName" (list "defaultTLSSecret" .Values.defaultTLSSecret) }}
-- --http-bind-address=:{{ $p.http }}
-- --https-bind-address=:{{ $p.https }}
-- --metrics-bind-address={{ ternary (printf ":%v" $p.metrics) "0" .Values.metrics.enabled }}
-- --health-probe-bind-address=:{{ $p.health }}
-- --ingress-class={{ required "ingressClass.name is required" .Values.ingressClass.name }}
-- --controller-name={{ required "ingressClass.controllerName is required" .Values.ingressClass.controllerName }}
+{{- $args := list
+  (printf "--http-bind-address=:%v" $p.http)
+  (printf "--https-bind-address=:%v" $p.https)
+  (printf "--metrics-bind-address=%s" (ternary (printf ":%v" $p.metrics) "0" .Values.metrics.enabled))
+  (printf "--health-probe-bind-address=:%v" $p.health)
+  (printf "--ingress-class=%s" (required "ingressClass.name is required" .Values.ingressClass.name))
+  (printf "--controller-name=%s" (required "ingressClass.controllerName is required" .Values.ingressClass.controllerName)) }}
 {{- with .Values.watchNamespace }}
-- --watch-namespace={{ . }}
+{{- $args = append $args (printf "--watch-namespace=%s" .) }}
 {{- end }}
 {{- with .Values.publishStatusAddress }}
-- --publish-status-address={{ . }}
+{{- $args = append $args (printf "--publish-status-address=%s" .) }}
 {{- end }}
 {{- with include "baton.publishService" . }}
-- --publish-service={{ . }}
+{{- $args = append $args (printf "--publish-service=%s" .) }}
 {{- end }}
 {{- with .Values.defaultTLSSecret }}
-- --default-tls-secret={{ . }}
+{{- $args = append $args (printf "--default-tls-secret=%s" .) }}
 {{- end }}
 {{- if .Values.leaderElection.enabled }}
-- --leader-elect
-- --leader-election-namespace={{ .Release.Namespace }}
-- --leader-election-id={{ include "baton.leaderElectionID" . }}
+{{- $args = concat $args (list "--leader-elect"
+  (printf "--leader-election-namespace=%s" .Release.Namespace)
+  (printf "--leader-election-id=%s" (include "baton.leaderElectionID" .))) }}
 {{- end }}
 {{- if .Values.handoff.enabled }}
-- --handoff-socket={{ include "baton.handoffSocket" . }}
+{{- $args = append $args (printf "--handoff-socket=%s" (include "baton.handoffSocket" .)) }}
 {{- end }}
-- --shutdown-grace-period={{ int .Values.drainGracePeriod }}s
-- --read-header-timeout={{ .Values.readHeaderTimeout }}
-- --idle-timeout={{ .Values.idleTimeout }}
+{{- $args = concat $args (list
+  (printf "--shutdown-grace-period=%ds" (int .Values.drainGracePeriod))
+  (printf "--read-header-timeout=%s" .Values.readHeaderTimeout)
+  (printf "--idle-timeout=%s" .Values.idleTimeout)) }}
 {{- range .Values.extraArgs }}
-- {{ . }}
+{{- $args = append $args (toString .) }}
 {{- end }}
+{{- toYaml $args }}
 {{- end }}
 
 {{/*
@@ -197,4 +212,9 @@ only the status subresources Baton owns, and record Events.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/* The metrics Service's name, kept within the 63 characters a Service name may have. */}}
+{{- define "baton.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "baton.fullname" . | trunc 55 | trimSuffix "-") }}
 {{- end }}

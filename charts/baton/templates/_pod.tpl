@@ -24,14 +24,14 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  serviceAccountName: {{ include "baton.serviceAccountName" . }}
+  serviceAccountName: {{ include "baton.serviceAccountName" . | quote }}
   automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
   {{- with .Values.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   {{- with .Values.priorityClassName }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   {{- if $hostNetwork }}
   hostNetwork: true
@@ -114,7 +114,7 @@ spec:
           path: /healthz
           port: {{ $p.health }}
         {{- toYaml .Values.livenessProbe | nindent 8 }}
-      {{- if and (not $hostNetwork) (gt (int .Values.preStopSleepSeconds) 0) }}
+      {{- if gt (int .Values.preStopSleepSeconds) 0 }}
       lifecycle:
         preStop:
           sleep:

@@ -1,0 +1,250 @@
+package ci
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// controller is the rendered workload, whichever kind it is.
+type controller struct {
+	kind      string
+	meta      metav1.ObjectMeta
+	selector  *metav1.LabelSelector
+	pod       corev1.PodTemplateSpec
+	container corev1.Container
+	args      []string
+	flags     map[string]string
+}
+
+func controllerOf(t *testing.T, m *manifest) controller {
+	t.Helper()
+	deployments, daemonSets := all[*appsv1.Deployment](m), all[*appsv1.DaemonSet](m)
+	if len(deployments)+len(daemonSets) != 1 {
+		t.Fatalf("want one Deployment or DaemonSet, rendered %d and %d", len(deployments), len(daemonSets))
+	}
+	var c controller
+	if len(deployments) == 1 {
+		d := deployments[0]
+		c = controller{kind: "Deployment", meta: d.ObjectMeta, selector: d.Spec.Selector, pod: d.Spec.Template}
+	} else {
+		d := daemonSets[0]
+		c = controller{kind: "DaemonSet", meta: d.ObjectMeta, selector: d.Spec.Selector, pod: d.Spec.Template}
+	}
+	if n := len(c.pod.Spec.Containers); n != 1 {
+		t.Fatalf("want one container, rendered %d", n)
+	}
+	c.container = c.pod.Spec.Containers[0]
+	c.args = c.container.Args
+	c.flags = flags(t, c.args)
+	return c
+}
+
+// port returns the port of a ":N" bind-address flag, 0 when it is
+// disabled ("0") or absent.
+func (c controller) port(t *testing.T, flag string) int32 {
+	t.Helper()
+	v, ok := c.flags[flag]
+	if !ok || v == "0" {
+		return 0
+	}
+	p, err := strconv.ParseInt(strings.TrimPrefix(v, ":"), 10, 32)
+	if err != nil || !strings.HasPrefix(v, ":") {
+		t.Fatalf("--%s=%s is not :port", flag, v)
+	}
+	return int32(p)
+}
+
+func (c controller) hostNetwork() bool { return c.pod.Spec.HostNetwork }
+
+// selects reports whether the workload's selector matches the pod labels.
+func (c controller) selects(t *testing.T, selector map[string]string) bool {
+	t.Helper()
+	return len(selector) > 0 && labels.SelectorFromSet(selector).Matches(labels.Set(c.pod.Labels))
+}
+
+func checkArgsAccepted(t *testing.T, c controller) {
+	if err := controllerAccepts(c.args); err != nil {
+		t.Error(err)
+	}
+	if c.container.Command != nil {
+		t.Errorf("command %v overrides the image's /baton entrypoint", c.container.Command)
+	}
+}
+
+func checkSelector(t *testing.T, c controller) {
+	sel, err := metav1.LabelSelectorAsSelector(c.selector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(c.pod.Labels)) {
+		t.Errorf("selector %v does not select the pod labels %v (%v)", c.selector, c.pod.Labels, err)
+	}
+}
+
+// checkPorts: in its own network namespace the pod declares what it
+// binds; on the host network it declares nothing, because a declared port
+// there is a hostPort and would keep the surge pod off the node.
+func checkPorts(t *testing.T, c controller) {
+	bound := map[string]int32{"http": c.port(t, "http-bind-address"), "https": c.port(t, "https-bind-address"),
+		"health": c.port(t, "health-probe-bind-address"), "metrics": c.port(t, "metrics-bind-address")}
+	if c.hostNetwork() {
+		if len(c.container.Ports) != 0 {
+			t.Errorf("hostNetwork pod declares ports %v", c.container.Ports)
+		}
+		return
+	}
+	declared := map[string]int32{}
+	for _, p := range c.container.Ports {
+		declared[p.Name] = p.ContainerPort
+	}
+	for name, port := range bound {
+		if port != 0 && declared[name] != port {
+			t.Errorf("binds %s on %d, declares port %q as %d", name, port, name, declared[name])
+		}
+	}
+}
+
+func checkProbes(t *testing.T, c controller) {
+	health := c.port(t, "health-probe-bind-address")
+	for probePath, probe := range map[string]*corev1.Probe{"/readyz": c.container.ReadinessProbe, "/healthz": c.container.LivenessProbe} {
+		if probe == nil || probe.HTTPGet == nil {
+			t.Errorf("no HTTP probe for %s", probePath)
+			continue
+		}
+		if probe.HTTPGet.Path != probePath || probe.HTTPGet.Port.IntValue() != int(health) {
+			t.Errorf("probe %s:%s, want %s on the health port %d", probe.HTTPGet.Path, probe.HTTPGet.Port.String(), probePath, health)
+		}
+	}
+}
+
+// checkGracePeriod: the kubelet must not kill a pod that is still in its
+// preStop sleep or draining.
+func checkGracePeriod(t *testing.T, c controller) {
+	drain, err := time.ParseDuration(c.flags["shutdown-grace-period"])
+	if err != nil {
+		t.Fatalf("--shutdown-grace-period: %v", err)
+	}
+	need := drain
+	if h := c.container.Lifecycle; h != nil && h.PreStop != nil && h.PreStop.Sleep != nil {
+		need += time.Duration(h.PreStop.Sleep.Seconds) * time.Second
+	}
+	tgp := c.pod.Spec.TerminationGracePeriodSeconds
+	if tgp == nil || time.Duration(*tgp)*time.Second <= need {
+		t.Errorf("terminationGracePeriodSeconds %v does not exceed preStop + drain (%v)", tgp, need)
+	}
+}
+
+func checkSecurity(t *testing.T, c controller) {
+	pod, ctr := c.pod.Spec.SecurityContext, c.container.SecurityContext
+	if pod == nil || pod.RunAsNonRoot == nil || !*pod.RunAsNonRoot {
+		t.Error("pod does not require runAsNonRoot")
+	}
+	if ctr == nil || ctr.ReadOnlyRootFilesystem == nil || !*ctr.ReadOnlyRootFilesystem ||
+		ctr.AllowPrivilegeEscalation == nil || *ctr.AllowPrivilegeEscalation || ctr.Capabilities == nil ||
+		!slices.Equal(ctr.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Fatalf("container security context %+v: want read-only root, no privilege escalation, drop ALL", ctr)
+	}
+	privileged := false
+	for _, f := range []string{"http-bind-address", "https-bind-address", "health-probe-bind-address", "metrics-bind-address"} {
+		if p := c.port(t, f); p != 0 && p < 1024 {
+			privileged = true
+		}
+	}
+	wantAdd := []corev1.Capability(nil)
+	if privileged {
+		wantAdd = []corev1.Capability{"NET_BIND_SERVICE"}
+	}
+	if !slices.Equal(ctr.Capabilities.Add, wantAdd) {
+		t.Errorf("capabilities added %v, want %v (privileged port bound: %v)", ctr.Capabilities.Add, wantAdd, privileged)
+	}
+}
+
+// checkInitContainers: the hostPath preparation runs as root, so it may
+// hold no capability but CHOWN and nothing else.
+func checkInitContainers(t *testing.T, c controller) {
+	for _, ic := range c.pod.Spec.InitContainers {
+		sc := ic.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+			sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+			!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+			!slices.Equal(sc.Capabilities.Add, []corev1.Capability{"CHOWN"}) {
+			t.Errorf("init container %s security context %+v: want read-only root, no escalation, only CHOWN", ic.Name, sc)
+		}
+	}
+}
+
+// checkHandoff: the socket's directory is a volume the next process can
+// reach: the pod's own emptyDir, or on the host network a node directory
+// the old and the new pod share.
+func checkHandoff(t *testing.T, c controller) {
+	socket, ok := c.flags["handoff-socket"]
+	if !ok {
+		return
+	}
+	dir := path.Dir(socket)
+	var volume string
+	for _, vm := range c.container.VolumeMounts {
+		if vm.MountPath == dir {
+			volume = vm.Name
+		}
+	}
+	for _, v := range c.pod.Spec.Volumes {
+		if v.Name != volume {
+			continue
+		}
+		if c.hostNetwork() && (v.HostPath == nil || v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathDirectoryOrCreate) {
+			t.Errorf("host network: handoff volume %+v is not a DirectoryOrCreate hostPath", v.VolumeSource)
+		}
+		if !c.hostNetwork() && v.EmptyDir == nil {
+			t.Errorf("pod network: handoff volume %+v is not an emptyDir", v.VolumeSource)
+		}
+		return
+	}
+	t.Errorf("--handoff-socket=%s: no volume is mounted at %s", socket, dir)
+}
+
+// checkMode: what each mode promises in the README.
+func checkMode(t *testing.T, m *manifest, c controller) {
+	if c.kind == "Deployment" {
+		if c.hostNetwork() {
+			t.Error("Deployment on the host network")
+		}
+		return
+	}
+	if !c.hostNetwork() || c.pod.Spec.DNSPolicy != corev1.DNSClusterFirstWithHostNet {
+		t.Errorf("DaemonSet: hostNetwork %v, dnsPolicy %q", c.hostNetwork(), c.pod.Spec.DNSPolicy)
+	}
+	if _, ok := c.flags["handoff-socket"]; !ok {
+		return
+	}
+	ds := only[*appsv1.DaemonSet](t, m)
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	if ru == nil || ru.MaxSurge == nil || ru.MaxSurge.IntValue() != 1 || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
+		t.Errorf("DaemonSet update strategy %+v: want maxSurge 1, maxUnavailable 0", ds.Spec.UpdateStrategy)
+	}
+}
+
+// checkNamespaces: every namespaced object says where it goes, so that
+// `helm template | kubectl apply` cannot scatter them.
+func checkNamespaces(t *testing.T, m *manifest) {
+	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "IngressClass": true}
+	for _, o := range m.typed {
+		meta, err := apimeta.Accessor(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := fmt.Sprintf("%T", o)
+		kind = kind[strings.LastIndex(kind, ".")+1:]
+		if clusterScoped[kind] != (meta.GetNamespace() == "") {
+			t.Errorf("%s %s: namespace %q", kind, meta.GetName(), meta.GetNamespace())
+		}
+	}
+}
