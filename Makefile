@@ -30,12 +30,13 @@ unit: ## tests that need nothing but Go
 	$(GO) test -race -count=1 ./pkg/...
 
 envtest: tools ## reconciler tests against a real kube-apiserver + etcd
-	$(GO) test -count=1 -tags envtest ./pkg/api/... ./pkg/reconcile/...
+	$(GO) test -count=1 -tags envtest ./pkg/api/... ./pkg/reconcile/... ./charts/baton/ci/
 
 e2e: tools build ## real backends in network namespaces, the chart, the controller binary
 	$(GO) test -count=1 -timeout 30m ./hack/e2e/...
 
 chart-check: tools
+	$(GO) test -count=1 ./charts/baton/ci/
 	$(BIN)/helm lint charts/baton
 	$(BIN)/helm template baton charts/baton >/dev/null
 	$(BIN)/helm template baton charts/baton --set mode=DaemonSet >/dev/null
