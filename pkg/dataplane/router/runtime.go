@@ -106,22 +106,28 @@ func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 
 var errNoCertificate = errors.New("no certificate configured for this server name")
 
+// upstreams builds every peer template before it touches the registry, so
+// a snapshot refused for a bad CA bundle leaves pools and health checks as
+// they were; CA pools no longer used by any upstream are dropped.
 func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
+	usedCAs := map[string]*x509.CertPool{}
+	out := make([]upstreamRuntime, len(s.Upstreams))
 	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
 	for i := range s.Upstreams {
-		cfgs[i] = poolConfig(&s.Upstreams[i])
-	}
-	pools := r.registry.Update(cfgs)
-	out := make([]upstreamRuntime, len(s.Upstreams))
-	for i := range s.Upstreams {
 		u := &s.Upstreams[i]
-		peer, err := r.peerTemplate(u)
+		peer, err := r.peerTemplate(u, usedCAs)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
-		out[i] = upstreamRuntime{name: u.Name, pool: pools[u.Name], peer: peer,
+		out[i] = upstreamRuntime{name: u.Name, peer: peer,
 			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
+		cfgs[i] = poolConfig(u)
 	}
+	pools := r.registry.Update(cfgs)
+	for i := range out {
+		out[i].pool = pools[out[i].name]
+	}
+	r.caPools = usedCAs
 	return out, nil
 }
 
@@ -143,7 +149,7 @@ func poolConfig(u *snapshot.Upstream) lb.PoolConfig {
 	return cfg
 }
 
-func (r *Router) peerTemplate(u *snapshot.Upstream) (proxy.Peer, error) {
+func (r *Router) peerTemplate(u *snapshot.Upstream, usedCAs map[string]*x509.CertPool) (proxy.Peer, error) {
 	p := proxy.Peer{ConnectTimeout: u.Timeouts.Connect, ResponseTimeout: u.Timeouts.Response,
 		IdleTimeout: u.Timeouts.Idle}
 	switch u.Protocol {
@@ -154,7 +160,7 @@ func (r *Router) peerTemplate(u *snapshot.Upstream) (proxy.Peer, error) {
 		p.SNI = u.TLS.ServerName
 		p.InsecureSkipVerify = u.TLS.InsecureSkipVerify
 		if len(u.TLS.CAPEM) > 0 {
-			pool, err := r.caPool(u.TLS.CAPEM)
+			pool, err := r.caPool(u.TLS.CAPEM, usedCAs)
 			if err != nil {
 				return p, err
 			}
@@ -164,14 +170,16 @@ func (r *Router) peerTemplate(u *snapshot.Upstream) (proxy.Peer, error) {
 	return p, nil
 }
 
-func (r *Router) caPool(pem []byte) (*x509.CertPool, error) {
-	if pool, ok := r.caPools[string(pem)]; ok {
-		return pool, nil
+// caPool reuses the pool of a CA bundle seen in the previous snapshot and
+// records it in used.
+func (r *Router) caPool(pem []byte, used map[string]*x509.CertPool) (*x509.CertPool, error) {
+	pool, ok := r.caPools[string(pem)]
+	if !ok {
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("TLS CA bundle holds no PEM certificate")
+		}
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("TLS CA bundle holds no PEM certificate")
-	}
-	r.caPools[string(pem)] = pool
+	used[string(pem)] = pool
 	return pool, nil
 }

@@ -1,0 +1,49 @@
+package router
+
+import (
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// TestApplyRefusesBadCABundleAndKeepsPools: a snapshot whose upstream CA
+// bundle is unusable is refused as a whole, and the pools of the snapshot
+// in force stay as they were.
+func TestApplyRefusesBadCABundleAndKeepsPools(t *testing.T) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	good := snap(host("a.test", prefix("/", "u")))
+	good.Version = 1
+	good.Upstreams[0].Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:1"}}
+	if err := r.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	before := r.current.Load().upstreams[0].pool
+	before.Backends()[0].Begin() // a request in flight: state the registry must keep
+
+	bad := snap(host("a.test", prefix("/", "u")))
+	bad.Version = 2
+	bad.Upstreams[0].Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:2"}}
+	bad.Upstreams[0].Protocol = snapshot.ProtocolHTTPS
+	bad.Upstreams[0].TLS.CAPEM = []byte("not a certificate")
+	if err := r.Apply(bad); err == nil {
+		t.Fatal("a snapshot with an unusable CA bundle was applied")
+	}
+	if v := r.Version(); v != 1 {
+		t.Errorf("version in force is %d, want 1", v)
+	}
+	if after := r.current.Load().upstreams[0].pool; after != before || after.Backends()[0].Addr() != "127.0.0.1:1" {
+		t.Errorf("pool changed by a refused snapshot: %v", after.Backends())
+	}
+	// Had the refused snapshot reached the registry, it would have
+	// forgotten 127.0.0.1:1 and this Apply would start it afresh.
+	good.Version = 3
+	if err := r.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.current.Load().upstreams[0].pool.Backends()[0].Inflight(); n != 1 {
+		t.Errorf("backend state lost across a refused snapshot: %d in flight, want 1", n)
+	}
+}
