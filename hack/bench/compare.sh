@@ -5,29 +5,12 @@ set -euo pipefail
 out=$1 duration=$2 conns=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
 backend=127.0.0.1:18000 front=127.0.0.1:18080
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
+. "$root/hack/bench/lib.sh"
 
 tick_hz=$(getconf CLK_TCK)
 # cpu_ticks PID...: utime+stime of the processes, threads included.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "http://$1/" 2>/dev/null && return 0; sleep 0.1; done; echo "nothing answers on $1" >&2; return 1; }
-
-start_backend() {
-	mkdir -p "$out/backend"
-	cat >"$out/backend/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $out/backend/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off;
-  server { listen $backend; keepalive_requests 100000;
-    location / { return 200 "ok\n"; } } }
-CONF
-	taskset -c 1 nginx -p "$out/backend" -c "$out/backend/nginx.conf" -e "$out/backend/error.log" &
-	pids+=($!)
-	wait_port "$backend"
-}
 
 start_nginx() {
 	mkdir -p "$out/nginx"
@@ -97,7 +80,7 @@ measure() {
 		END { printf "%s %.0f %s %.2f %d%s\n", name, rps, p99, ticks*1e6/hz/n, n, bad }' "$out/$1.wrk"
 }
 
-start_backend
+start_backend "$out/backend" "$backend" 1
 results=()
 for p in baton nginx haproxy; do
 	"start_$p"

@@ -7,18 +7,9 @@ out=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 backend=127.0.0.1:18000 front=127.0.0.1:18081
 mkdir -p "$out/reload"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "http://$1/" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. "$root/hack/bench/lib.sh"
 
-cat >"$out/reload/backend.conf" <<CONF
-worker_processes 1; daemon off; pid $out/reload/backend.pid;
-events { worker_connections 4096; }
-http { access_log off; server { listen $backend; location / { return 200 "ok\n"; } } }
-CONF
-nginx -p "$out/reload" -c "$out/reload/backend.conf" -e "$out/reload/backend.err" & pids+=($!)
-wait_port "$backend"
+start_backend "$out/reload/backend" "$backend" 0-1
 
 errors() { awk '/requests in/ {n=$1} /Socket errors/ {se=$0} /Non-2xx/ {bad=$NF} END {printf "%s requests, non-2xx %s, %s\n", n, (bad==""?0:bad), (se==""?"socket errors: none":se)}' "$1"; }
 
