@@ -119,11 +119,14 @@ func (s *Server) waitIdle(ctx context.Context) error {
 // Close stops at once: listeners, connections and requests in flight.
 func (s *Server) Close() error {
 	bound, err := s.stopListening()
-	s.cancelBase() // ends hijacked connections, which http.Server forgot
 	errs := []error{err}
+	// Connections close before request contexts are cancelled: a handler
+	// that returns on cancellation would otherwise get its empty 200
+	// written to a client that must instead see the connection cut.
 	for _, b := range bound {
 		errs = append(errs, b.http.Close())
 	}
+	s.cancelBase() // ends hijacked connections, which http.Server forgot
 	return errors.Join(errs...)
 }
 
