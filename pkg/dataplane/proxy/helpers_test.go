@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 	"github.com/baton-dev/baton/pkg/dataplane/server"
 )
 
@@ -251,15 +252,7 @@ func mustRequest(t testing.TB, method, url string, body io.Reader) *http.Request
 }
 
 // refusedAddr is a loopback address nothing listens on any more.
-func refusedAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
+func refusedAddr(t testing.TB) string { return nettest.RefusedAddr(t) }
 
 // newCert makes a self-signed certificate for names (and 127.0.0.1) and a
 // pool that trusts it.

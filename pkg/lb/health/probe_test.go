@@ -3,7 +3,6 @@ package health
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
 
 // hostPort is the "ip:port" of a test server, as the lb passes addresses.
@@ -91,12 +92,7 @@ func TestProbeHTTPSWithoutVerification(t *testing.T) {
 }
 
 func TestProbeConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there any more
+	addr := nettest.RefusedAddr(t)
 	if err := Probe(context.Background(), NewClient(), addr, Config{}); err == nil {
 		t.Fatal("Probe of a closed port succeeded")
 	}
