@@ -22,8 +22,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
-	"github.com/baton-dev/baton/pkg/internal/nettest"
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
 
 // safety bounds waits that only a broken proxy would reach.
