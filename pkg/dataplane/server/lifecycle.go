@@ -50,7 +50,7 @@ func (s *Server) stopListening() ([]*bound, error) {
 // at once and returns an error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	bound, closeErr := s.stopListening()
-	s.lingerKeepAlives(ctx, bound)
+	s.lingerKeepAlives(ctx)
 	errs := make([]error, len(bound))
 	var wg sync.WaitGroup
 	for i, b := range bound {
@@ -78,15 +78,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // before idle ones are closed.
 const drainLinger = 2 * time.Second
 
-// lingerKeepAlives answers every further request with "Connection: close"
-// and waits, up to drainLinger, for the clients to close. Closing an idle
-// keep-alive connection at once races with a request the client may be
+// lingerKeepAlives answers every further HTTP/1 request with "Connection:
+// close" and waits, up to drainLinger, for the clients to close. Closing an
+// idle keep-alive connection at once races with a request the client may be
 // sending on it right then, which the client sees as a reset; a response
-// with Connection: close ends the connection with no such race.
-func (s *Server) lingerKeepAlives(ctx context.Context, bound []*bound) {
-	for _, b := range bound {
-		b.http.SetKeepAlivesEnabled(false)
-	}
+// with Connection: close ends the connection with no such race. That is why
+// this is not http.Server.SetKeepAlivesEnabled(false): it also closes every
+// connection idle at that instant, and under load some always are.
+func (s *Server) lingerKeepAlives(ctx context.Context) {
+	s.draining.Store(true)
 	deadline := time.NewTimer(drainLinger)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)

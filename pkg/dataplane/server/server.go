@@ -81,6 +81,7 @@ type Server struct {
 	cancelBase context.CancelFunc
 	inflight   atomic.Int64
 	conns      atomic.Int64 // open client connections, h1 and h2
+	draining   atomic.Bool  // HTTP/1 responses close their connection
 	failed     chan error
 }
 
@@ -211,7 +212,7 @@ func samePort(want string, got net.Addr) bool {
 
 func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 	hs := &http.Server{
-		Handler:           &tracker{h: svc.Handler, n: &s.inflight},
+		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining},
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
@@ -299,13 +300,19 @@ func (s *Server) countConn(_ net.Conn, state http.ConnState) {
 // tracker counts requests in flight, hijacked ones included, which
 // http.Server.Shutdown does not wait for.
 type tracker struct {
-	h http.Handler
-	n *atomic.Int64
+	h        http.Handler
+	n        *atomic.Int64
+	draining *atomic.Bool
 }
 
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
 	defer t.n.Add(-1)
+	if r.ProtoMajor == 1 && t.draining.Load() {
+		// net/http closes the connection after a response that says so;
+		// HTTP/2 connections get a GOAWAY from Shutdown instead.
+		w.Header().Set("Connection", "close")
+	}
 	t.h.ServeHTTP(w, r)
 }
 

@@ -340,3 +340,57 @@ func TestListenersAndAddr(t *testing.T) {
 		t.Errorf("Addr(b) = %v", s.Addr("b"))
 	}
 }
+
+// A keep-alive connection idle when the drain starts may carry a request
+// at any moment; closing it then would reset that request. It gets its
+// answer, marked Connection: close, and only then the connection ends.
+func TestDrainAnswersIdleKeepAliveThenCloses(t *testing.T) {
+	s := start(t, server.Options{}, cleartext("http", hello("svc")))
+	addr := s.Addr("http").String()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(safety))
+	rd := bufio.NewReader(conn)
+	if resp := roundTrip(t, conn, rd); resp.Close {
+		t.Fatal("first response already closes the connection")
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	waitFor(t, "new connections to be refused", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	resp := roundTrip(t, conn, rd)
+	if !resp.Close { // net/http reads "Connection: close" into Close
+		t.Error("response during the drain does not close the connection")
+	}
+	if _, err := rd.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the last response: read = %v, want EOF", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+}
+
+func roundTrip(t *testing.T, conn net.Conn, rd *bufio.Reader) *http.Response {
+	t.Helper()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("write on the keep-alive connection: %v", err)
+	}
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "svc HTTP/1.1" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	return resp
+}
