@@ -27,6 +27,8 @@ type config struct {
 	leaderElectionNamespace string
 	leaderElectionID        string
 	handoffSocket           string
+	handoffWait             time.Duration
+	probeSocket             string
 	gracePeriod             time.Duration
 	readHeaderTimeout       time.Duration
 	idleTimeout             time.Duration
@@ -39,7 +41,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.httpAddr, "http-bind-address", ":8080", "Address of the cleartext HTTP/1.1 and h2c listener; empty disables it.")
 	fs.StringVar(&c.httpsAddr, "https-bind-address", ":8443", "Address of the TLS listener (HTTP/1.1 and h2 by ALPN); empty disables it.")
 	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":10254", "Address of the Prometheus metrics endpoint; 0 disables it.")
-	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":10256", "Address of /healthz and /readyz.")
+	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":10256", "Address of /healthz and /readyz; 0 disables it. It moves to the successor in a handoff.")
 	fs.StringVar(&c.ingressClass, "ingress-class", "baton", "Name of the IngressClass this controller serves.")
 	fs.StringVar(&c.controllerName, "controller-name", "baton.dev/ingress-controller", "spec.controller value of the IngressClasses this controller serves.")
 	fs.StringVar(&c.watchNamespace, "watch-namespace", "", "Only watch this namespace; all namespaces when empty.")
@@ -50,6 +52,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; the pod's namespace when empty.")
 	fs.StringVar(&c.leaderElectionID, "leader-election-id", "baton-leader", "Name of the leader election Lease.")
 	fs.StringVar(&c.handoffSocket, "handoff-socket", "", "Unix socket used to take listening sockets from the previous process and offer them to the next; empty disables the handoff.")
+	fs.DurationVar(&c.handoffWait, "handoff-wait", 0, "On SIGTERM, keep serving up to this long for a successor to take the listeners before draining (hostNetwork rollouts); 0 drains at once.")
+	fs.StringVar(&c.probeSocket, "probe-socket", "", "Unix socket on which this process alone answers /healthz and /readyz, for `baton probe` (exec probes in hostNetwork mode); empty disables it.")
 	fs.DurationVar(&c.gracePeriod, "shutdown-grace-period", 25*time.Second, "How long in-flight requests may run after SIGTERM or a handoff.")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "Time a client has to send the request headers.")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
@@ -57,6 +61,22 @@ func parseFlags(args []string) (*config, error) {
 		return nil, err
 	}
 	return c, c.validate()
+}
+
+func parseProbeFlags(args []string) (socket, path string, err error) {
+	fs := flag.NewFlagSet("baton probe", flag.ContinueOnError)
+	fs.StringVar(&socket, "socket", "", "The --probe-socket of the process to ask.")
+	fs.StringVar(&path, "path", "/readyz", "/readyz or /healthz.")
+	if err := fs.Parse(args); err != nil {
+		return "", "", err
+	}
+	if socket == "" {
+		return "", "", errors.New("--socket is required")
+	}
+	if path != "/readyz" && path != "/healthz" {
+		return "", "", fmt.Errorf("--path %q: want /readyz or /healthz", path)
+	}
+	return socket, path, nil
 }
 
 func (c *config) validate() error {
@@ -68,6 +88,12 @@ func (c *config) validate() error {
 		if strings.TrimSpace(a) == "" {
 			errs = append(errs, errors.New("--publish-status-address has an empty entry"))
 		}
+	}
+	if c.handoffWait > 0 && c.handoffSocket == "" {
+		errs = append(errs, errors.New("--handoff-wait needs --handoff-socket"))
+	}
+	if enabled(c.probeAddr) && enabled(c.metricsAddr) && c.probeAddr == c.metricsAddr {
+		errs = append(errs, errors.New("--health-probe-bind-address and --metrics-bind-address must differ"))
 	}
 	if c.publishStatusAddress != "" && c.publishService != "" {
 		errs = append(errs, errors.New("--publish-status-address and --publish-service are exclusive"))

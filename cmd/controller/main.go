@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,6 +29,9 @@ import (
 var log = ctrl.Log.WithName("baton")
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		os.Exit(probeMain(os.Args[2:]))
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -51,15 +52,20 @@ func run(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	dp := dataplane.New(dataplaneOptions(cfg))
+	ready := &readiness{}
+	dp := dataplane.New(dataplaneOptions(cfg, adminHandler(ready)))
 	controller, err := reconcile.Setup(mgr, dp, reconcileOptions(cfg))
 	if err != nil {
 		return fmt.Errorf("set up reconcilers: %w", err)
 	}
-	var serving atomic.Bool
-	if err := addProbes(mgr, &serving); err != nil {
+	if err := dp.StartAdmin(); err != nil {
 		return err
 	}
+	stopProbeSocket, err := serveProbeSocket(cfg.probeSocket, adminHandler(ready))
+	if err != nil {
+		return err
+	}
+	defer stopProbeSocket()
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	mgrCtx, stopManager := context.WithCancel(context.Background())
@@ -73,9 +79,9 @@ func run(cfg *config) error {
 	if err := dp.Start(mgrCtx); err != nil {
 		return err
 	}
-	serving.Store(true)
+	ready.serving.Store(true)
 	log.Info("serving", "http", cfg.httpAddr, "https", cfg.httpsAddr)
-	err = serveUntilStopped(dp, cfg.gracePeriod, managerDone, signals)
+	err = serveUntilStopped(dp, cfg, ready, managerDone, signals)
 	stopManager()
 	return err
 }
@@ -98,11 +104,16 @@ func waitFirstSnapshot(ctx context.Context, c *reconcile.Controller, managerDone
 
 // serveUntilStopped waits for SIGTERM (drain), SIGINT (stop now), a
 // successor taking the listeners (drain) or the manager failing (drain).
-func serveUntilStopped(dp *dataplane.DataPlane, grace time.Duration, managerDone <-chan error, signals <-chan os.Signal) error {
+func serveUntilStopped(dp *dataplane.DataPlane, cfg *config, ready *readiness, managerDone <-chan error, signals <-chan os.Signal) error {
+	grace := cfg.gracePeriod
 	var cause error
 	select {
 	case sig := <-signals:
 		if sig == syscall.SIGINT {
+			log.Info("SIGINT: stopping now")
+			return dp.Close()
+		}
+		if !awaitSuccessor(dp, cfg.handoffWait, signals) {
 			log.Info("SIGINT: stopping now")
 			return dp.Close()
 		}
@@ -112,12 +123,36 @@ func serveUntilStopped(dp *dataplane.DataPlane, grace time.Duration, managerDone
 	case cause = <-managerDone:
 		log.Error(cause, "manager stopped: draining", "grace", grace)
 	}
+	ready.draining.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := dp.Shutdown(ctx); err != nil {
 		log.Error(err, "drain did not finish in time")
 	}
 	return cause
+}
+
+// awaitSuccessor keeps serving after SIGTERM for up to wait, until a
+// successor takes the listeners. In a hostNetwork rollout the old pod may
+// be told to stop before the new one is ready to route; draining at once
+// would leave the node's ports with nobody accepting. It reports false if
+// SIGINT asked for a fast stop meanwhile.
+func awaitSuccessor(dp *dataplane.DataPlane, wait time.Duration, signals <-chan os.Signal) bool {
+	if wait <= 0 {
+		return true
+	}
+	log.Info("SIGTERM: serving until a successor takes the listeners", "wait", wait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-dp.TakenOver():
+		log.Info("a successor took the listeners")
+	case <-timer.C:
+		log.Info("no successor took the listeners in time")
+	case sig := <-signals:
+		return sig != syscall.SIGINT
+	}
+	return true
 }
 
 func newManager(cfg *config) (ctrl.Manager, error) {
@@ -130,9 +165,10 @@ func newManager(cfg *config) (ctrl.Manager, error) {
 		return nil, err
 	}
 	opts := ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: cfg.metricsAddr},
-		HealthProbeBindAddress:        cfg.probeAddr,
+		Scheme: scheme,
+		// Probes and metrics are served by the data plane (admin.go).
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:        "0",
 		LeaderElection:                cfg.leaderElect,
 		LeaderElectionID:              cfg.leaderElectionID,
 		LeaderElectionNamespace:       cfg.leaderElectionNamespace,
@@ -155,19 +191,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
-func addProbes(mgr ctrl.Manager, serving *atomic.Bool) error {
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	return mgr.AddReadyzCheck("serving", func(*http.Request) error {
-		if !serving.Load() {
-			return errors.New("first snapshot not applied or listeners not open yet")
-		}
-		return nil
-	})
-}
-
-func dataplaneOptions(cfg *config) dataplane.Options {
+func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 	dlog := log.WithName("dataplane")
 	return dataplane.Options{
 		HTTPAddr:          cfg.httpAddr,
@@ -177,6 +201,8 @@ func dataplaneOptions(cfg *config) dataplane.Options {
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
 		Observer:          newRequestMetrics(registry()),
+		AdminHandler:      admin,
+		AdminListeners:    adminListeners(cfg),
 		Logf:              func(format string, args ...any) { dlog.Info(fmt.Sprintf(format, args...)) },
 	}
 }

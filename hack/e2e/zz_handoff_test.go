@@ -16,6 +16,8 @@ import (
 // TestHandoffUnderLoad replaces the Baton process twice while clients send
 // requests at constant concurrency and a long streaming response is in
 // flight: no connection may be refused or reset and no request may fail.
+// Every generation uses the same ports for traffic, probes and metrics, as
+// pods in hostNetwork mode do: all four sockets must move.
 func TestHandoffUnderLoad(t *testing.T) {
 	ns := namespace(t, "handoff")
 	pods := startPods(t, 7, 8)
@@ -30,7 +32,7 @@ func TestHandoffUnderLoad(t *testing.T) {
 	for generation := 2; generation <= 3; generation++ {
 		time.Sleep(time.Second)
 		next, err := framework.StartBaton(framework.BatonOptions{Binary: bin("baton"), Kubeconfig: cp.Kubeconfig,
-			HTTPAddr: first.HTTPAddr, HTTPSAddr: first.HTTPSAddr,
+			HTTPAddr: first.HTTPAddr, HTTPSAddr: first.HTTPSAddr, ProbeAddr: first.ProbeAddr, MetricsAddr: first.MetricsAddr,
 			Args: []string{"--ingress-class", "handoff", "--controller-name", "baton.dev/handoff",
 				"--handoff-socket", socket, "--shutdown-grace-period", "20s"}})
 		if err != nil {
@@ -40,7 +42,7 @@ func TestHandoffUnderLoad(t *testing.T) {
 		if err := current.Wait(30 * time.Second); err != nil {
 			t.Fatalf("generation %d did not make its predecessor exit: %v\n%s", generation, err, tail(current.Logs(), 30))
 		}
-		if !strings.Contains(next.Logs(), "took 2 listeners") {
+		if !strings.Contains(next.Logs(), "took 4 listeners") {
 			t.Errorf("generation %d opened its own listeners instead of taking them:\n%s", generation, tail(next.Logs(), 20))
 		}
 		current = next

@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,7 +39,10 @@ type Options struct {
 	MaxHeaderBytes    int
 	Proxy             proxy.Options
 	Observer          router.Observer
-	Logf              func(format string, args ...any)
+	// AdminHandler serves AdminListeners (see StartAdmin).
+	AdminHandler   http.Handler
+	AdminListeners []AdminListener
+	Logf           func(format string, args ...any)
 }
 
 // DataPlane is a running (or ready to run) data plane.
@@ -47,6 +53,9 @@ type DataPlane struct {
 	proxy    *proxy.Proxy[*router.RequestCtx]
 	server   *server.Server
 	offerer  *handoff.Offerer
+
+	admin        []*server.Server
+	adminPending []AdminListener // held by the predecessor until the handoff
 
 	takenOnce sync.Once
 	takenOver chan struct{}
@@ -97,10 +106,12 @@ func (d *DataPlane) Start(ctx context.Context) error {
 	if taken != nil {
 		inherited = taken.Listeners
 	}
+	inherited, admin := d.split(inherited)
 	d.server = server.New(d.serverOptions(inherited), d.service())
 	if err := d.server.Start(); err != nil {
 		return fmt.Errorf("start listeners: %w", err)
 	}
+	d.startPendingAdmin(admin)
 	if taken != nil {
 		if err := taken.Confirm(); err != nil {
 			// We already accept on the shared sockets, so serving goes on;
@@ -133,7 +144,7 @@ func (d *DataPlane) offer(ctx context.Context) error {
 	if d.opts.HandoffSocket == "" {
 		return nil
 	}
-	o, err := handoff.Offer(ctx, d.opts.HandoffSocket, d.server.Listeners(), func() {
+	o, err := handoff.Offer(ctx, d.opts.HandoffSocket, d.listeners(), func() {
 		d.takenOnce.Do(func() { close(d.takenOver) })
 	})
 	if err != nil {
@@ -166,6 +177,15 @@ func (d *DataPlane) service() server.Service {
 	return svc
 }
 
+// listeners are all sockets a successor takes: ingress and admin.
+func (d *DataPlane) listeners() map[string]net.Listener {
+	out := d.server.Listeners()
+	for _, s := range d.admin {
+		maps.Copy(out, s.Listeners())
+	}
+	return out
+}
+
 // TakenOver is closed when a successor has taken the listeners; the caller
 // should then Shutdown, which drains what this process still serves.
 func (d *DataPlane) TakenOver() <-chan struct{} { return d.takenOver }
@@ -180,13 +200,23 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 	if d.offerer != nil {
 		d.offerer.Close()
 	}
-	var err error
-	if d.server != nil {
-		d.server.StopAccepting()
-		err = d.server.Shutdown(ctx)
+	var errs []error
+	for _, s := range d.servers() {
+		s.StopAccepting()
+	}
+	for _, s := range d.servers() {
+		errs = append(errs, s.Shutdown(ctx))
 	}
 	d.registry.Close()
-	return err
+	return errors.Join(errs...)
+}
+
+func (d *DataPlane) servers() []*server.Server {
+	out := slices.Clone(d.admin)
+	if d.server != nil {
+		out = append(out, d.server)
+	}
+	return out
 }
 
 // Close stops at once.
@@ -195,8 +225,9 @@ func (d *DataPlane) Close() error {
 		d.offerer.Close()
 	}
 	d.registry.Close()
-	if d.server == nil {
-		return nil
+	var errs []error
+	for _, s := range d.servers() {
+		errs = append(errs, s.Close())
 	}
-	return d.server.Close()
+	return errors.Join(errs...)
 }

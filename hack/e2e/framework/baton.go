@@ -1,7 +1,9 @@
 package framework
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -11,12 +13,15 @@ import (
 
 // Baton is the controller binary running out of cluster.
 type Baton struct {
-	HTTPAddr  string
-	HTTPSAddr string
-	ProbeAddr string
-	cmd       *exec.Cmd
-	log       *syncBuffer
-	exited    chan struct{}
+	HTTPAddr    string
+	HTTPSAddr   string
+	ProbeAddr   string
+	MetricsAddr string
+	// ProbeSocket, when set, is where this process alone answers probes.
+	ProbeSocket string
+	cmd         *exec.Cmd
+	log         *syncBuffer
+	exited      chan struct{}
 }
 
 // BatonOptions choose the binary and its extra flags.
@@ -24,24 +29,26 @@ type BatonOptions struct {
 	Binary     string
 	Kubeconfig string
 	Args       []string
-	// HTTPAddr and HTTPSAddr default to free loopback ports; a successor in
-	// a handoff test passes its predecessor's.
-	HTTPAddr, HTTPSAddr string
+	// The addresses default to free loopback ports; a successor in a
+	// handoff test passes its predecessor's, as pods sharing a node's
+	// network (hostNetwork) do.
+	HTTPAddr, HTTPSAddr, ProbeAddr, MetricsAddr string
+	// ProbeSocket sets --probe-socket; readiness is then asked there, since
+	// the TCP probe port may still be answered by a predecessor.
+	ProbeSocket string
 }
 
 // StartBaton runs Baton and waits until /readyz says it serves.
 func StartBaton(o BatonOptions) (*Baton, error) {
-	b := &Baton{HTTPAddr: o.HTTPAddr, HTTPSAddr: o.HTTPSAddr, log: &syncBuffer{}, exited: make(chan struct{})}
-	if b.HTTPAddr == "" {
-		b.HTTPAddr = FreeAddr()
-	}
-	if b.HTTPSAddr == "" {
-		b.HTTPSAddr = FreeAddr()
-	}
-	b.ProbeAddr = FreeAddr()
-	args := append([]string{"--kubeconfig", o.Kubeconfig,
+	b := &Baton{HTTPAddr: orFree(o.HTTPAddr), HTTPSAddr: orFree(o.HTTPSAddr), ProbeAddr: orFree(o.ProbeAddr),
+		MetricsAddr: orFree(o.MetricsAddr), ProbeSocket: o.ProbeSocket, log: &syncBuffer{}, exited: make(chan struct{})}
+	args := []string{"--kubeconfig", o.Kubeconfig,
 		"--http-bind-address", b.HTTPAddr, "--https-bind-address", b.HTTPSAddr,
-		"--health-probe-bind-address", b.ProbeAddr, "--metrics-bind-address", FreeAddr()}, o.Args...)
+		"--health-probe-bind-address", b.ProbeAddr, "--metrics-bind-address", b.MetricsAddr}
+	if b.ProbeSocket != "" {
+		args = append(args, "--probe-socket", b.ProbeSocket)
+	}
+	args = append(args, o.Args...)
 	b.cmd = exec.Command(o.Binary, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -64,16 +71,44 @@ func (b *Baton) waitReady(limit time.Duration) error {
 			return fmt.Errorf("baton exited before becoming ready")
 		default:
 		}
-		resp, err := http.Get("http://" + b.ProbeAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if ok, _ := b.Ready(); ok {
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("baton not ready within %v", limit)
+}
+
+// Ready asks /readyz, on the probe socket when there is one, and returns
+// the answer's body as the reason.
+func (b *Baton) Ready() (bool, string) {
+	client, url := http.DefaultClient, "http://"+b.ProbeAddr+"/readyz"
+	if b.ProbeSocket != "" {
+		client, url = unixClient(b.ProbeSocket), "http://baton/readyz"
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == http.StatusOK, string(body)
+}
+
+func unixClient(path string) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+}
+
+func orFree(addr string) string {
+	if addr == "" {
+		return FreeAddr()
+	}
+	return addr
 }
 
 // Signal sends sig to the process.

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+)
+
+// TestHostNetworkRollout plays a DaemonSet rolling update on one node: the
+// old pod is told to stop (SIGTERM) before its successor exists, and the
+// successor starts on the very same ports. The old process must keep
+// serving until the successor takes the listeners over, each process must
+// answer its own readiness on its own probe socket, and no request may fail.
+func TestHostNetworkRollout(t *testing.T) {
+	ns := namespace(t, "rollout")
+	pods := startPods(t, 15, 16)
+	create(t, ingressClass("rollout"), service(ns, "web"), endpointSlice(ns, "web", pods...),
+		ingress(ns, "web", "rollout", rule{"rollout.test", "/", "web"}))
+	dir := t.TempDir()
+	handoff := filepath.Join(dir, "handoff.sock")
+	flags := []string{"--ingress-class", "rollout", "--controller-name", "baton.dev/rollout",
+		"--handoff-socket", handoff, "--handoff-wait", "30s", "--shutdown-grace-period", "10s"}
+	old := startRolloutPod(t, framework.BatonOptions{ProbeSocket: filepath.Join(dir, "old.sock"), Args: flags})
+
+	l := startLoad(old.HTTPAddr, "rollout.test", 8)
+	if err := old.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // longer than a plain drain's linger
+	select {
+	case <-old.Exited():
+		t.Fatalf("the old process exited on SIGTERM with no successor:\n%s", tail(old.Logs(), 20))
+	default:
+	}
+	if ok, why := old.Ready(); !ok {
+		t.Errorf("old process not ready while it is the only one serving: %s", why)
+	}
+
+	next := startRolloutPod(t, framework.BatonOptions{ProbeSocket: filepath.Join(dir, "new.sock"), Args: flags,
+		HTTPAddr: old.HTTPAddr, HTTPSAddr: old.HTTPSAddr, ProbeAddr: old.ProbeAddr, MetricsAddr: old.MetricsAddr})
+	if err := old.Wait(30 * time.Second); err != nil {
+		t.Fatalf("the old process did not exit after the handoff: %v\n%s", err, tail(old.Logs(), 30))
+	}
+	if !strings.Contains(next.Logs(), "took 4 listeners") {
+		t.Errorf("the successor did not take all four listeners:\n%s", tail(next.Logs(), 20))
+	}
+	if !strings.Contains(old.Logs(), "a successor took the listeners") {
+		t.Errorf("the old process did not wait for its successor:\n%s", tail(old.Logs(), 20))
+	}
+	time.Sleep(time.Second)
+	l.finish(t)
+	if ok, why := next.Ready(); !ok {
+		t.Errorf("successor not ready on its probe socket: %s", why)
+	}
+	// kubelet's exec probe, as the chart declares it in hostNetwork mode.
+	probe := func(socket string) error {
+		return exec.Command(bin("baton"), "probe", "--socket", socket, "--path", "/readyz").Run()
+	}
+	if err := probe(filepath.Join(dir, "new.sock")); err != nil {
+		t.Errorf("baton probe of the successor: %v", err)
+	}
+	if err := probe(filepath.Join(dir, "old.sock")); err == nil {
+		t.Error("baton probe of the exited process succeeded")
+	}
+}
+
+func startRolloutPod(t *testing.T, o framework.BatonOptions) *framework.Baton {
+	t.Helper()
+	o.Binary, o.Kubeconfig = bin("baton"), cp.Kubeconfig
+	b, err := framework.StartBaton(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.Kill()
+		if t.Failed() {
+			t.Logf("--- baton log (%s) ---\n%s", o.ProbeSocket, tail(b.Logs(), 40))
+		}
+	})
+	return b
+}
