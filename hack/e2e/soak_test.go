@@ -1,0 +1,503 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+)
+
+// The soak keeps a constant number of keep-alive clients busy while the
+// EndpointSlice changes every 100 ms and the Ingress every second.
+const (
+	soakWorkers     = 16
+	soakWarmup      = 5 * time.Second // connections, pools and caches settle
+	soakWindow      = 5 * time.Second // memory is compared between two windows this long
+	sliceInterval   = 100 * time.Millisecond
+	ingressInterval = time.Second
+	soakHost        = "soak.test"
+	soakExtraHost   = "extra.soak.test"
+	mib             = 1 << 20
+)
+
+// TestSoak is the long-running part of `make bench` (hack/bench/soak.sh).
+// It runs only when BATON_SOAK holds a duration, so `make test` stays short.
+//
+// No request may fail: endpoints leave the slice (or turn not ready) while
+// their backend keeps running, and pod-40 is always ready, exactly the
+// order Kubernetes uses. Memory must not grow: see checkGrowth.
+func TestSoak(t *testing.T) {
+	d := soakDuration(t)
+	ns := namespace(t, "soak")
+	pods := startPods(t, 40, 41, 42, 43)
+	create(t, ingressClass("soak"), service(ns, "web"), endpointSlice(ns, "web", pods...),
+		ingress(ns, "web", "soak", rule{soakHost, "/", "web"}))
+	metricsAddr := framework.FreeAddr()
+	// A repeated flag wins over StartBaton's own --metrics-bind-address.
+	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr)
+	eventually(t, 30*time.Second, func() error { return statusIs(b.HTTPAddr, soakHost, "/", http.StatusOK) })
+
+	mon := &memMonitor{pid: b.PID(), addr: metricsAddr}
+	first := mon.scrape(t)
+	res := runSoak(t, d, b.HTTPAddr, ns, pods, mon)
+	last := mon.scrape(t)
+
+	res.snapshots = counterDelta(first, last, `baton_snapshot_applies_total{result="ok"}`)
+	res.snapshotErrors = counterDelta(first, last, `baton_snapshot_applies_total{result="error"}`)
+	res.report(t, d, mon)
+	res.check(t, pods)
+	mon.checkGrowth(t)
+	// After all that churn, changes must still reach the data plane.
+	res.ingress.finalCheck(t, b.HTTPAddr)
+}
+
+func soakDuration(t *testing.T) time.Duration {
+	v := os.Getenv("BATON_SOAK")
+	if v == "" {
+		t.Skip("set BATON_SOAK to a duration (e.g. 60s) to run the soak")
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("BATON_SOAK=%q: %v", v, err)
+	}
+	if d < soakWarmup+2*soakWindow {
+		t.Fatalf("BATON_SOAK=%v: need at least %v (warm-up plus two memory windows)", d, soakWarmup+2*soakWindow)
+	}
+	return d
+}
+
+type soakResult struct {
+	load                      *timedLoad
+	slice                     *sliceChurn
+	ingress                   *ingressChurn
+	stepErrors                []string
+	snapshots, snapshotErrors float64
+}
+
+// runSoak drives load, slice churn, Ingress churn and memory sampling for d.
+func runSoak(t *testing.T, d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMonitor) *soakResult {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	res := &soakResult{slice: newSliceChurn(ns, "web", pods), ingress: &ingressChurn{ns: ns, name: "web"}}
+	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	every := func(interval time.Duration, name string, step func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				if err := step(); err != nil {
+					mu.Lock()
+					res.stepErrors = append(res.stepErrors, name+": "+err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	every(sliceInterval, "endpointslice", res.slice.step)
+	every(ingressInterval, "ingress", res.ingress.step)
+	every(time.Second, "memory", func() error { return mon.record(time.Since(start)) })
+	wg.Wait()
+	res.load.wait()
+	return res
+}
+
+func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
+	lat := r.load.latencies()
+	before, after := mon.windows()
+	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v "+
+		"rss_before=%.1fMiB rss_after=%.1fMiB heap_before=%.1fMiB heap_after=%.1fMiB goroutines=%.0f→%.0f "+
+		"slice_updates=%d ingress_updates=%d snapshots=%.0f snapshot_errors=%.0f\n",
+		d, soakWorkers, r.load.sent.Load(), r.load.failed.Load(), float64(r.load.sent.Load())/d.Seconds(),
+		percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1),
+		before.rss/mib, after.rss/mib, before.heap/mib, after.heap/mib, before.goroutines, after.goroutines,
+		r.slice.updates, r.ingress.updates, r.snapshots, r.snapshotErrors)
+	t.Logf("requests by pod: %v", r.load.byPod())
+}
+
+func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
+	if f := r.load.failed.Load(); f != 0 {
+		t.Errorf("%d of %d requests failed: %s", f, r.load.sent.Load(), strings.Join(r.load.failureKinds(), "; "))
+	}
+	if r.load.sent.Load() == 0 {
+		t.Error("the load sent no requests")
+	}
+	if len(r.stepErrors) > 0 {
+		t.Errorf("%d API writes failed, first: %v", len(r.stepErrors), r.stepErrors[:min(5, len(r.stepErrors))])
+	}
+	if r.snapshotErrors != 0 {
+		t.Errorf("the data plane refused %.0f snapshots", r.snapshotErrors)
+	}
+	// Churned endpoints are ready about 40% of the time: each must have
+	// been put back into rotation and served.
+	served := r.load.byPod()
+	for _, p := range pods {
+		if served[p.Name] == 0 {
+			t.Errorf("%s served no request during the soak: %v", p.Name, served)
+		}
+	}
+}
+
+// endpointCycle is what a churned endpoint goes through, one state per
+// change: flapping readiness, then graceful termination, then removal, all
+// while its backend process keeps running.
+var endpointCycle = []string{"ready", "not-ready", "ready", "terminating", "absent"}
+
+// sliceChurn rewrites the EndpointSlice; pods[0] stays ready throughout.
+type sliceChurn struct {
+	ns, name string
+	pods     []*framework.Pod
+	state    []int // index into endpointCycle per pod
+	tick     int
+	updates  int
+}
+
+func newSliceChurn(ns, svc string, pods []*framework.Pod) *sliceChurn {
+	return &sliceChurn{ns: ns, name: svc + "-1", pods: pods, state: make([]int, len(pods))}
+}
+
+func (c *sliceChurn) step() error {
+	j := 1 + c.tick%(len(c.pods)-1)
+	c.tick++
+	c.state[j] = (c.state[j] + 1) % len(endpointCycle)
+	endpoints := c.endpoints()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var s discoveryv1.EndpointSlice
+		if err := cp.Client.Get(context.Background(), keyOf(c.ns, c.name), &s); err != nil {
+			return err
+		}
+		s.Endpoints = endpoints
+		return cp.Client.Update(context.Background(), &s)
+	})
+	if err == nil {
+		c.updates++
+	}
+	return err
+}
+
+func (c *sliceChurn) endpoints() []discoveryv1.Endpoint {
+	var eps []discoveryv1.Endpoint
+	for i, p := range c.pods {
+		state := endpointCycle[c.state[i]]
+		if state == "absent" {
+			continue
+		}
+		ready, serving, terminating := state == "ready", state != "not-ready", state == "terminating"
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{p.IP},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &terminating}})
+	}
+	return eps
+}
+
+// ingressChurn adds and removes a second rule (another host, a new path
+// each time) and bumps an annotation; the load's rule stays first and
+// unchanged.
+type ingressChurn struct {
+	ns, name string
+	n        int
+	added    []string // paths of the extra rule, in the order they were added
+	present  bool
+	updates  int
+}
+
+func (c *ingressChurn) step() error {
+	c.n++
+	want, path := !c.present, "/extra-"+strconv.Itoa(c.n)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var ing networkingv1.Ingress
+		if err := cp.Client.Get(context.Background(), keyOf(c.ns, c.name), &ing); err != nil {
+			return err
+		}
+		ing.Spec.Rules = ing.Spec.Rules[:1]
+		if want {
+			extra := ingress(c.ns, c.name, "soak", rule{soakExtraHost, path, "web"})
+			ing.Spec.Rules = append(ing.Spec.Rules, extra.Spec.Rules...)
+		}
+		if ing.Annotations == nil {
+			ing.Annotations = map[string]string{}
+		}
+		ing.Annotations["soak.baton.dev/step"] = strconv.Itoa(c.n)
+		return cp.Client.Update(context.Background(), &ing)
+	})
+	if err != nil {
+		return err
+	}
+	c.updates++
+	if c.present = want; want {
+		c.added = append(c.added, path)
+	}
+	return nil
+}
+
+// finalCheck adds the extra rule once more and waits until the newest path
+// routes and the one before it (removed since) no longer does.
+func (c *ingressChurn) finalCheck(t *testing.T, addr string) {
+	if !c.present {
+		if err := c.step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest := c.added[len(c.added)-1]
+	eventually(t, 30*time.Second, func() error {
+		if err := statusIs(addr, soakExtraHost, newest, http.StatusOK); err != nil {
+			return err
+		}
+		if len(c.added) < 2 {
+			return nil
+		}
+		return statusIs(addr, soakExtraHost, c.added[len(c.added)-2], http.StatusNotFound)
+	})
+}
+
+func statusIs(addr, host, path string, want int) error {
+	status, _, _, err := get(addr, host, path)
+	if err != nil {
+		return err
+	}
+	if status != want {
+		return fmt.Errorf("%s%s: status %d, want %d", host, path, status, want)
+	}
+	return nil
+}
+
+// timedLoad is a closed-loop load: each worker sends its next request when
+// the previous one is answered, over its own keep-alive connection.
+type timedLoad struct {
+	sent, failed atomic.Int64
+	lat          [][]time.Duration // per worker: no lock on the hot path
+	pods         []map[string]int64
+	mu           sync.Mutex
+	failures     []string
+	wg           sync.WaitGroup
+}
+
+func startTimedLoad(ctx context.Context, addr, host string, workers int) *timedLoad {
+	l := &timedLoad{lat: make([][]time.Duration, workers), pods: make([]map[string]int64, workers)}
+	// Proxy is nil on purpose: requests go to Baton's loopback listener only.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: workers, DisableCompression: true, IdleConnTimeout: time.Minute}}
+	start := time.Now()
+	for i := range workers {
+		l.pods[i] = map[string]int64{}
+		l.wg.Add(1)
+		go l.worker(ctx, i, c, "http://"+addr+"/load", host, start)
+	}
+	return l
+}
+
+func (l *timedLoad) worker(ctx context.Context, i int, c *http.Client, url, host string, start time.Time) {
+	defer l.wg.Done()
+	for ctx.Err() == nil {
+		// The request does not carry ctx: the end of the soak must not
+		// cancel a request and count it as failed.
+		t0 := time.Now()
+		status, pod, err := soakGet(c, url, host)
+		l.lat[i] = append(l.lat[i], time.Since(t0))
+		l.sent.Add(1)
+		if err != nil || status < 200 || status > 299 {
+			l.failed.Add(1)
+			l.mu.Lock()
+			l.failures = append(l.failures, fmt.Sprintf("at %v: status %d err %v", t0.Sub(start).Round(time.Millisecond), status, err))
+			l.mu.Unlock()
+			continue
+		}
+		l.pods[i][pod]++
+	}
+}
+
+func soakGet(c *http.Client, url, host string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Pod"), err
+}
+
+func (l *timedLoad) wait() { l.wg.Wait() }
+
+func (l *timedLoad) latencies() []time.Duration {
+	var all []time.Duration
+	for _, w := range l.lat {
+		all = append(all, w...)
+	}
+	slices.Sort(all)
+	return all
+}
+
+func (l *timedLoad) byPod() map[string]int64 {
+	total := map[string]int64{}
+	for _, w := range l.pods {
+		for pod, n := range w {
+			total[pod] += n
+		}
+	}
+	return total
+}
+
+// failureKinds counts failures by message without the request URL, and
+// keeps when each kind was first seen.
+func (l *timedLoad) failureKinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	counts, first := map[string]int{}, map[string]string{}
+	var kinds []string
+	for _, f := range l.failures {
+		at, msg, _ := strings.Cut(f, ": ")
+		if i := strings.Index(msg, `"http://`); i >= 0 {
+			if j := strings.Index(msg[i+1:], `"`); j >= 0 {
+				msg = msg[:i] + msg[i+j+2:]
+			}
+		}
+		if counts[msg]++; counts[msg] == 1 {
+			kinds, first[msg] = append(kinds, msg), at
+		}
+	}
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, fmt.Sprintf("%d× %s (first %s)", counts[k], k, first[k]))
+	}
+	return out
+}
+
+// percentile of sorted latencies, nearest rank; p=1 is the maximum.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))].Round(10 * time.Microsecond)
+}
+
+func counterDelta(before, after framework.Metrics, series string) float64 {
+	a, _ := after.Value(series)
+	b, _ := before.Value(series)
+	return a - b
+}
+
+// memSample is Baton's memory at one moment of the soak.
+type memSample struct {
+	at                    time.Duration
+	rss, heap, goroutines float64
+}
+
+// memMonitor samples Baton's RSS (from /proc) and Go heap and goroutines
+// (from its metrics endpoint) once a second.
+type memMonitor struct {
+	pid     int
+	addr    string
+	samples []memSample
+}
+
+func (m *memMonitor) scrape(t *testing.T) framework.Metrics {
+	t.Helper()
+	metrics, err := framework.ScrapeMetrics(m.addr)
+	if err != nil {
+		t.Fatalf("scrape Baton's metrics: %v", err)
+	}
+	return metrics
+}
+
+func (m *memMonitor) record(at time.Duration) error {
+	rss, err := framework.ProcessRSS(m.pid)
+	if err != nil {
+		return err
+	}
+	metrics, err := framework.ScrapeMetrics(m.addr)
+	if err != nil {
+		return err
+	}
+	heap, ok1 := metrics.Value("go_memstats_heap_inuse_bytes")
+	goroutines, ok2 := metrics.Value("go_goroutines")
+	if !ok1 || !ok2 {
+		return fmt.Errorf("metrics lack go_memstats_heap_inuse_bytes or go_goroutines")
+	}
+	m.samples = append(m.samples, memSample{at: at, rss: float64(rss), heap: heap, goroutines: goroutines})
+	return nil
+}
+
+// windows returns the minimum of each figure over the first window after
+// the warm-up and over the last window. The minimum is what survives the
+// garbage collector (heap in use swings up to GOGC=100% above the live heap
+// between collections), so comparing minima compares live memory rather
+// than where each sample happened to fall in the GC cycle.
+func (m *memMonitor) windows() (before, after memSample) {
+	if len(m.samples) == 0 {
+		return
+	}
+	end := m.samples[len(m.samples)-1].at
+	before = windowMin(m.samples, soakWarmup, soakWarmup+soakWindow)
+	after = windowMin(m.samples, end-soakWindow, end+time.Second)
+	return before, after
+}
+
+func windowMin(samples []memSample, from, to time.Duration) memSample {
+	out := memSample{rss: math.Inf(1), heap: math.Inf(1), goroutines: math.Inf(1)}
+	for _, s := range samples {
+		if s.at >= from && s.at < to {
+			out.rss, out.heap, out.goroutines = min(out.rss, s.rss), min(out.heap, s.heap), min(out.goroutines, s.goroutines)
+		}
+	}
+	return out
+}
+
+// checkGrowth fails on memory that grows with the number of changes.
+//
+// The load is the same in both windows (16 client connections, the same
+// four backends), so goroutines must come back to the same count: a
+// goroutine leaked per snapshot or per slice update would add hundreds in
+// a minute, while a few upstream connections more or fewer (two goroutines
+// each) stay well inside the margin of 32.
+//
+// Heap in use is compared minimum to minimum; the bound (+50% and 16 MiB)
+// is generous because the Go runtime's heap moves with allocation rate
+// and scavenging. Keeping every snapshot (≈10 per second here) or every
+// request's buffers would exceed it within a minute; a small per-change
+// leak will not, and this check does not claim to find one.
+func (m *memMonitor) checkGrowth(t *testing.T) {
+	before, after := m.windows()
+	if math.IsInf(before.heap, 1) || math.IsInf(after.heap, 1) {
+		t.Fatalf("no memory samples in the windows: %d samples", len(m.samples))
+	}
+	if after.goroutines > before.goroutines+32 {
+		t.Errorf("goroutines grew from %.0f to %.0f under the same load", before.goroutines, after.goroutines)
+	}
+	if limit := before.heap*1.5 + 16*mib; after.heap > limit {
+		t.Errorf("heap in use grew from %.1f MiB to %.1f MiB (limit %.1f MiB)", before.heap/mib, after.heap/mib, limit/mib)
+	}
+	samples := make([]string, 0, len(m.samples))
+	for _, s := range m.samples {
+		samples = append(samples, fmt.Sprintf("%v:%.1f/%.0f", s.at.Round(time.Second), s.heap/mib, s.goroutines))
+	}
+	t.Logf("heap MiB / goroutines per second: %s", strings.Join(samples, " "))
+}
