@@ -29,6 +29,7 @@ type config struct {
 	handoffSocket           string
 	handoffWait             time.Duration
 	probeSocket             string
+	stayAfterHandoff        bool
 	gracePeriod             time.Duration
 	readHeaderTimeout       time.Duration
 	idleTimeout             time.Duration
@@ -53,6 +54,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.leaderElectionID, "leader-election-id", "baton-leader", "Name of the leader election Lease.")
 	fs.StringVar(&c.handoffSocket, "handoff-socket", "", "Unix socket used to take listening sockets from the previous process and offer them to the next; empty disables the handoff.")
 	fs.DurationVar(&c.handoffWait, "handoff-wait", 0, "On SIGTERM, keep serving up to this long for a successor to take the listeners before draining (hostNetwork rollouts); 0 drains at once.")
+	fs.BoolVar(&c.stayAfterHandoff, "stay-after-handoff", false, "After handing the listeners over and draining, keep running (not ready) until SIGTERM instead of exiting: in a pod, an exit restarts the container, which would take the listeners back.")
 	fs.StringVar(&c.probeSocket, "probe-socket", "", "Unix socket on which this process alone answers /healthz and /readyz, for `baton probe` (exec probes in hostNetwork mode); empty disables it.")
 	fs.DurationVar(&c.gracePeriod, "shutdown-grace-period", 25*time.Second, "How long in-flight requests may run after SIGTERM or a handoff.")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "Time a client has to send the request headers.")
@@ -89,8 +91,8 @@ func (c *config) validate() error {
 			errs = append(errs, errors.New("--publish-status-address has an empty entry"))
 		}
 	}
-	if c.handoffWait > 0 && c.handoffSocket == "" {
-		errs = append(errs, errors.New("--handoff-wait needs --handoff-socket"))
+	if (c.handoffWait > 0 || c.stayAfterHandoff) && c.handoffSocket == "" {
+		errs = append(errs, errors.New("--handoff-wait and --stay-after-handoff need --handoff-socket"))
 	}
 	if enabled(c.probeAddr) && enabled(c.metricsAddr) && c.probeAddr == c.metricsAddr {
 		errs = append(errs, errors.New("--health-probe-bind-address and --metrics-bind-address must differ"))

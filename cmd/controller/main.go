@@ -81,9 +81,24 @@ func run(cfg *config) error {
 	}
 	ready.serving.Store(true)
 	log.Info("serving", "http", cfg.httpAddr, "https", cfg.httpsAddr)
-	err = serveUntilStopped(dp, cfg, ready, managerDone, signals)
+	signalled, err := serveUntilStopped(dp, cfg, ready, managerDone, signals)
 	stopManager()
+	if cfg.stayAfterHandoff && !signalled && isClosed(dp.TakenOver()) {
+		// In a pod, exiting would restart the container (restartPolicy
+		// Always), and the restarted process would take the listeners back.
+		log.Info("listeners handed over and drained; waiting for termination")
+		<-signals
+	}
 	return err
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // waitFirstSnapshot blocks until the first snapshot is applied: only then
@@ -104,18 +119,17 @@ func waitFirstSnapshot(ctx context.Context, c *reconcile.Controller, managerDone
 
 // serveUntilStopped waits for SIGTERM (drain), SIGINT (stop now), a
 // successor taking the listeners (drain) or the manager failing (drain).
-func serveUntilStopped(dp *dataplane.DataPlane, cfg *config, ready *readiness, managerDone <-chan error, signals <-chan os.Signal) error {
+// It reports whether a signal asked this process to end.
+func serveUntilStopped(dp *dataplane.DataPlane, cfg *config, ready *readiness, managerDone <-chan error, signals <-chan os.Signal) (bool, error) {
 	grace := cfg.gracePeriod
 	var cause error
+	signalled := false
 	select {
 	case sig := <-signals:
-		if sig == syscall.SIGINT {
+		signalled = true
+		if sig == syscall.SIGINT || !awaitSuccessor(dp, cfg.handoffWait, signals) {
 			log.Info("SIGINT: stopping now")
-			return dp.Close()
-		}
-		if !awaitSuccessor(dp, cfg.handoffWait, signals) {
-			log.Info("SIGINT: stopping now")
-			return dp.Close()
+			return true, dp.Close()
 		}
 		log.Info("SIGTERM: draining", "grace", grace)
 	case <-dp.TakenOver():
@@ -129,7 +143,7 @@ func serveUntilStopped(dp *dataplane.DataPlane, cfg *config, ready *readiness, m
 	if err := dp.Shutdown(ctx); err != nil {
 		log.Error(err, "drain did not finish in time")
 	}
-	return cause
+	return signalled, cause
 }
 
 // awaitSuccessor keeps serving after SIGTERM for up to wait, until a

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ func TestSoak(t *testing.T) {
 	metricsAddr := framework.FreeAddr()
 	// A repeated flag wins over StartBaton's own --metrics-bind-address.
 	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr)
+	t.Cleanup(func() { dumpOnFailure(t, b) })
 	eventually(t, 30*time.Second, func() error { return statusIs(b.HTTPAddr, soakHost, "/", http.StatusOK) })
 
 	mon := &memMonitor{pid: b.PID(), addr: metricsAddr}
@@ -64,6 +66,25 @@ func TestSoak(t *testing.T) {
 	mon.checkGrowth(t)
 	// After all that churn, changes must still reach the data plane.
 	res.ingress.finalCheck(t, b.HTTPAddr)
+}
+
+// dumpOnFailure makes a failed Baton print every goroutine's stack (Go does
+// on SIGQUIT) and keeps its whole log in a file: a stuck request is then
+// visible with the lock or channel it waits on.
+func dumpOnFailure(t *testing.T, b *framework.Baton) {
+	if !t.Failed() {
+		return
+	}
+	_ = b.Signal(syscall.SIGQUIT)
+	_ = b.Wait(10 * time.Second)
+	f, err := os.CreateTemp("", "baton-soak-*.log")
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(b.Logs())
+	t.Logf("Baton's log with a goroutine dump: %s", f.Name())
 }
 
 func soakDuration(t *testing.T) time.Duration {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,9 @@ func TestHostNetworkRollout(t *testing.T) {
 		t.Errorf("old process not ready while it is the only one serving: %s", why)
 	}
 
+	// As in the chart: an exit after the handoff would restart the
+	// container, which would then take the listeners back.
+	flags = append(flags, "--stay-after-handoff")
 	next := startRolloutPod(t, framework.BatonOptions{ProbeSocket: filepath.Join(dir, "new.sock"), Args: flags,
 		HTTPAddr: old.HTTPAddr, HTTPSAddr: old.HTTPSAddr, ProbeAddr: old.ProbeAddr, MetricsAddr: old.MetricsAddr})
 	if err := old.Wait(30 * time.Second); err != nil {
@@ -66,6 +70,32 @@ func TestHostNetworkRollout(t *testing.T) {
 	}
 	if err := probe(filepath.Join(dir, "old.sock")); err == nil {
 		t.Error("baton probe of the exited process succeeded")
+	}
+
+	// A third process takes over without any signal to the second, which
+	// must then stay, not ready, until it is told to terminate.
+	third := startRolloutPod(t, framework.BatonOptions{ProbeSocket: filepath.Join(dir, "third.sock"), Args: flags,
+		HTTPAddr: old.HTTPAddr, HTTPSAddr: old.HTTPSAddr, ProbeAddr: old.ProbeAddr, MetricsAddr: old.MetricsAddr})
+	eventually(t, 20*time.Second, func() error {
+		if !strings.Contains(next.Logs(), "waiting for termination") {
+			return errors.New("the second process has not finished its drain")
+		}
+		return nil
+	})
+	if err := next.Wait(time.Second); err == nil {
+		t.Fatal("the second process exited after the handoff despite --stay-after-handoff")
+	}
+	if ok, why := next.Ready(); ok || !strings.Contains(why, "draining") {
+		t.Errorf("handed-over process: ready=%v (%s), want not ready, draining", ok, why)
+	}
+	if ok, why := third.Ready(); !ok {
+		t.Errorf("third process not ready: %s", why)
+	}
+	if err := next.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Wait(10 * time.Second); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -44,16 +44,17 @@ func TestDefaultArguments(t *testing.T) {
 			"--ingress-class=baton", "--controller-name=baton.dev/ingress-controller",
 			"--publish-service=ingress-system/edge-baton",
 			"--leader-elect", "--leader-election-namespace=ingress-system", "--leader-election-id=edge-baton-leader",
-			"--handoff-socket=/var/run/baton/handoff.sock",
-			"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s"}
+			"--handoff-socket=/var/run/baton/handoff.sock", "--stay-after-handoff"}
 	}
+	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s"}
+	hostNetwork := []string{"--handoff-wait=30s", "--probe-socket=/var/run/baton-probe/probe.sock"}
 	tests := []struct {
 		name string
 		args []string
 		want []string
 	}{
-		{"Deployment", nil, common(":8080", ":8443", ":10256")},
-		{"DaemonSet", []string{"--set", "mode=DaemonSet"}, common(":80", ":443", ":10262")},
+		{"Deployment", nil, slices.Concat(common(":8080", ":8443", ":10256"), tail)},
+		{"DaemonSet", []string{"--set", "mode=DaemonSet"}, slices.Concat(common(":80", ":443", ":10262"), hostNetwork, tail)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,6 +67,16 @@ func (c controller) port(t *testing.T, flag string) int32 {
 
 func (c controller) hostNetwork() bool { return c.pod.Spec.HostNetwork }
 
+// volume is the pod's volume of that name, nil if there is none.
+func (c controller) volume(name string) *corev1.Volume {
+	for i := range c.pod.Spec.Volumes {
+		if c.pod.Spec.Volumes[i].Name == name {
+			return &c.pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
 // selects reports whether the workload's selector matches the pod labels.
 func (c controller) selects(t *testing.T, selector map[string]string) bool {
 	t.Helper()
@@ -112,7 +122,18 @@ func checkPorts(t *testing.T, c controller) {
 	}
 }
 
+// checkProbes: in its own network namespace the pod is probed over HTTP on
+// the health port; on the host network, where the surge pod shares that
+// port with the old one, each pod is asked on its own probe socket by an
+// exec of `baton probe`, and the socket lives in a volume of its own.
 func checkProbes(t *testing.T, c controller) {
+	if c.hostNetwork() {
+		checkExecProbes(t, c)
+		return
+	}
+	if c.flags["probe-socket"] != "" {
+		t.Errorf("--probe-socket set although the pod has its own network")
+	}
 	health := c.port(t, "health-probe-bind-address")
 	for probePath, probe := range map[string]*corev1.Probe{"/readyz": c.container.ReadinessProbe, "/healthz": c.container.LivenessProbe} {
 		if probe == nil || probe.HTTPGet == nil {
@@ -125,14 +146,43 @@ func checkProbes(t *testing.T, c controller) {
 	}
 }
 
+func checkExecProbes(t *testing.T, c controller) {
+	socket := c.flags["probe-socket"]
+	if socket == "" {
+		t.Fatal("hostNetwork pod without --probe-socket")
+	}
+	for probePath, probe := range map[string]*corev1.Probe{"/readyz": c.container.ReadinessProbe, "/healthz": c.container.LivenessProbe} {
+		want := []string{"/baton", "probe", "--socket", socket, "--path", probePath}
+		if probe == nil || probe.Exec == nil || !slices.Equal(probe.Exec.Command, want) {
+			t.Errorf("probe for %s: %+v, want exec %q", probePath, probe, want)
+		}
+	}
+	mounted := false
+	for _, m := range c.container.VolumeMounts {
+		if m.MountPath == path.Dir(socket) {
+			mounted = c.volume(m.Name) != nil && c.volume(m.Name).EmptyDir != nil
+		}
+	}
+	if !mounted {
+		t.Errorf("probe socket directory %s is not a per-pod emptyDir", path.Dir(socket))
+	}
+}
+
 // checkGracePeriod: the kubelet must not kill a pod that is still in its
-// preStop sleep or draining.
+// preStop sleep, waiting for its successor, or draining.
 func checkGracePeriod(t *testing.T, c controller) {
 	drain, err := time.ParseDuration(c.flags["shutdown-grace-period"])
 	if err != nil {
 		t.Fatalf("--shutdown-grace-period: %v", err)
 	}
 	need := drain
+	if w := c.flags["handoff-wait"]; w != "" {
+		wait, err := time.ParseDuration(w)
+		if err != nil {
+			t.Fatalf("--handoff-wait: %v", err)
+		}
+		need += wait
+	}
 	if h := c.container.Lifecycle; h != nil && h.PreStop != nil && h.PreStop.Sleep != nil {
 		need += time.Duration(h.PreStop.Sleep.Seconds) * time.Second
 	}

@@ -121,7 +121,25 @@ Seconds the kubelet allows for preStop and the drain after SIGTERM, plus a
 margin, so it never kills a pod that is still finishing requests.
 */}}
 {{- define "baton.terminationGracePeriod" -}}
-{{- add (int .Values.drainGracePeriod) (int .Values.preStopSleepSeconds) 5 }}
+{{- add (int .Values.drainGracePeriod) (int .Values.preStopSleepSeconds) 5 (include "baton.successorWait" .) }}
+{{- end }}
+
+{{/* Seconds a SIGTERMed pod waits for its successor (DaemonSet mode). */}}
+{{- define "baton.successorWait" -}}
+{{- if and (eq (include "baton.hostNetwork" .) "true") .Values.handoff.enabled }}
+{{- int .Values.handoff.successorWaitSeconds }}
+{{- else }}
+{{- 0 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Per-pod probe socket (DaemonSet mode): pods sharing the node's ports cannot
+tell over TCP which of them answered a probe, so each answers on a socket
+in its own emptyDir and the probes exec `baton probe`.
+*/}}
+{{- define "baton.probeSocket" -}}
+{{- if eq (include "baton.hostNetwork" .) "true" }}/var/run/baton-probe/probe.sock{{ end }}
 {{- end }}
 
 {{/* Validates a namespace/name value. */}}
@@ -171,7 +189,13 @@ one wins.
   (printf "--leader-election-id=%s" (include "baton.leaderElectionID" .))) }}
 {{- end }}
 {{- if .Values.handoff.enabled }}
-{{- $args = append $args (printf "--handoff-socket=%s" (include "baton.handoffSocket" .)) }}
+{{- $args = concat $args (list (printf "--handoff-socket=%s" (include "baton.handoffSocket" .)) "--stay-after-handoff") }}
+{{- end }}
+{{- if gt (int (include "baton.successorWait" .)) 0 }}
+{{- $args = append $args (printf "--handoff-wait=%ss" (include "baton.successorWait" .)) }}
+{{- end }}
+{{- with include "baton.probeSocket" . }}
+{{- $args = append $args (printf "--probe-socket=%s" .) }}
 {{- end }}
 {{- $args = concat $args (list
   (printf "--shutdown-grace-period=%ds" (int .Values.drainGracePeriod))

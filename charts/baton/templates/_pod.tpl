@@ -104,6 +104,16 @@ spec:
           containerPort: {{ $p.health }}
           protocol: TCP
       {{- end }}
+      {{- with include "baton.probeSocket" . }}
+      readinessProbe:
+        exec:
+          command: ["/baton", "probe", "--socket", {{ . | quote }}, "--path", "/readyz"]
+        {{- toYaml $.Values.readinessProbe | nindent 8 }}
+      livenessProbe:
+        exec:
+          command: ["/baton", "probe", "--socket", {{ . | quote }}, "--path", "/healthz"]
+        {{- toYaml $.Values.livenessProbe | nindent 8 }}
+      {{- else }}
       readinessProbe:
         httpGet:
           path: /readyz
@@ -114,6 +124,7 @@ spec:
           path: /healthz
           port: {{ $p.health }}
         {{- toYaml .Values.livenessProbe | nindent 8 }}
+      {{- end }}
       {{- if gt (int .Values.preStopSleepSeconds) 0 }}
       lifecycle:
         preStop:
@@ -127,6 +138,10 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- with include "baton.probeSocket" . }}
+        - name: probe
+          mountPath: {{ dir . }}
+        {{- end }}
         {{- if .Values.handoff.enabled }}
         - name: handoff
           mountPath: {{ .Values.handoff.mountPath }}
@@ -138,6 +153,12 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- if include "baton.probeSocket" . }}
+    - name: probe
+      emptyDir:
+        medium: Memory
+        sizeLimit: 1Mi
+    {{- end }}
     {{- if .Values.handoff.enabled }}
     - name: handoff
       {{- if $hostNetwork }}
