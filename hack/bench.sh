@@ -22,3 +22,6 @@ go test -count=1 -tags envtest -run TestMeasureApplyLatency -v ./pkg/reconcile/ 
 go build -o bin/baton-benchproxy ./hack/bench/proxy
 hack/bench/compare.sh "$out" "$duration" "$conns"
 hack/bench/reload.sh "$out"
+
+echo "== soak: load with EndpointSlice churn every 100ms and an Ingress change every second (BATON_SOAK, default 60s)"
+hack/bench/soak.sh "$out"

@@ -516,6 +516,11 @@ func (m *memMonitor) checkGrowth(t *testing.T) {
 	if limit := before.heap*1.5 + 16*mib; after.heap > limit {
 		t.Errorf("heap in use grew from %.1f MiB to %.1f MiB (limit %.1f MiB)", before.heap/mib, after.heap/mib, limit/mib)
 	}
+	// RSS includes what the runtime has not yet returned to the kernel,
+	// so it lags the heap; same idea, looser bound.
+	if limit := before.rss*1.5 + 32*mib; after.rss > limit {
+		t.Errorf("RSS grew from %.1f MiB to %.1f MiB (limit %.1f MiB)", before.rss/mib, after.rss/mib, limit/mib)
+	}
 	samples := make([]string, 0, len(m.samples))
 	for _, s := range m.samples {
 		samples = append(samples, fmt.Sprintf("%v:%.1f/%.0f", s.at.Round(time.Second), s.heap/mib, s.goroutines))
