@@ -51,7 +51,7 @@ func TestSoak(t *testing.T) {
 	metricsAddr := framework.FreeAddr()
 	// A repeated flag wins over StartBaton's own --metrics-bind-address.
 	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr)
-	t.Cleanup(func() { dumpOnFailure(t, b) })
+	t.Cleanup(func() { dumpOnFailure(t, b, pods) })
 	eventually(t, 30*time.Second, func() error { return statusIs(b.HTTPAddr, soakHost, "/", http.StatusOK) })
 
 	mon := &memMonitor{pid: b.PID(), addr: metricsAddr}
@@ -71,9 +71,14 @@ func TestSoak(t *testing.T) {
 // dumpOnFailure makes a failed Baton print every goroutine's stack (Go does
 // on SIGQUIT) and keeps its whole log in a file: a stuck request is then
 // visible with the lock or channel it waits on.
-func dumpOnFailure(t *testing.T, b *framework.Baton) {
+func dumpOnFailure(t *testing.T, b *framework.Baton, pods []*framework.Pod) {
 	if !t.Failed() {
 		return
+	}
+	for _, p := range pods {
+		if err := p.NetworkPresent(); err != nil {
+			t.Log(err)
+		}
 	}
 	_ = b.Signal(syscall.SIGQUIT)
 	_ = b.Wait(10 * time.Second)

@@ -3,6 +3,7 @@ package framework
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -86,4 +87,14 @@ func parseMetrics(sc *bufio.Scanner) (Metrics, error) {
 func (m Metrics) Value(series string) (float64, bool) {
 	v, ok := m[series]
 	return v, ok
+}
+
+// NetworkPresent tells whether the pod's host-side interface still exists.
+// Another e2e run's CleanupStalePods removes every pod network it finds, so
+// a soak that shares the machine with one can lose its backends mid-run.
+func (p *Pod) NetworkPresent() error {
+	if _, err := net.InterfaceByName(p.veth); err != nil {
+		return fmt.Errorf("%s: interface %s is gone (removed by another e2e run?): %w", p.Name, p.veth, err)
+	}
+	return nil
 }
