@@ -56,7 +56,7 @@ func TestSoak(t *testing.T) {
 
 	mon := &memMonitor{pid: b.PID(), addr: metricsAddr}
 	first := mon.scrape(t)
-	res := runSoak(t, d, b.HTTPAddr, ns, pods, mon)
+	res := runSoak(d, b.HTTPAddr, ns, pods, mon)
 	last := mon.scrape(t)
 
 	res.snapshots = counterDelta(first, last, `baton_snapshot_applies_total{result="ok"}`)
@@ -116,40 +116,55 @@ type soakResult struct {
 }
 
 // runSoak drives load, slice churn, Ingress churn and memory sampling for d.
-func runSoak(t *testing.T, d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMonitor) *soakResult {
+func runSoak(d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMonitor) *soakResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	res := &soakResult{slice: newSliceChurn(ns, "web", pods), ingress: &ingressChurn{ns: ns, name: "web"}}
 	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	every := func(interval time.Duration, name string, step func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				if err := step(); err != nil {
-					mu.Lock()
-					res.stepErrors = append(res.stepErrors, name+": "+err.Error())
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	steps := &periodic{ctx: ctx}
 	start := time.Now()
-	every(sliceInterval, "endpointslice", res.slice.step)
-	every(ingressInterval, "ingress", res.ingress.step)
-	every(time.Second, "memory", func() error { return mon.record(time.Since(start)) })
-	wg.Wait()
+	steps.every(sliceInterval, "endpointslice", res.slice.step)
+	steps.every(ingressInterval, "ingress", res.ingress.step)
+	steps.every(time.Second, "memory", func() error { return mon.record(time.Since(start)) })
+	res.stepErrors = steps.wait()
 	res.load.wait()
 	return res
+}
+
+// periodic runs steps on tickers until ctx ends. A step slower than its
+// interval delays the next one instead of piling up, so the counts
+// reported are the changes actually made.
+type periodic struct {
+	ctx  context.Context
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []string
+}
+
+func (p *periodic) every(interval time.Duration, name string, step func() error) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := step(); err != nil {
+				p.mu.Lock()
+				p.errs = append(p.errs, name+": "+err.Error())
+				p.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (p *periodic) wait() []string {
+	p.wg.Wait()
+	return p.errs
 }
 
 func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
@@ -178,8 +193,12 @@ func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
 	if r.snapshotErrors != 0 {
 		t.Errorf("the data plane refused %.0f snapshots", r.snapshotErrors)
 	}
-	// Churned endpoints are ready about 40% of the time: each must have
-	// been put back into rotation and served.
+	r.checkEveryPodServed(t, pods)
+}
+
+// checkEveryPodServed: churned endpoints are ready about 40% of the time,
+// so each must have been put back into rotation and served.
+func (r *soakResult) checkEveryPodServed(t *testing.T, pods []*framework.Pod) {
 	served := r.load.byPod()
 	for _, p := range pods {
 		if served[p.Name] == 0 {
