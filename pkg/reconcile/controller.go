@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,12 @@ type Controller struct {
 	retry    time.Duration
 	warnings []translate.Warning
 	gauges   upstreamGauges
+	// lastGood are the certificates of the snapshot last applied, by
+	// Secret, so that deleting or breaking a TLS Secret keeps serving its
+	// last good certificate (see translate.Input.LastGoodCertificates).
+	// It lives in memory only: after a restart a Secret that is already
+	// missing or invalid has no certificate, as before this memory existed.
+	lastGood map[types.NamespacedName]snapshot.Certificate
 }
 
 // Setup registers the controller with mgr: its own object cache, the build
@@ -155,6 +162,9 @@ func (c *Controller) rebuild(ctx context.Context) {
 		return
 	}
 	c.retry = 0
+	// Only certificates that reached the sink count as good: after a failed
+	// Apply the previous ones are still the ones being served.
+	c.lastGood = out.GoodCertificates
 	c.logWarnings(out.Warnings)
 	c.status.publish(&out)
 }
@@ -223,12 +233,15 @@ func (c *Controller) input(ctx context.Context) (translate.Input, error) {
 		ControllerName:   c.opts.ControllerName,
 		ClassName:        c.opts.ClassName,
 		DefaultTLSSecret: c.opts.DefaultTLSSecret,
-		IngressClasses:   classes.Items,
-		Ingresses:        ingresses.Items,
-		Services:         services.Items,
-		EndpointSlices:   slices.Items,
-		Secrets:          secrets.Items,
-		Upstreams:        upstreams.Items,
+		// The build loop replaces lastGood instead of modifying it, and
+		// Translate only reads it.
+		LastGoodCertificates: c.lastGood,
+		IngressClasses:       classes.Items,
+		Ingresses:            ingresses.Items,
+		Services:             services.Items,
+		EndpointSlices:       slices.Items,
+		Secrets:              secrets.Items,
+		Upstreams:            upstreams.Items,
 	}, nil
 }
 

@@ -34,6 +34,12 @@
 //     H2C; anything else with HTTP/1.1. HTTPS backends need an Upstream.
 //   - A TLS entry without hosts covers the hosts of the Ingress's rules; a
 //     TLS entry without secretName is served the default certificate.
+//   - A TLS Secret (of an Ingress or the default certificate) that goes
+//     missing or invalid keeps serving the certificate last built from it,
+//     when the caller passes that in Input.LastGoodCertificates; the
+//     warning (SecretNotFound or InvalidSecret, ResolvedRefs False) names
+//     the kept certificate's serial and notAfter. Without one the
+//     certificate is dropped and its hosts get the default certificate.
 //   - References never leave the referring object's namespace.
 //
 // Condition LastTransitionTime is left zero: the status writer merges

@@ -266,8 +266,14 @@ func cert(source string, hosts ...string) snapshot.Certificate {
 
 func mustEqualJSON(t *testing.T, what string, got, want any) {
 	t.Helper()
-	g, _ := json.MarshalIndent(got, "", "  ")
-	w, _ := json.MarshalIndent(want, "", "  ")
+	g, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatalf("%s: %v", what, err) // else two unmarshalable values compare equal
+	}
+	w, err := json.MarshalIndent(want, "", "  ")
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
 	if string(g) != string(w) {
 		t.Fatalf("%s differs\n--- got:\n%s\n--- want:\n%s", what, g, w)
 	}

@@ -32,12 +32,13 @@ func (t *translator) addTLS(ing *networkingv1.Ingress, r *report) {
 		if len(hosts) == 0 {
 			continue
 		}
-		cert, w := t.certificate(key)
+		cert, ok, w := t.certificate(key)
 		if w != nil {
 			r.add(w)
-			continue
 		}
-		t.addCertificateHosts(cert, hosts)
+		if ok {
+			t.addCertificateHosts(cert, hosts)
+		}
 	}
 }
 
@@ -115,27 +116,39 @@ func (t *translator) defaultCertificate(key *types.NamespacedName) {
 	if key == nil {
 		return
 	}
-	cert, w := t.certificate(*key)
+	cert, ok, w := t.certificate(*key)
 	if w != nil {
 		t.warnings = append(t.warnings, Warning{Reason: w.Reason, Message: "default certificate: " + w.Message})
-		return
 	}
-	t.defaultCert = &cert
+	if ok {
+		t.defaultCert = &cert
+	}
 }
 
 // certificate loads and checks a kubernetes.io/tls Secret, once per
-// translation.
-func (t *translator) certificate(key types.NamespacedName) (snapshot.Certificate, *Warning) {
-	if c, ok := t.certCache[key]; ok {
-		return c.cert, c.warning
+// translation. ok tells whether cert can be served: the Secret's own, or
+// the last good one of a Secret gone missing or invalid (then with a
+// warning that says so). Every servable certificate is recorded in
+// t.good for the caller to pass back next time.
+func (t *translator) certificate(key types.NamespacedName) (cert snapshot.Certificate, ok bool, w *Warning) {
+	if c, seen := t.certCache[key]; seen {
+		return c.cert, c.ok, c.warning
 	}
-	cert, w := loadCertificate(t.idx.secrets[key], key)
-	t.certCache[key] = cachedCert{cert: cert, warning: w}
-	return cert, w
+	cert, w = loadCertificate(t.idx.secrets[key], key)
+	ok = w == nil
+	if !ok {
+		cert, ok, w = t.lastGoodCertificate(key, w)
+	}
+	t.certCache[key] = cachedCert{cert: cert, ok: ok, warning: w}
+	if ok {
+		t.good[key] = cert
+	}
+	return cert, ok, w
 }
 
 type cachedCert struct {
 	cert    snapshot.Certificate
+	ok      bool
 	warning *Warning
 }
 

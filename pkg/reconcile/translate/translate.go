@@ -24,6 +24,11 @@ type Input struct {
 	ClassName string
 	// DefaultTLSSecret is served when no certificate matches SNI.
 	DefaultTLSSecret *types.NamespacedName
+	// LastGoodCertificates are the certificates the previous translation
+	// served, by Secret (Output.GoodCertificates of that call). When one of
+	// these Secrets is missing or invalid, its entry is served instead, with
+	// a warning. Hosts are ignored. Translate does not modify the map.
+	LastGoodCertificates map[types.NamespacedName]snapshot.Certificate
 
 	IngressClasses []networkingv1.IngressClass
 	Ingresses      []networkingv1.Ingress
@@ -45,6 +50,12 @@ type Output struct {
 	// Warnings concern no single Ingress or Upstream (the default
 	// certificate); the caller logs them.
 	Warnings []Warning
+	// GoodCertificates holds, by Secret, every certificate this
+	// translation serves (Hosts empty): loaded from its Secret, or kept
+	// from Input.LastGoodCertificates. Secrets no Ingress of our class (nor
+	// the default certificate) uses any more are absent, so passing this
+	// map back as the next LastGoodCertificates also forgets them.
+	GoodCertificates map[types.NamespacedName]snapshot.Certificate
 }
 
 // Warning is one problem, meant for a Kubernetes Event of type Warning.
@@ -89,6 +100,8 @@ func Translate(in Input) Output {
 		Ingresses: results,
 		Upstreams: upstreams,
 		Warnings:  t.warnings,
+
+		GoodCertificates: t.good,
 	}
 }
 
@@ -108,6 +121,8 @@ type translator struct {
 	tlsOwner     map[string]tlsClaim
 	certs        map[string]*snapshot.Certificate
 	certCache    map[types.NamespacedName]cachedCert
+	lastGood     map[types.NamespacedName]snapshot.Certificate
+	good         map[types.NamespacedName]snapshot.Certificate
 	defaultOwner string
 	defaultRoute *snapshot.Route
 	defaultCert  *snapshot.Certificate
@@ -129,6 +144,8 @@ func newTranslator(in Input) *translator {
 		tlsOwner:   map[string]tlsClaim{},
 		certs:      map[string]*snapshot.Certificate{},
 		certCache:  map[types.NamespacedName]cachedCert{},
+		lastGood:   in.LastGoodCertificates,
+		good:       map[types.NamespacedName]snapshot.Certificate{},
 	}
 	t.defaultCertificate(in.DefaultTLSSecret)
 	return t
