@@ -33,6 +33,8 @@ type config struct {
 	gracePeriod             time.Duration
 	readHeaderTimeout       time.Duration
 	idleTimeout             time.Duration
+	maxConnections          int
+	maxHeaderBytes          int
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -59,6 +61,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.gracePeriod, "shutdown-grace-period", 25*time.Second, "How long in-flight requests may run after SIGTERM or a handoff.")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "Time a client has to send the request headers.")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
+	fs.IntVar(&c.maxConnections, "max-connections", 20000, "Client connections served at once; beyond it a connection gets 503 and is closed. 0 is unlimited.")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -214,6 +214,8 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 		GracePeriod:       cfg.gracePeriod,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
 		IdleTimeout:       cfg.idleTimeout,
+		MaxConnections:    cfg.maxConnections,
+		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		Observer:          newRequestMetrics(registry()),
 		AdminHandler:      admin,
 		AdminListeners:    adminListeners(cfg),

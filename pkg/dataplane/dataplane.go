@@ -37,6 +37,7 @@ type Options struct {
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	MaxConnections    int // per Server, all its listeners; beyond it 503 (0: unlimited)
 	Proxy             proxy.Options
 	Observer          router.Observer
 	// AdminHandler serves AdminListeners (see StartAdmin).
@@ -161,6 +162,7 @@ func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Opti
 		IdleTimeout:       d.opts.IdleTimeout,
 		GracePeriod:       d.opts.GracePeriod,
 		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
+		MaxConnections:    d.opts.MaxConnections,
 		Logf:              d.opts.Logf,
 	}
 }

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -39,20 +40,8 @@ func (b *recordingBackend) saw(path string) bool {
 // TestRequestSmugglingIsRejected sends ambiguous or malformed HTTP/1.1
 // framing over raw TCP: each must get a 4xx/5xx answer (or a closed
 // connection) and nothing smuggled behind it may reach the backend.
-//
-// Not covered yet, because net/http accepts them before Baton sees the
-// request: Content-Length together with Transfer-Encoding (chunked wins and
-// Content-Length is dropped) and obs-fold (unfolded). Baton re-frames what
-// it forwards, so the upstream cannot be desynchronised, but the issue asks
-// for a 400; that needs a header pre-check below net/http.
 func TestRequestSmugglingIsRejected(t *testing.T) {
-	rec := &recordingBackend{}
-	srv := httptest.NewServer(rec)
-	t.Cleanup(srv.Close)
-	s := snapshotTo(1, strings.TrimPrefix(srv.URL, "http://"))
-	s.Hosts[0].Name = ""
-	dp := start(t, Options{HTTPAddr: "127.0.0.1:0", MaxHeaderBytes: 8 << 10}, s)
-	addr := dp.Addr(ListenerHTTP).String()
+	rec, addr := smugglingRig(t)
 	smuggled := "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
 	tests := map[string]string{
 		"two CLs":            "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd" + smuggled,
@@ -64,7 +53,7 @@ func TestRequestSmugglingIsRejected(t *testing.T) {
 	}
 	for name, raw := range tests {
 		t.Run(name, func(t *testing.T) {
-			status := rawExchange(t, addr, raw)
+			status := rawExchange(t, plainDial(addr), raw)
 			if status != 0 && status < 400 {
 				t.Errorf("answered %d, want a 4xx/5xx or a closed connection", status)
 			}
@@ -76,11 +65,103 @@ func TestRequestSmugglingIsRejected(t *testing.T) {
 	}
 }
 
+// TestAmbiguousFramingGets400 covers what net/http itself would accept:
+// Content-Length with Transfer-Encoding (it would drop Content-Length) and
+// obs-fold (it would unfold). The h1guard below net/http refuses both with
+// 400, over cleartext and TLS, also as the second request of a keep-alive
+// connection whose first request is served normally.
+func TestAmbiguousFramingGets400(t *testing.T) {
+	rec, addr, tlsAddr := smugglingRigTLS(t)
+	smuggled := "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+	tests := map[string]string{
+		"CL then TE": "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 44\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"TE then CL": "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n" + smuggled,
+		"obs-fold":   "GET /x HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n Transfer-Encoding: chunked\r\n\r\n" + smuggled,
+	}
+	dials := map[string]func() (net.Conn, error){"cleartext": plainDial(addr), "TLS": tlsDial(tlsAddr)}
+	for name, raw := range tests {
+		for proto, dial := range dials {
+			t.Run(name+" over "+proto, func(t *testing.T) {
+				if got := rawExchange(t, dial, raw); got != http.StatusBadRequest {
+					t.Errorf("answered %d, want 400", got)
+				}
+				first, second := keepAliveExchange(t, dial, "GET /first HTTP/1.1\r\nHost: a\r\n\r\n"+raw)
+				if first != http.StatusOK || second != http.StatusBadRequest {
+					t.Errorf("keep-alive: %d then %d, want 200 then 400", first, second)
+				}
+			})
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if rec.saw("/smuggled") || rec.saw("/x") {
+		t.Error("a refused or smuggled request reached the backend")
+	}
+	if !rec.saw("/first") {
+		t.Errorf("the well-formed request before the refused one never reached the backend: %q", rec.paths)
+	}
+}
+
+func smugglingRig(t *testing.T) (*recordingBackend, string) {
+	rec, addr, _ := smugglingRigTLS(t)
+	return rec, addr
+}
+
+func smugglingRigTLS(t *testing.T) (*recordingBackend, string, string) {
+	t.Helper()
+	rec := &recordingBackend{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	s := snapshotTo(1, strings.TrimPrefix(srv.URL, "http://"))
+	s.Hosts[0].Name = ""
+	fallback := certFor(t, "smuggle.test")
+	s.DefaultCertificate = &fallback
+	dp := start(t, Options{HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", MaxHeaderBytes: 8 << 10}, s)
+	return rec, dp.Addr(ListenerHTTP).String(), dp.Addr(ListenerHTTPS).String()
+}
+
+func plainDial(addr string) func() (net.Conn, error) {
+	return func() (net.Conn, error) { return net.Dial("tcp", addr) }
+}
+
+func tlsDial(addr string) func() (net.Conn, error) {
+	return func() (net.Conn, error) {
+		// Our own test server, with a throwaway certificate.
+		return tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, ServerName: "smuggle.test", NextProtos: []string{"http/1.1"}})
+	}
+}
+
+// keepAliveExchange writes raw (two requests) on one connection and returns
+// the status of both responses (0 for one that never came).
+func keepAliveExchange(t *testing.T, dial func() (net.Conn, error), raw string) (int, int) {
+	t.Helper()
+	c, err := dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		return 0, 0
+	}
+	rd := bufio.NewReader(c)
+	var statuses [2]int
+	for i := range statuses {
+		resp, err := http.ReadResponse(rd, nil)
+		if err != nil {
+			break
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[i] = resp.StatusCode
+	}
+	return statuses[0], statuses[1]
+}
+
 // rawExchange writes raw and returns the status of the first response, or
 // 0 when the connection closed without one.
-func rawExchange(t *testing.T, addr, raw string) int {
+func rawExchange(t *testing.T, dial func() (net.Conn, error), raw string) int {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}

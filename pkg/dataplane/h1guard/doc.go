@@ -8,9 +8,10 @@
 // The guard follows message boundaries itself (heads, Content-Length and
 // chunked bodies), so it judges every request of a keep-alive connection,
 // not just the first. On a violation it withholds the offending head and
-// fails the next read with *Violation; net/http, seeing a read error that is
-// not a network error, answers "400 Bad Request" and closes the connection,
-// so the request never reaches a handler, let alone an upstream.
+// everything after it, and hands net/http a few poisoned bytes instead that
+// no request head can absorb: net/http answers "400 Bad Request" and closes
+// the connection, so the request never reaches a handler, let alone an
+// upstream.
 //
 // It gives up inspecting (passes bytes through) where it stops being the
 // arbiter: an HTTP/2 connection preface, a connection hijacked for an

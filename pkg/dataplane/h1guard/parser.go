@@ -1,8 +1,7 @@
 package h1guard
 
-// Violation is the error a guarded read returns once a request broke the
-// rules. It is deliberately not a net.Error: net/http answers 400 only to
-// read errors it does not take for a dropped connection.
+// Violation is why a connection's requests were refused; a guarded read
+// returns it once the poisoned head is delivered.
 type Violation struct{ Reason string }
 
 func (v *Violation) Error() string { return "h1guard: refused request: " + v.Reason }

@@ -348,3 +348,32 @@ func TestOptionsAsteriskIsForwardedAsIs(t *testing.T) {
 		t.Errorf("upstream got %q", got)
 	}
 }
+
+// A client that half-closes (shuts down its sending side) while its request
+// is in flight looks gone to net/http. The proxy gives up the request, and
+// what the client still reads must not be an empty 200 that the proxy never
+// got from anywhere.
+func TestHalfClosedClientGetsNoFakeResponse(t *testing.T) {
+	entered := make(chan struct{})
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-r.Context().Done()
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(safety))
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-entered
+	c.(*net.TCPConn).CloseWrite()
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatalf("half-closed client got a response the upstream never sent: %d", resp.StatusCode)
+	}
+	_, logs := r.settle(t)
+	if len(logs) != 1 || logs[0].status != proxy.StatusClientClosedRequest {
+		t.Errorf("logs = %+v, want one 499", logs)
+	}
+}

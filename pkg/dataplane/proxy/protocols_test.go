@@ -53,6 +53,9 @@ func TestH2OverTLSDownstreamByALPN(t *testing.T) {
 	if resp.Proto != "HTTP/1.1" {
 		t.Errorf("HTTP/1.1 client got %s", resp.Proto)
 	}
+	if got := (<-seen).Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("HTTP/1.1 over TLS: X-Forwarded-Proto = %q, want https", got)
+	}
 }
 
 func TestH2CDownstreamAndUpstream(t *testing.T) {

@@ -76,7 +76,10 @@ func (p *Proxy[C]) run(s *Session, rw *responseWriter) (abort bool) {
 	logged = true
 	p.phases.Logging(s, err, ctx)
 	_, abort = errors.AsType[*abortError](err) // AsType: errors.As would allocate the target
-	return abort
+	// A client that went away gets no response at all: returning would
+	// let net/http write an empty 200 to whoever still reads (a client
+	// that only half-closed, say).
+	return abort || s.Status == StatusClientClosedRequest
 }
 
 func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logged bool) (abort bool) {

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2"
+	"github.com/baton-dev/baton/pkg/dataplane/h1guard"
 )
 
 // Listener is one socket a Service accepts on.
@@ -43,7 +43,10 @@ type Options struct {
 	IdleTimeout       time.Duration // keep-alive idle limit, default 120s
 	GracePeriod       time.Duration // Run's drain limit on SIGTERM, default 30s
 	MaxHeaderBytes    int           // default 1 MiB
-	Logf              func(format string, args ...any)
+	// MaxConnections bounds the client connections served at once; a
+	// connection beyond it is answered 503 and closed. 0 is unlimited.
+	MaxConnections int
+	Logf           func(format string, args ...any)
 }
 
 func (o Options) withDefaults() Options {
@@ -90,6 +93,7 @@ type bound struct {
 	name string
 	raw  net.Listener
 	gate *gate
+	tls  *tls.Config // nil for cleartext
 	http *http.Server
 }
 
@@ -177,7 +181,7 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bound{name: l.Name, raw: raw, gate: newGate(raw), http: hs}, nil
+	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), http: hs}, nil
 }
 
 // socket adopts the inherited listener of that name, else listens afresh.
@@ -210,9 +214,14 @@ func samePort(want string, got net.Addr) bool {
 	return err != nil || gotPort == wantPort
 }
 
+// httpServer serves one listener. TLS is terminated below it (see serve),
+// so that h1guard sees the plaintext; net/http then takes every connection
+// for cleartext and tells HTTP/2 (negotiated by ALPN, or h2c) from HTTP/1 by
+// the connection preface.
 func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 	hs := &http.Server{
-		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining},
+		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining, logf: s.opts.Logf},
+		ConnContext:       s.connContext,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
@@ -223,30 +232,35 @@ func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 		DisableGeneralOptionsHandler: true,
 		ConnState:                    s.countConn,
 	}
-	if l.TLS == nil {
-		// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
-		// (deprecated) its connections stay visible to Shutdown, and it
-		// never buffers an Upgrade: h2c request body in memory.
-		hs.Protocols = new(http.Protocols)
-		hs.Protocols.SetHTTP1(true)
-		hs.Protocols.SetUnencryptedHTTP2(true)
-		return hs, nil
-	}
-	hs.TLSConfig = l.TLS.Clone()
-	if hs.TLSConfig.MinVersion < tls.VersionTLS12 {
-		hs.TLSConfig.MinVersion = tls.VersionTLS12
-	}
-	if err := http2.ConfigureServer(hs, &http2.Server{IdleTimeout: s.opts.IdleTimeout}); err != nil {
-		return nil, fmt.Errorf("configure HTTP/2: %w", err)
-	}
+	// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
+	// (deprecated) its connections stay visible to Shutdown, and it never
+	// buffers an Upgrade: h2c request body in memory.
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
 	return hs, nil
+}
+
+// tlsConfig is the listener's TLS configuration as served: TLS 1.2 or
+// newer, HTTP/2 and HTTP/1.1 offered by ALPN.
+func tlsConfig(c *tls.Config) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	c = c.Clone()
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	if len(c.NextProtos) == 0 {
+		c.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return c
 }
 
 func (s *Server) serve(b *bound) {
 	var ln net.Listener = b.gate
-	if b.http.TLSConfig != nil {
-		ln = tls.NewListener(b.gate, b.http.TLSConfig)
+	if b.tls != nil {
+		ln = tls.NewListener(b.gate, b.tls)
 	}
+	ln = h1guard.Listener{Listener: ln}
 	go func() {
 		err := b.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, errStopped) {
@@ -303,11 +317,23 @@ type tracker struct {
 	h        http.Handler
 	n        *atomic.Int64
 	draining *atomic.Bool
+	logf     func(string, ...any)
+	refused  atomic.Int64 // 503s for the connection limit, logged sparsely
 }
 
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
 	defer t.n.Add(-1)
+	if r.TLS == nil {
+		// net/http took the connection for cleartext (see httpServer);
+		// this request is still the handler's to annotate, nobody else
+		// reads it yet.
+		r.TLS = tlsStateOf(r.Context())
+	}
+	if overLimit(r.Context()) {
+		t.refuse(w)
+		return
+	}
 	if r.ProtoMajor == 1 && t.draining.Load() {
 		// net/http closes the connection after a response that says so;
 		// HTTP/2 connections get a GOAWAY from Shutdown instead.

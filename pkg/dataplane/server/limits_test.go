@@ -1,0 +1,141 @@
+package server_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/server"
+)
+
+// dialKeepAlive opens a connection and completes one request on it, so
+// the server surely counts it.
+func dialKeepAlive(t *testing.T, addr string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(safety))
+	rd := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return c, rd, resp
+}
+
+func TestConnectionLimitAnswers503(t *testing.T) {
+	s := start(t, server.Options{MaxConnections: 2}, cleartext("http", hello("svc")))
+	addr := s.Addr("http").String()
+	first, _, r1 := dialKeepAlive(t, addr)
+	_, _, r2 := dialKeepAlive(t, addr)
+	if r1.StatusCode != 200 || r2.StatusCode != 200 {
+		t.Fatalf("within the limit: %d, %d", r1.StatusCode, r2.StatusCode)
+	}
+	_, rd, r3 := dialKeepAlive(t, addr)
+	if r3.StatusCode != http.StatusServiceUnavailable || !r3.Close || r3.Header.Get("Retry-After") == "" {
+		t.Fatalf("beyond the limit: %d close=%v retry-after=%q, want 503, close, Retry-After", r3.StatusCode, r3.Close, r3.Header.Get("Retry-After"))
+	}
+	if _, err := rd.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("refused connection: read = %v, want EOF", err)
+	}
+	first.Close()
+	waitFor(t, "a freed slot to be usable", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		return err == nil && resp.StatusCode == 200
+	})
+}
+
+// A client that trickles its headers (slowloris) is cut off after the
+// read-header timeout, and others are served meanwhile.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	s := start(t, server.Options{ReadHeaderTimeout: 300 * time.Millisecond}, cleartext("http", hello("svc")))
+	addr := s.Addr("http").String()
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.SetDeadline(time.Now().Add(safety))
+	io.WriteString(slow, "GET / HTTP/1.1\r\nHost: x\r\n")
+	cut := make(chan error, 1)
+	go func() {
+		_, err := slow.Read(make([]byte, 1))
+		cut <- err
+	}()
+	for i := 0; ; i++ {
+		select {
+		case err := <-cut:
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("slow client: read = %v, want the server to close", err)
+			}
+			if i < 2 {
+				t.Fatalf("cut off after %d header lines: sooner than the timeout allows", i)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := io.WriteString(slow, "X-Slow: 1\r\n"); err != nil {
+			return // closed by the server while writing: cut off as well
+		}
+		if _, _, resp := dialKeepAlive(t, addr); resp.StatusCode != 200 {
+			t.Fatalf("another client got %d while a slow one trickled", resp.StatusCode)
+		}
+	}
+}
+
+func TestIdleKeepAliveIsClosed(t *testing.T) {
+	s := start(t, server.Options{IdleTimeout: 200 * time.Millisecond}, cleartext("http", hello("svc")))
+	_, rd, resp := dialKeepAlive(t, s.Addr("http").String())
+	if resp.Close {
+		t.Fatal("server closed at once instead of keeping the connection alive")
+	}
+	if _, err := rd.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection: read = %v, want EOF after the idle timeout", err)
+	}
+}
+
+func TestOversizedHeadAnd431(t *testing.T) {
+	s := start(t, server.Options{MaxHeaderBytes: 4 << 10}, cleartext("http", hello("svc")))
+	addr := s.Addr("http").String()
+	big := strings.Repeat("a", 8<<10)
+	for name, raw := range map[string]string{
+		"header": "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n",
+		"URI":    "GET /" + big + " HTTP/1.1\r\nHost: x\r\n\r\n",
+		"fields": "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 1024) + "\r\n",
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(safety))
+		io.WriteString(c, raw)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("oversized %s: %v %v, want 431", name, resp, err)
+		}
+	}
+	if _, _, resp := dialKeepAlive(t, addr); resp.StatusCode != 200 {
+		t.Errorf("a normal request after the oversized ones got %d", resp.StatusCode)
+	}
+}
