@@ -36,7 +36,12 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	framework.CleanupStalePods()
+	release, err := framework.ClaimPodNetwork()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer release()
 	if cp, err = framework.StartControlPlane(root); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -32,7 +32,11 @@ func run(root, httpAddr, httpsAddr string) error {
 		return err
 	}
 	bin := filepath.Join(root, "bin")
-	framework.CleanupStalePods()
+	release, err := framework.ClaimPodNetwork()
+	if err != nil {
+		return err
+	}
+	defer release()
 	cp, err := framework.StartControlPlane(root)
 	if err != nil {
 		return err

@@ -25,7 +25,8 @@ type Pod struct {
 	log   *syncBuffer
 }
 
-// CleanupStalePods removes namespaces and interfaces left by a run that died.
+// CleanupStalePods removes namespaces and interfaces left by a run that
+// died. Call it only with the pod network claimed (ClaimPodNetwork).
 func CleanupStalePods() {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
