@@ -68,8 +68,10 @@ type Phases[C any] interface {
 	UpstreamPeer(s *Session, ctx C) (*Peer, error)
 	// UpstreamRequestFilter may edit the request about to be sent upstream.
 	UpstreamRequestFilter(s *Session, upstream *http.Request, ctx C) error
-	// FailToConnect is told that connecting to peer failed (nothing was sent);
-	// returning true retries with a new UpstreamPeer call.
+	// FailToConnect is told that connecting to peer failed (nothing was
+	// sent), or that a request safe to repeat (GET, HEAD, OPTIONS, TRACE
+	// without a body) got no response from it; returning true retries with
+	// a new UpstreamPeer call.
 	FailToConnect(s *Session, peer *Peer, err error, ctx C) (retry bool)
 	// ResponseFilter may edit the upstream response before its headers are
 	// sent downstream.

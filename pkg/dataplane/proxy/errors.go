@@ -15,6 +15,24 @@ type connectError struct{ err error }
 func (e *connectError) Error() string { return "connect: " + e.err.Error() }
 func (e *connectError) Unwrap() error { return e.err }
 
+// resetError marks a request that is safe to repeat (a method without side
+// effects, no body) and got no response from the peer: the connection was
+// reset or closed under it. Sending it again elsewhere is what a client
+// would do, and it need not see the failure.
+type resetError struct{ err error }
+
+func (e *resetError) Error() string { return "no response: " + e.err.Error() }
+func (e *resetError) Unwrap() error { return e.err }
+
+// safeToRepeat: RFC 9110 §9.2.2 idempotent methods without a body to replay.
+func safeToRepeat(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	}
+	return false
+}
+
 // abortError marks a failure after the response headers went downstream.
 type abortError struct{ err error }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,17 +121,47 @@ func rawBackend(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
 	return l.Addr().String()
 }
 
-func TestUpstreamFailureBeforeHeadersIs502(t *testing.T) {
-	addr := rawBackend(t, func(net.Conn, *http.Request) {}) // reads the request, hangs up
-	phases := &testPhases{retry: true, peers: []proxy.Peer{{Address: addr, Scheme: proxy.SchemeHTTP1}}}
-	r := newRig(t, phases, proxy.Options{}, nil)
-	resp, _ := get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
-	if resp.StatusCode != http.StatusBadGateway {
-		t.Fatalf("status %d, want 502", resp.StatusCode)
+// A peer that takes a request and hangs up without a response: a request
+// safe to repeat goes to the next peer, anything else gets a 502 and is
+// never sent twice.
+func TestUpstreamHangUpBeforeHeaders(t *testing.T) {
+	var hangUps atomic.Int64
+	hangUp := rawBackend(t, func(net.Conn, *http.Request) { hangUps.Add(1) }) // reads the request, hangs up
+	tests := []struct {
+		method, body string
+		want         int
+		retried      bool
+	}{
+		{"GET", "", http.StatusOK, true},
+		{"HEAD", "", http.StatusOK, true},
+		{"POST", "not twice", http.StatusBadGateway, false},
+		{"DELETE", "", http.StatusBadGateway, false}, // idempotent, but repeating it is the client's call
 	}
-	calls, _ := r.settle(t)
-	if slices.Contains(calls, "FailToConnect") {
-		t.Errorf("a failure after connecting was treated as a connect failure: %v", calls)
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			var served atomic.Int64
+			healthy := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+			phases := &testPhases{retry: true, peers: []proxy.Peer{
+				{Address: hangUp, Scheme: proxy.SchemeHTTP1}, peerOf(t, healthy.Server, proxy.SchemeHTTP1)}}
+			r := newRig(t, phases, proxy.Options{}, nil)
+			before := hangUps.Load()
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			resp, _ := get(t, h1Client(), mustRequest(t, tt.method, r.url, body))
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+			calls, _ := r.settle(t)
+			if slices.Contains(calls, "FailToConnect") != tt.retried || hangUps.Load()-before != 1 {
+				t.Errorf("retried=%v (calls %v), hang-ups %d; want retried=%v after exactly one hang-up",
+					slices.Contains(calls, "FailToConnect"), calls, hangUps.Load()-before, tt.retried)
+			}
+			if got := served.Load(); (got == 1) != tt.retried {
+				t.Errorf("the healthy peer got %d requests", got)
+			}
+		})
 	}
 }
 

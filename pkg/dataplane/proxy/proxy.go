@@ -153,15 +153,28 @@ func (p *Proxy[C]) attempts(s *Session, ctx C) (attempt, error) {
 		}
 		s.Peer = peer
 		a, err := p.try(s, peer, body, ctx)
-		ce, isConnect := errors.AsType[*connectError](err)
-		if err == nil || !isConnect {
+		cause, reason := retryable(err, peer)
+		if cause == nil {
 			return a, err
 		}
-		retry := p.phases.FailToConnect(s, peer, ce.err, ctx)
+		retry := p.phases.FailToConnect(s, peer, cause, ctx)
 		if !retry || n >= p.opts.MaxAttempts || body.started() {
-			return attempt{}, &Error{Status: http.StatusBadGateway, Reason: "connecting to upstream " + peer.Address + " failed", Err: ce.err}
+			return attempt{}, &Error{Status: http.StatusBadGateway, Reason: reason, Err: cause}
 		}
 	}
+}
+
+// retryable returns the cause of a failure that another peer may be asked
+// to redo, and how to report it if none is: a connect failure (nothing was
+// sent) or a request safe to repeat that got no response.
+func retryable(err error, peer *Peer) (error, string) {
+	if ce, ok := errors.AsType[*connectError](err); ok {
+		return ce.err, "connecting to upstream " + peer.Address + " failed"
+	}
+	if re, ok := errors.AsType[*resetError](err); ok {
+		return re.err, "upstream " + peer.Address + " failed before responding"
+	}
+	return nil, ""
 }
 
 // fail answers the request with the status err calls for, unless the

@@ -58,6 +58,9 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.peer.ResponseTimeout.String(), Err: err}
 	}
+	if safeToRepeat(in) {
+		return &resetError{err: err}
+	}
 	return &Error{Status: http.StatusBadGateway, Reason: "upstream " + up.peer.Address + " failed", Err: err}
 }
 
