@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/baton-dev/baton/pkg/dataplane"
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/reconcile"
 )
 
@@ -217,6 +218,7 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 		MaxConnections:    cfg.maxConnections,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		Observer:          newRequestMetrics(registry()),
+		Proxy:             proxy.Options{OnPanic: newPanicCounter(registry())},
 		AdminHandler:      admin,
 		AdminListeners:    adminListeners(cfg),
 		Logf:              func(format string, args ...any) { dlog.Info(fmt.Sprintf(format, args...)) },

@@ -40,5 +40,17 @@ func (m *requestMetrics) ObserveRequest(source, upstream string, status int, ela
 	m.latency.WithLabelValues(source, upstream).Observe(elapsed.Seconds())
 }
 
+// newPanicCounter counts panics the proxy recovered from: each one is a bug
+// that cost a client a 500, and should page someone even though Baton
+// itself kept serving.
+func newPanicCounter(reg prometheus.Registerer) func() {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "baton_recovered_panics_total",
+		Help: "Panics recovered while serving a request (the request got a 500 or was cut).",
+	})
+	reg.MustRegister(c)
+	return c.Inc
+}
+
 // registry is controller-runtime's, so its metrics server exports ours too.
 func registry() prometheus.Registerer { return metrics.Registry }

@@ -200,7 +200,8 @@ func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 		}
 		return nil
 	}
-	r := newRig(t, phases, proxy.Options{}, nil)
+	var panics atomic.Int64
+	r := newRig(t, phases, proxy.Options{OnPanic: func() { panics.Add(1) }}, nil)
 	client := h1Client()
 	req := mustRequest(t, "GET", r.url, nil)
 	req.Header.Set("X-Panic", "1")
@@ -213,6 +214,9 @@ func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 	_, logs := r.settle(t)
 	if len(logs) != 2 || logs[0].status != 500 || logs[0].err == nil || !strings.Contains(logs[0].err.Error(), "phase bug") {
 		t.Errorf("logs = %+v", logs)
+	}
+	if n := panics.Load(); n != 1 {
+		t.Errorf("OnPanic called %d times, want 1", n)
 	}
 }
 

@@ -32,6 +32,9 @@ type Options struct {
 	// Logf receives what the proxy cannot tell a client: recovered panics,
 	// failed writes. Nil means log.Printf.
 	Logf func(format string, args ...any)
+	// OnPanic is called for each panic recovered while serving a request
+	// (a metric, typically); the request got a 500 or was aborted.
+	OnPanic func()
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +55,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf
+	}
+	if o.OnPanic == nil {
+		o.OnPanic = func() {}
 	}
 	return o
 }

@@ -89,6 +89,7 @@ func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logge
 		abort = true
 	} else {
 		p.opts.Logf("proxy: recovered panic serving %s %s: %v\n%s", s.Request.Method, s.Request.URL.Path, v, debug.Stack())
+		p.opts.OnPanic()
 		err = &Error{Status: http.StatusInternalServerError, Reason: "panic", Err: fmt.Errorf("%v", v)}
 		if rw.wroteHeader {
 			abort = true
