@@ -121,14 +121,7 @@ func FuzzProxyRequest(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	backend, addr := startRawBackend(f)
-	s := snapshotTo(1, addr)
-	s.Hosts[0].Name = ""
-	dp := New(Options{})
-	if err := dp.Apply(s); err != nil {
-		f.Fatal(err)
-	}
-	handler := dp.Handler()
+	backend, handler := fuzzRig(f)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 		if err != nil {
@@ -144,6 +137,18 @@ func FuzzProxyRequest(f *testing.F) {
 			t.Fatalf("forwarded upstream: %v", problems)
 		}
 	})
+}
+
+// fuzzRig is a proxy routing every host and path to a raw backend.
+func fuzzRig(t testing.TB) (*rawBackend, http.Handler) {
+	backend, addr := startRawBackend(t)
+	s := snapshotTo(1, addr)
+	s.Hosts[0].Name = ""
+	dp := New(Options{})
+	if err := dp.Apply(s); err != nil {
+		t.Fatal(err)
+	}
+	return backend, dp.Handler()
 }
 
 // serveRecovering serves req; the only panic allowed is the proxy's way of
@@ -184,16 +189,10 @@ func TestHeadProblemFlags(t *testing.T) {
 
 // The fuzz rig forwards for real: a plain request reaches the raw backend.
 func TestFuzzRigForwards(t *testing.T) {
-	_, addr := startRawBackend(t)
-	s := snapshotTo(1, addr)
-	s.Hosts[0].Name = ""
-	dp := New(Options{})
-	if err := dp.Apply(s); err != nil {
-		t.Fatal(err)
-	}
+	_, handler := fuzzRig(t)
 	req := httptest.NewRequest("GET", "/a/../b", nil)
 	rec := httptest.NewRecorder()
-	serveRecovering(t, dp.Handler(), rec, req)
+	serveRecovering(t, handler, rec, req)
 	if rec.Code != 200 || rec.Body.String() != "ok" {
 		t.Fatalf("got %d %q, want the backend's 200 ok", rec.Code, rec.Body.String())
 	}

@@ -161,19 +161,6 @@ func keepAliveExchange(t *testing.T, dial func() (net.Conn, error), raw string) 
 // 0 when the connection closed without one.
 func rawExchange(t *testing.T, dial func() (net.Conn, error), raw string) int {
 	t.Helper()
-	c, err := dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		return 0
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	first, _ := keepAliveExchange(t, dial, raw)
+	return first
 }

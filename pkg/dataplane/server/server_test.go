@@ -123,13 +123,7 @@ func TestShutdownFinishesInFlightAndRefusesNewConnections(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
 
-	waitFor(t, "new connections to be refused", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
+	waitRefused(t, addr)
 	if _, err := idleReader.ReadByte(); !errors.Is(err, io.EOF) {
 		t.Errorf("idle connection: read = %v, want EOF from the server closing it", err)
 	}
@@ -360,13 +354,7 @@ func TestDrainAnswersIdleKeepAliveThenCloses(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
-	waitFor(t, "new connections to be refused", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
+	waitRefused(t, addr)
 	resp := roundTrip(t, conn, rd)
 	if !resp.Close { // net/http reads "Connection: close" into Close
 		t.Error("response during the drain does not close the connection")
@@ -393,4 +381,16 @@ func roundTrip(t *testing.T, conn net.Conn, rd *bufio.Reader) *http.Response {
 		t.Fatalf("body %q, %v", body, err)
 	}
 	return resp
+}
+
+// waitRefused waits until nothing accepts connections on addr any more.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	waitFor(t, "new connections to be refused", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 }
