@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -20,7 +21,18 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:18080", "address to serve on")
 	backend := flag.String("backend", "127.0.0.1:18000", "backend address (ip:port)")
 	socket := flag.String("handoff-socket", "", "take listeners from / offer them to another instance")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until the process stops")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HandoffSocket: *socket, GracePeriod: 10 * time.Second, Logf: log.Printf})
 	snap := &snapshot.Snapshot{
@@ -46,5 +58,4 @@ func main() {
 			log.Printf("drain: %v", err)
 		}
 	}
-	os.Exit(0)
 }
