@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
@@ -150,4 +152,25 @@ func certFor(t *testing.T, name string) snapshot.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// With no certificate for the name and no default, the handshake still
+// completes with Baton's self-signed certificate, which no client trusts:
+// the client sees an untrusted certificate naming Baton, not an alert, and
+// a client that accepts it gets the route (here the default backend's 404).
+func TestTLSWithoutCertificateServesTheFakeOne(t *testing.T) {
+	dp := start(t, Options{HTTPSAddr: "127.0.0.1:0"}, snapshotTo(1, backend(t, "tls-backend")))
+	addr := dp.Addr(ListenerHTTPS).String()
+	if _, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "nobody.test"}); !errors.As(err, new(*tls.CertificateVerificationError)) {
+		t.Fatalf("verifying client: %v, want a certificate verification error", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cn := resp.TLS.PeerCertificates[0].Subject.CommonName; cn != router.FakeCertificateName || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("got %d with certificate %q, want 404 with %q", resp.StatusCode, cn, router.FakeCertificateName)
+	}
 }

@@ -93,7 +93,8 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 func (r *Router) Version() uint64 { return r.current.Load().version }
 
 // GetCertificate selects the certificate for a TLS handshake by SNI; it is
-// meant for tls.Config.GetCertificate.
+// meant for tls.Config.GetCertificate. With no match and no default
+// certificate it serves a self-signed one (FakeCertificateName).
 func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	certs := r.current.Load().certs
 	if certs != nil {
@@ -101,10 +102,8 @@ func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 			return c, nil
 		}
 	}
-	return nil, errNoCertificate
+	return fakeCertificate()
 }
-
-var errNoCertificate = errors.New("no certificate configured for this server name")
 
 // upstreams builds every peer template before it touches the registry, so
 // a snapshot refused for a bad CA bundle leaves pools and health checks as
