@@ -202,13 +202,17 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 	if d.offerer != nil {
 		d.offerer.Close()
 	}
-	var errs []error
-	for _, s := range d.servers() {
+	servers := d.servers()
+	for _, s := range servers {
 		s.StopAccepting()
 	}
-	for _, s := range d.servers() {
-		errs = append(errs, s.Shutdown(ctx))
+	// Together, so that each drain (and its keep-alive linger) starts now.
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
 	}
+	wg.Wait()
 	d.registry.Close()
 	return errors.Join(errs...)
 }

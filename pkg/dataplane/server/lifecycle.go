@@ -49,6 +49,9 @@ func (s *Server) stopListening() ([]*bound, error) {
 // finish and closes idle keep-alive connections. If ctx ends first, it stops
 // at once and returns an error.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Before the listeners go: whoever sees them gone must also see every
+	// further response close its connection.
+	s.draining.Store(true)
 	bound, closeErr := s.stopListening()
 	s.lingerKeepAlives(ctx)
 	errs := make([]error, len(bound))
@@ -78,15 +81,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // before idle ones are closed.
 const drainLinger = 2 * time.Second
 
-// lingerKeepAlives answers every further HTTP/1 request with "Connection:
-// close" and waits, up to drainLinger, for the clients to close. Closing an
-// idle keep-alive connection at once races with a request the client may be
-// sending on it right then, which the client sees as a reset; a response
-// with Connection: close ends the connection with no such race. That is why
-// this is not http.Server.SetKeepAlivesEnabled(false): it also closes every
-// connection idle at that instant, and under load some always are.
+// lingerKeepAlives waits, up to drainLinger, for clients to close their
+// connections, which draining makes every HTTP/1 response ask them to do
+// ("Connection: close"). Closing an idle keep-alive connection at once
+// races with a request the client may be sending on it right then, which
+// the client sees as a reset; a response with Connection: close ends the
+// connection with no such race. That is why this is not
+// http.Server.SetKeepAlivesEnabled(false): it also closes every connection
+// idle at that instant, and under load some always are.
 func (s *Server) lingerKeepAlives(ctx context.Context) {
-	s.draining.Store(true)
 	deadline := time.NewTimer(drainLinger)
 	defer deadline.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
