@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -137,5 +138,28 @@ func TestOversizedHeadAnd431(t *testing.T) {
 	}
 	if _, _, resp := dialKeepAlive(t, addr); resp.StatusCode != 200 {
 		t.Errorf("a normal request after the oversized ones got %d", resp.StatusCode)
+	}
+}
+
+// A client that opens a TLS connection and never says anything (no
+// handshake, no preface) is cut off after the read-header timeout too,
+// although TLS is terminated below net/http.
+func TestSilentClientsAreCutOff(t *testing.T) {
+	cert, _ := newCert(t, "ingress.test")
+	svc := server.Service{Name: "svc", Handler: hello("svc"), Listeners: []server.Listener{
+		{Name: "http", Addr: "127.0.0.1:0"},
+		{Name: "https", Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}},
+	}}
+	s := start(t, server.Options{ReadHeaderTimeout: 200 * time.Millisecond}, svc)
+	for _, name := range []string{"http", "https"} {
+		c, err := net.Dial("tcp", s.Addr(name).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(safety))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: silent client: read = %v, want the server to close", name, err)
+		}
+		c.Close()
 	}
 }
