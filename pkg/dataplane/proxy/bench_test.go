@@ -8,42 +8,37 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 )
 
+var benchBody = []byte("hello, world\n")
+
+func newBenchBackend(b *testing.B) *countingBackend {
+	return newCountingBackend(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(benchBody)
+	}))
+}
+
 // BenchmarkProxyH1 measures one keep-alive HTTP/1.1 request through the
 // proxy to a loopback backend. Allocations include the client's and the
 // backend's, which run in the same process.
 func BenchmarkProxyH1(b *testing.B) {
-	body := []byte("hello, world\n")
-	backend := newCountingBackend(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(body)
-	}))
+	backend := newBenchBackend(b)
 	r := newRig(b, &testPhases{quiet: true, peers: []proxy.Peer{peerOf(b, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
-	client := h1Client()
-	req := mustRequest(b, "GET", r.url+"/bench", nil)
-	b.ReportAllocs()
 	b.ResetTimer()
-	for b.Loop() {
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || n != int64(len(body)) {
-			b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
-		}
-	}
+	getLoop(b, r.url+"/bench")
 }
 
 // BenchmarkDirectH1 is BenchmarkProxyH1 without the proxy: the same client
 // and backend talking directly. The difference between the two is what
 // the proxy costs (its server side, its upstream client and the phases).
 func BenchmarkDirectH1(b *testing.B) {
-	body := []byte("hello, world\n")
-	backend := newCountingBackend(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write(body)
-	}))
+	backend := newBenchBackend(b)
+	getLoop(b, backend.URL+"/bench")
+}
+
+// getLoop sends keep-alive GETs to url for the whole benchmark, checking
+// each answer is benchBody.
+func getLoop(b *testing.B, url string) {
 	client := h1Client()
-	req := mustRequest(b, "GET", backend.URL+"/bench", nil)
+	req := mustRequest(b, "GET", url, nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := client.Do(req)
@@ -52,7 +47,7 @@ func BenchmarkDirectH1(b *testing.B) {
 		}
 		n, _ := io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || n != int64(len(body)) {
+		if resp.StatusCode != 200 || n != int64(len(benchBody)) {
 			b.Fatalf("status %d, %d bytes", resp.StatusCode, n)
 		}
 	}
