@@ -54,7 +54,8 @@ func run(cfg *config) error {
 		return err
 	}
 	ready := &readiness{}
-	dp := dataplane.New(dataplaneOptions(cfg, adminHandler(ready)))
+	admin := adminHandler(ready)
+	dp := dataplane.New(dataplaneOptions(cfg, admin))
 	controller, err := reconcile.Setup(mgr, dp, reconcileOptions(cfg))
 	if err != nil {
 		return fmt.Errorf("set up reconcilers: %w", err)
@@ -62,7 +63,7 @@ func run(cfg *config) error {
 	if err := dp.StartAdmin(); err != nil {
 		return err
 	}
-	stopProbeSocket, err := serveProbeSocket(cfg.probeSocket, adminHandler(ready))
+	stopProbeSocket, err := serveProbeSocket(cfg.probeSocket, admin)
 	if err != nil {
 		return err
 	}
