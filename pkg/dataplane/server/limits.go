@@ -2,26 +2,54 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 )
 
-type overLimitKey struct{}
+type connInfoKey struct{}
+
+// connInfo is what a request needs to know about its connection that
+// net/http cannot tell it.
+type connInfo struct {
+	// tls is the connection's *tls.Conn, which net/http cannot see under
+	// the request guard (TLS is terminated below it).
+	tls *tls.Conn
+	// overLimit marks a connection accepted beyond MaxConnections.
+	overLimit bool
+}
 
 // connContext runs for each accepted connection before net/http counts it
 // (ConnState StateNew), so conns is the number already being served.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	ctx = withTLSConn(ctx, c)
-	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() >= int64(max) {
-		ctx = context.WithValue(ctx, overLimitKey{}, true)
+	var info connInfo
+	if u, ok := c.(interface{ Unwrap() net.Conn }); ok {
+		c = u.Unwrap()
 	}
-	return ctx
+	info.tls, _ = c.(*tls.Conn)
+	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() >= int64(max) {
+		info.overLimit = true
+	}
+	if info == (connInfo{}) {
+		return ctx // most connections: nothing to carry, nothing allocated
+	}
+	return context.WithValue(ctx, connInfoKey{}, &info)
 }
 
-func overLimit(ctx context.Context) bool {
-	v, _ := ctx.Value(overLimitKey{}).(bool)
-	return v
+// connInfoOf is the request's connection record, nil if there is none.
+func connInfoOf(ctx context.Context) *connInfo {
+	info, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return info
+}
+
+// tlsState is the TLS state of the connection, nil in cleartext.
+func (i *connInfo) tlsState() *tls.ConnectionState {
+	if i.tls == nil {
+		return nil
+	}
+	st := i.tls.ConnectionState()
+	return &st
 }
 
 // refuse answers a connection beyond MaxConnections: a clear 503 costs

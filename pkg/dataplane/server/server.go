@@ -324,15 +324,17 @@ type tracker struct {
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
 	defer t.n.Add(-1)
-	if r.TLS == nil {
-		// net/http took the connection for cleartext (see httpServer);
-		// this request is still the handler's to annotate, nobody else
-		// reads it yet.
-		r.TLS = tlsStateOf(r.Context())
-	}
-	if overLimit(r.Context()) {
-		t.refuse(w)
-		return
+	if info := connInfoOf(r.Context()); info != nil {
+		if info.overLimit {
+			t.refuse(w)
+			return
+		}
+		if r.TLS == nil {
+			// net/http took the connection for cleartext (see
+			// httpServer); this request is still the handler's to
+			// annotate, nobody else reads it yet.
+			r.TLS = info.tlsState()
+		}
 	}
 	if r.ProtoMajor == 1 && t.draining.Load() {
 		// net/http closes the connection after a response that says so;
