@@ -94,6 +94,9 @@ func (d *DataPlane) Apply(s *snapshot.Snapshot) error {
 	return nil
 }
 
+// Check tells whether Apply would accept s, changing nothing.
+func (d *DataPlane) Check(s *snapshot.Snapshot) error { return d.router.Check(s) }
+
 // Handler is the proxy application, for tests and embedders that bring
 // their own listeners.
 func (d *DataPlane) Handler() *proxy.Proxy[*router.RequestCtx] { return d.proxy }

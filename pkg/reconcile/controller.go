@@ -44,11 +44,16 @@ type Controller struct {
 	ready     chan struct{}
 
 	// Owned by the build loop.
-	version  uint64
-	applied  *snapshot.Snapshot
-	retry    time.Duration
-	warnings []translate.Warning
-	gauges   upstreamGauges
+	version uint64
+	applied *snapshot.Snapshot
+	// translated is the snapshot applied was isolated from (the same one
+	// when the sink refused nothing), and rejected what the sink refused
+	// of it; together they let an unchanged translation skip the sink.
+	translated *snapshot.Snapshot
+	rejected   []rejection
+	retry      time.Duration
+	warnings   []translate.Warning
+	gauges     upstreamGauges
 	// lastGood are the certificates of the snapshot last applied, by
 	// Secret, so that deleting or breaking a TLS Secret keeps serving its
 	// last good certificate (see translate.Input.LastGoodCertificates).
@@ -162,6 +167,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 		return
 	}
 	c.retry = 0
+	reportRejections(&out, c.translated, in.Ingresses, c.rejected)
 	// Only certificates that reached the sink count as good: after a failed
 	// Apply the previous ones are still the ones being served.
 	c.lastGood = out.GoodCertificates
@@ -171,21 +177,47 @@ func (c *Controller) rebuild(ctx context.Context) {
 
 // apply hands s to the sink unless it routes exactly like the snapshot the
 // sink already has, which is what most Secret and resync events produce.
+// When the sink refuses s, the parts it refuses are left out and the rest
+// is applied at once (see Checker).
 func (c *Controller) apply(s *snapshot.Snapshot) error {
-	if c.applied != nil && sameRouting(s, c.applied) {
+	if c.translated != nil && sameRouting(s, c.translated) {
 		return nil
 	}
 	c.version++
 	s.Version = c.version
-	err := c.sink.Apply(s)
+	good, rejected, err := c.admit(s)
 	recordApply(s.Version, err)
 	if err != nil {
 		return fmt.Errorf("apply snapshot %d: %w", s.Version, err)
 	}
-	c.applied = s
-	c.log.V(1).Info("applied snapshot", "version", s.Version, "hosts", len(s.Hosts), "upstreams", len(s.Upstreams))
+	c.applied, c.translated, c.rejected = good, s, rejected
+	c.log.V(1).Info("applied snapshot", "version", s.Version, "hosts", len(good.Hosts), "upstreams", len(good.Upstreams))
 	c.readyOnce.Do(func() { close(c.ready) })
 	return nil
+}
+
+// admit applies s, or the largest part of it the sink accepts.
+func (c *Controller) admit(s *snapshot.Snapshot) (*snapshot.Snapshot, []rejection, error) {
+	err := c.sink.Apply(s)
+	if err == nil {
+		return s, nil, nil
+	}
+	checker, ok := c.sink.(Checker)
+	if !ok {
+		return nil, nil, err
+	}
+	good, rejected := isolate(s, checker.Check)
+	if good == nil || len(rejected) == 0 {
+		return nil, nil, err // nothing to leave out would help
+	}
+	for _, r := range rejected {
+		c.log.Error(r.err, "the data plane refused part of a snapshot; serving the rest without it",
+			"version", s.Version, "part", r.part.String())
+	}
+	if err := c.sink.Apply(good); err != nil {
+		return nil, nil, err
+	}
+	return good, rejected, nil
 }
 
 func sameRouting(a, b *snapshot.Snapshot) bool {
@@ -233,6 +265,8 @@ func (c *Controller) input(ctx context.Context) (translate.Input, error) {
 		ControllerName:   c.opts.ControllerName,
 		ClassName:        c.opts.ClassName,
 		DefaultTLSSecret: c.opts.DefaultTLSSecret,
+
+		DefaultBackendService: c.opts.DefaultBackendService,
 		// The build loop replaces lastGood instead of modifying it, and
 		// Translate only reads it.
 		LastGoodCertificates: c.lastGood,

@@ -1,18 +1,15 @@
 package router
 
 import (
-	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 // maxHostLen is the longest DNS name (RFC 1035). A longer Host cannot be
 // any virtual host's name, so it is served by the catch-all host; the bound
 // also sizes the stack buffer hosts are lower-cased into.
-const maxHostLen = 253
-
-// maxLabelLen is the longest DNS label.
-const maxLabelLen = 63
+const maxHostLen = snapshot.MaxHostLen
 
 // hostKey writes the form of a Host header or SNI name that is compared
 // with virtual host names into buf: port and IPv6 brackets removed, ASCII
@@ -71,50 +68,8 @@ func splitHost(hostport string) (string, bool) {
 	return host, true
 }
 
-// normaliseHostName lower-cases name (ASCII only, like matching does) and
-// checks that it is a DNS name (labels of letters, digits, '-' and '_') or
-// a wildcard "*." followed by one. Names are compared byte for byte on the
-// hot path, so anything else could never match as its author meant.
+// normaliseHostName is the snapshot's host rule, which producers apply
+// before they emit a host: see snapshot.NormaliseHost.
 func normaliseHostName(name string) (string, error) {
-	name = asciiLower(name)
-	if len(name) > maxHostLen {
-		return "", fmt.Errorf("host %q is longer than %d characters", name, maxHostLen)
-	}
-	for label := range strings.SplitSeq(strings.TrimPrefix(name, "*."), ".") {
-		if err := checkLabel(label); err != nil {
-			return "", fmt.Errorf("host %q: %w", name, err)
-		}
-	}
-	return name, nil
-}
-
-func checkLabel(label string) error {
-	if label == "" || len(label) > maxLabelLen {
-		return fmt.Errorf("every label must have 1 to %d characters", maxLabelLen)
-	}
-	for i := 0; i < len(label); i++ {
-		switch c := label[i]; {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		case c == '*':
-			return errors.New("a wildcard must be the whole first label, as in *.example.com")
-		default:
-			return fmt.Errorf("character %q is not allowed in a host name", c)
-		}
-	}
-	return nil
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
+	return snapshot.NormaliseHost(name)
 }

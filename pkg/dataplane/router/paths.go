@@ -59,11 +59,8 @@ func compileHost(vh *snapshot.VirtualHost, index map[string]int, scanLimit int) 
 }
 
 func compileRoute(r *snapshot.Route, index map[string]int) (Match, error) {
-	if r.PathType != snapshot.PathPrefix && r.PathType != snapshot.PathExact {
-		return Match{}, fmt.Errorf("unknown path type %d", r.PathType)
-	}
-	if !strings.HasPrefix(r.Path, "/") {
-		return Match{}, fmt.Errorf("the path must start with '/'")
+	if err := snapshot.CheckRoute(r); err != nil {
+		return Match{}, err
 	}
 	return compileMatch(r, index)
 }

@@ -89,6 +89,27 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	return nil
 }
 
+// Check tells whether Apply would accept s, without publishing it or
+// touching pools and health checks: a producer that got an error from
+// Apply uses it to find which parts of its snapshot are refused.
+func (r *Router) Check(s *snapshot.Snapshot) error {
+	if _, err := Compile(s); err != nil {
+		return fmt.Errorf("compile routes: %w", err)
+	}
+	if _, err := CompileCertificates(s); err != nil {
+		return fmt.Errorf("compile certificates: %w", err)
+	}
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	scratch := map[string]*x509.CertPool{}
+	for i := range s.Upstreams {
+		if _, err := r.peerTemplate(&s.Upstreams[i], scratch); err != nil {
+			return fmt.Errorf("upstream %s: %w", s.Upstreams[i].Name, err)
+		}
+	}
+	return nil
+}
+
 // Version is the version of the snapshot in force.
 func (r *Router) Version() uint64 { return r.current.Load().version }
 

@@ -86,36 +86,43 @@ func (t *Table) addHost(vh *snapshot.VirtualHost, index map[string]int, scanLimi
 
 // Match finds the route of a request. host is the Host header (any case,
 // with or without a port); path is the decoded, cleaned URL path.
+//
+// The default backend serves only requests whose host no virtual host
+// names. A named host is owned by the Ingresses that declare it: a path
+// they do not route gets 404 (or the host's own "/" route), never
+// another tenant's backend with this host's cookies.
 func (t *Table) Match(host, path string) (Match, bool) {
-	if hr := t.selectHost(host); hr != nil {
+	hr, named := t.selectHost(host)
+	if hr != nil {
 		if m, ok := hr.match(path); ok {
 			return m, true
 		}
 	}
-	if t.defaultBkd != nil {
+	if !named && t.defaultBkd != nil {
 		return *t.defaultBkd, true
 	}
 	return Match{}, false
 }
 
 // selectHost picks the virtual host: exact name, then a wildcard one label
-// up, then the catch-all. A selected host is final even if none of its
-// paths match, as with the server blocks of ingress-nginx.
-func (t *Table) selectHost(host string) *hostRoutes {
+// up, then the catch-all. named tells whether a named host was found; a
+// named host is final even if none of its paths match, as with the server
+// blocks of ingress-nginx.
+func (t *Table) selectHost(host string) (hr *hostRoutes, named bool) {
 	var buf [maxHostLen]byte
 	key, ok := hostKey(&buf, host)
 	if !ok {
-		return t.catchAll
+		return t.catchAll, false
 	}
 	if hr, ok := t.exact[string(key)]; ok {
-		return hr
+		return hr, true
 	}
 	if dot := indexByte(key, '.'); dot > 0 {
 		if hr, ok := t.wildcard[string(key[dot+1:])]; ok {
-			return hr
+			return hr, true
 		}
 	}
-	return t.catchAll
+	return t.catchAll, false
 }
 
 func indexByte(b []byte, c byte) int {

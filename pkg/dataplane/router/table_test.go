@@ -126,7 +126,9 @@ func TestMatch(t *testing.T) {
 		{"same exact path twice: first listed wins", "path", paths, "foo.com", "/x", "x-first"},
 		{"a path without a leading slash matches no prefix", "path", paths, "foo.com", "*", ""},
 
-		{"default backend when no path matches", "default", defaulted, "foo.com", "/nope", "default"},
+		{"a named host's unrouted path is a 404, not the default backend", "default", defaulted, "foo.com", "/nope", ""},
+		{"a wildcard host's unrouted path is a 404 too", "default", withDefault(snap(host("*.foo.com", exact("/x", "x"))), "default"), "a.foo.com", "/nope", ""},
+		{"default backend for a host no virtual host names", "default", withDefault(snap(host("foo.com", exact("/x", "x"))), "default"), "bar.com", "/x", "default"},
 		{"default backend when the catch-all has no path", "default", defaulted, "other.org", "/nope", "default"},
 		{"route before default backend", "default", defaulted, "foo.com", "/x", "x"},
 		{"catch-all route before default backend", "default", defaulted, "other.org", "/y", "y"},
@@ -209,7 +211,7 @@ func TestMatchAllocatesNothing(t *testing.T) {
 		{"wildcard host", "Tenant-7.Apps.Example.com:443", "/static/app.js"},
 		{"catch-all host", "unknown.org", "/healthz"},
 		{"indexed prefixes", "big.example.com", "/route-150/deeper/path"},
-		{"default backend", "svc-3.example.com", "/nothing-here"},
+		{"default backend", "unknown.example.org", "/nothing-here"},
 	}
 	table, err := Compile(s)
 	if err != nil {

@@ -16,20 +16,31 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // FuzzTranslate builds structurally valid but arbitrary objects from the
-// fuzz bytes (small name pools, so references hit and conflicts happen)
-// and checks that Translate neither panics nor breaks its invariants.
+// fuzz bytes (small name pools, so references hit and conflicts happen;
+// hosts, paths and Secret data also from arbitrary strings) and checks
+// that Translate neither panics nor breaks its invariants, and that the
+// data plane accepts every snapshot it produces.
 func FuzzTranslate(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("baton translates ingresses into snapshots"))
+	for _, seed := range boundarySeeds {
+		f.Add(seed)
+	}
+	dataPlane := router.New(lb.NewRegistry(lb.RegistryOptions{}), nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := &gen{data: data}
 		in, ours := g.input()
 		out := Translate(in)
 		checkInvariants(t, in, out, ours)
+		if err := dataPlane.Check(out.Snapshot); err != nil {
+			t.Fatalf("the data plane refuses what translate produced: %v", err)
+		}
 		if again := Translate(reversed(in)); !reflect.DeepEqual(again, out) {
 			t.Fatal("output depends on input order")
 		}
@@ -150,6 +161,8 @@ func (g *gen) secret(ns, name string) corev1.Secret {
 		data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey] = otherCertPEM, keyPEM
 	case 4:
 		data[corev1.TLSCertKey] = []byte("junk")
+	case 5:
+		data[corev1.TLSCertKey], data[corev1.TLSPrivateKeyKey] = []byte(g.str()), []byte(g.str())
 	}
 	if g.bool() {
 		data[v1alpha1.DefaultCAKey] = pick(g, certPEM, []byte("junk"))
@@ -224,10 +237,10 @@ func (g *gen) ingress(ns, name string, ourDefault bool) (networkingv1.Ingress, b
 		for j := 1 + g.n(4); j > 0; j-- {
 			ps = append(ps, g.path())
 		}
-		opts = append(opts, rule(pick(g, hosts...), ps...))
+		opts = append(opts, rule(g.host(), ps...))
 	}
 	for i := g.n(3); i > 0; i-- {
-		opts = append(opts, tlsFor(pick(g, slices.Concat(names, []string{""})...), pick(g, [][]string{nil, {"a.com"}, {"b.com", "*.a.com"}, {"bad host"}}...)...))
+		opts = append(opts, tlsFor(pick(g, slices.Concat(names, []string{""})...), g.tlsHosts()...))
 	}
 	if g.n(3) == 0 {
 		opts = append(opts, defaultBackend(g.backend()))
@@ -236,7 +249,7 @@ func (g *gen) ingress(ns, name string, ourDefault bool) (networkingv1.Ingress, b
 }
 
 func (g *gen) path() networkingv1.HTTPIngressPath {
-	p := networkingv1.HTTPIngressPath{Path: pick(g, paths...), Backend: g.backend()}
+	p := networkingv1.HTTPIngressPath{Path: g.pathString(), Backend: g.backend()}
 	if t := pick(g, "", networkingv1.PathTypeExact, networkingv1.PathTypePrefix, networkingv1.PathTypePrefix,
 		networkingv1.PathTypeImplementationSpecific, "Regex"); t != "" {
 		p.PathType = &t

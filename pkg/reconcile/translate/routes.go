@@ -29,6 +29,9 @@ func (t *translator) addRule(ing *networkingv1.Ingress, rule *networkingv1.Ingre
 		r.add(warnf(ReasonInvalidHost, "host %q is not used: %v", rule.Host, err))
 		return
 	}
+	if _, claimed := t.hostOwner[host]; !claimed {
+		t.hostOwner[host] = ing.Namespace
+	}
 	if rule.HTTP == nil {
 		return
 	}
@@ -65,25 +68,6 @@ func conflict(where, owner, source string) *Warning {
 	}
 	return warnf(ReasonRouteConflict,
 		"%s is not used: Ingress %q serves it already and is older (creationTimestamp, then namespace/name)", where, owner)
-}
-
-// addDefaultBackend makes ing's defaultBackend the snapshot's unless an
-// older Ingress of our class has one.
-func (t *translator) addDefaultBackend(ing *networkingv1.Ingress, r *report) {
-	b := ing.Spec.DefaultBackend
-	if b == nil {
-		return
-	}
-	if t.defaultOwner != "" {
-		r.add(warnf(ReasonDefaultBackendConflict,
-			"defaultBackend is not used: Ingress %q is older and sets the default backend", t.defaultOwner))
-		return
-	}
-	source := keyOf(ing).String()
-	t.defaultOwner = source
-	if name, ok := t.resolveBackend(ing.Namespace, b, "defaultBackend", r); ok {
-		t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: source}
-	}
 }
 
 // resolveBackend returns the snapshot upstream name of b, adding the
@@ -147,14 +131,14 @@ func normalizePath(pt *networkingv1.PathType, path string) (snapshot.PathType, s
 	}
 	switch kind {
 	case networkingv1.PathTypeExact:
-		return snapshot.PathExact, path, checkPath(path)
+		return snapshot.PathExact, path, snapshot.CheckPath(path)
 	case networkingv1.PathTypeImplementationSpecific:
 		if path == "" {
 			path = "/"
 		}
 		fallthrough
 	case networkingv1.PathTypePrefix:
-		if err := checkPath(path); err != nil {
+		if err := snapshot.CheckPath(path); err != nil {
 			return 0, "", err
 		}
 		if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
@@ -165,34 +149,17 @@ func normalizePath(pt *networkingv1.PathType, path string) (snapshot.PathType, s
 	return 0, "", fmt.Errorf("unknown pathType %q", kind)
 }
 
-// checkPath rejects paths no cleaned request path can match. The dot and
-// double-slash rules are the API server's for Exact and Prefix, applied to
-// ImplementationSpecific too.
-func checkPath(path string) error {
-	if !strings.HasPrefix(path, "/") {
-		return errors.New("the path must start with '/'")
-	}
-	for _, c := range path {
-		if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
-			return fmt.Errorf("the path must not contain %q", c)
-		}
-	}
-	for _, seq := range []string{"//", "/./", "/../"} {
-		if strings.Contains(path, seq) {
-			return fmt.Errorf("the path must not contain %q", seq)
-		}
-	}
-	if strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
-		return errors.New("the path must not end in a dot segment")
-	}
-	return nil
-}
-
 // validateHost accepts "", DNS names and wildcards such as "*.example.com",
 // already lower-cased.
 func validateHost(host string) error {
 	if host == "" {
 		return nil
+	}
+	// The data plane's own rule (label lengths, characters): a host it
+	// would refuse must be dropped here, with a reason, not refused there
+	// with everyone else's routes.
+	if _, err := snapshot.NormaliseHost(host); err != nil {
+		return err
 	}
 	var errs []string
 	if strings.HasPrefix(host, "*.") {

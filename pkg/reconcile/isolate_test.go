@@ -1,0 +1,162 @@
+package reconcile
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// refusing is a check that refuses any snapshot holding one of the named
+// route sources, certificate sources or upstreams, as a data plane with a
+// rule translate does not know would.
+func refusing(bad ...string) func(*snapshot.Snapshot) error {
+	isBad := map[string]bool{}
+	for _, b := range bad {
+		isBad[b] = true
+	}
+	return func(s *snapshot.Snapshot) error {
+		for _, u := range s.Upstreams {
+			if isBad[u.Name] {
+				return errors.New("bad upstream " + u.Name)
+			}
+		}
+		for _, c := range s.Certificates {
+			if isBad[c.Source] {
+				return errors.New("bad certificate " + c.Source)
+			}
+		}
+		for _, vh := range s.Hosts {
+			for _, r := range vh.Routes {
+				if isBad[r.Source] {
+					return errors.New("bad routes of " + r.Source)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func route(path, upstream, source string) snapshot.Route {
+	return snapshot.Route{PathType: snapshot.PathPrefix, Path: path, Upstream: upstream, Source: source}
+}
+
+// tenants has four Ingresses' routes, two upstreams and two certificates.
+func tenants() *snapshot.Snapshot {
+	return &snapshot.Snapshot{
+		Hosts: []snapshot.VirtualHost{
+			{Name: "a.com", Routes: []snapshot.Route{route("/a", "up-a", "ns/a"), route("/shared", "up-bad", "ns/b")}},
+			{Name: "c.com", Routes: []snapshot.Route{route("/", "up-a", "ns/c")}},
+			{Name: "d.com", Routes: []snapshot.Route{route("/", "up-a", "ns/d")}},
+		},
+		Upstreams:    []snapshot.Upstream{{Name: "up-a"}, {Name: "up-bad"}},
+		Certificates: []snapshot.Certificate{{Source: "ns/cert-good"}, {Source: "ns/cert-bad"}},
+	}
+}
+
+func TestIsolateKeepsEverythingTheSinkAccepts(t *testing.T) {
+	s := tenants()
+	check := refusing("up-bad", "ns/cert-bad", "ns/c")
+	good, rejected := isolate(s, check)
+	if err := check(good); err != nil {
+		t.Fatalf("the isolated snapshot is still refused: %v", err)
+	}
+	var parts []string
+	for _, r := range rejected {
+		parts = append(parts, r.part.String())
+	}
+	want := []string{"upstream up-bad", "certificate ns/cert-bad", "routes of ns/c"}
+	if !reflect.DeepEqual(parts, want) {
+		t.Fatalf("rejected %q, want %q", parts, want)
+	}
+	wantGood := &snapshot.Snapshot{
+		Hosts: []snapshot.VirtualHost{
+			{Name: "a.com", Routes: []snapshot.Route{route("/a", "up-a", "ns/a")}},
+			{Name: "d.com", Routes: []snapshot.Route{route("/", "up-a", "ns/d")}},
+		},
+		Upstreams:    []snapshot.Upstream{{Name: "up-a"}},
+		Certificates: []snapshot.Certificate{{Source: "ns/cert-good"}},
+	}
+	if !reflect.DeepEqual(good, wantGood) {
+		t.Fatalf("isolated snapshot\n%+v\nwant\n%+v", good, wantGood)
+	}
+}
+
+func TestIsolateOfAnAcceptedSnapshotIsTheSnapshot(t *testing.T) {
+	s := tenants()
+	good, rejected := isolate(s, refusing())
+	if len(rejected) != 0 || !reflect.DeepEqual(good, s) {
+		t.Fatalf("isolate changed an accepted snapshot: rejected %v", rejected)
+	}
+}
+
+// TestRefusedSnapshotDoesNotFreezeRouting is the defence in depth for
+// issue #9's critical defect: a snapshot the data plane refuses (here a
+// host label over 63 characters that skipped translate's checks) used to
+// be retried forever while every later change waited. Now the refused
+// Ingress is left out at once and later changes keep being applied.
+func TestRefusedSnapshotDoesNotFreezeRouting(t *testing.T) {
+	sink := router.New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	c := &Controller{sink: sink, log: logr.Discard(), ready: make(chan struct{})}
+	bad := snapshot.VirtualHost{Name: strings.Repeat("a", 64) + ".example.com", Routes: []snapshot.Route{route("/", "up", "tenant-b/bad")}}
+	first := &snapshot.Snapshot{Upstreams: []snapshot.Upstream{{Name: "up"}}, Hosts: []snapshot.VirtualHost{
+		bad, {Name: "good.example.com", Routes: []snapshot.Route{route("/", "up", "tenant-a/good")}}}}
+	start := time.Now()
+	if err := c.apply(first); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Fatalf("isolating the refused part took %v", elapsed)
+	}
+	if !c.Ready() {
+		t.Fatal("not ready after the first snapshot: a new pod would never serve")
+	}
+	if len(c.rejected) != 1 || c.rejected[0].part != (part{partRoutes, "tenant-b/bad"}) {
+		t.Fatalf("rejected %v, want only tenant-b/bad's routes", c.rejected)
+	}
+	later := &snapshot.Snapshot{Upstreams: first.Upstreams, Hosts: append([]snapshot.VirtualHost{bad},
+		snapshot.VirtualHost{Name: "good.example.com", Routes: []snapshot.Route{route("/", "up", "tenant-a/good")}},
+		snapshot.VirtualHost{Name: "new.example.com", Routes: []snapshot.Route{route("/", "up", "tenant-c/new")}})}
+	if err := c.apply(later); err != nil {
+		t.Fatalf("apply of a later change: %v", err)
+	}
+	if v := sink.Version(); v != later.Version {
+		t.Fatalf("the data plane serves snapshot %d, want the latest, %d", v, later.Version)
+	}
+}
+
+func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
+	s := tenants()
+	out := translate.Output{
+		Ingresses: []translate.IngressResult{
+			{Key: types.NamespacedName{Namespace: "ns", Name: "b"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
+			{Key: types.NamespacedName{Namespace: "ns", Name: "c"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
+			{Key: types.NamespacedName{Namespace: "ns", Name: "d"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
+		},
+		GoodCertificates: map[types.NamespacedName]snapshot.Certificate{{Namespace: "ns", Name: "cert-bad"}: {}},
+	}
+	_, rejected := isolate(s, refusing("up-bad", "ns/cert-bad", "ns/c"))
+	reportRejections(&out, s, nil, rejected)
+	for _, r := range out.Ingresses {
+		refused := r.Key.Name == "b" || r.Key.Name == "c" // b's route used the refused upstream
+		if got := r.Conditions[0].Status == metav1.ConditionFalse; got != refused {
+			t.Errorf("%s: Accepted False = %v, want %v", r.Key, got, refused)
+		}
+		if refused && (len(r.Warnings) != 1 || r.Warnings[0].Reason != ReasonRejectedByDataPlane) {
+			t.Errorf("%s: warnings %v, want one %s", r.Key, r.Warnings, ReasonRejectedByDataPlane)
+		}
+	}
+	if len(out.GoodCertificates) != 0 {
+		t.Error("a certificate the data plane refused still counts as good")
+	}
+}
