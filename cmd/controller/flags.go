@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
 // config is everything the command line sets.
@@ -23,6 +26,7 @@ type config struct {
 	publishStatusAddress    string
 	publishService          string
 	defaultTLSSecret        string
+	defaultBackendService   string
 	leaderElect             bool
 	leaderElectionNamespace string
 	leaderElectionID        string
@@ -51,6 +55,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.publishStatusAddress, "publish-status-address", "", "Comma-separated IPs or hostnames written to Ingress status.loadBalancer.")
 	fs.StringVar(&c.publishService, "publish-service", "", "namespace/name of the Service whose load-balancer address is written to Ingress status.")
 	fs.StringVar(&c.defaultTLSSecret, "default-tls-secret", "", "namespace/name of a kubernetes.io/tls Secret served when no certificate matches SNI.")
+	fs.StringVar(&c.defaultBackendService, "default-backend-service", "", "namespace/name[:port] of the Service serving requests for hosts no Ingress names (first port when none is given); overrides the defaultBackend of rule-less Ingresses.")
 	fs.BoolVar(&c.leaderElect, "leader-elect", false, "Elect a leader (Lease) before writing Ingress status; every replica routes traffic regardless.")
 	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; the pod's namespace when empty.")
 	fs.StringVar(&c.leaderElectionID, "leader-election-id", "baton-leader", "Name of the leader election Lease.")
@@ -109,6 +114,9 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: %w", flagName, err))
 		}
 	}
+	if _, err := serviceWithPort(c.defaultBackendService); err != nil {
+		errs = append(errs, fmt.Errorf("--default-backend-service: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -117,6 +125,24 @@ func (c *config) statusAddresses() []string {
 		return nil
 	}
 	return strings.Split(c.publishStatusAddress, ",")
+}
+
+// serviceWithPort parses "namespace/name[:port]"; empty gives nil.
+func serviceWithPort(v string) (*translate.DefaultBackendService, error) {
+	ref, portText, hasPort := strings.Cut(v, ":")
+	key, err := namespacedName(ref)
+	if err != nil || key == nil {
+		return nil, err
+	}
+	d := &translate.DefaultBackendService{Key: *key}
+	if hasPort {
+		port, err := strconv.ParseInt(portText, 10, 32)
+		if err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("%q: the port must be a number from 1 to 65535", v)
+		}
+		d.Port = int32(port)
+	}
+	return d, nil
 }
 
 // namespacedName parses "namespace/name"; empty gives nil.

@@ -229,12 +229,14 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 func reconcileOptions(cfg *config) reconcile.Options {
 	publishService, _ := namespacedName(cfg.publishService)
 	defaultTLS, _ := namespacedName(cfg.defaultTLSSecret)
+	defaultBackend, _ := serviceWithPort(cfg.defaultBackendService)
 	return reconcile.Options{
-		ControllerName:       cfg.controllerName,
-		ClassName:            cfg.ingressClass,
-		WatchNamespace:       cfg.watchNamespace,
-		PublishStatusAddress: cfg.statusAddresses(),
-		PublishService:       publishService,
-		DefaultTLSSecret:     defaultTLS,
+		DefaultBackendService: defaultBackend,
+		ControllerName:        cfg.controllerName,
+		ClassName:             cfg.ingressClass,
+		WatchNamespace:        cfg.watchNamespace,
+		PublishStatusAddress:  cfg.statusAddresses(),
+		PublishService:        publishService,
+		DefaultTLSSecret:      defaultTLS,
 	}
 }

@@ -56,17 +56,25 @@ func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
 		// The default certificate and the publish Service usually live in
 		// the controller's own namespace, not the watched one.
 		secrets.Namespaces = namespaces(ns, opts.DefaultTLSSecret)
-		co.ByObject[&corev1.Service{}] = cache.ByObject{Namespaces: namespaces(ns, opts.PublishService)}
+		var fallback *types.NamespacedName
+		if d := opts.DefaultBackendService; d != nil {
+			fallback = &d.Key
+		}
+		co.ByObject[&corev1.Service{}] = cache.ByObject{Namespaces: namespaces(ns, opts.PublishService, fallback)}
+		slices.Namespaces = namespaces(ns, fallback)
+		co.ByObject[&discoveryv1.EndpointSlice{}] = slices
 	}
 	co.ByObject[&corev1.Secret{}] = secrets
 	return co
 }
 
-// namespaces is the watched namespace plus the one extra lives in.
-func namespaces(ns string, extra *types.NamespacedName) map[string]cache.Config {
+// namespaces is the watched namespace plus those the extras live in.
+func namespaces(ns string, extras ...*types.NamespacedName) map[string]cache.Config {
 	m := map[string]cache.Config{ns: {}}
-	if extra != nil && extra.Namespace != "" {
-		m[extra.Namespace] = cache.Config{}
+	for _, extra := range extras {
+		if extra != nil && extra.Namespace != "" {
+			m[extra.Namespace] = cache.Config{}
+		}
 	}
 	return m
 }

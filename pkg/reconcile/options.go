@@ -16,6 +16,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
 // Sink receives every snapshot the controller builds. The data plane
@@ -52,6 +53,10 @@ type Options struct {
 	// DefaultTLSSecret is served when no certificate matches SNI; it may
 	// live outside WatchNamespace.
 	DefaultTLSSecret *types.NamespacedName
+	// DefaultBackendService, when set, serves requests for hosts no
+	// Ingress names (it may live outside WatchNamespace); otherwise the
+	// oldest rule-less Ingress's defaultBackend does.
+	DefaultBackendService *translate.DefaultBackendService
 	// Debounce is the quiet period after a change before a rebuild;
 	// DefaultDebounce when zero.
 	Debounce time.Duration

@@ -25,6 +25,18 @@
 //     host+path, a TLS host and the default backend, whether or not its
 //     backend resolves. A broken backend therefore never hands its traffic
 //     to another tenant's Ingress; its route is dropped instead.
+//   - Default backends never cross tenants. The namespace of the oldest
+//     Ingress naming a host owns that host's unrouted paths: the
+//     defaultBackend of the oldest Ingress of that namespace that names the
+//     host serves them, as the host's "/" prefix route (unless an Ingress
+//     claims that path), else they answer 404. Only a rule-less Ingress's
+//     defaultBackend (the oldest) becomes the catch-all for hosts no Ingress
+//     names, and Input.DefaultBackendService (--default-backend-service)
+//     replaces it; the data plane serves the catch-all to unnamed hosts only.
+//   - Hosts, paths and routes are checked with the data plane's own rules
+//     (snapshot.NormaliseHost, snapshot.CheckPath) before anything else:
+//     what the data plane would refuse is dropped at its Ingress with a
+//     warning, so it can never make a whole snapshot unusable.
 //   - A backend whose Service, port or Upstream is missing drops only that
 //     route. A Service without ready endpoints, or an Upstream that exists
 //     but is not ready, keeps its route: the data plane answers 503.

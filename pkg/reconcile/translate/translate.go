@@ -29,6 +29,9 @@ type Input struct {
 	// these Secrets is missing or invalid, its entry is served instead, with
 	// a warning. Hosts are ignored. Translate does not modify the map.
 	LastGoodCertificates map[types.NamespacedName]snapshot.Certificate
+	// DefaultBackendService, when set, serves the hosts no Ingress names
+	// instead of the oldest rule-less Ingress's defaultBackend.
+	DefaultBackendService *DefaultBackendService
 
 	IngressClasses []networkingv1.IngressClass
 	Ingresses      []networkingv1.Ingress
@@ -116,17 +119,23 @@ type translator struct {
 	// used holds the upstreams routes refer to, by snapshot name.
 	used map[string]snapshot.Upstream
 
-	routes       map[string][]snapshot.Route
-	routeOwner   map[routeKey]string
-	tlsOwner     map[string]tlsClaim
-	certs        map[string]*snapshot.Certificate
-	certCache    map[types.NamespacedName]cachedCert
-	lastGood     map[types.NamespacedName]snapshot.Certificate
-	good         map[types.NamespacedName]snapshot.Certificate
-	defaultOwner string
-	defaultRoute *snapshot.Route
-	defaultCert  *snapshot.Certificate
-	warnings     []Warning
+	routes     map[string][]snapshot.Route
+	routeOwner map[routeKey]string
+	// hostOwner is the namespace of the oldest Ingress naming each host
+	// ("" for rules without a host); only it may set the host's default
+	// backend, kept in hostDefaults.
+	hostOwner      map[string]string
+	hostDefaults   map[string]hostDefault
+	defaultService *DefaultBackendService
+	tlsOwner       map[string]tlsClaim
+	certs          map[string]*snapshot.Certificate
+	certCache      map[types.NamespacedName]cachedCert
+	lastGood       map[types.NamespacedName]snapshot.Certificate
+	good           map[types.NamespacedName]snapshot.Certificate
+	defaultOwner   string
+	defaultRoute   *snapshot.Route
+	defaultCert    *snapshot.Certificate
+	warnings       []Warning
 }
 
 type builtUpstream struct {
@@ -141,13 +150,18 @@ func newTranslator(in Input) *translator {
 		used:       map[string]snapshot.Upstream{},
 		routes:     map[string][]snapshot.Route{},
 		routeOwner: map[routeKey]string{},
-		tlsOwner:   map[string]tlsClaim{},
-		certs:      map[string]*snapshot.Certificate{},
-		certCache:  map[types.NamespacedName]cachedCert{},
-		lastGood:   in.LastGoodCertificates,
-		good:       map[types.NamespacedName]snapshot.Certificate{},
+		hostOwner:  map[string]string{},
+
+		hostDefaults:   map[string]hostDefault{},
+		defaultService: in.DefaultBackendService,
+		tlsOwner:       map[string]tlsClaim{},
+		certs:          map[string]*snapshot.Certificate{},
+		certCache:      map[types.NamespacedName]cachedCert{},
+		lastGood:       in.LastGoodCertificates,
+		good:           map[types.NamespacedName]snapshot.Certificate{},
 	}
 	t.defaultCertificate(in.DefaultTLSSecret)
+	t.useDefaultService(in.DefaultBackendService)
 	return t
 }
 
@@ -155,10 +169,10 @@ func newTranslator(in Input) *translator {
 // certificates, and reports what could not be used.
 func (t *translator) translateIngress(ing *networkingv1.Ingress) IngressResult {
 	r := &report{}
-	t.addDefaultBackend(ing, r)
 	for i := range ing.Spec.Rules {
 		t.addRule(ing, &ing.Spec.Rules[i], r)
 	}
+	t.addDefaultBackend(ing, r) // after the rules: it needs their hosts
 	t.addTLS(ing, r)
 	return IngressResult{
 		Key:        keyOf(ing),
@@ -170,6 +184,7 @@ func (t *translator) translateIngress(ing *networkingv1.Ingress) IngressResult {
 
 // snapshot assembles the sorted, immutable result.
 func (t *translator) snapshot() *snapshot.Snapshot {
+	t.addHostDefaults()
 	s := &snapshot.Snapshot{
 		Hosts:              t.sortedHosts(),
 		DefaultBackend:     t.defaultRoute,

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultBackendServiceFlag(t *testing.T) {
+	cases := []struct {
+		value, wantKey string
+		wantPort       int32
+		wantErr        string
+	}{
+		{value: ""},
+		{value: "ingress-system/fallback", wantKey: "ingress-system/fallback"},
+		{value: "ingress-system/fallback:8080", wantKey: "ingress-system/fallback", wantPort: 8080},
+		{value: "fallback", wantErr: "not namespace/name"},
+		{value: "ns/fallback:http", wantErr: "port must be a number"},
+		{value: "ns/fallback:70000", wantErr: "port must be a number"},
+	}
+	for _, tc := range cases {
+		cfg, err := parseFlags([]string{"--default-backend-service", tc.value})
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want one containing %q", tc.value, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		d := reconcileOptions(cfg).DefaultBackendService
+		switch {
+		case tc.wantKey == "" && d != nil:
+			t.Errorf("%q: got %+v, want none", tc.value, d)
+		case tc.wantKey != "" && (d == nil || d.Key.String() != tc.wantKey || d.Port != tc.wantPort):
+			t.Errorf("%q: got %+v, want %s port %d", tc.value, d, tc.wantKey, tc.wantPort)
+		}
+	}
+}
