@@ -4,21 +4,25 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// rawBackend answers every request with a fixed 200 and records what is
-// wrong with the raw bytes of each head it received: a proxy must never
-// forward a header line that is folded, carries a bare CR or LF or a NUL,
-// nor a path that escapes its route with dot segments.
+// rawBackend answers every request with a fixed 200 and records the
+// request target of each head it received and what is wrong with its raw
+// bytes: a proxy must never forward a header line that is folded, carries a
+// bare CR or LF or a NUL, nor a path that escapes its route with dot
+// segments.
 type rawBackend struct {
 	mu       sync.Mutex
 	problems []string
+	targets  []string
 }
 
 func startRawBackend(t testing.TB) (*rawBackend, string) {
@@ -46,10 +50,18 @@ func (b *rawBackend) serve(c net.Conn) {
 	if err != nil {
 		return
 	}
+	b.record(head)
 	if p := headProblem(head); p != "" {
 		b.report("%s in %q", p, head)
 	}
 	c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"))
+	// Read what else the proxy sent (a body) until it closes, so that
+	// closing does not reset the connection under the response.
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		io.Copy(io.Discard, c)
+	}
 }
 
 // readHead returns the raw bytes up to and including the empty line.
@@ -93,6 +105,26 @@ func (b *rawBackend) report(format string, args ...any) {
 	b.mu.Lock()
 	b.problems = append(b.problems, fmt.Sprintf(format, args...))
 	b.mu.Unlock()
+}
+
+func (b *rawBackend) record(head []byte) {
+	line, _, _ := bytes.Cut(head, []byte("\r\n"))
+	target := string(line)
+	if f := bytes.Fields(line); len(f) > 1 {
+		target = string(f[1])
+	}
+	b.mu.Lock()
+	b.targets = append(b.targets, target)
+	b.mu.Unlock()
+}
+
+// takeTargets returns the request targets received since the last call.
+func (b *rawBackend) takeTargets() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.targets
+	b.targets = nil
+	return t
 }
 
 func (b *rawBackend) take() []string {
