@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -93,9 +94,31 @@ func headProblem(head []byte) string {
 		case i == 0:
 			target := string(bytes.Fields(line)[min(1, len(bytes.Fields(line))-1)])
 			path, _, _ := strings.Cut(target, "?")
-			if strings.Contains("/"+path+"/", "/../") || strings.Contains("/"+path+"/", "/./") {
-				return "dot segment in the forwarded path"
+			if p := pathProblem(path); p != "" {
+				return p
 			}
+		}
+	}
+	return ""
+}
+
+// pathProblem: dot segments, also with path parameters ("..;", which
+// Tomcat and Jetty resolve), and backslashes (IIS's separator), encoded or
+// not, would let a backend resolve a path outside the route it matched. An
+// encoded slash separates nothing.
+func pathProblem(path string) string {
+	for _, seg := range strings.Split(path, "/") {
+		if decoded, err := url.PathUnescape(seg); err == nil {
+			seg = decoded
+		}
+		name, _, params := strings.Cut(seg, ";")
+		switch {
+		case strings.Contains(seg, `\`):
+			return "backslash in the forwarded path"
+		case (name == "." || name == "..") && params:
+			return "dot segment with parameters in the forwarded path"
+		case name == "." || name == "..":
+			return "dot segment in the forwarded path"
 		}
 	}
 	return ""
@@ -144,6 +167,11 @@ func FuzzProxyRequest(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /a/../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /a/%2e%2e/b HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /public/..;/admin HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /public/%2e%2e;x/admin HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /public\\..\\admin HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /public/%5C../admin HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a;v=1/b HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /a%2Fb?x=%0d%0aInjected:%201 HTTP/1.1\r\nHost: a\r\n\r\n",
 		"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret, close\r\nX-Secret: 1\r\nUpgrade: websocket\r\n\r\n",
@@ -197,21 +225,27 @@ func serveRecovering(t *testing.T, h http.Handler, w http.ResponseWriter, req *h
 // The fuzz oracle must be able to fail.
 func TestHeadProblemFlags(t *testing.T) {
 	for head, want := range map[string]string{
-		"GET / HTTP/1.1\r\nHost: a\r\n\r\n":               "",
-		"GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n":         "dot segment in the forwarded path",
-		"GET /./b HTTP/1.1\r\nHost: a\r\n\r\n":            "dot segment in the forwarded path",
-		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n":    "folded header line",
-		"GET / HTTP/1.1\r\nX: a\nInjected: 1\r\n\r\n":     "bare CR or LF",
-		"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n":             "NUL byte",
-		"GET /..%2f HTTP/1.1\r\nHost: a\r\n\r\n":          "",
-		"GET /a?x=/../ HTTP/1.1\r\nHost: a\r\n\r\n":       "",
-		"GET /a/...b/c HTTP/1.1\r\nHost: a\r\n\r\n":       "",
-		"GET /a/b/.. HTTP/1.1\r\nHost: a\r\n\r\n":         "dot segment in the forwarded path",
-		"GET /a/b/. HTTP/1.1\r\nHost: a\r\n\r\n":          "dot segment in the forwarded path",
-		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n":           "",
-		"GET / HTTP/1.1\r\nHost: a\r\nX:\tb\r\n\r\n":      "",
-		"GET / HTTP/1.1\r\nHost: a\r\n\tX: b\r\n\r\n":     "folded header line",
-		"GET / HTTP/1.1\r\nHost: a\r\nX: b\rY: c\r\n\r\n": "bare CR or LF",
+		"GET / HTTP/1.1\r\nHost: a\r\n\r\n":                     "",
+		"GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n":               "dot segment in the forwarded path",
+		"GET /./b HTTP/1.1\r\nHost: a\r\n\r\n":                  "dot segment in the forwarded path",
+		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n":          "folded header line",
+		"GET / HTTP/1.1\r\nX: a\nInjected: 1\r\n\r\n":           "bare CR or LF",
+		"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n":                   "NUL byte",
+		"GET /..%2f HTTP/1.1\r\nHost: a\r\n\r\n":                "",
+		"GET /a?x=/../ HTTP/1.1\r\nHost: a\r\n\r\n":             "",
+		"GET /a/...b/c HTTP/1.1\r\nHost: a\r\n\r\n":             "",
+		"GET /a/b/.. HTTP/1.1\r\nHost: a\r\n\r\n":               "dot segment in the forwarded path",
+		"GET /a/b/. HTTP/1.1\r\nHost: a\r\n\r\n":                "dot segment in the forwarded path",
+		"GET /a/..;/b HTTP/1.1\r\nHost: a\r\n\r\n":              "dot segment with parameters in the forwarded path",
+		"GET /a/%2e;x/b HTTP/1.1\r\nHost: a\r\n\r\n":            "dot segment with parameters in the forwarded path",
+		"GET /a/%2E%2E/b HTTP/1.1\r\nHost: a\r\n\r\n":           "dot segment in the forwarded path",
+		"GET /a%5Cb HTTP/1.1\r\nHost: a\r\n\r\n":                "backslash in the forwarded path",
+		"GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n":                 "backslash in the forwarded path",
+		"GET /a;v=1/b;jsessionid=x HTTP/1.1\r\nHost: a\r\n\r\n": "",
+		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n":                 "",
+		"GET / HTTP/1.1\r\nHost: a\r\nX:\tb\r\n\r\n":            "",
+		"GET / HTTP/1.1\r\nHost: a\r\n\tX: b\r\n\r\n":           "folded header line",
+		"GET / HTTP/1.1\r\nHost: a\r\nX: b\rY: c\r\n\r\n":       "bare CR or LF",
 	} {
 		if got := headProblem([]byte(head)); got != want {
 			t.Errorf("%q: %q, want %q", head, got, want)

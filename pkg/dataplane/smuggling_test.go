@@ -277,3 +277,28 @@ func exchangeAll(t *testing.T, dial func() (net.Conn, error), raw string) []int 
 		statuses = append(statuses, resp.StatusCode)
 	}
 }
+
+// TestAmbiguousPathsNeverReachTheBackend: paths that Tomcat, Jetty, Spring
+// or IIS would resolve outside the route that matched ("..;" segments,
+// backslashes) get 400 and are never forwarded; other ';' uses are.
+func TestAmbiguousPathsNeverReachTheBackend(t *testing.T) {
+	backend, upstream := startRawBackend(t)
+	addr, _ := proxyTo(t, upstream)
+	for _, path := range []string{"/public/..;/admin", "/public/%2e%2e;/admin", `/public\..\admin`,
+		"/public/%5C../admin", "/.;/admin", "/public/..%3B/admin", "/public/%5c%2e%2e%5cadmin"} {
+		if got := rawExchange(t, plainDial(addr), "GET "+path+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"); got != http.StatusBadRequest {
+			t.Errorf("%s: answered %d, want 400", path, got)
+		}
+		if got := backend.takeTargets(); len(got) > 0 {
+			t.Errorf("%s: the backend received %q", path, got)
+		}
+	}
+	for _, path := range []string{"/a;v=1/b", "/file;jsessionid=x"} {
+		if got := rawExchange(t, plainDial(addr), "GET "+path+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"); got != http.StatusOK {
+			t.Errorf("%s: answered %d, want 200", path, got)
+		}
+		if got := backend.takeTargets(); len(got) != 1 || got[0] != path {
+			t.Errorf("%s: the backend received %q", path, got)
+		}
+	}
+}
