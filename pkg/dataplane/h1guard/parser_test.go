@@ -210,3 +210,16 @@ func (c *piecesConn) Read(b []byte) (int, error) {
 	c.rest = c.rest[n:]
 	return n, nil
 }
+
+// BenchmarkFeed judges a keep-alive stream of typical requests.
+func BenchmarkFeed(b *testing.B) {
+	stream := []byte(strings.Repeat(get+postCL+chunked+"GET /api/v1/users/42?x=1 HTTP/1.1\r\nHost: svc.example.com\r\n"+
+		"User-Agent: bench/1.0\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nCookie: session=0123456789abcdef\r\n\r\n", 8))
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		p := newParser()
+		if _, v := p.feed(stream); v != nil {
+			b.Fatal(v)
+		}
+	}
+}
