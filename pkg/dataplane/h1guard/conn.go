@@ -40,8 +40,8 @@ const poisonHead = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\r\n\r\n"
 func Wrap(c net.Conn) *Conn { return &Conn{Conn: c, parser: newParser()} }
 
 // Read returns what c received, except that the head of a request breaking
-// the rules, and everything after it, is replaced by poisonHead; from then
-// on it returns the *Violation.
+// the rules (or the bad bytes of a body), and everything after it, is
+// replaced by poisonHead; Refused then reports the *Violation.
 func (c *Conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
