@@ -1,54 +1,69 @@
 package h1guard
 
+import "math"
+
 // Violation is why a connection's requests were refused; a guarded read
 // returns it once the poisoned head is delivered.
 type Violation struct{ Reason string }
 
 func (v *Violation) Error() string { return "h1guard: refused request: " + v.Reason }
 
+// The reasons a request is refused.
+var (
+	errCLAndTE     = &Violation{Reason: "both Content-Length and Transfer-Encoding"}
+	errObsFold     = &Violation{Reason: "obs-fold (a header line continued on the next line)"}
+	errPRI         = &Violation{Reason: "HTTP/2 preface method PRI in an HTTP/1 request"}
+	errTEInHTTP10  = &Violation{Reason: "Transfer-Encoding in an HTTP/1.0 request"}
+	errTENotChunk  = &Violation{Reason: "Transfer-Encoding other than one chunked coding"}
+	errBadCL       = &Violation{Reason: "malformed Content-Length"}
+	errBadChunkLen = &Violation{Reason: "malformed chunk size"}
+)
+
 type state uint8
 
 const (
-	stHead        state = iota // request line and header fields
-	stBody                     // Content-Length bytes left in remaining
-	stChunkSize                // hex size of the next chunk
-	stChunkExt                 // rest of the chunk-size line
-	stChunkData                // chunk bytes left in remaining
-	stChunkEnd                 // CRLF after the chunk data
-	stTrailer                  // trailer fields after the last chunk
-	stPassthrough              // not (or no longer) ours to judge
+	stHead      state = iota // request line and header fields
+	stBody                   // Content-Length bytes left in remaining
+	stChunkSize              // hex size of the next chunk
+	stChunkExt               // rest of the chunk-size line
+	stChunkData              // chunk bytes left in remaining
+	stChunkEnd               // CRLF after the chunk data
+	stTrailer                // trailer fields after the last chunk
 )
 
 const (
-	maxName     = 32 // longer field names cannot be one we look for
-	maxValue    = 32 // longer values of CL/TE are not ones net/http accepts
-	h2Preface   = "PRI * HTTP/2.0"
-	maxCLDigits = 18 // stays below int64 overflow
+	maxName      = 32 // longer field names cannot be one we look for
+	h2Preface    = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	priLine      = "PRI * HTTP/2.0" // the preface's first line
+	maxChunkSize = 16               // hex digits; net/http refuses more
 )
 
 // parser follows HTTP/1 request framing byte by byte, in constant memory.
+// It never stops judging: framing it cannot follow is refused, so it never
+// loses track of where the next request begins.
 type parser struct {
 	state     state
 	remaining int64
 	chunkLen  int // digits of the current chunk size
 
 	// Head state, reset at every request.
-	headStart  bool // no byte of this request seen yet
-	lineStart  bool
-	lineNo     int // 0 is the request line
-	inName     bool
-	name       [maxName]byte
-	nameLen    int
-	value      [maxValue]byte
-	valueLen   int
-	field      field // the field whose value is being read
-	sawCL      bool
-	sawTE      bool
-	chunked    bool
-	contentLen int64
-	badCL      bool
-	lineBytes  int // bytes of the request line, compared with h2Preface
-	prefaceOK  bool
+	headStart bool // no byte of this request seen yet
+	lineStart bool
+	lineNo    int // 0 is the request line
+	reqLine   [len(priLine) + 1]byte
+	lineLen   int // bytes of the request line
+	version   [len("HTTP/1.0\r")]byte
+	verLen    int // bytes after the request line's last space
+	inName    bool
+	name      [maxName]byte
+	nameLen   int
+	field     field // the field whose value is being read
+	value     valueScan
+	sawCL     bool
+	teFields  int
+	chunked   bool
+	badCL     bool
+	contentLn int64
 }
 
 type field uint8
@@ -59,6 +74,15 @@ const (
 	fieldTE
 )
 
+// valueScan reads a CL or TE value as net/http does: leading and trailing
+// spaces and tabs are dropped, any other byte counts, however many.
+type valueScan struct {
+	len       int  // bytes, not counting whitespace at either end
+	pendingWS bool // whitespace after the last byte counted
+	ok        bool // all digits (CL) or a prefix of "chunked" (TE) so far
+	n         int64
+}
+
 func newParser() parser {
 	var p parser
 	p.resetHead()
@@ -66,12 +90,12 @@ func newParser() parser {
 }
 
 func (p *parser) resetHead() {
-	*p = parser{state: stHead, headStart: true, lineStart: true, prefaceOK: true}
+	*p = parser{state: stHead, headStart: true, lineStart: true}
 }
 
-// feed consumes b. It returns the index in b where the offending request's
-// head began (0 if it began in an earlier call) and the violation, or -1
-// and nil.
+// feed consumes b. It returns the index in b where the refused bytes begin
+// (the offending request's head, 0 if it began in an earlier call, or the
+// bad byte of a body) and the violation, or -1 and nil.
 func (p *parser) feed(b []byte) (int, *Violation) {
 	headAt := 0
 	for i := 0; i < len(b); i++ {
@@ -79,8 +103,6 @@ func (p *parser) feed(b []byte) (int, *Violation) {
 			headAt = i
 		}
 		switch p.state {
-		case stPassthrough:
-			return -1, nil
 		case stHead:
 			if v := p.headByte(b[i]); v != nil {
 				return headAt, v
@@ -93,7 +115,10 @@ func (p *parser) feed(b []byte) (int, *Violation) {
 				p.resetHead()
 			}
 		default:
-			i = p.chunkByte(b, i)
+			var v *Violation
+			if i, v = p.chunkByte(b, i); v != nil {
+				return i, v
+			}
 		}
 	}
 	return -1, nil
@@ -113,34 +138,60 @@ func (p *parser) headByte(c byte) *Violation {
 		p.lineStart = false
 		switch c {
 		case ' ', '\t':
-			return &Violation{Reason: "obs-fold (a header line continued on the next line)"}
+			return errObsFold
 		case '\r':
 			p.lineStart = true // the CR of the empty line ending the head
 			return nil
 		case '\n':
 			return p.endHead()
 		}
-		p.inName, p.nameLen, p.valueLen, p.field = true, 0, 0, fieldOther
+		p.inName, p.nameLen, p.field = true, 0, fieldOther
 	}
-	return p.fieldByte(c)
-}
-
-func (p *parser) requestLineByte(c byte) *Violation {
-	if c == '\n' {
-		p.lineNo, p.lineStart = 1, true
-		return nil
-	}
-	if p.prefaceOK && p.lineBytes < len(h2Preface) {
-		p.prefaceOK = h2Preface[p.lineBytes] == c
-		p.lineBytes++
-		if p.prefaceOK && p.lineBytes == len(h2Preface) {
-			p.state = stPassthrough // prior-knowledge HTTP/2 (h2c)
-		}
-	}
+	p.fieldByte(c)
 	return nil
 }
 
-func (p *parser) fieldByte(c byte) *Violation {
+// requestLineByte keeps the start of the request line (for PRI) and what
+// follows its last space (the version, as net/http splits the line).
+func (p *parser) requestLineByte(c byte) *Violation {
+	switch {
+	case c == '\n':
+		p.lineNo, p.lineStart = 1, true
+		if line := trimCR(p.reqLine[:min(p.lineLen, len(p.reqLine))]); p.lineLen <= len(p.reqLine) && string(line) == priLine {
+			// The whole preface never reaches the parser (see Conn); any
+			// other PRI line is one net/http would serve as HTTP/1.
+			return errPRI
+		}
+		return nil
+	case c == ' ':
+		p.verLen = 0
+	default:
+		if p.verLen < len(p.version) {
+			p.version[p.verLen] = c
+		}
+		p.verLen++
+	}
+	if p.lineLen < len(p.reqLine) {
+		p.reqLine[p.lineLen] = c
+	}
+	p.lineLen++
+	return nil
+}
+
+// before11 reports whether the request line's version is below HTTP/1.1,
+// where net/http ignores Transfer-Encoding.
+func (p *parser) before11() bool {
+	if p.verLen > len(p.version) {
+		return false
+	}
+	v := trimCR(p.version[:p.verLen])
+	if len(v) != len("HTTP/1.0") || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
+		return false
+	}
+	return v[5] < '1' || v[5] == '1' && v[7] < '1'
+}
+
+func (p *parser) fieldByte(c byte) {
 	switch {
 	case c == '\n':
 		p.endField()
@@ -152,21 +203,44 @@ func (p *parser) fieldByte(c byte) *Violation {
 		if p.nameLen <= maxName { // a longer name is none we look for
 			p.field = fieldOf(p.name[:p.nameLen])
 		}
+		p.value = valueScan{ok: true}
 	case p.inName:
 		if p.nameLen < maxName {
 			p.name[p.nameLen] = lower(c)
 		}
 		p.nameLen++
-	case p.field != fieldOther:
-		if (c == ' ' || c == '\t') && p.valueLen == 0 {
-			return nil // leading whitespace
-		}
-		if p.valueLen < maxValue {
-			p.value[p.valueLen] = lower(c)
-		}
-		p.valueLen++
+	case p.field == fieldCL:
+		p.value.add(c, clDigit)
+	case p.field == fieldTE:
+		p.value.add(c, chunkedByte)
 	}
-	return nil
+}
+
+// add adds c to the value; accept says whether it may follow the first
+// v.len bytes.
+func (v *valueScan) add(c byte, accept func(v *valueScan, c byte) bool) {
+	if c == ' ' || c == '\t' {
+		v.pendingWS = v.len > 0
+		return
+	}
+	if v.pendingWS { // whitespace inside the value
+		v.ok, v.pendingWS = false, false
+	}
+	v.ok = v.ok && accept(v, c)
+	v.len++
+}
+
+// clDigit accepts what strconv.ParseUint(v, 10, 63) does.
+func clDigit(v *valueScan, c byte) bool {
+	if !isDigit(c) || v.n > (math.MaxInt64-int64(c-'0'))/10 {
+		return false
+	}
+	v.n = v.n*10 + int64(c-'0')
+	return true
+}
+
+func chunkedByte(v *valueScan, c byte) bool {
+	return v.len < len("chunked") && lower(c) == "chunked"[v.len]
 }
 
 func fieldOf(name []byte) field {
@@ -180,59 +254,54 @@ func fieldOf(name []byte) field {
 }
 
 func (p *parser) endField() {
-	if p.inName || p.field == fieldOther {
+	if p.inName {
 		return
 	}
-	v := trimRight(p.value[:min(p.valueLen, maxValue)])
-	switch p.field {
+	switch v := p.value; p.field {
 	case fieldCL:
-		p.sawCL = true
-		n, ok := parseLength(v, p.valueLen)
-		p.contentLen, p.badCL = n, p.badCL || !ok
+		// net/http refuses differing values; equal ones are one length.
+		p.badCL = p.badCL || !v.ok || v.len == 0 || (p.sawCL && v.n != p.contentLn)
+		p.sawCL, p.contentLn = true, v.n
 	case fieldTE:
-		p.sawTE = true
-		p.chunked = p.valueLen <= maxValue && string(v) == "chunked"
+		p.teFields++
+		p.chunked = v.ok && v.len == len("chunked")
 	}
 }
 
+// endHead judges the head as a whole. A proxy must not pass on what RFC
+// 9112 §6.1 and §6.3 call faulty framing: CL with TE, TE in HTTP/1.0, TE
+// other than a single chunked coding (net/http answers some of these 501;
+// the guard refuses them all with 400 and closes, as §6.3 asks when chunked
+// is not the final coding), or a length net/http cannot read.
 func (p *parser) endHead() *Violation {
-	if p.sawCL && p.sawTE {
-		return &Violation{Reason: "both Content-Length and Transfer-Encoding"}
-	}
-	switch {
-	case p.sawTE && p.chunked:
-		p.state = stChunkSize
-	case p.sawTE || p.badCL:
-		p.state = stPassthrough // net/http refuses this on its own
-	case p.contentLen > 0:
-		p.state, p.remaining = stBody, p.contentLen
+	switch te := p.teFields > 0; {
+	case te && p.sawCL:
+		return errCLAndTE
+	case te && p.before11():
+		return errTEInHTTP10
+	case te && (p.teFields > 1 || !p.chunked):
+		return errTENotChunk
+	case p.badCL:
+		return errBadCL
+	case te:
+		p.state, p.remaining, p.chunkLen = stChunkSize, 0, 0
+	case p.contentLn > 0:
+		p.state, p.remaining = stBody, p.contentLn
 	default:
 		p.resetHead()
 	}
 	return nil
 }
 
-func parseLength(v []byte, fullLen int) (int64, bool) {
-	if len(v) == 0 || fullLen > maxValue || len(v) > maxCLDigits {
-		return 0, false
-	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
 // chunkByte advances the chunked-body states from b[i] and returns the
-// index of the last byte consumed.
-func (p *parser) chunkByte(b []byte, i int) int {
+// index of the last byte consumed, or of the byte refused.
+func (p *parser) chunkByte(b []byte, i int) (int, *Violation) {
 	c := b[i]
 	switch p.state {
 	case stChunkSize:
-		p.chunkSizeByte(c)
+		if !p.chunkSizeByte(c) {
+			return i, errBadChunkLen
+		}
 	case stChunkExt:
 		if c == '\n' {
 			p.endChunkSize()
@@ -243,7 +312,7 @@ func (p *parser) chunkByte(b []byte, i int) int {
 		if p.remaining == 0 {
 			p.state = stChunkEnd
 		}
-		return i + int(n) - 1
+		return i + int(n) - 1, nil
 	case stChunkEnd:
 		if c == '\n' {
 			p.state, p.chunkLen = stChunkSize, 0
@@ -251,12 +320,18 @@ func (p *parser) chunkByte(b []byte, i int) int {
 	case stTrailer:
 		p.trailerByte(c)
 	}
-	return i
+	return i, nil
 }
 
-func (p *parser) chunkSizeByte(c byte) {
+// chunkSizeByte reports whether c may come next in a chunk-size line. A
+// size net/http refuses is refused; so is one beyond int64 (an exabyte
+// chunk), where net/http would still try.
+func (p *parser) chunkSizeByte(c byte) bool {
 	switch d := hexDigit(c); {
-	case d >= 0 && p.chunkLen < 15:
+	case d >= 0:
+		if p.chunkLen == maxChunkSize || p.remaining > math.MaxInt64>>4 {
+			return false
+		}
 		p.remaining = p.remaining<<4 | int64(d)
 		p.chunkLen++
 	case p.chunkLen > 0 && (c == ';' || c == ' ' || c == '\t' || c == '\r'):
@@ -264,8 +339,9 @@ func (p *parser) chunkSizeByte(c byte) {
 	case p.chunkLen > 0 && c == '\n':
 		p.endChunkSize()
 	default:
-		p.state = stPassthrough // net/http refuses a bad chunk size
+		return false
 	}
+	return true
 }
 
 func (p *parser) endChunkSize() {
@@ -300,6 +376,8 @@ func hexDigit(c byte) int {
 	return -1
 }
 
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
 		return c + 'a' - 'A'
@@ -307,11 +385,11 @@ func lower(c byte) byte {
 	return c
 }
 
-func trimRight(v []byte) []byte {
-	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
 	}
-	return v
+	return b
 }
 
 var _ error = (*Violation)(nil)

@@ -2,6 +2,8 @@ package router
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -76,5 +78,20 @@ func BenchmarkCompile(b *testing.B) {
 		if _, err := Compile(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkNormalisePath(b *testing.B) {
+	for _, raw := range []string{"/api/v3/items/42", "/static/js/app.min.js;v=3", "/a/../b/./c"} {
+		b.Run(raw, func(b *testing.B) {
+			u, err := url.ParseRequestURI(raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				req := http.Request{Method: http.MethodGet, URL: &url.URL{Path: u.Path, RawPath: u.RawPath}}
+				normalisePath(&req)
+			}
+		})
 	}
 }
