@@ -34,6 +34,8 @@ type Router struct {
 	// because the proxy pools upstream connections by the pool's identity and
 	// a fresh pointer on every Apply would throw those connections away.
 	caPools map[string]*x509.CertPool
+	// keyPairs keeps parsed certificates across snapshots likewise.
+	keyPairs keyPairs
 }
 
 // state is everything one snapshot compiles into. It is never mutated after
@@ -77,7 +79,7 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}
-	certs, err := CompileCertificates(s)
+	certs, err := r.keyPairs.compile(s)
 	if err != nil {
 		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
 	}
@@ -86,6 +88,7 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 		return err
 	}
 	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
+	r.keyPairs.commit()
 	return nil
 }
 
