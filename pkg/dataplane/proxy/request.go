@@ -56,7 +56,7 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 	// Connect timeouts are connectErrors, so a timeout here is the
 	// transport's ResponseHeaderTimeout (HTTP/1.1 and HTTP/2 alike).
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.peer.ResponseTimeout.String(), Err: err}
+		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.key.responseTimeout.String(), Err: err}
 	}
 	if safeToRepeat(in) {
 		return &resetError{err: err}

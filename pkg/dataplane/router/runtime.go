@@ -50,12 +50,15 @@ type state struct {
 // upstreamRuntime is an upstream ready for the hot path: its pool and a
 // template of the peer every request to it is sent to.
 type upstreamRuntime struct {
-	name    string
-	pool    *lb.Pool
-	peer    proxy.Peer // Address filled per request
-	retries int
-	host    string
-	headers snapshot.HeaderEdits
+	name string
+	pool *lb.Pool
+	peer proxy.Peer // Address filled per request
+	// sniFromRequest: the TLS name is the request's Host (HTTPS with
+	// neither a server name nor a Host rewrite), filled per request too.
+	sniFromRequest bool
+	retries        int
+	host           string
+	headers        snapshot.HeaderEdits
 }
 
 // New returns a Router with no configuration: every request gets 404 until
@@ -121,7 +124,7 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
-		out[i] = upstreamRuntime{name: u.Name, peer: peer,
+		out[i] = upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
 			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
 		cfgs[i] = poolConfig(u)
 	}
@@ -160,6 +163,10 @@ func (r *Router) peerTemplate(u *snapshot.Upstream, usedCAs map[string]*x509.Cer
 	case snapshot.ProtocolHTTPS:
 		p.Scheme = proxy.SchemeHTTPS
 		p.SNI = u.TLS.ServerName
+		if p.SNI == "" && u.HostRewrite != "" {
+			// The name the rewritten Host gives, without its port.
+			p.SNI = serverName(u.HostRewrite)
+		}
 		p.InsecureSkipVerify = u.TLS.InsecureSkipVerify
 		if len(u.TLS.CAPEM) > 0 {
 			pool, err := r.caPool(u.TLS.CAPEM, usedCAs)
@@ -184,4 +191,40 @@ func (r *Router) caPool(pem []byte, used map[string]*x509.CertPool) (*x509.CertP
 	}
 	used[string(pem)] = pool
 	return pool, nil
+}
+
+// PeerFilter returns a test of whether the configuration in force still
+// sends requests to a pooled peer: one of its upstreams has the peer's
+// address as an endpoint and a peer template equal to the peer in every
+// other field, the TLS name aside where it comes from the request. Pools
+// built for an old CA bundle, old timeouts or another server name fail it.
+func (r *Router) PeerFilter() func(proxy.Peer) bool {
+	st := r.current.Load()
+	byAddr := map[string][]int{}
+	for i := range st.upstreams {
+		if pool := st.upstreams[i].pool; pool != nil {
+			for _, b := range pool.Backends() {
+				byAddr[b.Addr()] = append(byAddr[b.Addr()], i)
+			}
+		}
+	}
+	return func(p proxy.Peer) bool {
+		for _, i := range byAddr[p.Address] {
+			if st.upstreams[i].produces(p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// produces reports whether u sends requests to p (whose address is one of
+// u's endpoints).
+func (u *upstreamRuntime) produces(p proxy.Peer) bool {
+	t := u.peer
+	t.Address = p.Address
+	if u.sniFromRequest {
+		t.SNI = p.SNI
+	}
+	return t == p
 }
