@@ -79,18 +79,14 @@ func New(opts Options) *DataPlane {
 }
 
 // Apply publishes a snapshot; requests already in flight finish on the one
-// they started with. Pooled connections to peers that left are closed.
+// they started with. Pooled connections to peers the snapshot no longer
+// sends to are closed: endpoints that left, and peers whose CA bundle,
+// server name, verification or timeouts changed.
 func (d *DataPlane) Apply(s *snapshot.Snapshot) error {
 	if err := d.router.Apply(s); err != nil {
 		return err
 	}
-	live := make(map[string]bool)
-	for _, u := range s.Upstreams {
-		for _, e := range u.Endpoints {
-			live[e.Address] = true
-		}
-	}
-	d.proxy.CloseIdlePeers(func(p proxy.Peer) bool { return live[p.Address] })
+	d.proxy.CloseIdlePeers(d.router.PeerFilter())
 	return nil
 }
 

@@ -28,7 +28,7 @@ const (
 type Peer struct {
 	Address            string // "ip:port"
 	Scheme             Scheme
-	SNI                string // TLS server name; empty means the host of Address
+	SNI                string // TLS server name; empty means the host of Address; an IP is verified, not sent
 	InsecureSkipVerify bool
 	RootCAs            *x509.CertPool // nil means system roots
 	ConnectTimeout     time.Duration  // zero means Options.ConnectTimeout

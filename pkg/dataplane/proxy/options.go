@@ -12,6 +12,7 @@ const (
 	DefaultIdleConnTimeout     = 90 * time.Second
 	DefaultMaxIdleConnsPerPeer = 32
 	DefaultMaxAttempts         = 3
+	DefaultMaxPeers            = 1024
 )
 
 // Options tune a Proxy. Per-peer timeouts in Peer override the first three.
@@ -29,6 +30,11 @@ type Options struct {
 	// MaxAttempts caps upstream attempts per request, however often
 	// FailToConnect asks for a retry.
 	MaxAttempts int
+	// MaxPeers caps the peers with a connection pool (a peer is an
+	// address with its scheme, TLS name and settings). A new peer beyond
+	// it closes the pool used least recently; requests in flight on it
+	// finish first.
+	MaxPeers int
 	// Logf receives what the proxy cannot tell a client: recovered panics,
 	// failed writes. Nil means log.Printf.
 	Logf func(format string, args ...any)
@@ -52,6 +58,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.MaxPeers <= 0 {
+		o.MaxPeers = DefaultMaxPeers
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf

@@ -56,7 +56,7 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 	// Connect timeouts are connectErrors, so a timeout here is the
 	// transport's ResponseHeaderTimeout (HTTP/1.1 and HTTP/2 alike).
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.peer.ResponseTimeout.String(), Err: err}
+		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.key.responseTimeout.String(), Err: err}
 	}
 	if safeToRepeat(in) {
 		return &resetError{err: err}
@@ -100,7 +100,7 @@ func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 func newUpstreamRequest(in *http.Request, peer *Peer, body *requestBody) *http.Request {
 	out := in.WithContext(in.Context()) // one shallow copy; every field that matters is reset below
 	out.URL = upstreamURL(in.URL, peer)
-	out.Header = upstreamHeader(in)
+	out.Header = upstreamHeader(in, peer.Scheme)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
 	if body != nil {
@@ -129,24 +129,48 @@ func upstreamURL(in *url.URL, peer *Peer) *url.URL {
 }
 
 // upstreamHeader copies the downstream header without hop-by-hop fields and
-// adds the X-Forwarded-* fields.
-func upstreamHeader(in *http.Request) http.Header {
+// adds the X-Forwarded-* fields. An upgrade offer is forwarded with them.
+func upstreamHeader(in *http.Request, scheme Scheme) http.Header {
 	h := in.Header.Clone()
 	if h == nil {
 		h = make(http.Header, 4)
 	}
-	upgrade := upgradeType(in.Header)
+	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
 	trailers := headerHasToken(in.Header["Te"], "trailers")
 	removeHopByHop(h)
 	if trailers { // gRPC needs it, and it is the one TE value every hop supports
 		h["Te"] = []string{"trailers"}
 	}
-	if upgrade != "" {
+	switch {
+	case settings != nil:
+		h["Connection"] = []string{"Upgrade, HTTP2-Settings"}
+		h["Http2-Settings"] = settings
+		h["Upgrade"] = upgrade
+	case upgrade != nil:
 		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = []string{upgrade}
+		h["Upgrade"] = upgrade
 	}
 	setForwarded(h, in)
 	return h
+}
+
+// forwardedUpgrade is the Upgrade offer of a request as sent to a peer of
+// scheme, and the HTTP2-Settings of an h2c offer. The upgrade is tunnelled,
+// so the HTTP2-Settings that go with h2c are forwarded although the
+// Connection field names them. Peers spoken to in HTTP/2 get no h2c offer,
+// which a server may ignore anyway (RFC 9110 §7.8): h2c means nothing over
+// TLS, and an H2C peer need not speak HTTP/1.1 at all.
+func forwardedUpgrade(in http.Header, scheme Scheme) (upgrade, settings []string) {
+	if upgradeType(in) == "" {
+		return nil, nil
+	}
+	if !headerHasToken(in["Upgrade"], "h2c") {
+		return in["Upgrade"], nil
+	}
+	if scheme != SchemeHTTP1 {
+		return nil, nil
+	}
+	return in["Upgrade"], in["Http2-Settings"]
 }
 
 func setForwarded(h http.Header, in *http.Request) {

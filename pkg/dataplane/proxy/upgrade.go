@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -15,7 +14,7 @@ import (
 // either side is done or the server stops.
 func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, out *http.Request, resp *http.Response) error {
 	want, got := upgradeType(out.Header), upgradeType(resp.Header)
-	if want == "" || !strings.EqualFold(want, got) {
+	if want == "" || got == "" || !headerHasToken(out.Header["Upgrade"], got) {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "upstream switched to protocol " + quote(got) + ", not " + quote(want)})
 	}
 	backend, ok := resp.Body.(io.ReadWriteCloser)

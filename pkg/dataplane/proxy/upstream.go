@@ -28,13 +28,15 @@ type peerKey struct {
 
 // upstream holds the pooled connections to one peer.
 type upstream struct {
-	peer Peer
+	peer Peer    // as the phases gave it first, for CloseIdlePeers
+	key  peerKey // with the defaults filled in
 	// rt carries ordinary requests; upgrades carries Upgrade requests,
 	// which only HTTP/1.1 can do (it is rt itself for SchemeHTTP1).
 	rt       http.RoundTripper
 	upgrades *http.Transport
 	idle     []interface{ CloseIdleConnections() }
 	retired  atomic.Bool
+	lastUsed atomic.Int64 // peerPool.now at the latest get, for eviction
 }
 
 func (u *upstream) transportFor(out *http.Request) http.RoundTripper {
@@ -50,16 +52,30 @@ func (u *upstream) closeIdle() {
 	}
 }
 
-// peerPool maps peers to their pooled connections.
+// retire closes the idle connections and marks the pool so that those
+// still in use are closed when their requests end (see release).
+func (u *upstream) retire() {
+	u.retired.Store(true)
+	u.closeIdle()
+}
+
+// peerPool maps peers to their pooled connections. It holds at most
+// Options.MaxPeers pools: clients choose the Host, and with it the TLS
+// name of a peer, so the number of peers is theirs to choose too.
 type peerPool struct {
-	opts Options
-	mu   sync.RWMutex
-	m    map[peerKey]*upstream
+	opts  Options
+	epoch time.Time
+	mu    sync.RWMutex
+	m     map[peerKey]*upstream
 }
 
 func newPeerPool(opts Options) *peerPool {
-	return &peerPool{opts: opts, m: make(map[peerKey]*upstream)}
+	return &peerPool{opts: opts, epoch: time.Now(), m: make(map[peerKey]*upstream)}
 }
+
+// now is a monotonic clock for lastUsed; it neither allocates nor shares
+// a counter between cores.
+func (pp *peerPool) now() int64 { return int64(time.Since(pp.epoch)) }
 
 func (pp *peerPool) key(p *Peer) peerKey {
 	k := peerKey{address: p.Address, scheme: p.Scheme, sni: p.SNI, insecure: p.InsecureSkipVerify,
@@ -85,16 +101,48 @@ func (pp *peerPool) get(p *Peer) (*upstream, error) {
 	pp.mu.RLock()
 	up := pp.m[k]
 	pp.mu.RUnlock()
-	if up != nil {
-		return up, nil
+	if up == nil {
+		up = pp.add(p, k)
 	}
+	up.lastUsed.Store(pp.now())
+	return up, nil
+}
+
+// add creates the pool for k unless another request just did, evicting
+// the least recently used pool when there are MaxPeers already.
+func (pp *peerPool) add(p *Peer, k peerKey) *upstream {
+	var evicted *upstream
 	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	if up = pp.m[k]; up == nil {
+	up := pp.m[k]
+	if up == nil {
+		if len(pp.m) >= pp.opts.MaxPeers {
+			evicted = pp.evictLocked()
+		}
 		up = newUpstream(*p, k, pp.opts)
+		up.lastUsed.Store(pp.now())
 		pp.m[k] = up
 	}
-	return up, nil
+	pp.mu.Unlock()
+	if evicted != nil {
+		// Requests in flight on it finish; their connections close then.
+		evicted.retire()
+	}
+	return up
+}
+
+// evictLocked removes the least recently used pool. The scan is linear,
+// but it only runs when a new peer arrives at the limit, and then a new
+// connection, usually a TLS handshake, costs far more.
+func (pp *peerPool) evictLocked() *upstream {
+	var oldest peerKey
+	var victim *upstream
+	for k, up := range pp.m {
+		if victim == nil || up.lastUsed.Load() < victim.lastUsed.Load() {
+			oldest, victim = k, up
+		}
+	}
+	delete(pp.m, oldest)
+	return victim
 }
 
 // retire drops the pools of peers keep rejects.
@@ -117,8 +165,7 @@ func (pp *peerPool) retire(keep func(Peer) bool) {
 	}
 	pp.mu.Unlock()
 	for _, up := range ups {
-		up.retired.Store(true)
-		up.closeIdle()
+		up.retire()
 	}
 }
 
@@ -132,9 +179,8 @@ func (pp *peerPool) release(up *upstream) {
 
 func newUpstream(p Peer, k peerKey, o Options) *upstream {
 	c := &connector{dialer: net.Dialer{Timeout: k.connectTimeout, KeepAlive: 30 * time.Second}, timeout: k.connectTimeout}
-	p.ConnectTimeout, p.IdleTimeout, p.ResponseTimeout = k.connectTimeout, k.idleTimeout, k.responseTimeout
 	h1 := newH1Transport(k, o)
-	up := &upstream{peer: p, rt: h1, upgrades: h1, idle: []interface{ CloseIdleConnections() }{h1}}
+	up := &upstream{peer: p, key: k, rt: h1, upgrades: h1, idle: []interface{ CloseIdleConnections() }{h1}}
 	switch k.scheme {
 	case SchemeH2C:
 		h1.DialContext = c.dial

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
+	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // servicePaths are the ten routes of a typical service host.
@@ -93,5 +95,31 @@ func BenchmarkNormalisePath(b *testing.B) {
 				normalisePath(&req)
 			}
 		})
+	}
+}
+
+// BenchmarkApplyCertificates applies snapshots with 1,000 certificates
+// that differ only in their endpoints, as EndpointSlice churn does.
+func BenchmarkApplyCertificates(b *testing.B) {
+	s := &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{host("a.test", prefix("/", "u"))}}
+	for i := range 1000 {
+		name := fmt.Sprintf("h%d.example.com", i)
+		c, err := snapshottest.SelfSigned(name, name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.Certificates = append(s.Certificates, c)
+	}
+	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	b.Cleanup(r.registry.Close)
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		n++
+		s.Version = uint64(n)
+		s.Upstreams = []snapshot.Upstream{{Name: "u", Endpoints: []snapshot.Endpoint{{Address: fmt.Sprintf("127.0.0.1:%d", 1000+n%50)}}}}
+		if err := r.Apply(s); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

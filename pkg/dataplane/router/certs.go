@@ -1,6 +1,7 @@
 package router
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"strings"
@@ -20,10 +21,32 @@ type Certificates struct {
 // malformed host name is an error naming the certificate's Source; the
 // producer is expected to have validated both.
 func CompileCertificates(s *snapshot.Snapshot) (*Certificates, error) {
+	var pairs keyPairs
+	return pairs.compile(s)
+}
+
+// keyPairs keeps parsed key pairs across snapshots by the PEM bytes they
+// were parsed from: snapshots are rebuilt on every EndpointSlice change,
+// and parsing (the private key above all) is what made applying them slow.
+type keyPairs struct {
+	prev map[pairKey]*tls.Certificate // what the snapshot in force uses
+	used map[pairKey]*tls.Certificate // what the snapshot being compiled uses
+	// parses counts the pairs parsed, for tests.
+	parses int
+}
+
+// pairKey identifies a Secret version by content, without keeping a
+// second copy of the private key's PEM in memory.
+type pairKey [2][sha256.Size]byte
+
+// compile builds the Certificates of s, reusing pairs parsed for the
+// snapshot in force. Call commit once s is published.
+func (kp *keyPairs) compile(s *snapshot.Snapshot) (*Certificates, error) {
+	kp.used = make(map[pairKey]*tls.Certificate, len(s.Certificates)+1)
 	c := &Certificates{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
 	for i := range s.Certificates {
 		sc := &s.Certificates[i]
-		cert, err := parsePair(sc)
+		cert, err := kp.parse(sc)
 		if err != nil {
 			return nil, err
 		}
@@ -36,13 +59,35 @@ func CompileCertificates(s *snapshot.Snapshot) (*Certificates, error) {
 		}
 	}
 	if s.DefaultCertificate != nil {
-		cert, err := parsePair(s.DefaultCertificate)
+		cert, err := kp.parse(s.DefaultCertificate)
 		if err != nil {
 			return nil, err
 		}
 		c.fallback = cert
 	}
 	return c, nil
+}
+
+// commit drops the pairs the published snapshot no longer uses.
+func (kp *keyPairs) commit() {
+	kp.prev, kp.used = kp.used, nil
+}
+
+func (kp *keyPairs) parse(sc *snapshot.Certificate) (*tls.Certificate, error) {
+	k := pairKey{sha256.Sum256(sc.CertPEM), sha256.Sum256(sc.KeyPEM)}
+	cert := kp.used[k]
+	if cert == nil {
+		cert = kp.prev[k]
+	}
+	if cert == nil {
+		kp.parses++
+		var err error
+		if cert, err = parsePair(sc); err != nil {
+			return nil, err
+		}
+	}
+	kp.used[k] = cert
+	return cert, nil
 }
 
 func parsePair(sc *snapshot.Certificate) (*tls.Certificate, error) {

@@ -1,12 +1,15 @@
 package router
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
+	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // selfSigned makes a certificate for names, marked with cn so a test can
@@ -106,5 +109,90 @@ func TestGetCertificateAllocatesNothing(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(1000, func() { certs.Get("API.example.com") }); allocs != 0 {
 		t.Errorf("Get allocates %v times per call", allocs)
+	}
+}
+
+// endpointChurn is s with only its endpoints changed, as EndpointSlice
+// updates produce it.
+func endpointChurn(s *snapshot.Snapshot, n int) *snapshot.Snapshot {
+	c := *s
+	c.Version = uint64(n)
+	c.Upstreams = []snapshot.Upstream{{Name: "u", Endpoints: []snapshot.Endpoint{{Address: fmt.Sprintf("127.0.0.1:%d", 1000+n%50)}}}}
+	return &c
+}
+
+// served is the certificate a handshake for sni gets.
+func served(t *testing.T, r *Router, sni string) *tls.Certificate {
+	t.Helper()
+	c, err := r.GetCertificate(&tls.ClientHelloInfo{ServerName: sni})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestApplyParsesEachCertificateOnce: snapshots that only move endpoints
+// reuse the certificates parsed before (the same *tls.Certificate is
+// served); a rotated Secret is parsed once and served from then on.
+func TestApplyParsesEachCertificateOnce(t *testing.T) {
+	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	t.Cleanup(r.registry.Close)
+	a, b := selfSigned(t, "a", "a.test"), selfSigned(t, "b", "b.test")
+	s := &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{host("a.test", prefix("/", "u"))},
+		Certificates: []snapshot.Certificate{a, b}}
+	if err := r.Apply(endpointChurn(s, 1)); err != nil {
+		t.Fatal(err)
+	}
+	first := served(t, r, "a.test")
+	for n := 2; n <= 100; n++ {
+		if err := r.Apply(endpointChurn(s, n)); err != nil {
+			t.Fatal(err)
+		}
+		if c := served(t, r, "a.test"); c != first {
+			t.Fatalf("apply %d parsed the unchanged certificate again", n)
+		}
+	}
+	if r.keyPairs.parses != 2 {
+		t.Errorf("%d key pairs parsed over 100 snapshots of 2 certificates, want 2", r.keyPairs.parses)
+	}
+
+	rotated := selfSigned(t, "a-rotated", "a.test")
+	s.Certificates = []snapshot.Certificate{rotated, b}
+	for n := 101; n <= 103; n++ {
+		if err := r.Apply(endpointChurn(s, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cn := served(t, r, "a.test").Leaf.Subject.CommonName; cn != "a-rotated" {
+		t.Errorf("after rotation a.test is served %q", cn)
+	}
+	if r.keyPairs.parses != 3 || len(r.keyPairs.prev) != 2 {
+		t.Errorf("after rotation: %d parses, %d kept, want 3 parses and 2 kept (the old pair dropped)",
+			r.keyPairs.parses, len(r.keyPairs.prev))
+	}
+}
+
+// TestRefusedSnapshotKeepsParsedCertificates: a snapshot refused for a bad
+// pair does not empty the cache the next good one reuses.
+func TestRefusedSnapshotKeepsParsedCertificates(t *testing.T) {
+	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	t.Cleanup(r.registry.Close)
+	good := selfSigned(t, "good", "a.test")
+	s := &snapshot.Snapshot{Certificates: []snapshot.Certificate{good}}
+	if err := r.Apply(endpointChurn(s, 1)); err != nil {
+		t.Fatal(err)
+	}
+	bad := good
+	bad.KeyPEM = selfSigned(t, "other", "b.test").KeyPEM
+	s.Certificates = []snapshot.Certificate{good, bad}
+	if err := r.Apply(endpointChurn(s, 2)); err == nil {
+		t.Fatal("a mismatched key pair was applied")
+	}
+	s.Certificates = []snapshot.Certificate{good}
+	if err := r.Apply(endpointChurn(s, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if r.keyPairs.parses != 2 { // good once, bad once (refused)
+		t.Errorf("%d parses, want 2: the refused snapshot dropped the cache", r.keyPairs.parses)
 	}
 }

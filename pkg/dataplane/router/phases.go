@@ -3,13 +3,14 @@ package router
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
@@ -140,22 +141,34 @@ func (r *Router) UpstreamPeer(s *proxy.Session, ctx *RequestCtx) (*proxy.Peer, e
 	ctx.backend = b
 	ctx.peer = up.peer
 	ctx.peer.Address = b.Addr()
-	if ctx.peer.Scheme == proxy.SchemeHTTPS && ctx.peer.SNI == "" {
+	if up.sniFromRequest {
 		// The upstream names the server it expects no better than the
-		// Host the request will carry, so that is what TLS verifies.
-		ctx.peer.SNI = up.host
-		if ctx.peer.SNI == "" {
-			ctx.peer.SNI = hostOnly(s.Request.Host)
-		}
+		// Host the request carries, so that is what TLS verifies.
+		ctx.peer.SNI = serverName(s.Request.Host)
 	}
 	return &ctx.peer, nil
 }
 
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
+// serverName is the TLS name for a Host header or a Host rewrite, spelled
+// the way routing compares hosts (port and brackets removed, ASCII lower
+// case, one trailing dot dropped), so that spellings of one name share
+// one pool of upstream connections. An IP literal is kept in canonical
+// form: crypto/tls sends no SNI for it (RFC 6066 allows DNS names only)
+// and verifies the certificate's IP addresses instead.
+func serverName(host string) string {
+	host = strings.TrimSuffix(hostWithoutPort(host), ".")
+	if mayBeIP(host) {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			return ip.WithZone("").String()
+		}
 	}
-	return strings.Trim(hostport, "[]")
+	return snapshot.LowerASCII(host)
+}
+
+// mayBeIP is a cheap test that keeps DNS names away from netip.ParseAddr,
+// which allocates its error: no top-level domain is all digits.
+func mayBeIP(host string) bool {
+	return host != "" && (strings.IndexByte(host, ':') >= 0 || '0' <= host[len(host)-1] && host[len(host)-1] <= '9')
 }
 
 // UpstreamRequestFilter applies the upstream's Host rewrite and header edits.

@@ -34,6 +34,8 @@ type Router struct {
 	// because the proxy pools upstream connections by the pool's identity and
 	// a fresh pointer on every Apply would throw those connections away.
 	caPools map[string]*x509.CertPool
+	// keyPairs keeps parsed certificates across snapshots likewise.
+	keyPairs keyPairs
 }
 
 // state is everything one snapshot compiles into. It is never mutated after
@@ -48,12 +50,15 @@ type state struct {
 // upstreamRuntime is an upstream ready for the hot path: its pool and a
 // template of the peer every request to it is sent to.
 type upstreamRuntime struct {
-	name    string
-	pool    *lb.Pool
-	peer    proxy.Peer // Address filled per request
-	retries int
-	host    string
-	headers snapshot.HeaderEdits
+	name string
+	pool *lb.Pool
+	peer proxy.Peer // Address filled per request
+	// sniFromRequest: the TLS name is the request's Host (HTTPS with
+	// neither a server name nor a Host rewrite), filled per request too.
+	sniFromRequest bool
+	retries        int
+	host           string
+	headers        snapshot.HeaderEdits
 }
 
 // New returns a Router with no configuration: every request gets 404 until
@@ -77,7 +82,7 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}
-	certs, err := CompileCertificates(s)
+	certs, err := r.keyPairs.compile(s)
 	if err != nil {
 		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
 	}
@@ -86,6 +91,7 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 		return err
 	}
 	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
+	r.keyPairs.commit()
 	return nil
 }
 
@@ -139,7 +145,7 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
-		out[i] = upstreamRuntime{name: u.Name, peer: peer,
+		out[i] = upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
 			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
 		cfgs[i] = poolConfig(u)
 	}
@@ -178,6 +184,10 @@ func (r *Router) peerTemplate(u *snapshot.Upstream, usedCAs map[string]*x509.Cer
 	case snapshot.ProtocolHTTPS:
 		p.Scheme = proxy.SchemeHTTPS
 		p.SNI = u.TLS.ServerName
+		if p.SNI == "" && u.HostRewrite != "" {
+			// The name the rewritten Host gives, without its port.
+			p.SNI = serverName(u.HostRewrite)
+		}
 		p.InsecureSkipVerify = u.TLS.InsecureSkipVerify
 		if len(u.TLS.CAPEM) > 0 {
 			pool, err := r.caPool(u.TLS.CAPEM, usedCAs)
@@ -202,4 +212,40 @@ func (r *Router) caPool(pem []byte, used map[string]*x509.CertPool) (*x509.CertP
 	}
 	used[string(pem)] = pool
 	return pool, nil
+}
+
+// PeerFilter returns a test of whether the configuration in force still
+// sends requests to a pooled peer: one of its upstreams has the peer's
+// address as an endpoint and a peer template equal to the peer in every
+// other field, the TLS name aside where it comes from the request. Pools
+// built for an old CA bundle, old timeouts or another server name fail it.
+func (r *Router) PeerFilter() func(proxy.Peer) bool {
+	st := r.current.Load()
+	byAddr := map[string][]int{}
+	for i := range st.upstreams {
+		if pool := st.upstreams[i].pool; pool != nil {
+			for _, b := range pool.Backends() {
+				byAddr[b.Addr()] = append(byAddr[b.Addr()], i)
+			}
+		}
+	}
+	return func(p proxy.Peer) bool {
+		for _, i := range byAddr[p.Address] {
+			if st.upstreams[i].produces(p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// produces reports whether u sends requests to p (whose address is one of
+// u's endpoints).
+func (u *upstreamRuntime) produces(p proxy.Peer) bool {
+	t := u.peer
+	t.Address = p.Address
+	if u.sniFromRequest {
+		t.SNI = p.SNI
+	}
+	return t == p
 }

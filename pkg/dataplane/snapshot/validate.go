@@ -24,7 +24,7 @@ const MaxLabelLen = 63
 // Hosts are compared byte for byte on the hot path, so anything else could
 // never match as its author meant. "" (the catch-all host) is not a name.
 func NormaliseHost(name string) (string, error) {
-	name = asciiLower(name)
+	name = LowerASCII(name)
 	if len(name) > MaxHostLen {
 		return "", fmt.Errorf("host %q is longer than %d characters", name, MaxHostLen)
 	}
@@ -52,7 +52,9 @@ func checkLabel(label string) error {
 	return nil
 }
 
-func asciiLower(s string) string {
+// LowerASCII lower-cases the ASCII letters of s only, as hosts are
+// compared; it allocates only when s has an upper-case letter.
+func LowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
 			b := []byte(s)
