@@ -59,8 +59,8 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	req.Header.Set("X-Forwarded-Proto", "https") // a client's claim; the proxy knows better
 	get(t, h1Client(), req)
 	h := <-seen
-	if got := h.Get("X-Forwarded-For"); got != "203.0.113.7, 127.0.0.1" {
-		t.Errorf("X-Forwarded-For = %q, want the client's address appended", got)
+	if got := h.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the untrusted client's claim replaced by its address", got)
 	}
 	if got := h.Get("X-Forwarded-Proto"); got != "http" {
 		t.Errorf("X-Forwarded-Proto = %q, want http", got)
@@ -85,6 +85,53 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	}
 	if got := <-hosts; got != "internal.svc" {
 		t.Errorf("upstream Host = %q, want the phase's rewrite", got)
+	}
+}
+
+// TestUntrustedClientCannotSpoofForwarding: with no trusted proxies, every
+// forwarding field a client sends is replaced by what the proxy saw, as
+// ingress-nginx does with use-forwarded-headers off; the original code
+// appended to X-Forwarded-For and passed the others through.
+func TestUntrustedClientCannotSpoofForwarding(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	_, port, _ := strings.Cut(r.addr, ":")
+
+	req := mustRequest(t, "GET", r.url+"/x", nil)
+	req.Host = "shop.example"
+	for k, v := range map[string]string{
+		"X-Forwarded-For":   "203.0.113.7",
+		"X-Forwarded-Proto": "https",
+		"X-Forwarded-Host":  "admin.internal",
+		"X-Forwarded-Port":  "443",
+		"X-Real-IP":         "203.0.113.7",
+		"Forwarded":         "for=203.0.113.7;proto=https",
+		"X_Forwarded_For":   "203.0.113.8", // HTTP_X_FORWARDED_FOR to a CGI backend
+	} {
+		req.Header[k] = []string{v}
+	}
+	get(t, h1Client(), req)
+	h := <-seen
+	want := map[string][]string{
+		"X-Forwarded-For":   {"127.0.0.1"},
+		"X-Forwarded-Proto": {"http"},
+		"X-Forwarded-Host":  {"shop.example"},
+		"X-Forwarded-Port":  {port},
+		"X-Real-Ip":         {"127.0.0.1"},
+		"Forwarded":         nil,
+	}
+	for k, v := range want {
+		if got := h[k]; !slices.Equal(got, v) {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for k, v := range h { // net/http canonicalises it as X_forwarded_for
+		if strings.EqualFold(k, "X_Forwarded_For") {
+			t.Errorf("%s = %q reached the backend", k, v)
+		}
 	}
 }
 
