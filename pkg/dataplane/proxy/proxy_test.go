@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -131,6 +132,46 @@ func TestUntrustedClientCannotSpoofForwarding(t *testing.T) {
 	for k, v := range h { // net/http canonicalises it as X_forwarded_for
 		if strings.EqualFold(k, "X_Forwarded_For") {
 			t.Errorf("%s = %q reached the backend", k, v)
+		}
+	}
+}
+
+// TestTrustedProxyForwardingKept: behind a trusted proxy the client is the
+// address it forwarded, which the phases see before RequestFilter, over
+// HTTP/1.1 and h2c alike.
+func TestTrustedProxyForwardingKept(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	clients := make(chan netip.Addr, 1)
+	phases := &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
+	phases.requestFilter = func(s *proxy.Session) (bool, error) {
+		clients <- s.ClientAddr
+		return false, nil
+	}
+	r := newRig(t, phases, proxy.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, nil)
+	_, port, _ := strings.Cut(r.addr, ":")
+	for name, client := range map[string]*http.Client{"h1": h1Client(), "h2c": h2cClient()} {
+		req := mustRequest(t, "GET", r.url+"/x", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7, 127.0.0.9")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		get(t, client, req)
+		h := <-seen
+		if got := h.Get("X-Forwarded-For"); got != "203.0.113.7, 127.0.0.9, 127.0.0.1" {
+			t.Errorf("%s: X-Forwarded-For = %q, want the peer appended", name, got)
+		}
+		if got := h.Get("X-Forwarded-Proto"); got != "https" {
+			t.Errorf("%s: X-Forwarded-Proto = %q, want the trusted proxy's https kept", name, got)
+		}
+		if got := h.Get("X-Forwarded-Port"); got != port {
+			t.Errorf("%s: X-Forwarded-Port = %q, want %s", name, got, port)
+		}
+		if got := h.Get("X-Real-Ip"); got != "203.0.113.7" {
+			t.Errorf("%s: X-Real-IP = %q, want 203.0.113.7", name, got)
+		}
+		if got := <-clients; got != netip.MustParseAddr("203.0.113.7") {
+			t.Errorf("%s: Session.ClientAddr = %s in RequestFilter, want 203.0.113.7", name, got)
 		}
 	}
 }
