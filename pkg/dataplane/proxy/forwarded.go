@@ -114,6 +114,9 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 // an untrusted peer every client-sent one is replaced by what the proxy
 // saw; a trusted peer's are kept, X-Forwarded-For (and Forwarded, if it
 // sent one) get the peer appended, as each proxy in a chain does.
+// Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
+// not send it either, backends read X-Forwarded-*, and a second list that
+// could disagree with the first costs an allocation per request.
 func (p *Proxy[C]) setForwarded(h http.Header, s *Session) {
 	removeUnderscoreForwarding(h)
 	if !s.origin.trusted {
