@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -39,6 +41,8 @@ type config struct {
 	idleTimeout             time.Duration
 	maxConnections          int
 	maxHeaderBytes          int
+	trustedProxies          []netip.Prefix
+	proxyProtocol           bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -68,10 +72,21 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
 	fs.IntVar(&c.maxConnections, "max-connections", 20000, "Client connections served at once; beyond it a connection gets 503 and is closed. 0 is unlimited.")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
+	fs.Func("trusted-proxies", "Comma-separated CIDRs or IPs of proxies and load balancers whose X-Forwarded-*, Forwarded and X-Real-IP fields and PROXY protocol headers are believed; from any other peer they are replaced by what Baton saw. Empty trusts nobody's forwarding fields.", c.setTrustedProxies)
+	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "Require a PROXY protocol v1 or v2 header (as layer-4 cloud load balancers send) on every connection to the http and https listeners; its client address is used. A connection without one is closed.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	return c, c.validate()
+}
+
+func (c *config) setTrustedProxies(list string) error {
+	p, err := proxy.ParseTrustedProxies(list)
+	if err != nil {
+		return err
+	}
+	c.trustedProxies = p
+	return nil
 }
 
 func parseProbeFlags(args []string) (socket, path string, err error) {

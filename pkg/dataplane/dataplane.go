@@ -40,6 +40,10 @@ type Options struct {
 	MaxConnections    int // per Server, all its listeners; beyond it 503 (0: unlimited)
 	Proxy             proxy.Options
 	Observer          router.Observer
+	// ProxyProtocol requires a PROXY protocol header on every connection
+	// to HTTPAddr and HTTPSAddr (never on the admin listeners). Only peers
+	// in Proxy.TrustedProxies may speak for a client when that is set.
+	ProxyProtocol bool
 	// AdminHandler serves AdminListeners (see StartAdmin).
 	AdminHandler   http.Handler
 	AdminListeners []AdminListener
@@ -162,6 +166,7 @@ func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Opti
 		GracePeriod:       d.opts.GracePeriod,
 		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
 		MaxConnections:    d.opts.MaxConnections,
+		TrustedProxies:    d.opts.Proxy.TrustedProxies, // one list for PROXY headers and forwarding fields
 		Logf:              d.opts.Logf,
 	}
 }
@@ -169,11 +174,11 @@ func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Opti
 func (d *DataPlane) service() server.Service {
 	svc := server.Service{Name: "ingress", Handler: d.proxy}
 	if d.opts.HTTPAddr != "" {
-		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP, Addr: d.opts.HTTPAddr})
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP, Addr: d.opts.HTTPAddr, ProxyProtocol: d.opts.ProxyProtocol})
 	}
 	if d.opts.HTTPSAddr != "" {
 		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.router.GetCertificate}
-		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTPS, Addr: d.opts.HTTPSAddr, TLS: tlsConf})
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTPS, Addr: d.opts.HTTPSAddr, TLS: tlsConf, ProxyProtocol: d.opts.ProxyProtocol})
 	}
 	return svc
 }

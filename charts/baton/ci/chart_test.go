@@ -66,6 +66,16 @@ func TestDefaultArguments(t *testing.T) {
 	}
 }
 
+// TestClientAddressArguments: trustedProxies and proxyProtocol become
+// flags, placed before the fixed tail so that extraArgs still win.
+func TestClientAddressArguments(t *testing.T) {
+	c := controllerOf(t, render(t, "--set", "trustedProxies={10.0.0.0/8,fd00::/8}", "--set", "proxyProtocol=true"))
+	want := []string{"--trusted-proxies=10.0.0.0/8,fd00::/8", "--proxy-protocol", "--shutdown-grace-period=25s"}
+	if i := slices.Index(c.args, want[0]); i < 0 || !slices.Equal(c.args[i:i+3], want) {
+		t.Errorf("args %q, want %q in a row", c.args, want)
+	}
+}
+
 // TestToggles: optional objects exist exactly when their value asks.
 func TestToggles(t *testing.T) {
 	count := func(m *manifest, kind string) int {

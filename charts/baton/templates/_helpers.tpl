@@ -197,6 +197,12 @@ one wins.
 {{- with include "baton.probeSocket" . }}
 {{- $args = append $args (printf "--probe-socket=%s" .) }}
 {{- end }}
+{{- with .Values.trustedProxies }}
+{{- $args = append $args (printf "--trusted-proxies=%s" (join "," .)) }}
+{{- end }}
+{{- if .Values.proxyProtocol }}
+{{- $args = append $args "--proxy-protocol" }}
+{{- end }}
 {{- $args = concat $args (list
   (printf "--shutdown-grace-period=%ds" (int .Values.drainGracePeriod))
   (printf "--read-header-timeout=%s" .Values.readHeaderTimeout)

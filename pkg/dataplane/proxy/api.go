@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/x509"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -53,6 +54,15 @@ type Session struct {
 	Start time.Time
 	// Peer is the peer of the latest attempt, nil before UpstreamPeer.
 	Peer *Peer
+	// ClientAddr is the client's address, for logs, metrics and policy:
+	// the connection's peer (the address a PROXY protocol header carried,
+	// when the listener speaks it) or, when that peer is one of
+	// Options.TrustedProxies, the client it forwarded for (X-Forwarded-For
+	// read from the right, skipping trusted proxies). It is set before
+	// RequestFilter; invalid if the peer has no IP address.
+	ClientAddr netip.Addr
+
+	origin origin
 }
 
 // Phases are the user-overridable steps of proxying one request. C is the

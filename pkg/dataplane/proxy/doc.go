@@ -6,6 +6,7 @@
 // per-request context value created by NewCtx. The proxy owns the protocol
 // work: HTTP/1.1 and HTTP/2 downstream, pooled upstream connections keyed by
 // peer identity, upgrades, trailers, streaming bodies, hop-by-hop headers,
-// X-Forwarded-* and timeouts. The phases own the policy: which peer, what
-// to rewrite, what to record.
+// forwarding fields (replaced unless the peer is a trusted proxy) and
+// timeouts. The phases own the policy: which peer, what to rewrite, what to
+// record.
 package proxy

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"log"
+	"net/netip"
 	"time"
 )
 
@@ -38,6 +39,11 @@ type Options struct {
 	// Logf receives what the proxy cannot tell a client: recovered panics,
 	// failed writes. Nil means log.Printf.
 	Logf func(format string, args ...any)
+	// TrustedProxies are the peers whose forwarding fields (X-Forwarded-*,
+	// Forwarded, X-Real-IP) are believed and appended to. From any other
+	// peer they are replaced by what the proxy saw, so that a client
+	// cannot claim another address, scheme or host. Empty trusts nobody.
+	TrustedProxies []netip.Prefix
 	// OnPanic is called for each panic recovered while serving a request
 	// (a metric, typically); the request got a 500 or was aborted.
 	OnPanic func()

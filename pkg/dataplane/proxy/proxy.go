@@ -16,6 +16,7 @@ type Proxy[C any] struct {
 	opts   Options
 	peers  *peerPool
 	bufs   sync.Pool
+	ports  portNames // X-Forwarded-Port values
 }
 
 var _ http.Handler = (*Proxy[struct{}])(nil)
@@ -51,6 +52,7 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{}
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
 	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now()}
+	x.session.resolveClient(p.opts.TrustedProxies)
 	if p.run(&x.session, &x.writer) {
 		// The response is already under way: the only way left to tell
 		// the client it is incomplete is to break the stream.

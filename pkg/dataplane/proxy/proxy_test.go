@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -59,8 +60,8 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	req.Header.Set("X-Forwarded-Proto", "https") // a client's claim; the proxy knows better
 	get(t, h1Client(), req)
 	h := <-seen
-	if got := h.Get("X-Forwarded-For"); got != "203.0.113.7, 127.0.0.1" {
-		t.Errorf("X-Forwarded-For = %q, want the client's address appended", got)
+	if got := h.Get("X-Forwarded-For"); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For = %q, want the untrusted client's claim replaced by its address", got)
 	}
 	if got := h.Get("X-Forwarded-Proto"); got != "http" {
 		t.Errorf("X-Forwarded-Proto = %q, want http", got)
@@ -85,6 +86,93 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	}
 	if got := <-hosts; got != "internal.svc" {
 		t.Errorf("upstream Host = %q, want the phase's rewrite", got)
+	}
+}
+
+// TestUntrustedClientCannotSpoofForwarding: with no trusted proxies, every
+// forwarding field a client sends is replaced by what the proxy saw, as
+// ingress-nginx does with use-forwarded-headers off; the original code
+// appended to X-Forwarded-For and passed the others through.
+func TestUntrustedClientCannotSpoofForwarding(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	_, port, _ := strings.Cut(r.addr, ":")
+
+	req := mustRequest(t, "GET", r.url+"/x", nil)
+	req.Host = "shop.example"
+	for k, v := range map[string]string{
+		"X-Forwarded-For":   "203.0.113.7",
+		"X-Forwarded-Proto": "https",
+		"X-Forwarded-Host":  "admin.internal",
+		"X-Forwarded-Port":  "443",
+		"X-Real-IP":         "203.0.113.7",
+		"Forwarded":         "for=203.0.113.7;proto=https",
+		"X_Forwarded_For":   "203.0.113.8", // HTTP_X_FORWARDED_FOR to a CGI backend
+	} {
+		req.Header[k] = []string{v}
+	}
+	get(t, h1Client(), req)
+	h := <-seen
+	want := map[string][]string{
+		"X-Forwarded-For":   {"127.0.0.1"},
+		"X-Forwarded-Proto": {"http"},
+		"X-Forwarded-Host":  {"shop.example"},
+		"X-Forwarded-Port":  {port},
+		"X-Real-Ip":         {"127.0.0.1"},
+		"Forwarded":         nil,
+	}
+	for k, v := range want {
+		if got := h[k]; !slices.Equal(got, v) {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for k, v := range h { // net/http canonicalises it as X_forwarded_for
+		if strings.EqualFold(k, "X_Forwarded_For") {
+			t.Errorf("%s = %q reached the backend", k, v)
+		}
+	}
+}
+
+// TestTrustedProxyForwardingKept: behind a trusted proxy the client is the
+// address it forwarded, which the phases see before RequestFilter, over
+// HTTP/1.1 and h2c alike.
+func TestTrustedProxyForwardingKept(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	clients := make(chan netip.Addr, 1)
+	phases := &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
+	phases.requestFilter = func(s *proxy.Session) (bool, error) {
+		clients <- s.ClientAddr
+		return false, nil
+	}
+	r := newRig(t, phases, proxy.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, nil)
+	_, port, _ := strings.Cut(r.addr, ":")
+	for name, client := range map[string]*http.Client{"h1": h1Client(), "h2c": h2cClient()} {
+		req := mustRequest(t, "GET", r.url+"/x", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7, 127.0.0.9")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		get(t, client, req)
+		h := <-seen
+		if got := h.Get("X-Forwarded-For"); got != "203.0.113.7, 127.0.0.9, 127.0.0.1" {
+			t.Errorf("%s: X-Forwarded-For = %q, want the peer appended", name, got)
+		}
+		if got := h.Get("X-Forwarded-Proto"); got != "https" {
+			t.Errorf("%s: X-Forwarded-Proto = %q, want the trusted proxy's https kept", name, got)
+		}
+		if got := h.Get("X-Forwarded-Port"); got != port {
+			t.Errorf("%s: X-Forwarded-Port = %q, want %s", name, got, port)
+		}
+		if got := h.Get("X-Real-Ip"); got != "203.0.113.7" {
+			t.Errorf("%s: X-Real-IP = %q, want 203.0.113.7", name, got)
+		}
+		if got := <-clients; got != netip.MustParseAddr("203.0.113.7") {
+			t.Errorf("%s: Session.ClientAddr = %s in RequestFilter, want 203.0.113.7", name, got)
+		}
 	}
 }
 

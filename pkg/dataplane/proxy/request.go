@@ -27,7 +27,7 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	if err != nil {
 		return attempt{}, err
 	}
-	out := newUpstreamRequest(s.Request, peer, body)
+	out := p.newUpstreamRequest(s, peer, body)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
 		return attempt{}, err
 	}
@@ -97,10 +97,11 @@ func (b *requestBody) Close() error {
 func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 
 // newUpstreamRequest derives the request sent to peer from the downstream one.
-func newUpstreamRequest(in *http.Request, peer *Peer, body *requestBody) *http.Request {
+func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody) *http.Request {
+	in := s.Request
 	out := in.WithContext(in.Context()) // one shallow copy; every field that matters is reset below
 	out.URL = upstreamURL(in.URL, peer)
-	out.Header = upstreamHeader(in, peer.Scheme)
+	out.Header = p.upstreamHeader(s, peer.Scheme)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
 	if body != nil {
@@ -129,8 +130,9 @@ func upstreamURL(in *url.URL, peer *Peer) *url.URL {
 }
 
 // upstreamHeader copies the downstream header without hop-by-hop fields and
-// adds the X-Forwarded-* fields. An upgrade offer is forwarded with them.
-func upstreamHeader(in *http.Request, scheme Scheme) http.Header {
+// sets the forwarding fields. An upgrade offer is forwarded with them.
+func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
+	in := s.Request
 	h := in.Header.Clone()
 	if h == nil {
 		h = make(http.Header, 4)
@@ -150,7 +152,7 @@ func upstreamHeader(in *http.Request, scheme Scheme) http.Header {
 		h["Connection"] = []string{"Upgrade"}
 		h["Upgrade"] = upgrade
 	}
-	setForwarded(h, in)
+	p.setForwarded(h, s)
 	return h
 }
 
@@ -171,28 +173,6 @@ func forwardedUpgrade(in http.Header, scheme Scheme) (upgrade, settings []string
 		return nil, nil
 	}
 	return in["Upgrade"], in["Http2-Settings"]
-}
-
-func setForwarded(h http.Header, in *http.Request) {
-	// One backing array for the three values; each slice is capped at one
-	// element, so that appending to one (Header.Add) cannot overwrite the next.
-	vals := make([]string, 3)
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil && ip != "" {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		vals[0] = ip
-		h["X-Forwarded-For"] = vals[0:1:1]
-	}
-	vals[1] = "http"
-	if in.TLS != nil {
-		vals[1] = "https"
-	}
-	h["X-Forwarded-Proto"] = vals[1:2:2]
-	if in.Host != "" {
-		vals[2] = in.Host
-		h["X-Forwarded-Host"] = vals[2:3:3]
-	}
 }
 
 // hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1, plus

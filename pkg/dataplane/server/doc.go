@@ -4,6 +4,8 @@
 //
 // Cleartext listeners serve HTTP/1.1 and HTTP/2 with prior knowledge (h2c);
 // TLS listeners serve HTTP/1.1 and HTTP/2 chosen by ALPN, TLS 1.2 at least.
+// A listener may require the PROXY protocol (v1 or v2), read below TLS and
+// below the HTTP/1 request guard; its client address becomes RemoteAddr.
 //
 // The lifecycle is built for handing listeners to a successor process:
 // StopAccepting stops this process from accepting without closing the

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,12 @@ type Listener struct {
 	// TLS nil serves HTTP/1.1 and h2c; set, it serves HTTP/1.1 and HTTP/2
 	// by ALPN. It needs a certificate source; MinVersion is raised to 1.2.
 	TLS *tls.Config
+	// ProxyProtocol requires a PROXY protocol (v1 or v2) header before
+	// anything else, TLS included, on every connection, as load balancers
+	// working at layer 4 send it; the client address it carries becomes the
+	// connection's RemoteAddr. A connection without a valid header within
+	// ReadHeaderTimeout is closed.
+	ProxyProtocol bool
 }
 
 // Service is an application and the listeners it serves on.
@@ -46,6 +53,10 @@ type Options struct {
 	// MaxConnections bounds the client connections served at once; a
 	// connection beyond it is answered 503 and closed. 0 is unlimited.
 	MaxConnections int
+	// TrustedProxies, when set, are the only peers whose PROXY protocol
+	// header is believed; from any other the header is read and its
+	// address ignored. Empty believes every peer (see Listener.ProxyProtocol).
+	TrustedProxies []netip.Prefix
 	Logf           func(format string, args ...any)
 }
 
@@ -95,6 +106,7 @@ type bound struct {
 	gate *gate
 	tls  *tls.Config // nil for cleartext
 	http *http.Server
+	pp   *proxyListener // nil without the PROXY protocol; its Listener is set in serve
 }
 
 // New prepares a Server; Start opens the listeners.
@@ -181,7 +193,21 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), http: hs}, nil
+	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), http: hs, pp: s.proxyProtocol(l)}, nil
+}
+
+// proxyProtocol is the PROXY protocol reader of listener l, nil if it has none.
+func (s *Server) proxyProtocol(l Listener) *proxyListener {
+	if !l.ProxyProtocol {
+		return nil
+	}
+	prefix := "server: listener " + l.Name + ": "
+	return &proxyListener{
+		timeout: s.opts.ReadHeaderTimeout,
+		trusted: s.opts.TrustedProxies,
+		refused: &sparseLog{prefix: prefix, logf: s.opts.Logf},
+		ignored: &sparseLog{prefix: prefix, logf: s.opts.Logf},
+	}
 }
 
 // socket adopts the inherited listener of that name, else listens afresh.
@@ -255,10 +281,17 @@ func tlsConfig(c *tls.Config) *tls.Config {
 	return c
 }
 
+// serve accepts through the layers a connection needs, outermost last:
+// the PROXY protocol header comes before TLS, and the request guard sees
+// the plaintext.
 func (s *Server) serve(b *bound) {
 	var ln net.Listener = b.gate
+	if b.pp != nil {
+		b.pp.Listener = ln
+		ln = b.pp
+	}
 	if b.tls != nil {
-		ln = tls.NewListener(b.gate, b.tls)
+		ln = tls.NewListener(ln, b.tls)
 	}
 	ln = h1guard.Listener{Listener: ln}
 	go func() {

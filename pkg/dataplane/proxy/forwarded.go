@@ -1,0 +1,324 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The forwarding fields a client can use to claim another address, scheme
+// or host. From a peer that is not a trusted proxy they are all replaced by
+// what the proxy itself saw, as ingress-nginx does with use-forwarded-headers
+// off and Envoy with xff_num_trusted_hops 0.
+const (
+	hdrXFF       = "X-Forwarded-For"
+	hdrXFProto   = "X-Forwarded-Proto"
+	hdrXFHost    = "X-Forwarded-Host"
+	hdrXFPort    = "X-Forwarded-Port"
+	hdrXRealIP   = "X-Real-Ip" // canonical form of X-Real-IP
+	hdrForwarded = "Forwarded"
+)
+
+var forwardingHeaders = [...]string{hdrXFF, hdrXFProto, hdrXFHost, hdrXFPort, hdrXRealIP, hdrForwarded}
+
+// origin is who sent a request, as far as the proxy can tell.
+type origin struct {
+	peer    string // the immediate peer's IP as in RemoteAddr; "" if it has none
+	client  string // the client's IP, the peer's unless a trusted peer forwarded it
+	trusted bool   // the peer is a trusted proxy: its forwarding fields are kept
+}
+
+// resolveClient finds the request's client: the peer (the PROXY protocol
+// sender's client, when the listener speaks it), or, when the peer is a
+// trusted proxy, the address it forwarded. Like nginx's realip module with
+// real_ip_recursive on, X-Forwarded-For is read from the right, skipping
+// trusted addresses: the first untrusted one is the client.
+func (s *Session) resolveClient(trusted []netip.Prefix) {
+	host, _, err := net.SplitHostPort(s.Request.RemoteAddr)
+	if err != nil {
+		return
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return
+	}
+	s.origin = origin{peer: host, client: host}
+	s.ClientAddr = peer.Unmap()
+	if !isTrusted(trusted, peer) {
+		return
+	}
+	s.origin.trusted = true
+	s.ClientAddr, s.origin.client = forwardedClient(s.Request.Header[hdrXFF], trusted, s.ClientAddr, host)
+}
+
+// isTrusted reports whether addr is in one of the trusted prefixes.
+func isTrusted(trusted []netip.Prefix, addr netip.Addr) bool {
+	addr = addr.Unmap().WithZone("")
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedClient walks X-Forwarded-For from the right. Each address was
+// written by the hop to its right, so it is believed only while that hop
+// is trusted. An element that is no address ends the walk: what is left
+// of it cannot be read, and the last hop read is the nearest known client.
+func forwardedClient(xff []string, trusted []netip.Prefix, client netip.Addr, clientStr string) (netip.Addr, string) {
+	for i := len(xff) - 1; i >= 0; i-- {
+		for rest := xff[i]; rest != ""; {
+			var elem string
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				elem, rest = rest[j+1:], rest[:j]
+			} else {
+				elem, rest = rest, ""
+			}
+			if elem = strings.TrimSpace(elem); elem == "" {
+				continue // empty list elements are allowed (RFC 9110 §5.6.1)
+			}
+			addr, str, ok := parseHop(elem)
+			if !ok {
+				return client, clientStr
+			}
+			client, clientStr = addr, str
+			if !isTrusted(trusted, addr) {
+				return client, clientStr
+			}
+		}
+	}
+	return client, clientStr
+}
+
+// parseHop reads an X-Forwarded-For element: an IP, or one with a port as
+// some load balancers write it ("192.0.2.1:4711", "[2001:db8::1]:4711").
+func parseHop(elem string) (netip.Addr, string, bool) {
+	if addr, err := netip.ParseAddr(elem); err == nil && addr.Zone() == "" {
+		return addr.Unmap(), elem, true
+	}
+	if ap, err := netip.ParseAddrPort(elem); err == nil && ap.Addr().Zone() == "" {
+		addr := ap.Addr().Unmap()
+		return addr, addr.String(), true
+	}
+	return netip.Addr{}, "", false
+}
+
+// setForwarded writes the forwarding fields of an upstream request. From
+// an untrusted peer every client-sent one is replaced by what the proxy
+// saw; a trusted peer's are kept, X-Forwarded-For (and Forwarded, if it
+// sent one) get the peer appended, as each proxy in a chain does.
+// Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
+// not send it either, backends read X-Forwarded-*, and a second list that
+// could disagree with the first costs an allocation per request.
+func (p *Proxy[C]) setForwarded(h http.Header, s *Session) {
+	removeUnderscoreForwarding(h)
+	if !s.origin.trusted {
+		for _, k := range forwardingHeaders {
+			delete(h, k)
+		}
+	}
+	// One backing array for the values; each slice is capped at one
+	// element, so that appending to one (Header.Add) cannot overwrite the next.
+	vals := make([]string, 5)
+	in := s.Request
+	if s.origin.peer != "" {
+		vals[0] = appendHop(h[hdrXFF], s.origin.peer)
+		h[hdrXFF] = vals[0:1:1]
+		vals[1] = s.origin.client
+		h[hdrXRealIP] = vals[1:2:2]
+		if prior := h[hdrForwarded]; len(prior) > 0 {
+			h[hdrForwarded] = []string{strings.Join(prior, ", ") + ", " + forwardedFor(s.origin.peer)}
+		}
+	}
+	vals[2] = "http"
+	if in.TLS != nil {
+		vals[2] = "https"
+	}
+	setIfAbsent(h, hdrXFProto, vals[2:3:3])
+	if in.Host != "" {
+		vals[3] = in.Host
+		setIfAbsent(h, hdrXFHost, vals[3:4:4])
+	}
+	if port := p.ports.of(in); port != "" {
+		vals[4] = port
+		setIfAbsent(h, hdrXFPort, vals[4:5:5])
+	}
+}
+
+// appendHop is X-Forwarded-For with peer appended; prior is what a
+// trusted peer sent (nothing from an untrusted one, it was removed).
+func appendHop(prior []string, peer string) string {
+	if len(prior) == 0 {
+		return peer
+	}
+	return strings.Join(prior, ", ") + ", " + peer
+}
+
+// forwardedFor is an RFC 7239 for= pair; IPv6 is bracketed and quoted.
+func forwardedFor(ip string) string {
+	if strings.IndexByte(ip, ':') >= 0 {
+		return `for="[` + ip + `]"`
+	}
+	return "for=" + ip
+}
+
+func setIfAbsent(h http.Header, key string, v []string) {
+	if len(h[key]) == 0 {
+		h[key] = v
+	}
+}
+
+// removeUnderscoreForwarding deletes fields like X_Forwarded_For, which
+// CGI-style backends (PHP, WSGI) read as X-Forwarded-For: both become
+// HTTP_X_FORWARDED_FOR. No proxy writes them, whoever the peer is; nginx
+// ignores underscored names by default for the same reason.
+func removeUnderscoreForwarding(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		for _, name := range forwardingHeaders {
+			if sameIgnoringUnderscore(k, name) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// sameIgnoringUnderscore compares names case-insensitively, '_' matching '-'.
+func sameIgnoringUnderscore(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if fold(a[i]) != fold(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// fold lower-cases ASCII letters and reads '_' as '-'.
+func fold(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// portNames caches the decimal form of listener ports, so that
+// X-Forwarded-Port costs no allocation per request. A proxy serves a
+// handful of listeners; past maxPortNames the cache stops growing.
+type portNames struct {
+	mu    sync.Mutex // serialises growing
+	names atomic.Pointer[map[int]string]
+}
+
+const maxPortNames = 16
+
+// of is the port of the listener the request came in on ("" if unknown).
+// With the PROXY protocol it is the port the client connected to at the
+// load balancer, which is what the connection reports as its local address.
+func (c *portNames) of(r *http.Request) string {
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	port := portOf(a)
+	if port <= 0 {
+		return ""
+	}
+	if m := c.names.Load(); m != nil {
+		if s, ok := (*m)[port]; ok {
+			return s
+		}
+	}
+	return c.add(port)
+}
+
+func (c *portNames) add(port int) string {
+	s := strconv.Itoa(port)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.names.Load()
+	if old != nil && len(*old) >= maxPortNames {
+		return s
+	}
+	m := make(map[int]string, 4)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[port] = s
+	c.names.Store(&m)
+	return s
+}
+
+func portOf(a net.Addr) int {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.Port
+	case nil:
+		return 0
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return 0
+	}
+	return int(ap.Port())
+}
+
+// ParseTrustedProxies reads a comma-separated list of CIDRs and IPs (an IP
+// is a prefix of its full length). Host bits of a CIDR are ignored, as
+// nginx's set_real_ip_from does.
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := parsePrefix(item)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
+}
+
+func parsePrefix(item string) (netip.Prefix, error) {
+	if strings.Contains(item, "/") {
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR (like 10.0.0.0/8 or fd00::/8)", item)
+		}
+		return unmapPrefix(p.Masked()), nil
+	}
+	addr, err := netip.ParseAddr(item)
+	if err != nil || addr.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", item)
+	}
+	addr = addr.Unmap()
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+// unmapPrefix turns ::ffff:10.0.0.0/104 into 10.0.0.0/8: addresses are
+// unmapped before they are matched.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
