@@ -11,7 +11,12 @@ const (
 	DefaultResponseTimeout     = 60 * time.Second
 	DefaultIdleConnTimeout     = 90 * time.Second
 	DefaultMaxIdleConnsPerPeer = 32
-	DefaultMaxAttempts         = 3
+	// DefaultMaxAttempts is only a safety cap: the phases own the retry
+	// budget (an Upstream's spec.retries), and this stops a phase that never
+	// says stop. It is one first attempt plus the largest spec.retries the
+	// Upstream CRD accepts (10); anything lower would silently cut an
+	// Upstream's retries short.
+	DefaultMaxAttempts = 1 + 10
 )
 
 // Options tune a Proxy. Per-peer timeouts in Peer override the first three.
@@ -27,7 +32,8 @@ type Options struct {
 	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer.
 	MaxIdleConnsPerPeer int
 	// MaxAttempts caps upstream attempts per request, however often
-	// FailToConnect asks for a retry.
+	// FailToConnect asks for a retry. It is a safety net, not the retry
+	// policy: FailToConnect decides how many attempts a request gets.
 	MaxAttempts int
 	// Logf receives what the proxy cannot tell a client: recovered panics,
 	// failed writes. Nil means log.Printf.
