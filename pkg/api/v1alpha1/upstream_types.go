@@ -445,6 +445,10 @@ const (
 	ReasonSecretNotFound     = "SecretNotFound"
 	ReasonInvalidSecret      = "InvalidSecret"
 	ReasonInvalidSpec        = "InvalidSpec"
+	// ReasonForbiddenEndpoint: an endpoint address Baton does not proxy to
+	// (loopback without the controller's development opt-in, link-local,
+	// unspecified, multicast, broadcast).
+	ReasonForbiddenEndpoint = "ForbiddenEndpoint"
 )
 
 // Defaults the CRD applies, repeated here for objects that never went
@@ -456,4 +460,7 @@ const (
 	DefaultInterval           = 10 * time.Second
 	DefaultCheckTimeout       = 2 * time.Second
 	DefaultEjectDuration      = 30 * time.Second
+	// MaxRetries is the largest spec.retries the CRD accepts (the
+	// Maximum marker on Retries).
+	MaxRetries = 10
 )

@@ -29,6 +29,12 @@ type Input struct {
 	// these Secrets is missing or invalid, its entry is served instead, with
 	// a warning. Hosts are ignored. Translate does not modify the map.
 	LastGoodCertificates map[types.NamespacedName]snapshot.Certificate
+	// AllowLoopbackEndpoints lets Upstream and EndpointSlice endpoints be
+	// loopback addresses, which are otherwise refused (see AllowLoopbackFlag);
+	// for development only, since a loopback endpoint reaches Baton's own
+	// host. Link-local, unspecified, multicast and broadcast addresses are
+	// refused regardless.
+	AllowLoopbackEndpoints bool
 
 	IngressClasses []networkingv1.IngressClass
 	Ingresses      []networkingv1.Ingress
