@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
 // config is everything the command line sets.
@@ -35,6 +37,9 @@ type config struct {
 	idleTimeout             time.Duration
 	maxConnections          int
 	maxHeaderBytes          int
+	// allowLoopbackEndpoints lets Upstreams and EndpointSlices name
+	// loopback addresses, which reach Baton's own host: development only.
+	allowLoopbackEndpoints bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -63,6 +68,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
 	fs.IntVar(&c.maxConnections, "max-connections", 20000, "Client connections served at once; beyond it a connection gets 503 and is closed. 0 is unlimited.")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
+	fs.BoolVar(&c.allowLoopbackEndpoints, strings.TrimPrefix(translate.AllowLoopbackFlag, "--"), false,
+		"Let Upstream endpoints be loopback addresses (127.0.0.0/8, ::1), which reach this host: for development only. Link-local, unspecified, multicast and broadcast addresses are refused regardless.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
