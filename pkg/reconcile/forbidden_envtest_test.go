@@ -25,7 +25,7 @@ import (
 // snapshot. With the development opt-in the same Upstream is Ready.
 func TestLoopbackUpstreamIsRefusedWithoutTheOptIn(t *testing.T) {
 	for _, allow := range []bool{false, true} {
-		t.Run(fmt.Sprintf("allowed=%v", allow), func(t *testing.T) {
+		t.Run(map[bool]string{false: "default", true: "opt-in"}[allow], func(t *testing.T) {
 			e := newEnv(t, envOptions{opts: reconcile.Options{AllowLoopbackEndpoints: allow}})
 			e.create(&v1alpha1.Upstream{ObjectMeta: metav1.ObjectMeta{Name: "local", Namespace: e.ns}, Spec: v1alpha1.UpstreamSpec{
 				Endpoints: []v1alpha1.StaticEndpoint{{Address: "127.0.0.1", Port: 9000}, {Address: "10.244.1.1", Port: 9000}}}})
