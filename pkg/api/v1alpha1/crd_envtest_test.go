@@ -125,7 +125,7 @@ func rejected() map[string]rejection {
 		"::ffff:127.0.0.1": "address must be an IP address", "::ffff:169.254.169.254": "address must be an IP address",
 	} {
 		m["address "+addr] = rejection{v1alpha1.UpstreamSpec{Endpoints: []v1alpha1.StaticEndpoint{{Address: addr, Port: 80}}},
-			"spec.endpoints[0].address: Invalid value: \"string\": " + message}
+			fmt.Sprintf("spec.endpoints[0].address: Invalid value: %q: %s", addr, message)}
 	}
 	return m
 }
