@@ -43,6 +43,9 @@ type config struct {
 	maxHeaderBytes          int
 	trustedProxies          []netip.Prefix
 	proxyProtocol           bool
+	// allowLoopbackEndpoints lets Upstreams and EndpointSlices name
+	// loopback addresses, which reach Baton's own host: development only.
+	allowLoopbackEndpoints bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -74,6 +77,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
 	fs.Func("trusted-proxies", "Comma-separated CIDRs or IPs of proxies and load balancers whose X-Forwarded-*, Forwarded and X-Real-IP fields and PROXY protocol headers are believed; from any other peer they are replaced by what Baton saw. Empty trusts nobody's forwarding fields.", c.setTrustedProxies)
 	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "Require a PROXY protocol v1 or v2 header (as layer-4 cloud load balancers send) on every connection to the http and https listeners; its client address is used. A connection without one is closed.")
+	fs.BoolVar(&c.allowLoopbackEndpoints, strings.TrimPrefix(translate.AllowLoopbackFlag, "--"), false,
+		"Let Upstream endpoints be loopback addresses (127.0.0.0/8, ::1), which reach this host: for development only. Link-local, unspecified, multicast and broadcast addresses are refused regardless.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

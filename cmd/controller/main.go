@@ -239,5 +239,7 @@ func reconcileOptions(cfg *config) reconcile.Options {
 		PublishStatusAddress:  cfg.statusAddresses(),
 		PublishService:        publishService,
 		DefaultTLSSecret:      defaultTLS,
+
+		AllowLoopbackEndpoints: cfg.allowLoopbackEndpoints,
 	}
 }

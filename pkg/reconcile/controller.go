@@ -276,6 +276,8 @@ func (c *Controller) input(ctx context.Context) (translate.Input, error) {
 		EndpointSlices:       slices.Items,
 		Secrets:              secrets.Items,
 		Upstreams:            upstreams.Items,
+
+		AllowLoopbackEndpoints: c.opts.AllowLoopbackEndpoints,
 	}, nil
 }
 

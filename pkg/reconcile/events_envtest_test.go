@@ -79,13 +79,20 @@ func TestWarningEvents(t *testing.T) {
 // events lists the events.k8s.io Events about the Ingress called name.
 func (e *env) events(name string) []eventsv1.Event {
 	e.t.Helper()
+	return e.eventsAbout("Ingress", name)
+}
+
+// eventsAbout lists the events.k8s.io Events about the object of kind
+// called name in the test namespace.
+func (e *env) eventsAbout(kind, name string) []eventsv1.Event {
+	e.t.Helper()
 	var list eventsv1.EventList
 	if err := e.client.List(e.ctx, &list, client.InNamespace(e.ns)); err != nil {
 		e.t.Fatalf("list Events: %v", err)
 	}
 	var out []eventsv1.Event
 	for _, ev := range list.Items {
-		if ev.Regarding.Kind == "Ingress" && ev.Regarding.Name == name {
+		if ev.Regarding.Kind == kind && ev.Regarding.Name == name {
 			out = append(out, ev)
 		}
 	}
@@ -94,9 +101,22 @@ func (e *env) events(name string) []eventsv1.Event {
 
 func (e *env) waitEvent(ingress, reason string) eventsv1.Event {
 	e.t.Helper()
+	found := e.waitEventAbout("Ingress", ingress, reason)
+	var ing types.NamespacedName
+	ing.Namespace, ing.Name = e.ns, ingress
+	if found.Regarding.Namespace != ing.Namespace || found.Regarding.UID == "" {
+		e.t.Errorf("Event regarding %+v, want Ingress %s with its UID", found.Regarding, ing)
+	}
+	return found
+}
+
+// waitEventAbout waits for an Event with reason about the object of kind
+// called name.
+func (e *env) waitEventAbout(kind, name, reason string) eventsv1.Event {
+	e.t.Helper()
 	var found eventsv1.Event
-	e.eventually(fmt.Sprintf("Event %s on Ingress %s", reason, ingress), func() (bool, string) {
-		evs := e.events(ingress)
+	e.eventually(fmt.Sprintf("Event %s on %s %s", reason, kind, name), func() (bool, string) {
+		evs := e.eventsAbout(kind, name)
 		for _, ev := range evs {
 			if ev.Reason == reason {
 				found = ev
@@ -105,10 +125,5 @@ func (e *env) waitEvent(ingress, reason string) eventsv1.Event {
 		}
 		return false, fmt.Sprintf("%d events: %+v", len(evs), evs)
 	})
-	var ing types.NamespacedName
-	ing.Namespace, ing.Name = e.ns, ingress
-	if found.Regarding.Namespace != ing.Namespace || found.Regarding.UID == "" {
-		e.t.Errorf("Event regarding %+v, want Ingress %s with its UID", found.Regarding, ing)
-	}
 	return found
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// Debounce is the quiet period after a change before a rebuild;
 	// DefaultDebounce when zero.
 	Debounce time.Duration
+	// AllowLoopbackEndpoints lets Upstreams and EndpointSlices name
+	// loopback addresses (translate.Input.AllowLoopbackEndpoints); for
+	// development only.
+	AllowLoopbackEndpoints bool
 }
 
 func (o Options) withDefaults() (Options, error) {

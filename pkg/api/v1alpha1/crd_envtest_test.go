@@ -4,6 +4,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -70,6 +71,7 @@ func TestCRDAgainstAPIServer(t *testing.T) {
 
 	t.Run("status subresource", func(t *testing.T) { checkStatusSubresource(t, c) })
 	t.Run("kubectl get columns", func(t *testing.T) { checkPrinterColumns(t, env) })
+	t.Run("unicast and loopback addresses", func(t *testing.T) { checkAcceptedAddresses(t, c) })
 
 	for name, tc := range rejected() {
 		t.Run("rejects "+name, func(t *testing.T) {
@@ -90,7 +92,7 @@ func rejected() map[string]rejection {
 	ep := []v1alpha1.StaticEndpoint{{Address: "10.0.0.1", Port: 80}}
 	ref := &v1alpha1.ServiceRef{Name: "web", Port: v1alpha1.ServicePort{Number: 80}}
 	d := func(x time.Duration) *metav1.Duration { return &metav1.Duration{Duration: x} }
-	return map[string]rejection{
+	m := map[string]rejection{
 		"both endpoints and serviceRef":    {v1alpha1.UpstreamSpec{Endpoints: ep, ServiceRef: ref}, "exactly one of endpoints or serviceRef"},
 		"neither endpoints nor serviceRef": {v1alpha1.UpstreamSpec{}, "exactly one of endpoints or serviceRef"},
 		"a host name as address": {v1alpha1.UpstreamSpec{Endpoints: []v1alpha1.StaticEndpoint{{Address: "web.local", Port: 80}}},
@@ -113,6 +115,29 @@ func rejected() map[string]rejection {
 		"check path without slash": {v1alpha1.UpstreamSpec{Endpoints: ep, HealthCheck: &v1alpha1.HealthCheck{
 			Active: &v1alpha1.ActiveHealthCheck{Path: "healthz"}}}, "healthCheck.active.path"},
 		"too many retries": {v1alpha1.UpstreamSpec{Endpoints: ep, Retries: 11}, "spec.retries"},
+	}
+	// Never a backend, whatever the controller's flags: CEL's IP library
+	// refuses them (and IPv4-mapped forms, through isIP).
+	const unicast = "address must be a unicast address that is not link-local"
+	for addr, message := range map[string]string{
+		"0.0.0.0": unicast, "::": unicast, "224.0.0.1": unicast, "239.1.2.3": unicast, "ff02::1": unicast,
+		"ff05::2": unicast, "255.255.255.255": unicast, "169.254.169.254": unicast, "fe80::1": unicast,
+		"::ffff:127.0.0.1": "address must be an IP address", "::ffff:169.254.169.254": "address must be an IP address",
+	} {
+		m["address "+addr] = rejection{v1alpha1.UpstreamSpec{Endpoints: []v1alpha1.StaticEndpoint{{Address: addr, Port: 80}}},
+			fmt.Sprintf("spec.endpoints[0].address: Invalid value: %q: %s", addr, message)}
+	}
+	return m
+}
+
+// checkAcceptedAddresses: loopback passes the schema, since only the
+// controller knows whether it may be used.
+func checkAcceptedAddresses(t *testing.T, c client.Client) {
+	for i, addr := range []string{"10.0.0.1", "203.0.113.7", "fd00::1", "2001:db8::1", "127.0.0.1", "::1"} {
+		u := newUpstream(fmt.Sprintf("ok-%d", i), v1alpha1.UpstreamSpec{Endpoints: []v1alpha1.StaticEndpoint{{Address: addr, Port: 80}}})
+		if err := c.Create(context.Background(), u); err != nil {
+			t.Errorf("address %s: %v", addr, err)
+		}
 	}
 }
 

@@ -109,11 +109,17 @@ type UpstreamSpec struct {
 
 // StaticEndpoint is one backend address.
 type StaticEndpoint struct {
-	// Address is an IPv4 or IPv6 address.
+	// Address is an IPv4 or IPv6 address. Unspecified, multicast,
+	// broadcast and link-local addresses are refused: none is a backend,
+	// and 169.254.169.254 is the cloud metadata service. Baton also refuses
+	// loopback addresses unless it runs with
+	// --allow-loopback-upstream-endpoints (for development), which the
+	// schema cannot know.
 	//
 	// +required
 	// +kubebuilder:validation:MaxLength=45
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="address must be an IP address"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || ip(self).isGlobalUnicast() || ip(self).isLoopback()",message="address must be a unicast address that is not link-local: unspecified, multicast, broadcast and link-local (169.254.0.0/16, fe80::/10) addresses are refused"
 	Address string `json:"address"`
 
 	// Port is the backend's TCP port.
@@ -445,6 +451,10 @@ const (
 	ReasonSecretNotFound     = "SecretNotFound"
 	ReasonInvalidSecret      = "InvalidSecret"
 	ReasonInvalidSpec        = "InvalidSpec"
+	// ReasonForbiddenEndpoint: an endpoint address Baton does not proxy to
+	// (loopback without the controller's development opt-in, link-local,
+	// unspecified, multicast, broadcast).
+	ReasonForbiddenEndpoint = "ForbiddenEndpoint"
 )
 
 // Defaults the CRD applies, repeated here for objects that never went
@@ -456,4 +466,7 @@ const (
 	DefaultInterval           = 10 * time.Second
 	DefaultCheckTimeout       = 2 * time.Second
 	DefaultEjectDuration      = 30 * time.Second
+	// MaxRetries is the largest spec.retries the CRD accepts (the
+	// Maximum marker on Retries).
+	MaxRetries = 10
 )

@@ -12,8 +12,13 @@ const (
 	DefaultResponseTimeout     = 60 * time.Second
 	DefaultIdleConnTimeout     = 90 * time.Second
 	DefaultMaxIdleConnsPerPeer = 32
-	DefaultMaxAttempts         = 3
-	DefaultMaxPeers            = 1024
+	// DefaultMaxAttempts is only a safety cap: the phases own the retry
+	// budget (an Upstream's spec.retries), and this stops a phase that never
+	// says stop. It is one first attempt plus the largest spec.retries the
+	// Upstream CRD accepts (10); anything lower would silently cut an
+	// Upstream's retries short.
+	DefaultMaxAttempts = 1 + 10
+	DefaultMaxPeers    = 1024
 )
 
 // Options tune a Proxy. Per-peer timeouts in Peer override the first three.
@@ -29,7 +34,8 @@ type Options struct {
 	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer.
 	MaxIdleConnsPerPeer int
 	// MaxAttempts caps upstream attempts per request, however often
-	// FailToConnect asks for a retry.
+	// FailToConnect asks for a retry. It is a safety net, not the retry
+	// policy: FailToConnect decides how many attempts a request gets.
 	MaxAttempts int
 	// MaxPeers caps the peers with a connection pool (a peer is an
 	// address with its scheme, TLS name and settings). A new peer beyond

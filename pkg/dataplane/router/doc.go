@@ -33,6 +33,14 @@
 // forwards the cleaned path, so routing and the upstream agree; a "%2F"
 // is a '/' for routing.
 //
+// # Loops
+//
+// Every request sent upstream gets this process's entry in Via (see
+// hopMarker for why the id is random per process), and RequestFilter
+// answers 508 Loop Detected to a request whose Via already has it: an
+// Upstream that points back at Baton costs one extra hop, not a request
+// storm.
+//
 // # Compiling
 //
 // Compile and CompileCertificates reject what a producer must never send

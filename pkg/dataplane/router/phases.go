@@ -34,9 +34,14 @@ func (r *Router) NewCtx() *RequestCtx {
 }
 
 // RequestFilter routes the request and answers it directly when nothing
-// matches or the path is unsafe to route.
+// matches, the path is unsafe to route, or the request already passed
+// this process (a loop through an upstream: each pass would add a hop
+// until connections or memory ran out).
 func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) {
 	req := s.Request
+	if r.hop.seenIn(req.Header) {
+		return true, writeStatus(s, http.StatusLoopDetected, "request loop: this request already passed through this proxy\n")
+	}
 	if !normalisePath(req) {
 		return true, writeStatus(s, http.StatusBadRequest, "malformed request path\n")
 	}
@@ -171,7 +176,9 @@ func mayBeIP(host string) bool {
 	return host != "" && (strings.IndexByte(host, ':') >= 0 || '0' <= host[len(host)-1] && host[len(host)-1] <= '9')
 }
 
-// UpstreamRequestFilter applies the upstream's Host rewrite and header edits.
+// UpstreamRequestFilter applies the upstream's Host rewrite and header
+// edits, then adds this process to Via, last, so that no edit can remove
+// the mark loop detection relies on.
 func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx *RequestCtx) error {
 	up := ctx.upstream
 	if up.host != "" {
@@ -186,6 +193,7 @@ func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx 
 	for _, h := range up.headers.Add {
 		req.Header.Add(h.Name, h.Value)
 	}
+	r.hop.mark(req.Header, s.Request)
 	return nil
 }
 

@@ -28,6 +28,7 @@ type Router struct {
 	registry *lb.Registry
 	observer Observer
 	current  atomic.Pointer[state]
+	hop      hopMarker
 
 	applyMu sync.Mutex
 	// caPools keeps one *x509.CertPool per CA bundle across snapshots,
@@ -64,7 +65,7 @@ type upstreamRuntime struct {
 // New returns a Router with no configuration: every request gets 404 until
 // the first Apply.
 func New(registry *lb.Registry, observer Observer) *Router {
-	r := &Router{registry: registry, observer: observer, caPools: map[string]*x509.CertPool{}}
+	r := &Router{registry: registry, observer: observer, caPools: map[string]*x509.CertPool{}, hop: newHopMarker()}
 	empty, err := Compile(&snapshot.Snapshot{})
 	if err != nil {
 		panic("router: an empty snapshot must compile: " + err.Error())
@@ -115,6 +116,10 @@ func (r *Router) Check(s *snapshot.Snapshot) error {
 	}
 	return nil
 }
+
+// HopID is this router's received-by in the Via header of the requests
+// it forwards; a request that arrives with it already there is a loop.
+func (r *Router) HopID() string { return r.hop.id }
 
 // Version is the version of the snapshot in force.
 func (r *Router) Version() uint64 { return r.current.Load().version }

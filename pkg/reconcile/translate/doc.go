@@ -53,6 +53,12 @@
 //     the kept certificate's serial and notAfter. Without one the
 //     certificate is dropped and its hosts get the default certificate.
 //   - References never leave the referring object's namespace.
+//   - Endpoint addresses, static or from EndpointSlices, pass one policy
+//     (forbiddenClass): never unspecified, multicast, broadcast or
+//     link-local (the cloud metadata service); loopback only with
+//     Input.AllowLoopbackEndpoints. A forbidden static endpoint fails its
+//     Upstream closed (ForbiddenEndpoint); a forbidden slice address is
+//     dropped with a ForbiddenEndpoint warning and changes no condition.
 //
 // Condition LastTransitionTime is left zero: the status writer merges
 // conditions with k8s.io/apimachinery/pkg/api/meta.SetStatusCondition,

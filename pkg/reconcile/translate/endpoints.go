@@ -35,6 +35,9 @@ type servicePort struct {
 	port  corev1.ServicePort
 	ready []snapshot.Endpoint
 	total int
+	// forbidden are the addresses dropped by the address policy; they
+	// count in neither ready nor total.
+	forbidden forbiddenAddresses
 }
 
 // resolveService finds the Service port ref names in namespace ns and its
@@ -53,8 +56,9 @@ func (x *index) resolveService(ns, name string, ref portRef) (servicePort, *Warn
 	if w != nil {
 		return servicePort{}, w
 	}
-	ready, total := x.endpoints(key, port.Name)
-	return servicePort{key: key, port: port, ready: ready, total: total}, nil
+	sp := servicePort{key: key, port: port}
+	sp.ready, sp.total, sp.forbidden = x.endpoints(key, port.Name)
+	return sp, nil
 }
 
 func findPort(svc *corev1.Service, ref portRef) (corev1.ServicePort, *Warning) {
@@ -77,8 +81,13 @@ func findPort(svc *corev1.Service, ref portRef) (corev1.ServicePort, *Warning) {
 // endpoints lists the ready addresses of the Service port called portName
 // and counts all of its addresses. An address listed by several slices (as
 // happens while slices are rebalanced) counts once, ready if any says so.
-func (x *index) endpoints(svc types.NamespacedName, portName string) ([]snapshot.Endpoint, int) {
+// Addresses the address policy forbids are left out and returned apart:
+// the API server refuses loopback, link-local and link-local multicast
+// EndpointSlice addresses, but not other multicast or broadcast ones, and
+// slices may be written by any controller.
+func (x *index) endpoints(svc types.NamespacedName, portName string) ([]snapshot.Endpoint, int, forbiddenAddresses) {
 	readiness := map[netip.AddrPort]bool{}
+	var forbidden forbiddenAddresses
 	for _, s := range x.slices[svc] {
 		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue
@@ -88,7 +97,7 @@ func (x *index) endpoints(svc types.NamespacedName, portName string) ([]snapshot
 			continue
 		}
 		for i := range s.Endpoints {
-			addEndpoint(readiness, &s.Endpoints[i], target)
+			x.addEndpoint(readiness, &forbidden, &s.Endpoints[i], target)
 		}
 	}
 	var ready []snapshot.Endpoint
@@ -98,15 +107,19 @@ func (x *index) endpoints(svc types.NamespacedName, portName string) ([]snapshot
 		}
 	}
 	sort.Slice(ready, func(i, j int) bool { return ready[i].Address < ready[j].Address })
-	return ready, len(readiness)
+	return ready, len(readiness), forbidden
 }
 
-func addEndpoint(readiness map[netip.AddrPort]bool, ep *discoveryv1.Endpoint, port uint16) {
+func (x *index) addEndpoint(readiness map[netip.AddrPort]bool, forbidden *forbiddenAddresses, ep *discoveryv1.Endpoint, port uint16) {
 	// The EndpointSlice API says a nil ready condition is to be read as ready.
 	ready := ep.Conditions.Ready == nil || *ep.Conditions.Ready
 	for _, a := range ep.Addresses {
 		addr, err := netip.ParseAddr(a)
 		if err != nil {
+			continue
+		}
+		if class := forbiddenClass(addr, x.allowLoopback); class != "" {
+			forbidden.add(addr, class)
 			continue
 		}
 		ap := netip.AddrPortFrom(addr.Unmap(), port)

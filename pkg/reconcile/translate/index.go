@@ -19,6 +19,9 @@ type index struct {
 	upstreams map[types.NamespacedName]*v1alpha1.Upstream
 	// slices are keyed by the Service they belong to.
 	slices map[types.NamespacedName][]*discoveryv1.EndpointSlice
+	// allowLoopback is Input.AllowLoopbackEndpoints, for every endpoint
+	// address, static or from a slice.
+	allowLoopback bool
 }
 
 func newIndex(in Input) *index {
@@ -28,6 +31,7 @@ func newIndex(in Input) *index {
 		upstreams: byKey(in.Upstreams),
 		slices:    map[types.NamespacedName][]*discoveryv1.EndpointSlice{},
 	}
+	x.allowLoopback = in.AllowLoopbackEndpoints
 	for _, s := range sortedObjects(in.EndpointSlices) {
 		svc := s.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {

@@ -32,6 +32,11 @@ const (
 	// no condition changes.
 	ReasonNoReadyEndpoints = v1alpha1.ReasonNoReadyEndpoints
 	ReasonUpstreamNotReady = "UpstreamNotReady"
+
+	// An endpoint address Baton refuses to proxy to: a static one makes its
+	// Upstream fail closed (Ready False); EndpointSlice addresses are
+	// dropped, the rest of the Service is used, and no condition changes.
+	ReasonForbiddenEndpoint = v1alpha1.ReasonForbiddenEndpoint
 )
 
 // Condition types and success reasons of an IngressResult.

@@ -91,6 +91,10 @@ func (t *translator) useService(ns string, s *networkingv1.IngressServiceBackend
 	}
 	u := serviceUpstream(sp)
 	t.used[u.Name] = u
+	if len(sp.forbidden) > 0 {
+		r.add(warnf(ReasonForbiddenEndpoint, "Service %q port %d lists endpoint addresses Baton refuses, dropped: %s",
+			sp.key, sp.port.Port, sp.forbidden.describe()))
+	}
 	if len(u.Endpoints) == 0 {
 		r.add(warnf(ReasonNoReadyEndpoints,
 			"Service %q port %d has no ready endpoints; its routes answer 503", sp.key, sp.port.Port))

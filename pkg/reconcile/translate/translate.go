@@ -32,6 +32,12 @@ type Input struct {
 	// DefaultBackendService, when set, serves the hosts no Ingress names
 	// instead of the oldest rule-less Ingress's defaultBackend.
 	DefaultBackendService *DefaultBackendService
+	// AllowLoopbackEndpoints lets Upstream and EndpointSlice endpoints be
+	// loopback addresses, which are otherwise refused (see AllowLoopbackFlag);
+	// for development only, since a loopback endpoint reaches Baton's own
+	// host. Link-local, unspecified, multicast and broadcast addresses are
+	// refused regardless.
+	AllowLoopbackEndpoints bool
 
 	IngressClasses []networkingv1.IngressClass
 	Ingresses      []networkingv1.Ingress

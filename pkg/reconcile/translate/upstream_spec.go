@@ -16,8 +16,9 @@ import (
 // upstreamSettings converts everything in spec that needs no other object.
 // The CRD schema already rejects what this rejects; the checks are repeated
 // because objects may reach Translate without passing the API server (and
-// the CRD may be older than the controller).
-func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec) (snapshot.Upstream, error) {
+// the CRD may be older than the controller). A static endpoint the address
+// policy forbids is a *forbiddenEndpointError.
+func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec, allowLoopback bool) (snapshot.Upstream, error) {
 	up := snapshot.Upstream{
 		Name:        "upstream/" + key.Namespace + "/" + key.Name,
 		Source:      key.String(),
@@ -31,7 +32,7 @@ func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec) (sn
 		return up, err
 	}
 	var err error
-	if up.Endpoints, err = staticEndpoints(spec.Endpoints); err != nil {
+	if up.Endpoints, err = staticEndpoints(spec.Endpoints, allowLoopback); err != nil {
 		return up, err
 	}
 	if up.Policy, err = convertPolicy(spec.LoadBalancing.Policy); err != nil {
@@ -53,8 +54,8 @@ func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec) (sn
 // checkScalars guards the plain fields the data plane copies into requests
 // and handshakes.
 func checkScalars(spec *v1alpha1.UpstreamSpec) error {
-	if spec.Retries < 0 {
-		return fmt.Errorf("retries %d is negative", spec.Retries)
+	if spec.Retries < 0 || spec.Retries > v1alpha1.MaxRetries {
+		return fmt.Errorf("retries %d is not between 0 and %d", spec.Retries, v1alpha1.MaxRetries)
 	}
 	if strings.ContainsAny(spec.HostRewrite, " \t\r\n\x00/") {
 		return fmt.Errorf("hostRewrite %q is not a host name", spec.HostRewrite)

@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -35,6 +36,8 @@ type upstreamOutcome struct {
 	ready, total int
 	invalid      *Warning
 	refs         []Warning
+	// dropped reports EndpointSlice addresses the address policy refused.
+	dropped *Warning
 }
 
 // translateUpstream builds the snapshot upstream and status of u. An
@@ -42,10 +45,10 @@ type upstreamOutcome struct {
 // endpoints: failing closed beats, say, dropping a CA the user asked for.
 func (t *translator) translateUpstream(u *v1alpha1.Upstream) (snapshot.Upstream, UpstreamResult) {
 	key := keyOf(u)
-	up, err := upstreamSettings(key, &u.Spec)
+	up, err := upstreamSettings(key, &u.Spec, t.idx.allowLoopback)
 	var o upstreamOutcome
 	if err != nil {
-		o.invalid = warnf(v1alpha1.ReasonInvalidSpec, "Upstream %q is invalid: %v", key, err)
+		o.invalid = invalidSpec(key, err)
 		up = snapshot.Upstream{Name: up.Name, Source: up.Source,
 			Policy: snapshot.PolicyRoundRobin, Protocol: snapshot.ProtocolHTTP1}
 	} else {
@@ -58,6 +61,13 @@ func (t *translator) translateUpstream(u *v1alpha1.Upstream) (snapshot.Upstream,
 	return up, UpstreamResult{Key: key, Status: status, Warnings: o.warnings(key)}
 }
 
+func invalidSpec(key types.NamespacedName, err error) *Warning {
+	if _, ok := errors.AsType[*forbiddenEndpointError](err); ok {
+		return warnf(ReasonForbiddenEndpoint, "Upstream %q is not used: %v", key, err)
+	}
+	return warnf(v1alpha1.ReasonInvalidSpec, "Upstream %q is invalid: %v", key, err)
+}
+
 // resolveUpstream finds the endpoints of a serviceRef and the CA Secret.
 func (t *translator) resolveUpstream(u *v1alpha1.Upstream, up *snapshot.Upstream, o *upstreamOutcome) {
 	o.ready, o.total = len(up.Endpoints), len(up.Endpoints)
@@ -67,6 +77,10 @@ func (t *translator) resolveUpstream(u *v1alpha1.Upstream, up *snapshot.Upstream
 			o.refs = append(o.refs, *w)
 		}
 		up.Endpoints, o.ready, o.total = sp.ready, len(sp.ready), sp.total
+		if len(sp.forbidden) > 0 {
+			o.dropped = warnf(ReasonForbiddenEndpoint, "Service %q lists endpoint addresses Baton refuses, dropped: %s",
+				sp.key, sp.forbidden.describe())
+		}
 	}
 	if tlsSpec := u.Spec.TLS; tlsSpec != nil && tlsSpec.CASecretRef != nil {
 		ca, w := t.loadCA(types.NamespacedName{Namespace: u.Namespace, Name: tlsSpec.CASecretRef.Name}, tlsSpec.CASecretRef.Key)
@@ -113,6 +127,8 @@ func (o *upstreamOutcome) readyCondition(gen int64) metav1.Condition {
 		c.Reason, c.Message = o.invalid.Reason, o.invalid.Message
 	case len(o.refs) > 0:
 		c.Reason, c.Message = o.refs[0].Reason, o.refs[0].Message
+	case o.ready == 0 && o.dropped != nil:
+		c.Reason, c.Message = o.dropped.Reason, o.dropped.Message
 	case o.ready == 0:
 		c.Reason = v1alpha1.ReasonNoReadyEndpoints
 		c.Message = fmt.Sprintf("none of %d endpoints is ready; requests answer 503", o.total)
@@ -141,6 +157,9 @@ func (o *upstreamOutcome) warnings(key types.NamespacedName) []Warning {
 		ws = append(ws, *o.invalid)
 	}
 	ws = append(ws, o.refs...)
+	if o.dropped != nil {
+		ws = append(ws, *o.dropped)
+	}
 	if o.invalid == nil && len(o.refs) == 0 && o.ready == 0 {
 		ws = append(ws, *warnf(v1alpha1.ReasonNoReadyEndpoints, "Upstream %q has no ready endpoints", key))
 	}
@@ -148,12 +167,15 @@ func (o *upstreamOutcome) warnings(key types.NamespacedName) []Warning {
 }
 
 // staticEndpoints converts spec endpoints, sorted by address.
-func staticEndpoints(eps []v1alpha1.StaticEndpoint) ([]snapshot.Endpoint, error) {
+func staticEndpoints(eps []v1alpha1.StaticEndpoint, allowLoopback bool) ([]snapshot.Endpoint, error) {
 	var out []snapshot.Endpoint
 	for _, ep := range eps {
 		addr, err := netip.ParseAddr(ep.Address)
 		if err != nil || addr.Zone() != "" {
 			return nil, fmt.Errorf("endpoint address %q is not an IP address", ep.Address)
+		}
+		if class := forbiddenClass(addr, allowLoopback); class != "" {
+			return nil, &forbiddenEndpointError{addr: addr, class: class}
 		}
 		if ep.Port < 1 || ep.Port > 65535 {
 			return nil, fmt.Errorf("endpoint %s: port %d is out of range", ep.Address, ep.Port)

@@ -1,0 +1,98 @@
+package router
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// proxyRig is a Router behind a real proxy on a loopback listener, for
+// tests of the phases as a client sees them.
+type proxyRig struct {
+	router *Router
+	addr   string // host:port of the proxy
+	// arrivals counts requests the proxy received.
+	arrivals atomic.Int64
+}
+
+// maxArrivals bounds the requests a rig proxies in one test.
+const maxArrivals = 20
+
+func newProxyRig(t *testing.T) *proxyRig {
+	t.Helper()
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	t.Cleanup(registry.Close)
+	rig := &proxyRig{router: New(registry, nil)}
+	p := proxy.New[*RequestCtx](rig.router, proxy.Options{Logf: t.Logf})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rig.arrivals.Add(1) > maxArrivals {
+			// Without loop detection a proxy that is its own upstream
+			// would recurse until it ran out of sockets; stop it here so
+			// that such a test fails instead of hanging.
+			http.Error(w, "request storm", http.StatusInternalServerError)
+			return
+		}
+		p.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	rig.addr = strings.TrimPrefix(srv.URL, "http://")
+	return rig
+}
+
+// route sends every request for host name to the upstream u.
+func (rig *proxyRig) route(t *testing.T, name string, u snapshot.Upstream) {
+	t.Helper()
+	u.Name = "u"
+	s := &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{host(name, prefix("/", "u"))},
+		Upstreams: []snapshot.Upstream{u}}
+	if err := rig.router.Apply(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get sends one request through the proxy without retries of its own.
+func (rig *proxyRig) get(t *testing.T, host string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+rig.addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// echoBackend answers 200 with name and remembers the Via header of each
+// request it gets.
+type echoBackend struct {
+	addr string
+	vias chan []string
+}
+
+func newEchoBackend(t *testing.T, name string) *echoBackend {
+	t.Helper()
+	b := &echoBackend{vias: make(chan []string, 16)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.vias <- r.Header.Values("Via")
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(srv.Close)
+	b.addr = strings.TrimPrefix(srv.URL, "http://")
+	return b
+}
