@@ -105,6 +105,7 @@ func (r *Registry) apply(addr string, s *addrSettings) {
 	}
 	failures, ejectFor := s.passive.limits()
 	e.backend.passive.SetLimits(failures, ejectFor)
+	e.backend.passive.SetFailingResponses(s.passive.FailingResponses)
 	r.syncChecker(e, s.active)
 }
 
