@@ -39,11 +39,23 @@ type Target struct {
 
 // PassiveConfig ejects a backend after Failures consecutive failed requests
 // for EjectFor. Zero values mean DefaultPassive; Failures < 0 disables
-// passive ejection.
+// passive ejection. FailingResponses says which response statuses count as
+// failed requests (see Backend.EndResponse); empty means none do.
 type PassiveConfig struct {
-	Failures int
-	EjectFor time.Duration
+	Failures         int
+	EjectFor         time.Duration
+	FailingResponses FailingResponses
 }
+
+// FailingResponses says which response statuses passive health counts as
+// failures.
+type FailingResponses = health.FailingResponses
+
+const (
+	FailingResponsesNone    = health.FailingResponsesNone
+	FailingResponsesGateway = health.FailingResponsesGateway
+	FailingResponsesServer  = health.FailingResponsesServer
+)
 
 // DefaultPassive is what zero PassiveConfig fields mean.
 var DefaultPassive = PassiveConfig{Failures: health.DefaultFailures, EjectFor: health.DefaultEjectFor}
@@ -78,6 +90,10 @@ func (c PoolConfig) Validate() error {
 		if err := t.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("pool %q: %w", c.Name, err))
 		}
+	}
+	if !c.Passive.FailingResponses.Valid() {
+		errs = append(errs, fmt.Errorf("pool %q: unknown passive failing responses %q (want %s, %s or %s)",
+			c.Name, c.Passive.FailingResponses, FailingResponsesServer, FailingResponsesGateway, FailingResponsesNone))
 	}
 	if c.Passive.EjectFor < 0 {
 		errs = append(errs, fmt.Errorf("pool %q: passive eject duration %v must not be negative", c.Name, c.Passive.EjectFor))

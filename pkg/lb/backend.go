@@ -41,10 +41,24 @@ func (b *Backend) Available() bool {
 func (b *Backend) Begin() { b.inflight.Add(1) }
 
 // End records that a request on b finished. failed feeds passive health:
-// a run of consecutive failures ejects b for a while.
+// a run of consecutive failures ejects b for a while. Use it when b sent
+// no complete response (connect failure, reset, timeout: failed) or when
+// the request says nothing about b.
 func (b *Backend) End(failed bool) {
 	b.inflight.Add(-1)
-	if b.passive.Record(failed) {
+	b.logEjection(b.passive.Record(failed))
+}
+
+// EndResponse records that a request on b finished with a response b sent
+// with status. Whether that status is a failure is the pool's
+// PassiveConfig.FailingResponses.
+func (b *Backend) EndResponse(status int) {
+	b.inflight.Add(-1)
+	b.logEjection(b.passive.RecordResponse(status))
+}
+
+func (b *Backend) logEjection(ejected bool) {
+	if ejected {
 		b.logf("lb: backend %s ejected after %d consecutive failures", b.addr, b.passive.Failures())
 	}
 }

@@ -18,28 +18,47 @@ var (
 	_ selector = (*leastRequest)(nil)
 )
 
-func newSelector(policy Policy, weights []int64) selector {
+// newSelector returns the selector of a pool built from backends, carrying
+// on from prev, the selector of the same pool in the previous
+// configuration (nil for a new pool). A pool is rebuilt for every snapshot,
+// which under endpoint churn can be every few requests: restarting the
+// rotation each time would turn round robin into random picks and make a
+// smooth weighted pool start over with its heaviest backend, so a 99:1
+// canary would never reach its light backend.
+func newSelector(policy Policy, backends []*Backend, weights []int64, prev *Pool) selector {
 	switch policy {
 	case Weighted:
-		return newSmoothWeighted(weights)
+		return newSmoothWeighted(backends, weights, prev)
 	case LeastRequest:
-		s := &leastRequest{}
-		s.seed()
-		return s
+		return &leastRequest{rotation: inheritRotation(prev)}
 	default:
-		s := &roundRobin{}
-		s.seed()
-		return s
+		return &roundRobin{rotation: inheritRotation(prev)}
 	}
 }
 
-// rotation is a shared atomic counter. It starts at a random value because
-// every Update builds new pools: starting at zero would send the first
-// request after each swap to the first backend, skewing load under
-// frequent endpoint churn.
+// rotation is an atomic counter shared by every generation of one pool, so
+// round robin (and least request's tie-breaking) continues across swaps
+// instead of restarting. A new pool starts at a random value: starting at
+// zero would send the first request of every new pool to its first backend.
 type rotation struct{ next atomic.Uint64 }
 
-func (r *rotation) seed() { r.next.Store(rand.Uint64()) }
+func newRotation() *rotation {
+	r := &rotation{}
+	r.next.Store(rand.Uint64())
+	return r
+}
+
+// inheritRotation returns prev's counter when prev has one.
+func inheritRotation(prev *Pool) *rotation {
+	if prev != nil {
+		if r, ok := prev.sel.(interface{ counter() *rotation }); ok {
+			return r.counter()
+		}
+	}
+	return newRotation()
+}
+
+func (r *rotation) counter() *rotation { return r }
 
 func (r *rotation) start(n int) int {
 	return int((r.next.Add(1) - 1) % uint64(n))
@@ -47,7 +66,7 @@ func (r *rotation) start(n int) int {
 
 // roundRobin walks the backends in order, skipping those the filter
 // rejects. Lock-free; a skipped backend's turn goes to the next one.
-type roundRobin struct{ rotation }
+type roundRobin struct{ *rotation }
 
 func (s *roundRobin) pick(backends []*Backend, f filter) *Backend {
 	i := s.start(len(backends))
@@ -73,7 +92,7 @@ func wrap(i, n int) int {
 // flight. The scan starts at a rotating offset and only a strictly smaller
 // count displaces the best so far, so ties (an idle pool) spread round
 // robin instead of piling onto the first backend. O(n) per pick.
-type leastRequest struct{ rotation }
+type leastRequest struct{ *rotation }
 
 func (s *leastRequest) pick(backends []*Backend, f filter) *Backend {
 	i := s.start(len(backends))
@@ -103,8 +122,53 @@ type smoothWeighted struct {
 	current []int64
 }
 
-func newSmoothWeighted(weights []int64) *smoothWeighted {
-	return &smoothWeighted{weights: weights, current: make([]int64, len(weights))}
+func newSmoothWeighted(backends []*Backend, weights []int64, prev *Pool) *smoothWeighted {
+	s := &smoothWeighted{weights: weights, current: make([]int64, len(weights))}
+	if prev != nil {
+		if old, ok := prev.sel.(*smoothWeighted); ok {
+			s.carry(backends, prev.backends, old)
+		}
+	}
+	return s
+}
+
+// carry starts every backend that was in the previous pool from its
+// current weight there, matched by identity (the Registry keeps one Backend
+// per address), so a reordered or partly changed pool continues the
+// interleaving; new backends start at zero, as nginx starts every peer.
+// Picks the old pool still makes for requests in flight are not carried
+// over; they are a handful of retries.
+func (s *smoothWeighted) carry(backends, oldBackends []*Backend, old *smoothWeighted) {
+	index := make(map[*Backend]int, len(oldBackends))
+	for i, b := range oldBackends {
+		index[b] = i
+	}
+	old.mu.Lock()
+	for i, b := range backends {
+		if j, ok := index[b]; ok {
+			s.current[i] = old.current[j]
+		}
+	}
+	old.mu.Unlock()
+	s.recentre()
+}
+
+// recentre subtracts the mean current weight from every backend. The
+// smooth algorithm keeps the sum of current weights constant and picks the
+// largest, so a uniform shift changes no pick; it only stops the sum left
+// by removed backends from building up over many swaps.
+func (s *smoothWeighted) recentre() {
+	if len(s.current) == 0 {
+		return
+	}
+	var sum int64
+	for _, c := range s.current {
+		sum += c
+	}
+	mean := sum / int64(len(s.current))
+	for i := range s.current {
+		s.current[i] -= mean
+	}
 }
 
 func (s *smoothWeighted) pick(backends []*Backend, f filter) *Backend {

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"log"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ type Registry struct {
 	mu     sync.Mutex // serialises Update and Close; the hot path never takes it
 	closed bool
 	addrs  map[string]*entry
+	pools  map[string]*Pool // the last Update's, whose selection state the next one continues
 }
 
 // entry is the state the Registry keeps for one address.
@@ -103,6 +105,7 @@ func (r *Registry) apply(addr string, s *addrSettings) {
 	}
 	failures, ejectFor := s.passive.limits()
 	e.backend.passive.SetLimits(failures, ejectFor)
+	e.backend.passive.SetFailingResponses(s.passive.FailingResponses)
 	r.syncChecker(e, s.active)
 }
 
@@ -147,8 +150,9 @@ func (r *Registry) build(plans []poolPlan) map[string]*Pool {
 			backends[i] = r.addrs[addr].backend
 		}
 		pools[pp.name] = &Pool{name: pp.name, policy: pp.policy, backends: backends,
-			sel: newSelector(pp.policy, pp.weights)}
+			sel: newSelector(pp.policy, backends, pp.weights, r.pools[pp.name])}
 	}
+	r.pools = maps.Clone(pools) // the caller owns the map it gets
 	return pools
 }
 

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,6 +72,35 @@ func TestPassiveDefaultsAndDisable(t *testing.T) {
 			clock.Advance(DefaultPassive.EjectFor)
 			if !b.Available() {
 				t.Fatal("not restored after the default eject duration")
+			}
+		})
+	}
+}
+
+func TestPassiveCountsResponses(t *testing.T) {
+	tests := []struct {
+		failing FailingResponses
+		status  int
+		ejected bool
+	}{
+		{FailingResponsesServer, 500, true},
+		{FailingResponsesServer, 404, false},
+		{FailingResponsesGateway, 500, false},
+		{FailingResponsesGateway, 504, true},
+		{FailingResponsesNone, 503, false},
+		{"", 503, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.failing, tt.status), func(t *testing.T) {
+			p := onePool(t, newTestRegistry(t, newFakeClock()), PoolConfig{Name: "p", Targets: targets(addrs(1)...),
+				Passive: PassiveConfig{Failures: 3, FailingResponses: tt.failing}})
+			b := p.Backends()[0]
+			for range 3 {
+				b.Begin()
+				b.EndResponse(tt.status)
+			}
+			if b.Available() == tt.ejected || b.Inflight() != 0 {
+				t.Fatalf("after 3 answers %d: available %v (want %v), in flight %d", tt.status, b.Available(), !tt.ejected, b.Inflight())
 			}
 		})
 	}
@@ -151,6 +181,7 @@ func TestPoolConfigValidate(t *testing.T) {
 		{"bad addresses", PoolConfig{Name: "p", Targets: targets("10.0.0.1", ":80", "host:")},
 			[]string{`"10.0.0.1" is not host:port`, `":80" is not host:port`, `"host:" is not host:port`}},
 		{"weight too large", PoolConfig{Name: "p", Targets: []Target{{Addr: "10.0.0.1:80", Weight: MaxWeight + 1}}}, []string{"above the maximum"}},
+		{"bad failing responses", PoolConfig{Name: "p", Passive: PassiveConfig{FailingResponses: "All"}}, []string{`unknown passive failing responses "All"`}},
 		{"negative eject", PoolConfig{Name: "p", Passive: PassiveConfig{EjectFor: -time.Second}}, []string{"must not be negative"}},
 		{"bad active", PoolConfig{Name: "p", Active: &ActiveConfig{Path: "healthz"}}, []string{"must start with /"}},
 	}

@@ -46,6 +46,7 @@ func TestCRDAgainstAPIServer(t *testing.T) {
 			"healthyThreshold 2":    a.HealthyThreshold == v1alpha1.DefaultHealthyThreshold,
 			"unhealthyThreshold 3":  a.UnhealthyThreshold == v1alpha1.DefaultUnhealthyThreshold,
 			"ejectDuration 30s":     s.HealthCheck.Passive.EjectDuration != nil && s.HealthCheck.Passive.EjectDuration.Duration == v1alpha1.DefaultEjectDuration,
+			"failingResponses":      s.HealthCheck.Passive.FailingResponses == v1alpha1.FailingResponsesServerErrors,
 			"generation is counted": u.Generation == 1,
 		}
 		for what, ok := range checks {
@@ -66,6 +67,16 @@ func TestCRDAgainstAPIServer(t *testing.T) {
 		}
 		if u.Spec.TLS.CASecretRef.Key != v1alpha1.DefaultCAKey {
 			t.Errorf("caSecretRef.key = %q, want %q", u.Spec.TLS.CASecretRef.Key, v1alpha1.DefaultCAKey)
+		}
+	})
+
+	t.Run("gRPC check over H2C", func(t *testing.T) {
+		u := newUpstream("grpc", v1alpha1.UpstreamSpec{
+			Endpoints: []v1alpha1.StaticEndpoint{{Address: "10.0.0.1", Port: 80}}, Protocol: v1alpha1.ProtocolH2C,
+			HealthCheck: &v1alpha1.HealthCheck{Active: &v1alpha1.ActiveHealthCheck{GRPC: &v1alpha1.GRPCHealthCheck{Service: "shop.v1.Cart"}}},
+		})
+		if err := c.Create(ctx, u); err != nil {
+			t.Fatalf("create: %v", err)
 		}
 	})
 
@@ -115,6 +126,16 @@ func rejected() map[string]rejection {
 		"check path without slash": {v1alpha1.UpstreamSpec{Endpoints: ep, HealthCheck: &v1alpha1.HealthCheck{
 			Active: &v1alpha1.ActiveHealthCheck{Path: "healthz"}}}, "healthCheck.active.path"},
 		"too many retries": {v1alpha1.UpstreamSpec{Endpoints: ep, Retries: 11}, "spec.retries"},
+		"gRPC check over HTTP/1.1": {v1alpha1.UpstreamSpec{Endpoints: ep, HealthCheck: &v1alpha1.HealthCheck{
+			Active: &v1alpha1.ActiveHealthCheck{GRPC: &v1alpha1.GRPCHealthCheck{}}}}, "gRPC health checks need protocol H2C or HTTPS"},
+		"check with path and gRPC": {v1alpha1.UpstreamSpec{Endpoints: ep, Protocol: v1alpha1.ProtocolH2C, HealthCheck: &v1alpha1.HealthCheck{
+			Active: &v1alpha1.ActiveHealthCheck{Path: "/", GRPC: &v1alpha1.GRPCHealthCheck{}}}}, "exactly one of path or grpc"},
+		"check with neither path nor gRPC": {v1alpha1.UpstreamSpec{Endpoints: ep, HealthCheck: &v1alpha1.HealthCheck{
+			Active: &v1alpha1.ActiveHealthCheck{}}}, "exactly one of path or grpc"},
+		"gRPC service with a space": {v1alpha1.UpstreamSpec{Endpoints: ep, Protocol: v1alpha1.ProtocolH2C, HealthCheck: &v1alpha1.HealthCheck{
+			Active: &v1alpha1.ActiveHealthCheck{GRPC: &v1alpha1.GRPCHealthCheck{Service: "a b"}}}}, "healthCheck.active.grpc.service"},
+		"unknown failingResponses": {v1alpha1.UpstreamSpec{Endpoints: ep, HealthCheck: &v1alpha1.HealthCheck{
+			Passive: &v1alpha1.PassiveHealthCheck{FailingResponses: "All"}}}, "Unsupported value"},
 	}
 	// Never a backend, whatever the controller's flags: CEL's IP library
 	// refuses them (and IPv4-mapped forms, through isIP).

@@ -40,6 +40,7 @@ type UpstreamList struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.endpoints) != has(self.serviceRef)",message="exactly one of endpoints or serviceRef must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || (has(self.protocol) && self.protocol == 'HTTPS')",message="tls is only allowed with protocol HTTPS"
+// +kubebuilder:validation:XValidation:rule="!has(self.healthCheck) || !has(self.healthCheck.active) || !has(self.healthCheck.active.grpc) || (has(self.protocol) && self.protocol != 'HTTP/1.1')",message="gRPC health checks need protocol H2C or HTTPS"
 type UpstreamSpec struct {
 	// Endpoints are static backend addresses.
 	//
@@ -324,7 +325,7 @@ type Timeouts struct {
 
 // HealthCheck configures how unhealthy backends are found and skipped.
 type HealthCheck struct {
-	// Active sends periodic HTTP requests to every backend.
+	// Active sends periodic HTTP or gRPC health checks to every backend.
 	//
 	// +optional
 	Active *ActiveHealthCheck `json:"active,omitempty"`
@@ -335,17 +336,25 @@ type HealthCheck struct {
 	Passive *PassiveHealthCheck `json:"passive,omitempty"`
 }
 
-// ActiveHealthCheck is an HTTP GET sent to every backend; a 2xx or 3xx
-// answer within Timeout is a success.
+// ActiveHealthCheck is a request sent to every backend, in the Upstream's
+// protocol: an HTTP GET to Path, where a 2xx or 3xx answer within Timeout
+// is a success, or a gRPC health check, where SERVING is.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.timeout) || !has(self.interval) || duration(self.timeout) <= duration(self.interval)",message="timeout must not exceed interval"
+// +kubebuilder:validation:XValidation:rule="has(self.path) != has(self.grpc)",message="exactly one of path or grpc must be set"
 type ActiveHealthCheck struct {
-	// Path is the request path, query allowed.
+	// Path is the request path of an HTTP check, query allowed.
 	//
-	// +required
+	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^/[^\s#]*$`
-	Path string `json:"path"`
+	Path string `json:"path,omitempty"`
+
+	// GRPC makes the check a grpc.health.v1.Health/Check call instead of an
+	// HTTP GET. It needs protocol H2C or HTTPS.
+	//
+	// +optional
+	GRPC *GRPCHealthCheck `json:"grpc,omitempty"`
 
 	// Interval between checks of one backend.
 	//
@@ -382,6 +391,17 @@ type ActiveHealthCheck struct {
 	UnhealthyThreshold int32 `json:"unhealthyThreshold,omitempty"`
 }
 
+// GRPCHealthCheck is a call of the standard gRPC health service.
+type GRPCHealthCheck struct {
+	// Service is the service name asked about; empty asks about the server
+	// as a whole.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[!-~]*$`
+	Service string `json:"service,omitempty"`
+}
+
 // PassiveHealthCheck ejects a backend from the pool after
 // ConsecutiveFailures failed requests, for EjectDuration.
 type PassiveHealthCheck struct {
@@ -399,7 +419,32 @@ type PassiveHealthCheck struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(h|m|s|ms)){1,4}$`
 	EjectDuration *metav1.Duration `json:"ejectDuration,omitempty"`
+
+	// FailingResponses says which responses count as failed requests.
+	// Connection failures, resets and timeouts always do. Without a passive
+	// section only those count.
+	//
+	// +optional
+	// +kubebuilder:default=ServerErrors
+	FailingResponses FailingResponses `json:"failingResponses,omitempty"`
 }
+
+// FailingResponses names the backend responses passive health counts as
+// failed requests.
+//
+// +kubebuilder:validation:Enum=ServerErrors;GatewayErrors;None
+type FailingResponses string
+
+const (
+	// FailingResponsesServerErrors counts every 5xx (Envoy's
+	// consecutive_5xx).
+	FailingResponsesServerErrors FailingResponses = "ServerErrors"
+	// FailingResponsesGatewayErrors counts 502, 503 and 504 (Envoy's
+	// consecutive_gateway_failure).
+	FailingResponsesGatewayErrors FailingResponses = "GatewayErrors"
+	// FailingResponsesNone counts no response (nginx's default).
+	FailingResponsesNone FailingResponses = "None"
+)
 
 // UpstreamStatus is the observed state of an Upstream.
 type UpstreamStatus struct {

@@ -22,6 +22,8 @@ type RequestCtx struct {
 	backend  *lb.Backend
 	tried    lb.Tried
 	peer     proxy.Peer
+	// backendStatus is the status of the response backend sent, 0 before.
+	backendStatus int
 }
 
 var _ proxy.Phases[*RequestCtx] = (*Router)(nil)
@@ -210,15 +212,26 @@ func (r *Router) FailToConnect(s *proxy.Session, peer *proxy.Peer, err error, ct
 	return s.Attempt <= max(ctx.upstream.retries, minConnectRetries)
 }
 
-// ResponseFilter leaves upstream responses as they are.
+// ResponseFilter leaves upstream responses as they are; it notes the
+// status for passive health.
 func (r *Router) ResponseFilter(s *proxy.Session, resp *http.Response, ctx *RequestCtx) error {
+	ctx.backendStatus = resp.StatusCode
 	return nil
 }
 
 // Logging settles the backend's counters and reports the request.
 func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
-	// A client that went away says nothing about the backend's health.
-	ctx.releaseBackend(err != nil && !errors.Is(err, context.Canceled))
+	switch {
+	case ctx.backend == nil:
+		// No backend, or its failure was counted by FailToConnect: a 502
+		// or 503 the proxy answered itself is not held against anyone.
+	case err != nil:
+		// A client that went away says nothing about the backend's health.
+		ctx.releaseBackend(!errors.Is(err, context.Canceled))
+	default:
+		ctx.backend.EndResponse(ctx.backendStatus)
+		ctx.backend = nil
+	}
 	if r.observer == nil {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
+	"github.com/baton-dev/baton/pkg/lb/health"
 )
 
 // Observer is told about every finished request. It is how metrics reach
@@ -168,16 +169,31 @@ func poolConfig(u *snapshot.Upstream) lb.PoolConfig {
 		targets[i] = lb.Target{Addr: e.Address, Weight: e.Weight}
 	}
 	cfg := lb.PoolConfig{Name: u.Name, Targets: targets, Policy: lb.Policy(u.Policy),
-		Passive: lb.PassiveConfig{Failures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectDuration}}
+		Passive: lb.PassiveConfig{Failures: u.Passive.ConsecutiveFailures, EjectFor: u.Passive.EjectDuration,
+			// The snapshot and lb spell the settings alike.
+			FailingResponses: lb.FailingResponses(u.Passive.FailingResponses)}}
 	if cfg.Policy == "" {
 		cfg.Policy = lb.RoundRobin
 	}
 	if hc := u.HealthCheck; hc != nil {
 		cfg.Active = &lb.ActiveConfig{Path: hc.Path, Interval: hc.Interval, Timeout: hc.Timeout,
 			Healthy: hc.HealthyThreshold, Unhealthy: hc.UnhealthyThreshold,
-			HTTPS: u.Protocol == snapshot.ProtocolHTTPS, Host: u.HostRewrite}
+			Protocol: checkProtocol(u.Protocol), Host: u.HostRewrite,
+			GRPC: hc.GRPC, GRPCService: hc.GRPCService}
 	}
 	return cfg
+}
+
+// checkProtocol is the protocol of an upstream's checks: its own, since a
+// check must reach the port the traffic does the way the traffic does.
+func checkProtocol(p snapshot.Protocol) health.Protocol {
+	switch p {
+	case snapshot.ProtocolH2C:
+		return health.H2C
+	case snapshot.ProtocolHTTPS:
+		return health.HTTPS
+	}
+	return health.HTTP1
 }
 
 func (r *Router) peerTemplate(u *snapshot.Upstream, usedCAs map[string]*x509.CertPool) (proxy.Peer, error) {

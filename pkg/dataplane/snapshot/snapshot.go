@@ -135,21 +135,41 @@ type Timeouts struct {
 	Idle     time.Duration
 }
 
-// HealthCheck is an active HTTP check sent to every endpoint.
+// HealthCheck is an active check sent to every endpoint in the upstream's
+// protocol: an HTTP GET to Path, or with GRPC a gRPC health check
+// (grpc.health.v1.Health/Check) of GRPCService, "" meaning the whole server.
 type HealthCheck struct {
 	Path               string
 	Interval           time.Duration
 	Timeout            time.Duration
 	HealthyThreshold   int
 	UnhealthyThreshold int
+	GRPC               bool
+	GRPCService        string
 }
 
 // PassiveHealth ejects an endpoint after ConsecutiveFailures failed requests
 // for EjectDuration. Zero ConsecutiveFailures means the data plane default.
+// Connection failures and timeouts are failed requests; FailingResponses
+// says which responses are too.
 type PassiveHealth struct {
 	ConsecutiveFailures int
 	EjectDuration       time.Duration
+	FailingResponses    FailingResponses
 }
+
+// FailingResponses says which response statuses from an endpoint passive
+// health counts as failed requests.
+type FailingResponses string
+
+const (
+	// FailingResponsesNone counts none; the empty value means this too.
+	FailingResponsesNone FailingResponses = "None"
+	// FailingResponsesGateway counts 502, 503 and 504.
+	FailingResponsesGateway FailingResponses = "GatewayErrors"
+	// FailingResponsesServer counts every 5xx.
+	FailingResponsesServer FailingResponses = "ServerErrors"
+)
 
 // Certificate is a PEM certificate chain and key served for Hosts.
 type Certificate struct {

@@ -23,11 +23,9 @@ type Checker struct {
 // so a restarted checker (new config) continues from the address's current
 // state instead of resetting it. The first probe is sent at once.
 func Start(addr string, cfg Config, client *http.Client, healthy bool, report Report) *Checker {
-	if client == nil {
-		client = NewClient()
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Checker{addr: addr, cfg: cfg.WithDefaults(), cancel: cancel, done: make(chan struct{})}
+	client = ClientFor(client, c.cfg)
 	go c.run(ctx, client, &tally{healthy: healthy}, report)
 	return c
 }

@@ -18,17 +18,30 @@ const (
 	DefaultUnhealthy = 3
 )
 
-// Config is an HTTP GET check sent to Path on one address. A response with
-// status 200-399 is healthy; redirects are not followed. Zero fields take the
-// Default* values.
+// Protocol is what a check speaks to the address: the protocol of the
+// upstream, since the check must reach the port the traffic does.
+type Protocol uint8
+
+const (
+	HTTP1 Protocol = iota // cleartext HTTP/1.1
+	H2C                   // cleartext HTTP/2 with prior knowledge
+	HTTPS                 // TLS, HTTP/1.1 (HTTP/2 for gRPC checks)
+)
+
+// Config is a check sent to one address: an HTTP GET to Path, healthy on a
+// status of 200-399 (redirects are not followed), or with GRPC a gRPC
+// health check (grpc.health.v1.Health/Check) of GRPCService, healthy when
+// the answer is SERVING. Zero fields take the Default* values.
 type Config struct {
-	Path      string
-	Interval  time.Duration
-	Timeout   time.Duration
-	Healthy   int // consecutive successes to become healthy
-	Unhealthy int // consecutive failures to become unhealthy
-	HTTPS     bool
-	Host      string // Host header, optional
+	Path        string
+	Interval    time.Duration
+	Timeout     time.Duration
+	Healthy     int // consecutive successes to become healthy
+	Unhealthy   int // consecutive failures to become unhealthy
+	Protocol    Protocol
+	Host        string // Host header (gRPC :authority), optional
+	GRPC        bool
+	GRPCService string // "" asks about the server as a whole
 }
 
 // Validate reports every field that cannot be used as given. WithDefaults
@@ -48,6 +61,9 @@ func (c Config) Validate() error {
 	if c.Interval < 0 || c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("health check interval %v and timeout %v must not be negative", c.Interval, c.Timeout))
 	}
+	if c.Protocol > HTTPS {
+		errs = append(errs, fmt.Errorf("health check protocol %d is unknown", c.Protocol))
+	}
 	if c.Healthy < 0 || c.Unhealthy < 0 {
 		errs = append(errs, fmt.Errorf("health check thresholds healthy=%d unhealthy=%d must not be negative", c.Healthy, c.Unhealthy))
 	}
@@ -61,6 +77,9 @@ func (c Config) WithDefaults() Config {
 		c.Path = DefaultPath
 	} else if !strings.HasPrefix(c.Path, "/") {
 		c.Path = "/" + c.Path
+	}
+	if c.Protocol > HTTPS {
+		c.Protocol = HTTP1
 	}
 	if c.Interval <= 0 {
 		c.Interval = DefaultInterval

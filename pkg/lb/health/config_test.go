@@ -19,6 +19,7 @@ func TestConfigValidate(t *testing.T) {
 		{"host with slash", Config{Host: "a/b"}, "not a valid host"},
 		{"negative interval", Config{Interval: -time.Second}, "must not be negative"},
 		{"negative threshold", Config{Unhealthy: -1}, "must not be negative"},
+		{"unknown protocol", Config{Protocol: HTTPS + 1}, "protocol 3 is unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,8 +46,9 @@ func TestConfigWithDefaults(t *testing.T) {
 		{"zero", Config{}, Config{Path: "/", Interval: DefaultInterval, Timeout: DefaultTimeout, Healthy: 1, Unhealthy: 3}},
 		{"negative fall back", Config{Path: "hz", Interval: -1, Timeout: -1, Healthy: -1, Unhealthy: -1},
 			Config{Path: "/hz", Interval: DefaultInterval, Timeout: DefaultTimeout, Healthy: 1, Unhealthy: 3}},
-		{"set values kept", Config{Path: "/h", Interval: 2 * time.Second, Timeout: 3 * time.Second, Healthy: 4, Unhealthy: 5, HTTPS: true, Host: "x"},
-			Config{Path: "/h", Interval: 2 * time.Second, Timeout: 3 * time.Second, Healthy: 4, Unhealthy: 5, HTTPS: true, Host: "x"}},
+		{"unknown protocol is HTTP/1.1", Config{Protocol: 7}, Config{Path: "/", Interval: DefaultInterval, Timeout: DefaultTimeout, Healthy: 1, Unhealthy: 3}},
+		{"set values kept", Config{Path: "/h", Interval: 2 * time.Second, Timeout: 3 * time.Second, Healthy: 4, Unhealthy: 5, Protocol: HTTPS, Host: "x", GRPC: true, GRPCService: "s"},
+			Config{Path: "/h", Interval: 2 * time.Second, Timeout: 3 * time.Second, Healthy: 4, Unhealthy: 5, Protocol: HTTPS, Host: "x", GRPC: true, GRPCService: "s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

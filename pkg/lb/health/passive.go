@@ -1,6 +1,7 @@
 package health
 
 import (
+	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -10,6 +11,51 @@ const (
 	DefaultFailures = 5
 	DefaultEjectFor = 10 * time.Second
 )
+
+// FailingResponses says which responses an address sends count as failed
+// requests. Exchange failures (refused or reset connections, timeouts,
+// broken bodies) always count; a response the proxy makes up itself (503
+// for a pool with no endpoints, 502 after a failed connect) is never held
+// against an address it did not come from.
+type FailingResponses string
+
+const (
+	// FailingResponsesNone counts no response as a failure: only exchange
+	// failures do. This is nginx's default (proxy_next_upstream error
+	// timeout), and what the empty value means.
+	FailingResponsesNone FailingResponses = "None"
+	// FailingResponsesGateway counts 502, 503 and 504: the backend is itself
+	// a proxy or overloaded. Envoy's consecutive_gateway_failure.
+	FailingResponsesGateway FailingResponses = "GatewayErrors"
+	// FailingResponsesServer counts every 5xx. Envoy's consecutive_5xx,
+	// its default outlier detection.
+	FailingResponsesServer FailingResponses = "ServerErrors"
+)
+
+// Valid reports whether f is one of the constants or empty.
+func (f FailingResponses) Valid() bool {
+	switch f {
+	case "", FailingResponsesNone, FailingResponsesGateway, FailingResponsesServer:
+		return true
+	}
+	return false
+}
+
+// Fails reports whether a response with status counts as a failure under f.
+func (f FailingResponses) Fails(status int) bool {
+	switch f {
+	case FailingResponsesServer:
+		return status >= 500 && status <= 599
+	case FailingResponsesGateway:
+		return status == http.StatusBadGateway || status == http.StatusServiceUnavailable ||
+			status == http.StatusGatewayTimeout
+	}
+	return false
+}
+
+// failingCodes keeps a FailingResponses in an atomic: the hot path reads it
+// on every response.
+var failingCodes = []FailingResponses{FailingResponsesNone, FailingResponsesGateway, FailingResponsesServer}
 
 // Passive ejects an address after a run of consecutive failed requests and
 // lets it back in after a cool-down. It is lock-free because every request
@@ -25,6 +71,7 @@ type Passive struct {
 	ejectFor atomic.Int64         // nanoseconds
 	failures atomic.Int64         // current run of consecutive failures
 	until    atomic.Int64         // ejected while now < until; 0 means not ejected
+	failing  atomic.Uint32        // index into failingCodes
 }
 
 // NewPassive returns passive state with the default limits. now must be
@@ -57,6 +104,28 @@ func (p *Passive) SetLimits(failures int, ejectFor time.Duration) {
 		return
 	}
 	p.limit.Store(int64(failures))
+}
+
+// SetFailingResponses chooses which response statuses RecordResponse
+// counts as failures; an invalid f means FailingResponsesNone. Like
+// SetLimits it leaves the current state alone.
+func (p *Passive) SetFailingResponses(f FailingResponses) {
+	for i, c := range failingCodes {
+		if c == f {
+			p.failing.Store(uint32(i))
+			return
+		}
+	}
+	p.failing.Store(0)
+}
+
+// FailingResponses is the setting in force.
+func (p *Passive) FailingResponses() FailingResponses { return failingCodes[p.failing.Load()] }
+
+// RecordResponse adds a request the address answered with status: a
+// failure if the FailingResponses setting says so, else a success.
+func (p *Passive) RecordResponse(status int) (ejected bool) {
+	return p.Record(failingCodes[p.failing.Load()].Fails(status))
 }
 
 // Record adds the outcome of one request. It returns true when this

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,5 +104,68 @@ func TestPassiveSetLimitsKeepsEjection(t *testing.T) {
 	p.SetLimits(-1, 0)
 	if p.Ejected() {
 		t.Fatal("disabling passive health left the address ejected")
+	}
+}
+
+func TestFailingResponsesFails(t *testing.T) {
+	// Which statuses count, per setting: Envoy's consecutive_5xx counts
+	// every 5xx, consecutive_gateway_failure only 502-504; nginx by default
+	// counts no status at all. 4xx is the client's fault everywhere.
+	statuses := []int{200, 204, 301, 404, 429, 499, 500, 501, 502, 503, 504, 505, 599}
+	tests := []struct {
+		setting FailingResponses
+		fails   []int
+	}{
+		{FailingResponsesServer, []int{500, 501, 502, 503, 504, 505, 599}},
+		{FailingResponsesGateway, []int{502, 503, 504}},
+		{FailingResponsesNone, nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.setting), func(t *testing.T) {
+			for _, status := range statuses {
+				want := slices.Contains(tt.fails, status)
+				if got := tt.setting.Fails(status); got != want {
+					t.Errorf("%q.Fails(%d) = %v, want %v", tt.setting, status, got, want)
+				}
+			}
+		})
+	}
+	if FailingResponses("Sometimes").Valid() || !FailingResponses("").Valid() || !FailingResponsesGateway.Valid() {
+		t.Fatal("Valid accepts an unknown setting or refuses a known one")
+	}
+}
+
+func TestPassiveRecordResponse(t *testing.T) {
+	var clock fakeElapsed
+	p := NewPassive(clock.now)
+	p.SetLimits(2, time.Minute)
+	if p.FailingResponses() != FailingResponsesNone {
+		t.Fatalf("a new Passive counts %s, want None", p.FailingResponses())
+	}
+	p.RecordResponse(500)
+	p.RecordResponse(500)
+	if p.Ejected() {
+		t.Fatal("500s ejected an address whose setting counts no response")
+	}
+	p.SetFailingResponses(FailingResponsesGateway)
+	p.RecordResponse(500)
+	p.RecordResponse(503)
+	if p.Failures() != 1 || p.Ejected() {
+		t.Fatalf("GatewayErrors: after 500, 503 the run is %d (want 1), ejected %v", p.Failures(), p.Ejected())
+	}
+	p.SetFailingResponses(FailingResponsesServer)
+	p.RecordResponse(500)
+	if !p.Ejected() {
+		t.Fatal("ServerErrors: 503 then 500 did not eject at the limit of 2")
+	}
+	clock.advance(time.Minute)
+	p.RecordResponse(404)
+	if p.Failures() != 0 || p.Ejected() {
+		t.Fatal("a 404 answer is a success and should clear the run")
+	}
+	p.SetFailingResponses("Sometimes")
+	if p.FailingResponses() != FailingResponsesNone {
+		t.Fatalf("an unknown setting means %s, want None", p.FailingResponses())
 	}
 }

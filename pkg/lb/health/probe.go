@@ -35,16 +35,21 @@ func NewClient() *http.Client {
 }
 
 // Probe sends one check to addr and returns nil when it is healthy. The
-// error says why not, for logs and status.
+// error says why not, for logs and status. client is adapted to the
+// protocol c needs (see ClientFor).
 func Probe(ctx context.Context, client *http.Client, addr string, c Config) error {
 	c = c.WithDefaults()
+	client = ClientFor(client, c)
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	scheme := "http"
-	if c.HTTPS {
-		scheme = "https"
+	if c.GRPC {
+		return probeGRPC(ctx, client, addr, c)
 	}
-	url := scheme + "://" + addr + c.Path
+	return probeHTTP(ctx, client, addr, c)
+}
+
+func probeHTTP(ctx context.Context, client *http.Client, addr string, c Config) error {
+	url := baseURL(addr, c) + c.Path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("health check GET %s: %w", url, err)
@@ -52,7 +57,7 @@ func Probe(ctx context.Context, client *http.Client, addr string, c Config) erro
 	if c.Host != "" {
 		req.Host = c.Host
 	}
-	req.Header.Set("User-Agent", "baton-health-check")
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("health check: %w", err)
@@ -63,4 +68,50 @@ func Probe(ctx context.Context, client *http.Client, addr string, c Config) erro
 		return fmt.Errorf("health check GET %s: status %d, want 200-399", url, resp.StatusCode)
 	}
 	return nil
+}
+
+const userAgent = "baton-health-check"
+
+func baseURL(addr string, c Config) string {
+	if c.Protocol == HTTPS {
+		return "https://" + addr
+	}
+	return "http://" + addr
+}
+
+// ClientFor returns client, or a copy whose transport speaks what c needs:
+// HTTP/2 with prior knowledge for an H2C upstream (an HTTP/2-only server
+// answers nothing else), and HTTP/2 over TLS for a gRPC check of an HTTPS
+// one (gRPC has no HTTP/1.1 mapping). A client already set up that way,
+// or whose transport is not an *http.Transport, is returned as it is; nil
+// means NewClient().
+// Checker calls it once, so probes do not copy the transport each time.
+func ClientFor(client *http.Client, c Config) *http.Client {
+	if client == nil {
+		client = NewClient()
+	}
+	want := protocolsFor(c)
+	tr, ok := client.Transport.(*http.Transport)
+	if want == nil || !ok || (tr.Protocols != nil && *tr.Protocols == *want) {
+		return client
+	}
+	tr = tr.Clone()
+	tr.Protocols = want
+	adapted := *client
+	adapted.Transport = tr
+	return &adapted
+}
+
+// protocolsFor is nil when the transport's defaults (HTTP/1.1) will do.
+func protocolsFor(c Config) *http.Protocols {
+	var p http.Protocols
+	switch {
+	case c.Protocol == HTTPS && c.GRPC:
+		p.SetHTTP2(true)
+	case c.Protocol == H2C || c.GRPC: // gRPC in cleartext is h2c whatever the upstream says
+		p.SetUnencryptedHTTP2(true)
+	default:
+		return nil
+	}
+	return &p
 }

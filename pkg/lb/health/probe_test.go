@@ -83,7 +83,7 @@ func TestProbeHTTPSWithoutVerification(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	if err := Probe(context.Background(), NewClient(), hostPort(srv), Config{HTTPS: true}); err != nil {
+	if err := Probe(context.Background(), NewClient(), hostPort(srv), Config{Protocol: HTTPS}); err != nil {
 		t.Fatal(err)
 	}
 	if err := Probe(context.Background(), NewClient(), hostPort(srv), Config{}); err == nil {

@@ -47,7 +47,7 @@ func upstreamSettings(key types.NamespacedName, spec *v1alpha1.UpstreamSpec, all
 	if up.Timeouts, err = convertTimeouts(spec.Timeouts); err != nil {
 		return up, err
 	}
-	up.HealthCheck, up.Passive, err = convertHealth(spec.HealthCheck)
+	up.HealthCheck, up.Passive, err = convertHealth(spec.HealthCheck, up.Protocol)
 	return up, err
 }
 
@@ -178,7 +178,7 @@ func duration(field string, d *metav1.Duration, def time.Duration) (time.Duratio
 	return d.Duration, nil
 }
 
-func convertHealth(h *v1alpha1.HealthCheck) (*snapshot.HealthCheck, snapshot.PassiveHealth, error) {
+func convertHealth(h *v1alpha1.HealthCheck, proto snapshot.Protocol) (*snapshot.HealthCheck, snapshot.PassiveHealth, error) {
 	if h == nil {
 		return nil, snapshot.PassiveHealth{}, nil
 	}
@@ -186,13 +186,13 @@ func convertHealth(h *v1alpha1.HealthCheck) (*snapshot.HealthCheck, snapshot.Pas
 	if err != nil || h.Active == nil {
 		return nil, passive, err
 	}
-	active, err := convertActive(h.Active)
+	active, err := convertActive(h.Active, proto)
 	return active, passive, err
 }
 
-func convertActive(a *v1alpha1.ActiveHealthCheck) (*snapshot.HealthCheck, error) {
-	if !strings.HasPrefix(a.Path, "/") {
-		return nil, fmt.Errorf("healthCheck.active.path %q must start with '/'", a.Path)
+func convertActive(a *v1alpha1.ActiveHealthCheck, proto snapshot.Protocol) (*snapshot.HealthCheck, error) {
+	if err := checkActiveKind(a, proto); err != nil {
+		return nil, err
 	}
 	interval, err := duration("healthCheck.active.interval", a.Interval, v1alpha1.DefaultInterval)
 	if err != nil {
@@ -208,13 +208,38 @@ func convertActive(a *v1alpha1.ActiveHealthCheck) (*snapshot.HealthCheck, error)
 	if a.HealthyThreshold < 0 || a.UnhealthyThreshold < 0 {
 		return nil, errors.New("healthCheck.active thresholds must not be negative")
 	}
-	return &snapshot.HealthCheck{
+	hc := &snapshot.HealthCheck{
 		Path:               a.Path,
 		Interval:           interval,
 		Timeout:            timeout,
 		HealthyThreshold:   orDefault(a.HealthyThreshold, v1alpha1.DefaultHealthyThreshold),
 		UnhealthyThreshold: orDefault(a.UnhealthyThreshold, v1alpha1.DefaultUnhealthyThreshold),
-	}, nil
+	}
+	if a.GRPC != nil {
+		hc.GRPC, hc.GRPCService = true, a.GRPC.Service
+	}
+	return hc, nil
+}
+
+// checkActiveKind checks that the check is an HTTP GET of a path or a gRPC
+// call over HTTP/2, not both.
+func checkActiveKind(a *v1alpha1.ActiveHealthCheck, proto snapshot.Protocol) error {
+	if a.GRPC == nil {
+		if !strings.HasPrefix(a.Path, "/") {
+			return fmt.Errorf("healthCheck.active.path %q must start with '/'", a.Path)
+		}
+		return nil
+	}
+	if a.Path != "" {
+		return errors.New("healthCheck.active: exactly one of path or grpc must be set")
+	}
+	if proto == snapshot.ProtocolHTTP1 {
+		return fmt.Errorf("healthCheck.active.grpc needs protocol %s or %s: gRPC is HTTP/2", v1alpha1.ProtocolH2C, v1alpha1.ProtocolHTTPS)
+	}
+	if len(a.GRPC.Service) > 256 || strings.IndexFunc(a.GRPC.Service, func(r rune) bool { return r < '!' || r > '~' }) >= 0 {
+		return fmt.Errorf("healthCheck.active.grpc.service %q must be at most 256 visible ASCII characters", a.GRPC.Service)
+	}
+	return nil
 }
 
 func convertPassive(p *v1alpha1.PassiveHealthCheck) (snapshot.PassiveHealth, error) {
@@ -225,7 +250,24 @@ func convertPassive(p *v1alpha1.PassiveHealthCheck) (snapshot.PassiveHealth, err
 		return snapshot.PassiveHealth{}, fmt.Errorf("healthCheck.passive.consecutiveFailures %d is negative", p.ConsecutiveFailures)
 	}
 	eject, err := duration("healthCheck.passive.ejectDuration", p.EjectDuration, v1alpha1.DefaultEjectDuration)
-	return snapshot.PassiveHealth{ConsecutiveFailures: int(p.ConsecutiveFailures), EjectDuration: eject}, err
+	if err != nil {
+		return snapshot.PassiveHealth{}, err
+	}
+	failing, err := convertFailingResponses(p.FailingResponses)
+	return snapshot.PassiveHealth{ConsecutiveFailures: int(p.ConsecutiveFailures), EjectDuration: eject,
+		FailingResponses: failing}, err
+}
+
+func convertFailingResponses(f v1alpha1.FailingResponses) (snapshot.FailingResponses, error) {
+	switch f {
+	case "", v1alpha1.FailingResponsesServerErrors: // "" is the CRD default, for objects that skipped it
+		return snapshot.FailingResponsesServer, nil
+	case v1alpha1.FailingResponsesGatewayErrors:
+		return snapshot.FailingResponsesGateway, nil
+	case v1alpha1.FailingResponsesNone:
+		return snapshot.FailingResponsesNone, nil
+	}
+	return "", fmt.Errorf("unknown healthCheck.passive.failingResponses %q", f)
 }
 
 func orDefault(v int32, def int) int {

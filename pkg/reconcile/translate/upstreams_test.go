@@ -31,7 +31,8 @@ func fullSpec() v1alpha1.UpstreamSpec {
 	spec.HealthCheck = &v1alpha1.HealthCheck{
 		Active: &v1alpha1.ActiveHealthCheck{Path: "/healthz", Interval: dur(5 * time.Second), Timeout: dur(time.Second),
 			HealthyThreshold: 4, UnhealthyThreshold: 5},
-		Passive: &v1alpha1.PassiveHealthCheck{ConsecutiveFailures: 7, EjectDuration: dur(time.Minute)},
+		Passive: &v1alpha1.PassiveHealthCheck{ConsecutiveFailures: 7, EjectDuration: dur(time.Minute),
+			FailingResponses: v1alpha1.FailingResponsesGatewayErrors},
 	}
 	return spec
 }
@@ -60,8 +61,9 @@ func TestUpstreamEveryFieldIsMapped(t *testing.T) {
 		Retries:  2,
 		HealthCheck: &snapshot.HealthCheck{Path: "/healthz", Interval: 5 * time.Second, Timeout: time.Second,
 			HealthyThreshold: 4, UnhealthyThreshold: 5},
-		Passive: snapshot.PassiveHealth{ConsecutiveFailures: 7, EjectDuration: time.Minute},
-		Source:  "a/full",
+		Passive: snapshot.PassiveHealth{ConsecutiveFailures: 7, EjectDuration: time.Minute,
+			FailingResponses: snapshot.FailingResponsesGateway},
+		Source: "a/full",
 	}
 	mustEqualJSON(t, "snapshot", out.Snapshot, &snapshot.Snapshot{
 		Hosts:     []snapshot.VirtualHost{vhost("a.com", prefixRoute("/", "upstream/a/full", "a/i"))},
@@ -85,10 +87,23 @@ func TestUpstreamDefaultsWhenTheAPIServerDidNotApplyThem(t *testing.T) {
 	got := out.Snapshot.Upstreams[0]
 	mustEqualJSON(t, "health", got.HealthCheck, &snapshot.HealthCheck{Path: "/", Interval: 10 * time.Second,
 		Timeout: 2 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 3})
-	mustEqualJSON(t, "passive", got.Passive, snapshot.PassiveHealth{EjectDuration: 30 * time.Second})
+	mustEqualJSON(t, "passive", got.Passive, snapshot.PassiveHealth{EjectDuration: 30 * time.Second,
+		FailingResponses: snapshot.FailingResponsesServer})
 	if got.Policy != snapshot.PolicyRoundRobin || got.Protocol != snapshot.ProtocolHTTP1 {
 		t.Errorf("policy/protocol = %s/%s, want RoundRobin/HTTP/1.1", got.Policy, got.Protocol)
 	}
+}
+
+func TestUpstreamHealthCheckKinds(t *testing.T) {
+	spec := static(staticEP("10.0.0.1", 80, 0))
+	spec.Protocol = v1alpha1.ProtocolH2C
+	spec.HealthCheck = &v1alpha1.HealthCheck{Active: &v1alpha1.ActiveHealthCheck{GRPC: &v1alpha1.GRPCHealthCheck{Service: "shop.v1.Cart"}}}
+	out := Translate(input(upstream("a", "u", spec), ingress("a", "i", 0, defaultBackend(upstreamBackend("u")))))
+	mustEqualJSON(t, "health", out.Snapshot.Upstreams[0].HealthCheck, &snapshot.HealthCheck{Interval: 10 * time.Second,
+		Timeout: 2 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 3, GRPC: true, GRPCService: "shop.v1.Cart"})
+	// Without a passive section only connection failures count, as before
+	// failingResponses existed.
+	mustEqualJSON(t, "passive", out.Snapshot.Upstreams[0].Passive, snapshot.PassiveHealth{})
 }
 
 // upstreamCase checks one Upstream's status and whether its snapshot entry
@@ -119,7 +134,27 @@ func TestUpstreamStatus(t *testing.T) {
 	injection.HostRewrite = "a.com\r\nX-Injected: 1"
 	tlsWithoutHTTPS := static(staticEP("10.0.0.1", 80, 1))
 	tlsWithoutHTTPS.TLS = &v1alpha1.UpstreamTLS{}
+	invalid := func(edit func(*v1alpha1.UpstreamSpec)) []any {
+		spec := static(staticEP("10.0.0.1", 80, 1))
+		spec.Protocol = v1alpha1.ProtocolH2C
+		spec.HealthCheck = &v1alpha1.HealthCheck{Active: &v1alpha1.ActiveHealthCheck{GRPC: &v1alpha1.GRPCHealthCheck{}},
+			Passive: &v1alpha1.PassiveHealthCheck{}}
+		edit(&spec)
+		return []any{upstream("a", "u", spec)}
+	}
+	invalidCase := func(edit func(*v1alpha1.UpstreamSpec)) upstreamCase {
+		return upstreamCase{objs: invalid(edit), readyCond: v1alpha1.ReasonInvalidSpec, refsCond: v1alpha1.ReasonInvalidSpec,
+			ingressWarningReason: []string{ReasonUpstreamNotReady}}
+	}
 	cases := map[string]upstreamCase{
+		"gRPC check over H2C": {objs: invalid(func(*v1alpha1.UpstreamSpec) {}), ready: 1, total: 1,
+			readyCond: "True", refsCond: "True", snapshotAddrs: []string{"10.0.0.1:80"}},
+		"gRPC check over HTTP/1.1": invalidCase(func(s *v1alpha1.UpstreamSpec) { s.Protocol = v1alpha1.ProtocolHTTP1 }),
+		"gRPC check with a path":   invalidCase(func(s *v1alpha1.UpstreamSpec) { s.HealthCheck.Active.Path = "/" }),
+		"gRPC service with a space": invalidCase(func(s *v1alpha1.UpstreamSpec) {
+			s.HealthCheck.Active.GRPC.Service = "a b"
+		}),
+		"unknown failingResponses": invalidCase(func(s *v1alpha1.UpstreamSpec) { s.HealthCheck.Passive.FailingResponses = "All" }),
 		"serviceRef by name counts ready and total": {
 			objs: []any{svc, slice, upstream("a", "u", serviceRef("svc", 0, "http"))}, ready: 2, total: 3,
 			readyCond: "True", refsCond: "True", snapshotAddrs: []string{"10.0.0.1:8080", "10.0.0.2:8080"},
