@@ -59,13 +59,13 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 // normalisePath cleans dot segments and duplicate slashes so that routing
 // and the upstream see the same path: "/public/../admin" is routed, and
 // forwarded, as "/admin". Paths that are not absolute are refused, and so
-// are paths that backends resolve differently from us (hasAmbiguousSegment).
+// are paths that backends resolve differently from us (snapshot.AmbiguousPath).
 func normalisePath(req *http.Request) bool {
 	p := req.URL.Path
 	if p == "" || p[0] != '/' {
 		return req.Method == http.MethodOptions && req.RequestURI == "*"
 	}
-	if hasControlByte(p) || hasAmbiguousSegment(p) {
+	if hasControlByte(p) || snapshot.AmbiguousPath(p) {
 		// A decoded %00 or %0A, "..;" or a backslash means different
 		// things to different backends; nothing legitimate routes on it.
 		return false
@@ -89,33 +89,6 @@ func hasControlByte(p string) bool {
 		}
 	}
 	return false
-}
-
-// hasAmbiguousSegment reports a path a backend may resolve to one outside
-// the route it matched: a backslash (IIS, and servers set to allow it,
-// take it for '/'), or a segment that is "." or ".." once its path
-// parameters (from the first ';') are dropped, as Tomcat and Jetty do:
-// they serve "/public/..;/admin" as "/admin". p is decoded, so %5C and
-// %2e%2e; are caught too. Other ';' uses ("/a;v=1/b") are left alone.
-func hasAmbiguousSegment(p string) bool {
-	if strings.IndexByte(p, '\\') >= 0 {
-		return true
-	}
-	for {
-		semi := strings.IndexByte(p, ';')
-		if semi < 0 {
-			return false
-		}
-		name := p[strings.LastIndexByte(p[:semi], '/')+1 : semi]
-		if name == "." || name == ".." {
-			return true
-		}
-		next := strings.IndexByte(p[semi:], '/') // the next segment
-		if next < 0 {
-			return false
-		}
-		p = p[semi+next:]
-	}
 }
 
 func needsCleaning(p string) bool {

@@ -89,7 +89,38 @@ func CheckPath(path string) error {
 	if strings.HasSuffix(path, "/.") || strings.HasSuffix(path, "/..") {
 		return errors.New("the path must not end in a dot segment")
 	}
+	if AmbiguousPath(path) {
+		return errors.New(`the path must not contain a backslash or a ".." or "." segment with parameters (";")`)
+	}
 	return nil
+}
+
+// AmbiguousPath reports a path a backend may resolve to one outside
+// the route it matched: a backslash (IIS, and servers set to allow it,
+// take it for '/'), or a segment that is "." or ".." once its path
+// parameters (from the first ';') are dropped, as Tomcat and Jetty do:
+// they serve "/public/..;/admin" as "/admin". The data plane refuses such
+// request paths (decoded, so %5C and %2e%2e; are caught too) and such
+// route paths alike. Other ';' uses ("/a;v=1/b") are left alone.
+func AmbiguousPath(p string) bool {
+	if strings.IndexByte(p, '\\') >= 0 {
+		return true
+	}
+	for {
+		semi := strings.IndexByte(p, ';')
+		if semi < 0 {
+			return false
+		}
+		name := p[strings.LastIndexByte(p[:semi], '/')+1 : semi]
+		if name == "." || name == ".." {
+			return true
+		}
+		next := strings.IndexByte(p[semi:], '/') // the next segment
+		if next < 0 {
+			return false
+		}
+		p = p[semi+next:]
+	}
 }
 
 // CheckRoute applies the path rules and knows the path types; whether

@@ -159,6 +159,8 @@ func TestHostsAndPaths(t *testing.T) {
 					prefix("/q?x=1", backend("web", 80)),
 					implSpecific("/a//b", backend("web", 80)),
 					exact("/a/..", backend("web", 80)),
+					prefix("/public/..;/admin", backend("web", 80)),
+					prefix("/win\\dows", backend("web", 80)),
 					path("Regex", "/r", backend("web", 80)),
 					prefix("/ok", backend("web", 80))),
 				rule("bad_host.com", prefix("/", backend("web", 80))),
@@ -170,7 +172,7 @@ func TestHostsAndPaths(t *testing.T) {
 			},
 			warnings: map[string][]string{"default/i": {
 				ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath,
-				ReasonInvalidPath, ReasonInvalidHost}},
+				ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidPath, ReasonInvalidHost}},
 		},
 	}
 	run(t, cases)
