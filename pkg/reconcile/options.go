@@ -55,6 +55,11 @@ type Options struct {
 	// Debounce is the quiet period after a change before a rebuild;
 	// DefaultDebounce when zero.
 	Debounce time.Duration
+	// LeaderElection, when set, lets only the holder of its Lease write
+	// statuses and Events. When nil the status writer is a leader-only
+	// runnable of the manager: it runs at once, or under the manager's own
+	// leader election if the embedder enabled it.
+	LeaderElection *LeaderElection
 }
 
 func (o Options) withDefaults() (Options, error) {
