@@ -76,6 +76,8 @@ func (w *statusWriter) trigger() {
 // published while another replica led or while the last term's writes
 // were failing.
 func (w *statusWriter) run(ctx context.Context) error {
+	statusLeader.Set(1)
+	defer statusLeader.Set(0)
 	w.retry = 0
 	w.trigger()
 	for {
