@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/reconcile"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -32,6 +33,9 @@ type config struct {
 	leaderElect             bool
 	leaderElectionNamespace string
 	leaderElectionID        string
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
 	handoffSocket           string
 	handoffWait             time.Duration
 	probeSocket             string
@@ -63,9 +67,12 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.publishService, "publish-service", "", "namespace/name of the Service whose load-balancer address is written to Ingress status.")
 	fs.StringVar(&c.defaultTLSSecret, "default-tls-secret", "", "namespace/name of a kubernetes.io/tls Secret served when no certificate matches SNI.")
 	fs.StringVar(&c.defaultBackendService, "default-backend-service", "", "namespace/name[:port] of the Service serving requests for hosts no Ingress names (first port when none is given); overrides the defaultBackend of rule-less Ingresses.")
-	fs.BoolVar(&c.leaderElect, "leader-elect", false, "Elect a leader (Lease) before writing Ingress status; every replica routes traffic regardless.")
+	fs.BoolVar(&c.leaderElect, "leader-elect", false, "Elect a leader (Lease) before writing statuses and Events; every replica routes traffic regardless, and losing the Lease only pauses status writing.")
 	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; the pod's namespace when empty.")
 	fs.StringVar(&c.leaderElectionID, "leader-election-id", "baton-leader", "Name of the leader election Lease.")
+	fs.DurationVar(&c.leaseDuration, "leader-election-lease-duration", reconcile.DefaultLeaseDuration, "How long the other replicas wait after the leader's last renewal before taking the Lease.")
+	fs.DurationVar(&c.renewDeadline, "leader-election-renew-deadline", reconcile.DefaultRenewDeadline, "How long the leader keeps writing statuses without a successful renewal; then it stops writing (never routing) and campaigns again.")
+	fs.DurationVar(&c.retryPeriod, "leader-election-retry-period", reconcile.DefaultRetryPeriod, "Pause between attempts to acquire or renew the Lease.")
 	fs.StringVar(&c.handoffSocket, "handoff-socket", "", "Unix socket used to take listening sockets from the previous process and offer them to the next; empty disables the handoff.")
 	fs.DurationVar(&c.handoffWait, "handoff-wait", 0, "On SIGTERM, keep serving up to this long for a successor to take the listeners before draining (hostNetwork rollouts); 0 drains at once.")
 	fs.BoolVar(&c.stayAfterHandoff, "stay-after-handoff", false, "After handing the listeners over and draining, keep running (not ready) until SIGTERM instead of exiting: in a pod, an exit restarts the container, which would take the listeners back.")
@@ -125,6 +132,9 @@ func (c *config) validate() error {
 	}
 	if enabled(c.probeAddr) && enabled(c.metricsAddr) && c.probeAddr == c.metricsAddr {
 		errs = append(errs, errors.New("--health-probe-bind-address and --metrics-bind-address must differ"))
+	}
+	if c.leaseDuration <= c.renewDeadline || float64(c.renewDeadline) <= 1.2*float64(c.retryPeriod) || c.retryPeriod <= 0 {
+		errs = append(errs, errors.New("--leader-election-lease-duration must exceed --leader-election-renew-deadline, which must exceed 1.2 × --leader-election-retry-period (> 0)"))
 	}
 	if c.publishStatusAddress != "" && c.publishService != "" {
 		errs = append(errs, errors.New("--publish-status-address and --publish-service are exclusive"))

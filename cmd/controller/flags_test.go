@@ -29,7 +29,11 @@ func TestDefaultBackendServiceFlag(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", tc.value, err)
 		}
-		d := reconcileOptions(cfg).DefaultBackendService
+		opts, err := reconcileOptions(cfg)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		d := opts.DefaultBackendService
 		switch {
 		case tc.wantKey == "" && d != nil:
 			t.Errorf("%q: got %+v, want none", tc.value, d)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,7 +57,11 @@ func run(cfg *config) error {
 	ready := &readiness{}
 	admin := adminHandler(ready)
 	dp := dataplane.New(dataplaneOptions(cfg, admin))
-	controller, err := reconcile.Setup(mgr, dp, reconcileOptions(cfg))
+	opts, err := reconcileOptions(cfg)
+	if err != nil {
+		return err
+	}
+	controller, err := reconcile.Setup(mgr, dp, opts)
 	if err != nil {
 		return fmt.Errorf("set up reconcilers: %w", err)
 	}
@@ -183,12 +188,11 @@ func newManager(cfg *config) (ctrl.Manager, error) {
 	opts := ctrl.Options{
 		Scheme: scheme,
 		// Probes and metrics are served by the data plane (admin.go).
-		Metrics:                       metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress:        "0",
-		LeaderElection:                cfg.leaderElect,
-		LeaderElectionID:              cfg.leaderElectionID,
-		LeaderElectionNamespace:       cfg.leaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// No LeaderElection: losing the manager's Lease stops the manager,
+		// and with it the data plane. --leader-elect is Baton's own
+		// election, around the status writer only (reconcileOptions).
 	}
 	if cfg.watchNamespace != "" {
 		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.watchNamespace: {}}}
@@ -227,19 +231,40 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 	}
 }
 
-func reconcileOptions(cfg *config) reconcile.Options {
+func reconcileOptions(cfg *config) (reconcile.Options, error) {
 	publishService, _ := namespacedName(cfg.publishService)
 	defaultTLS, _ := namespacedName(cfg.defaultTLSSecret)
 	defaultBackend, _ := serviceWithPort(cfg.defaultBackendService)
+	election, err := leaderElection(cfg)
 	return reconcile.Options{
-		DefaultBackendService: defaultBackend,
 		ControllerName:        cfg.controllerName,
 		ClassName:             cfg.ingressClass,
 		WatchNamespace:        cfg.watchNamespace,
 		PublishStatusAddress:  cfg.statusAddresses(),
 		PublishService:        publishService,
 		DefaultTLSSecret:      defaultTLS,
+		LeaderElection:        election,
+		DefaultBackendService: defaultBackend,
 
 		AllowLoopbackEndpoints: cfg.allowLoopbackEndpoints,
+	}, err
+}
+
+// inClusterNamespace holds the pod's namespace in a pod.
+const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+func leaderElection(cfg *config) (*reconcile.LeaderElection, error) {
+	if !cfg.leaderElect {
+		return nil, nil
 	}
+	ns := cfg.leaderElectionNamespace
+	if ns == "" {
+		b, err := os.ReadFile(inClusterNamespace)
+		if err != nil {
+			return nil, fmt.Errorf("--leader-election-namespace is needed out of cluster: %w", err)
+		}
+		ns = strings.TrimSpace(string(b))
+	}
+	return &reconcile.LeaderElection{Namespace: ns, Name: cfg.leaderElectionID,
+		LeaseDuration: cfg.leaseDuration, RenewDeadline: cfg.renewDeadline, RetryPeriod: cfg.retryPeriod}, nil
 }

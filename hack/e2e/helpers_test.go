@@ -42,9 +42,15 @@ func startPods(t *testing.T, indexes ...int) []*framework.Pod {
 // startBaton runs Baton for one test; class is the IngressClass it serves.
 func startBaton(t *testing.T, class string, extra ...string) *framework.Baton {
 	t.Helper()
+	return startBatonOn(t, cp, class, extra...)
+}
+
+// startBatonOn runs Baton against the control plane c.
+func startBatonOn(t *testing.T, c *framework.ControlPlane, class string, extra ...string) *framework.Baton {
+	t.Helper()
 	args := append([]string{"--ingress-class", class, "--controller-name", "baton.dev/" + class,
 		"--publish-status-address", "192.0.2.10"}, extra...)
-	b, err := framework.StartBaton(framework.BatonOptions{Binary: bin("baton"), Kubeconfig: cp.Kubeconfig, Args: args})
+	b, err := framework.StartBaton(framework.BatonOptions{Binary: bin("baton"), Kubeconfig: c.Kubeconfig, Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +73,51 @@ func tail(s string, lines int) string {
 
 func create(t *testing.T, objs ...client.Object) {
 	t.Helper()
+	createOn(t, cp, objs...)
+}
+
+func createOn(t *testing.T, c *framework.ControlPlane, objs ...client.Object) {
+	t.Helper()
 	for _, o := range objs {
-		if err := cp.Client.Create(context.Background(), o); err != nil {
+		if err := c.Client.Create(context.Background(), o); err != nil {
 			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}
 	}
+}
+
+// ownControlPlane starts a control plane for one test, for a test that
+// freezes or breaks it: the others share cp and must not notice.
+func ownControlPlane(t *testing.T) *framework.ControlPlane {
+	t.Helper()
+	c, err := framework.StartControlPlane(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.ThawAPIServer() // a failed test may leave it frozen
+		_ = c.Stop()
+	})
+	return c
+}
+
+// pacedLoad sends one request every 20ms on a fresh connection, never
+// retried, until finished.
+func pacedLoad(addr, host string) *framework.PacedLoad {
+	return framework.StartPacedLoad(addr, host, 20*time.Millisecond, 10000)
+}
+
+// finishPaced stops l and fails the test unless every request succeeded.
+func finishPaced(t *testing.T, l *framework.PacedLoad) map[string]int {
+	t.Helper()
+	sent, byPod, failures := l.Stop()
+	t.Logf("paced load: sent %d, failed %d, by pod %v", sent, len(failures), byPod)
+	if len(failures) != 0 {
+		t.Errorf("%d of %d requests failed, first: %v", len(failures), sent, failures[:min(5, len(failures))])
+	}
+	if sent == 0 {
+		t.Error("load sent no requests")
+	}
+	return byPod
 }
 
 func namespace(t *testing.T, name string) string {

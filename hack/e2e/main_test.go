@@ -6,11 +6,16 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/baton-dev/baton/hack/e2e/framework"
 )
 
 // The suite shares one control plane; every test uses its own namespace,
-// hosts and pod indexes so that tests cannot see each other's routes.
+// hosts and pod indexes so that tests cannot see each other's routes. A
+// test that freezes or breaks the API server starts its own
+// (ownControlPlane), so it may run in any order.
 var (
 	root string
 	cp   *framework.ControlPlane
@@ -21,6 +26,9 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	// The suite logs nothing of controller-runtime's; without a logger it
+	// prints a stack trace when a test starts its own control plane.
+	ctrllog.SetLogger(logr.Discard())
 	var err error
 	if root, err = filepath.Abs("../.."); err != nil {
 		fmt.Fprintln(os.Stderr, err)

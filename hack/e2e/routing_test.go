@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/hack/e2e/framework"
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 )
 
@@ -69,9 +70,11 @@ func expectStatus(t *testing.T, addr, host, path string, want int) {
 	}
 }
 
-func loadBalancerIP(ns, name, want string) error {
+func loadBalancerIP(ns, name, want string) error { return loadBalancerIPOn(cp, ns, name, want) }
+
+func loadBalancerIPOn(c *framework.ControlPlane, ns, name, want string) error {
 	var ing networkingv1.Ingress
-	if err := cp.Client.Get(context.Background(), keyOf(ns, name), &ing); err != nil {
+	if err := c.Client.Get(context.Background(), keyOf(ns, name), &ing); err != nil {
 		return err
 	}
 	var got []string

@@ -88,12 +88,31 @@ func Setup(mgr ctrl.Manager, sink Sink, opts Options) (*Controller, error) {
 	if err := c.watch(objects); err != nil {
 		return nil, err
 	}
-	for _, r := range []manager.Runnable{objects, runnable{c.run, false}, runnable{c.status.run, true}} {
+	writer, err := c.statusRunnable(mgr)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range []manager.Runnable{objects, runnable{c.run, false}, writer} {
 		if err := mgr.Add(r); err != nil {
 			return nil, fmt.Errorf("reconcile: %w", err)
 		}
 	}
 	return c, nil
+}
+
+// statusRunnable runs the status writer under Baton's own leader election
+// when it is configured. It is not the manager's: losing that Lease stops
+// the manager, and with it the data plane, while losing ours only pauses
+// the writer.
+func (c *Controller) statusRunnable(mgr ctrl.Manager) (manager.Runnable, error) {
+	if c.opts.LeaderElection == nil {
+		return runnable{c.status.run, true}, nil
+	}
+	e, err := newElector(mgr.GetConfig(), *c.opts.LeaderElection, c.status.run, c.log.WithName("leader"))
+	if err != nil {
+		return nil, err
+	}
+	return runnable{e.run, false}, nil
 }
 
 // Ready reports whether the data plane has accepted a first snapshot.

@@ -12,9 +12,15 @@
 // Secret churn and resyncs cost one translation and no data plane work.
 //
 // Every replica builds and applies snapshots. Writing to the API is the
-// leader's job (a runnable that needs leader election): Upstream status,
-// Ingress status.loadBalancer and Warning Events. Results built before the
-// election are written as soon as this replica wins it.
+// leader's job: Upstream status, Ingress status.loadBalancer and Warning
+// Events. With Options.LeaderElection the leader is elected through a
+// Lease by Baton's own elector (leader.go), not the manager's: losing the
+// Lease only stops the writer, which resumes when this replica wins again,
+// while the manager, and so routing, goes on. A term ends RenewDeadline
+// after the start of the last successful renewal, earlier than client-go
+// alone would end it, so a deposed writer has stopped before another
+// replica may take the Lease. Each term starts by writing the latest
+// results, built before or between terms.
 //
 // Decisions worth knowing:
 //
@@ -42,9 +48,10 @@
 //     leaves every status unchanged (and is logged as an error).
 //   - An Ingress that leaves our class has its status.loadBalancer cleared,
 //     but only if it still shows exactly our addresses, so a status the
-//     new owner already wrote survives. This is remembered per leadership
-//     term: an Ingress that left while no Baton was leader keeps its stale
-//     status until its new controller overwrites it.
+//     new owner already wrote survives. Which Ingresses were ours is
+//     remembered per process, across its terms: an Ingress that left while
+//     no process that had written it was leader keeps its stale status
+//     until its new controller overwrites it.
 //   - Ingress status.loadBalancer is written only for Ingresses of our
 //     class; translate decides which those are.
 //   - Events (events.k8s.io/v1, through the manager's recorder) are emitted

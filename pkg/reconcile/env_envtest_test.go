@@ -173,11 +173,15 @@ type env struct {
 	mgr        ctrl.Manager
 	controller *reconcile.Controller
 	sink       *recordingSink
+	// managerDone is closed when the manager has stopped.
+	managerDone chan struct{}
 }
 
 type envOptions struct {
 	opts     reconcile.Options
 	leaderNS bool // elect a leader through a Lease in the test namespace
+	// partition, when set, can cut the manager off from the Lease API.
+	partition *leasePartition
 	// publishService names a Service in the test namespace.
 	publishService string
 	// defaultTLS names the default certificate's Secret, in the namespace
@@ -217,7 +221,11 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	if eo.publishService != "" {
 		opts.PublishService = &types.NamespacedName{Namespace: e.ns, Name: eo.publishService}
 	}
-	e.mgr = e.newManager(eo.leaderNS)
+	if eo.leaderNS {
+		opts.LeaderElection = &reconcile.LeaderElection{Namespace: e.ns, Name: "baton-leader",
+			LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 100 * time.Millisecond}
+	}
+	e.mgr = e.newManager(eo.partition)
 	if e.controller, err = reconcile.Setup(e.mgr, e.sink, opts); err != nil {
 		t.Fatalf("Setup: %v", err)
 	}
@@ -225,7 +233,8 @@ func newEnv(t *testing.T, eo envOptions) *env {
 		eo.beforeRun(e)
 	}
 	done := make(chan error, 1)
-	go func() { done <- e.mgr.Start(ctx) }()
+	e.managerDone = make(chan struct{})
+	go func() { done <- e.mgr.Start(ctx); close(e.managerDone) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -235,22 +244,19 @@ func newEnv(t *testing.T, eo envOptions) *env {
 	return e
 }
 
-func (e *env) newManager(leaderElection bool) ctrl.Manager {
+// newManager runs without controller-runtime's leader election, as Baton
+// does: its own is configured in reconcile.Options.
+func (e *env) newManager(partition *leasePartition) ctrl.Manager {
 	mo := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	}
-	if leaderElection {
-		mo.LeaderElection = true
-		mo.LeaderElectionID = "baton-leader"
-		mo.LeaderElectionNamespace = e.ns
-		mo.LeaderElectionReleaseOnCancel = true
-		mo.LeaseDuration = ptr.To(2 * time.Second)
-		mo.RenewDeadline = ptr.To(1500 * time.Millisecond)
-		mo.RetryPeriod = ptr.To(100 * time.Millisecond)
+	cfg := restConfig
+	if partition != nil {
+		cfg = partition.wrap(restConfig)
 	}
-	mgr, err := ctrl.NewManager(restConfig, mo)
+	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		e.t.Fatalf("NewManager: %v", err)
 	}

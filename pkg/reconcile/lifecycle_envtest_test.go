@@ -120,11 +120,6 @@ func TestStatusWrittenOnlyByLeader(t *testing.T) {
 	// Absence can only be observed over time: a leader writes within
 	// milliseconds of its first snapshot.
 	time.Sleep(time.Second)
-	select {
-	case <-e.mgr.Elected():
-		t.Fatal("elected although another holder owns the Lease")
-	default:
-	}
 	var up v1alpha1.Upstream
 	if err := e.client.Get(e.ctx, types.NamespacedName{Namespace: e.ns, Name: "api"}, &up); err != nil {
 		t.Fatal(err)
@@ -138,11 +133,6 @@ func TestStatusWrittenOnlyByLeader(t *testing.T) {
 
 	if err := e.client.Delete(e.ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "baton-leader", Namespace: e.ns}}); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-e.mgr.Elected():
-	case <-time.After(waitLimit):
-		t.Fatal("not elected after the Lease was released")
 	}
 	e.waitUpstreamStatus("api", 1, metav1.ConditionTrue, v1alpha1.ReasonReady, 1, 1)
 	e.waitIngressLB("web", []networkingv1.IngressLoadBalancerIngress{{IP: "203.0.113.10"}, {Hostname: "lb.example.com"}})

@@ -30,6 +30,10 @@ var (
 		Name: "baton_upstream_endpoints",
 		Help: "Endpoints of each Upstream (namespace/name), by state (ready or total).",
 	}, []string{"upstream", "state"})
+	statusLeader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "baton_status_leader",
+		Help: "1 while this replica writes statuses and Events: it holds the leader Lease, or runs without --leader-elect.",
+	})
 
 	registerOnce sync.Once
 )
@@ -38,7 +42,7 @@ var (
 // than once per process.
 func registerMetrics() {
 	registerOnce.Do(func() {
-		metrics.Registry.MustRegister(buildSeconds, appliesTotal, snapshotVersion, upstreamEndpoints)
+		metrics.Registry.MustRegister(buildSeconds, appliesTotal, snapshotVersion, upstreamEndpoints, statusLeader)
 	})
 }
 

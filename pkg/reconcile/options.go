@@ -64,6 +64,11 @@ type Options struct {
 	// loopback addresses (translate.Input.AllowLoopbackEndpoints); for
 	// development only.
 	AllowLoopbackEndpoints bool
+	// LeaderElection, when set, lets only the holder of its Lease write
+	// statuses and Events. When nil the status writer is a leader-only
+	// runnable of the manager: it runs at once, or under the manager's own
+	// leader election if the embedder enabled it.
+	LeaderElection *LeaderElection
 }
 
 func (o Options) withDefaults() (Options, error) {

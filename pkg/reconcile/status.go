@@ -71,9 +71,15 @@ func (w *statusWriter) trigger() {
 	}
 }
 
-// run starts when this replica is elected; results published before then
-// are waiting in latest and kick.
+// run starts when this replica is elected, and again at every later
+// term: it first catches up with the latest results, which may have been
+// published while another replica led or while the last term's writes
+// were failing.
 func (w *statusWriter) run(ctx context.Context) error {
+	statusLeader.Set(1)
+	defer statusLeader.Set(0)
+	w.retry = 0
+	w.trigger()
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,7 +87,7 @@ func (w *statusWriter) run(ctx context.Context) error {
 		case <-w.kick:
 		}
 		out := w.latest.Load()
-		if out == nil {
+		if out == nil || ctx.Err() != nil { // the select may pick kick after the term ended
 			continue
 		}
 		if err := w.write(ctx, out); err != nil && ctx.Err() == nil {
@@ -228,6 +234,12 @@ func sameAddresses(a, b loadBalancer) bool {
 // is dropped.
 func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output) {
 	for _, k := range w.events.fresh(out) {
+		if ctx.Err() != nil {
+			// The term ended mid-write: Events are sent in the background
+			// whatever ctx says, so leave this one to the next term.
+			w.events.forget(k)
+			continue
+		}
 		obj := client.Object(&networkingv1.Ingress{})
 		if k.kind == kindUpstream {
 			obj = &v1alpha1.Upstream{}

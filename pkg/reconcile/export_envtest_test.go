@@ -1,0 +1,20 @@
+//go:build envtest
+
+package reconcile
+
+import (
+	"context"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+)
+
+// RunElector runs Baton's Lease elector alone, with lead in place of the
+// status writer, until ctx ends.
+func RunElector(ctx context.Context, cfg *rest.Config, le LeaderElection, lead func(context.Context) error) error {
+	e, err := newElector(cfg, le, lead, ctrl.Log.WithName("leader-"+le.Identity))
+	if err != nil {
+		return err
+	}
+	return e.run(ctx)
+}
