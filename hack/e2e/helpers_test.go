@@ -220,15 +220,19 @@ func startLoad(addr, host string, workers int) *load {
 	return l
 }
 
+// worker sends over a kept-alive connection that never retries a request
+// (framework.KeepAliveClient), so every failure a client would see counts.
 func (l *load) worker(addr, host string) {
 	defer l.wg.Done()
+	c := framework.NewKeepAliveClient(addr, 10*time.Second)
+	defer c.Close()
 	for n := 0; n < 100000; n++ { // bounded even if never stopped
 		select {
 		case <-l.stop:
 			return
 		default:
 		}
-		status, pod, _, err := get(addr, host, "/load")
+		status, pod, err := c.Get(host, "/load")
 		l.sent.Add(1)
 		if err != nil || status != http.StatusOK {
 			l.failed.Add(1)

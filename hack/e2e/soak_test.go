@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -342,25 +341,26 @@ type timedLoad struct {
 
 func startTimedLoad(ctx context.Context, addr, host string, workers int) *timedLoad {
 	l := &timedLoad{lat: make([][]time.Duration, workers), pods: make([]map[string]int64, workers)}
-	// Proxy is nil on purpose: requests go to Baton's loopback listener only.
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		MaxIdleConnsPerHost: workers, DisableCompression: true, IdleConnTimeout: time.Minute}}
 	start := time.Now()
 	for i := range workers {
 		l.pods[i] = map[string]int64{}
 		l.wg.Add(1)
-		go l.worker(ctx, i, c, "http://"+addr+"/load", host, start)
+		go l.worker(ctx, i, addr, host, start)
 	}
 	return l
 }
 
-func (l *timedLoad) worker(ctx context.Context, i int, c *http.Client, url, host string, start time.Time) {
+// worker keeps one connection alive and never retries (http.Client
+// resends idempotent requests by itself, which would hide failures).
+func (l *timedLoad) worker(ctx context.Context, i int, addr, host string, start time.Time) {
 	defer l.wg.Done()
+	c := framework.NewKeepAliveClient(addr, 10*time.Second)
+	defer c.Close()
 	for ctx.Err() == nil {
 		// The request does not carry ctx: the end of the soak must not
 		// cancel a request and count it as failed.
 		t0 := time.Now()
-		status, pod, err := soakGet(c, url, host)
+		status, pod, err := c.Get(host, "/load")
 		l.lat[i] = append(l.lat[i], time.Since(t0))
 		l.sent.Add(1)
 		if err != nil || status < 200 || status > 299 {
@@ -372,21 +372,6 @@ func (l *timedLoad) worker(ctx context.Context, i int, c *http.Client, url, host
 		}
 		l.pods[i][pod]++
 	}
-}
-
-func soakGet(c *http.Client, url, host string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	req.Host = host
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	_, err = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Pod"), err
 }
 
 func (l *timedLoad) wait() { l.wg.Wait() }
