@@ -87,7 +87,7 @@ type requestBody struct {
 	idle  time.Duration
 	// dog is not pooled: the transport may still read or close the body
 	// after the exchange is over, so nobody knows when it is free again.
-	dog      *watchdog
+	dog      watchdog
 	tooLarge atomic.Bool
 }
 
@@ -101,7 +101,7 @@ func newRequestBody(in *http.Request, rw http.ResponseWriter, o *Options) *reque
 	}
 	b := &requestBody{rc: in.Body, limit: o.MaxRequestBodyBytes, idle: o.ClientBodyTimeout}
 	if b.idle > 0 {
-		b.dog = newWatchdog()
+		b.dog.init()
 		b.dog.rw = rw
 	}
 	return b
@@ -109,11 +109,11 @@ func newRequestBody(in *http.Request, rw http.ResponseWriter, o *Options) *reque
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	b.read.Store(true)
-	if b.dog != nil {
+	if b.idle > 0 {
 		b.dog.watch(clientBody, b.idle)
 	}
 	n, err := b.rc.Read(p)
-	if b.dog != nil {
+	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
 		b.dog.rest()
@@ -145,7 +145,7 @@ func (b *requestBody) fault() error {
 		return nil
 	case b.tooLarge.Load():
 		return tooLarge(b.limit)
-	case b.dog != nil && b.dog.expiredOn() == clientBody:
+	case b.idle > 0 && b.dog.expiredOn() == clientBody:
 		return clientFault(http.StatusRequestTimeout, "client sent no request body bytes for "+b.idle.String(), os.ErrDeadlineExceeded)
 	}
 	return nil
@@ -153,7 +153,7 @@ func (b *requestBody) fault() error {
 
 // done stops the timer of an exchange that is over.
 func (b *requestBody) done() {
-	if b != nil && b.dog != nil {
+	if b != nil && b.idle > 0 {
 		b.dog.rest()
 		b.dog.timer.Stop()
 	}

@@ -46,9 +46,14 @@ type watchdog struct {
 // newWatchdog returns a watchdog whose timer is created but not running.
 func newWatchdog() *watchdog {
 	w := &watchdog{}
+	w.init()
+	return w
+}
+
+// init readies a watchdog embedded in something already allocated.
+func (w *watchdog) init() {
 	w.timer = time.AfterFunc(math.MaxInt64, w.fire)
 	w.timer.Stop()
-	return w
 }
 
 // watchdogs recycles watchdogs, timers included, across requests.
