@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 )
 
 // config is everything the command line sets.
@@ -35,6 +37,11 @@ type config struct {
 	idleTimeout             time.Duration
 	maxConnections          int
 	maxHeaderBytes          int
+	clientBodyTimeout       time.Duration
+	sendTimeout             time.Duration
+	upstreamReadTimeout     time.Duration
+	tunnelIdleTimeout       time.Duration
+	maxRequestBodyBytes     int64
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -63,6 +70,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
 	fs.IntVar(&c.maxConnections, "max-connections", 20000, "Client connections served at once; beyond it a connection gets 503 and is closed. 0 is unlimited.")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
+	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", proxy.DefaultClientBodyTimeout, "Longest wait for the next bytes of a request body; beyond it the upstream request is cut and the client gets 408.")
+	fs.DurationVar(&c.sendTimeout, "send-timeout", proxy.DefaultSendTimeout, "Longest wait for a client to take the next bytes of its response; beyond it its connection is closed.")
+	fs.DurationVar(&c.upstreamReadTimeout, "upstream-read-timeout", proxy.DefaultReadTimeout, "Longest wait for the next bytes of an upstream response body; beyond it the response is cut. An Upstream's spec.timeouts.read overrides it.")
+	fs.DurationVar(&c.tunnelIdleTimeout, "tunnel-idle-timeout", proxy.DefaultTunnelIdleTimeout, "A WebSocket (or other upgraded) connection with no bytes either way for this long is closed. An Upstream's spec.timeouts.read overrides it.")
+	fs.Int64Var(&c.maxRequestBodyBytes, "max-request-body-bytes", proxy.DefaultMaxRequestBodyBytes, "Largest request body; beyond it 413. 0 is unlimited.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -100,6 +112,15 @@ func (c *config) validate() error {
 	}
 	if enabled(c.probeAddr) && enabled(c.metricsAddr) && c.probeAddr == c.metricsAddr {
 		errs = append(errs, errors.New("--health-probe-bind-address and --metrics-bind-address must differ"))
+	}
+	for flagName, d := range map[string]time.Duration{"--client-body-timeout": c.clientBodyTimeout, "--send-timeout": c.sendTimeout,
+		"--upstream-read-timeout": c.upstreamReadTimeout, "--tunnel-idle-timeout": c.tunnelIdleTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", flagName, d))
+		}
+	}
+	if c.maxRequestBodyBytes < 0 {
+		errs = append(errs, errors.New("--max-request-body-bytes must not be negative (0 is unlimited)"))
 	}
 	if c.publishStatusAddress != "" && c.publishService != "" {
 		errs = append(errs, errors.New("--publish-status-address and --publish-service are exclusive"))
