@@ -283,11 +283,10 @@ func TestStalledUpstreamBodyIsCut(t *testing.T) {
 	}
 }
 
-// A client that stops reading a large streaming response has its
-// connection closed after the send timeout (nginx's send_timeout), and the
-// upstream connection feeding it is closed too, instead of both waiting
-// for as long as the client likes.
-func TestClientThatStopsReadingIsCut(t *testing.T) {
+// endlessResponse is a rig with a short send timeout in front of a backend
+// that streams 64 MiB, more than any socket buffers hold, and reports how
+// much it could send.
+func endlessResponse(t *testing.T) (*rig, *countingBackend, <-chan int64) {
 	upstreamDone := make(chan int64, 1)
 	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 32<<10)
@@ -302,6 +301,15 @@ func TestClientThatStopsReadingIsCut(t *testing.T) {
 		upstreamDone <- sent
 	}))
 	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{SendTimeout: stall}, nil)
+	return r, backend, upstreamDone
+}
+
+// A client that stops reading a large streaming response has its
+// connection closed after the send timeout (nginx's send_timeout), and the
+// upstream connection feeding it is closed too, instead of both waiting
+// for as long as the client likes.
+func TestClientThatStopsReadingIsCut(t *testing.T) {
+	r, backend, upstreamDone := endlessResponse(t)
 	conn, _ := dialRaw(t, r.addr, giveUp)
 	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
 	start := time.Now()
@@ -372,4 +380,78 @@ func TestIdleTunnelIsClosed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Over HTTP/2 a client that stops reading blocks its stream (flow
+// control), not its connection: the stream is reset after the send
+// timeout, and the upstream connection is closed all the same.
+func TestH2ClientThatStopsReadingIsCut(t *testing.T) {
+	r, backend, upstreamDone := endlessResponse(t)
+	client := h2cClient() // its timeout is longer than giveUp: it must not be what cuts the stream
+	resp, err := client.Get(r.url + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() // the client reads nothing
+	if sent := within(t, "the upstream to be cut off", giveUp, upstreamDone); sent >= 64<<20 {
+		t.Fatalf("the upstream sent all %d bytes to a client that reads nothing", sent)
+	}
+	waitFor(t, "the upstream connection to be closed", func() bool { return backend.closed.Load() == 1 })
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Error("the client read a complete response")
+	}
+	logs := loggedOnce(t, r)
+	if len(logs) != 1 || !errors.Is(logs[0].err, context.Canceled) {
+		t.Errorf("logs = %+v, want one request ended by the client", logs)
+	}
+}
+
+// Once the response has started (HTTP/2 streams both ways at once), a
+// body that grows beyond the limit can no longer get its 413: the
+// response is cut instead, and the backend still gets nothing beyond it.
+func TestStreamedBodyOverLimitCutsStartedResponse(t *testing.T) {
+	seen := make(chan uploadSeen, 1)
+	backend := newH2CBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		http.NewResponseController(w).Flush()
+		n, err := io.Copy(io.Discard, r.Body)
+		seen <- uploadSeen{n, err}
+		io.WriteString(w, "read it all")
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend, proxy.SchemeH2C)}}, proxy.Options{MaxRequestBodyBytes: 1000}, nil)
+	body, upload := io.Pipe()
+	defer upload.Close()
+	go upload.Write(make([]byte, 600))
+	resp, err := h2cClient().Do(mustRequest(t, "POST", r.url, body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("response: %v %v", resp, err)
+	}
+	go upload.Write(make([]byte, 600)) // beyond the limit
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		readErr <- err
+	}()
+	if err := within(t, "the response to end", giveUp, readErr); err == nil {
+		t.Error("client got a complete response")
+	}
+	if got := within(t, "the backend to see the body end", safety, seen); got.err == nil || got.n > 1000 {
+		t.Errorf("backend read %d bytes, %v; want at most 1000, then the request cut", got.n, got.err)
+	}
+	logs := loggedOnce(t, r)
+	if len(logs) != 1 || logs[0].status != 200 || statusError(logs[0].err) != 413 {
+		t.Errorf("logs = %+v, want the 200 cut for a body over the limit", logs)
+	}
+}
+
+// loggedOnce waits until the proxy has logged one request, for tests that
+// leave an HTTP/2 connection open: settle would linger for it.
+func loggedOnce(t *testing.T, r *rig) []logEntry {
+	t.Helper()
+	var logs []logEntry
+	waitFor(t, "the request to be logged", func() bool {
+		_, logs = r.phases.snapshot()
+		return len(logs) > 0
+	})
+	return logs
 }
