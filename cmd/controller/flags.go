@@ -50,6 +50,11 @@ type config struct {
 	// allowLoopbackEndpoints lets Upstreams and EndpointSlices name
 	// loopback addresses, which reach Baton's own host: development only.
 	allowLoopbackEndpoints bool
+	clientBodyTimeout      time.Duration
+	sendTimeout            time.Duration
+	upstreamReadTimeout    time.Duration
+	tunnelIdleTimeout      time.Duration
+	maxRequestBodyBytes    int64
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -86,6 +91,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "Require a PROXY protocol v1 or v2 header (as layer-4 cloud load balancers send) on every connection to the http and https listeners; its client address is used. A connection without one is closed.")
 	fs.BoolVar(&c.allowLoopbackEndpoints, strings.TrimPrefix(translate.AllowLoopbackFlag, "--"), false,
 		"Let Upstream endpoints be loopback addresses (127.0.0.0/8, ::1), which reach this host: for development only. Link-local, unspecified, multicast and broadcast addresses are refused regardless.")
+	fs.DurationVar(&c.clientBodyTimeout, "client-body-timeout", proxy.DefaultClientBodyTimeout, "Longest wait for the next bytes of a request body; beyond it the upstream request is cut and the client gets 408.")
+	fs.DurationVar(&c.sendTimeout, "send-timeout", proxy.DefaultSendTimeout, "Longest wait for a client to take the next bytes of its response; beyond it its connection is closed.")
+	fs.DurationVar(&c.upstreamReadTimeout, "upstream-read-timeout", proxy.DefaultReadTimeout, "Longest wait for the next bytes of an upstream response body; beyond it the response is cut. An Upstream's spec.timeouts.read overrides it.")
+	fs.DurationVar(&c.tunnelIdleTimeout, "tunnel-idle-timeout", proxy.DefaultTunnelIdleTimeout, "A WebSocket (or other upgraded) connection with no bytes either way for this long is closed. An Upstream's spec.timeouts.read overrides it.")
+	fs.Int64Var(&c.maxRequestBodyBytes, "max-request-body-bytes", proxy.DefaultMaxRequestBodyBytes, "Largest request body; beyond it 413. 0 is unlimited.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -135,6 +145,15 @@ func (c *config) validate() error {
 	}
 	if c.leaseDuration <= c.renewDeadline || float64(c.renewDeadline) <= 1.2*float64(c.retryPeriod) || c.retryPeriod <= 0 {
 		errs = append(errs, errors.New("--leader-election-lease-duration must exceed --leader-election-renew-deadline, which must exceed 1.2 × --leader-election-retry-period (> 0)"))
+	}
+	for flagName, d := range map[string]time.Duration{"--client-body-timeout": c.clientBodyTimeout, "--send-timeout": c.sendTimeout,
+		"--upstream-read-timeout": c.upstreamReadTimeout, "--tunnel-idle-timeout": c.tunnelIdleTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, not %v", flagName, d))
+		}
+	}
+	if c.maxRequestBodyBytes < 0 {
+		errs = append(errs, errors.New("--max-request-body-bytes must not be negative (0 is unlimited)"))
 	}
 	if c.publishStatusAddress != "" && c.publishService != "" {
 		errs = append(errs, errors.New("--publish-status-address and --publish-service are exclusive"))

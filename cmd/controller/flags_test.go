@@ -3,6 +3,9 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 )
 
 func TestDefaultBackendServiceFlag(t *testing.T) {
@@ -57,5 +60,29 @@ func TestClientAddressFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"--trusted-proxies=10.0.0.0/8,lb.example"}); err == nil || !strings.Contains(err.Error(), `"lb.example" is not an IP address or CIDR`) {
 		t.Errorf("a hostname: %v, want a clear refusal", err)
+	}
+}
+
+func TestSlowPeerFlags(t *testing.T) {
+	cfg, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := proxyOptions(cfg)
+	if o.ClientBodyTimeout != time.Minute || o.SendTimeout != time.Minute || o.ReadTimeout != time.Minute ||
+		o.TunnelIdleTimeout != 5*time.Minute || o.MaxRequestBodyBytes != proxy.DefaultMaxRequestBodyBytes {
+		t.Errorf("defaults: %+v", o)
+	}
+	cfg, err = parseFlags([]string{"--max-request-body-bytes=0", "--send-timeout=2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := proxyOptions(cfg); o.MaxRequestBodyBytes >= 0 || o.SendTimeout != 2*time.Second {
+		t.Errorf("--max-request-body-bytes=0 --send-timeout=2s: %+v, want unlimited bodies", o)
+	}
+	for _, bad := range [][]string{{"--client-body-timeout=0"}, {"--tunnel-idle-timeout=-1s"}, {"--max-request-body-bytes=-1"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -213,6 +213,9 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 
 func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 	dlog := log.WithName("dataplane")
+	proxyOpts := proxyOptions(cfg)
+	proxyOpts.OnPanic = newPanicCounter(registry())
+	proxyOpts.TrustedProxies = cfg.trustedProxies
 	return dataplane.Options{
 		HTTPAddr:          cfg.httpAddr,
 		HTTPSAddr:         cfg.httpsAddr,
@@ -223,11 +226,26 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 		MaxConnections:    cfg.maxConnections,
 		MaxHeaderBytes:    cfg.maxHeaderBytes,
 		Observer:          newRequestMetrics(registry()),
-		Proxy:             proxy.Options{OnPanic: newPanicCounter(registry()), TrustedProxies: cfg.trustedProxies},
+		Proxy:             proxyOpts,
 		ProxyProtocol:     cfg.proxyProtocol,
 		AdminHandler:      admin,
 		AdminListeners:    adminListeners(cfg),
 		Logf:              func(format string, args ...any) { dlog.Info(fmt.Sprintf(format, args...)) },
+	}
+}
+
+// proxyOptions are the flags' proxy settings.
+func proxyOptions(cfg *config) proxy.Options {
+	maxBody := cfg.maxRequestBodyBytes
+	if maxBody == 0 {
+		maxBody = -1 // the flag's "unlimited"; zero in Options is the default
+	}
+	return proxy.Options{
+		ClientBodyTimeout:   cfg.clientBodyTimeout,
+		SendTimeout:         cfg.sendTimeout,
+		ReadTimeout:         cfg.upstreamReadTimeout,
+		TunnelIdleTimeout:   cfg.tunnelIdleTimeout,
+		MaxRequestBodyBytes: maxBody,
 	}
 }
 

@@ -321,6 +321,19 @@ type Timeouts struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(h|m|s|ms)){1,4}$`
 	Idle *metav1.Duration `json:"idle,omitempty"`
+
+	// Read bounds the wait for each read of the response body once the
+	// headers arrived (nginx's proxy_read_timeout): the time between two
+	// successful reads, not the whole body. When it passes, the response
+	// is cut and the connection closed. It also ends a WebSocket (or other
+	// upgraded) connection through which nothing went either way for that
+	// long, instead of the controller's --tunnel-idle-timeout. Unset: the
+	// controller's --upstream-read-timeout.
+	//
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]{1,5}(h|m|s|ms)){1,4}$`
+	Read *metav1.Duration `json:"read,omitempty"`
 }
 
 // HealthCheck configures how unhealthy backends are found and skipped.

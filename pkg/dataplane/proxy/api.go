@@ -35,6 +35,11 @@ type Peer struct {
 	ConnectTimeout     time.Duration  // zero means Options.ConnectTimeout
 	ResponseTimeout    time.Duration  // wait for response headers once the request is sent; zero means Options
 	IdleTimeout        time.Duration  // pooled idle connection lifetime; zero means Options
+	// ReadTimeout bounds each read of the response body, and the quiet time
+	// of a tunnel; zero means Options.ReadTimeout and, for tunnels,
+	// Options.TunnelIdleTimeout. It is not enforced by the pooled
+	// transports, so it does not split the pool.
+	ReadTimeout time.Duration
 }
 
 // Session is one downstream request as the phases see it.

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"testing"
@@ -23,7 +24,16 @@ func BenchmarkProxyH1(b *testing.B) {
 	backend := newBenchBackend(b)
 	r := newRig(b, &testPhases{quiet: true, peers: []proxy.Peer{peerOf(b, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
 	b.ResetTimer()
-	getLoop(b, r.url+"/bench")
+	requestLoop(b, r.url+"/bench", nil)
+}
+
+// BenchmarkProxyH1Post is BenchmarkProxyH1 with a 1 KiB request body,
+// which the proxy streams upstream under its body timeout and size limit.
+func BenchmarkProxyH1Post(b *testing.B) {
+	backend := newBenchBackend(b)
+	r := newRig(b, &testPhases{quiet: true, peers: []proxy.Peer{peerOf(b, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	b.ResetTimer()
+	requestLoop(b, r.url+"/bench", bytes.Repeat([]byte("a"), 1<<10))
 }
 
 // BenchmarkDirectH1 is BenchmarkProxyH1 without the proxy: the same client
@@ -31,16 +41,23 @@ func BenchmarkProxyH1(b *testing.B) {
 // the proxy costs (its server side, its upstream client and the phases).
 func BenchmarkDirectH1(b *testing.B) {
 	backend := newBenchBackend(b)
-	getLoop(b, backend.URL+"/bench")
+	requestLoop(b, backend.URL+"/bench", nil)
 }
 
-// getLoop sends keep-alive GETs to url for the whole benchmark, checking
-// each answer is benchBody.
-func getLoop(b *testing.B, url string) {
+// requestLoop sends keep-alive requests to url for the whole benchmark, a
+// GET, or a POST of body if there is one, checking each answer is benchBody.
+func requestLoop(b *testing.B, url string, body []byte) {
 	client := h1Client()
 	req := mustRequest(b, "GET", url, nil)
+	if body != nil {
+		req = mustRequest(b, "POST", url, bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
 	b.ReportAllocs()
 	for b.Loop() {
+		if body != nil {
+			req.Body, _ = req.GetBody()
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)

@@ -48,7 +48,17 @@ func (e *clientGoneError) Unwrap() error        { return e.err }
 func (e *clientGoneError) Is(target error) bool { return target == context.Canceled }
 
 func clientGone(err error) error {
-	return &Error{Status: StatusClientClosedRequest, Reason: "client went away", Err: &clientGoneError{err: err}}
+	return clientFault(StatusClientClosedRequest, "client went away", err)
+}
+
+// clientFault is an error the client caused (a stall, an oversized body):
+// like a client that went away, it says nothing about the upstream.
+func clientFault(status int, reason string, err error) error {
+	return &Error{Status: status, Reason: reason, Err: &clientGoneError{err: err}}
+}
+
+func tooLarge(limit int64) error {
+	return clientFault(http.StatusRequestEntityTooLarge, "request body exceeds "+strconv.FormatInt(limit, 10)+" bytes", errBodyTooLarge)
 }
 
 // statusOf is the downstream status for an error that ended a request.
@@ -73,6 +83,11 @@ func writeError(rw *responseWriter, status int) {
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	h["X-Content-Type-Options"] = []string{"nosniff"}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if (status == http.StatusRequestEntityTooLarge || status == http.StatusRequestTimeout) && rw.session.Request.ProtoMajor == 1 {
+		// What is left of the body on the wire will not be read: without
+		// this, net/http would first wait to discard it.
+		h["Connection"] = []string{"close"}
+	}
 	rw.WriteHeader(status)
 	_, _ = io.WriteString(rw, body)
 }

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -305,4 +306,31 @@ func statusError(err error) int {
 		return pe.Status
 	}
 	return 0
+}
+
+// dialRaw opens a plain TCP connection to addr for a client that
+// misbehaves on purpose; it gives up after limit, so that a proxy that
+// never answers fails the test quickly.
+func dialRaw(t testing.TB, addr string, limit time.Duration) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(limit))
+	return c, bufio.NewReader(c)
+}
+
+// within receives from ch, failing the test if nothing comes within limit.
+func within[T any](t testing.TB, what string, limit time.Duration, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(limit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
 }

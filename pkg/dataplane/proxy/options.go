@@ -19,6 +19,20 @@ const (
 	// Upstream's retries short.
 	DefaultMaxAttempts = 1 + 10
 	DefaultMaxPeers    = 1024
+	// nginx's defaults for client_body_timeout, send_timeout and
+	// proxy_read_timeout.
+	DefaultClientBodyTimeout = 60 * time.Second
+	DefaultSendTimeout       = 60 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	// DefaultTunnelIdleTimeout is Envoy's stream idle timeout. A tunnel
+	// (WebSocket) is often quiet for longer than an HTTP response may
+	// be, which is why it does not take DefaultReadTimeout (nginx closes
+	// WebSockets after 60 quiet seconds, a well-known surprise).
+	DefaultTunnelIdleTimeout = 5 * time.Minute
+	// DefaultMaxRequestBodyBytes only bounds what one request may push
+	// at a backend: bodies stream through, never buffered, so memory is
+	// not at stake. nginx's 1 MiB refuses ordinary uploads.
+	DefaultMaxRequestBodyBytes = 1 << 30
 )
 
 // Options tune a Proxy. Per-peer timeouts in Peer override the first three.
@@ -31,6 +45,30 @@ type Options struct {
 	ResponseTimeout time.Duration
 	// IdleConnTimeout closes pooled connections nobody used for this long.
 	IdleConnTimeout time.Duration
+	// ReadTimeout bounds the wait for each read of an upstream response
+	// body (the time between two successful reads, as proxy_read_timeout).
+	// When it passes the response is aborted and the upstream connection
+	// closed, not pooled. Peer.ReadTimeout overrides it.
+	ReadTimeout time.Duration
+	// TunnelIdleTimeout ends a tunnel (WebSocket, after 101) through which
+	// no byte went either way for this long. A Peer.ReadTimeout, when
+	// set, applies instead: a backend that says how long it may be silent
+	// says it for its tunnels too, as proxy_read_timeout does.
+	TunnelIdleTimeout time.Duration
+	// ClientBodyTimeout bounds the wait for each read of the request body
+	// (client_body_timeout): the upstream request is cut, and the client
+	// gets 408 unless its response has started.
+	ClientBodyTimeout time.Duration
+	// SendTimeout bounds each write of the response to the client
+	// (send_timeout): a client that takes no bytes for this long has its
+	// connection (HTTP/2: its stream) reset, and the upstream connection
+	// is closed.
+	SendTimeout time.Duration
+	// MaxRequestBodyBytes caps request bodies: a larger Content-Length gets
+	// 413 before any upstream is contacted; a body of unknown length that
+	// grows beyond it is cut there (413 unless the response has started).
+	// Nothing beyond it is forwarded. Negative is unlimited.
+	MaxRequestBodyBytes int64
 	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer.
 	MaxIdleConnsPerPeer int
 	// MaxAttempts caps upstream attempts per request, however often
@@ -65,6 +103,13 @@ func (o Options) withDefaults() Options {
 	if o.IdleConnTimeout <= 0 {
 		o.IdleConnTimeout = DefaultIdleConnTimeout
 	}
+	o.ReadTimeout = orDefault(o.ReadTimeout, DefaultReadTimeout)
+	o.TunnelIdleTimeout = orDefault(o.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
+	o.ClientBodyTimeout = orDefault(o.ClientBodyTimeout, DefaultClientBodyTimeout)
+	o.SendTimeout = orDefault(o.SendTimeout, DefaultSendTimeout)
+	if o.MaxRequestBodyBytes == 0 {
+		o.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
+	}
 	if o.MaxIdleConnsPerPeer <= 0 {
 		o.MaxIdleConnsPerPeer = DefaultMaxIdleConnsPerPeer
 	}
@@ -81,4 +126,13 @@ func (o Options) withDefaults() Options {
 		o.OnPanic = func() {}
 	}
 	return o
+}
+
+// orDefault keeps a set duration, negative ones meaning "none", and
+// replaces zero by def.
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
 }

@@ -17,6 +17,7 @@ type Proxy[C any] struct {
 	peers  *peerPool
 	bufs   sync.Pool
 	ports  portNames // X-Forwarded-Port values
+	dogs   watchdogs
 }
 
 var _ http.Handler = (*Proxy[struct{}])(nil)
@@ -49,6 +50,11 @@ type exchange struct {
 
 // ServeHTTP proxies one request.
 func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
+		// The previous response on this connection left its deadline
+		// for net/http's last flush (see boundLastFlush).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	}
 	x := &exchange{}
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
 	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now()}
@@ -127,7 +133,12 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	if err != nil {
 		return p.fail(rw, err)
 	}
-	a, err := p.attempts(s, ctx)
+	if max := p.opts.MaxRequestBodyBytes; max >= 0 && s.Request.ContentLength > max {
+		return p.fail(rw, tooLarge(max)) // as nginx: refused before any upstream hears of it
+	}
+	body := newRequestBody(s.Request, rw.ResponseWriter, &p.opts)
+	defer body.done()
+	a, err := p.attempts(s, body, ctx)
 	if err != nil {
 		return p.fail(rw, err)
 	}
@@ -136,15 +147,14 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 		return p.fail(rw, err)
 	}
 	if a.resp.StatusCode == http.StatusSwitchingProtocols {
-		return p.tunnel(s, rw, a.out, a.resp)
+		return p.tunnel(s, rw, &a)
 	}
-	return p.stream(s, rw, a.resp)
+	return p.stream(s, rw, &a)
 }
 
 // attempts asks for peers until one answers, retrying connect failures as
 // long as FailToConnect wants to and MaxAttempts allows.
-func (p *Proxy[C]) attempts(s *Session, ctx C) (attempt, error) {
-	body := newRequestBody(s.Request)
+func (p *Proxy[C]) attempts(s *Session, body *requestBody, ctx C) (attempt, error) {
 	for n := 1; ; n++ {
 		s.Attempt = n
 		peer, err := p.phases.UpstreamPeer(s, ctx)

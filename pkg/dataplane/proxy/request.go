@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // attempt is a request sent upstream and its answer.
@@ -15,6 +17,8 @@ type attempt struct {
 	up   *upstream
 	out  *http.Request
 	resp *http.Response
+	body *requestBody // nil without a request body
+	peer *Peer        // as UpstreamPeer chose it (up.peer is whichever peer opened the pool)
 }
 
 // try sends the request to peer once. The attempt is returned by value so
@@ -33,9 +37,9 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	}
 	resp, err := up.transportFor(out).RoundTrip(out)
 	if err != nil {
-		return attempt{}, p.classify(s.Request, up, err)
+		return attempt{}, p.classify(s.Request, up, body, err)
 	}
-	return attempt{up: up, out: out, resp: resp}, nil
+	return attempt{up: up, out: out, resp: resp, body: body, peer: peer}, nil
 }
 
 // finish releases what an attempt holds once the response is done.
@@ -46,7 +50,10 @@ func (p *Proxy[C]) finish(a *attempt) {
 
 // classify turns a failed round trip into the error that answers it.
 // Connect failures stay *connectError so that the caller may retry.
-func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
+func (p *Proxy[C]) classify(in *http.Request, up *upstream, body *requestBody, err error) error {
+	if fault := body.fault(); fault != nil {
+		return fault // the client's failure cut the request (and, in HTTP/1, cancelled its context)
+	}
 	if cerr := in.Context().Err(); cerr != nil {
 		return clientGone(cerr)
 	}
@@ -67,21 +74,57 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 // requestBody lets the downstream body survive a failed connect: the
 // transports close a request's body when its round trip fails, but
 // nothing was read then, and the next attempt still needs it.
+//
+// It also enforces the client's side of the upload: each read must make
+// progress within the client body timeout, and the body may not grow
+// beyond the size limit. Either failure cuts the upstream request (the
+// transport sees a read error and abandons it) and is kept for classify.
 type requestBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool
+	rc    io.ReadCloser
+	read  atomic.Bool
+	limit int64 // negative: none
+	n     int64 // bytes read so far; only the transport's writer touches it
+	idle  time.Duration
+	// dog is not pooled: the transport may still read or close the body
+	// after the exchange is over, so nobody knows when it is free again.
+	dog      watchdog
+	tooLarge atomic.Bool
 }
 
-func newRequestBody(in *http.Request) *requestBody {
+// errBodyTooLarge ends the upstream request's body; classify turns it
+// into 413.
+var errBodyTooLarge = errors.New("request body too large")
+
+func newRequestBody(in *http.Request, rw http.ResponseWriter, o *Options) *requestBody {
 	if in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0 {
 		return nil
 	}
-	return &requestBody{rc: in.Body}
+	b := &requestBody{rc: in.Body, limit: o.MaxRequestBodyBytes, idle: o.ClientBodyTimeout}
+	if b.idle > 0 {
+		b.dog.init()
+		b.dog.rw = rw
+	}
+	return b
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	b.read.Store(true)
-	return b.rc.Read(p)
+	if b.idle > 0 {
+		b.dog.watch(clientBody, b.idle)
+	}
+	n, err := b.rc.Read(p)
+	if b.idle > 0 {
+		// Between reads the transport may wait for the upstream to take
+		// what it has: that is not the client's time.
+		b.dog.rest()
+	}
+	if b.limit >= 0 && n > 0 {
+		if b.n += int64(n); b.n > b.limit {
+			b.tooLarge.Store(true)
+			return 0, errBodyTooLarge // not one byte beyond the limit
+		}
+	}
+	return n, err
 }
 
 // Close closes the downstream body only once an attempt has used it; a
@@ -91,6 +134,29 @@ func (b *requestBody) Close() error {
 		return b.rc.Close()
 	}
 	return nil
+}
+
+// fault is the client's failure that ended the upload, nil if none did.
+// It matches context.Canceled: a slow or oversized upload says nothing
+// about the upstream's health.
+func (b *requestBody) fault() error {
+	switch {
+	case b == nil:
+		return nil
+	case b.tooLarge.Load():
+		return tooLarge(b.limit)
+	case b.idle > 0 && b.dog.expiredOn() == clientBody:
+		return clientFault(http.StatusRequestTimeout, "client sent no request body bytes for "+b.idle.String(), os.ErrDeadlineExceeded)
+	}
+	return nil
+}
+
+// done stops the timer of an exchange that is over.
+func (b *requestBody) done() {
+	if b != nil && b.idle > 0 {
+		b.dog.rest()
+		b.dog.timer.Stop()
+	}
 }
 
 // started reports whether any attempt has begun sending the body.

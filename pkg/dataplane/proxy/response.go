@@ -4,47 +4,68 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // stream sends the upstream response downstream as it arrives.
-func (p *Proxy[C]) stream(s *Session, rw *responseWriter, resp *http.Response) error {
+func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
+	resp := a.resp
 	removeHopByHop(resp.Header)
 	h := rw.Header()
 	for k, vv := range resp.Header {
 		h[k] = vv
 	}
 	announced := announceTrailers(h, resp.Trailer)
+	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
+	defer p.dogs.put(dog)
+	dog.watch(clientSend, p.opts.SendTimeout)
 	rw.WriteHeader(resp.StatusCode)
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
 		// client should see the headers now, not with the first chunk.
 		if err := rw.flush(); err != nil {
-			return clientGone(err)
+			return p.copyFailed(s.Request, a, dog, clientGone(err))
 		}
 	}
-	if err := p.copyBody(s.Request, rw, resp.Body); err != nil {
+	if err := p.copyBody(s.Request, rw, a, dog); err != nil {
 		return err
 	}
 	copyTrailers(h, resp.Trailer, announced)
+	p.boundLastFlush(s.Request, rw)
 	return nil
 }
 
+// boundLastFlush bounds the write net/http makes after the handler returns
+// (what is left in its buffers, the last chunk), which no watchdog sees:
+// with a connection deadline, which ServeHTTP clears for the next request.
+func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
+	if in.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
+		_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(time.Now().Add(p.opts.SendTimeout))
+	}
+}
+
 // copyBody copies without buffering the whole body, flushing each chunk.
-func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, body io.Reader) error {
+// The watchdog bounds each read from the upstream and each write to the
+// client; it keeps watching the last write, which net/http flushes after
+// the handler returns.
+func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, dog *watchdog) error {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
+	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
 	for {
-		n, rerr := body.Read(buf)
+		dog.watch(upstreamRead, readTimeout)
+		n, rerr := a.resp.Body.Read(buf)
 		if n > 0 {
+			dog.watch(clientSend, p.opts.SendTimeout)
 			if _, err := rw.Write(buf[:n]); err != nil {
-				return clientGone(err)
+				return p.copyFailed(in, a, dog, clientGone(err))
 			}
 			// Data that came with EOF is flushed by net/http when the
 			// handler returns; flushing here would cost a write more.
 			if rerr == nil {
 				if err := rw.flush(); err != nil {
-					return clientGone(err)
+					return p.copyFailed(in, a, dog, clientGone(err))
 				}
 			}
 		}
@@ -53,11 +74,29 @@ func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, body io.Reader
 			return nil
 		case rerr == nil:
 		case in.Context().Err() != nil:
-			return clientGone(in.Context().Err())
+			return p.copyFailed(in, a, dog, clientGone(in.Context().Err()))
 		default:
-			return &abortError{err: &Error{Status: http.StatusBadGateway, Reason: "reading the upstream response body failed", Err: rerr}}
+			return p.copyFailed(in, a, dog, &Error{Status: http.StatusBadGateway, Reason: "reading the upstream response body failed", Err: rerr})
 		}
 	}
+}
+
+// copyFailed names the cause of a response cut short, which a stall the
+// watchdog broke or a failed upload may hide behind the error seen. The
+// response is under way, so it is aborted.
+func (p *Proxy[C]) copyFailed(in *http.Request, a *attempt, dog *watchdog, err error) error {
+	switch dog.expiredOn() {
+	case upstreamRead:
+		d := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
+		err = &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + a.peer.Address + " sent no response body bytes for " + d.String(), Err: err}
+	case clientSend:
+		err = clientFault(StatusClientClosedRequest, "client took no response bytes for "+p.opts.SendTimeout.String(), err)
+	default:
+		if fault := a.body.fault(); fault != nil {
+			err = fault
+		}
+	}
+	return &abortError{err: err}
 }
 
 // announceTrailers declares the trailers the upstream declared, so that

@@ -6,13 +6,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 )
 
 // tunnel completes a protocol switch (WebSocket and the like): it hands
 // the 101 downstream on the hijacked connection and copies both ways until
 // either side is done or the server stops.
-func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, out *http.Request, resp *http.Response) error {
+func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
+	out, resp := a.out, a.resp
 	want, got := upgradeType(out.Header), upgradeType(resp.Header)
 	if want == "" || got == "" || !headerHasToken(out.Header["Upgrade"], got) {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "upstream switched to protocol " + quote(got) + ", not " + quote(want)})
@@ -39,7 +41,12 @@ func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, out *http.Request, res
 	if err := writeSwitching(brw.Writer, resp.Header); err != nil {
 		return clientGone(err)
 	}
-	s.BytesSent += splice(s.Request.Context(), conn, brw.Reader, backend)
+	idle := orDefault(a.peer.ReadTimeout, p.opts.TunnelIdleTimeout)
+	sent, expired := p.splice(s.Request.Context(), conn, brw.Reader, backend, idle)
+	s.BytesSent += sent
+	if expired {
+		return clientFault(http.StatusSwitchingProtocols, "tunnel idle for "+idle.String(), os.ErrDeadlineExceeded)
+	}
 	return nil
 }
 
@@ -54,26 +61,54 @@ func writeSwitching(w *bufio.Writer, h http.Header) error {
 
 // splice copies both ways until one direction ends, then closes both ends
 // so the other stops too. A done ctx (the server's fast stop) ends it as
-// well. It returns the bytes sent downstream.
-func splice(ctx context.Context, down net.Conn, downBuffered io.Reader, up io.ReadWriteCloser) int64 {
+// well, and so does a tunnel through which no byte went either way for
+// idle. It returns the bytes sent downstream and whether it was idle.
+func (p *Proxy[C]) splice(ctx context.Context, down net.Conn, downBuffered io.Reader, up io.ReadWriteCloser, idle time.Duration) (int64, bool) {
 	closeBoth := func() {
 		down.Close()
 		up.Close()
 	}
 	stop := context.AfterFunc(ctx, closeBoth)
 	defer stop()
+	// Closing down ends the copy reading from it, which closes both.
+	dog := p.dogs.get(nil, down)
+	defer p.dogs.put(dog)
+	dog.watch(tunnelIdle, idle)
 	var sent int64
 	done := make(chan struct{}, 2)
 	go func() {
-		sent, _ = io.Copy(down, up)
+		sent = p.pipe(down, up, dog, idle)
 		done <- struct{}{}
 	}()
 	go func() {
-		_, _ = io.Copy(up, downBuffered)
+		p.pipe(up, downBuffered, dog, idle)
 		done <- struct{}{}
 	}()
 	<-done
 	closeBoth()
 	<-done
-	return sent
+	return sent, dog.expiredOn() == tunnelIdle
+}
+
+// pipe copies src to dst until either fails, telling the watchdog of
+// every byte that went through.
+func (p *Proxy[C]) pipe(dst io.Writer, src io.Reader, dog *watchdog, idle time.Duration) int64 {
+	bp := p.bufs.Get().(*[]byte)
+	defer p.bufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			dog.watch(tunnelIdle, idle)
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total
+			}
+		}
+		if rerr != nil {
+			return total
+		}
+	}
 }

@@ -198,7 +198,7 @@ func checkProtocol(p snapshot.Protocol) health.Protocol {
 
 func (r *Router) peerTemplate(u *snapshot.Upstream, usedCAs map[string]*x509.CertPool) (proxy.Peer, error) {
 	p := proxy.Peer{ConnectTimeout: u.Timeouts.Connect, ResponseTimeout: u.Timeouts.Response,
-		IdleTimeout: u.Timeouts.Idle}
+		IdleTimeout: u.Timeouts.Idle, ReadTimeout: u.Timeouts.Read}
 	switch u.Protocol {
 	case snapshot.ProtocolH2C:
 		p.Scheme = proxy.SchemeH2C

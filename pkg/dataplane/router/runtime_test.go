@@ -108,3 +108,20 @@ func TestPoolConfigCheckSettings(t *testing.T) {
 		}
 	}
 }
+
+// Every per-upstream timeout reaches the proxy's peer.
+func TestUpstreamTimeoutsReachThePeer(t *testing.T) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	s := snap(host("a.test", prefix("/", "u")))
+	s.Upstreams[0].Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:1"}}
+	s.Upstreams[0].Timeouts = snapshot.Timeouts{Connect: 1, Response: 2, Idle: 3, Read: 4}
+	if err := r.Apply(s); err != nil {
+		t.Fatal(err)
+	}
+	p := r.current.Load().upstreams[0].peer
+	if p.ConnectTimeout != 1 || p.ResponseTimeout != 2 || p.IdleTimeout != 3 || p.ReadTimeout != 4 {
+		t.Errorf("peer timeouts %v %v %v %v, want 1ns 2ns 3ns 4ns", p.ConnectTimeout, p.ResponseTimeout, p.IdleTimeout, p.ReadTimeout)
+	}
+}

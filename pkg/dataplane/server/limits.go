@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 )
 
 type connInfoKey struct{}
@@ -20,15 +21,48 @@ type connInfo struct {
 	overLimit bool
 }
 
-// connContext runs for each accepted connection before net/http counts it
-// (ConnState StateNew), so conns is the number already being served.
+// countingListener counts the connections it accepted until they are
+// closed. net/http forgets a connection once a handler hijacks it (a
+// WebSocket tunnel), so its ConnState cannot keep the count: a tunnel
+// holds a file descriptor and two goroutines as long as any request.
+type countingListener struct {
+	net.Listener
+	conns *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.conns.Add(1)
+	return &countedConn{Conn: c, conns: l.conns}, nil
+}
+
+// countedConn leaves the count on its first Close, by whoever closes it:
+// net/http, or the handler that hijacked it.
+type countedConn struct {
+	net.Conn
+	conns  *atomic.Int64
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.conns.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// connContext runs for each accepted connection, which is already counted
+// in conns, before net/http serves it.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
 	var info connInfo
 	if u, ok := c.(interface{ Unwrap() net.Conn }); ok {
 		c = u.Unwrap()
 	}
 	info.tls, _ = c.(*tls.Conn)
-	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() >= int64(max) {
+	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() > int64(max) {
 		info.overLimit = true
 	}
 	if info == (connInfo{}) {

@@ -163,3 +163,64 @@ func TestSilentClientsAreCutOff(t *testing.T) {
 		c.Close()
 	}
 }
+
+// hijacker takes over every connection, as a WebSocket tunnel does, and
+// echoes on it until the client hangs up.
+func hijacker(t *testing.T) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(c, brw)
+	})
+}
+
+// dialTunnel opens a connection that the handler hijacks.
+func dialTunnel(t *testing.T, addr string) (net.Conn, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(safety))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, resp
+}
+
+// A hijacked connection (a WebSocket tunnel) holds a descriptor and
+// goroutines like any other: it counts against MaxConnections until it is
+// closed, although net/http no longer tracks it.
+func TestHijackedConnectionsCountAgainstTheLimit(t *testing.T) {
+	s := start(t, server.Options{MaxConnections: 2}, cleartext("http", hijacker(t)))
+	addr := s.Addr("http").String()
+	first, r1 := dialTunnel(t, addr)
+	_, r2 := dialTunnel(t, addr)
+	if r1.StatusCode != 101 || r2.StatusCode != 101 {
+		t.Fatalf("within the limit: %d, %d, want 101", r1.StatusCode, r2.StatusCode)
+	}
+	if _, r3 := dialTunnel(t, addr); r3.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("beyond the limit with 2 tunnels open: %d, want 503", r3.StatusCode)
+	}
+	first.Close()
+	waitFor(t, "the closed tunnel's slot to be usable", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(safety))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		return err == nil && resp.StatusCode == 101
+	})
+}

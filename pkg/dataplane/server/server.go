@@ -94,7 +94,7 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 	inflight   atomic.Int64
-	conns      atomic.Int64 // open client connections, h1 and h2
+	conns      atomic.Int64 // open client connections, h1, h2 and hijacked (countingListener)
 	draining   atomic.Bool  // HTTP/1 responses close their connection
 	failed     chan error
 }
@@ -256,7 +256,6 @@ func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 		// "OPTIONS *" goes to the application like any request; net/http
 		// would otherwise answer it without asking.
 		DisableGeneralOptionsHandler: true,
-		ConnState:                    s.countConn,
 	}
 	// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
 	// (deprecated) its connections stay visible to Shutdown, and it never
@@ -285,7 +284,7 @@ func tlsConfig(c *tls.Config) *tls.Config {
 // the PROXY protocol header comes before TLS, and the request guard sees
 // the plaintext.
 func (s *Server) serve(b *bound) {
-	var ln net.Listener = b.gate
+	var ln net.Listener = countingListener{Listener: b.gate, conns: &s.conns}
 	if b.pp != nil {
 		b.pp.Listener = ln
 		ln = b.pp
@@ -332,16 +331,6 @@ func (s *Server) Addr(listenerName string) net.Addr {
 		}
 	}
 	return nil
-}
-
-// countConn keeps the number of open client connections for the drain.
-func (s *Server) countConn(_ net.Conn, state http.ConnState) {
-	switch state {
-	case http.StateNew:
-		s.conns.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		s.conns.Add(-1)
-	}
 }
 
 // tracker counts requests in flight, hijacked ones included, which

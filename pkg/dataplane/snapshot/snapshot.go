@@ -133,6 +133,7 @@ type Timeouts struct {
 	Connect  time.Duration
 	Response time.Duration
 	Idle     time.Duration
+	Read     time.Duration // between reads of the response body; also a tunnel's idle limit
 }
 
 // HealthCheck is an active check sent to every endpoint in the upstream's

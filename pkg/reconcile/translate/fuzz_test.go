@@ -205,7 +205,7 @@ func (g *gen) upstreamSpec() v1alpha1.UpstreamSpec {
 			Remove: []string{[]string{"X-B", "bad:"}[g.n(bad(1, 1))]}}
 	}
 	if g.bool() {
-		spec.Timeouts = &v1alpha1.Timeouts{Connect: durations[g.n(bad(2, 3))], Response: durations[g.n(bad(2, 3))], Idle: durations[g.n(bad(2, 3))]}
+		spec.Timeouts = &v1alpha1.Timeouts{Connect: durations[g.n(bad(2, 3))], Response: durations[g.n(bad(2, 3))], Idle: durations[g.n(bad(2, 3))], Read: durations[g.n(bad(2, 3))]}
 	}
 	spec.Retries = []int32{0, 2, -1}[g.n(bad(2, 1))]
 	if g.bool() {

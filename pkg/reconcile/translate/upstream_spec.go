@@ -162,7 +162,10 @@ func convertTimeouts(t *v1alpha1.Timeouts) (snapshot.Timeouts, error) {
 	if out.Response, err = duration("timeouts.response", t.Response, 0); err != nil {
 		return out, err
 	}
-	out.Idle, err = duration("timeouts.idle", t.Idle, 0)
+	if out.Idle, err = duration("timeouts.idle", t.Idle, 0); err != nil {
+		return out, err
+	}
+	out.Read, err = duration("timeouts.read", t.Read, 0)
 	return out, err
 }
 

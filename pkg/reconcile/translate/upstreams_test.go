@@ -26,7 +26,7 @@ func fullSpec() v1alpha1.UpstreamSpec {
 		Add:    []v1alpha1.Header{{Name: "X-Via", Value: "baton"}, {Name: "X-Via", Value: "edge"}},
 		Remove: []string{"X-Internal"},
 	}
-	spec.Timeouts = &v1alpha1.Timeouts{Connect: dur(time.Second), Response: dur(30 * time.Second), Idle: dur(time.Minute)}
+	spec.Timeouts = &v1alpha1.Timeouts{Connect: dur(time.Second), Response: dur(30 * time.Second), Idle: dur(time.Minute), Read: dur(2 * time.Minute)}
 	spec.Retries = 2
 	spec.HealthCheck = &v1alpha1.HealthCheck{
 		Active: &v1alpha1.ActiveHealthCheck{Path: "/healthz", Interval: dur(5 * time.Second), Timeout: dur(time.Second),
@@ -57,7 +57,7 @@ func TestUpstreamEveryFieldIsMapped(t *testing.T) {
 			Add:    []snapshot.Header{{Name: "X-Via", Value: "baton"}, {Name: "X-Via", Value: "edge"}},
 			Remove: []string{"X-Internal"},
 		},
-		Timeouts: snapshot.Timeouts{Connect: time.Second, Response: 30 * time.Second, Idle: time.Minute},
+		Timeouts: snapshot.Timeouts{Connect: time.Second, Response: 30 * time.Second, Idle: time.Minute, Read: 2 * time.Minute},
 		Retries:  2,
 		HealthCheck: &snapshot.HealthCheck{Path: "/healthz", Interval: 5 * time.Second, Timeout: time.Second,
 			HealthyThreshold: 4, UnhealthyThreshold: 5},

@@ -1,0 +1,145 @@
+package proxy
+
+import (
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// stall names the operation a watchdog waits on, and so what it breaks
+// when that operation makes no progress in time.
+type stall uint8
+
+const (
+	noStall      stall = iota
+	clientBody         // reading the request body (nginx client_body_timeout)
+	clientSend         // writing the response (nginx send_timeout)
+	upstreamRead       // reading the upstream response body (proxy_read_timeout)
+	tunnelIdle         // no bytes either way through a tunnel
+)
+
+// watchdog breaks an operation that made no progress for its timeout. One
+// timer serves every operation watched: it is moved earlier only when an
+// operation needs it sooner, and when it fires for a deadline that has
+// since moved on it just sleeps again. So watching a read costs a clock
+// read and an uncontended lock, not a timer per read.
+//
+// Breaking never happens under the watched goroutine's feet in a way it
+// cannot see: it closes the upstream body or conn, or moves the client
+// connection's deadline into the past, so the stalled call returns an
+// error, and expired tells the caller why.
+type watchdog struct {
+	timer *time.Timer
+
+	mu       sync.Mutex
+	watching stall
+	deadline time.Time // when watching expires
+	wake     time.Time // when the timer fires; zero when it is stopped
+	expired  stall     // what expired, noStall if nothing did
+
+	rw     http.ResponseWriter // clientBody, clientSend: its connection's deadlines
+	closer io.Closer           // upstreamRead, tunnelIdle: closing it ends the stall
+}
+
+// newWatchdog returns a watchdog whose timer is created but not running.
+func newWatchdog() *watchdog {
+	w := &watchdog{}
+	w.init()
+	return w
+}
+
+// init readies a watchdog embedded in something already allocated.
+func (w *watchdog) init() {
+	w.timer = time.AfterFunc(math.MaxInt64, w.fire)
+	w.timer.Stop()
+}
+
+// watchdogs recycles watchdogs, timers included, across requests.
+type watchdogs struct{ pool sync.Pool }
+
+func (ws *watchdogs) get(rw http.ResponseWriter, closer io.Closer) *watchdog {
+	w, _ := ws.pool.Get().(*watchdog)
+	if w == nil {
+		w = newWatchdog()
+	}
+	w.mu.Lock()
+	w.rw, w.closer = rw, closer
+	w.mu.Unlock()
+	return w
+}
+
+// put returns w once nothing will watch with it any more. A pending timer
+// fires into an idle watchdog and does nothing.
+func (ws *watchdogs) put(w *watchdog) {
+	w.mu.Lock()
+	w.watching, w.expired, w.rw, w.closer = noStall, noStall, nil, nil
+	w.mu.Unlock()
+	ws.pool.Put(w)
+}
+
+// watch starts (or restarts) watching s: it must make progress within d.
+// A zero or negative d watches nothing.
+func (w *watchdog) watch(s stall, d time.Duration) {
+	if d <= 0 {
+		w.rest()
+		return
+	}
+	deadline := time.Now().Add(d)
+	w.mu.Lock()
+	w.watching, w.deadline = s, deadline
+	if w.wake.IsZero() || deadline.Before(w.wake) {
+		w.wake = deadline
+		w.timer.Reset(d)
+	}
+	w.mu.Unlock()
+}
+
+// rest stops watching until the next watch.
+func (w *watchdog) rest() {
+	w.mu.Lock()
+	w.watching = noStall
+	w.mu.Unlock()
+}
+
+// expiredOn reports what expired, noStall if nothing did.
+func (w *watchdog) expiredOn() stall {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.expired
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	if w.watching == noStall {
+		w.wake = time.Time{}
+		w.mu.Unlock()
+		return
+	}
+	if left := time.Until(w.deadline); left > 0 {
+		w.wake = w.deadline
+		w.timer.Reset(left)
+		w.mu.Unlock()
+		return
+	}
+	s, rw, closer := w.watching, w.rw, w.closer
+	w.watching, w.expired, w.wake = noStall, s, time.Time{}
+	w.mu.Unlock()
+	breakStall(s, rw, closer)
+}
+
+// breakStall makes the stalled call return. A deadline in the past fails
+// a blocked read or write on the client connection (HTTP/1) or resets the
+// stream (HTTP/2); either way nothing more goes through it.
+func breakStall(s stall, rw http.ResponseWriter, closer io.Closer) {
+	past := time.Unix(1, 0)
+	switch s {
+	case clientBody:
+		_ = http.NewResponseController(rw).SetReadDeadline(past)
+	case clientSend:
+		_ = http.NewResponseController(rw).SetWriteDeadline(past)
+	case upstreamRead, tunnelIdle:
+		_ = closer.Close()
+	}
+}
