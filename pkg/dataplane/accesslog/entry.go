@@ -48,7 +48,6 @@ func ParseFormat(s string) (Format, error) {
 	return 0, fmt.Errorf("access log format %q: want json or text", s)
 }
 
-
 // AppendLine appends e as one line, newline included, in format f.
 func (f Format) AppendLine(b []byte, e *Entry) []byte {
 	w := lineWriter{b: b, f: f}
