@@ -70,6 +70,7 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, err error) error {
 type requestBody struct {
 	rc   io.ReadCloser
 	read atomic.Bool
+	n    atomic.Int64 // bytes read, for the access log
 }
 
 func newRequestBody(in *http.Request) *requestBody {
@@ -81,7 +82,9 @@ func newRequestBody(in *http.Request) *requestBody {
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	b.read.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
 
 // Close closes the downstream body only once an attempt has used it; a
@@ -153,6 +156,7 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 		h["Upgrade"] = upgrade
 	}
 	p.setForwarded(h, s)
+	s.setRequestID(h)
 	return h
 }
 
