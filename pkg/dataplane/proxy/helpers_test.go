@@ -33,8 +33,8 @@ const safety = 10 * time.Second
 type testCtx struct{ picked int }
 
 type logEntry struct {
-	status  int
-	err     error
+	status    int
+	err       error
 	attempt   int
 	bytes     int64
 	received  int64
