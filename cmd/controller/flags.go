@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
@@ -46,6 +47,10 @@ type config struct {
 	// allowLoopbackEndpoints lets Upstreams and EndpointSlices name
 	// loopback addresses, which reach Baton's own host: development only.
 	allowLoopbackEndpoints bool
+	accessLog              string // stdout, stderr, off or a file path
+	accessLogFormat        string
+	logLevel               string
+	showVersion            bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -79,8 +84,15 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "Require a PROXY protocol v1 or v2 header (as layer-4 cloud load balancers send) on every connection to the http and https listeners; its client address is used. A connection without one is closed.")
 	fs.BoolVar(&c.allowLoopbackEndpoints, strings.TrimPrefix(translate.AllowLoopbackFlag, "--"), false,
 		"Let Upstream endpoints be loopback addresses (127.0.0.0/8, ::1), which reach this host: for development only. Link-local, unspecified, multicast and broadcast addresses are refused regardless.")
+	fs.StringVar(&c.accessLog, "access-log", "stdout", "Where the access log goes, one line per request: stdout, stderr, off, or a file path (appended to).")
+	fs.StringVar(&c.accessLogFormat, "access-log-format", "json", "Access log line format: json or text (key=value).")
+	fs.StringVar(&c.logLevel, "log-level", "info", "Level of Baton's own log (JSON on stderr): debug, info, warn or error.")
+	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.showVersion {
+		return c, nil
 	}
 	return c, c.validate()
 }
@@ -112,6 +124,7 @@ func parseProbeFlags(args []string) (socket, path string, err error) {
 
 func (c *config) validate() error {
 	var errs []error
+	errs = append(errs, c.loggingErrors()...)
 	if c.httpAddr == "" && c.httpsAddr == "" {
 		errs = append(errs, errors.New("at least one of --http-bind-address and --https-bind-address is needed"))
 	}
@@ -175,4 +188,18 @@ func namespacedName(v string) (*types.NamespacedName, error) {
 		return nil, fmt.Errorf("%q is not namespace/name", v)
 	}
 	return &types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+func (c *config) loggingErrors() []error {
+	var errs []error
+	if _, ok := logLevels[c.logLevel]; !ok {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel))
+	}
+	if _, err := accesslog.ParseFormat(c.accessLogFormat); err != nil {
+		errs = append(errs, fmt.Errorf("--access-log-format: %w", err))
+	}
+	if c.accessLog == "" {
+		errs = append(errs, errors.New("--access-log is empty: want stdout, stderr, off or a file path"))
+	}
+	return errs
 }
