@@ -283,3 +283,41 @@ func BenchmarkAppendLineJSON(b *testing.B) {
 		buf = accesslog.JSON.AppendLine(buf[:0], &e)
 	}
 }
+
+// writeRecorder keeps the size of each write and checks it ends a line.
+type writeRecorder struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+// Every write holds whole lines and, unless one line is longer, fits in
+// PIPE_BUF: other writers of the same pipe or file cannot split a line.
+func TestWritesHoldWholeLines(t *testing.T) {
+	w := &writeRecorder{}
+	l := accesslog.New(w, accesslog.Options{QueueLines: 1000})
+	e := sample()
+	for i := range 300 {
+		e.Path = "/" + strings.Repeat("p", i*7%900)
+		l.Log(&e)
+	}
+	e.Path = "/" + strings.Repeat("long", 2000)
+	l.Log(&e)
+	closeNow(t, l)
+	lines := 0
+	for _, s := range w.writes {
+		if !strings.HasSuffix(s, "\n") || (len(s) > 4096 && strings.Count(s, "\n") != 1) {
+			t.Fatalf("a write of %d bytes does not hold whole lines within 4096 bytes", len(s))
+		}
+		lines += strings.Count(s, "\n")
+	}
+	if lines != 301 {
+		t.Errorf("%d lines written, want 301", lines)
+	}
+}

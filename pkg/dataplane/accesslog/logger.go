@@ -13,6 +13,12 @@ import (
 // of typical lines, a second or more of a busy proxy's traffic.
 const DefaultQueueLines = 16 << 10
 
+// writeSize is PIPE_BUF on Linux: the kernel does not interleave a write
+// this small to a pipe with other writers' (this process's own log on a
+// shared stderr, say), and each write holds whole lines, so that two
+// processes appending to one file across a handoff never split a line.
+const writeSize = 4096
+
 // maxPooledLine keeps the rare huge line (a path near the header limit)
 // from pinning a large buffer in the pool.
 const maxPooledLine = 4 << 10
@@ -121,7 +127,7 @@ func (l *Logger) recycle(bp *[]byte) {
 // written at once and a busy one's in large writes.
 func (l *Logger) run() {
 	defer close(l.done)
-	bw := &batch{w: bufio.NewWriterSize(l.w, 64<<10), l: l}
+	bw := &batch{w: bufio.NewWriterSize(l.w, writeSize), l: l}
 	for {
 		select {
 		case bp := <-l.queue:
@@ -158,6 +164,9 @@ type batch struct {
 }
 
 func (b *batch) add(bp *[]byte) {
+	if len(*bp) > b.w.Available() && b.w.Buffered() > 0 {
+		b.flush() // whole lines per write; a longer line goes out alone
+	}
 	b.pending++
 	if _, err := b.w.Write(*bp); err != nil {
 		b.failed(err)
