@@ -3,6 +3,8 @@
 SHELL := /usr/bin/env bash
 BIN   := $(CURDIR)/bin
 GO    ?= go
+# What `baton --version` prints and baton_build_info exports.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export KUBEBUILDER_ASSETS := $(BIN)
 export PATH := $(BIN):$(PATH)
 
@@ -14,7 +16,7 @@ tools: ## etcd, kube-apiserver, kubectl, helm, controller-gen into bin/ (skips w
 	hack/build-tools.sh
 
 build: ## the controller binary and the e2e/demo backend
-	$(GO) build -o $(BIN)/baton ./cmd/controller
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/baton ./cmd/controller
 	$(GO) build -o $(BIN)/baton-e2e-backend ./hack/e2e/backend
 
 generate: tools ## deepcopy and CRD manifests from pkg/api

@@ -13,8 +13,8 @@ mkdir -p "$out"
 duration=${BENCH_DURATION:-10s}
 conns=${BENCH_CONNECTIONS:-32}
 
-echo "== micro-benchmarks (route match, pool pick: must be 0 allocs/op)"
-go test -run '^$' -bench 'Match|Pick' -benchmem -count=1 ./pkg/dataplane/router/ ./pkg/lb/... | grep -E '^(Benchmark|ok|FAIL)'
+echo "== micro-benchmarks (route match, pool pick, Logging phase with and without access log: must be 0 allocs/op)"
+go test -run '^$' -bench 'Match|Pick|Logging' -benchmem -count=1 ./pkg/dataplane/router/ ./pkg/lb/... | grep -E '^(Benchmark|ok|FAIL)'
 
 echo "== time from an API write to the snapshot that contains it (real kube-apiserver)"
 go test -count=1 -tags envtest -run TestMeasureApplyLatency -v ./pkg/reconcile/ | grep -E 'apply-latency|^(ok|FAIL)'

@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/reconcile"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
@@ -55,6 +56,10 @@ type config struct {
 	upstreamReadTimeout    time.Duration
 	tunnelIdleTimeout      time.Duration
 	maxRequestBodyBytes    int64
+	accessLog              string // stdout, stderr, off or a file path
+	accessLogFormat        string
+	logLevel               string
+	showVersion            bool
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -96,8 +101,15 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.upstreamReadTimeout, "upstream-read-timeout", proxy.DefaultReadTimeout, "Longest wait for the next bytes of an upstream response body; beyond it the response is cut. An Upstream's spec.timeouts.read overrides it.")
 	fs.DurationVar(&c.tunnelIdleTimeout, "tunnel-idle-timeout", proxy.DefaultTunnelIdleTimeout, "A WebSocket (or other upgraded) connection with no bytes either way for this long is closed. An Upstream's spec.timeouts.read overrides it.")
 	fs.Int64Var(&c.maxRequestBodyBytes, "max-request-body-bytes", proxy.DefaultMaxRequestBodyBytes, "Largest request body; beyond it 413. 0 is unlimited.")
+	fs.StringVar(&c.accessLog, "access-log", "stdout", "Where the access log goes, one line per request: stdout, stderr, off, or a file path (appended to).")
+	fs.StringVar(&c.accessLogFormat, "access-log-format", "json", "Access log line format: json or text (key=value).")
+	fs.StringVar(&c.logLevel, "log-level", "info", "Level of Baton's own log (JSON on stderr): debug, info, warn or error.")
+	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.showVersion {
+		return c, nil
 	}
 	return c, c.validate()
 }
@@ -129,6 +141,7 @@ func parseProbeFlags(args []string) (socket, path string, err error) {
 
 func (c *config) validate() error {
 	var errs []error
+	errs = append(errs, c.loggingErrors()...)
 	if c.httpAddr == "" && c.httpsAddr == "" {
 		errs = append(errs, errors.New("at least one of --http-bind-address and --https-bind-address is needed"))
 	}
@@ -204,4 +217,18 @@ func namespacedName(v string) (*types.NamespacedName, error) {
 		return nil, fmt.Errorf("%q is not namespace/name", v)
 	}
 	return &types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+func (c *config) loggingErrors() []error {
+	var errs []error
+	if _, ok := logLevels[c.logLevel]; !ok {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel))
+	}
+	if _, err := accesslog.ParseFormat(c.accessLogFormat); err != nil {
+		errs = append(errs, fmt.Errorf("--access-log-format: %w", err))
+	}
+	if c.accessLog == "" {
+		errs = append(errs, errors.New("--access-log is empty: want stdout, stderr, off or a file path"))
+	}
+	return errs
 }

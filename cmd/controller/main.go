@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -20,10 +21,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/baton-dev/baton/pkg/dataplane"
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/reconcile"
 )
@@ -35,6 +36,10 @@ func main() {
 		os.Exit(probeMain(os.Args[2:]))
 	}
 	cfg, err := parseFlags(os.Args[1:])
+	if cfg != nil && cfg.showVersion {
+		printVersion(os.Stdout)
+		os.Exit(0)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -42,21 +47,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, "baton:", err)
 		os.Exit(2)
 	}
-	ctrl.SetLogger(zap.New())
-	if err := run(cfg); err != nil {
-		log.Error(err, "exiting")
+	logger := setupLogging(cfg.logLevel, os.Stderr)
+	if err := run(cfg, logger); err != nil {
+		logger.Error("exiting", slog.Any("err", err))
 		os.Exit(1)
 	}
 }
 
-func run(cfg *config) error {
+func run(cfg *config, logger *slog.Logger) error {
 	mgr, err := newManager(cfg)
 	if err != nil {
 		return err
 	}
+	accessLog, err := openAccessLog(cfg, logger)
+	if err != nil {
+		return err
+	}
+	registerLogMetrics(registry(), accessLog)
 	ready := &readiness{}
 	admin := adminHandler(ready)
-	dp := dataplane.New(dataplaneOptions(cfg, admin))
+	dp := dataplane.New(dataplaneOptions(cfg, admin, logger, accessLog))
 	opts, err := reconcileOptions(cfg)
 	if err != nil {
 		return err
@@ -211,8 +221,7 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
-func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
-	dlog := log.WithName("dataplane")
+func dataplaneOptions(cfg *config, admin http.Handler, logger *slog.Logger, accessLog *accesslog.Logger) dataplane.Options {
 	proxyOpts := proxyOptions(cfg)
 	proxyOpts.OnPanic = newPanicCounter(registry())
 	proxyOpts.TrustedProxies = cfg.trustedProxies
@@ -230,7 +239,8 @@ func dataplaneOptions(cfg *config, admin http.Handler) dataplane.Options {
 		ProxyProtocol:     cfg.proxyProtocol,
 		AdminHandler:      admin,
 		AdminListeners:    adminListeners(cfg),
-		Logf:              func(format string, args ...any) { dlog.Info(fmt.Sprintf(format, args...)) },
+		AccessLog:         accessLog,
+		Logger:            logger.With(slog.String("logger", "dataplane")),
 	}
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
 )
 
@@ -54,3 +56,19 @@ func newPanicCounter(reg prometheus.Registerer) func() {
 
 // registry is controller-runtime's, so its metrics server exports ours too.
 func registry() prometheus.Registerer { return metrics.Registry }
+
+// registerLogMetrics exports the build and the access log lines lost to a
+// writer that could not keep up (or failed): lines are dropped rather than
+// making requests wait, so this is the only trace of them.
+func registerLogMetrics(reg prometheus.Registerer, accessLog *accesslog.Logger) {
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "baton_build_info",
+		Help: "Always 1; its labels say which build is running.",
+	}, []string{"version", "goversion"})
+	build.WithLabelValues(version, runtime.Version()).Set(1)
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "baton_access_log_dropped_total",
+		Help: "Access log lines dropped because the writer fell behind or failed.",
+	}, func() float64 { return float64(accessLog.Dropped()) })
+	reg.MustRegister(build, dropped)
+}

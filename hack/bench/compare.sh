@@ -57,11 +57,15 @@ CONF
 }
 
 start_baton() {
-	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" &
+	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" "$@" &
 	pids+=($!)
 	wait_port "$front"
 	proxy_pids="$!"
 }
+
+# baton+log: the same with its JSON access log written to a file (the
+# others run with access logs off).
+start_baton+log() { rm -f "$out/access.log"; start_baton -access-log "$out/access.log"; }
 
 stop_proxy() { for p in $proxy_pids; do kill "$p" 2>/dev/null || true; done; sleep 0.5; }
 
@@ -82,7 +86,7 @@ measure() {
 
 start_backend "$out/backend" "$backend" 1
 results=()
-for p in baton nginx haproxy; do
+for p in baton baton+log nginx haproxy; do
 	"start_$p"
 	results+=("$(measure "$p")")
 	stop_proxy

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,6 +63,11 @@ func startBatonOn(t *testing.T, c *framework.ControlPlane, class string, extra .
 		}
 	})
 	return b
+}
+
+// tookListeners tells whether a log shows the handoff of n listeners.
+func tookListeners(log string, n int) bool {
+	return regexp.MustCompile(`"msg":"handoff: took the listeners of the previous process".*"listeners":` + strconv.Itoa(n) + `\b`).MatchString(log)
 }
 
 func tail(s string, lines int) string {

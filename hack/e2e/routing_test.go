@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -45,6 +46,10 @@ func TestRouting(t *testing.T) {
 	}
 	expectPod(t, b.HTTPAddr, "WEB.test:80", "/a/b", "pod-1")   // longest prefix, host case and port ignored
 	expectPod(t, b.HTTPAddr, "api.test", "/anything", "pod-2") // Upstream with a static endpoint
+	// Its line in the access log (stdout, JSON):
+	eventually(t, 10*time.Second, func() error {
+		return accessLogged(b, "api.test", "/anything", map[string]any{"source": ns + "/api", "status": 200.0, "attempts": 1.0})
+	})
 	expectStatus(t, b.HTTPAddr, "web.test", "/ab", http.StatusOK)
 	expectStatus(t, b.HTTPAddr, "unknown.test", "/", http.StatusNotFound)
 	expectStatus(t, b.HTTPAddr, "foreign.test", "/", http.StatusNotFound) // another class: ignored
@@ -60,6 +65,24 @@ func expectPod(t *testing.T, addr, host, path, want string) {
 	if err != nil || status != http.StatusOK || pod != want {
 		t.Errorf("%s%s: status %d pod %q (want %q) err %v body %s", host, path, status, pod, want, err, body)
 	}
+}
+
+// accessLogged finds the access log line of host and path in b's output
+// and checks the fields in want.
+func accessLogged(b *framework.Baton, host, path string, want map[string]any) error {
+	for _, line := range strings.Split(b.Logs(), "\n") {
+		var got map[string]any
+		if json.Unmarshal([]byte(line), &got) != nil || got["host"] != host || got["path"] != path {
+			continue
+		}
+		for k, v := range want {
+			if got[k] != v {
+				return fmt.Errorf("access log %s = %#v, want %#v in %s", k, got[k], v, line)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("no access log line for %s%s", host, path)
 }
 
 func expectStatus(t *testing.T, addr, host, path string, want int) {

@@ -50,7 +50,7 @@ func TestHostNetworkRollout(t *testing.T) {
 	if err := old.Wait(30 * time.Second); err != nil {
 		t.Fatalf("the old process did not exit after the handoff: %v\n%s", err, tail(old.Logs(), 30))
 	}
-	if !strings.Contains(next.Logs(), "took 4 listeners") {
+	if !tookListeners(next.Logs(), 4) {
 		t.Errorf("the successor did not take all four listeners:\n%s", tail(next.Logs(), 20))
 	}
 	if !strings.Contains(old.Logs(), "a successor took the listeners") {

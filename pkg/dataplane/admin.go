@@ -3,6 +3,7 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"syscall"
 
@@ -34,7 +35,8 @@ func (d *DataPlane) StartAdmin() error {
 		case err == nil:
 			own[al.Name] = l
 		case errors.Is(err, syscall.EADDRINUSE) && d.opts.HandoffSocket != "":
-			d.opts.Logf("admin: %s (%s) is held by the previous process; taking it over in the handoff", al.Name, al.Addr)
+			d.opts.Logger.Info("admin: listener held by the previous process; taking it over in the handoff",
+				slog.String("listener", al.Name), slog.String("addr", al.Addr))
 			d.adminPending = append(d.adminPending, al)
 		default:
 			closeAll(own)
@@ -52,7 +54,7 @@ func (d *DataPlane) startPendingAdmin(taken map[string]net.Listener) {
 	}
 	if err := d.serveAdmin(d.adminPending, taken, true); err != nil {
 		// Serving traffic matters more than probes and metrics.
-		d.opts.Logf("admin: %v", err)
+		d.opts.Logger.Error("admin: serving the listeners taken in the handoff failed", slog.Any("err", err))
 	}
 	d.adminPending = nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/handoff"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
@@ -47,8 +49,17 @@ type Options struct {
 	// AdminHandler serves AdminListeners (see StartAdmin).
 	AdminHandler   http.Handler
 	AdminListeners []AdminListener
-	Logf           func(format string, args ...any)
+	// AccessLog gets one line per request; nil logs none. The data plane
+	// closes it in Shutdown and Close, writing what is queued.
+	AccessLog *accesslog.Logger
+	// Logger is handed to every part of the data plane (Proxy.Logger
+	// unless that is set); nil discards.
+	Logger *slog.Logger
 }
+
+// accessLogFlushTimeout bounds writing the queued access log lines when
+// stopping: a writer blocked on a full pipe must not hold the exit.
+const accessLogFlushTimeout = 5 * time.Second
 
 // DataPlane is a running (or ready to run) data plane.
 type DataPlane struct {
@@ -68,11 +79,15 @@ type DataPlane struct {
 
 // New builds a data plane that routes nothing until the first Apply.
 func New(opts Options) *DataPlane {
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	registry := lb.NewRegistry(lb.RegistryOptions{})
+	if opts.Proxy.Logger == nil {
+		opts.Proxy.Logger = opts.Logger
+	}
+	registry := lb.NewRegistry(lb.RegistryOptions{Logger: opts.Logger})
 	rt := router.New(registry, opts.Observer)
+	rt.SetAccessLog(opts.AccessLog)
 	return &DataPlane{
 		opts:      opts,
 		registry:  registry,
@@ -121,7 +136,7 @@ func (d *DataPlane) Start(ctx context.Context) error {
 			// We already accept on the shared sockets, so serving goes on;
 			// the predecessor, if still alive, keeps serving too until it
 			// is stopped by other means.
-			d.opts.Logf("handoff: confirming to the predecessor failed: %v", err)
+			d.opts.Logger.Error("handoff: confirming to the predecessor failed", slog.Any("err", err))
 		}
 	}
 	return d.offer(ctx)
@@ -134,12 +149,12 @@ func (d *DataPlane) take(ctx context.Context) *handoff.Taken {
 	taken, err := handoff.Take(ctx, d.opts.HandoffSocket)
 	switch {
 	case err == nil:
-		d.opts.Logf("handoff: took %d listeners from the previous process", len(taken.Listeners))
+		d.opts.Logger.Info("handoff: took the listeners of the previous process", slog.Int("listeners", len(taken.Listeners)))
 		return taken
 	case errors.Is(err, handoff.ErrNoPredecessor):
-		d.opts.Logf("handoff: no previous process at %s, opening fresh listeners", d.opts.HandoffSocket)
+		d.opts.Logger.Info("handoff: no previous process; opening fresh listeners", slog.String("socket", d.opts.HandoffSocket))
 	default:
-		d.opts.Logf("handoff: taking listeners failed, opening fresh listeners: %v", err)
+		d.opts.Logger.Error("handoff: taking the listeners failed; opening fresh listeners", slog.String("socket", d.opts.HandoffSocket), slog.Any("err", err))
 	}
 	return nil
 }
@@ -150,7 +165,7 @@ func (d *DataPlane) offer(ctx context.Context) error {
 	}
 	o, err := handoff.Offer(ctx, d.opts.HandoffSocket, d.listeners(), func() {
 		d.takenOnce.Do(func() { close(d.takenOver) })
-	})
+	}, handoff.WithLogger(d.opts.Logger))
 	if err != nil {
 		return fmt.Errorf("offer listeners on %s: %w", d.opts.HandoffSocket, err)
 	}
@@ -167,7 +182,7 @@ func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Opti
 		MaxHeaderBytes:    d.opts.MaxHeaderBytes,
 		MaxConnections:    d.opts.MaxConnections,
 		TrustedProxies:    d.opts.Proxy.TrustedProxies, // one list for PROXY headers and forwarding fields
-		Logf:              d.opts.Logf,
+		Logger:            d.opts.Logger,
 	}
 }
 
@@ -218,7 +233,7 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.registry.Close()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, d.closeAccessLog())...)
 }
 
 func (d *DataPlane) servers() []*server.Server {
@@ -239,5 +254,15 @@ func (d *DataPlane) Close() error {
 	for _, s := range d.servers() {
 		errs = append(errs, s.Close())
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, d.closeAccessLog())...)
+}
+
+// closeAccessLog writes the queued lines once no request is left to log.
+func (d *DataPlane) closeAccessLog() error {
+	ctx, cancel := context.WithTimeout(context.Background(), accessLogFlushTimeout)
+	defer cancel()
+	if err := d.opts.AccessLog.Close(ctx); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
 }

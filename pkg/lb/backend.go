@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -15,11 +16,11 @@ type Backend struct {
 	inflight   atomic.Int64
 	activeDown atomic.Bool // zero value: healthy, so a new backend serves at once
 	passive    health.Passive
-	logf       func(format string, args ...any)
+	log        *slog.Logger
 }
 
-func newBackend(addr string, now func() time.Duration, logf func(string, ...any)) *Backend {
-	b := &Backend{addr: addr, logf: logf}
+func newBackend(addr string, now func() time.Duration, log *slog.Logger) *Backend {
+	b := &Backend{addr: addr, log: log}
 	b.passive.Init(now)
 	return b
 }
@@ -59,7 +60,9 @@ func (b *Backend) EndResponse(status int) {
 
 func (b *Backend) logEjection(ejected bool) {
 	if ejected {
-		b.logf("lb: backend %s ejected after %d consecutive failures", b.addr, b.passive.Failures())
+		// Warn, not error: the backend failed, Baton did what it should.
+		b.log.Warn("lb: backend ejected after consecutive failures",
+			slog.String("backend", b.addr), slog.Int64("failures", b.passive.Failures()))
 	}
 }
 
@@ -70,8 +73,8 @@ func (b *Backend) String() string { return b.addr }
 func (b *Backend) setActive(healthy bool, err error) {
 	b.activeDown.Store(!healthy)
 	if healthy {
-		b.logf("lb: backend %s passes its health check again", b.addr)
+		b.log.Info("lb: backend passes its health check again", slog.String("backend", b.addr))
 		return
 	}
-	b.logf("lb: backend %s marked unhealthy: %v", b.addr, err)
+	b.log.Warn("lb: backend marked unhealthy by its health check", slog.String("backend", b.addr), slog.Any("err", err))
 }

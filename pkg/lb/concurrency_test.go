@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,7 @@ func TestConcurrentUpdateAndPick(t *testing.T) {
 	srv := newHealthServer(t)
 	universe = append(universe, srv.addr())
 	r := newTestRegistry(t, nil)
-	r.logf = func(string, ...any) {} // thousands of ejections would drown the test log
+	r.log = slog.New(slog.DiscardHandler) // thousands of ejections would drown the test log
 
 	var current atomic.Pointer[generation]
 	var gens []*generation // every generation ever published, for the final check

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/lb/health"
 )
 
@@ -35,7 +36,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // newTestRegistry returns a Registry on clock (nil: real time) that logs to
 // the test and is closed when the test ends.
 func newTestRegistry(t testing.TB, clock *fakeClock) *Registry {
-	opts := RegistryOptions{Logf: t.Logf, Client: loopbackOnlyClient(t)}
+	opts := RegistryOptions{Logger: logtest.Logger(t), Client: loopbackOnlyClient(t)}
 	if clock != nil {
 		opts.Now = clock.Now
 	}

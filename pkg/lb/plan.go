@@ -1,6 +1,9 @@
 package lb
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // plan is a configuration normalised for Update: pools with valid, distinct
 // targets and the health settings each address ends up with.
@@ -29,10 +32,10 @@ func (r *Registry) plan(cfgs []PoolConfig) plan {
 	seen := make(map[string]bool, len(cfgs))
 	for _, cfg := range cfgs {
 		if err := cfg.Validate(); err != nil {
-			r.logf("lb: %v (using defaults, skipping bad targets)", err)
+			r.log.Warn("lb: invalid pool configuration; using defaults, skipping bad targets", slog.String("pool", cfg.Name), slog.Any("err", err))
 		}
 		if seen[cfg.Name] {
-			r.logf("lb: pool %q is configured twice; the first one is used", cfg.Name)
+			r.log.Warn("lb: pool configured twice; the first one is used", slog.String("pool", cfg.Name))
 			continue
 		}
 		seen[cfg.Name] = true

@@ -1,7 +1,7 @@
 package lb
 
 import (
-	"log"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync"
@@ -18,9 +18,9 @@ type RegistryOptions struct {
 	// Now is the clock of passive ejection; nil means time.Now. Tests pass a
 	// fake clock to expire ejections without sleeping.
 	Now func() time.Time
-	// Logf receives health transitions and configuration problems; nil
-	// means log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives health transitions and configuration problems; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Registry owns every Backend, keyed by address, and the active checker of
@@ -29,7 +29,7 @@ type RegistryOptions struct {
 type Registry struct {
 	client  *http.Client
 	elapsed func() time.Duration
-	logf    func(format string, args ...any)
+	log     *slog.Logger
 
 	mu     sync.Mutex // serialises Update and Close; the hot path never takes it
 	closed bool
@@ -45,12 +45,12 @@ type entry struct {
 
 // NewRegistry returns an empty Registry. Call Close to stop its checkers.
 func NewRegistry(opts RegistryOptions) *Registry {
-	r := &Registry{client: opts.Client, logf: opts.Logf, addrs: map[string]*entry{}}
+	r := &Registry{client: opts.Client, log: opts.Logger, addrs: map[string]*entry{}}
 	if r.client == nil {
 		r.client = health.NewClient()
 	}
-	if r.logf == nil {
-		r.logf = log.Printf
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
 	}
 	now := opts.Now
 	if now == nil {
@@ -100,7 +100,7 @@ func (r *Registry) Close() {
 func (r *Registry) apply(addr string, s *addrSettings) {
 	e := r.addrs[addr]
 	if e == nil {
-		e = &entry{backend: newBackend(addr, r.elapsed, r.logf)}
+		e = &entry{backend: newBackend(addr, r.elapsed, r.log)}
 		r.addrs[addr] = e
 	}
 	failures, ejectFor := s.passive.limits()

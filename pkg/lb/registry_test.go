@@ -2,12 +2,15 @@ package lb
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 func TestPassiveEjectAndRestore(t *testing.T) {
@@ -143,8 +146,8 @@ func TestStateSurvivesUpdate(t *testing.T) {
 }
 
 func TestUpdateNormalisesConfig(t *testing.T) {
-	var logs atomic.Int64
-	r := NewRegistry(RegistryOptions{Logf: func(f string, a ...any) { logs.Add(1); t.Logf(f, a...) }})
+	logs := logtest.NewRecorder()
+	r := NewRegistry(RegistryOptions{Logger: logs.Logger()})
 	t.Cleanup(r.Close)
 	as := addrs(2)
 	pools := r.Update([]PoolConfig{
@@ -162,8 +165,14 @@ func TestUpdateNormalisesConfig(t *testing.T) {
 	if pools["x"].Policy() != RoundRobin {
 		t.Fatalf("unknown policy: got %s, want the RoundRobin fallback", pools["x"].Policy())
 	}
-	if logs.Load() < 3 {
-		t.Fatalf("bad target, duplicate pool and unknown policy logged %d lines, want at least 3", logs.Load())
+	warned := map[string]bool{}
+	for _, rec := range logs.Records() {
+		if rec.Level == slog.LevelWarn {
+			warned[rec.Attrs["pool"].String()+" "+rec.Message] = true
+		}
+	}
+	if len(warned) < 3 || !warned["w lb: pool configured twice; the first one is used"] {
+		t.Fatalf("bad target, duplicate pool and unknown policy: want 3 warnings naming the pool, got %v", warned)
 	}
 }
 
@@ -307,7 +316,7 @@ func TestActiveStateSurvivesUpdate(t *testing.T) {
 
 func TestCloseStopsCheckers(t *testing.T) {
 	srv := newHealthServer(t)
-	r := NewRegistry(RegistryOptions{Logf: t.Logf, Client: loopbackOnlyClient(t)})
+	r := NewRegistry(RegistryOptions{Logger: logtest.Logger(t), Client: loopbackOnlyClient(t)})
 	onePool(t, r, PoolConfig{Name: "p", Targets: targets(srv.addr()),
 		Active: &ActiveConfig{Path: "/healthz", Interval: time.Millisecond}})
 	waitFor(t, "probes", func() bool { return srv.probes.Load() >= 2 })

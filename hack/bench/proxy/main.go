@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane"
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
@@ -22,7 +24,9 @@ func main() {
 	backend := flag.String("backend", "127.0.0.1:18000", "backend address (ip:port)")
 	socket := flag.String("handoff-socket", "", "take listeners from / offer them to another instance")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until the process stops")
+	accessLogPath := flag.String("access-log", "", "write a JSON access log to this file; none when empty")
 	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -34,7 +38,8 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HandoffSocket: *socket, GracePeriod: 10 * time.Second, Logf: log.Printf})
+	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HandoffSocket: *socket, GracePeriod: 10 * time.Second,
+		Logger: logger, AccessLog: openAccessLog(*accessLogPath, logger)})
 	snap := &snapshot.Snapshot{
 		Version:   1,
 		Hosts:     []snapshot.VirtualHost{{Name: "", Routes: []snapshot.Route{{Path: "/", Upstream: "bench", Source: "bench/bench"}}}},
@@ -58,4 +63,15 @@ func main() {
 			log.Printf("drain: %v", err)
 		}
 	}
+}
+
+func openAccessLog(path string, logger *slog.Logger) *accesslog.Logger {
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return accesslog.New(f, accesslog.Options{Logger: logger})
 }

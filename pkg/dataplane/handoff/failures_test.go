@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 func TestPredecessorClosesBeforeSendingListeners(t *testing.T) {
@@ -85,10 +88,10 @@ func TestRacingSuccessorsExactlyOneWins(t *testing.T) {
 
 func TestUnconfirmedSuccessorIsDroppedAndALaterOneWins(t *testing.T) {
 	path := sockPath(t)
-	var logs lockedLog
+	logs := logtest.NewRecorder()
 	l := tcpListener(t)
 	_, taken := offerT(t, path, map[string]net.Listener{"http": l},
-		WithConfirmTimeout(100*time.Millisecond), WithLogf(logs.printf))
+		WithConfirmTimeout(100*time.Millisecond), WithLogger(logs.Logger()))
 
 	stuck := takeT(t, path) // never confirms in time
 	second := takeUntil(t, path)
@@ -103,9 +106,7 @@ func TestUnconfirmedSuccessorIsDroppedAndALaterOneWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, taken, "onTaken")
-	if !strings.Contains(logs.String(), "did not confirm within 100ms") {
-		t.Errorf("log does not say why the first successor was dropped:\n%s", logs.String())
-	}
+	expectHandoffFailure(t, logs, "did not confirm within 100ms")
 }
 
 func TestAbortFreesTheOffererAtOnce(t *testing.T) {
@@ -164,8 +165,8 @@ func TestOffererRejectsGarbageAndKeepsServing(t *testing.T) {
 	for name, send := range cases {
 		t.Run(name, func(t *testing.T) {
 			path := sockPath(t)
-			var logs lockedLog
-			_, taken := offerT(t, path, map[string]net.Listener{"http": tcpListener(t)}, WithLogf(logs.printf))
+			logs := logtest.NewRecorder()
+			_, taken := offerT(t, path, map[string]net.Listener{"http": tcpListener(t)}, WithLogger(logs.Logger()))
 			c, f, fds := rawTake(t, path)
 			closeFDs(fds)
 			if f.typ != msgListeners {
@@ -177,9 +178,7 @@ func TestOffererRejectsGarbageAndKeepsServing(t *testing.T) {
 			if _, _, err := readFrame(c); !isGone(err) {
 				t.Fatalf("the offerer kept talking after garbage: %v", err)
 			}
-			if !strings.Contains(logs.String(), "protocol error") {
-				t.Errorf("log does not name the protocol error:\n%s", logs.String())
-			}
+			expectHandoffFailure(t, logs, "protocol error")
 			if err := takeUntil(t, path).Confirm(); err != nil {
 				t.Fatal(err)
 			}
@@ -283,6 +282,16 @@ func sendRaw(typ msgType, payload []byte, makers ...fdMaker) func(c *net.UnixCon
 		}
 		defer closeFDs(fds)
 		return writeFrame(c, typ, payload, fds...)
+	}
+}
+
+// expectHandoffFailure checks that a failed handoff was logged as an
+// error with the socket and the cause as fields.
+func expectHandoffFailure(t *testing.T, logs *logtest.Recorder, cause string) {
+	t.Helper()
+	r, ok := logs.Find("a successor did not take the listeners")
+	if !ok || r.Level != slog.LevelError || r.Attrs["socket"].String() == "" || !strings.Contains(r.Attrs["err"].String(), cause) {
+		t.Errorf("want an error record with socket and an err saying %q, got %+v (found %v)", cause, r, ok)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"sync"
@@ -23,7 +24,7 @@ type OfferOption func(*offerConfig)
 
 type offerConfig struct {
 	confirmTimeout time.Duration
-	logf           func(format string, args ...any)
+	logger         *slog.Logger
 }
 
 // WithConfirmTimeout replaces DefaultConfirmTimeout.
@@ -31,9 +32,10 @@ func WithConfirmTimeout(d time.Duration) OfferOption {
 	return func(c *offerConfig) { c.confirmTimeout = d }
 }
 
-// WithLogf receives failed handoff attempts (the offerer keeps serving after them).
-func WithLogf(logf func(format string, args ...any)) OfferOption {
-	return func(c *offerConfig) { c.logf = logf }
+// WithLogger receives failed handoff attempts (the offerer keeps serving
+// after them); without it they are discarded.
+func WithLogger(l *slog.Logger) OfferOption {
+	return func(c *offerConfig) { c.logger = l }
 }
 
 type offerState int
@@ -110,7 +112,7 @@ func newOfferer(path string, listeners map[string]net.Listener, onTaken func(), 
 	if err != nil {
 		return nil, err
 	}
-	cfg := offerConfig{confirmTimeout: DefaultConfirmTimeout, logf: func(string, ...any) {}}
+	cfg := offerConfig{confirmTimeout: DefaultConfirmTimeout, logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -137,7 +139,7 @@ func (o *Offerer) acceptLoop() {
 		}
 		// Out of descriptors and the like: back off as net/http does.
 		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		o.cfg.logf("handoff: accept on %s: %v; retrying in %s", o.path, err, backoff)
+		o.cfg.logger.Error("handoff: accept failed; retrying", slog.String("socket", o.path), slog.Any("err", err), slog.Duration("backoff", backoff))
 		select {
 		case <-o.done:
 			return
@@ -176,7 +178,7 @@ func (o *Offerer) runSession(conn *net.UnixConn) {
 	err := o.handOver(conn)
 	if err != nil {
 		// Logged before the next successor can start, so logs stay in order.
-		o.cfg.logf("handoff: successor on %s did not take the listeners, still serving them: %v", o.path, err)
+		o.cfg.logger.Error("handoff: a successor did not take the listeners; still serving them", slog.String("socket", o.path), slog.Any("err", err))
 	}
 	conn.Close()
 	o.mu.Lock()

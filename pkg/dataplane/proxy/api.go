@@ -66,8 +66,22 @@ type Session struct {
 	// read from the right, skipping trusted proxies). It is set before
 	// RequestFilter; invalid if the peer has no IP address.
 	ClientAddr netip.Addr
+	// RequestID identifies the request in logs and upstream: the client's
+	// X-Request-Id when it is valid (1 to 128 visible ASCII characters),
+	// else one generated here. It is sent upstream in X-Request-Id.
+	RequestID string
 
-	origin origin
+	origin         origin
+	requestIDField [1]string    // the generated id as a header value; empty if kept
+	body           *requestBody // nil without a request body
+}
+
+// BytesReceived counts request body bytes read from the client so far.
+func (s *Session) BytesReceived() int64 {
+	if s.body == nil {
+		return 0
+	}
+	return s.body.n.Load()
 }
 
 // Phases are the user-overridable steps of proxying one request. C is the

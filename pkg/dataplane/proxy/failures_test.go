@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 func TestResponseTimeoutIs504(t *testing.T) {
@@ -201,10 +203,12 @@ func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 		return nil
 	}
 	var panics atomic.Int64
-	r := newRig(t, phases, proxy.Options{OnPanic: func() { panics.Add(1) }}, nil)
+	rec := logtest.NewRecorder()
+	r := newRig(t, phases, proxy.Options{OnPanic: func() { panics.Add(1) }, Logger: rec.Logger()}, nil)
 	client := h1Client()
-	req := mustRequest(t, "GET", r.url, nil)
+	req := mustRequest(t, "GET", r.url+"/bug", nil)
 	req.Header.Set("X-Panic", "1")
+	req.Header.Set("X-Request-Id", "req-42")
 	if resp, _ := get(t, client, req); resp.StatusCode != 500 {
 		t.Fatalf("panicking phase: status %d, want 500", resp.StatusCode)
 	}
@@ -217,6 +221,11 @@ func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 	}
 	if n := panics.Load(); n != 1 {
 		t.Errorf("OnPanic called %d times, want 1", n)
+	}
+	p, ok := rec.Find("proxy: recovered panic")
+	if !ok || p.Level != slog.LevelError || p.Attrs["panic"].String() != "phase bug" || p.Attrs["path"].String() != "/bug" ||
+		p.Attrs["request_id"].String() != "req-42" || !strings.Contains(p.Attrs["stack"].String(), "runtime/debug.Stack") {
+		t.Errorf("the panic was logged as %+v (found %v), want an error with panic, path, request_id and stack", p, ok)
 	}
 }
 

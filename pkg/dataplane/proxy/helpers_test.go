@@ -24,6 +24,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
 
@@ -33,10 +34,12 @@ const safety = 10 * time.Second
 type testCtx struct{ picked int }
 
 type logEntry struct {
-	status  int
-	err     error
-	attempt int
-	bytes   int64
+	status    int
+	err       error
+	attempt   int
+	bytes     int64
+	received  int64
+	requestID string
 }
 
 // testPhases routes every request to peers[attempt-1] (the last one
@@ -114,7 +117,8 @@ func (p *testPhases) Logging(s *proxy.Session, err error, ctx *testCtx) {
 		return
 	}
 	p.mu.Lock()
-	p.logs = append(p.logs, logEntry{status: s.Status, err: err, attempt: s.Attempt, bytes: s.BytesSent})
+	p.logs = append(p.logs, logEntry{status: s.Status, err: err, attempt: s.Attempt, bytes: s.BytesSent,
+		received: s.BytesReceived(), requestID: s.RequestID})
 	p.mu.Unlock()
 }
 
@@ -136,12 +140,12 @@ type rig struct {
 // newRig serves phases on cleartext (h1 + h2c), or TLS when tlsConf is set.
 func newRig(t testing.TB, phases *testPhases, opts proxy.Options, tlsConf *tls.Config) *rig {
 	t.Helper()
-	logf := testLogf(t)
-	if opts.Logf == nil {
-		opts.Logf = logf
+	logger := logtest.Logger(t)
+	if opts.Logger == nil {
+		opts.Logger = logger
 	}
 	p := proxy.New[*testCtx](phases, opts)
-	srv := server.New(server.Options{Logf: logf},
+	srv := server.New(server.Options{Logger: logger},
 		server.Service{Name: "test", Handler: p, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0", TLS: tlsConf}}})
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
@@ -164,18 +168,6 @@ func (r *rig) settle(t testing.TB) ([]string, []logEntry) {
 		t.Fatalf("shutdown: %v", err)
 	}
 	return r.phases.snapshot()
-}
-
-// testLogf logs through t until the test is over, then drops: servers may
-// still log (a client hanging up) while the test returns.
-func testLogf(t testing.TB) func(string, ...any) {
-	var done atomic.Bool
-	t.Cleanup(func() { done.Store(true) })
-	return func(format string, args ...any) {
-		if !done.Load() {
-			t.Logf(format, args...)
-		}
-	}
 }
 
 func peerOf(t testing.TB, ts *httptest.Server, scheme proxy.Scheme) proxy.Peer {

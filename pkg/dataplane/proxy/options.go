@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"log"
+	"log/slog"
 	"net/netip"
 	"time"
 )
@@ -80,9 +80,9 @@ type Options struct {
 	// it closes the pool used least recently; requests in flight on it
 	// finish first.
 	MaxPeers int
-	// Logf receives what the proxy cannot tell a client: recovered panics,
-	// failed writes. Nil means log.Printf.
-	Logf func(format string, args ...any)
+	// Logger receives what the proxy cannot tell a client: recovered
+	// panics, failed writes. Nil discards.
+	Logger *slog.Logger
 	// TrustedProxies are the peers whose forwarding fields (X-Forwarded-*,
 	// Forwarded, X-Real-IP) are believed and appended to. From any other
 	// peer they are replaced by what the proxy saw, so that a client
@@ -119,8 +119,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxPeers <= 0 {
 		o.MaxPeers = DefaultMaxPeers
 	}
-	if o.Logf == nil {
-		o.Logf = log.Printf
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.OnPanic == nil {
 		o.OnPanic = func() {}

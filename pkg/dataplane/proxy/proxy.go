@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"sync"
@@ -18,6 +19,7 @@ type Proxy[C any] struct {
 	bufs   sync.Pool
 	ports  portNames // X-Forwarded-Port values
 	dogs   watchdogs
+	ids    *requestIDs
 }
 
 var _ http.Handler = (*Proxy[struct{}])(nil)
@@ -27,7 +29,7 @@ const copyBufferSize = 32 << 10
 // New returns a proxy running phases. Zero Options fields take defaults.
 func New[C any](phases Phases[C], opts Options) *Proxy[C] {
 	opts = opts.withDefaults()
-	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts)}
+	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs()}
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufferSize)
 		return &b
@@ -59,6 +61,7 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
 	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now()}
 	x.session.resolveClient(p.opts.TrustedProxies)
+	x.session.resolveRequestID(p.ids)
 	if p.run(&x.session, &x.writer) {
 		// The response is already under way: the only way left to tell
 		// the client it is incomplete is to break the stream.
@@ -96,7 +99,9 @@ func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logge
 		err = &abortError{err: http.ErrAbortHandler}
 		abort = true
 	} else {
-		p.opts.Logf("proxy: recovered panic serving %s %s: %v\n%s", s.Request.Method, s.Request.URL.Path, v, debug.Stack())
+		p.opts.Logger.Error("proxy: recovered panic serving a request",
+			slog.Any("panic", v), slog.String("method", s.Request.Method), slog.String("path", s.Request.URL.Path),
+			slog.String("request_id", s.RequestID), slog.String("stack", string(debug.Stack())))
 		p.opts.OnPanic()
 		err = &Error{Status: http.StatusInternalServerError, Reason: "panic", Err: fmt.Errorf("%v", v)}
 		if rw.wroteHeader {
@@ -115,7 +120,8 @@ func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logge
 func (p *Proxy[C]) safeLogging(s *Session, err error, ctx C) {
 	defer func() {
 		if v := recover(); v != nil {
-			p.opts.Logf("proxy: recovered panic in Logging: %v\n%s", v, debug.Stack())
+			p.opts.Logger.Error("proxy: recovered panic in Logging",
+				slog.Any("panic", v), slog.String("request_id", s.RequestID), slog.String("stack", string(debug.Stack())))
 		}
 	}()
 	p.phases.Logging(s, err, ctx)
@@ -155,6 +161,7 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 // attempts asks for peers until one answers, retrying connect failures as
 // long as FailToConnect wants to and MaxAttempts allows.
 func (p *Proxy[C]) attempts(s *Session, body *requestBody, ctx C) (attempt, error) {
+	s.body = body
 	for n := 1; ; n++ {
 		s.Attempt = n
 		peer, err := p.phases.UpstreamPeer(s, ctx)

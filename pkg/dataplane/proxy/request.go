@@ -82,8 +82,8 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, body *requestBody, e
 type requestBody struct {
 	rc    io.ReadCloser
 	read  atomic.Bool
-	limit int64 // negative: none
-	n     int64 // bytes read so far; only the transport's writer touches it
+	limit int64        // negative: none
+	n     atomic.Int64 // bytes read so far: the limit, and the access log
 	idle  time.Duration
 	// dog is not pooled: the transport may still read or close the body
 	// after the exchange is over, so nobody knows when it is free again.
@@ -113,16 +113,15 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.dog.watch(clientBody, b.idle)
 	}
 	n, err := b.rc.Read(p)
+	total := b.n.Add(int64(n))
 	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
 		b.dog.rest()
 	}
-	if b.limit >= 0 && n > 0 {
-		if b.n += int64(n); b.n > b.limit {
-			b.tooLarge.Store(true)
-			return 0, errBodyTooLarge // not one byte beyond the limit
-		}
+	if b.limit >= 0 && total > b.limit {
+		b.tooLarge.Store(true)
+		return 0, errBodyTooLarge // not one byte beyond the limit
 	}
 	return n, err
 }
@@ -219,6 +218,7 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 		h["Upgrade"] = upgrade
 	}
 	p.setForwarded(h, s)
+	s.setRequestID(h)
 	return h
 }
 

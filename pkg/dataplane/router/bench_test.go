@@ -1,11 +1,18 @@
 package router
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"testing"
+	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 	"github.com/baton-dev/baton/pkg/lb"
@@ -121,5 +128,39 @@ func BenchmarkApplyCertificates(b *testing.B) {
 		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLogging is the Logging phase's cost per request, without and
+// with the access log: the line is formatted on the request's goroutine,
+// written by another. dropped/op > 0 means the writer fell behind.
+func BenchmarkLogging(b *testing.B) {
+	for _, mode := range []string{"off", "json", "text"} {
+		b.Run("accesslog="+mode, func(b *testing.B) {
+			r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+			b.Cleanup(r.registry.Close)
+			if err := r.Apply(snap(host("a.test", prefix("/", "u")))); err != nil {
+				b.Fatal(err)
+			}
+			var l *accesslog.Logger
+			if mode != "off" {
+				format, _ := accesslog.ParseFormat(mode)
+				l = accesslog.New(io.Discard, accesslog.Options{Format: format})
+				r.SetAccessLog(l)
+				b.Cleanup(func() { l.Close(context.Background()) })
+			}
+			req := httptest.NewRequest("GET", "http://a.test/api/v1/users/42", nil)
+			s := &proxy.Session{Request: req, Start: time.Now(), Status: 200, Attempt: 1, BytesSent: 1234,
+				RequestID: "0123456789abcdef0123456789abcdef", ClientAddr: netip.MustParseAddr("203.0.113.7")}
+			ctx := r.NewCtx()
+			if handled, err := r.RequestFilter(s, ctx); handled || err != nil {
+				b.Fatalf("not routed: %v", err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Logging(s, nil, ctx)
+			}
+			b.ReportMetric(float64(l.Dropped())/float64(b.N), "dropped/op")
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
@@ -30,7 +31,7 @@ func newProxyRig(t *testing.T) *proxyRig {
 	registry := lb.NewRegistry(lb.RegistryOptions{})
 	t.Cleanup(registry.Close)
 	rig := &proxyRig{router: New(registry, nil)}
-	p := proxy.New[*RequestCtx](rig.router, proxy.Options{Logf: t.Logf})
+	p := proxy.New[*RequestCtx](rig.router, proxy.Options{Logger: logtest.Logger(t)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rig.arrivals.Add(1) > maxArrivals {
 			// Without loop detection a proxy that is its own upstream

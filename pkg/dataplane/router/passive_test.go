@@ -10,6 +10,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
@@ -17,7 +18,7 @@ import (
 // addrs with passive health p and no retries.
 func passiveRouter(t *testing.T, p snapshot.PassiveHealth, addrs ...string) *Router {
 	t.Helper()
-	registry := lb.NewRegistry(lb.RegistryOptions{Logf: t.Logf})
+	registry := lb.NewRegistry(lb.RegistryOptions{Logger: logtest.Logger(t)})
 	t.Cleanup(registry.Close)
 	r := New(registry, nil)
 	s := snap(host("a.test", prefix("/", "u")))
@@ -124,7 +125,7 @@ func TestProxyEjectsBackendAnswering500(t *testing.T) {
 			t.Cleanup(good.Close)
 			r := passiveRouter(t, snapshot.PassiveHealth{ConsecutiveFailures: 3, FailingResponses: tt.failing},
 				bad.Listener.Addr().String(), good.Listener.Addr().String())
-			p := proxy.New[*RequestCtx](r, proxy.Options{Logf: t.Logf})
+			p := proxy.New[*RequestCtx](r, proxy.Options{Logger: logtest.Logger(t)})
 			t.Cleanup(func() { p.CloseIdlePeers(func(proxy.Peer) bool { return false }) })
 
 			statuses := map[int]int{}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
@@ -205,15 +206,36 @@ func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
 		ctx.backend.EndResponse(ctx.backendStatus)
 		ctx.backend = nil
 	}
-	if r.observer == nil {
-		return
-	}
+	elapsed := time.Since(s.Start)
 	source, upstream := "", ""
 	if ctx.match.Route != nil {
 		source = ctx.match.Route.Source
 		upstream = ctx.match.Route.Upstream
 	}
-	r.observer.ObserveRequest(source, upstream, s.Status, time.Since(s.Start))
+	if r.access != nil {
+		r.logAccess(s, ctx, elapsed)
+	}
+	if r.observer != nil {
+		r.observer.ObserveRequest(source, upstream, s.Status, elapsed)
+	}
+}
+
+// logAccess hands the request's line to the access log, which formats it
+// here and writes it elsewhere.
+func (r *Router) logAccess(s *proxy.Session, ctx *RequestCtx, elapsed time.Duration) {
+	e := accesslog.Entry{
+		Time: s.Start, RequestID: s.RequestID, Client: s.ClientAddr,
+		Method: s.Request.Method, Host: s.Request.Host, Path: s.Request.URL.Path, Protocol: s.Request.Proto,
+		Status: s.Status, BytesReceived: s.BytesReceived(), BytesSent: s.BytesSent, Duration: elapsed,
+		UpstreamStatus: ctx.backendStatus, Attempts: s.Attempt,
+	}
+	if ctx.match.Route != nil {
+		e.Source, e.Upstream = ctx.match.Route.Source, ctx.match.Route.Upstream
+	}
+	if s.Peer != nil {
+		e.UpstreamAddr = s.Peer.Address
+	}
+	r.access.Log(&e)
 }
 
 func (ctx *RequestCtx) releaseBackend(failed bool) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
@@ -28,6 +29,7 @@ type Observer interface {
 type Router struct {
 	registry *lb.Registry
 	observer Observer
+	access   *accesslog.Logger // nil: no access log
 	current  atomic.Pointer[state]
 	hop      hopMarker
 
@@ -74,6 +76,10 @@ func New(registry *lb.Registry, observer Observer) *Router {
 	r.current.Store(&state{table: empty})
 	return r
 }
+
+// SetAccessLog sends a line per request to l (nil: none). Call it before
+// the router serves: requests read it without synchronisation.
+func (r *Router) SetAccessLog(l *accesslog.Logger) { r.access = l }
 
 // Apply compiles s and publishes it. On error the previous configuration
 // stays in force: a producer bug must not take routes down.

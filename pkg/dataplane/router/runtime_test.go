@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/lb"
 	"github.com/baton-dev/baton/pkg/lb/health"
 )
@@ -68,7 +69,7 @@ func TestActiveCheckOfH2CUpstreamSpeaksH2C(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	registry := lb.NewRegistry(lb.RegistryOptions{Logf: t.Logf})
+	registry := lb.NewRegistry(lb.RegistryOptions{Logger: logtest.Logger(t)})
 	t.Cleanup(registry.Close)
 	r := New(registry, nil)
 	s := snap(host("a.test", prefix("/", "u")))

@@ -12,27 +12,17 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 // safety bounds waits that only a broken server would reach.
 const safety = 10 * time.Second
-
-func testLogf(t testing.TB) func(string, ...any) {
-	var done atomic.Bool
-	t.Cleanup(func() { done.Store(true) })
-	return func(format string, args ...any) {
-		if !done.Load() {
-			t.Logf(format, args...)
-		}
-	}
-}
 
 // hello answers with its name and the protocol the client spoke.
 func hello(name string) http.Handler {
@@ -43,8 +33,8 @@ func hello(name string) http.Handler {
 
 func start(t *testing.T, opts server.Options, svc server.Service) *server.Server {
 	t.Helper()
-	if opts.Logf == nil {
-		opts.Logf = testLogf(t)
+	if opts.Logger == nil {
+		opts.Logger = logtest.Logger(t)
 	}
 	s := server.New(opts, svc)
 	if err := s.Start(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -20,7 +21,7 @@ func (s *Server) StopAccepting() {
 	defer s.mu.Unlock()
 	for _, b := range s.bound {
 		if !b.gate.stop() {
-			s.opts.Logf("server: listener %q cannot stop accepting without closing; closing it", b.name)
+			s.opts.Logger.Warn("server: listener cannot stop accepting without closing; closing it", slog.String("listener", b.name))
 			_ = b.raw.Close()
 		}
 	}
@@ -146,12 +147,12 @@ func (s *Server) Run(ctx context.Context) error {
 	select {
 	case sig := <-sigs:
 		if sig == syscall.SIGINT {
-			s.opts.Logf("server: %v: stopping now", sig)
+			s.opts.Logger.Info("server: stopping now", slog.String("signal", sig.String()))
 			return s.Close()
 		}
-		s.opts.Logf("server: %v: draining for up to %v", sig, s.opts.GracePeriod)
+		s.opts.Logger.Info("server: draining", slog.String("signal", sig.String()), slog.Duration("grace", s.opts.GracePeriod))
 	case <-ctx.Done():
-		s.opts.Logf("server: draining for up to %v", s.opts.GracePeriod)
+		s.opts.Logger.Info("server: draining", slog.Duration("grace", s.opts.GracePeriod))
 	case err := <-s.failed:
 		_ = s.Close()
 		return err
@@ -165,7 +166,7 @@ func (s *Server) drain(sigs <-chan os.Signal) error {
 	go func() {
 		select {
 		case sig := <-sigs:
-			s.opts.Logf("server: %v during the drain: stopping now", sig)
+			s.opts.Logger.Info("server: signal during the drain: stopping now", slog.String("signal", sig.String()))
 			cancel()
 		case <-ctx.Done():
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -90,7 +91,7 @@ func (i *connInfo) tlsState() *tls.ConnectionState {
 // little, unlike the file descriptors and memory that serving it would.
 func (t *tracker) refuse(w http.ResponseWriter) {
 	if n := t.refused.Add(1); n&(n-1) == 0 { // 1st, 2nd, 4th, 8th, ...
-		t.logf("server: connection limit reached: %d connections refused with 503 so far", n)
+		t.log.Warn("server: connection limit reached; refusing connections with 503", slog.Int64("so_far", n))
 	}
 	h := w.Header()
 	h.Set("Connection", "close") // ignored by HTTP/2, where idle timeout ends it

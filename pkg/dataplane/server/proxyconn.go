@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -100,7 +102,7 @@ func (c *proxyConn) readHeader() {
 	_ = c.Conn.SetReadDeadline(c.deadline)
 	c.mu.Unlock()
 	if err != nil {
-		c.l.refused.log("closed a connection from %s: %v", c.remote, err)
+		c.l.refused.log(slog.String("peer", c.remote.String()), slog.Any("err", err))
 		// An OpError on "read" is what net/http takes for a client that
 		// went away: it closes without writing an answer or logging.
 		c.err = &net.OpError{Op: "read", Net: "tcp", Source: c.local, Addr: c.remote, Err: err}
@@ -112,7 +114,7 @@ func (c *proxyConn) readHeader() {
 		return
 	}
 	if !c.trusts(c.remote) {
-		c.l.ignored.log("PROXY protocol header from %s ignored: it is not a trusted proxy", c.remote)
+		c.l.ignored.log(slog.String("peer", c.remote.String()))
 		return
 	}
 	c.remote, c.local = net.TCPAddrFromAddrPort(h.src), net.TCPAddrFromAddrPort(h.dst)
@@ -171,13 +173,13 @@ func incomplete(err error, got int, timeout time.Duration) error {
 // sparseLog logs the 1st, 2nd, 4th, 8th... occurrence of something that
 // any client can cause as often as it likes.
 type sparseLog struct {
-	prefix string
-	logf   func(string, ...any)
+	logger *slog.Logger
+	msg    string
 	n      atomic.Int64
 }
 
-func (s *sparseLog) log(format string, args ...any) {
+func (s *sparseLog) log(attrs ...slog.Attr) {
 	if n := s.n.Add(1); n&(n-1) == 0 {
-		s.logf(s.prefix+format+" (%d so far)", append(args, n)...)
+		s.logger.LogAttrs(context.Background(), slog.LevelWarn, s.msg, append(attrs, slog.Int64("so_far", n))...)
 	}
 }

@@ -5,20 +5,20 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 const (
@@ -116,29 +116,6 @@ func TestProxyProtocolHeaderSplitAcrossWrites(t *testing.T) {
 	}
 }
 
-// logRecorder collects what the server logs.
-type logRecorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logRecorder) logf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, strings.TrimSpace(fmt.Sprintf(format, args...)))
-}
-
-func (l *logRecorder) has(substr string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range l.lines {
-		if strings.Contains(line, substr) {
-			return true
-		}
-	}
-	return false
-}
-
 // expectClosedSilently reads from c until the server closes it, failing
 // if it answers anything: without a valid header there is no framing to
 // answer in.
@@ -157,8 +134,8 @@ func expectClosedSilently(t *testing.T, c net.Conn, what string) {
 // Anything but a PROXY header, or a malformed one, is closed at once and
 // logged with the peer address; the listener goes on serving.
 func TestProxyProtocolRefusesGarbage(t *testing.T) {
-	logs := &logRecorder{}
-	s := start(t, server.Options{Logf: logs.logf}, proxied("http", nil))
+	logs := logtest.NewRecorder()
+	s := start(t, server.Options{Logger: logs.Logger()}, proxied("http", nil))
 	addr := s.Addr("http").String()
 	var first string
 	for _, garbage := range []string{
@@ -178,7 +155,11 @@ func TestProxyProtocolRefusesGarbage(t *testing.T) {
 		c.Close()
 	}
 	// Logged sparsely (1st, 2nd, 4th...): any client can cause it.
-	waitFor(t, "the refusal logged", func() bool { return logs.has("closed a connection from " + first + ": bad PROXY protocol header") })
+	waitFor(t, "the refusal logged", func() bool {
+		r, ok := logs.Find("closed a connection without a valid PROXY protocol header")
+		return ok && r.Level == slog.LevelWarn && r.Attrs["peer"].String() == first &&
+			strings.Contains(r.Attrs["err"].String(), "bad PROXY protocol header") && r.Attrs["listener"].String() == "http"
+	})
 	c, err := dialProxied(context.Background(), addr, ppV1)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 // runInBackground runs s.Run and waits until it is serving.
@@ -33,7 +34,7 @@ func awaitRun(t *testing.T, done <-chan error) error {
 
 func TestRunDrainsOnSIGTERM(t *testing.T) {
 	b := newBlocker()
-	s := server.New(server.Options{Logf: testLogf(t), GracePeriod: safety}, cleartext("http", b))
+	s := server.New(server.Options{Logger: logtest.Logger(t), GracePeriod: safety}, cleartext("http", b))
 	done := runInBackground(t, s, context.Background())
 	inflight := goGet(h1Client(), "http://"+s.Addr("http").String())
 	b.waitEntered(t)
@@ -59,7 +60,7 @@ func TestRunDrainsOnSIGTERM(t *testing.T) {
 
 func TestRunStopsAtOnceOnSIGINT(t *testing.T) {
 	b := newBlocker()
-	s := server.New(server.Options{Logf: testLogf(t), GracePeriod: time.Hour}, cleartext("http", b))
+	s := server.New(server.Options{Logger: logtest.Logger(t), GracePeriod: time.Hour}, cleartext("http", b))
 	done := runInBackground(t, s, context.Background())
 	inflight := goGet(h1Client(), "http://"+s.Addr("http").String())
 	b.waitEntered(t)
@@ -78,7 +79,7 @@ func TestRunStopsAtOnceOnSIGINT(t *testing.T) {
 
 func TestRunDrainsWhenContextEnds(t *testing.T) {
 	b := newBlocker()
-	s := server.New(server.Options{Logf: testLogf(t), GracePeriod: safety}, cleartext("http", b))
+	s := server.New(server.Options{Logger: logtest.Logger(t), GracePeriod: safety}, cleartext("http", b))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runInBackground(t, s, ctx)
 	inflight := goGet(h1Client(), "http://"+s.Addr("http").String())
@@ -95,7 +96,7 @@ func TestRunDrainsWhenContextEnds(t *testing.T) {
 
 func TestRunDrainCutShortByGracePeriod(t *testing.T) {
 	b := newBlocker()
-	s := server.New(server.Options{Logf: testLogf(t), GracePeriod: 50 * time.Millisecond}, cleartext("http", b))
+	s := server.New(server.Options{Logger: logtest.Logger(t), GracePeriod: 50 * time.Millisecond}, cleartext("http", b))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := runInBackground(t, s, ctx)
 	inflight := goGet(h1Client(), "http://"+s.Addr("http").String())

@@ -5,11 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +56,8 @@ type Options struct {
 	// header is believed; from any other the header is read and its
 	// address ignored. Empty believes every peer (see Listener.ProxyProtocol).
 	TrustedProxies []netip.Prefix
-	Logf           func(format string, args ...any)
+	// Logger receives what a client cannot be told; nil discards.
+	Logger *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -73,8 +73,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = http.DefaultMaxHeaderBytes
 	}
-	if o.Logf == nil {
-		o.Logf = log.Printf
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }
@@ -176,7 +176,7 @@ func (s *Server) bindAll() ([]*bound, error) {
 	}
 	for name, l := range s.opts.Inherited {
 		if !used[name] {
-			s.opts.Logf("server: inherited listener %q (%s) is no longer configured; closing it", name, l.Addr())
+			s.opts.Logger.Info("server: inherited listener no longer configured; closing it", slog.String("listener", name), slog.String("addr", l.Addr().String()))
 			acquire(l)
 			_ = release(l)
 		}
@@ -201,12 +201,12 @@ func (s *Server) proxyProtocol(l Listener) *proxyListener {
 	if !l.ProxyProtocol {
 		return nil
 	}
-	prefix := "server: listener " + l.Name + ": "
+	log := s.opts.Logger.With(slog.String("listener", l.Name))
 	return &proxyListener{
 		timeout: s.opts.ReadHeaderTimeout,
 		trusted: s.opts.TrustedProxies,
-		refused: &sparseLog{prefix: prefix, logf: s.opts.Logf},
-		ignored: &sparseLog{prefix: prefix, logf: s.opts.Logf},
+		refused: &sparseLog{logger: log, msg: "server: closed a connection without a valid PROXY protocol header"},
+		ignored: &sparseLog{logger: log, msg: "server: PROXY protocol header ignored: the peer is not a trusted proxy"},
 	}
 }
 
@@ -217,7 +217,8 @@ func (s *Server) socket(l Listener) (net.Listener, error) {
 			acquire(in)
 			return in, nil
 		}
-		s.opts.Logf("server: inherited listener %q is on %s but %s is configured; listening afresh", l.Name, in.Addr(), l.Addr)
+		s.opts.Logger.Warn("server: inherited listener is on another address than configured; listening afresh",
+			slog.String("listener", l.Name), slog.String("inherited", in.Addr().String()), slog.String("configured", l.Addr))
 		acquire(in)
 		_ = release(in)
 	}
@@ -246,13 +247,14 @@ func samePort(want string, got net.Addr) bool {
 // the connection preface.
 func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
 	hs := &http.Server{
-		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining, logf: s.opts.Logf},
+		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining, log: s.opts.Logger},
 		ConnContext:       s.connContext,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-		ErrorLog:          log.New(logfWriter(s.opts.Logf), "server: "+l.Name+": ", 0),
-		BaseContext:       func(net.Listener) context.Context { return s.base },
+		// net/http's own complaints: TLS handshake failures, accept errors.
+		ErrorLog:    slog.NewLogLogger(s.opts.Logger.With(slog.String("listener", l.Name)).Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return s.base },
 		// "OPTIONS *" goes to the application like any request; net/http
 		// would otherwise answer it without asking.
 		DisableGeneralOptionsHandler: true,
@@ -298,8 +300,8 @@ func (s *Server) serve(b *bound) {
 		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, errStopped) {
 			return
 		}
+		s.opts.Logger.Error("server: listener stopped serving", slog.String("listener", b.name), slog.Any("err", err))
 		err = fmt.Errorf("server: listener %q stopped serving: %w", b.name, err)
-		s.opts.Logf("%v", err)
 		select {
 		case s.failed <- err:
 		default:
@@ -339,7 +341,7 @@ type tracker struct {
 	h        http.Handler
 	n        *atomic.Int64
 	draining *atomic.Bool
-	logf     func(string, ...any)
+	log      *slog.Logger
 	refused  atomic.Int64 // 503s for the connection limit, logged sparsely
 }
 
@@ -364,11 +366,4 @@ func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 	}
 	t.h.ServeHTTP(w, r)
-}
-
-type logfWriter func(format string, args ...any)
-
-func (f logfWriter) Write(p []byte) (int, error) {
-	f("%s", strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/logtest"
 )
 
 func TestCleartextServesH1AndH2C(t *testing.T) {
@@ -78,7 +79,7 @@ func TestStartRefusesBadConfigurationAndLeavesNothingOpen(t *testing.T) {
 	}
 	for name, services := range cases {
 		t.Run(name, func(t *testing.T) {
-			s := server.New(server.Options{Logf: testLogf(t)}, services...)
+			s := server.New(server.Options{Logger: logtest.Logger(t)}, services...)
 			if err := s.Start(); err == nil {
 				s.Close()
 				t.Fatal("Start succeeded")

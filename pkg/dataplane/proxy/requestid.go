@@ -1,0 +1,78 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync/atomic"
+)
+
+// hdrRequestID carries the request id upstream, as ingress-nginx does.
+// It is not added to responses (neither ingress-nginx nor Envoy does so
+// by default): a backend that wants clients to see it can echo it.
+const hdrRequestID = "X-Request-Id"
+
+// maxRequestIDLen bounds a client's id that is kept; ingress-nginx keeps
+// any, but a log field should not grow with what a client sends.
+const maxRequestIDLen = 128
+
+// requestIDs makes ids unique without a random read per request: 16 hex
+// digits drawn at random once per process, then 16 of a counter.
+type requestIDs struct {
+	prefix [16]byte
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // never fails on Linux (getrandom)
+	g := &requestIDs{}
+	hex.Encode(g.prefix[:], seed[:])
+	return g
+}
+
+func (g *requestIDs) next() string {
+	var id [32]byte
+	copy(id[:16], g.prefix[:])
+	n := g.n.Add(1)
+	for i := len(id) - 1; i >= 16; i-- {
+		id[i] = hexDigit[n&0xf]
+		n >>= 4
+	}
+	return string(id[:])
+}
+
+const hexDigit = "0123456789abcdef"
+
+// validRequestID accepts 1 to 128 visible ASCII characters: anything else
+// (spaces, control bytes, a megabyte) would make the id useless to grep
+// for, or let a client forge log structure.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveRequestID keeps the client's X-Request-Id when it is one valid
+// value, else makes one that replaces it upstream.
+func (s *Session) resolveRequestID(ids *requestIDs) {
+	if v := s.Request.Header[hdrRequestID]; len(v) == 1 && validRequestID(v[0]) {
+		s.RequestID = v[0]
+		return
+	}
+	s.RequestID = ids.next()
+	s.requestIDField[0] = s.RequestID
+}
+
+// setRequestID puts the id in the upstream header; a kept one is already
+// in the clone of the client's header.
+func (s *Session) setRequestID(h map[string][]string) {
+	if s.requestIDField[0] != "" {
+		h[hdrRequestID] = s.requestIDField[:]
+	}
+}
