@@ -94,12 +94,17 @@ type UpstreamResult struct {
 
 // Translate builds the routing snapshot and the per-object results.
 func Translate(in Input) Output {
-	t := newTranslator(in)
+	return translate(in, nil)
+}
+
+// translate is Translate, reusing what cache (if not nil) holds.
+func translate(in Input, cache *Cache) Output {
+	t := newTranslator(in, cache)
 	upstreams := t.translateUpstreams(in.Upstreams)
 	ingresses := ourIngresses(in)
 	results := make([]IngressResult, 0, len(ingresses))
 	for _, ing := range ingresses {
-		results = append(results, t.translateIngress(ing))
+		results = append(results, t.translateIngress(cache.plan(ing)))
 	}
 	sort.Slice(results, func(i, j int) bool {
 		return keyLess(results[i].Key, results[j].Key)
@@ -118,7 +123,10 @@ func Translate(in Input) Output {
 // first; the first claim on a host+path, TLS host or the default backend
 // wins.
 type translator struct {
-	idx *index
+	idx   *index
+	cache *Cache // nil for a one-off translation
+	// services holds this translation's resolved Service ports.
+	services map[servicePortRef]*serviceUse
 
 	// built holds every Upstream CR already translated, by object key.
 	built map[types.NamespacedName]builtUpstream
@@ -149,9 +157,11 @@ type builtUpstream struct {
 	ready    metav1.Condition
 }
 
-func newTranslator(in Input) *translator {
+func newTranslator(in Input, cache *Cache) *translator {
 	t := &translator{
 		idx:        newIndex(in),
+		cache:      cache,
+		services:   map[servicePortRef]*serviceUse{},
 		built:      map[types.NamespacedName]builtUpstream{},
 		used:       map[string]snapshot.Upstream{},
 		routes:     map[string][]snapshot.Route{},
@@ -173,17 +183,17 @@ func newTranslator(in Input) *translator {
 
 // translateIngress adds one Ingress's default backend, routes and
 // certificates, and reports what could not be used.
-func (t *translator) translateIngress(ing *networkingv1.Ingress) IngressResult {
+func (t *translator) translateIngress(p *ingressPlan) IngressResult {
 	r := &report{}
-	for i := range ing.Spec.Rules {
-		t.addRule(ing, &ing.Spec.Rules[i], r)
+	for i := range p.rules {
+		t.addRule(p, &p.rules[i], r)
 	}
-	t.addDefaultBackend(ing, r) // after the rules: it needs their hosts
-	t.addTLS(ing, r)
+	t.addDefaultBackend(p, r) // after the rules: it needs their hosts
+	t.addTLS(p, r)
 	return IngressResult{
-		Key:        keyOf(ing),
-		Generation: ing.Generation,
-		Conditions: r.ingressConditions(ing.Generation),
+		Key:        p.key,
+		Generation: p.generation,
+		Conditions: r.ingressConditions(p.generation),
 		Warnings:   r.warnings,
 	}
 }
