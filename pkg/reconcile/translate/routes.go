@@ -55,6 +55,14 @@ func (t *translator) addPath(p *ingressPlan, pp *pathPlan, r *report) {
 	}
 }
 
+// use adds u to the snapshot; most routes name an upstream already added,
+// and copying the struct for each of them was a good part of a rebuild.
+func (t *translator) use(u *snapshot.Upstream) {
+	if _, ok := t.used[u.Name]; !ok {
+		t.used[u.Name] = *u
+	}
+}
+
 func conflict(where, owner, source string) *Warning {
 	if owner == source {
 		return warnf(ReasonRouteConflict, "%s is not used: it repeats an earlier path of this Ingress", where)
@@ -82,7 +90,7 @@ func (t *translator) useService(ns string, s *networkingv1.IngressServiceBackend
 		r.addf(use.failed, where)
 		return "", false
 	}
-	t.used[use.upstream.Name] = use.upstream
+	t.use(&use.upstream)
 	for i := range use.warnings {
 		r.add(&use.warnings[i])
 	}
@@ -105,7 +113,7 @@ func (t *translator) useUpstream(ns string, ref *corev1.TypedLocalObjectReferenc
 		r.addf(warnf(ReasonUpstreamNotFound, "Upstream %q not found", key), where)
 		return "", false
 	}
-	t.used[b.upstream.Name] = b.upstream
+	t.use(&b.upstream)
 	if b.ready.Status != metav1.ConditionTrue {
 		r.add(warnf(ReasonUpstreamNotReady, "Upstream %q is not ready (%s: %s); its routes answer 503",
 			key, b.ready.Reason, b.ready.Message))

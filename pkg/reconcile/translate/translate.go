@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -106,8 +108,8 @@ func translate(in Input, cache *Cache) Output {
 	for _, ing := range ingresses {
 		results = append(results, t.translateIngress(cache.plan(ing)))
 	}
-	sort.Slice(results, func(i, j int) bool {
-		return keyLess(results[i].Key, results[j].Key)
+	slices.SortFunc(results, func(a, b IngressResult) int {
+		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
 	return Output{
 		Snapshot:  t.snapshot(),
@@ -159,14 +161,16 @@ type builtUpstream struct {
 
 func newTranslator(in Input, cache *Cache) *translator {
 	t := &translator{
-		idx:        newIndex(in),
-		cache:      cache,
-		services:   map[servicePortRef]*serviceUse{},
-		built:      map[types.NamespacedName]builtUpstream{},
-		used:       map[string]snapshot.Upstream{},
-		routes:     map[string][]snapshot.Route{},
-		routeOwner: map[routeKey]string{},
-		hostOwner:  map[string]string{},
+		idx:      newIndex(in),
+		cache:    cache,
+		services: map[servicePortRef]*serviceUse{},
+		built:    map[types.NamespacedName]builtUpstream{},
+		used:     map[string]snapshot.Upstream{},
+		// Sized for one host and two paths per Ingress: growing maps of
+		// thousands of entries was a tenth of a rebuild.
+		routes:     make(map[string][]snapshot.Route, len(in.Ingresses)),
+		routeOwner: make(map[routeKey]string, 2*len(in.Ingresses)),
+		hostOwner:  make(map[string]string, len(in.Ingresses)),
 
 		hostDefaults:   map[string]hostDefault{},
 		defaultService: in.DefaultBackendService,
