@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/utils/ptr"
@@ -119,7 +120,9 @@ func loadScale(e *env, n int) {
 	}
 	for s := range services {
 		name := fmt.Sprintf("svc%d", s)
-		jobs <- e.service(name, 80, "http")
+		svc := e.service(name, 80, "http")
+		svc.Spec.ClusterIP = corev1.ClusterIPNone // envtest's service range holds about 250
+		jobs <- svc
 		jobs <- e.endpointSlice(name+"-0", name, "http", 8080, scaleAddrs(s))
 	}
 	for i := range n {
