@@ -54,6 +54,9 @@ type Controller struct {
 	retry      time.Duration
 	warnings   []translate.Warning
 	gauges     upstreamGauges
+	// translations carries translation results across rebuilds, so a
+	// change re-translates only what depends on the changed objects.
+	translations *translate.Cache
 	// lastGood are the certificates of the snapshot last applied, by
 	// Secret, so that deleting or breaking a TLS Secret keeps serving its
 	// last good certificate (see translate.Input.LastGoodCertificates).
@@ -178,7 +181,10 @@ func (c *Controller) rebuild(ctx context.Context) {
 		c.retryLater(err)
 		return
 	}
-	out := translate.Translate(in)
+	if c.translations == nil {
+		c.translations = translate.NewCache()
+	}
+	out := c.translations.Translate(in)
 	buildSeconds.Observe(time.Since(start).Seconds())
 	c.gauges.update(out.Upstreams)
 	if err := c.apply(out.Snapshot); err != nil {

@@ -3,10 +3,11 @@
 // The shape is Contour's: an object cache, a pure builder, an observer.
 // Informers for IngressClass, Ingress, Service, EndpointSlice, Secret and
 // baton.dev Upstream feed one cache; every event only marks the world
-// dirty. One loop waits until changes settle (Options.Debounce after the
-// last one, at most four debounce periods after the first), lists
-// everything, calls translate.Translate, numbers the snapshot and hands it
-// to the Sink exactly once. Endpoint churn thus yields a new snapshot and
+// dirty. One loop rebuilds at once after a quiet spell and at most once
+// per Options.Debounce while changes keep arriving; it lists everything,
+// translates it with a translate.Cache (which re-does only what depends on
+// changed objects), numbers the snapshot and hands it to the Sink exactly
+// once. Endpoint churn thus yields a new snapshot and
 // nothing else: no reload, no per-object reconcile. A rebuild whose
 // snapshot routes exactly like the applied one is not applied again, so
 // Secret churn and resyncs cost one translation and no data plane work.

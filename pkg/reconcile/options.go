@@ -26,13 +26,10 @@ type Sink interface {
 	Apply(*snapshot.Snapshot) error
 }
 
-// DefaultDebounce is how long the controller waits after the last change
-// before it rebuilds, when Options.Debounce is zero.
-const DefaultDebounce = 50 * time.Millisecond
-
-// maxDelayFactor bounds how long a constant stream of changes can postpone
-// a rebuild: at most this many debounce periods after the first change.
-const maxDelayFactor = 4
+// DefaultDebounce is the shortest interval between the starts of two
+// rebuilds while changes keep arriving, when Options.Debounce is zero. A
+// change after a quiet spell is rebuilt at once.
+const DefaultDebounce = 20 * time.Millisecond
 
 // Options configure the controller.
 type Options struct {
@@ -57,8 +54,10 @@ type Options struct {
 	// Ingress names (it may live outside WatchNamespace); otherwise the
 	// oldest rule-less Ingress's defaultBackend does.
 	DefaultBackendService *translate.DefaultBackendService
-	// Debounce is the quiet period after a change before a rebuild;
-	// DefaultDebounce when zero.
+	// Debounce is the shortest interval between the starts of two
+	// rebuilds: a change after a quiet spell is rebuilt at once, a burst
+	// is rebuilt at most once per Debounce, each rebuild taking in every
+	// change so far. DefaultDebounce when zero.
 	Debounce time.Duration
 	// AllowLoopbackEndpoints lets Upstreams and EndpointSlices name
 	// loopback addresses (translate.Input.AllowLoopbackEndpoints); for

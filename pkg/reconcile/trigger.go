@@ -12,18 +12,24 @@ import (
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 )
 
-// debouncer turns any number of change notifications into few rebuilds:
-// Wait returns once Quiet has passed without a change, or MaxDelay after
-// the first change, whichever is sooner. Changes that arrive while the
-// caller rebuilds are remembered (the channel holds one) and start the
-// next wait.
+// debouncer turns any number of change notifications into few rebuilds
+// without taxing an isolated change: after a quiet spell (no rebuild in the
+// last interval) Wait returns at once, so a lone change is applied as soon
+// as it is seen. While changes keep arriving, rebuilds start at most once
+// per interval, and each takes in every change seen until it starts: a
+// change waits at most one interval (plus the rebuild in progress), however
+// long the burst lasts. Changes that arrive while the caller rebuilds are
+// remembered (the channel holds one) and start the next wait.
 type debouncer struct {
-	quiet, maxDelay time.Duration
-	kick            chan struct{}
+	interval time.Duration
+	kick     chan struct{}
+	// lastStart is when Wait last returned, that is when the last rebuild
+	// started; owned by the goroutine calling Wait.
+	lastStart time.Time
 }
 
-func newDebouncer(quiet time.Duration) *debouncer {
-	return &debouncer{quiet: quiet, maxDelay: maxDelayFactor * quiet, kick: make(chan struct{}, 1)}
+func newDebouncer(interval time.Duration) *debouncer {
+	return &debouncer{interval: interval, kick: make(chan struct{}, 1)}
 }
 
 // Trigger never blocks: one pending notification stands for any number.
@@ -34,29 +40,34 @@ func (d *debouncer) Trigger() {
 	}
 }
 
-// Wait blocks until a change has settled, or ctx ends.
+// Wait blocks until a change is pending and the last rebuild started at
+// least one interval ago, or ctx ends.
 func (d *debouncer) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-d.kick:
 	}
-	deadline := time.NewTimer(d.maxDelay)
-	defer deadline.Stop()
-	quiet := time.NewTimer(d.quiet)
-	defer quiet.Stop()
-	for {
+	if err := ctx.Err(); err != nil {
+		return err // select picks at random when both are ready
+	}
+	if hold := d.interval - time.Since(d.lastStart); hold > 0 {
+		timer := time.NewTimer(hold)
+		defer timer.Stop()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timer.C:
+		}
+		// The rebuild about to start reads the cache after every change
+		// notified so far, so a notification that came meanwhile is served.
+		select {
 		case <-d.kick:
-			quiet.Reset(d.quiet)
-		case <-quiet.C:
-			return nil
-		case <-deadline.C:
-			return nil
+		default:
 		}
 	}
+	d.lastStart = time.Now()
+	return nil
 }
 
 // changeHandler triggers on every add and delete, and on the updates that

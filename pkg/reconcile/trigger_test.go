@@ -65,6 +65,59 @@ func TestDebouncerMaxDelayUnderAConstantStream(t *testing.T) {
 	}
 }
 
+// An isolated change after a quiet spell must not wait for a debounce
+// period: with an interval of an hour, waiting at all would time out.
+func TestDebouncerAppliesAnIsolatedChangeAtOnce(t *testing.T) {
+	d := newDebouncer(time.Hour)
+	d.lastStart = time.Now().Add(-2 * time.Hour) // the last rebuild was long ago
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.Trigger()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatalf("an isolated change was held back: %v", err)
+	}
+}
+
+// A change right after a rebuild started is held until one interval after
+// that start, and the changes that arrive meanwhile join it.
+func TestDebouncerBatchesABurstWithABound(t *testing.T) {
+	const interval = 40 * time.Millisecond
+	d := newDebouncer(interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.Trigger()
+	if err := d.Wait(ctx); err != nil { // first change: at once
+		t.Fatal(err)
+	}
+	first := d.lastStart
+	d.Trigger()
+	go d.Trigger() // more of the burst, while Wait holds
+	if err := d.Wait(ctx); err != nil {
+		t.Fatalf("a change in a burst was never rebuilt: %v", err)
+	}
+	if gap := d.lastStart.Sub(first); gap < interval {
+		t.Fatalf("two rebuilds of one burst started %v apart, want at least %v", gap, interval)
+	}
+}
+
+// With an hour's interval a change right after a rebuild is still held
+// when a short context ends.
+func TestDebouncerHoldsAChangeRightAfterARebuild(t *testing.T) {
+	d := newDebouncer(time.Hour)
+	first, cancelFirst := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelFirst()
+	d.Trigger()
+	if err := d.Wait(first); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	d.Trigger()
+	if err := d.Wait(ctx); err == nil {
+		t.Fatal("a change right after a rebuild was not held for the interval")
+	}
+}
+
 func TestDebouncerStopsWithContext(t *testing.T) {
 	d := newDebouncer(time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())

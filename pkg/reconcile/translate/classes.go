@@ -1,7 +1,7 @@
 package translate
 
 import (
-	"sort"
+	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
 )
@@ -22,7 +22,7 @@ func ourIngresses(in Input) []*networkingv1.Ingress {
 			ours = append(ours, ing)
 		}
 	}
-	sort.SliceStable(ours, func(i, j int) bool { return olderFirst(ours[i], ours[j]) })
+	slices.SortStableFunc(ours, func(a, b *networkingv1.Ingress) int { return compareAge(a, b) })
 	return ours
 }
 

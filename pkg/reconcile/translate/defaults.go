@@ -3,9 +3,7 @@ package translate
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -30,40 +28,39 @@ type hostDefault struct {
 // rules offers it for the unrouted paths of its own hosts, and only where
 // its namespace owns the host (declared it first). So a tenant's host never
 // falls through to another tenant's backend.
-func (t *translator) addDefaultBackend(ing *networkingv1.Ingress, r *report) {
-	if ing.Spec.DefaultBackend == nil {
+func (t *translator) addDefaultBackend(p *ingressPlan, r *report) {
+	if p.defaultBackend == nil {
 		return
 	}
-	if len(ing.Spec.Rules) == 0 {
-		t.addCatchAllDefault(ing, r)
+	if len(p.rules) == 0 {
+		t.addCatchAllDefault(p, r)
 		return
 	}
-	hosts := t.defaultBackendHosts(ing, r)
+	hosts := t.defaultBackendHosts(p, r)
 	if len(hosts) == 0 {
 		return
 	}
-	source := keyOf(ing).String()
-	name, ok := t.resolveBackend(ing.Namespace, ing.Spec.DefaultBackend, "defaultBackend", r)
+	name, ok := t.resolveBackend(p.key.Namespace, p.defaultBackend, "defaultBackend", r)
 	if !ok {
 		return
 	}
 	for _, h := range hosts {
-		route := snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: source}
-		t.hostDefaults[h] = hostDefault{route: route, owner: source}
+		route := snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: p.source}
+		t.hostDefaults[h] = hostDefault{route: route, owner: p.source}
 	}
 }
 
-// defaultBackendHosts are the hosts of ing's rules whose default backend
-// ing may set, reporting why the others are not used.
-func (t *translator) defaultBackendHosts(ing *networkingv1.Ingress, r *report) []string {
+// defaultBackendHosts are the hosts of the Ingress's rules whose default
+// backend it may set, reporting why the others are not used.
+func (t *translator) defaultBackendHosts(p *ingressPlan, r *report) []string {
 	var hosts []string
-	for _, rule := range ing.Spec.Rules {
-		h := strings.ToLower(rule.Host)
+	for i := range p.rules {
+		h := p.rules[i].host
 		owner, valid := t.hostOwner[h]
 		if !valid || slices.Contains(hosts, h) {
 			continue // an invalid host is reported by addRule
 		}
-		if owner != ing.Namespace {
+		if owner != p.key.Namespace {
 			r.add(warnf(ReasonDefaultBackendConflict, "defaultBackend is not used for host %q: namespace %q declared the host first, so its unrouted paths are not this namespace's",
 				h, owner))
 			continue
@@ -79,7 +76,7 @@ func (t *translator) defaultBackendHosts(ing *networkingv1.Ingress, r *report) [
 
 // addCatchAllDefault makes the defaultBackend of a rule-less Ingress the
 // catch-all, unless the --default-backend-service or an older Ingress set it.
-func (t *translator) addCatchAllDefault(ing *networkingv1.Ingress, r *report) {
+func (t *translator) addCatchAllDefault(p *ingressPlan, r *report) {
 	switch {
 	case t.defaultService != nil:
 		r.add(warnf(ReasonDefaultBackendConflict,
@@ -90,10 +87,9 @@ func (t *translator) addCatchAllDefault(ing *networkingv1.Ingress, r *report) {
 			"defaultBackend is not used: Ingress %q is older and sets the default backend", t.defaultOwner))
 		return
 	}
-	source := keyOf(ing).String()
-	t.defaultOwner = source
-	if name, ok := t.resolveBackend(ing.Namespace, ing.Spec.DefaultBackend, "defaultBackend", r); ok {
-		t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: source}
+	t.defaultOwner = p.source
+	if name, ok := t.resolveBackend(p.key.Namespace, p.defaultBackend, "defaultBackend", r); ok {
+		t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: name, Source: p.source}
 	}
 }
 
@@ -106,13 +102,13 @@ func (t *translator) useDefaultService(d *DefaultBackendService) {
 		return
 	}
 	source := "--default-backend-service " + d.Key.String()
-	sp, w := t.idx.resolveService(d.Key.Namespace, d.Key.Name, t.defaultServicePort(d))
+	use := t.service(d.Key.Namespace, d.Key.Name, t.defaultServicePort(d))
 	u := snapshot.Upstream{Name: fmt.Sprintf("service/%s/%s/%d", d.Key.Namespace, d.Key.Name, d.Port),
 		Policy: snapshot.PolicyRoundRobin, Protocol: snapshot.ProtocolHTTP1, Source: d.Key.String()}
-	if w != nil {
+	if w := use.failed; w != nil {
 		t.warnings = append(t.warnings, Warning{Reason: w.Reason, Message: source + ": " + w.Message + "; requests for unknown hosts answer 503"})
 	} else {
-		u = serviceUpstream(sp)
+		u = use.upstream
 	}
 	t.used[u.Name] = u
 	t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: u.Name, Source: source}

@@ -1,7 +1,8 @@
 package translate
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -70,27 +71,22 @@ func sortedObjects[T any, P object[T]](items []T) []P {
 	for i := range items {
 		ps[i] = P(&items[i])
 	}
-	sort.SliceStable(ps, func(i, j int) bool { return objectLess(ps[i], ps[j]) })
+	slices.SortStableFunc(ps, func(a, b P) int { return compareObjects(a, b) })
 	return ps
 }
 
-func objectLess(a, b metav1.Object) bool {
-	ka, kb := keyOf(a), keyOf(b)
-	if ka != kb {
-		return keyLess(ka, kb)
-	}
-	if a.GetUID() != b.GetUID() {
-		return a.GetUID() < b.GetUID()
-	}
-	return a.GetResourceVersion() < b.GetResourceVersion()
+// compareObjects orders by namespace, name, UID and resourceVersion.
+func compareObjects(a, b metav1.Object) int {
+	return cmp.Or(
+		cmp.Compare(a.GetNamespace(), b.GetNamespace()),
+		cmp.Compare(a.GetName(), b.GetName()),
+		cmp.Compare(a.GetUID(), b.GetUID()),
+		cmp.Compare(a.GetResourceVersion(), b.GetResourceVersion()))
 }
 
-// olderFirst orders by creationTimestamp, then namespace/name: the order in
-// which Ingresses claim hosts and paths.
-func olderFirst(a, b metav1.Object) bool {
+// compareAge orders by creationTimestamp, then namespace/name: the order
+// in which Ingresses claim hosts and paths.
+func compareAge(a, b metav1.Object) int {
 	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
-	}
-	return objectLess(a, b)
+	return cmp.Or(ta.Compare(tb.Time), compareObjects(a, b))
 }

@@ -23,42 +23,43 @@ type routeKey struct {
 	path     string
 }
 
-func (t *translator) addRule(ing *networkingv1.Ingress, rule *networkingv1.IngressRule, r *report) {
-	host := strings.ToLower(rule.Host)
-	if err := validateHost(host); err != nil {
-		r.add(warnf(ReasonInvalidHost, "host %q is not used: %v", rule.Host, err))
+func (t *translator) addRule(p *ingressPlan, rule *rulePlan, r *report) {
+	if rule.invalid != nil {
+		r.add(rule.invalid)
 		return
 	}
-	if _, claimed := t.hostOwner[host]; !claimed {
-		t.hostOwner[host] = ing.Namespace
+	if _, claimed := t.hostOwner[rule.host]; !claimed {
+		t.hostOwner[rule.host] = p.key.Namespace
 	}
-	if rule.HTTP == nil {
-		return
-	}
-	for i := range rule.HTTP.Paths {
-		t.addPath(ing, host, &rule.HTTP.Paths[i], r)
+	for i := range rule.paths {
+		t.addPath(p, &rule.paths[i], r)
 	}
 }
 
-// addPath claims host+path for ing unless an older Ingress (or an earlier
-// path of ing) did, then routes it if its backend resolves.
-func (t *translator) addPath(ing *networkingv1.Ingress, host string, p *networkingv1.HTTPIngressPath, r *report) {
-	where := fmt.Sprintf("host %q path %q", host, p.Path)
-	pathType, path, err := normalizePath(p.PathType, p.Path)
-	if err != nil {
-		r.add(warnf(ReasonInvalidPath, "%s is not used: %v", where, err))
+// addPath claims host+path for the Ingress unless an older Ingress (or an
+// earlier path of the same one) did, then routes it if its backend
+// resolves.
+func (t *translator) addPath(p *ingressPlan, pp *pathPlan, r *report) {
+	if pp.invalid != nil {
+		r.add(pp.invalid)
 		return
 	}
-	source := keyOf(ing).String()
-	key := routeKey{host: host, pathType: pathType, path: path}
-	if owner, taken := t.routeOwner[key]; taken {
-		r.add(conflict(where, owner, source))
+	if owner, taken := t.routeOwner[pp.key]; taken {
+		r.add(conflict(pp.where, owner, p.source))
 		return
 	}
-	t.routeOwner[key] = source
-	if name, ok := t.resolveBackend(ing.Namespace, &p.Backend, where, r); ok {
-		route := snapshot.Route{PathType: pathType, Path: path, Upstream: name, Source: source}
-		t.routes[host] = append(t.routes[host], route)
+	t.routeOwner[pp.key] = p.source
+	if name, ok := t.resolveBackend(p.key.Namespace, pp.backend, pp.where, r); ok {
+		route := snapshot.Route{PathType: pp.key.pathType, Path: pp.key.path, Upstream: name, Source: p.source}
+		t.routes[pp.key.host] = append(t.routes[pp.key.host], route)
+	}
+}
+
+// use adds u to the snapshot; most routes name an upstream already added,
+// and copying the struct for each of them was a good part of a rebuild.
+func (t *translator) use(u *snapshot.Upstream) {
+	if _, ok := t.used[u.Name]; !ok {
+		t.used[u.Name] = *u
 	}
 }
 
@@ -84,22 +85,16 @@ func (t *translator) resolveBackend(ns string, b *networkingv1.IngressBackend, w
 }
 
 func (t *translator) useService(ns string, s *networkingv1.IngressServiceBackend, where string, r *report) (string, bool) {
-	sp, w := t.idx.resolveService(ns, s.Name, portRef{number: s.Port.Number, name: s.Port.Name})
-	if w != nil {
-		r.addf(w, where)
+	use := t.service(ns, s.Name, portRef{number: s.Port.Number, name: s.Port.Name})
+	if use.failed != nil {
+		r.addf(use.failed, where)
 		return "", false
 	}
-	u := serviceUpstream(sp)
-	t.used[u.Name] = u
-	if len(sp.forbidden) > 0 {
-		r.add(warnf(ReasonForbiddenEndpoint, "Service %q port %d lists endpoint addresses Baton refuses, dropped: %s",
-			sp.key, sp.port.Port, sp.forbidden.describe()))
+	t.use(&use.upstream)
+	for i := range use.warnings {
+		r.add(&use.warnings[i])
 	}
-	if len(u.Endpoints) == 0 {
-		r.add(warnf(ReasonNoReadyEndpoints,
-			"Service %q port %d has no ready endpoints; its routes answer 503", sp.key, sp.port.Port))
-	}
-	return u.Name, true
+	return use.upstream.Name, true
 }
 
 func (t *translator) useUpstream(ns string, ref *corev1.TypedLocalObjectReference, where string, r *report) (string, bool) {
@@ -118,7 +113,7 @@ func (t *translator) useUpstream(ns string, ref *corev1.TypedLocalObjectReferenc
 		r.addf(warnf(ReasonUpstreamNotFound, "Upstream %q not found", key), where)
 		return "", false
 	}
-	t.used[b.upstream.Name] = b.upstream
+	t.use(&b.upstream)
 	if b.ready.Status != metav1.ConditionTrue {
 		r.add(warnf(ReasonUpstreamNotReady, "Upstream %q is not ready (%s: %s); its routes answer 503",
 			key, b.ready.Reason, b.ready.Message))

@@ -19,20 +19,19 @@ type tlsClaim struct {
 	secret  types.NamespacedName
 }
 
-// addTLS serves the certificates of ing's tls entries for the hosts no
-// older Ingress serves with another Secret.
-func (t *translator) addTLS(ing *networkingv1.Ingress, r *report) {
-	for i := range ing.Spec.TLS {
-		entry := &ing.Spec.TLS[i]
-		if entry.SecretName == "" {
-			continue // these hosts get the default certificate
+// addTLS serves the certificates of the Ingress's tls entries for the
+// hosts no older Ingress serves with another Secret.
+func (t *translator) addTLS(p *ingressPlan, r *report) {
+	for i := range p.tls {
+		entry := &p.tls[i]
+		for j := range entry.warnings {
+			r.add(&entry.warnings[j])
 		}
-		key := types.NamespacedName{Namespace: ing.Namespace, Name: entry.SecretName}
-		hosts := t.claimTLSHosts(ing, key, tlsHosts(ing, entry, r), r)
+		hosts := t.claimTLSHosts(p.source, entry.secret, entry.hosts, r)
 		if len(hosts) == 0 {
 			continue
 		}
-		cert, ok, w := t.certificate(key)
+		cert, ok, w := t.certificate(entry.secret)
 		if w != nil {
 			r.add(w)
 		}
@@ -69,10 +68,9 @@ func tlsHosts(ing *networkingv1.Ingress, entry *networkingv1.IngressTLS, r *repo
 	return hosts
 }
 
-// claimTLSHosts returns the hosts ing may serve with secret: those not yet
-// claimed, or claimed with the same Secret.
-func (t *translator) claimTLSHosts(ing *networkingv1.Ingress, secret types.NamespacedName, hosts []string, r *report) []string {
-	source := keyOf(ing).String()
+// claimTLSHosts returns the hosts the Ingress source may serve with
+// secret: those not yet claimed, or claimed with the same Secret.
+func (t *translator) claimTLSHosts(source string, secret types.NamespacedName, hosts []string, r *report) []string {
 	var mine []string
 	for _, h := range hosts {
 		c, taken := t.tlsOwner[h]
@@ -134,7 +132,7 @@ func (t *translator) certificate(key types.NamespacedName) (cert snapshot.Certif
 	if c, seen := t.certCache[key]; seen {
 		return c.cert, c.ok, c.warning
 	}
-	cert, w = loadCertificate(t.idx.secrets[key], key)
+	cert, w = t.loadCertificate(key)
 	ok = w == nil
 	if !ok {
 		cert, ok, w = t.lastGoodCertificate(key, w)

@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,15 +96,20 @@ type UpstreamResult struct {
 
 // Translate builds the routing snapshot and the per-object results.
 func Translate(in Input) Output {
-	t := newTranslator(in)
+	return translate(in, nil)
+}
+
+// translate is Translate, reusing what cache (if not nil) holds.
+func translate(in Input, cache *Cache) Output {
+	t := newTranslator(in, cache)
 	upstreams := t.translateUpstreams(in.Upstreams)
 	ingresses := ourIngresses(in)
 	results := make([]IngressResult, 0, len(ingresses))
 	for _, ing := range ingresses {
-		results = append(results, t.translateIngress(ing))
+		results = append(results, t.translateIngress(cache.plan(ing)))
 	}
-	sort.Slice(results, func(i, j int) bool {
-		return keyLess(results[i].Key, results[j].Key)
+	slices.SortFunc(results, func(a, b IngressResult) int {
+		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
 	return Output{
 		Snapshot:  t.snapshot(),
@@ -118,7 +125,10 @@ func Translate(in Input) Output {
 // first; the first claim on a host+path, TLS host or the default backend
 // wins.
 type translator struct {
-	idx *index
+	idx   *index
+	cache *Cache // nil for a one-off translation
+	// services holds this translation's resolved Service ports.
+	services map[servicePortRef]*serviceUse
 
 	// built holds every Upstream CR already translated, by object key.
 	built map[types.NamespacedName]builtUpstream
@@ -149,14 +159,18 @@ type builtUpstream struct {
 	ready    metav1.Condition
 }
 
-func newTranslator(in Input) *translator {
+func newTranslator(in Input, cache *Cache) *translator {
 	t := &translator{
-		idx:        newIndex(in),
-		built:      map[types.NamespacedName]builtUpstream{},
-		used:       map[string]snapshot.Upstream{},
-		routes:     map[string][]snapshot.Route{},
-		routeOwner: map[routeKey]string{},
-		hostOwner:  map[string]string{},
+		idx:      newIndex(in),
+		cache:    cache,
+		services: map[servicePortRef]*serviceUse{},
+		built:    map[types.NamespacedName]builtUpstream{},
+		used:     map[string]snapshot.Upstream{},
+		// Sized for one host and two paths per Ingress: growing maps of
+		// thousands of entries was a tenth of a rebuild.
+		routes:     make(map[string][]snapshot.Route, len(in.Ingresses)),
+		routeOwner: make(map[routeKey]string, 2*len(in.Ingresses)),
+		hostOwner:  make(map[string]string, len(in.Ingresses)),
 
 		hostDefaults:   map[string]hostDefault{},
 		defaultService: in.DefaultBackendService,
@@ -173,17 +187,17 @@ func newTranslator(in Input) *translator {
 
 // translateIngress adds one Ingress's default backend, routes and
 // certificates, and reports what could not be used.
-func (t *translator) translateIngress(ing *networkingv1.Ingress) IngressResult {
+func (t *translator) translateIngress(p *ingressPlan) IngressResult {
 	r := &report{}
-	for i := range ing.Spec.Rules {
-		t.addRule(ing, &ing.Spec.Rules[i], r)
+	for i := range p.rules {
+		t.addRule(p, &p.rules[i], r)
 	}
-	t.addDefaultBackend(ing, r) // after the rules: it needs their hosts
-	t.addTLS(ing, r)
+	t.addDefaultBackend(p, r) // after the rules: it needs their hosts
+	t.addTLS(p, r)
 	return IngressResult{
-		Key:        keyOf(ing),
-		Generation: ing.Generation,
-		Conditions: r.ingressConditions(ing.Generation),
+		Key:        p.key,
+		Generation: p.generation,
+		Conditions: r.ingressConditions(p.generation),
 		Warnings:   r.warnings,
 	}
 }

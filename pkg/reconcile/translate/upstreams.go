@@ -72,10 +72,11 @@ func invalidSpec(key types.NamespacedName, err error) *Warning {
 func (t *translator) resolveUpstream(u *v1alpha1.Upstream, up *snapshot.Upstream, o *upstreamOutcome) {
 	o.ready, o.total = len(up.Endpoints), len(up.Endpoints)
 	if ref := u.Spec.ServiceRef; ref != nil {
-		sp, w := t.idx.resolveService(u.Namespace, ref.Name, portRef{number: ref.Port.Number, name: ref.Port.Name})
-		if w != nil {
+		use := t.service(u.Namespace, ref.Name, portRef{number: ref.Port.Number, name: ref.Port.Name})
+		if w := use.failed; w != nil {
 			o.refs = append(o.refs, *w)
 		}
+		sp := use.sp
 		up.Endpoints, o.ready, o.total = sp.ready, len(sp.ready), sp.total
 		if len(sp.forbidden) > 0 {
 			o.dropped = warnf(ReasonForbiddenEndpoint, "Service %q lists endpoint addresses Baton refuses, dropped: %s",

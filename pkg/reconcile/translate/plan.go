@@ -1,0 +1,98 @@
+package translate
+
+import (
+	"fmt"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// ingressPlan is everything about one Ingress that depends on the Ingress
+// alone: its hosts and paths checked and normalised, its TLS entries'
+// hosts, and the problems found on the way. Claims on hosts and paths and
+// the resolution of backends depend on other objects and are made when the
+// plan is replayed (translator.translateIngress), so a Cache can keep a
+// plan for as long as the Ingress's resourceVersion does not change.
+type ingressPlan struct {
+	key        types.NamespacedName
+	uid        types.UID
+	version    string // resourceVersion
+	generation int64
+	source     string // key.String(), the Source of its routes
+	rules      []rulePlan
+	// defaultBackend points into the Ingress, which the cache never
+	// modifies in place.
+	defaultBackend *networkingv1.IngressBackend
+	tls            []tlsPlan
+	epoch          uint64 // the Cache's last use of the plan
+}
+
+type rulePlan struct {
+	host    string // lower-cased, even when invalid
+	invalid *Warning
+	paths   []pathPlan
+}
+
+type pathPlan struct {
+	where   string
+	key     routeKey
+	invalid *Warning
+	backend *networkingv1.IngressBackend
+}
+
+// tlsPlan is one tls entry with a Secret: its hosts and the warnings met
+// while collecting them.
+type tlsPlan struct {
+	secret   types.NamespacedName
+	hosts    []string
+	warnings []Warning
+}
+
+func planIngress(ing *networkingv1.Ingress) *ingressPlan {
+	key := keyOf(ing)
+	p := &ingressPlan{key: key, uid: ing.UID, version: ing.ResourceVersion, generation: ing.Generation,
+		source: key.String(), defaultBackend: ing.Spec.DefaultBackend}
+	p.rules = make([]rulePlan, len(ing.Spec.Rules))
+	for i := range ing.Spec.Rules {
+		p.rules[i] = planRule(&ing.Spec.Rules[i])
+	}
+	for i := range ing.Spec.TLS {
+		if entry := &ing.Spec.TLS[i]; entry.SecretName != "" { // else the default certificate
+			p.tls = append(p.tls, planTLS(ing, entry))
+		}
+	}
+	return p
+}
+
+func planRule(rule *networkingv1.IngressRule) rulePlan {
+	host := strings.ToLower(rule.Host)
+	if err := validateHost(host); err != nil {
+		return rulePlan{host: host, invalid: warnf(ReasonInvalidHost, "host %q is not used: %v", rule.Host, err)}
+	}
+	rp := rulePlan{host: host}
+	if rule.HTTP == nil {
+		return rp
+	}
+	rp.paths = make([]pathPlan, len(rule.HTTP.Paths))
+	for i := range rule.HTTP.Paths {
+		rp.paths[i] = planPath(host, &rule.HTTP.Paths[i])
+	}
+	return rp
+}
+
+func planPath(host string, p *networkingv1.HTTPIngressPath) pathPlan {
+	where := fmt.Sprintf("host %q path %q", host, p.Path)
+	pathType, path, err := normalizePath(p.PathType, p.Path)
+	if err != nil {
+		return pathPlan{where: where, invalid: warnf(ReasonInvalidPath, "%s is not used: %v", where, err)}
+	}
+	return pathPlan{where: where, key: routeKey{host: host, pathType: pathType, path: path}, backend: &p.Backend}
+}
+
+func planTLS(ing *networkingv1.Ingress, entry *networkingv1.IngressTLS) tlsPlan {
+	r := &report{}
+	hosts := tlsHosts(ing, entry, r)
+	return tlsPlan{secret: types.NamespacedName{Namespace: ing.Namespace, Name: entry.SecretName},
+		hosts: hosts, warnings: r.warnings}
+}

@@ -1,0 +1,144 @@
+package translate
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/router"
+)
+
+// scaleInput is the cluster of issue 10 scaled to n Ingresses: each with
+// one host and two paths, one Service (with one slice of 50 endpoints) per
+// ten Ingresses, one TLS Secret per hundred.
+func scaleInput(n int) Input {
+	in := input()
+	services := max(n/10, 1)
+	for s := 0; s < services; s++ {
+		ns := fmt.Sprintf("ns%d", s%10)
+		svc := service(ns, fmt.Sprintf("svc%d", s), svcPort("http", 80))
+		svc.UID, svc.ResourceVersion = types.UID(svc.Name), "1"
+		in.Services = append(in.Services, svc)
+		in.EndpointSlices = append(in.EndpointSlices, scaleSlice(ns, s, 0))
+		if s%10 == 0 {
+			secret := tlsSecret(ns, fmt.Sprintf("tls%d", s))
+			secret.UID, secret.ResourceVersion = types.UID(secret.Name), "1"
+			in.Secrets = append(in.Secrets, secret)
+		}
+	}
+	for i := 0; i < n; i++ {
+		in.Ingresses = append(in.Ingresses, scaleIngress(i, services))
+	}
+	return in
+}
+
+func scaleIngress(i, services int) networkingv1.Ingress {
+	s := i % services
+	ns, svc := fmt.Sprintf("ns%d", s%10), fmt.Sprintf("svc%d", s)
+	host := fmt.Sprintf("h%d.example.com", i)
+	opts := []ingressOption{rule(host, prefix("/", backend(svc, 80)), exact("/api/v1", backend(svc, 80)))}
+	if i%100 == 0 {
+		opts = append(opts, tlsFor(fmt.Sprintf("tls%d", s-s%10), host))
+	}
+	ing := ingress(ns, fmt.Sprintf("ing%d", i), i, opts...)
+	ing.UID = types.UID("uid-" + ing.Name)
+	ing.ResourceVersion = "1"
+	return ing
+}
+
+// scaleSlice has 50 ready endpoints; gen varies their addresses.
+func scaleSlice(ns string, s, gen int) discoveryv1.EndpointSlice {
+	var eps []discoveryv1.Endpoint
+	for e := 0; e < 50; e++ {
+		eps = append(eps, readyEP(fmt.Sprintf("10.%d.%d.%d", s/256, s%256, (e+gen)%250+1)))
+	}
+	sl := endpointSlice(ns, fmt.Sprintf("svc%d", s), fmt.Sprintf("svc%d-abc", s), map[string]int32{"http": 8080}, eps...)
+	sl.UID, sl.ResourceVersion = types.UID(sl.Name), fmt.Sprint(gen+1)
+	return sl
+}
+
+var scaleSizes = []int{1000, 10000, 30000}
+
+// BenchmarkTranslateScale is one full rebuild, translation and route
+// compilation, at 1k, 10k and 30k Ingresses.
+func BenchmarkTranslateScale(b *testing.B) {
+	for _, n := range scaleSizes {
+		in := scaleInput(n)
+		b.Run(fmt.Sprintf("full-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			defer reportCPU(b)()
+			for b.Loop() {
+				out := Translate(in)
+				if _, err := router.Compile(out.Snapshot); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkIncrementalScale is one rebuild after one change, with a
+// Cache warmed by the previous state: an Ingress changed (a path
+// renamed), or an EndpointSlice changed (an endpoint replaced).
+func BenchmarkIncrementalScale(b *testing.B) {
+	for _, n := range scaleSizes {
+		in := scaleInput(n)
+		b.Run(fmt.Sprintf("ingress-%d", n), func(b *testing.B) {
+			benchIncremental(b, in, func(in *Input, i int) {
+				ing := scaleIngress(n/2, max(n/10, 1))
+				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i)
+				ing.ResourceVersion = fmt.Sprint(i + 2)
+				in.Ingresses[n/2] = ing
+			})
+		})
+		b.Run(fmt.Sprintf("slice-%d", n), func(b *testing.B) {
+			benchIncremental(b, in, func(in *Input, i int) {
+				s := len(in.Services) / 2
+				in.EndpointSlices[s] = scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
+			})
+		})
+	}
+}
+
+func benchIncremental(b *testing.B, in Input, change func(*Input, int)) {
+	in.Ingresses = slices.Clone(in.Ingresses)
+	in.EndpointSlices = slices.Clone(in.EndpointSlices)
+	cache := NewCache()
+	cache.Translate(in)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	i := 0
+	for b.Loop() {
+		i++
+		change(&in, i)
+		out := cache.Translate(in)
+		if _, err := router.Compile(out.Snapshot); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reportCPU reports the process's CPU time per operation, garbage
+// collection included: on a shared machine wall time says more about the
+// neighbours than about the code.
+func reportCPU(b *testing.B) func() {
+	start := cpuTime()
+	return func() {
+		b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
