@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -87,35 +86,34 @@ func run(cfg *config, logger *slog.Logger) error {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	mgrCtx, stopManager := context.WithCancel(context.Background())
 	defer stopManager()
+	// The manager failing drains the data plane, which then returns why.
+	serveCtx, stopServing := context.WithCancelCause(context.Background())
+	defer stopServing(nil)
 	managerDone := make(chan error, 1)
-	go func() { managerDone <- mgr.Start(mgrCtx) }()
+	go func() {
+		err := mgr.Start(mgrCtx)
+		managerDone <- err
+		if err != nil {
+			err = fmt.Errorf("manager stopped: %w", err)
+		}
+		stopServing(err)
+	}()
 
 	if err := waitFirstSnapshot(mgrCtx, controller, managerDone, signals); err != nil {
 		return err
 	}
-	if err := dp.Start(mgrCtx); err != nil {
-		return err
-	}
-	ready.serving.Store(true)
-	log.Info("serving", "http", cfg.httpAddr, "https", cfg.httpsAddr)
-	signalled, err := serveUntilStopped(dp, cfg, ready, managerDone, signals)
-	stopManager()
-	if cfg.stayAfterHandoff && !signalled && isClosed(dp.TakenOver()) {
-		// In a pod, exiting would restart the container (restartPolicy
-		// Always), and the restarted process would take the listeners back.
-		log.Info("listeners handed over and drained; waiting for termination")
-		<-signals
-	}
-	return err
-}
-
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
+	return dp.Run(serveCtx, dataplane.RunOptions{
+		Signals:          signals,
+		HandoffWait:      cfg.handoffWait,
+		StayAfterHandoff: cfg.stayAfterHandoff,
+		Serving: func() {
+			ready.serving.Store(true)
+			log.Info("serving", "http", cfg.httpAddr, "https", cfg.httpsAddr)
+		},
+		Draining: func() { ready.draining.Store(true) },
+		// No reconciling while a handed-over process waits to be killed.
+		Stopped: stopManager,
+	})
 }
 
 // waitFirstSnapshot blocks until the first snapshot is applied: only then
@@ -132,58 +130,6 @@ func waitFirstSnapshot(ctx context.Context, c *reconcile.Controller, managerDone
 	case sig := <-signals:
 		return fmt.Errorf("stopped by %v before serving", sig)
 	}
-}
-
-// serveUntilStopped waits for SIGTERM (drain), SIGINT (stop now), a
-// successor taking the listeners (drain) or the manager failing (drain).
-// It reports whether a signal asked this process to end.
-func serveUntilStopped(dp *dataplane.DataPlane, cfg *config, ready *readiness, managerDone <-chan error, signals <-chan os.Signal) (bool, error) {
-	grace := cfg.gracePeriod
-	var cause error
-	signalled := false
-	select {
-	case sig := <-signals:
-		signalled = true
-		if sig == syscall.SIGINT || !awaitSuccessor(dp, cfg.handoffWait, signals) {
-			log.Info("SIGINT: stopping now")
-			return true, dp.Close()
-		}
-		log.Info("SIGTERM: draining", "grace", grace)
-	case <-dp.TakenOver():
-		log.Info("a successor took the listeners: draining", "grace", grace)
-	case cause = <-managerDone:
-		log.Error(cause, "manager stopped: draining", "grace", grace)
-	}
-	ready.draining.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := dp.Shutdown(ctx); err != nil {
-		log.Error(err, "drain did not finish in time")
-	}
-	return signalled, cause
-}
-
-// awaitSuccessor keeps serving after SIGTERM for up to wait, until a
-// successor takes the listeners. In a hostNetwork rollout the old pod may
-// be told to stop before the new one is ready to route; draining at once
-// would leave the node's ports with nobody accepting. It reports false if
-// SIGINT asked for a fast stop meanwhile.
-func awaitSuccessor(dp *dataplane.DataPlane, wait time.Duration, signals <-chan os.Signal) bool {
-	if wait <= 0 {
-		return true
-	}
-	log.Info("SIGTERM: serving until a successor takes the listeners", "wait", wait)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-dp.TakenOver():
-		log.Info("a successor took the listeners")
-	case <-timer.C:
-		log.Info("no successor took the listeners in time")
-	case sig := <-signals:
-		return sig != syscall.SIGINT
-	}
-	return true
 }
 
 func newManager(cfg *config) (ctrl.Manager, error) {

@@ -55,6 +55,23 @@ type Options struct {
 	// Logger is handed to every part of the data plane (Proxy.Logger
 	// unless that is set); nil discards.
 	Logger *slog.Logger
+
+	// WrapRouter, when set, returns the phases HTTPAddr and HTTPSAddr run
+	// instead of the router's; they usually embed the router and override a
+	// phase or two, calling the router's from theirs:
+	//
+	//	type auth struct{ proxy.Phases[*router.RequestCtx] }
+	//
+	//	func (a auth) RequestFilter(s *proxy.Session, c *router.RequestCtx) (bool, error) {
+	//		if s.Request.Header.Get("X-Token") != token { ... answer 403 ... }
+	//		return a.Phases.RequestFilter(s, c)
+	//	}
+	WrapRouter func(router proxy.Phases[*router.RequestCtx]) proxy.Phases[*router.RequestCtx]
+	// Services are served next to the router, on their own listeners and
+	// handlers (typically a proxy.New of phases of their own); they start,
+	// move in a handoff and drain with it. Listener names must be unique
+	// across the router's, these and AdminListeners.
+	Services []server.Service
 }
 
 // accessLogFlushTimeout bounds writing the queued access log lines when
@@ -92,9 +109,16 @@ func New(opts Options) *DataPlane {
 		opts:      opts,
 		registry:  registry,
 		router:    rt,
-		proxy:     proxy.New[*router.RequestCtx](rt, opts.Proxy),
+		proxy:     proxy.New(routerPhases(rt, opts.WrapRouter), opts.Proxy),
 		takenOver: make(chan struct{}),
 	}
+}
+
+func routerPhases(rt *router.Router, wrap func(proxy.Phases[*router.RequestCtx]) proxy.Phases[*router.RequestCtx]) proxy.Phases[*router.RequestCtx] {
+	if wrap == nil {
+		return rt
+	}
+	return wrap(rt)
 }
 
 // Apply publishes a snapshot; requests already in flight finish on the one
@@ -118,15 +142,19 @@ func (d *DataPlane) Handler() *proxy.Proxy[*router.RequestCtx] { return d.proxy 
 
 // Start takes the listeners from a predecessor when there is one, else
 // opens fresh ones, and starts serving. Call it once the first snapshot is
-// applied: taking the listeners is what makes the predecessor stop.
+// applied: taking the listeners is what makes the predecessor stop. Run
+// calls it; call it directly only to drive the stop yourself.
 func (d *DataPlane) Start(ctx context.Context) error {
+	if err := d.checkListenerNames(); err != nil {
+		return err
+	}
 	taken := d.take(ctx)
 	var inherited map[string]net.Listener
 	if taken != nil {
 		inherited = taken.Listeners
 	}
 	inherited, admin := d.split(inherited)
-	d.server = server.New(d.serverOptions(inherited), d.service())
+	d.server = server.New(d.serverOptions(inherited), d.services()...)
 	if err := d.server.Start(); err != nil {
 		return fmt.Errorf("start listeners: %w", err)
 	}
@@ -186,7 +214,38 @@ func (d *DataPlane) serverOptions(inherited map[string]net.Listener) server.Opti
 	}
 }
 
-func (d *DataPlane) service() server.Service {
+// services are the router's, when it has listeners, and Options.Services.
+func (d *DataPlane) services() []server.Service {
+	out := slices.Clone(d.opts.Services)
+	if ingress := d.ingress(); len(ingress.Listeners) > 0 {
+		out = append([]server.Service{ingress}, out...)
+	}
+	return out
+}
+
+// checkListenerNames refuses, before any socket is taken, a name used
+// twice: the handoff matches sockets to listeners by name alone.
+func (d *DataPlane) checkListenerNames() error {
+	owner := make(map[string]string)
+	var errs []error
+	claim := func(name, svc string) {
+		if other, dup := owner[name]; dup {
+			errs = append(errs, fmt.Errorf("listener name %q is used by services %q and %q", name, other, svc))
+		}
+		owner[name] = svc
+	}
+	for _, svc := range d.services() {
+		for _, l := range svc.Listeners {
+			claim(l.Name, svc.Name)
+		}
+	}
+	for _, al := range d.opts.AdminListeners {
+		claim(al.Name, "admin")
+	}
+	return errors.Join(errs...)
+}
+
+func (d *DataPlane) ingress() server.Service {
 	svc := server.Service{Name: "ingress", Handler: d.proxy}
 	if d.opts.HTTPAddr != "" {
 		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP, Addr: d.opts.HTTPAddr, ProxyProtocol: d.opts.ProxyProtocol})

@@ -9,9 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane"
@@ -48,20 +46,9 @@ func main() {
 	if err := dp.Apply(snap); err != nil {
 		log.Fatal(err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := dp.Start(ctx); err != nil {
+	// SIGTERM drains, SIGINT stops at once, a successor's takeover drains.
+	if err := dp.Run(context.Background(), dataplane.RunOptions{}); err != nil {
 		log.Fatal(err)
-	}
-	select {
-	case <-ctx.Done():
-		_ = dp.Close()
-	case <-dp.TakenOver():
-		drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := dp.Shutdown(drain); err != nil {
-			log.Printf("drain: %v", err)
-		}
 	}
 }
 
