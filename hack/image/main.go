@@ -60,37 +60,44 @@ func parseFlags(args []string) (options, error) {
 
 func run(o options) error {
 	start := time.Now()
+	ref, digest, skipped, err := build(o)
+	if err != nil || o.rootfs != "" {
+		return err
+	}
+	fmt.Printf("%s %s -> %s (%d constrained CA roots left out, %s)\n",
+		ref, digest, o.out, skipped, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// build writes the image tarball (or the rootfs) and returns the image's
+// reference and manifest digest.
+func build(o options) (ref, digest string, skippedRoots int, err error) {
+	epoch, err := sourceDateEpoch(o)
+	if err != nil {
+		return "", "", 0, err
+	}
 	work, err := os.MkdirTemp("", "baton-image-")
 	if err != nil {
-		return err
+		return "", "", 0, err
 	}
 	defer os.RemoveAll(work)
 	binary, err := buildBinary(o.src, work, o.arch)
 	if err != nil {
-		return err
+		return "", "", 0, err
 	}
 	caBundle, skipped := caCertificates()
 	entries := layout(binary, caBundle)
-	epoch, err := sourceDateEpoch(o)
-	if err != nil {
-		return err
-	}
 	mtime := time.Unix(epoch, 0).UTC()
 	if o.rootfs != "" {
-		return writeRootfs(o.rootfs, entries, mtime)
+		return "", "", skipped, writeRootfs(o.rootfs, entries, mtime)
 	}
 	version, err := appVersion(o.src)
 	if err != nil {
-		return err
+		return "", "", 0, err
 	}
 	img := image{ref: o.repository + ":" + version, version: version, arch: o.arch, created: mtime}
-	digest, err := writeImage(o.out, img, entries)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s %s -> %s (%d constrained CA roots left out, %s)\n",
-		img.ref, digest, o.out, skipped, time.Since(start).Round(time.Second))
-	return nil
+	digest, err = writeImage(o.out, img, entries)
+	return img.ref, digest, skipped, err
 }
 
 // writeImage writes the tarball next to its final name first, so that a
