@@ -115,7 +115,7 @@ func (img image) config(l layer) imageConfig {
 // archiveFiles is the whole tarball: OCI layout plus manifest.json. It
 // also returns the manifest's digest, the image's identity.
 func (img image) archiveFiles(l layer) ([]tarFile, string, error) {
-	blobs := newBlobSet()
+	blobs := &blobSet{}
 	configJSON, err := json.Marshal(img.config(l))
 	if err != nil {
 		return nil, "", err
@@ -130,16 +130,7 @@ func (img image) archiveFiles(l layer) ([]tarFile, string, error) {
 		return nil, "", err
 	}
 	md := blobs.add(mediaTypeManifest, manifestJSON)
-	md.Annotations = map[string]string{annotationImageName: img.ref, annotationRefName: img.tag()}
-	md.Platform = &platform{Architecture: img.arch, OS: "linux"}
-	indexJSON, err := json.Marshal(index{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: []descriptor{md}})
-	if err != nil {
-		return nil, "", err
-	}
-	dockerJSON, err := json.Marshal([]dockerManifest{{
-		Config: blobPath(m.Config.Digest), RepoTags: []string{img.ref},
-		Layers: []string{blobPath(m.Layers[0].Digest)},
-	}})
+	indexJSON, dockerJSON, err := img.indexes(m, md)
 	if err != nil {
 		return nil, "", err
 	}
@@ -155,12 +146,26 @@ func (img image) archiveFiles(l layer) ([]tarFile, string, error) {
 	return files, md.Digest, nil
 }
 
+// indexes are the two ways into the blobs: the OCI index.json, whose
+// annotation names the image for containerd, and Docker's manifest.json.
+func (img image) indexes(m manifest, md descriptor) (indexJSON, dockerJSON []byte, err error) {
+	md.Annotations = map[string]string{annotationImageName: img.ref, annotationRefName: img.tag()}
+	md.Platform = &platform{Architecture: img.arch, OS: "linux"}
+	indexJSON, err = json.Marshal(index{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: []descriptor{md}})
+	if err != nil {
+		return nil, nil, err
+	}
+	dockerJSON, err = json.Marshal([]dockerManifest{{
+		Config: blobPath(m.Config.Digest), RepoTags: []string{img.ref},
+		Layers: []string{blobPath(m.Layers[0].Digest)},
+	}})
+	return indexJSON, dockerJSON, err
+}
+
 func (img image) tag() string { return img.ref[strings.LastIndex(img.ref, ":")+1:] }
 
 // blobSet collects content-addressed blobs as tar files.
 type blobSet struct{ files []tarFile }
-
-func newBlobSet() *blobSet { return &blobSet{} }
 
 func (b *blobSet) add(mediaType string, data []byte) descriptor {
 	d := "sha256:" + hexSum(sumOf(data))
