@@ -19,6 +19,13 @@ build: ## the controller binary and the e2e/demo backend
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/baton ./cmd/controller
 	$(GO) build -o $(BIN)/baton-e2e-backend ./hack/e2e/backend
 
+.PHONY: image image-check
+image: ## the controller image as bin/baton-image.tar, without a container daemon (README.md, "Image")
+	cd hack/image && $(GO) run . -src $(CURDIR) -out $(BIN)/baton-image.tar
+
+image-check: ## the image's structure, reproducibility and (as root) its file capability
+	cd hack/image && $(GO) test -count=1 ./...
+
 generate: tools ## deepcopy and CRD manifests from pkg/api
 	$(BIN)/controller-gen object paths=./pkg/api/... crd paths=./pkg/api/... output:crd:artifacts:config=config/crd
 	cp config/crd/*.yaml charts/baton/crds/

@@ -208,14 +208,18 @@ spec:
   {{- end }}
 {{- end }}
 
-{{/* Container security context, plus NET_BIND_SERVICE when a privileged node port is bound. */}}
+{{/*
+Container security context, plus NET_BIND_SERVICE in every mode: the
+image's /baton carries the file capability cap_net_bind_service=ep (for the
+node's ports 80/443 in DaemonSet mode), and the kernel refuses to execute a
+file whose effective capabilities the bounding set cannot grant, so with
+drop ALL alone the container would fail with "operation not permitted".
+*/}}
 {{- define "baton.containerSecurityContext" -}}
 {{- $sc := deepCopy .Values.containerSecurityContext }}
-{{- if eq (include "baton.needsNetBind" .) "true" }}
 {{- $caps := get $sc "capabilities" | default dict }}
 {{- $add := get $caps "add" | default list }}
 {{- $_ := set $caps "add" (append $add "NET_BIND_SERVICE" | uniq) }}
 {{- $_ := set $sc "capabilities" $caps }}
-{{- end }}
 {{- toYaml $sc }}
 {{- end }}
