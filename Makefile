@@ -50,7 +50,7 @@ chart-check: tools
 	$(BIN)/helm template baton charts/baton >/dev/null
 	$(BIN)/helm template baton charts/baton --set mode=DaemonSet >/dev/null
 
-test: vet unit envtest e2e chart-check ## everything, from a fresh clone
+test: vet unit envtest e2e chart-check image-check ## everything, from a fresh clone
 
 bench: tools build ## micro-benchmarks, then wrk against Baton, nginx and HAProxy
 	hack/bench.sh
