@@ -1,0 +1,190 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TestSmoke is `make test-cluster-smoke`: the node comes up Ready, a second
+// Start changes nothing, a pod from a locally built image answers on its
+// pod IP and through a ClusterIP Service, and Stop leaves nothing behind.
+func TestSmoke(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Root: root, Logf: t.Logf}
+	ctx := context.Background()
+	start := time.Now()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster Ready after %s", time.Since(start).Round(time.Millisecond))
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = c.Stop(context.Background())
+		}
+	})
+	assertRestartIsNoop(t, c)
+	cs, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	podIP := runEchoPod(t, cs)
+	assertEcho(t, "http://"+net.JoinHostPort(podIP, "8080")+"/anything", "echo")
+	clusterIP := exposeEcho(t, cs)
+	assertEcho(t, "http://"+net.JoinHostPort(clusterIP, "80")+"/anything", "echo")
+
+	start = time.Now()
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	t.Logf("cluster down after %s", time.Since(start).Round(time.Millisecond))
+	assertNothingLeft(t, c)
+}
+
+func assertRestartIsNoop(t *testing.T, c *Cluster) {
+	before := pids(c)
+	start := time.Now()
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second Start took %s", time.Since(start).Round(time.Millisecond))
+	if after := pids(c); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("second Start replaced processes: %v -> %v", before, after)
+	}
+}
+
+func pids(c *Cluster) map[string]int {
+	m := map[string]int{}
+	for name, d := range c.daemons() {
+		pid, _ := d.running()
+		m[name] = pid
+	}
+	return m
+}
+
+func runEchoPod(t *testing.T, cs kubernetes.Interface) string {
+	ctx := context.Background()
+	// The default ServiceAccount appears shortly after the namespace exists.
+	if err := poll(ctx, time.Minute, func() error {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Labels: map[string]string{"app": "echo"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "echo", Image: EchoImage, ImagePullPolicy: corev1.PullNever,
+			Args: []string{"-name", "echo"},
+		}}},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	err := poll(ctx, 2*time.Minute, func() error {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "echo", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			return fmt.Errorf("pod echo %s, status %+v", p.Status.Phase, p.Status.ContainerStatuses)
+		}
+		ip = p.Status.PodIP
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pod echo running at %s", ip)
+	return ip
+}
+
+func exposeEcho(t *testing.T, cs kubernetes.Interface) string {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "echo"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	created, err := cs.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created.Spec.ClusterIP
+}
+
+// assertEcho retries until kube-proxy or the pod is ready, then wants the
+// backend's JSON naming pod.
+func assertEcho(t *testing.T, url, pod string) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	err := poll(context.Background(), time.Minute, func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var reply struct{ Pod string }
+		if err := json.Unmarshal(body, &reply); err != nil || reply.Pod != pod {
+			return fmt.Errorf("GET %s: %s %q", url, resp.Status, body)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertNothingLeft(t *testing.T, c *Cluster) {
+	for _, marker := range []string{runDir, libDir, filepath.Join(c.Root, "bin", "cluster")} {
+		if p := processesUsing(marker); len(p) > 0 {
+			t.Errorf("processes still mention %s: %v", marker, p)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("%s still exists", marker)
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, dir := range []string{runDir, libDir} {
+		if strings.Contains(string(mounts), dir) {
+			t.Errorf("mounts left under %s", dir)
+		}
+	}
+	if _, err := net.InterfaceByName(Bridge); err == nil {
+		t.Errorf("bridge %s still exists", Bridge)
+	}
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			out, _ := exec.Command(ipt, "-w", "-t", table, "-S").Output()
+			for _, line := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(line); len(f) > 1 && f[0] == "-N" && ownedChain(f[1]) {
+					t.Errorf("%s -t %s: chain %s left", ipt, table, f[1])
+				}
+			}
+		}
+	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*"); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
+}
