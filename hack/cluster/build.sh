@@ -26,11 +26,19 @@ fi
 
 "$root/hack/build-tools.sh"
 
+# Stamp the release: kubelets report it as the node version, and a module
+# build would otherwise say v0.0.0-master.
+k8s_version=$(cd "$root/hack/tools" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+minor=${k8s_version#v1.}
+minor=${minor%%.*}
+pkg=k8s.io/component-base/version
+ldflags="-s -w -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+
 build() { # build <output name> <package>; timed, since a fresh one takes minutes
 	if [ -x "$bin/$1" ]; then return 0; fi
 	echo ">> building $1 from $2" >&2
 	local t0=$SECONDS
-	(cd "$root/hack/tools" && go build -trimpath -ldflags='-s -w' -o "$bin/$1.tmp" "$2")
+	(cd "$root/hack/tools" && go build -trimpath -ldflags="$ldflags" -o "$bin/$1.tmp" "$2")
 	mv "$bin/$1.tmp" "$bin/$1"
 	echo ">> built $1 in $((SECONDS - t0))s" >&2
 }

@@ -62,7 +62,8 @@ current-context: baton
 
 // containerdConfig keeps every path containerd would otherwise share with
 // the host (/var/lib/containerd, /run/containerd, /var/run/netns,
-// /opt/containerd, the NRI socket) under the cluster's own directories.
+// /opt/containerd, the NRI socket, runc's /run/containerd/runc) under the
+// cluster's own directories.
 func (c *Cluster) containerdConfig() string {
 	r := strings.NewReplacer("@RUN@", runDir, "@LIB@", libDir, "@CNI@", c.state("cni"), "@PAUSE@", PauseImage)
 	return r.Replace(`version = 3
@@ -85,15 +86,18 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.tracing.processor
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = "@PAUSE@"
 
+# This machine's root lacks CAP_SYS_RESOURCE: runc cannot lower
+# oom_score_adj below containerd's own (0), as the -998 of a sandbox needs.
 [plugins.'io.containerd.cri.v1.runtime']
   netns_mounts_under_state_dir = true
-  enable_cdi = false
+  restrict_oom_score_adj = true
 
 [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
   runtime_type = "io.containerd.runc.v2"
 
 [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
   BinaryName = "/usr/sbin/runc"
+  Root = "@RUN@/runc"
   SystemdCgroup = false
 
 [plugins.'io.containerd.cri.v1.runtime'.cni]

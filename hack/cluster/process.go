@@ -36,10 +36,12 @@ func (d daemon) running() (int, bool) {
 		return 0, false
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil || strings.TrimSuffix(exe, " (deleted)") != d.binary {
+	if err != nil {
 		return 0, false
 	}
-	return pid, true
+	// bin/ may hold symlinks (worktrees share the main checkout's tools).
+	want, err := filepath.EvalSymlinks(d.binary)
+	return pid, err == nil && strings.TrimSuffix(exe, " (deleted)") == want
 }
 
 func (c *Cluster) start(d daemon) error {
