@@ -28,11 +28,15 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 	c.killTasks()
 	_ = c.stop(d["containerd"], 10*time.Second)
-	for _, pid := range processesUsing(containerdSocket()) {
-		_ = killAndWait(pid, 5*time.Second)
-	}
 	for _, name := range []string{"kube-apiserver", "etcd"} {
 		_ = c.stop(d[name], 10*time.Second)
+	}
+	// Whatever still names the cluster's directories (a lost pid file, a
+	// shim of an earlier containerd) is the cluster's too.
+	for _, marker := range []string{runDir, libDir, c.state("")} {
+		for _, pid := range processesUsing(marker) {
+			_ = killAndWait(pid, 5*time.Second)
+		}
 	}
 	for _, dir := range []string{runDir, libDir} {
 		unmountUnder(dir)

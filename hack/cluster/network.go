@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -29,6 +30,11 @@ func ensureBridge() error {
 	if err := run("ip", "link", "set", Bridge, "up"); err != nil {
 		return err
 	}
+	// Service addresses kube-proxy has not (yet) translated must die on the
+	// bridge, not leave the machine by the default route.
+	if err := run("ip", "route", "replace", ServiceCIDR, "dev", Bridge); err != nil {
+		return err
+	}
 	// Pods reach Services through kube-proxy's DNAT on the node.
 	return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 }
@@ -45,41 +51,64 @@ func ownedChain(name string) bool {
 	return strings.HasPrefix(name, "KUBE-") || strings.HasPrefix(name, "CNI-")
 }
 
-// cleanIptables removes the jumps into owned chains from built-in chains,
-// then flushes and deletes the owned chains, in every table of iptables
-// or ip6tables.
+// cleanIptables removes the jumps into owned chains from the built-in
+// chains, then flushes and deletes the owned chains, in every table of
+// iptables or ip6tables. Jumps are deleted by rule number: the -S form
+// quotes comments, which would not survive being split back into args.
 func cleanIptables(iptables string) {
 	for _, table := range []string{"filter", "nat", "mangle"} {
 		out, err := exec.Command(iptables, "-w", "-t", table, "-S").Output()
 		if err != nil {
 			continue
 		}
-		var chains []string
+		var owned, builtin []string
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Fields(line)
 			switch {
 			case len(f) >= 2 && f[0] == "-N" && ownedChain(f[1]):
-				chains = append(chains, f[1])
-			case len(f) >= 4 && f[0] == "-A" && !ownedChain(f[1]) && jumpsToOwned(f):
-				_ = run(iptables, append([]string{"-w", "-t", table, "-D"}, f[1:]...)...)
+				owned = append(owned, f[1])
+			case len(f) >= 2 && f[0] == "-P":
+				builtin = append(builtin, f[1])
 			}
 		}
-		for _, ch := range chains {
+		for _, ch := range builtin {
+			deleteJumps(iptables, table, ch)
+		}
+		for _, ch := range owned {
 			_ = run(iptables, "-w", "-t", table, "-F", ch)
 		}
-		for _, ch := range chains {
+		for _, ch := range owned {
 			_ = run(iptables, "-w", "-t", table, "-X", ch)
 		}
 	}
 }
 
-func jumpsToOwned(rule []string) bool {
-	for i := 0; i+1 < len(rule); i++ {
-		if (rule[i] == "-j" || rule[i] == "-g") && ownedChain(rule[i+1]) {
-			return true
+// deleteJumps deletes, last first, the rules of chain whose target is an
+// owned chain.
+func deleteJumps(iptables, table, chain string) {
+	out, err := exec.Command(iptables, "-w", "-t", table, "-n", "--line-numbers", "-L", chain).Output()
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if num, ok := jumpToOwned(lines[i]); ok {
+			_ = run(iptables, "-w", "-t", table, "-D", chain, num)
 		}
 	}
-	return false
+}
+
+// jumpToOwned parses a `-L --line-numbers` line ("3 KUBE-SERVICES all --
+// ...") and returns its rule number if the target is an owned chain.
+func jumpToOwned(line string) (string, bool) {
+	f := strings.Fields(line)
+	if len(f) < 2 || !ownedChain(f[1]) {
+		return "", false
+	}
+	if _, err := strconv.Atoi(f[0]); err != nil {
+		return "", false
+	}
+	return f[0], true
 }
 
 // unmountUnder unmounts every mount point below dir, deepest first (the
@@ -104,9 +133,9 @@ func unmountUnder(dir string) {
 	}
 }
 
-// removeCgroups removes the kubelet's pod cgroups (kubepods*) in every
-// cgroup v1 hierarchy, children first; rmdir fails on a busy cgroup, which
-// is the right answer if a process still lives there.
+// removeCgroups kills what still runs in the kubelet's pod cgroups
+// (kubepods*, pod processes whose shim is gone) and removes the cgroups in
+// every cgroup v1 hierarchy, children first.
 func removeCgroups() {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods*")
 	for _, root := range roots {
@@ -118,7 +147,17 @@ func removeCgroups() {
 			return nil
 		})
 		for i := len(dirs) - 1; i >= 0; i-- {
+			killCgroup(dirs[i])
 			_ = syscall.Rmdir(dirs[i])
+		}
+	}
+}
+
+func killCgroup(dir string) {
+	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(procs)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			_ = killAndWait(pid, 0)
 		}
 	}
 }

@@ -1,22 +1,20 @@
 package cluster
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // cleanIptables deletes rules from the machine's built-in chains, shared
 // with everything else on it: only jumps into owned chains may match.
-func TestJumpsToOwned(t *testing.T) {
-	for rule, want := range map[string]bool{
-		"-A PREROUTING -m comment --comment kubernetes -j KUBE-SERVICES": true,
-		"-A POSTROUTING -s 10.88.0.0/24 -g CNI-abc":                      true,
-		"-A FORWARD -j ACCEPT":                                           false,
-		"-A FORWARD -m comment --comment KUBE-SERVICES -j DOCKER":        false,
-		"-A POSTROUTING -j MASQUERADE":                                   false,
+func TestJumpToOwned(t *testing.T) {
+	for line, want := range map[string]string{
+		`1    KUBE-SERVICES  all  --  0.0.0.0/0  0.0.0.0/0  /* kubernetes service portals */`:  "1",
+		`12   CNI-HOSTPORT-DNAT  all  --  0.0.0.0/0  0.0.0.0/0  ADDRTYPE match dst-type LOCAL`: "12",
+		`2    ACCEPT     all  --  0.0.0.0/0  0.0.0.0/0  /* KUBE-SERVICES */`:                   "",
+		`3    DOCKER     all  --  0.0.0.0/0  0.0.0.0/0`:                                        "",
+		`num  target     prot opt source               destination`:                            "",
+		`Chain PREROUTING (policy ACCEPT)`:                                                     "",
 	} {
-		if got := jumpsToOwned(strings.Fields(rule)); got != want {
-			t.Errorf("%q: got %v, want %v", rule, got, want)
+		if got, _ := jumpToOwned(line); got != want {
+			t.Errorf("%q: got %q, want %q", line, got, want)
 		}
 	}
 }

@@ -39,9 +39,14 @@ func TestSmoke(t *testing.T) {
 	t.Logf("cluster Ready after %s", time.Since(start).Round(time.Millisecond))
 	stopped := false
 	t.Cleanup(func() {
-		if !stopped {
-			_ = c.Stop(context.Background())
+		if stopped {
+			return
 		}
+		keep := filepath.Join(os.TempDir(), fmt.Sprintf("baton-cluster-logs-%d", time.Now().Unix()))
+		if err := exec.Command("cp", "-r", c.state("logs"), keep).Run(); err == nil {
+			t.Logf("cluster logs kept in %s", keep)
+		}
+		_ = c.Stop(context.Background())
 	})
 	assertRestartIsNoop(t, c)
 	cs, err := c.Client()
