@@ -44,6 +44,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 	removeCgroups()
 	removeCNICache()
+	removeHardcodedPaths()
 	for _, ipt := range []string{"iptables", "ip6tables"} {
 		cleanIptables(ipt)
 	}
@@ -110,5 +111,17 @@ func removeCNICache() {
 	}
 	for _, dir := range []string{"/var/lib/cni/cache/results", "/var/lib/cni/cache", "/var/lib/cni/results", "/var/lib/cni"} {
 		_ = os.Remove(dir) // only if empty
+	}
+}
+
+// removeHardcodedPaths removes what the kubelet and the containerd shims
+// create at fixed paths whatever their configured roots: the device-plugin
+// socket and the shim socket directory. Directories go only when empty, in
+// case something else on the machine uses them.
+func removeHardcodedPaths() {
+	_ = os.Remove("/var/lib/kubelet/device-plugins/kubelet.sock")
+	for _, dir := range []string{"/var/lib/kubelet/device-plugins", "/var/lib/kubelet",
+		"/run/containerd/s", "/run/containerd"} {
+		_ = os.Remove(dir)
 	}
 }

@@ -32,6 +32,7 @@ func TestSmoke(t *testing.T) {
 	}
 	c := &Cluster{Root: root, Logf: t.Logf}
 	ctx := context.Background()
+	hostBefore := existing(hostPaths)
 	start := time.Now()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -57,6 +58,7 @@ func TestSmoke(t *testing.T) {
 	assertEcho(t, "http://"+net.JoinHostPort(podIP, "8080")+"/anything", "echo")
 	clusterIP := exposeEcho(t, cs)
 	assertEcho(t, "http://"+net.JoinHostPort(clusterIP, "80")+"/anything", "echo")
+	assertAPIThroughService(t, c)
 
 	start = time.Now()
 	if err := c.Stop(ctx); err != nil {
@@ -65,6 +67,47 @@ func TestSmoke(t *testing.T) {
 	stopped = true
 	t.Logf("cluster down after %s", time.Since(start).Round(time.Millisecond))
 	assertNothingLeft(t, c)
+	for _, p := range hostPaths {
+		if exists(p) && !hostBefore[p] {
+			t.Errorf("%s created and left behind", p)
+		}
+	}
+}
+
+// hostPaths are the fixed paths containerd, the shims, the kubelet and
+// libcni use by default; the cluster must not leave any of them behind.
+var hostPaths = []string{"/var/lib/kubelet", "/var/lib/containerd", "/run/containerd", "/opt/containerd",
+	"/var/lib/cni", "/etc/cni", "/var/log/pods", "/var/run/nri", "/etc/cdi", "/var/run/cdi", "/var/run/kubernetes"}
+
+func existing(paths []string) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range paths {
+		m[p] = exists(p)
+	}
+	return m
+}
+
+// assertAPIThroughService reaches the apiserver at the kubernetes
+// Service's ClusterIP, as a pod with in-cluster config (Baton) does.
+func assertAPIThroughService(t *testing.T, c *Cluster) {
+	client, err := c.adminHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = poll(context.Background(), time.Minute, func() error {
+		resp, err := client.Get("https://10.96.0.1/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("https://10.96.0.1/readyz: %s", resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func assertRestartIsNoop(t *testing.T, c *Cluster) {

@@ -114,7 +114,8 @@ func (c *Cluster) daemons() map[string]daemon {
 			"--conntrack-tcp-timeout-close-wait=0"}},
 		"kubelet": {"kubelet", c.bin("kubelet"), []string{
 			"--config=" + c.state("kubelet.yaml"), "--kubeconfig=" + kc("kubelet"),
-			"--hostname-override=" + NodeName, "--node-ip=" + NodeIP, "--root-dir=" + libDir + "/kubelet"}},
+			"--hostname-override=" + NodeName, "--node-ip=" + NodeIP, "--root-dir=" + libDir + "/kubelet",
+			"--cert-dir=" + libDir + "/kubelet/pki"}},
 	}
 }
 
