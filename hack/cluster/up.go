@@ -96,6 +96,8 @@ func (c *Cluster) daemons() map[string]daemon {
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--kubelet-client-certificate=" + pki("apiserver-kubelet-client.crt"),
 			"--kubelet-client-key=" + pki("apiserver-kubelet-client.key"),
+			// The node's InternalIP, never a DNS lookup of its name.
+			"--kubelet-preferred-address-types=InternalIP",
 			"--authorization-mode=Node,RBAC", "--allow-privileged=true", "--profiling=false"}},
 		"containerd": {"containerd", c.bin("containerd"), []string{"--config=" + c.state("containerd.toml")}},
 		"kube-controller-manager": {"kube-controller-manager", c.bin("kube-controller-manager"), []string{
