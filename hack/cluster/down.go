@@ -38,6 +38,7 @@ func (c *Cluster) Stop(ctx context.Context) error {
 			_ = killAndWait(pid, 5*time.Second)
 		}
 	}
+	restoreForwarding()
 	for _, dir := range []string{runDir, libDir} {
 		unmountUnder(dir)
 		_ = os.RemoveAll(dir)

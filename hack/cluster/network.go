@@ -35,8 +35,51 @@ func ensureBridge() error {
 	if err := run("ip", "route", "replace", ServiceCIDR, "dev", Bridge); err != nil {
 		return err
 	}
-	// Pods reach Services through kube-proxy's DNAT on the node.
-	return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
+	return nil
+}
+
+const (
+	ipForward    = "/proc/sys/net/ipv4/ip_forward"
+	isolation    = "CNI-BATON-ISOLATION"
+	savedForward = runDir + "/ip_forward.orig"
+)
+
+// ensureForwarding turns on IPv4 forwarding, which a Service hop between
+// two pods on the bridge needs (the CNI bridge plugin would turn it on
+// anyway), remembering the machine's value for Stop; and it drops whatever
+// pods would forward off the bridge, so nothing leaves for other networks.
+func ensureForwarding() error {
+	if !exists(savedForward) {
+		old, err := os.ReadFile(ipForward)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(savedForward, old, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(ipForward, []byte("1"), 0o644); err != nil {
+		return err
+	}
+	_ = run("iptables", "-w", "-N", isolation) // fails when it exists
+	if err := run("iptables", "-w", "-F", isolation); err != nil {
+		return err
+	}
+	if err := run("iptables", "-w", "-A", isolation, "-i", Bridge, "!", "-o", Bridge, "-j", "DROP"); err != nil {
+		return err
+	}
+	if run("iptables", "-w", "-C", "FORWARD", "-j", isolation) == nil {
+		return nil
+	}
+	return run("iptables", "-w", "-I", "FORWARD", "1", "-j", isolation)
+}
+
+// restoreForwarding puts back the machine's ip_forward value; the
+// isolation chain goes with the other owned chains.
+func restoreForwarding() {
+	if old, err := os.ReadFile(savedForward); err == nil {
+		_ = os.WriteFile(ipForward, old, 0o644)
+	}
 }
 
 func deleteBridge() {

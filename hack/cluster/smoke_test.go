@@ -33,6 +33,7 @@ func TestSmoke(t *testing.T) {
 	c := &Cluster{Root: root, Logf: t.Logf}
 	ctx := context.Background()
 	hostBefore := existing(hostPaths)
+	forwardBefore, _ := os.ReadFile(ipForward)
 	start := time.Now()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -67,6 +68,9 @@ func TestSmoke(t *testing.T) {
 	stopped = true
 	t.Logf("cluster down after %s", time.Since(start).Round(time.Millisecond))
 	assertNothingLeft(t, c)
+	if after, _ := os.ReadFile(ipForward); string(after) != string(forwardBefore) {
+		t.Errorf("ip_forward %q, was %q", after, forwardBefore)
+	}
 	for _, p := range hostPaths {
 		if exists(p) && !hostBefore[p] {
 			t.Errorf("%s created and left behind", p)
@@ -185,7 +189,10 @@ func exposeEcho(t *testing.T, cs kubernetes.Interface) string {
 // assertEcho retries until kube-proxy or the pod is ready, then wants the
 // backend's JSON naming pod.
 func assertEcho(t *testing.T, url, pod string) {
-	client := &http.Client{Timeout: 2 * time.Second}
+	// A fresh connection per try: one opened before kube-proxy's rules
+	// would keep its untranslated path.
+	client := &http.Client{Timeout: 2 * time.Second,
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	err := poll(context.Background(), time.Minute, func() error {
 		resp, err := client.Get(url)
 		if err != nil {

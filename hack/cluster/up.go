@@ -41,6 +41,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}{
 		{"certificates and configs", func(context.Context) error { return c.prepare() }},
 		{"bridge " + Bridge, func(context.Context) error { return ensureBridge() }},
+		{"forwarding", func(context.Context) error { return ensureForwarding() }},
 		{"etcd", c.startEtcd},
 		{"kube-apiserver", c.startAPIServer},
 		{"containerd and images", c.startContainerd},
