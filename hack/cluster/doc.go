@@ -12,5 +12,12 @@
 // 10.96.0.0/16) and the KUBE-* and CNI-* iptables chains.
 //
 // `make cluster` and `make cluster-down` drive it through cmd/cluster;
-// Go tests use Start, Kubeconfig and ImportImage directly.
+// Go tests use it directly (as root, after hack/cluster/build.sh):
+//
+//	c := &cluster.Cluster{Root: root, Logf: t.Logf}
+//	err := c.Start(ctx)                         // no-op when already up
+//	err = c.ImportImage(root + "/bin/baton-image.tar")
+//	// kubectl/helm with KUBECONFIG=c.Kubeconfig(); pods use
+//	// imagePullPolicy Never; reach pods at their 10.88.0.x addresses.
+//	err = c.Stop(ctx)
 package cluster

@@ -18,6 +18,11 @@ import (
 // state, including the kubeconfig. It is safe on a half-started or already
 // stopped cluster.
 func (c *Cluster) Stop(ctx context.Context) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	d := c.daemons()
 	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
 		_ = c.stop(d[name], 10*time.Second)

@@ -129,3 +129,18 @@ func processesUsing(marker string) []int {
 	}
 	return pids
 }
+
+// lock serialises Start and Stop between processes (two
+// `make cluster` at once would race on the same pid files). The lock file
+// lives in bin/, outside the state Stop removes.
+func (c *Cluster) lock() (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(c.Root, "bin", ".cluster.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}

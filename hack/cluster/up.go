@@ -30,6 +30,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if err := c.checkPrerequisites(); err != nil {
 		return err
 	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for _, dir := range []string{runDir, libDir, c.state("logs")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
