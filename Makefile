@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export KUBEBUILDER_ASSETS := $(BIN)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean
+.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean cluster cluster-down test-cluster-smoke
 
 all: build
 
@@ -57,6 +57,17 @@ bench: tools build ## micro-benchmarks, then wrk against Baton, nginx and HAProx
 
 run: tools build ## throwaway control plane + Baton + demo backends
 	$(GO) run ./hack/run -root $(CURDIR)
+
+cluster: ## a real single-node cluster (root); KUBECONFIG=bin/cluster/kubeconfig
+	hack/cluster/build.sh
+	$(GO) run ./hack/cluster/cmd/cluster -root $(CURDIR) up
+
+cluster-down: ## stop the node and remove everything `make cluster` created
+	$(GO) run ./hack/cluster/cmd/cluster -root $(CURDIR) down
+
+test-cluster-smoke: ## start the node, run a pod from a local image, tear it all down
+	hack/cluster/build.sh
+	$(GO) test -tags cluster -count=1 -v -timeout 20m ./hack/cluster/ -run TestSmoke
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
