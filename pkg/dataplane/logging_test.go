@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,24 +19,6 @@ import (
 	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
-
-// lockedBuffer is an access log destination the test reads after Shutdown.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // One request whose first endpoint refuses the connection yields exactly
 // one line, written by Shutdown at the latest, naming the endpoint that
@@ -59,7 +39,7 @@ func TestAccessLogLinePerRequest(t *testing.T) {
 		Upstreams: []snapshot.Upstream{{Name: "u", Policy: snapshot.PolicyWeighted, Endpoints: []snapshot.Endpoint{
 			{Address: nettest.RefusedAddr(t), Weight: 10}, {Address: goodAddr, Weight: 1}}}},
 	}
-	out := &lockedBuffer{}
+	out := &logtest.Buffer{}
 	dp := start(t, Options{HTTPAddr: "127.0.0.1:0", AccessLog: accesslog.New(out, accesslog.Options{})}, s)
 
 	req, _ := http.NewRequest("POST", "http://"+dp.Addr(ListenerHTTP).String()+"/a/../cart", strings.NewReader("hello"))

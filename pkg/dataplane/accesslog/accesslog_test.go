@@ -130,24 +130,6 @@ func TestAppendLineAllocatesNothing(t *testing.T) {
 	}
 }
 
-// syncBuffer is a writer tests read while the Logger writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func closeNow(t *testing.T, l *accesslog.Logger) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -158,7 +140,7 @@ func closeNow(t *testing.T, l *accesslog.Logger) {
 }
 
 func TestCloseWritesEveryQueuedLine(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	l := accesslog.New(&out, accesslog.Options{QueueLines: 1000})
 	e := sample()
 	for range 500 {
@@ -231,7 +213,7 @@ func TestCloseGivesUpOnABlockedWriter(t *testing.T) {
 
 // failingWriter fails its first writes, then works again (disk space freed).
 type failingWriter struct {
-	syncBuffer
+	logtest.Buffer
 	failures int
 }
 
@@ -240,7 +222,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 		w.failures--
 		return 0, errors.New("no space left on device")
 	}
-	return w.syncBuffer.Write(p)
+	return w.Buffer.Write(p)
 }
 
 func TestFailedWriteCountsAndRecovers(t *testing.T) {

@@ -1,6 +1,7 @@
 package logtest
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -114,4 +115,24 @@ func (r *Recorder) Find(substr string) (Record, bool) {
 		}
 	}
 	return Record{}, false
+}
+
+// Buffer is a writer a test reads while a logger writes to it from other
+// goroutines (an access log's writer, say).
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
