@@ -1,0 +1,272 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+)
+
+// The release under test and the application it routes to.
+const (
+	release    = "baton"
+	releaseNS  = "baton-system"
+	appNS      = "app"
+	batonImage = "ghcr.io/baton-dev/baton"
+	batonTag   = "0.1.0"
+	// upgradeTag names the same image again, so that `helm upgrade` rolls
+	// the pods out without a second build.
+	upgradeTag    = "0.1.0-b"
+	batonSelector = "app.kubernetes.io/name=baton,app.kubernetes.io/instance=baton"
+	// loadInterval paces each load generator (one request at a time).
+	loadInterval = 5 * time.Millisecond
+	// maxDrainFailures bounds the requests that may fail when a backend
+	// pod is deleted: only a request already written to the dying process
+	// on a pooled connection can fail (a refused connect is retried on
+	// another endpoint), and the echo backend exits at SIGTERM at once.
+	maxDrainFailures = 2
+)
+
+// TestHelm is `make test-cluster`: the chart on a real node, with the image
+// `make image` built. Baton becomes Ready through the chart's probes, an
+// Ingress and an Upstream route to real echo pods, the Ingress status
+// shows the published address, a deleted backend pod leaves the pool
+// under load, `helm upgrade` rolls out under load without a failed
+// request, and `helm uninstall` removes what the chart made but the CRDs.
+func TestHelm(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Root: root, Logf: t.Logf}
+	start := time.Now()
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopKeepingLogs(t, c) })
+	t.Logf("cluster Ready after %s", time.Since(start).Round(time.Millisecond))
+	if err := c.ImportImage(filepath.Join(root, "bin", "baton-image.tar")); err != nil {
+		t.Fatalf("import bin/baton-image.tar (run `make image` first): %v", err)
+	}
+	if err := c.ctr("images", "tag", "--force", batonImage+":"+batonTag, batonImage+":"+upgradeTag); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &helmEnv{t: t, c: c, cs: cs, root: root}
+	h.kubectlApply(appManifests)
+	h.install()
+	h.kubectlApply(upstreamManifests) // the Upstream CRD comes with the chart
+	clusterIP := h.assertRoutes()
+	h.deleteBackendUnderLoad()
+	h.upgradeUnderLoad(clusterIP)
+	h.uninstall()
+}
+
+type helmEnv struct {
+	t    *testing.T
+	c    *Cluster
+	cs   kubernetes.Interface
+	root string
+}
+
+// install runs `helm install --wait`. The Service is a NodePort: with the
+// chart's default LoadBalancer, --wait waits for a load-balancer address
+// that no controller on this node ever assigns.
+func (h *helmEnv) install() {
+	start := time.Now()
+	h.helm("install", release, filepath.Join(h.root, "charts", "baton"), "--namespace", releaseNS,
+		"--create-namespace", "--wait", "--timeout", "3m",
+		"--set", "image.pullPolicy=Never", "--set", "service.type=NodePort")
+	h.t.Logf("helm install --wait: %s", time.Since(start).Round(time.Millisecond))
+}
+
+// assertRoutes checks that the Ingress and the Upstream route through each
+// Baton pod and through the chart's Service, and that the Ingress status
+// shows the Service's cluster IP (--publish-service; a NodePort without
+// external IPs publishes its cluster IP, as ingress-nginx does).
+func (h *helmEnv) assertRoutes() string {
+	ctx := context.Background()
+	svc, err := h.cs.CoreV1().Services(releaseNS).Get(ctx, release, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	addrs := []string{net.JoinHostPort(svc.Spec.ClusterIP, "80")}
+	for _, ip := range h.batonPodIPs() {
+		addrs = append(addrs, net.JoinHostPort(ip, "8080"))
+	}
+	for _, addr := range addrs {
+		for _, host := range []string{"echo.test", "upstream.test"} {
+			h.expectEcho(addr, host)
+		}
+	}
+	h.expectIngressStatus("echo", svc.Spec.ClusterIP)
+	h.expectIngressStatus("upstream", svc.Spec.ClusterIP)
+	return svc.Spec.ClusterIP
+}
+
+// deleteBackendUnderLoad deletes one echo pod while every Baton pod gets
+// paced requests, and waits until the replacement serves: the deleted
+// endpoint must leave the pool (its pod turns not ready and terminating in
+// the EndpointSlice) with at most maxDrainFailures failed requests.
+func (h *helmEnv) deleteBackendUnderLoad() {
+	ctx := context.Background()
+	victim := h.echoPods()[0]
+	var loads []*framework.PacedLoad
+	for _, ip := range h.batonPodIPs() {
+		loads = append(loads, framework.StartPacedLoad(net.JoinHostPort(ip, "8080"), "echo.test", loadInterval, 1<<30))
+	}
+	time.Sleep(time.Second) // traffic to every endpoint before the deletion
+	start := time.Now()
+	if err := h.cs.CoreV1().Pods(appNS).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.waitEchoReady(3, victim)
+	h.t.Logf("echo pod %s deleted, 3 others ready after %s", victim, time.Since(start).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // the replacement's endpoint reaches Baton
+	sent, failed := 0, 0
+	for i, l := range loads {
+		n, byPod, failures := l.Stop()
+		sent += n
+		failed += len(failures)
+		h.t.Logf("load via baton pod %d: %d sent, by pod %v, %d failed %v", i, n, byPod, len(failures), failures)
+	}
+	h.t.Logf("backend deletion: %d requests, %d failed (bound %d)", sent, failed, maxDrainFailures)
+	if failed > maxDrainFailures {
+		h.t.Errorf("%d requests failed when a backend pod was deleted, want <= %d", failed, maxDrainFailures)
+	}
+	h.expectNoTrafficTo(victim)
+}
+
+// expectNoTrafficTo sends a burst and wants no answer from pod.
+func (h *helmEnv) expectNoTrafficTo(pod string) {
+	for _, ip := range h.batonPodIPs() {
+		for range 30 {
+			status, from, err := framework.RawGet(net.JoinHostPort(ip, "8080"), "echo.test", "/", 2*time.Second)
+			if err != nil || status != http.StatusOK || from == pod {
+				h.t.Fatalf("after deletion: status %d from %q, %v", status, from, err)
+			}
+		}
+	}
+}
+
+// upgradeUnderLoad rolls the Deployment out to another image tag while
+// clients go through the chart's Service (kube-proxy): the preStop sleep
+// keeps a terminating pod serving until its endpoint is gone, and Baton
+// drains what it has, so no request may fail.
+func (h *helmEnv) upgradeUnderLoad(clusterIP string) {
+	addr := net.JoinHostPort(clusterIP, "80")
+	loads := []*framework.PacedLoad{
+		framework.StartPacedLoad(addr, "echo.test", loadInterval, 1<<30),
+		framework.StartPacedLoad(addr, "upstream.test", loadInterval, 1<<30),
+	}
+	ka := startKeepAliveLoad(addr, "echo.test")
+	before := h.batonPodNames()
+	start := time.Now()
+	h.helm("upgrade", release, filepath.Join(h.root, "charts", "baton"), "--namespace", releaseNS,
+		"--reuse-values", "--set", "image.tag="+upgradeTag, "--wait", "--timeout", "3m")
+	h.t.Logf("helm upgrade --wait: %s", time.Since(start).Round(time.Millisecond))
+	h.waitPodsGone(before)
+	h.t.Logf("old baton pods gone after %s", time.Since(start).Round(time.Millisecond))
+	sent, failed := 0, 0
+	for i, l := range loads {
+		n, _, failures := l.Stop()
+		sent += n
+		failed += len(failures)
+		h.t.Logf("upgrade load %d (new connection per request): %d sent, %d failed %v", i, n, len(failures), failures)
+	}
+	n, failures := ka.stop()
+	sent += n
+	failed += len(failures)
+	h.t.Logf("upgrade load (kept-alive connections): %d sent, %d failed %v", n, len(failures), failures)
+	h.t.Logf("helm upgrade: %d requests, %d failed", sent, failed)
+	if failed > 0 {
+		h.t.Errorf("%d requests failed during helm upgrade, want 0", failed)
+	}
+	h.expectImage(batonImage + ":" + upgradeTag)
+}
+
+// uninstall wants every object of the release's manifest gone, and the
+// CRDs kept (Helm never deletes what it installed from crds/).
+func (h *helmEnv) uninstall() {
+	objects := manifestObjects(h.helm("get", "manifest", release, "--namespace", releaseNS))
+	if len(objects) < 5 {
+		h.t.Fatalf("release manifest lists only %v", objects)
+	}
+	start := time.Now()
+	h.helm("uninstall", release, "--namespace", releaseNS, "--wait", "--timeout", "2m")
+	h.t.Logf("helm uninstall --wait: %s", time.Since(start).Round(time.Millisecond))
+	for _, o := range objects {
+		args := []string{"get", o.kind, o.name, "--ignore-not-found", "-o", "name"}
+		if o.namespaced {
+			args = append(args, "--namespace", releaseNS)
+		}
+		if out := strings.TrimSpace(h.kubectl(nil, args...)); out != "" {
+			h.t.Errorf("%s %s left after helm uninstall", o.kind, o.name)
+		}
+	}
+	h.waitPodsGone(nil)
+	if out := h.kubectl(nil, "get", "crd", "upstreams.baton.dev", "-o", "name"); !strings.Contains(out, "upstreams.baton.dev") {
+		h.t.Errorf("CRD upstreams.baton.dev removed by helm uninstall")
+	}
+}
+
+// stopKeepingLogs stops the cluster, first copying its logs to /tmp when
+// the test failed.
+func stopKeepingLogs(t *testing.T, c *Cluster) {
+	if t.Failed() {
+		keep := filepath.Join(os.TempDir(), fmt.Sprintf("baton-cluster-logs-%d", time.Now().Unix()))
+		if err := exec.Command("cp", "-r", c.state("logs"), keep).Run(); err == nil {
+			t.Logf("cluster logs kept in %s", keep)
+		}
+	}
+	start := time.Now()
+	if err := c.Stop(context.Background()); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	t.Logf("cluster down after %s", time.Since(start).Round(time.Millisecond))
+}
+
+func (h *helmEnv) helm(args ...string) string {
+	h.t.Helper()
+	cmd := exec.Command(h.c.bin("helm"), append(args, "--kubeconfig", h.c.Kubeconfig())...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		h.t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (h *helmEnv) kubectl(stdin []byte, args ...string) string {
+	h.t.Helper()
+	cmd := exec.Command(h.c.bin("kubectl"), append(args, "--kubeconfig", h.c.Kubeconfig())...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		h.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+func (h *helmEnv) kubectlApply(manifests string) {
+	h.t.Helper()
+	h.kubectl([]byte(manifests), "apply", "-f", "-")
+}
