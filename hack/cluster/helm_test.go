@@ -75,7 +75,7 @@ func TestHelm(t *testing.T) {
 	h.kubectlApply(upstreamManifests) // the Upstream CRD comes with the chart
 	clusterIP := h.assertRoutes()
 	h.deleteBackendUnderLoad()
-	h.upgradeUnderLoad(clusterIP)
+	h.upgradeUnderLoad(net.JoinHostPort(clusterIP, "80"))
 	h.uninstall()
 }
 
@@ -166,12 +166,13 @@ func (h *helmEnv) expectNoTrafficTo(pod string) {
 	}
 }
 
-// upgradeUnderLoad rolls the Deployment out to another image tag while
-// clients go through the chart's Service (kube-proxy): the preStop sleep
-// keeps a terminating pod serving until its endpoint is gone, and Baton
-// drains what it has, so no request may fail.
-func (h *helmEnv) upgradeUnderLoad(clusterIP string) {
-	addr := net.JoinHostPort(clusterIP, "80")
+// upgradeUnderLoad rolls Baton out to another image tag while clients
+// send to addr and wants no request to fail. Deployment mode, through the
+// chart's Service (kube-proxy): the preStop sleep keeps a terminating pod
+// serving until its endpoint is gone, and Baton drains what it has.
+// DaemonSet mode, to the node's port: the new pod takes the listening
+// sockets over from the old one.
+func (h *helmEnv) upgradeUnderLoad(addr string) {
 	loads := []*framework.PacedLoad{
 		framework.StartPacedLoad(addr, "echo.test", loadInterval, 1<<30),
 		framework.StartPacedLoad(addr, "upstream.test", loadInterval, 1<<30),
@@ -269,4 +270,103 @@ func (h *helmEnv) kubectl(stdin []byte, args ...string) string {
 func (h *helmEnv) kubectlApply(manifests string) {
 	h.t.Helper()
 	h.kubectl([]byte(manifests), "apply", "-f", "-")
+}
+
+// Node ports of the DaemonSet-mode release: high ones, so the test binds
+// nothing an installation on this machine might use.
+const dsHTTPPort = "18480"
+
+// TestHelmDaemonSet is the chart in DaemonSet mode on the host network:
+// `helm upgrade` starts the new pod next to the old one, which hands its
+// listening sockets over, so clients of the node's port see no refused
+// connection and no failed request.
+func TestHelmDaemonSet(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Root: root, Logf: t.Logf}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopKeepingLogs(t, c) })
+	if err := c.ImportImage(filepath.Join(root, "bin", "baton-image.tar")); err != nil {
+		t.Fatalf("import bin/baton-image.tar (run `make image` first): %v", err)
+	}
+	if err := c.ctr("images", "tag", "--force", batonImage+":"+batonTag, batonImage+":"+upgradeTag); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &helmEnv{t: t, c: c, cs: cs, root: root}
+	h.kubectlApply(appManifests)
+	handoff := prepareHandoffDir(t)
+	start := time.Now()
+	h.helm("install", release, filepath.Join(root, "charts", "baton"), "--namespace", releaseNS,
+		"--create-namespace", "--wait", "--timeout", "3m",
+		"--set", "mode=DaemonSet", "--set", "image.pullPolicy=Never", "--set", "service.type=NodePort",
+		"--set", "handoff.hostPath="+handoff, "--set", "handoff.initContainer.enabled=false",
+		"--set", "hostPorts.http="+dsHTTPPort, "--set", "hostPorts.https=18443",
+		"--set", "hostPorts.metrics=18254", "--set", "hostPorts.health=18262")
+	t.Logf("helm install --wait (DaemonSet): %s", time.Since(start).Round(time.Millisecond))
+	h.kubectlApply(upstreamManifests)
+	addr := net.JoinHostPort(NodeIP, dsHTTPPort)
+	h.expectEcho(addr, "echo.test")
+	h.expectEcho(addr, "upstream.test")
+	before := h.batonPodNames()
+	if len(before) != 1 {
+		t.Fatalf("DaemonSet pods %v, want 1 on the one node", before)
+	}
+	old := h.followLogs(before)
+	h.upgradeUnderLoad(addr)
+	for pod, log := range old() {
+		const handedOver = "a successor took the listeners"
+		if i := strings.Index(log, handedOver); i < 0 {
+			t.Errorf("old pod %s did not hand its listeners over; its log:\n%s", pod, log)
+		} else {
+			t.Logf("old pod %s: %s", pod, strings.SplitN(log[i:], "\n", 2)[0])
+		}
+	}
+}
+
+// followLogs streams the named Baton pods' logs until they end and returns
+// a function that waits for that and returns them by pod.
+func (h *helmEnv) followLogs(pods []string) func() map[string]string {
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for _, pod := range pods {
+		cmd := exec.Command(h.c.bin("kubectl"), "logs", "-f", "--namespace", releaseNS, pod, "--kubeconfig", h.c.Kubeconfig())
+		out := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			h.t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	return func() map[string]string {
+		logs := map[string]string{}
+		for i, cmd := range cmds {
+			_ = cmd.Wait() // the stream ends with the container
+			logs[pods[i]] = outs[i].String()
+		}
+		return logs
+	}
+}
+
+// prepareHandoffDir makes the node directory the old and the new pod share,
+// owned by the controller's user as the chart's init container would (its
+// busybox image is not on this registry-less node), under the cluster's
+// run directory so that Stop removes it.
+func prepareHandoffDir(t *testing.T) string {
+	base := filepath.Join(runDir, "handoff")
+	dir := filepath.Join(base, releaseNS+"_"+release)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65532, 65532); err != nil {
+		t.Fatal(err)
+	}
+	return base
 }
