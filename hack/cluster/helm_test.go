@@ -154,13 +154,23 @@ func (h *helmEnv) deleteBackendUnderLoad() {
 	h.expectNoTrafficTo(victim)
 }
 
-// expectNoTrafficTo sends a burst and wants no answer from pod.
+// expectNoTrafficTo sends a burst through every Baton pod and wants
+// answers from every ready echo pod (the replacement's endpoint joined)
+// and none from pod (its endpoint left).
 func (h *helmEnv) expectNoTrafficTo(pod string) {
+	want := h.echoPods()
 	for _, ip := range h.batonPodIPs() {
+		seen := map[string]bool{}
 		for range 30 {
 			status, from, err := framework.RawGet(net.JoinHostPort(ip, "8080"), "echo.test", "/", 2*time.Second)
 			if err != nil || status != http.StatusOK || from == pod {
 				h.t.Fatalf("after deletion: status %d from %q, %v", status, from, err)
+			}
+			seen[from] = true
+		}
+		for _, p := range want {
+			if !seen[p] {
+				h.t.Errorf("via %s: no answer from ready echo pod %s in 30 requests (saw %v)", ip, p, seen)
 			}
 		}
 	}
@@ -210,6 +220,7 @@ func (h *helmEnv) uninstall() {
 	if len(objects) < 5 {
 		h.t.Fatalf("release manifest lists only %v", objects)
 	}
+	h.t.Logf("the release made %d objects", len(objects))
 	start := time.Now()
 	h.helm("uninstall", release, "--namespace", releaseNS, "--wait", "--timeout", "2m")
 	h.t.Logf("helm uninstall --wait: %s", time.Since(start).Round(time.Millisecond))
@@ -311,6 +322,9 @@ func TestHelmDaemonSet(t *testing.T) {
 		"--set", "hostPorts.http="+dsHTTPPort, "--set", "hostPorts.https=18443",
 		"--set", "hostPorts.metrics=18254", "--set", "hostPorts.health=18262")
 	t.Logf("helm install --wait (DaemonSet): %s", time.Since(start).Round(time.Millisecond))
+	if time.Since(start) > 20*time.Second {
+		t.Logf("slow install; events:\n%s", h.kubectl(nil, "get", "events", "--namespace", releaseNS, "--sort-by", ".lastTimestamp"))
+	}
 	h.kubectlApply(upstreamManifests)
 	addr := net.JoinHostPort(NodeIP, dsHTTPPort)
 	h.expectEcho(addr, "echo.test")
