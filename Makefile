@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export KUBEBUILDER_ASSETS := $(BIN)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean cluster cluster-down test-cluster-smoke
+.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean cluster cluster-down test-cluster-smoke test-cluster
 
 all: build
 
@@ -68,6 +68,11 @@ cluster-down: ## stop the node and remove everything `make cluster` created
 test-cluster-smoke: ## start the node, run a pod from a local image, tear it all down
 	hack/cluster/build.sh
 	$(GO) test -tags cluster -count=1 -v -timeout 20m ./hack/cluster/ -run TestSmoke
+
+test-cluster: ## the chart on a real node: install, route, backend deletion and upgrade under load, uninstall
+	hack/cluster/build.sh
+	$(MAKE) image
+	$(GO) test -tags cluster -count=1 -v -timeout 30m ./hack/cluster/ -run TestHelm
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
