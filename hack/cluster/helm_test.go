@@ -48,29 +48,7 @@ const (
 // under load, `helm upgrade` rolls out under load without a failed
 // request, and `helm uninstall` removes what the chart made but the CRDs.
 func TestHelm(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Cluster{Root: root, Logf: t.Logf}
-	start := time.Now()
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopKeepingLogs(t, c) })
-	t.Logf("cluster Ready after %s", time.Since(start).Round(time.Millisecond))
-	if err := c.ImportImage(filepath.Join(root, "bin", "baton-image.tar")); err != nil {
-		t.Fatalf("import bin/baton-image.tar (run `make image` first): %v", err)
-	}
-	if err := c.ctr("images", "tag", "--force", batonImage+":"+batonTag, batonImage+":"+upgradeTag); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &helmEnv{t: t, c: c, cs: cs, root: root}
-	h.kubectlApply(appManifests)
+	h := startNode(t)
 	h.install()
 	h.kubectlApply(upstreamManifests) // the Upstream CRD comes with the chart
 	clusterIP := h.assertRoutes()
@@ -292,27 +270,8 @@ const dsHTTPPort = "18480"
 // listening sockets over, so clients of the node's port see no refused
 // connection and no failed request.
 func TestHelmDaemonSet(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Cluster{Root: root, Logf: t.Logf}
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopKeepingLogs(t, c) })
-	if err := c.ImportImage(filepath.Join(root, "bin", "baton-image.tar")); err != nil {
-		t.Fatalf("import bin/baton-image.tar (run `make image` first): %v", err)
-	}
-	if err := c.ctr("images", "tag", "--force", batonImage+":"+batonTag, batonImage+":"+upgradeTag); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := c.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &helmEnv{t: t, c: c, cs: cs, root: root}
-	h.kubectlApply(appManifests)
+	h := startNode(t)
+	root := h.root
 	handoff := prepareHandoffDir(t)
 	start := time.Now()
 	h.helm("install", release, filepath.Join(root, "charts", "baton"), "--namespace", releaseNS,
@@ -383,4 +342,35 @@ func prepareHandoffDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return base
+}
+
+// startNode brings the node up (down again when the test ends), imports
+// the image `make image` built under its tag and the upgrade tag, and
+// applies the echo backends.
+func startNode(t *testing.T) *helmEnv {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Root: root, Logf: t.Logf}
+	start := time.Now()
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopKeepingLogs(t, c) })
+	t.Logf("cluster Ready after %s", time.Since(start).Round(time.Millisecond))
+	if err := c.ImportImage(filepath.Join(root, "bin", "baton-image.tar")); err != nil {
+		t.Fatalf("import bin/baton-image.tar (run `make image` first): %v", err)
+	}
+	if err := c.ctr("images", "tag", "--force", batonImage+":"+batonTag, batonImage+":"+upgradeTag); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &helmEnv{t: t, c: c, cs: cs, root: root}
+	h.kubectlApply(appManifests)
+	return h
 }

@@ -99,28 +99,8 @@ func TestMaxAttemptsCapsRetries(t *testing.T) {
 
 // rawBackend answers every connection with fn, for upstreams that misbehave.
 func rawBackend(t *testing.T, fn func(c net.Conn, req *http.Request)) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				fn(c, req)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	t.Helper()
+	return upgradeBackend(t, func(c net.Conn, _ *bufio.Reader, req *http.Request) { fn(c, req) }).Address
 }
 
 // A peer that takes a request and hangs up without a response: a request
