@@ -303,3 +303,39 @@ func TestWritesHoldWholeLines(t *testing.T) {
 		t.Errorf("%d lines written, want 301", lines)
 	}
 }
+
+// Lines logged one at a time, as a busy proxy's requests end, share writes
+// instead of costing a write each; a lone line still appears without Close.
+func TestLinesShareWrites(t *testing.T) {
+	w := &writeRecorder{}
+	l := accesslog.New(w, accesslog.Options{})
+	e := sample()
+	start := time.Now()
+	for range 200 {
+		l.Log(&e)
+		time.Sleep(50 * time.Microsecond) // the writer may run between lines
+	}
+	elapsed := time.Since(start)
+	closeNow(t, l)
+	line := len(w.writes[0]) / strings.Count(w.writes[0], "\n")
+	// Full buffers, plus one timed flush per 10 ms (flushDelay) of logging.
+	if max := 200*line/4096 + int(elapsed/(10*time.Millisecond)) + 3; len(w.writes) > max {
+		t.Errorf("200 lines took %d writes, want at most %d", len(w.writes), max)
+	}
+
+	w = &writeRecorder{}
+	l = accesslog.New(w, accesslog.Options{})
+	defer closeNow(t, l)
+	l.Log(&e)
+	deadline := time.Now().Add(5 * time.Second) // safety limit only
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		n := len(w.writes)
+		w.mu.Unlock()
+		if n == 1 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("a lone line was not written without Close")
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultQueueLines bounds the lines waiting for the writer: about 4 MB
@@ -122,20 +123,35 @@ func (l *Logger) recycle(bp *[]byte) {
 	}
 }
 
-// run is the writer: it batches queued lines into one buffered writer and
-// flushes whenever the queue runs empty, so an idle proxy's lines are
-// written at once and a busy one's in large writes.
+// flushDelay is how long a line may wait in the writer's buffer for
+// others to share its write. Writing whenever the queue ran empty cost a
+// write system call (and a wake-up) per request on a busy proxy, about a
+// fifth of its CPU per request; a full buffer is written at once anyway.
+const flushDelay = 10 * time.Millisecond
+
+// run is the writer: it batches queued lines into one buffered writer,
+// written when it is full or flushDelay after its first line, so an idle
+// proxy's lines appear within flushDelay and a busy one's go out in large
+// writes.
 func (l *Logger) run() {
 	defer close(l.done)
 	bw := &batch{w: bufio.NewWriterSize(l.w, writeSize), l: l}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
 	for {
 		select {
 		case bp := <-l.queue:
 			bw.add(bp)
-			if len(l.queue) == 0 {
-				bw.flush()
+			if !armed && bw.w.Buffered() > 0 {
+				timer.Reset(flushDelay)
+				armed = true
 			}
+		case <-timer.C:
+			armed = false
+			bw.flush()
 		case <-l.stop:
+			timer.Stop()
 			l.drain(bw)
 			return
 		}
