@@ -15,9 +15,9 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/server"
 )
 
-// dialKeepAlive opens a connection and completes one request on it, so
-// the server surely counts it.
-func dialKeepAlive(t *testing.T, addr string) (net.Conn, *bufio.Reader, *http.Response) {
+// dialBounded connects to addr, closed when the test ends, with every
+// read and write bounded by the safety deadline.
+func dialBounded(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -25,6 +25,14 @@ func dialKeepAlive(t *testing.T, addr string) (net.Conn, *bufio.Reader, *http.Re
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(safety))
+	return c
+}
+
+// dialKeepAlive opens a connection and completes one request on it, so
+// the server surely counts it.
+func dialKeepAlive(t *testing.T, addr string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c := dialBounded(t, addr)
 	rd := bufio.NewReader(c)
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
@@ -183,12 +191,7 @@ func hijacker(t *testing.T) http.Handler {
 // dialTunnel opens a connection that the handler hijacks.
 func dialTunnel(t *testing.T, addr string) (net.Conn, *http.Response) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(safety))
+	c := dialBounded(t, addr)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
