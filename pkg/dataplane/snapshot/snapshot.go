@@ -18,6 +18,10 @@ type Snapshot struct {
 	Certificates []Certificate
 	// DefaultCertificate is offered when no certificate matches SNI.
 	DefaultCertificate *Certificate
+	// Gateways (Gateway API) route the connections that arrive on their
+	// own addresses; Hosts, DefaultBackend and Certificates above route all
+	// other connections (Ingress). Sorted by Name. See gateway.go.
+	Gateways []Gateway
 }
 
 // VirtualHost holds the routes of one host name.
@@ -36,21 +40,58 @@ const (
 	PathPrefix PathType = iota
 	// PathExact matches the whole path, case-sensitively.
 	PathExact
+	// PathRegularExpression matches when the RE2 expression Path matches
+	// the whole request path (anchored at both ends).
+	PathRegularExpression
 )
 
 func (p PathType) String() string {
-	if p == PathExact {
+	switch p {
+	case PathExact:
 		return "Exact"
+	case PathRegularExpression:
+		return "RegularExpression"
 	}
 	return "Prefix"
 }
 
-// Route sends the requests that match PathType and Path to Upstream.
+// Route sends the requests that match PathType and Path (and Method,
+// Headers and QueryParams when set) to Upstream, or to one of Backends.
+//
+// Among the routes of a host that match a request, the most specific one
+// wins, in this order (Gateway API's HTTPRoute precedence, which Ingress
+// semantics are a special case of): an Exact path; then a
+// RegularExpression path, the longer expression first; then a Prefix
+// path, the longer first; then a route with a Method; then more Headers;
+// then more QueryParams; then the lower Order. Order is the producer's
+// tie-break (Gateway API: oldest route, then namespace/name, then rule
+// and match index), so the result never depends on map or slice order.
 type Route struct {
 	PathType PathType
 	Path     string
-	// Upstream is the Name of an entry in Snapshot.Upstreams.
+	// Method, when not empty, must equal the request method.
+	Method string
+	// Headers must all match; names compare without case.
+	Headers []HeaderMatch
+	// QueryParams must all match; names compare with case.
+	QueryParams []QueryMatch
+	// Order breaks ties the rules above leave; lower wins.
+	Order int
+	// Upstream is the Name of an entry in Snapshot.Upstreams. It is
+	// ignored when Backends is not empty.
 	Upstream string
+	// Backends split the route's requests by Weight (Gateway API weighted
+	// backendRefs). A backend of weight 0 gets no requests; a route whose
+	// weights are all 0 answers 500, as the Gateway API asks.
+	Backends []WeightedBackend
+	// Filters change the request or answer it; nil means none.
+	Filters *RouteFilters
+	// Timeouts bound the whole request and each upstream attempt; zero
+	// means none beyond the upstream's own timeouts.
+	Timeouts RouteTimeouts
+	// Retry, when not nil, retries the responses with Codes as well as
+	// the failures the upstream's Retries already covers.
+	Retry *RouteRetry
 	// Source names the object that declared the route ("namespace/name"),
 	// for logs and metrics.
 	Source string
