@@ -2,92 +2,167 @@ package router
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// maxScannedPrefixes is how many Prefix routes a host may have before its
+// maxScannedPrefixes is how many Prefix paths a host may have before its
 // prefixes are indexed by path instead of scanned: a scan of a few short
 // strings beats hashing, an index lookup per path element beats scanning
 // hundreds of routes.
 const maxScannedPrefixes = 16
 
-// hostRoutes are the routes of one virtual host, ready to match.
+// hostRoutes are the routes of one virtual host, ready to match. Routes
+// of one path are grouped, in precedence order, so a host of Ingress
+// routes (one plain route per path) costs what it did before there were
+// other matchers.
 type hostRoutes struct {
-	exact    map[string]Match
+	exact    map[string]candidates
+	regexes  []regexRoute  // longest expression first, then by precedence
 	prefixes []prefixRoute // longest first; scanned when byPrefix is nil
-	byPrefix map[string]Match
+	byPrefix map[string]candidates
 }
 
-// prefixRoute is a Prefix route whose path lost its trailing slashes, so
-// "/" is "" and "/aaa/" is "/aaa".
+// prefixRoute are the Prefix routes of one path, which lost its trailing
+// slashes, so "/" is "" and "/aaa/" is "/aaa".
 type prefixRoute struct {
 	prefix string
-	match  Match
+	cands  candidates
 }
 
-func compileHost(vh *snapshot.VirtualHost, index map[string]int, scanLimit int) (*hostRoutes, error) {
-	hr := &hostRoutes{exact: map[string]Match{}}
+type regexRoute struct {
+	re   *regexp.Regexp
+	size int // length of the expression, its precedence
+	cand candidate
+}
+
+func (c *compiler) compileHost(vh *snapshot.VirtualHost, scope string) (*hostRoutes, error) {
+	hr := &hostRoutes{exact: map[string]candidates{}}
+	prefixAt := map[string]int{}
 	for i := range vh.Routes {
 		r := &vh.Routes[i]
-		m, err := compileRoute(r, index)
+		cand, err := c.compileRoute(r, scope, vh.Name)
 		if err != nil {
 			return nil, fmt.Errorf("host %q path %q (from %s): %w", vh.Name, r.Path, r.Source, err)
 		}
-		// Of two routes for the same path the first one listed wins: the
-		// producer resolves conflicts and lists the winner first.
-		if r.PathType == snapshot.PathExact {
-			if _, dup := hr.exact[r.Path]; !dup {
-				hr.exact[r.Path] = m
+		switch r.PathType {
+		case snapshot.PathExact:
+			hr.exact[r.Path] = append(hr.exact[r.Path], cand)
+		case snapshot.PathRegularExpression:
+			re, _ := snapshot.CompileRegex(r.Path) // compileRoute checked it
+			hr.regexes = append(hr.regexes, regexRoute{re: re, size: len(r.Path), cand: cand})
+		default:
+			p := strings.TrimRight(r.Path, "/")
+			if j, ok := prefixAt[p]; ok {
+				hr.prefixes[j].cands = append(hr.prefixes[j].cands, cand)
+				continue
 			}
-			continue
+			prefixAt[p] = len(hr.prefixes)
+			hr.prefixes = append(hr.prefixes, prefixRoute{prefix: p, cands: candidates{cand}})
 		}
-		hr.prefixes = append(hr.prefixes, prefixRoute{prefix: strings.TrimRight(r.Path, "/"), match: m})
 	}
-	sort.SliceStable(hr.prefixes, func(i, j int) bool { return len(hr.prefixes[i].prefix) > len(hr.prefixes[j].prefix) })
-	if len(hr.prefixes) > scanLimit {
-		hr.byPrefix = make(map[string]Match, len(hr.prefixes))
+	hr.sort()
+	if len(hr.prefixes) > c.scanLimit {
+		hr.byPrefix = make(map[string]candidates, len(hr.prefixes))
 		for _, p := range hr.prefixes {
-			if _, dup := hr.byPrefix[p.prefix]; !dup {
-				hr.byPrefix[p.prefix] = p.match
-			}
+			hr.byPrefix[p.prefix] = p.cands
 		}
 	}
 	return hr, nil
 }
 
-func compileRoute(r *snapshot.Route, index map[string]int) (Match, error) {
+// sort puts the routes in precedence order (see snapshot.Route). Sorts are
+// stable: of two routes equal in every rule the first listed wins, as the
+// producer resolves conflicts by listing the winner first.
+func (hr *hostRoutes) sort() {
+	for _, cs := range hr.exact {
+		cs.sort()
+	}
+	for _, p := range hr.prefixes {
+		p.cands.sort()
+	}
+	sort.SliceStable(hr.prefixes, func(i, j int) bool { return len(hr.prefixes[i].prefix) > len(hr.prefixes[j].prefix) })
+	sort.SliceStable(hr.regexes, func(i, j int) bool {
+		a, b := &hr.regexes[i], &hr.regexes[j]
+		if a.size != b.size {
+			return a.size > b.size
+		}
+		return a.cand.outranks(&b.cand)
+	})
+}
+
+func (cs candidates) sort() {
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].outranks(&cs[j]) })
+}
+
+func (c *compiler) compileRoute(r *snapshot.Route, scope, host string) (candidate, error) {
 	if err := snapshot.CheckRoute(r); err != nil {
-		return Match{}, err
+		return candidate{}, err
 	}
-	return compileMatch(r, index)
+	return c.candidate(r, scope, host)
 }
 
-func compileMatch(r *snapshot.Route, index map[string]int) (Match, error) {
-	i, ok := index[r.Upstream]
-	if !ok {
-		return Match{}, fmt.Errorf("unknown upstream %q", r.Upstream)
+// candidate resolves r's upstreams and compiles its matchers.
+func (c *compiler) candidate(r *snapshot.Route, scope, host string) (candidate, error) {
+	m := Match{Route: r}
+	if len(r.Backends) == 0 {
+		i, ok := c.index[r.Upstream]
+		if !ok {
+			return candidate{}, errUnknownUpstream(r.Upstream)
+		}
+		m.Upstream = i
 	}
-	return Match{Route: r, Upstream: i}, nil
+	if f := r.Filters; f != nil {
+		for _, name := range f.Mirrors {
+			if _, ok := c.index[name]; !ok {
+				return candidate{}, fmt.Errorf("mirror: %w", errUnknownUpstream(name))
+			}
+		}
+	}
+	cand, err := compileCandidate(r, m)
+	if err != nil || len(r.Backends) == 0 {
+		return cand, err
+	}
+	if err := compileBackends(r, &cand, c.index); err != nil {
+		return cand, err
+	}
+	if cand.split != nil {
+		key := splitKey(scope, host, r)
+		c.prev.carry(key, cand.split)
+		c.next[key] = cand.split
+	}
+	return cand, nil
 }
 
-// match applies the host's path rules: the longest match wins, and a whole
-// path equal to an Exact route is longer than any Prefix match of it, so
-// Exact routes are tried first.
-func (hr *hostRoutes) match(path string) (Match, bool) {
+// match applies the host's path rules: an Exact path first, then regular
+// expressions, then the longest Prefix; within a path, the first route
+// (in precedence order) whose other matchers accept the request.
+func (hr *hostRoutes) match(r *request) (Match, bool) {
 	if len(hr.exact) > 0 {
-		if m, ok := hr.exact[path]; ok {
-			return m, true
+		if cs, ok := hr.exact[r.path]; ok {
+			if m, ok := cs.pick(r); ok {
+				return m, true
+			}
+		}
+	}
+	for i := range hr.regexes {
+		rr := &hr.regexes[i]
+		// The cheap matchers first: most requests fail on them.
+		if (rr.cand.plain || rr.cand.accepts(r)) && rr.re.MatchString(r.path) {
+			return rr.cand.resolve(), true
 		}
 	}
 	if hr.byPrefix != nil {
-		return hr.lookupPrefix(path)
+		return hr.lookupPrefix(r)
 	}
 	for i := range hr.prefixes {
-		if p := hr.prefixes[i].prefix; elementPrefix(path, p) {
-			return hr.prefixes[i].match, true
+		if elementPrefix(r.path, hr.prefixes[i].prefix) {
+			if m, ok := hr.prefixes[i].cands.pick(r); ok {
+				return m, true
+			}
 		}
 	}
 	return Match{}, false
@@ -101,10 +176,13 @@ func elementPrefix(path, p string) bool {
 
 // lookupPrefix tries path and then each shorter path ending before a '/':
 // exactly the prefixes elementPrefix accepts, longest first.
-func (hr *hostRoutes) lookupPrefix(path string) (Match, bool) {
+func (hr *hostRoutes) lookupPrefix(r *request) (Match, bool) {
+	path := r.path
 	for {
-		if m, ok := hr.byPrefix[path]; ok {
-			return m, true
+		if cs, ok := hr.byPrefix[path]; ok {
+			if m, ok := cs.pick(r); ok {
+				return m, true
+			}
 		}
 		slash := strings.LastIndexByte(path, '/')
 		if slash < 0 {

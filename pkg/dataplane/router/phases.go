@@ -48,11 +48,14 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 	if !normalisePath(req) {
 		return true, writeStatus(s, http.StatusBadRequest, "malformed request path\n")
 	}
-	m, ok := ctx.st.table.Match(req.Host, req.URL.Path)
+	m, ok := ctx.st.table.MatchRequest(req)
 	if !ok {
 		return true, writeStatus(s, http.StatusNotFound, "no route for this host and path\n")
 	}
 	ctx.match = m
+	if m.Upstream < 0 {
+		return true, writeStatus(s, http.StatusInternalServerError, "every backend of this route has weight 0\n")
+	}
 	ctx.upstream = &ctx.st.upstreams[m.Upstream]
 	return false, nil
 }
@@ -210,7 +213,9 @@ func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
 	source, upstream := "", ""
 	if ctx.match.Route != nil {
 		source = ctx.match.Route.Source
-		upstream = ctx.match.Route.Upstream
+	}
+	if ctx.upstream != nil {
+		upstream = ctx.upstream.name // the backend chosen when the route has several
 	}
 	if r.access != nil {
 		r.logAccess(s, ctx, elapsed)
@@ -230,7 +235,10 @@ func (r *Router) logAccess(s *proxy.Session, ctx *RequestCtx, elapsed time.Durat
 		UpstreamStatus: ctx.backendStatus, Attempts: s.Attempt,
 	}
 	if ctx.match.Route != nil {
-		e.Source, e.Upstream = ctx.match.Route.Source, ctx.match.Route.Upstream
+		e.Source = ctx.match.Route.Source
+	}
+	if ctx.upstream != nil {
+		e.Upstream = ctx.upstream.name
 	}
 	if s.Peer != nil {
 		e.UpstreamAddr = s.Peer.Address

@@ -86,7 +86,7 @@ func (r *Router) SetAccessLog(l *accesslog.Logger) { r.access = l }
 func (r *Router) Apply(s *snapshot.Snapshot) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	table, err := Compile(s)
+	table, err := compileAfter(s, maxScannedPrefixes, r.current.Load().table)
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}

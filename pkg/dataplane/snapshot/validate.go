@@ -123,11 +123,26 @@ func AmbiguousPath(p string) bool {
 	}
 }
 
-// CheckRoute applies the path rules and knows the path types; whether
-// Upstream names an upstream of the snapshot is the caller's to check.
+// CheckRoute applies the path rules, knows the path types, and checks
+// the Gateway API fields (see validate_route.go); whether Upstream,
+// Backends and Mirrors name upstreams of the snapshot is the caller's to
+// check.
 func CheckRoute(r *Route) error {
-	if r.PathType != PathPrefix && r.PathType != PathExact {
-		return fmt.Errorf("unknown path type %d", r.PathType)
+	if err := checkRoutePath(r); err != nil {
+		return err
 	}
-	return CheckPath(r.Path)
+	return checkRouteExtras(r)
+}
+
+func checkRoutePath(r *Route) error {
+	switch r.PathType {
+	case PathPrefix, PathExact:
+		return CheckPath(r.Path)
+	case PathRegularExpression:
+		if _, err := CompileRegex(r.Path); err != nil {
+			return fmt.Errorf("path: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown path type %d", r.PathType)
 }
