@@ -4,17 +4,25 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 // Certificates selects a certificate by SNI: exact name, then a one-label
-// wildcard, then the default certificate.
+// wildcard, then the default certificate. A handshake on a gateway's
+// address gets one of that gateway port's certificates instead (see
+// ForConn), never an Ingress one.
 type Certificates struct {
 	exact    map[string]*tls.Certificate
 	wildcard map[string]*tls.Certificate // keyed by the suffix after "*."
 	fallback *tls.Certificate
+	// deepWildcards: "*.a.com" covers any number of labels (gateways).
+	deepWildcards bool
+	gwAddrs       map[netip.Addr]bool
+	gwPorts       map[netip.AddrPort]*Certificates
 }
 
 // CompileCertificates parses every PEM pair of s once. A bad pair or a
@@ -65,7 +73,81 @@ func (kp *keyPairs) compile(s *snapshot.Snapshot) (*Certificates, error) {
 		}
 		c.fallback = cert
 	}
+	if err := kp.compileGateways(c, s.Gateways); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// compileGateways gives every TLS port of every gateway its certificates,
+// under each of the gateway's addresses.
+func (kp *keyPairs) compileGateways(c *Certificates, gws []snapshot.Gateway) error {
+	if err := snapshot.CheckGateways(gws); err != nil {
+		return err
+	}
+	if len(gws) == 0 {
+		return nil
+	}
+	c.gwAddrs, c.gwPorts = map[netip.Addr]bool{}, map[netip.AddrPort]*Certificates{}
+	for i := range gws {
+		g := &gws[i]
+		addrs := gatewayAddrs(g)
+		for _, a := range addrs {
+			c.gwAddrs[a] = true
+		}
+		for j := range g.Ports {
+			if !g.Ports[j].TLS {
+				continue
+			}
+			pc, err := kp.compilePort(&g.Ports[j])
+			if err != nil {
+				return fmt.Errorf("gateway %s port %d: %w", g.Name, g.Ports[j].Port, err)
+			}
+			for _, a := range addrs {
+				c.gwPorts[netip.AddrPortFrom(a, uint16(g.Ports[j].Port))] = pc
+			}
+		}
+	}
+	return nil
+}
+
+// compilePort selects among a port's certificates by SNI as Gateway API
+// listeners match host names; a name none covers gets the port's first
+// certificate, as nginx serves its default server's.
+func (kp *keyPairs) compilePort(p *snapshot.GatewayPort) (*Certificates, error) {
+	pc := &Certificates{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}, deepWildcards: true}
+	for i := range p.Certificates {
+		sc := &p.Certificates[i]
+		cert, err := kp.parse(sc)
+		if err != nil {
+			return nil, err
+		}
+		if pc.fallback == nil {
+			pc.fallback = cert
+		}
+		for _, h := range sc.Hosts {
+			name, err := normaliseHostName(h)
+			if err != nil {
+				return nil, fmt.Errorf("certificate from %s: %w", sc.Source, err)
+			}
+			pc.add(name, cert)
+		}
+	}
+	return pc, nil
+}
+
+// ForConn returns the certificates for a handshake on conn: those of the
+// gateway port conn was accepted on when its local address is a
+// gateway's (nil when that port has no TLS), else c itself.
+func (c *Certificates) ForConn(conn net.Conn) *Certificates {
+	if c == nil || c.gwAddrs == nil || conn == nil {
+		return c
+	}
+	local, ok := connAddr(conn.LocalAddr())
+	if !ok || !c.gwAddrs[local.Addr()] {
+		return c
+	}
+	return c.gwPorts[local]
 }
 
 // commit drops the pairs the published snapshot no longer uses.
@@ -113,6 +195,9 @@ func (c *Certificates) add(host string, cert *tls.Certificate) {
 // Get returns the certificate for serverName, or nil. Names are compared
 // like Host headers are by Match.
 func (c *Certificates) Get(serverName string) *tls.Certificate {
+	if c == nil {
+		return nil
+	}
 	var buf [maxHostLen]byte
 	name, ok := hostKey(&buf, serverName)
 	if !ok {
@@ -121,9 +206,13 @@ func (c *Certificates) Get(serverName string) *tls.Certificate {
 	if cert, ok := c.exact[string(name)]; ok {
 		return cert
 	}
-	if dot := indexByte(name, '.'); dot > 0 {
-		if cert, ok := c.wildcard[string(name[dot+1:])]; ok {
+	for dot := indexByte(name, '.'); dot > 0; dot = indexByte(name, '.') {
+		name = name[dot+1:]
+		if cert, ok := c.wildcard[string(name)]; ok {
 			return cert
+		}
+		if !c.deepWildcards {
+			break
 		}
 	}
 	return c.fallback

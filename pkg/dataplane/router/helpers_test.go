@@ -1,9 +1,12 @@
 package router
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,4 +99,83 @@ func newEchoBackend(t *testing.T, name string) *echoBackend {
 	t.Cleanup(srv.Close)
 	b.addr = strings.TrimPrefix(srv.URL, "http://")
 	return b
+}
+
+// routeOpt sets one Gateway API field of a route built by gwRoute.
+type routeOpt func(*snapshot.Route)
+
+// gwRoute is a route with Gateway API matchers: pathType and path, then
+// opts (withMethod, withHeader, withQuery, withOrder, withBackends).
+func gwRoute(pathType snapshot.PathType, path, upstream string, opts ...routeOpt) snapshot.Route {
+	r := snapshot.Route{PathType: pathType, Path: path, Upstream: upstream, Source: "ns/" + upstream}
+	for _, o := range opts {
+		o(&r)
+	}
+	return r
+}
+
+func withMethod(m string) routeOpt { return func(r *snapshot.Route) { r.Method = m } }
+
+func withOrder(n int) routeOpt { return func(r *snapshot.Route) { r.Order = n } }
+
+func withHeader(name, value string, regex bool) routeOpt {
+	return func(r *snapshot.Route) {
+		r.Headers = append(r.Headers, snapshot.HeaderMatch{Name: name, Value: value, Regex: regex})
+	}
+}
+
+func withQuery(name, value string, regex bool) routeOpt {
+	return func(r *snapshot.Route) {
+		r.QueryParams = append(r.QueryParams, snapshot.QueryMatch{Name: name, Value: value, Regex: regex})
+	}
+}
+
+// withBackends gives the route weighted backends "name=weight".
+func withBackends(backends ...snapshot.WeightedBackend) routeOpt {
+	return func(r *snapshot.Route) { r.Upstream, r.Backends = "", backends }
+}
+
+// snapWith is snap plus an upstream for every backend the routes name.
+func snapWith(hosts ...snapshot.VirtualHost) *snapshot.Snapshot {
+	s := snap(hosts...)
+	addBackendUpstreams(s, hosts)
+	return s
+}
+
+func addBackendUpstreams(s *snapshot.Snapshot, hosts []snapshot.VirtualHost) {
+	for _, h := range hosts {
+		for _, r := range h.Routes {
+			for _, b := range r.Backends {
+				addUpstream(s, b.Upstream)
+			}
+		}
+	}
+}
+
+// newRequest is a request as RequestFilter hands it to MatchRequest:
+// target is a path with an optional query; header is name, value pairs;
+// local, when not "", is the address the connection was accepted on.
+func newRequest(method, host, target, local string, header ...string) *http.Request {
+	req := httptest.NewRequest(method, "http://placeholder"+target, nil)
+	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	if local != "" {
+		addr := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(local))
+		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, addr))
+	}
+	return req
+}
+
+// upstreamOf names the upstream Match chose: "" for no route (404),
+// "500" for a route whose backends all weigh 0.
+func upstreamOf(s *snapshot.Snapshot, m Match, ok bool) string {
+	switch {
+	case !ok:
+		return ""
+	case m.Upstream < 0:
+		return "500"
+	}
+	return s.Upstreams[m.Upstream].Name
 }

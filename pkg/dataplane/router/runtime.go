@@ -131,15 +131,14 @@ func (r *Router) HopID() string { return r.hop.id }
 // Version is the version of the snapshot in force.
 func (r *Router) Version() uint64 { return r.current.Load().version }
 
-// GetCertificate selects the certificate for a TLS handshake by SNI; it is
-// meant for tls.Config.GetCertificate. With no match and no default
+// GetCertificate selects the certificate for a TLS handshake by SNI, from
+// the gateway port's certificates when the connection's local address is
+// a gateway's; it is meant for tls.Config.GetCertificate. With no match and no default
 // certificate it serves a self-signed one (FakeCertificateName).
 func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	certs := r.current.Load().certs
-	if certs != nil {
-		if c := certs.Get(hello.ServerName); c != nil {
-			return c, nil
-		}
+	if c := certs.ForConn(hello.Conn).Get(hello.ServerName); c != nil {
+		return c, nil
 	}
 	return fakeCertificate()
 }

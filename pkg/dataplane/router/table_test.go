@@ -30,8 +30,10 @@ func snap(hosts ...snapshot.VirtualHost) *snapshot.Snapshot {
 	return s
 }
 
+// addUpstream adds upstream name unless s has it; "" (a route with
+// weighted backends instead) is no upstream.
 func addUpstream(s *snapshot.Snapshot, name string) {
-	if s.Upstream(name) == nil {
+	if name != "" && s.Upstream(name) == nil {
 		s.Upstreams = append(s.Upstreams, snapshot.Upstream{Name: name})
 	}
 }
