@@ -2,6 +2,10 @@ package router
 
 import (
 	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,19 +87,24 @@ func refPrefixCovers(rule, path string) bool {
 // refMatch returns the route serving host and path, or nil for a 404. The
 // default backend is only for hosts no virtual host names.
 func refMatch(s *snapshot.Snapshot, host, path string) *snapshot.Route {
-	vh, named := refSelectHost(s, host)
+	return refMatchRequest(s, &refRequest{host: host, path: path})
+}
+
+// refRequest is a request as the reference matcher sees it.
+type refRequest struct {
+	host, path, method, rawQuery string
+	header                       http.Header
+}
+
+func refMatchRequest(s *snapshot.Snapshot, req *refRequest) *snapshot.Route {
+	vh, named := refSelectHost(s, req.host)
 	if vh != nil {
 		var best *snapshot.Route
-		bestLen, bestExact := -1, false
+		var bestRank []int
 		for i := range vh.Routes {
 			r := &vh.Routes[i]
-			length, isExact := len(strings.TrimRight(r.Path, "/")), r.PathType == snapshot.PathExact
-			if isExact {
-				length = len(r.Path)
-			}
-			matches := isExact && r.Path == path || !isExact && refPrefixCovers(r.Path, path)
-			if matches && (length > bestLen || length == bestLen && isExact && !bestExact) {
-				best, bestLen, bestExact = r, length, isExact
+			if rank := refRank(r, i); refRouteMatches(r, req) && (best == nil || slices.Compare(rank, bestRank) > 0) {
+				best, bestRank = r, rank
 			}
 		}
 		if best != nil {
@@ -106,6 +115,82 @@ func refMatch(s *snapshot.Snapshot, host, path string) *snapshot.Route {
 		return nil
 	}
 	return s.DefaultBackend
+}
+
+// refRank is snapshot.Route's precedence as a tuple, larger first: path
+// kind, path length (a Prefix without its trailing slashes), a method,
+// header and query counts, then the lower Order and the earlier listing.
+func refRank(r *snapshot.Route, listed int) []int {
+	kind, length := 0, len(strings.TrimRight(r.Path, "/"))
+	switch r.PathType {
+	case snapshot.PathExact:
+		kind, length = 2, len(r.Path)
+	case snapshot.PathRegularExpression:
+		kind, length = 1, len(r.Path)
+	}
+	method := 0
+	if r.Method != "" {
+		method = 1
+	}
+	return []int{kind, length, method, len(r.Headers), len(r.QueryParams), -r.Order, -listed}
+}
+
+func refRouteMatches(r *snapshot.Route, req *refRequest) bool {
+	var pathOK bool
+	switch r.PathType {
+	case snapshot.PathExact:
+		pathOK = r.Path == req.path
+	case snapshot.PathRegularExpression:
+		pathOK = regexp.MustCompile("^(?:" + r.Path + ")$").MatchString(req.path)
+	default:
+		pathOK = refPrefixCovers(r.Path, req.path)
+	}
+	if !pathOK || r.Method != "" && r.Method != req.method {
+		return false
+	}
+	for _, h := range r.Headers {
+		sep := ","
+		if strings.EqualFold(h.Name, "cookie") {
+			sep = "; "
+		}
+		vs := req.header.Values(h.Name)
+		if len(vs) == 0 || !refValueMatches(h.Value, h.Regex, strings.Join(vs, sep)) {
+			return false
+		}
+	}
+	for _, q := range r.QueryParams {
+		v, ok := refQueryFirst(req.rawQuery, q.Name)
+		if !ok || !refValueMatches(q.Value, q.Regex, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func refValueMatches(want string, isRegex bool, got string) bool {
+	if isRegex {
+		return regexp.MustCompile("^(?:" + want + ")$").MatchString(got)
+	}
+	return want == got
+}
+
+// refQueryFirst is the first decodable value of name in a raw query.
+func refQueryFirst(raw, name string) (string, bool) {
+	for _, pair := range strings.Split(raw, "&") {
+		kv := strings.SplitN(pair, "=", 2)
+		k, err := url.QueryUnescape(kv[0])
+		if err != nil || k != name {
+			continue
+		}
+		v := ""
+		if len(kv) == 2 {
+			if v, err = url.QueryUnescape(kv[1]); err != nil {
+				continue
+			}
+		}
+		return v, true
+	}
+	return "", false
 }
 
 // fuzzSnapshots are tables with short names and paths the fuzzer can hit:
@@ -158,6 +243,64 @@ func FuzzMatch(f *testing.F) {
 				if ok != (want != nil) || ok && (m.Route != want || c.s.Upstreams[m.Upstream].Name != want.Upstream) {
 					t.Fatalf("snapshot %d: Match(%q, %q) = %+v, %v; reference says %+v", si, host, path, m.Route, ok, want)
 				}
+			}
+		}
+	})
+}
+
+// requestFuzzSnapshot mixes plain Ingress routes with every other matcher,
+// on paths that overlap, so that precedence decides most requests.
+func requestFuzzSnapshot() *snapshot.Snapshot {
+	h := func(name, value string, re bool) routeOpt { return withHeader(name, value, re) }
+	q := func(name, value string, re bool) routeOpt { return withQuery(name, value, re) }
+	routes := []snapshot.Route{
+		prefix("/", "root"), prefix("/a", "a"), exact("/a", "a-exact"), prefix("/a/", "a-slash"),
+		gwRoute(exa, "/a", "a-get", withMethod("GET")),
+		gwRoute(pfx, "/a", "a-tag", h("X-Tag", "t", false), withOrder(-1)),
+		gwRoute(pfx, "/a", "a-tag-re", h("x-tag", "t.*", true), q("q", "1", false)),
+		gwRoute(pfx, "/a/b", "a-b-query", q("q", "[0-9]", true), q("r", "", false)),
+		gwRoute(pfx, "/a/b", "a-b-post", withMethod("POST"), withOrder(3)),
+		gwRoute(pfx, "/a/b", "a-b-post-tag", withMethod("POST"), h("X-Tag", "t,u", false), withOrder(4)),
+		gwRoute(regex, "/a/[a-c]+", "re-short", withOrder(2)),
+		gwRoute(regex, "/a/b[0-9]*", "re-long", withOrder(1)),
+		gwRoute(regex, "/a/b.*", "re-long-get", withMethod("GET"), withOrder(5)),
+		gwRoute(regex, "/b|/c", "re-alt"),
+		gwRoute(exa, "/b", "b-exact-query", q("q", "1", false)),
+		gwRoute(pfx, "/b", "b-cookie", h("Cookie", "c=1; d=2", false)),
+	}
+	return withDefault(snap(host("*.b", routes...), host("", routes[4:]...)), "default")
+}
+
+// FuzzMatchRequest holds MatchRequest to the reference for requests with
+// a method, X-Tag and Cookie headers (values split at '\n' into repeated
+// headers) and a query.
+func FuzzMatchRequest(f *testing.F) {
+	s := requestFuzzSnapshot()
+	var tables []*Table
+	for _, limit := range []int{maxScannedPrefixes, 0} {
+		table, err := compile(s, limit)
+		if err != nil {
+			f.Fatal(err)
+		}
+		tables = append(tables, table)
+	}
+	f.Add("x.b", "/a/b7", "GET", "t\nu", "c=1\nd=2", "q=7&r=")
+	f.Add("x.b", "/a/b", "POST", "t\nu", "", "q=%31")
+	f.Add("", "/b", "PUT", "", "c=1\nd=2", "q=1&q=2")
+	f.Fuzz(func(t *testing.T, host, path, method, tags, cookies, rawQuery string) {
+		header := http.Header{}
+		for name, values := range map[string]string{"X-Tag": tags, "Cookie": cookies} {
+			if values != "" {
+				header[name] = strings.Split(values, "\n")
+			}
+		}
+		req := &refRequest{host: host, path: path, method: method, rawQuery: rawQuery, header: header}
+		want := refMatchRequest(s, req)
+		r := &request{host: host, path: path, method: method, rawQuery: rawQuery, header: header}
+		for _, table := range tables {
+			m, ok := table.match(r)
+			if ok != (want != nil) || ok && m.Route != want {
+				t.Fatalf("match(%+v) = %+v, %v; reference says %+v", req, m.Route, ok, want)
 			}
 		}
 	})
