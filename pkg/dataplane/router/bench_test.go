@@ -164,3 +164,83 @@ func BenchmarkLogging(b *testing.B) {
 		})
 	}
 }
+
+// gatewayBenchSnapshot is benchSnapshot plus a host of ten Gateway API
+// routes on "/" that differ by header, query, method and regex path, and
+// a gateway on 10.0.0.1:80 serving the same host.
+func gatewayBenchSnapshot() *snapshot.Snapshot {
+	s := benchSnapshot(200, 10)
+	h := func(name, value string) routeOpt { return withHeader(name, value, false) }
+	routes := []snapshot.Route{
+		gwRoute(pfx, "/", "gw-v1", h("Version", "one")),
+		gwRoute(pfx, "/", "gw-v2", h("Version", "two")),
+		gwRoute(pfx, "/", "gw-v3", h("Version", "two"), h("Color", "orange")),
+		gwRoute(pfx, "/", "gw-v1", h("Color", "blue")),
+		gwRoute(pfx, "/", "gw-v2", h("Color", "red")),
+		gwRoute(pfx, "/", "gw-v2", withHeader("X-Id", "[0-9a-f]{8}", true)),
+		gwRoute(pfx, "/", "gw-v1", withQuery("animal", "whale", false)),
+		gwRoute(pfx, "/", "gw-v1", withMethod("POST")),
+		gwRoute(regex, "/items/[0-9]+", "gw-v3"),
+		gwRoute(pfx, "/split", "", withBackends(snapshot.WeightedBackend{Upstream: "gw-v1", Weight: 70},
+			snapshot.WeightedBackend{Upstream: "gw-v2", Weight: 30})),
+	}
+	vh := host("gw.example.com", routes...)
+	s.Hosts = append(s.Hosts, vh)
+	s.Gateways = []snapshot.Gateway{{Name: "ns/gw", Addresses: []string{"10.0.0.1"},
+		Ports: []snapshot.GatewayPort{{Port: 80, Hosts: []snapshot.VirtualHost{vh}}}}}
+	for _, r := range routes {
+		addUpstream(s, r.Upstream)
+	}
+	return s
+}
+
+// matchRequestCase is a request and the table it is matched against.
+type matchRequestCase struct {
+	name  string
+	table *Table
+	req   *http.Request
+}
+
+// matchRequestCases are an Ingress host as in BenchmarkMatch (with and
+// without gateways in the table), and each matcher Gateway API adds.
+func matchRequestCases(tb testing.TB) []matchRequestCase {
+	ingressOnly, err := Compile(benchSnapshot(200, 10))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	withGateways, err := Compile(gatewayBenchSnapshot())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cases := []matchRequestCase{
+		{"ingress-host", ingressOnly, newRequest("GET", "svc-150.example.com", "/api/v3/items/42", "127.0.0.1:80")},
+		{"ingress-host-gateways-in-table", withGateways, newRequest("GET", "svc-150.example.com", "/api/v3/items/42", "127.0.0.1:80")},
+		{"header-first-route", withGateways, newRequest("GET", "gw.example.com", "/", "", "Version", "one")},
+		{"header-two-of-ten", withGateways, newRequest("GET", "gw.example.com", "/", "", "Version", "two", "Color", "orange")},
+		{"header-repeated", withGateways, newRequest("GET", "gw.example.com", "/", "", "Color", "blue", "Color", "red")},
+		{"header-regex", withGateways, newRequest("GET", "gw.example.com", "/", "", "X-Id", "0123abcd")},
+		{"query", withGateways, newRequest("GET", "gw.example.com", "/?x=1&animal=whale", "")},
+		{"method-last", withGateways, newRequest("POST", "gw.example.com", "/", "")},
+		{"regex-path", withGateways, newRequest("GET", "gw.example.com", "/items/42", "")},
+		{"weighted", withGateways, newRequest("GET", "gw.example.com", "/split", "")},
+		{"gateway-address", withGateways, newRequest("GET", "gw.example.com", "/", "10.0.0.1:80", "Version", "one")},
+	}
+	for _, c := range cases {
+		if _, ok := c.table.MatchRequest(c.req); !ok && c.name != "header-repeated" {
+			tb.Fatalf("%s matches nothing", c.name)
+		}
+	}
+	return cases
+}
+
+// BenchmarkMatchRequest is what RequestFilter pays per request.
+func BenchmarkMatchRequest(b *testing.B) {
+	for _, c := range matchRequestCases(b) {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.table.MatchRequest(c.req)
+			}
+		})
+	}
+}
