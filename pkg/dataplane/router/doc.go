@@ -33,6 +33,40 @@
 // forwards the cleaned path, so routing and the upstream agree; a "%2F"
 // is a '/' for routing.
 //
+// # Gateway API matchers
+//
+// A route may also ask for a method (compared with case), headers (names
+// without case; a repeated header is its values joined by ",", cookies
+// by "; ", as Envoy matches them), query parameters (names with case,
+// names and values decoded, the first value of a repeated parameter, as
+// Gateway API recommends) and a RegularExpression path (RE2, anchored at
+// both ends: snapshot.CompileRegex). Among the routes of the selected host
+// that match, the order of snapshot.Route decides: Exact, then regex by
+// length, then Prefix by length (without trailing slashes), then a
+// method, more headers, more query parameters, the lower Order, and the
+// first listed. Routes are grouped by path in that order, so a host of
+// Ingress routes costs what it did, and a request tries the routes of one
+// path only until one accepts it. Nothing here allocates, except a regex
+// on a header sent more than once and an escaped query parameter.
+//
+// # Weighted backends
+//
+// A route with Backends picks one per request by smooth weighted round
+// robin under a per-route lock; weight 0 is never picked, and a route
+// whose weights are all 0 matches with Upstream -1 and RequestFilter
+// answers 500. Apply continues each route's rotation in the next table
+// (matched by host, Source, path, method and Order), since snapshots
+// change on every EndpointSlice update.
+//
+// # Gateways
+//
+// A connection whose local address (http.LocalAddrContextKey, or the
+// handshake's Conn) is a gateway's is routed by that gateway's port for
+// the local port alone: no Ingress host, default backend or other
+// gateway ever answers it, and a port the gateway does not serve is a
+// 404. Its certificates come from that port too. Gateway wildcards cover
+// any number of labels, as Gateway API hostnames do.
+//
 // # Loops
 //
 // Every request sent upstream gets this process's entry in Via (see

@@ -21,11 +21,17 @@ type Gateway struct {
 
 // GatewayPort is what a gateway serves on one port: the routes of every
 // listener on that port, merged by host name. A request on a gateway
-// address whose host matches none of Hosts gets 404.
+// address whose host matches none of Hosts gets 404. Hosts are selected
+// as Snapshot.Hosts are, except that "*.example.com" covers any number of
+// labels before "example.com" (Gateway API hostnames), and a selected host
+// is final: put a wildcard's routes into a more specific host too if
+// requests for it should fall back to them.
 type GatewayPort struct {
 	Port int
 	// TLS terminates TLS with Certificates, chosen by SNI as
-	// Snapshot.Certificates are (HTTPS listeners).
+	// Snapshot.Certificates are (HTTPS listeners), except that a wildcard
+	// covers any number of labels (as a Gateway API hostname does) and a
+	// name none covers gets the first of Certificates.
 	TLS          bool
 	Hosts        []VirtualHost
 	Certificates []Certificate

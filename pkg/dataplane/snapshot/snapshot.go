@@ -71,9 +71,14 @@ type Route struct {
 	Path     string
 	// Method, when not empty, must equal the request method.
 	Method string
-	// Headers must all match; names compare without case.
+	// Headers must all match; names compare without case. As Gateway API
+	// asks, of two matches of one name only the first counts. A header
+	// sent more than once is matched as its values joined by ","
+	// (cookies by "; ").
 	Headers []HeaderMatch
-	// QueryParams must all match; names compare with case.
+	// QueryParams must all match; names compare with case, and values
+	// decoded. Of two matches of one name only the first counts; of a
+	// parameter sent more than once, the first value.
 	QueryParams []QueryMatch
 	// Order breaks ties the rules above leave; lower wins.
 	Order int
