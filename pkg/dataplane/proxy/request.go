@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +20,8 @@ type attempt struct {
 	resp *http.Response
 	body *requestBody // nil without a request body
 	peer *Peer        // as UpstreamPeer chose it (up.peer is whichever peer opened the pool)
+	// cancel ends the attempt's context (Session.AttemptTimeout).
+	cancel context.CancelFunc
 }
 
 // try sends the request to peer once. The attempt is returned by value so
@@ -31,21 +34,68 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	if err != nil {
 		return attempt{}, err
 	}
-	out := p.newUpstreamRequest(s, peer, body)
+	actx, cancel := s.attemptContext()
+	out := p.newUpstreamRequest(s, peer, body, actx)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
+		cancel()
 		return attempt{}, err
 	}
 	resp, err := up.transportFor(out).RoundTrip(out)
 	if err != nil {
+		cancel()
+		if terr := timedOut(s, out); terr != nil {
+			return attempt{}, terr
+		}
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
-	return attempt{up: up, out: out, resp: resp, body: body, peer: peer}, nil
+	return attempt{up: up, out: out, resp: resp, body: body, peer: peer, cancel: cancel}, nil
 }
 
 // finish releases what an attempt holds once the response is done.
 func (p *Proxy[C]) finish(a *attempt) {
 	a.resp.Body.Close()
+	a.cancel()
 	p.peers.release(a.up)
+}
+
+func noCancel() {}
+
+// context is the request's context, bounded by Deadline when set.
+func (s *Session) context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return s.Request.Context()
+}
+
+// expired reports whether the Deadline passed.
+func (s *Session) expired() bool { return s.ctx != nil && s.ctx.Err() != nil }
+
+// attemptContext is the context of one attempt: the request's, bounded by
+// AttemptTimeout when set. Without timeouts it costs nothing.
+func (s *Session) attemptContext() (context.Context, context.CancelFunc) {
+	if s.AttemptTimeout > 0 {
+		return context.WithTimeout(s.context(), s.AttemptTimeout)
+	}
+	return s.context(), noCancel
+}
+
+// timedOut is the 504 of an attempt cut by the Deadline or AttemptTimeout,
+// nil if it was not: a client that left, or a body it failed to send,
+// comes first.
+func timedOut(s *Session, out *http.Request) error {
+	if s.Request.Context().Err() != nil || s.body.fault() != nil || out.Context().Err() != context.DeadlineExceeded {
+		return nil
+	}
+	if s.expired() {
+		return routeTimeout(s)
+	}
+	return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + s.Peer.Address + " did not answer within " + s.AttemptTimeout.String(), Err: context.DeadlineExceeded}
+}
+
+// routeTimeout is the 504 of a request past its Deadline.
+func routeTimeout(s *Session) error {
+	return &Error{Status: http.StatusGatewayTimeout, Reason: "request did not complete within its timeout of " + s.Deadline.Sub(s.Start).Round(time.Millisecond).String(), Err: context.DeadlineExceeded}
 }
 
 // classify turns a failed round trip into the error that answers it.
@@ -162,9 +212,9 @@ func (b *requestBody) done() {
 func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 
 // newUpstreamRequest derives the request sent to peer from the downstream one.
-func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody) *http.Request {
+func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) *http.Request {
 	in := s.Request
-	out := in.WithContext(in.Context()) // one shallow copy; every field that matters is reset below
+	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
 	out.URL = upstreamURL(in.URL, peer)
 	out.Header = p.upstreamHeader(s, peer.Scheme)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
