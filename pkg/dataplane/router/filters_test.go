@@ -221,3 +221,22 @@ func TestResponseHeadersThroughProxy(t *testing.T) {
 		}
 	}
 }
+
+// An InsecureOnly redirect (Ingress ssl-redirect) answers plain HTTP
+// only; a request that came over TLS goes on to the upstream, or it
+// would be redirected to itself for ever.
+func TestRedirectInsecureOnly(t *testing.T) {
+	rt := &snapshot.Route{Filters: &snapshot.RouteFilters{Redirect: &snapshot.Redirect{Scheme: "https", InsecureOnly: true}}}
+	plain := &http.Request{Host: "a.test", URL: &url.URL{Path: "/"}}
+	secure := &http.Request{Host: "a.test", URL: &url.URL{Path: "/"}, TLS: &tls.ConnectionState{}}
+	if redirectOf(rt, plain) == nil {
+		t.Error("plain HTTP is not redirected")
+	}
+	if redirectOf(rt, secure) != nil {
+		t.Error("a TLS request is redirected")
+	}
+	rt.Filters.Redirect.InsecureOnly = false
+	if redirectOf(rt, secure) == nil {
+		t.Error("without InsecureOnly a TLS request is not redirected")
+	}
+}

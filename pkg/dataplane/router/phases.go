@@ -54,8 +54,8 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 	}
 	ctx.match = m
 	ctx.upstream = &ctx.st.upstreams[m.Upstream]
-	if f := m.Route.Filters; f != nil && f.Redirect != nil {
-		return true, writeRedirect(s, m.Route, f.Redirect)
+	if rd := redirectOf(m.Route, s.Request); rd != nil {
+		return true, writeRedirect(s, m.Route, rd)
 	}
 	applyRoutePolicy(s, m.Route)
 	return false, nil

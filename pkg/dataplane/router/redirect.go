@@ -10,6 +10,17 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
+// redirectOf is the route's redirect if it applies to req, else nil.
+func redirectOf(rt *snapshot.Route, req *http.Request) *snapshot.Redirect {
+	if rt.Filters == nil || rt.Filters.Redirect == nil {
+		return nil
+	}
+	if rd := rt.Filters.Redirect; !rd.InsecureOnly || req.TLS == nil {
+		return rd
+	}
+	return nil
+}
+
 // writeRedirect answers the request with the route's redirect.
 func writeRedirect(s *proxy.Session, rt *snapshot.Route, rd *snapshot.Redirect) error {
 	status := rd.StatusCode
