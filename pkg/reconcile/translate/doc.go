@@ -16,18 +16,15 @@
 //     an annotation naming another class wins over the default class.
 //     Without either, the Ingress is ours when one of our classes carries
 //     ingressclass.kubernetes.io/is-default-class: "true".
-//
 //   - ImplementationSpecific paths are Prefix paths; an empty
 //     ImplementationSpecific path is "/". A Prefix path's trailing slash is
 //     dropped ("/a/" is "/a"). Paths that no cleaned request path can match
 //     (no leading '/', '?', '#', spaces, "//", dot segments) are refused
 //     with an InvalidPath warning, whatever their type.
-//
 //   - The oldest Ingress (creationTimestamp, then namespace/name) owns a
 //     host+path, a TLS host and the default backend, whether or not its
 //     backend resolves. A broken backend therefore never hands its traffic
 //     to another tenant's Ingress; its route is dropped instead.
-//
 //   - Default backends never cross tenants. The namespace of the oldest
 //     Ingress naming a host owns that host's unrouted paths: the
 //     defaultBackend of the oldest Ingress of that namespace that names the
@@ -36,34 +33,26 @@
 //     defaultBackend (the oldest) becomes the catch-all for hosts no Ingress
 //     names, and Input.DefaultBackendService (--default-backend-service)
 //     replaces it; the data plane serves the catch-all to unnamed hosts only.
-//
 //   - Hosts, paths and routes are checked with the data plane's own rules
 //     (snapshot.NormaliseHost, snapshot.CheckPath) before anything else:
 //     what the data plane would refuse is dropped at its Ingress with a
 //     warning, so it can never make a whole snapshot unusable.
-//
 //   - A backend whose Service, port or Upstream is missing drops only that
 //     route. A Service without ready endpoints, or an Upstream that exists
 //     but is not ready, keeps its route: the data plane answers 503.
-//
 //   - ExternalName Services are not supported (the data plane dials IP
 //     addresses only); use an Upstream with static endpoints instead.
-//
 //   - A Service port with appProtocol kubernetes.io/h2c is spoken to with
 //     H2C; anything else with HTTP/1.1. HTTPS backends need an Upstream.
-//
 //   - A TLS entry without hosts covers the hosts of the Ingress's rules; a
 //     TLS entry without secretName is served the default certificate.
-//
 //   - A TLS Secret (of an Ingress or the default certificate) that goes
 //     missing or invalid keeps serving the certificate last built from it,
 //     when the caller passes that in Input.LastGoodCertificates; the
 //     warning (SecretNotFound or InvalidSecret, ResolvedRefs False) names
 //     the kept certificate's serial and notAfter. Without one the
 //     certificate is dropped and its hosts get the default certificate.
-//
 //   - References never leave the referring object's namespace.
-//
 //   - Endpoint addresses, static or from EndpointSlices, pass one policy
 //     (forbiddenClass): never unspecified, multicast, broadcast or
 //     link-local (the cloud metadata service); loopback only with
