@@ -59,7 +59,6 @@
 //     Input.AllowLoopbackEndpoints. A forbidden static endpoint fails its
 //     Upstream closed (ForbiddenEndpoint); a forbidden slice address is
 //     dropped with a ForbiddenEndpoint warning and changes no condition.
-//
 //   - Annotations baton.dev/ssl-redirect, rewrite-target, rewrite-host,
 //     request-headers and response-headers (annotations.go) give an
 //     Ingress's rule paths the snapshot.RouteFilters Gateway API routes
