@@ -104,8 +104,9 @@ func (s *Session) BytesReceived() int64 {
 // RetryPolicy retries an attempt whose response status is one of
 // Statuses (an attempt past Session.AttemptTimeout or the peer's response
 // timeout counts as 504) on a new UpstreamPeer, Backoff later, up to
-// Attempts attempts in all. Only a request without a body is retried: a
-// body streams upstream and cannot be sent a second time. FailToConnect is
+// Attempts attempts in all. A request body is kept for the retries when
+// it is at most 64 KiB and the upstream read all of it; else the request
+// is not retried, as its body streamed and is gone. FailToConnect is
 // told first, with a *StatusRetry, and may refuse.
 type RetryPolicy struct {
 	Attempts int

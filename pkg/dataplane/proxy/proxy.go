@@ -151,6 +151,9 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	}
 	body := newRequestBody(s.Request, rw.ResponseWriter, &p.opts)
 	defer body.done()
+	if s.Retry != nil {
+		body.keepForReplay(s.Request.ContentLength)
+	}
 	a, err := p.attempts(s, body, ctx)
 	if err != nil {
 		return p.fail(rw, err)
@@ -202,11 +205,12 @@ func (p *Proxy[C]) attempts(s *Session, body *requestBody, ctx C) (attempt, erro
 
 // retryStatus is the status for which Session.Retry asks for another
 // attempt after attempt n, 0 if it does not: a timed-out attempt counts
-// as 504. A request with a body is never retried (its body streamed), nor
+// as 504. A request whose body was not kept whole (larger than
+// maxReplayBytes, or not all read by the upstream) is not retried, nor
 // one past its Deadline.
 func (p *Proxy[C]) retryStatus(s *Session, a *attempt, err error, n int) int {
 	rp := s.Retry
-	if rp == nil || s.body != nil || n >= rp.Attempts || n >= p.opts.MaxAttempts || s.expired() {
+	if rp == nil || !s.body.replayable() || n >= rp.Attempts || n >= p.opts.MaxAttempts || s.expired() {
 		return 0
 	}
 	status := 0

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -139,6 +140,59 @@ type requestBody struct {
 	// after the exchange is over, so nobody knows when it is free again.
 	dog      watchdog
 	tooLarge atomic.Bool
+	// replay keeps the body for a retry by status (Session.Retry); nil
+	// when no retry could use it.
+	replay *replayBuffer
+}
+
+// maxReplayBytes is the largest request body kept for a retry by status;
+// a larger one streams through and its request is not retried.
+const maxReplayBytes = 64 << 10
+
+// replayBuffer is a copy of a request body as the first attempt read it.
+// buf is complete, and read by nobody but the transport before, once
+// done is set: an upstream may answer before it read the whole body.
+type replayBuffer struct {
+	buf      []byte
+	overflow bool
+	done     atomic.Bool
+}
+
+// keepForReplay makes b keep what it reads, up to maxReplayBytes, so that
+// a retry by status can send it again; bodies declared larger are not kept.
+func (b *requestBody) keepForReplay(declared int64) {
+	if b != nil && declared <= maxReplayBytes {
+		b.replay = &replayBuffer{}
+	}
+}
+
+func (r *replayBuffer) record(p []byte, err error) {
+	if r.overflow || r.done.Load() {
+		return
+	}
+	if len(r.buf)+len(p) > maxReplayBytes {
+		r.overflow, r.buf = true, nil
+		return
+	}
+	r.buf = append(r.buf, p...)
+	if err == io.EOF {
+		r.done.Store(true)
+	}
+}
+
+// replayable reports whether the whole body was read and kept (always
+// true without a body).
+func (b *requestBody) replayable() bool {
+	return b == nil || b.replay != nil && b.replay.done.Load() && !b.replay.overflow
+}
+
+// forAttempt is the body of attempt n: the client's stream first, then
+// the kept copy.
+func (b *requestBody) forAttempt(n int) io.ReadCloser {
+	if n > 1 && b.replay != nil && b.replay.done.Load() {
+		return io.NopCloser(bytes.NewReader(b.replay.buf))
+	}
+	return b
 }
 
 // errBodyTooLarge ends the upstream request's body; classify turns it
@@ -164,6 +218,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	total := b.n.Add(int64(n))
+	if b.replay != nil {
+		b.replay.record(p[:n], err)
+	}
 	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
@@ -220,7 +277,7 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
 	if body != nil {
-		out.Body, out.ContentLength = body, in.ContentLength
+		out.Body, out.ContentLength = body.forAttempt(s.Attempt), in.ContentLength
 	}
 	out.TransferEncoding = nil
 	out.Close = false // the downstream connection's fate is not the upstream's

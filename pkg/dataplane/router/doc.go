@@ -54,7 +54,8 @@
 // Timeouts.BackendRequest bounds each attempt until the end of its
 // response. Retry retries the listed statuses (a timed-out attempt is a
 // 504) on the same upstream, possibly the same backend, Backoff apart, up
-// to Attempts attempts in all, for requests without a body only.
+// to Attempts attempts in all; a request body is sent again only when the
+proxy kept it whole (64 KiB at most), else the request is not retried.
 //
 // # Loops
 //

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,15 +13,19 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// flaky answers status to its first failures requests, then 200; it
-// counts the requests it got.
+// flaky answers status to its first failures requests, then 200 with
+// the request body's length; it counts the requests it got and the
+// request bodies' lengths.
 type flaky struct {
 	status   int
 	failures int64
 	calls    atomic.Int64
+	lengths  []int // guarded by being written by one request at a time
 }
 
 func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.lengths = append(f.lengths, len(body))
 	if f.calls.Add(1) <= f.failures {
 		w.WriteHeader(f.status)
 		return
@@ -68,15 +74,26 @@ func TestRouteRetry(t *testing.T) {
 	}
 }
 
-// A request with a body is not retried: the body went upstream once and
-// is not kept to be sent again.
-func TestRouteRetryNeverResendsABody(t *testing.T) {
-	f := &flaky{status: 500, failures: 1}
-	rig := newProxyRig(t)
-	rig.serve(t, "retry.test", []snapshot.Route{retried(3, 0, 500)}, map[string]string{"main": backend(t, f.ServeHTTP)})
-	resp, _ := rig.do(t, newRequest(t, "POST", "retry.test", "/", strings.NewReader("payload")))
-	if resp.StatusCode != 500 || f.calls.Load() != 1 {
-		t.Errorf("status %d after %d attempts, want 500 after 1", resp.StatusCode, f.calls.Load())
+// A request body the proxy kept (64 KiB at most) is sent whole again by
+// each retry; a larger one streamed through, is gone, and its request is
+// not retried.
+func TestRouteRetryResendsOnlyKeptBodies(t *testing.T) {
+	for _, tt := range []struct {
+		size        int
+		want        int
+		wantLengths []int
+	}{
+		{7, 200, []int{7, 7}},
+		{64 << 10, 200, []int{64 << 10, 64 << 10}},
+		{64<<10 + 1, 500, []int{64<<10 + 1}},
+	} {
+		f := &flaky{status: 500, failures: 1}
+		rig := newProxyRig(t)
+		rig.serve(t, "retry.test", []snapshot.Route{retried(3, 0, 500)}, map[string]string{"main": backend(t, f.ServeHTTP)})
+		resp, _ := rig.do(t, newRequest(t, "POST", "retry.test", "/", strings.NewReader(strings.Repeat("x", tt.size))))
+		if resp.StatusCode != tt.want || !slices.Equal(f.lengths, tt.wantLengths) {
+			t.Errorf("body of %d bytes: status %d, bodies received %v, want %d and %v", tt.size, resp.StatusCode, f.lengths, tt.want, tt.wantLengths)
+		}
 	}
 }
 
