@@ -55,7 +55,7 @@
 // response. Retry retries the listed statuses (a timed-out attempt is a
 // 504) on the same upstream, possibly the same backend, Backoff apart, up
 // to Attempts attempts in all; a request body is sent again only when the
-proxy kept it whole (64 KiB at most), else the request is not retried.
+// proxy kept it whole (64 KiB at most), else the request is not retried.
 //
 // # Loops
 //
