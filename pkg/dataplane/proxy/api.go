@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -71,9 +74,23 @@ type Session struct {
 	// else one generated here. It is sent upstream in X-Request-Id.
 	RequestID string
 
+	// Deadline, when RequestFilter sets it, bounds the whole request:
+	// every attempt, the waits between them and the response body. Past it
+	// the client gets 504, or an aborted response once it has started.
+	Deadline time.Time
+	// AttemptTimeout, when RequestFilter sets it, bounds each attempt from
+	// sending the request to the end of its response body: 504 when the
+	// response headers are not there in time.
+	AttemptTimeout time.Duration
+	// Retry, when RequestFilter sets it, retries responses by status.
+	Retry *RetryPolicy
+
 	origin         origin
 	requestIDField [1]string    // the generated id as a header value; empty if kept
 	body           *requestBody // nil without a request body
+
+	ctx   context.Context // Request's, with Deadline; nil without one
+	peers *peerPool       // for RoundTrip
 }
 
 // BytesReceived counts request body bytes read from the client so far.
@@ -82,6 +99,59 @@ func (s *Session) BytesReceived() int64 {
 		return 0
 	}
 	return s.body.n.Load()
+}
+
+// RetryPolicy retries an attempt whose response status is one of
+// Statuses (an attempt past Session.AttemptTimeout or the peer's response
+// timeout counts as 504) on a new UpstreamPeer, Backoff later, up to
+// Attempts attempts in all. A request body is kept for the retries when
+// it is at most 64 KiB and the upstream read all of it; else the request
+// is not retried, as its body streamed and is gone. FailToConnect is
+// told first, with a *StatusRetry, and may refuse.
+type RetryPolicy struct {
+	Attempts int
+	Statuses []int
+	Backoff  time.Duration
+}
+
+// StatusRetry is what FailToConnect is told when an attempt is to be
+// retried for its response status; the response was discarded. TimedOut
+// says there was no response: the attempt ran out of time (Status 504).
+type StatusRetry struct {
+	Status   int
+	TimedOut bool
+}
+
+func (e *StatusRetry) Error() string { return "upstream answered " + strconv.Itoa(e.Status) }
+
+// RoundTrip sends req to peer over the proxy's pooled connections, outside
+// the proxying of s: it is for phases that copy a request elsewhere (a
+// mirror), and may be called after s ended. The caller closes the body.
+func (s *Session) RoundTrip(peer *Peer, req *http.Request) (*http.Response, error) {
+	up, err := s.peers.get(peer)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := up.transportFor(req).RoundTrip(req)
+	if err != nil {
+		s.peers.release(up)
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, pool: s.peers, up: up}
+	return resp, nil
+}
+
+// releasingBody tells the pool the request is done once its body is closed.
+type releasingBody struct {
+	io.ReadCloser
+	pool *peerPool
+	up   *upstream
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.pool.release(b.up)
+	return err
 }
 
 // Phases are the user-overridable steps of proxying one request. C is the
@@ -99,8 +169,9 @@ type Phases[C any] interface {
 	UpstreamRequestFilter(s *Session, upstream *http.Request, ctx C) error
 	// FailToConnect is told that connecting to peer failed (nothing was
 	// sent), or that a request safe to repeat (GET, HEAD, OPTIONS, TRACE
-	// without a body) got no response from it; returning true retries with
-	// a new UpstreamPeer call.
+	// without a body) got no response from it, or (err is a *StatusRetry)
+	// that Session.Retry asks for another attempt; returning true retries
+	// with a new UpstreamPeer call.
 	FailToConnect(s *Session, peer *Peer, err error, ctx C) (retry bool)
 	// ResponseFilter may edit the upstream response before its headers are
 	// sent downstream.

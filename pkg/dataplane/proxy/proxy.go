@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -59,7 +61,7 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x := &exchange{}
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
-	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now()}
+	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now(), peers: p.peers}
 	x.session.resolveClient(p.opts.TrustedProxies)
 	x.session.resolveRequestID(p.ids)
 	if p.run(&x.session, &x.writer) {
@@ -142,8 +144,16 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	if max := p.opts.MaxRequestBodyBytes; max >= 0 && s.Request.ContentLength > max {
 		return p.fail(rw, tooLarge(max)) // as nginx: refused before any upstream hears of it
 	}
+	if !s.Deadline.IsZero() {
+		c, cancel := context.WithDeadline(s.Request.Context(), s.Deadline)
+		defer cancel()
+		s.ctx = c
+	}
 	body := newRequestBody(s.Request, rw.ResponseWriter, &p.opts)
 	defer body.done()
+	if s.Retry != nil {
+		body.keepForReplay(s.Request.ContentLength)
+	}
 	a, err := p.attempts(s, body, ctx)
 	if err != nil {
 		return p.fail(rw, err)
@@ -173,6 +183,15 @@ func (p *Proxy[C]) attempts(s *Session, body *requestBody, ctx C) (attempt, erro
 		}
 		s.Peer = peer
 		a, err := p.try(s, peer, body, ctx)
+		if status := p.retryStatus(s, &a, err, n); status != 0 && p.phases.FailToConnect(s, peer, &StatusRetry{Status: status, TimedOut: err != nil}, ctx) {
+			if a.resp != nil {
+				p.finish(&a)
+			}
+			if err := p.backoff(s); err != nil {
+				return attempt{}, err
+			}
+			continue
+		}
 		cause, reason := retryable(err, peer)
 		if cause == nil {
 			return a, err
@@ -181,6 +200,48 @@ func (p *Proxy[C]) attempts(s *Session, body *requestBody, ctx C) (attempt, erro
 		if !retry || n >= p.opts.MaxAttempts || body.started() {
 			return attempt{}, &Error{Status: http.StatusBadGateway, Reason: reason, Err: cause}
 		}
+	}
+}
+
+// retryStatus is the status for which Session.Retry asks for another
+// attempt after attempt n, 0 if it does not: a timed-out attempt counts
+// as 504. A request whose body was not kept whole (larger than
+// maxReplayBytes, or not all read by the upstream) is not retried, nor
+// one past its Deadline.
+func (p *Proxy[C]) retryStatus(s *Session, a *attempt, err error, n int) int {
+	rp := s.Retry
+	if rp == nil || !s.body.replayable() || n >= rp.Attempts || n >= p.opts.MaxAttempts || s.expired() {
+		return 0
+	}
+	status := 0
+	switch {
+	case err == nil && a.resp.StatusCode != http.StatusSwitchingProtocols:
+		status = a.resp.StatusCode
+	case err != nil && statusOf(err) == http.StatusGatewayTimeout && !errors.Is(err, context.Canceled):
+		status = http.StatusGatewayTimeout
+	}
+	if slices.Contains(rp.Statuses, status) {
+		return status
+	}
+	return 0
+}
+
+// backoff waits Session.Retry.Backoff before the next attempt, unless the
+// client leaves or the Deadline passes first.
+func (p *Proxy[C]) backoff(s *Session) error {
+	if s.Retry.Backoff <= 0 {
+		return nil
+	}
+	t := time.NewTimer(s.Retry.Backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.context().Done():
+		if err := s.Request.Context().Err(); err != nil {
+			return clientGone(err)
+		}
+		return routeTimeout(s)
 	}
 }
 

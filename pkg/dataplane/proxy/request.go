@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +21,8 @@ type attempt struct {
 	resp *http.Response
 	body *requestBody // nil without a request body
 	peer *Peer        // as UpstreamPeer chose it (up.peer is whichever peer opened the pool)
+	// cancel ends the attempt's context (Session.AttemptTimeout).
+	cancel context.CancelFunc
 }
 
 // try sends the request to peer once. The attempt is returned by value so
@@ -31,21 +35,68 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	if err != nil {
 		return attempt{}, err
 	}
-	out := p.newUpstreamRequest(s, peer, body)
+	actx, cancel := s.attemptContext()
+	out := p.newUpstreamRequest(s, peer, body, actx)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
+		cancel()
 		return attempt{}, err
 	}
 	resp, err := up.transportFor(out).RoundTrip(out)
 	if err != nil {
+		cancel()
+		if terr := timedOut(s, out); terr != nil {
+			return attempt{}, terr
+		}
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
-	return attempt{up: up, out: out, resp: resp, body: body, peer: peer}, nil
+	return attempt{up: up, out: out, resp: resp, body: body, peer: peer, cancel: cancel}, nil
 }
 
 // finish releases what an attempt holds once the response is done.
 func (p *Proxy[C]) finish(a *attempt) {
 	a.resp.Body.Close()
+	a.cancel()
 	p.peers.release(a.up)
+}
+
+func noCancel() {}
+
+// context is the request's context, bounded by Deadline when set.
+func (s *Session) context() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return s.Request.Context()
+}
+
+// expired reports whether the Deadline passed.
+func (s *Session) expired() bool { return s.ctx != nil && s.ctx.Err() != nil }
+
+// attemptContext is the context of one attempt: the request's, bounded by
+// AttemptTimeout when set. Without timeouts it costs nothing.
+func (s *Session) attemptContext() (context.Context, context.CancelFunc) {
+	if s.AttemptTimeout > 0 {
+		return context.WithTimeout(s.context(), s.AttemptTimeout)
+	}
+	return s.context(), noCancel
+}
+
+// timedOut is the 504 of an attempt cut by the Deadline or AttemptTimeout,
+// nil if it was not: a client that left, or a body it failed to send,
+// comes first.
+func timedOut(s *Session, out *http.Request) error {
+	if s.Request.Context().Err() != nil || s.body.fault() != nil || out.Context().Err() != context.DeadlineExceeded {
+		return nil
+	}
+	if s.expired() {
+		return routeTimeout(s)
+	}
+	return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + s.Peer.Address + " did not answer within " + s.AttemptTimeout.String(), Err: context.DeadlineExceeded}
+}
+
+// routeTimeout is the 504 of a request past its Deadline.
+func routeTimeout(s *Session) error {
+	return &Error{Status: http.StatusGatewayTimeout, Reason: "request did not complete within its timeout of " + s.Deadline.Sub(s.Start).Round(time.Millisecond).String(), Err: context.DeadlineExceeded}
 }
 
 // classify turns a failed round trip into the error that answers it.
@@ -89,6 +140,59 @@ type requestBody struct {
 	// after the exchange is over, so nobody knows when it is free again.
 	dog      watchdog
 	tooLarge atomic.Bool
+	// replay keeps the body for a retry by status (Session.Retry); nil
+	// when no retry could use it.
+	replay *replayBuffer
+}
+
+// maxReplayBytes is the largest request body kept for a retry by status;
+// a larger one streams through and its request is not retried.
+const maxReplayBytes = 64 << 10
+
+// replayBuffer is a copy of a request body as the first attempt read it.
+// buf is complete, and read by nobody but the transport before, once
+// done is set: an upstream may answer before it read the whole body.
+type replayBuffer struct {
+	buf      []byte
+	overflow bool
+	done     atomic.Bool
+}
+
+// keepForReplay makes b keep what it reads, up to maxReplayBytes, so that
+// a retry by status can send it again; bodies declared larger are not kept.
+func (b *requestBody) keepForReplay(declared int64) {
+	if b != nil && declared <= maxReplayBytes {
+		b.replay = &replayBuffer{}
+	}
+}
+
+func (r *replayBuffer) record(p []byte, err error) {
+	if r.overflow || r.done.Load() {
+		return
+	}
+	if len(r.buf)+len(p) > maxReplayBytes {
+		r.overflow, r.buf = true, nil
+		return
+	}
+	r.buf = append(r.buf, p...)
+	if err == io.EOF {
+		r.done.Store(true)
+	}
+}
+
+// replayable reports whether the whole body was read and kept (always
+// true without a body).
+func (b *requestBody) replayable() bool {
+	return b == nil || b.replay != nil && b.replay.done.Load() && !b.replay.overflow
+}
+
+// forAttempt is the body of attempt n: the client's stream first, then
+// the kept copy.
+func (b *requestBody) forAttempt(n int) io.ReadCloser {
+	if n > 1 && b.replay != nil && b.replay.done.Load() {
+		return io.NopCloser(bytes.NewReader(b.replay.buf))
+	}
+	return b
 }
 
 // errBodyTooLarge ends the upstream request's body; classify turns it
@@ -114,6 +218,9 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	total := b.n.Add(int64(n))
+	if b.replay != nil {
+		b.replay.record(p[:n], err)
+	}
 	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
@@ -162,15 +269,15 @@ func (b *requestBody) done() {
 func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 
 // newUpstreamRequest derives the request sent to peer from the downstream one.
-func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody) *http.Request {
+func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) *http.Request {
 	in := s.Request
-	out := in.WithContext(in.Context()) // one shallow copy; every field that matters is reset below
+	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
 	out.URL = upstreamURL(in.URL, peer)
 	out.Header = p.upstreamHeader(s, peer.Scheme)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
 	if body != nil {
-		out.Body, out.ContentLength = body, in.ContentLength
+		out.Body, out.ContentLength = body.forAttempt(s.Attempt), in.ContentLength
 	}
 	out.TransferEncoding = nil
 	out.Close = false // the downstream connection's fate is not the upstream's

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -94,6 +95,8 @@ func (p *Proxy[C]) copyFailed(in *http.Request, a *attempt, dog *watchdog, err e
 	default:
 		if fault := a.body.fault(); fault != nil {
 			err = fault
+		} else if a.out.Context().Err() == context.DeadlineExceeded && in.Context().Err() == nil {
+			err = &Error{Status: http.StatusGatewayTimeout, Reason: "upstream response did not complete within the request's timeout", Err: err}
 		}
 	}
 	return &abortError{err: err}

@@ -67,6 +67,30 @@
 // 404. Its certificates come from that port too. Gateway wildcards cover
 // any number of labels, as Gateway API hostnames do.
 //
+// # Route filters, timeouts and retries
+//
+// A matched route's Filters apply as Gateway API v1.6 specifies them
+// (filters.go, redirect.go, mirror.go). A Redirect answers at once; its
+// Location keeps what the redirect leaves empty from the request, and the
+// port is the explicit one, else the new scheme's well-known port when the
+// scheme changes, else the client's (the port of its Host header, which
+// survives a Service's port mapping); 80 and 443 are left out for http and
+// https. ReplacePrefixMatch replaces the route's prefix by whole path
+// elements (trailing slashes ignored, "" becomes "/"). Rewrite and the
+// request header edits apply to the upstream request before the
+// Upstream's own Host rewrite and edits, which have the last word; Add
+// appends to an existing value with a comma (Set-Cookie: a line of its
+// own). Mirrors get a copy of the first attempt's request, without a body
+// (requests with a body are not mirrored), sent in the background with a
+// 30 s limit; at most 256 are under way, further copies are dropped and
+// counted (MirrorsDropped). Timeouts.Request is the request's deadline
+// counted from its arrival, retries and backoff included (504);
+// Timeouts.BackendRequest bounds each attempt until the end of its
+// response. Retry retries the listed statuses (a timed-out attempt is a
+// 504) on the same upstream, possibly the same backend, Backoff apart, up
+// to Attempts attempts in all; a request body is sent again only when the
+// proxy kept it whole (64 KiB at most), else the request is not retried.
+//
 // # Loops
 //
 // Every request sent upstream gets this process's entry in Via (see

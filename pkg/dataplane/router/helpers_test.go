@@ -3,10 +3,12 @@ package router
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,4 +180,52 @@ func upstreamOf(s *snapshot.Snapshot, m Match, ok bool) string {
 		return "500"
 	}
 	return s.Upstreams[m.Upstream].Name
+}
+
+// serve routes host to routes whose upstreams are named in ups, with
+// one upstream per entry of ups (name: address).
+func (rig *proxyRig) serve(t *testing.T, name string, routes []snapshot.Route, ups map[string]string) {
+	t.Helper()
+	s := &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{host(name, routes...)}}
+	for _, n := range slices.Sorted(maps.Keys(ups)) {
+		s.Upstreams = append(s.Upstreams, snapshot.Upstream{Name: n, Endpoints: []snapshot.Endpoint{{Address: ups[n]}}})
+	}
+	if err := rig.router.Apply(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// do sends req through the proxy, with no retries of the client's own,
+// and returns the response with its body read.
+func (rig *proxyRig) do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	req.URL.Scheme, req.URL.Host = "http", rig.addr
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// rigRequest is a request for the proxy to route by host and target.
+func rigRequest(t *testing.T, method, host, target string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://placeholder"+target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	return req
+}
+
+// backend serves h on a loopback listener and returns its address.
+func backend(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }

@@ -57,6 +57,10 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 		return true, writeStatus(s, http.StatusInternalServerError, "every backend of this route has weight 0\n")
 	}
 	ctx.upstream = &ctx.st.upstreams[m.Upstream]
+	if rd := redirectOf(m.Route, s.Request); rd != nil {
+		return true, writeRedirect(s, m.Route, rd)
+	}
+	applyRoutePolicy(s, m.Route)
 	return false, nil
 }
 
@@ -117,6 +121,11 @@ func (r *Router) UpstreamPeer(s *proxy.Session, ctx *RequestCtx) (*proxy.Peer, e
 		return nil, &proxy.Error{Status: http.StatusServiceUnavailable, Reason: "upstream " + up.name + " has no ready endpoints"}
 	}
 	b := up.pool.Pick(&ctx.tried)
+	if b == nil && s.Retry != nil {
+		// A route's retries may go back to a backend already tried (the
+		// only one, often): it answered, it did not fail to connect.
+		b = up.pool.Pick(nil)
+	}
 	if b == nil {
 		return nil, &proxy.Error{Status: http.StatusBadGateway, Reason: "every endpoint of upstream " + up.name + " failed"}
 	}
@@ -128,7 +137,7 @@ func (r *Router) UpstreamPeer(s *proxy.Session, ctx *RequestCtx) (*proxy.Peer, e
 	if up.sniFromRequest {
 		// The upstream names the server it expects no better than the
 		// Host the request carries, so that is what TLS verifies.
-		ctx.peer.SNI = serverName(s.Request.Host)
+		ctx.peer.SNI = serverName(ctx.upstreamHost(s.Request.Host))
 	}
 	return &ctx.peer, nil
 }
@@ -155,11 +164,24 @@ func mayBeIP(host string) bool {
 	return host != "" && (strings.IndexByte(host, ':') >= 0 || '0' <= host[len(host)-1] && host[len(host)-1] <= '9')
 }
 
-// UpstreamRequestFilter applies the upstream's Host rewrite and header
-// edits, then adds this process to Via, last, so that no edit can remove
-// the mark loop detection relies on.
+// UpstreamRequestFilter applies the route's filters (rewrite, header
+// edits) and sends the mirrors their copy, then applies the upstream's Host
+// rewrite and header edits: the Upstream says what its backends need, so
+// it has the last word. This process is added to Via last, so that no
+// edit can remove the mark loop detection relies on.
 func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx *RequestCtx) error {
-	up := ctx.upstream
+	if f := ctx.match.Route.Filters; f != nil {
+		applyRequestFilters(req, ctx.match.Route, f)
+		if len(f.Mirrors) > 0 && s.Attempt == 1 {
+			r.mirror(s, req, ctx, f.Mirrors)
+		}
+	}
+	applyUpstreamEdits(req, ctx.upstream)
+	r.hop.mark(req.Header, s.Request)
+	return nil
+}
+
+func applyUpstreamEdits(req *http.Request, up *upstreamRuntime) {
 	if up.host != "" {
 		req.Host = up.host
 	}
@@ -172,8 +194,16 @@ func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx 
 	for _, h := range up.headers.Add {
 		req.Header.Add(h.Name, h.Value)
 	}
-	r.hop.mark(req.Header, s.Request)
-	return nil
+}
+
+// upstreamHost is the Host the upstream request will carry when neither
+// the upstream nor its TLS settings name one: the route's rewrite, else
+// the client's.
+func (ctx *RequestCtx) upstreamHost(host string) string {
+	if f := ctx.match.Route.Filters; f != nil && f.Rewrite != nil && f.Rewrite.Hostname != "" {
+		return f.Rewrite.Hostname
+	}
+	return host
 }
 
 // minConnectRetries is how many other backends a request whose connection
@@ -184,15 +214,42 @@ const minConnectRetries = 2
 
 // FailToConnect counts the failure against the backend and retries on
 // another one while the retry budget lasts.
+// A route's retry policy (the proxy checked its budget before asking) is
+// granted, and raises the budget for connect failures to its own.
 func (r *Router) FailToConnect(s *proxy.Session, peer *proxy.Peer, err error, ctx *RequestCtx) bool {
+	if sr, ok := err.(*proxy.StatusRetry); ok {
+		ctx.settleRetried(sr)
+		return true
+	}
 	ctx.releaseBackend(true)
-	return s.Attempt <= max(ctx.upstream.retries, minConnectRetries)
+	budget := max(ctx.upstream.retries, minConnectRetries)
+	if s.Retry != nil {
+		budget = max(budget, s.Retry.Attempts-1)
+	}
+	return s.Attempt <= budget
 }
 
-// ResponseFilter leaves upstream responses as they are; it notes the
+// settleRetried counts the attempt a route retries against its backend as
+// passive health would count it had it been the final answer.
+func (ctx *RequestCtx) settleRetried(sr *proxy.StatusRetry) {
+	if ctx.backend == nil {
+		return
+	}
+	if sr.TimedOut {
+		ctx.releaseBackend(true)
+		return
+	}
+	ctx.backend.EndResponse(sr.Status)
+	ctx.backend = nil
+}
+
+// ResponseFilter applies the route's response header edits; it notes the
 // status for passive health.
 func (r *Router) ResponseFilter(s *proxy.Session, resp *http.Response, ctx *RequestCtx) error {
 	ctx.backendStatus = resp.StatusCode
+	if f := ctx.match.Route.Filters; f != nil {
+		editHeaders(resp.Header, &f.ResponseHeaders)
+	}
 	return nil
 }
 

@@ -32,6 +32,9 @@ type Router struct {
 	access   *accesslog.Logger // nil: no access log
 	current  atomic.Pointer[state]
 	hop      hopMarker
+	// mirrorSlots holds a token per mirrored request under way.
+	mirrorSlots    chan struct{}
+	mirrorsDropped atomic.Uint64
 
 	applyMu sync.Mutex
 	// caPools keeps one *x509.CertPool per CA bundle across snapshots,
@@ -49,6 +52,7 @@ type state struct {
 	table     *Table
 	certs     *Certificates
 	upstreams []upstreamRuntime // indexed like snapshot.Upstreams
+	byName    map[string]int    // upstreams by Name, for mirrors
 }
 
 // upstreamRuntime is an upstream ready for the hot path: its pool and a
@@ -68,7 +72,8 @@ type upstreamRuntime struct {
 // New returns a Router with no configuration: every request gets 404 until
 // the first Apply.
 func New(registry *lb.Registry, observer Observer) *Router {
-	r := &Router{registry: registry, observer: observer, caPools: map[string]*x509.CertPool{}, hop: newHopMarker()}
+	r := &Router{registry: registry, observer: observer, caPools: map[string]*x509.CertPool{}, hop: newHopMarker(),
+		mirrorSlots: make(chan struct{}, maxMirrorsInFlight)}
 	empty, err := Compile(&snapshot.Snapshot{})
 	if err != nil {
 		panic("router: an empty snapshot must compile: " + err.Error())
@@ -98,7 +103,11 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
+	byName := make(map[string]int, len(ups))
+	for i := range ups {
+		byName[ups[i].name] = i
+	}
+	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups, byName: byName})
 	r.keyPairs.commit()
 	return nil
 }

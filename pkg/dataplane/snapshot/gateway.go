@@ -83,6 +83,10 @@ type Redirect struct {
 	Port       int
 	Path       *PathModifier
 	StatusCode int
+	// InsecureOnly redirects only the requests that arrived without TLS;
+	// the others go on to the route's upstream. Ingress's ssl-redirect
+	// needs it: one Ingress route serves both the HTTP and HTTPS ports.
+	InsecureOnly bool
 }
 
 // Rewrite changes the upstream request's Host and path.

@@ -59,6 +59,12 @@
 //     Input.AllowLoopbackEndpoints. A forbidden static endpoint fails its
 //     Upstream closed (ForbiddenEndpoint); a forbidden slice address is
 //     dropped with a ForbiddenEndpoint warning and changes no condition.
+//   - Annotations baton.dev/ssl-redirect, rewrite-target, rewrite-host,
+//     request-headers and response-headers (annotations.go) give an
+//     Ingress's rule paths the snapshot.RouteFilters Gateway API routes
+//     have; the data plane has one implementation of them. A bad one is an
+//     InvalidAnnotation warning (Accepted False): the Ingress's rule paths
+//     stay claimed but are not served.
 //
 // Condition LastTransitionTime is left zero: the status writer merges
 // conditions with k8s.io/apimachinery/pkg/api/meta.SetStatusCondition,

@@ -26,6 +26,10 @@ type ingressPlan struct {
 	defaultBackend *networkingv1.IngressBackend
 	tls            []tlsPlan
 	epoch          uint64 // the Cache's last use of the plan
+	// filters are what the Ingress's annotations ask of its rule paths;
+	// badFilters, when set, keeps those paths from being served.
+	filters    *ingressFilters
+	badFilters *Warning
 }
 
 type rulePlan struct {
@@ -53,6 +57,7 @@ func planIngress(ing *networkingv1.Ingress) *ingressPlan {
 	key := keyOf(ing)
 	p := &ingressPlan{key: key, uid: ing.UID, version: ing.ResourceVersion, generation: ing.Generation,
 		source: key.String(), defaultBackend: ing.Spec.DefaultBackend}
+	p.filters, p.badFilters = planFilters(ing)
 	p.rules = make([]rulePlan, len(ing.Spec.Rules))
 	for i := range ing.Spec.Rules {
 		p.rules[i] = planRule(&ing.Spec.Rules[i])

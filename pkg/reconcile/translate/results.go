@@ -55,7 +55,7 @@ var refReasons = map[string]bool{
 
 var ruleReasons = map[string]bool{
 	ReasonInvalidHost: true, ReasonInvalidPath: true, ReasonRouteConflict: true,
-	ReasonTLSConflict: true, ReasonDefaultBackendConflict: true,
+	ReasonTLSConflict: true, ReasonDefaultBackendConflict: true, ReasonInvalidAnnotation: true,
 }
 
 func warnf(reason, format string, args ...any) *Warning {

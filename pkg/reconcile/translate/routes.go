@@ -49,10 +49,28 @@ func (t *translator) addPath(p *ingressPlan, pp *pathPlan, r *report) {
 		return
 	}
 	t.routeOwner[pp.key] = p.source
+	if p.badFilters != nil {
+		return // reported once; the path stays claimed: its traffic is not another Ingress's
+	}
 	if name, ok := t.resolveBackend(p.key.Namespace, pp.backend, pp.where, r); ok {
-		route := snapshot.Route{PathType: pp.key.pathType, Path: pp.key.path, Upstream: name, Source: p.source}
+		route := snapshot.Route{PathType: pp.key.pathType, Path: pp.key.path, Upstream: name, Source: p.source,
+			Filters: p.filters.forPath(pp.key.pathType)}
+		if err := checkFiltered(&route); err != nil {
+			r.addf(warnf(ReasonInvalidAnnotation, "not served: %v", err), pp.where)
+			return
+		}
 		t.routes[pp.key.host] = append(t.routes[pp.key.host], route)
 	}
+}
+
+// checkFiltered applies the data plane's route rules to a route with
+// filters from annotations, so that what it would refuse is refused here,
+// at its Ingress.
+func checkFiltered(route *snapshot.Route) error {
+	if route.Filters == nil {
+		return nil
+	}
+	return snapshot.CheckRoute(route)
 }
 
 // use adds u to the snapshot; most routes name an upstream already added,

@@ -189,6 +189,9 @@ func newTranslator(in Input, cache *Cache) *translator {
 // certificates, and reports what could not be used.
 func (t *translator) translateIngress(p *ingressPlan) IngressResult {
 	r := &report{}
+	if p.badFilters != nil {
+		r.add(p.badFilters)
+	}
 	for i := range p.rules {
 		t.addRule(p, &p.rules[i], r)
 	}
