@@ -102,7 +102,7 @@ install_baton() {
 	helm install "$release" charts/baton -n "$release_ns" --create-namespace --wait --timeout 3m \
 		--set mode=DaemonSet --set image.pullPolicy=Never --set service.enabled=false \
 		--set handoff.enabled=false --set hostPorts.http=80 --set hostPorts.https=443 \
-		"${pool_args[@]}" ${CONFORMANCE_HELM_ARGS:-}
+		"${pool_args[@]}" ${CONFORMANCE_HELM_ARGS:-} >"$out/helm.log"
 }
 
 ensure_gatewayclass() {
@@ -142,8 +142,8 @@ supported_features() {
 # --- the suite ---------------------------------------------------------------
 run_suite() {
 	local features=$1 status=0
-	mkdir -p "$out"
 	step "suite: profiles $profiles, features $features"
+	rm -f "$out/report.yaml" "$bin/gateway-conformance-report.yaml"
 	# shellcheck disable=SC2086 # CONFORMANCE_ARGS is a list of flags
 	(cd hack/conformance/suite && go test -count=1 -timeout "${CONFORMANCE_TIMEOUT:-90m}" -v \
 		sigs.k8s.io/gateway-api/conformance -run '^TestConformance$' -args \
@@ -167,6 +167,7 @@ main() {
 		exit 2
 	fi
 	check_pool
+	mkdir -p "$out"
 	trap finish EXIT
 	hack/cluster/build.sh
 	if ! node_up; then
