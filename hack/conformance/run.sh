@@ -144,6 +144,10 @@ run_suite() {
 	local features=$1 status=0
 	step "suite: profiles $profiles, features $features"
 	rm -f "$out/report.yaml" "$bin/gateway-conformance-report.yaml"
+	# A previous run's namespaces may still be terminating; the suite would
+	# fail to create objects in them.
+	# shellcheck disable=SC2046 # one argument per namespace
+	kubectl wait --for=delete --timeout=3m $(kubectl get ns -o name | grep '/gateway-conformance-') 2>/dev/null || true
 	# shellcheck disable=SC2086 # CONFORMANCE_ARGS is a list of flags
 	(cd hack/conformance/suite && go test -count=1 -timeout "${CONFORMANCE_TIMEOUT:-90m}" -v \
 		sigs.k8s.io/gateway-api/conformance -run '^TestConformance$' -args \

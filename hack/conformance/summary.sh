@@ -11,6 +11,8 @@ results=$(grep -E '^    --- (PASS|FAIL|SKIP): TestConformance/[^/ ]+ ' "$log" |
 if [ -z "$results" ]; then
 	echo "no conformance test ran; the suite stopped before them:"
 	grep -E '^\s+(Error Trace|Error|Messages):|^--- FAIL|^(FAIL|ok)\s' "$log" | head -n 12 || true
+	echo "its last wait:"
+	grep -E '^\s+helpers\.go:[0-9]+: ' "$log" | tail -n 1 | cut -c1-240 || true
 	exit 0
 fi
 printf '%-5s %-70s %s\n' RESULT TEST TIME
