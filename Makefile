@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export KUBEBUILDER_ASSETS := $(BIN)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean cluster cluster-down test-cluster-smoke test-cluster
+.PHONY: all tools build generate test unit envtest e2e chart-check bench run fmt vet clean cluster cluster-down test-cluster-smoke test-cluster conformance gateway-conformance
 
 all: build
 
@@ -73,6 +73,11 @@ test-cluster: ## the chart on a real node: install, route, backend deletion and 
 	hack/cluster/build.sh
 	$(MAKE) image
 	$(GO) test -tags cluster -count=1 -v -timeout 30m ./hack/cluster/ -run TestHelm
+
+conformance: ## the official Gateway API conformance suite against Baton on the node (root; opt-in, not part of `make test`)
+	hack/conformance/run.sh
+
+gateway-conformance: conformance
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
