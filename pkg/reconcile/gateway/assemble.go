@@ -227,4 +227,3 @@ func boolRank(b bool) int {
 	}
 	return 0
 }
-
