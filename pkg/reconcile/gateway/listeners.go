@@ -201,8 +201,8 @@ func certificateHosts(hostname string, certPEM []byte) []string {
 func markConflicts(ls []*listener) {
 	for i, l := range ls {
 		for _, earlier := range ls[:i] {
-			if earlier.spec.Port != l.spec.Port {
-				continue
+			if earlier.spec.Port != l.spec.Port || earlier.conflicted != nil {
+				continue // a conflicted listener claims nothing
 			}
 			if earlier.spec.Protocol != l.spec.Protocol {
 				l.conflicted = problemf(gatewayv1.ListenerReasonProtocolConflict,
