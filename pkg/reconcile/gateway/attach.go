@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 // parentGateway is the Gateway a parentRef names, if it is one of ours.
@@ -144,6 +146,11 @@ func intersect(listener string, route []string) []string {
 			h, ok = r, true
 		case covers(r, listener):
 			h, ok = listener, true
+		}
+		// The CRD pattern lets through labels the data plane refuses
+		// (over 63 characters): such a host can never be served.
+		if _, err := snapshot.NormaliseHost(h); err != nil && h != "" {
+			ok = false
 		}
 		if ok && !slices.Contains(out, h) {
 			out = append(out, h)

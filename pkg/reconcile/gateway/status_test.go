@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"testing"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -235,6 +236,7 @@ func TestHostnameIntersection(t *testing.T) {
 		{"*.example.com", []string{"*.a.example.com"}, []string{"*.a.example.com"}},
 		{"*.a.example.com", []string{"*.example.com"}, []string{"*.a.example.com"}},
 		{"a.example.com", []string{"b.example.com"}, nil},
+		{"", []string{strings.Repeat("a", 64) + ".example.com", "ok.example.com"}, []string{"ok.example.com"}},
 	}
 	for _, tc := range cases {
 		mustEqualJSON(t, tc.listener+" ∩ "+joinHosts(tc.route), intersect(tc.listener, tc.route), tc.want)
