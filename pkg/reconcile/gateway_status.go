@@ -55,7 +55,42 @@ func (w *statusWriter) writeGatewayAPI(ctx context.Context, out *gateway.Output)
 		}
 	}
 	w.routesWithUs = now
+	for _, r := range out.BackendTLSPolicies {
+		errs = append(errs, w.writePolicy(ctx, r))
+	}
 	return errors.Join(errs...)
+}
+
+// writePolicy replaces our ancestor entries of a BackendTLSPolicy, as
+// writeRoute does parents.
+func (w *statusWriter) writePolicy(ctx context.Context, r gateway.PolicyResult) error {
+	var p gatewayv1.BackendTLSPolicy
+	if err := w.reader.Get(ctx, r.Key, &p); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	ctrl := gatewayv1.GatewayController(w.opts.GatewayControllerName)
+	want := []gatewayv1.PolicyAncestorStatus{}
+	for _, a := range p.Status.Ancestors {
+		if a.ControllerName != ctrl {
+			want = append(want, a)
+		}
+	}
+	for _, a := range r.Ancestors {
+		var old []metav1.Condition
+		for _, c := range p.Status.Ancestors {
+			if c.ControllerName == ctrl && equality.Semantic.DeepEqual(c.AncestorRef, a.AncestorRef) {
+				old = c.Conditions
+			}
+		}
+		a.Conditions = mergeConditions(old, a.Conditions)
+		want = append(want, a)
+	}
+	if equality.Semantic.DeepEqual(p.Status.Ancestors, want) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	p.Status.Ancestors = want
+	return w.patchStatus(ctx, &p, patch)
 }
 
 func (w *statusWriter) writeClass(ctx context.Context, r gateway.ClassResult) error {

@@ -106,6 +106,7 @@ func relevantUpdate(oldObj, newObj any) bool {
 	case *networkingv1.Ingress:
 		return o.GetGeneration() != n.GetGeneration() || !maps.Equal(o.GetAnnotations(), n.GetAnnotations())
 	case *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy:
+		// Baton writes their status, which changes no snapshot.
 		return o.GetGeneration() != n.GetGeneration()
 	case *gatewayv1.Gateway:
 		// Its status addresses are read back: they keep an address stable.

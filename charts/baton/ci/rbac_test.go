@@ -23,12 +23,13 @@ var (
 		{gatewayGroup, "gateways", ""}, {gatewayGroup, "httproutes", ""}, {gatewayGroup, "grpcroutes", ""},
 		{gatewayGroup, "referencegrants", ""}, {gatewayGroup, "backendtlspolicies", ""}, {"", "configmaps", ""}}
 	statusResources = []grant{{"networking.k8s.io", "ingresses/status", ""}, {"baton.dev", "upstreams/status", ""},
-		{gatewayGroup, "gateways/status", ""}, {gatewayGroup, "httproutes/status", ""}, {gatewayGroup, "grpcroutes/status", ""}}
+		{gatewayGroup, "gateways/status", ""}, {gatewayGroup, "httproutes/status", ""}, {gatewayGroup, "grpcroutes/status", ""},
+		{gatewayGroup, "backendtlspolicies/status", ""}}
 	// clusterReads and clusterStatus are the cluster-scoped kinds Baton
 	// reads (and whose status it writes) whatever namespace it watches.
-	clusterReads = []grant{{"networking.k8s.io", "ingressclasses", ""}, {gatewayGroup, "gatewayclasses", ""}, {"", "namespaces", ""}}
-	clusterStatus = []grant{{gatewayGroup, "gatewayclasses/status", ""}}
-	eventResources  = []grant{{"", "events", ""}, {"events.k8s.io", "events", ""}}
+	clusterReads   = []grant{{"networking.k8s.io", "ingressclasses", ""}, {gatewayGroup, "gatewayclasses", ""}, {"", "namespaces", ""}}
+	clusterStatus  = []grant{{gatewayGroup, "gatewayclasses/status", ""}}
+	eventResources = []grant{{"", "events", ""}, {"events.k8s.io", "events", ""}}
 )
 
 func expand(resources []grant, verbs []string) []grant {

@@ -246,7 +246,7 @@ only the status subresources Baton owns, and record Events.
   resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["gateways/status", "httproutes/status", "grpcroutes/status"]
+  resources: ["gateways/status", "httproutes/status", "grpcroutes/status", "backendtlspolicies/status"]
   verbs: ["update", "patch"]
 - apiGroups: [""]
   resources: ["configmaps"]

@@ -55,6 +55,9 @@ func (t *translator) attach(rt *routeTranslation, gw *gateway, ref *gatewayv1.Pa
 	if accepted == nil && rt.allDropped {
 		accepted = rt.unsupported
 	}
+	if accepted == nil && !slices.Contains(rt.accepted, gw.key) {
+		rt.accepted = append(rt.accepted, gw.key)
+	}
 	gen := rt.obj.GetGeneration()
 	conds := []metav1.Condition{
 		verdict(gatewayv1.RouteConditionAccepted, accepted, string(gatewayv1.RouteReasonAccepted), "the route is attached", gen),

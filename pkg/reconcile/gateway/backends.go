@@ -52,7 +52,7 @@ func (t *translator) backend(rt *routeTranslation, ref *gatewayv1.BackendObjectR
 	if ref.Port == nil {
 		return snapshot.Upstream{}, problemf(gatewayv1.RouteReasonBackendNotFound, "backendRef to Service %s needs a port", key)
 	}
-	return t.serviceBackend(key, *ref.Port, grpc)
+	return t.serviceBackend(rt, key, *ref.Port, grpc)
 }
 
 func (t *translator) upstreamBackend(key types.NamespacedName, grpc bool) (snapshot.Upstream, *problem) {
@@ -66,7 +66,7 @@ func (t *translator) upstreamBackend(key types.NamespacedName, grpc bool) (snaps
 	return up, nil
 }
 
-func (t *translator) serviceBackend(key types.NamespacedName, port int32, grpc bool) (snapshot.Upstream, *problem) {
+func (t *translator) serviceBackend(rt *routeTranslation, key types.NamespacedName, port int32, grpc bool) (snapshot.Upstream, *problem) {
 	up, failed, _ := t.backends.Service(key, port)
 	if failed != nil {
 		return up, problemf(gatewayv1.RouteReasonBackendNotFound, "%s", failed.Message)
@@ -84,6 +84,7 @@ func (t *translator) serviceBackend(key types.NamespacedName, port int32, grpc b
 	}
 	if p := t.policyFor(key, sp.Name); p != nil {
 		t.applyTLSPolicy(&up, p)
+		t.policyUse[p] = append(t.policyUse[p], rt)
 	}
 	return up, nil
 }
@@ -100,9 +101,11 @@ func (t *translator) applyTLSPolicy(up *snapshot.Upstream, p *gatewayv1.BackendT
 		return // the system roots
 	}
 	for _, ref := range v.CACertificateRefs {
-		if ca := t.caOf(p.Namespace, ref); ca != nil {
-			up.TLS.CAPEM = append(up.TLS.CAPEM, ca...)
+		ca, problem := t.caOf(p.Namespace, ref)
+		if problem != nil && t.policyProblem[p] == nil {
+			t.policyProblem[p] = problem
 		}
+		up.TLS.CAPEM = append(up.TLS.CAPEM, ca...)
 	}
 	if len(up.TLS.CAPEM) == 0 {
 		up.Endpoints = nil
@@ -110,20 +113,24 @@ func (t *translator) applyTLSPolicy(up *snapshot.Upstream, p *gatewayv1.BackendT
 }
 
 // caOf reads ca.crt from a ConfigMap or Secret of the policy's namespace.
-func (t *translator) caOf(ns string, ref gatewayv1.LocalObjectReference) []byte {
+func (t *translator) caOf(ns string, ref gatewayv1.LocalObjectReference) ([]byte, *problem) {
 	key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
 	switch {
 	case ref.Group == "" && ref.Kind == "ConfigMap":
-		if cm := t.configMaps[key]; cm != nil {
-			if data := cm.Data[v1alpha1.DefaultCAKey]; translate.HoldsCertificate([]byte(data)) {
-				return []byte(data)
-			}
+		cm := t.configMaps[key]
+		if cm == nil {
+			return nil, problemf(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef, "ConfigMap %s not found", key)
 		}
+		if data := cm.Data[v1alpha1.DefaultCAKey]; translate.HoldsCertificate([]byte(data)) {
+			return []byte(data), nil
+		}
+		return nil, problemf(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef, "ConfigMap %s has no PEM certificate in %s", key, v1alpha1.DefaultCAKey)
 	case ref.Group == "" && ref.Kind == "Secret":
 		ca, w := t.backends.CA(key, "")
-		if w == nil {
-			return ca
+		if w != nil {
+			return nil, problemf(gatewayv1.BackendTLSPolicyReasonInvalidCACertificateRef, "%s", w.Message)
 		}
+		return ca, nil
 	}
-	return nil
+	return nil, problemf(gatewayv1.BackendTLSPolicyReasonInvalidKind, "caCertificateRef %s/%s %s is not a ConfigMap or Secret", ref.Group, ref.Kind, ref.Name)
 }

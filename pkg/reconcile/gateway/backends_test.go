@@ -90,9 +90,13 @@ func TestBackendTLSPolicy(t *testing.T) {
 	ca := corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": string(testCert.CertPEM)}}
 	route := httpRoute("team", "r", 0, parent("gw"), rule(backendTo(svcRef("web", 80))))
 	for name, tc := range map[string]struct {
-		policy    gatewayv1.BackendTLSPolicy
-		endpoints int
-	}{"CA from a ConfigMap": {policy("p", "ca"), 1}, "CA missing": {policy("p", "nope"), 0}} {
+		policy     gatewayv1.BackendTLSPolicy
+		endpoints  int
+		conditions string
+	}{
+		"CA from a ConfigMap": {policy("p", "ca"), 1, "True/Accepted True/ResolvedRefs"},
+		"CA missing":          {policy("p", "nope"), 0, "False/NoValidCACertificate False/InvalidCACertificateRef"},
+	} {
 		t.Run(name, func(t *testing.T) {
 			out := Translate(basic(ca, tc.policy, route))
 			dataPlaneCheck(t, out)
@@ -103,6 +107,14 @@ func TestBackendTLSPolicy(t *testing.T) {
 			}
 			if len(u.Endpoints) != tc.endpoints {
 				t.Fatalf("%d endpoints, want %d", len(u.Endpoints), tc.endpoints)
+			}
+			if len(out.BackendTLSPolicies) != 1 || len(out.BackendTLSPolicies[0].Ancestors) != 1 {
+				t.Fatalf("policy status %+v", out.BackendTLSPolicies)
+			}
+			a := out.BackendTLSPolicies[0].Ancestors[0]
+			got := reasonOf(a.Conditions, gatewayv1.PolicyConditionAccepted) + " " + reasonOf(a.Conditions, gatewayv1.BackendTLSPolicyConditionResolvedRefs)
+			if got != tc.conditions || a.AncestorRef.Name != "gw" || string(*a.AncestorRef.Namespace) != "team" || a.ControllerName != ControllerName {
+				t.Fatalf("ancestor %+v: %s, want %s", a.AncestorRef, got, tc.conditions)
 			}
 		})
 	}

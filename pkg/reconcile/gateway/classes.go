@@ -30,6 +30,8 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteBackendTimeout,
 	features.SupportHTTPRouteRetry,
+	features.SupportHTTPRouteBackendProtocolH2C,
+	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportGRPCRoute,
 	features.SupportReferenceGrant,
 	features.SupportBackendTLSPolicy,

@@ -28,6 +28,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 	"github.com/baton-dev/baton/pkg/reconcile"
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 )
@@ -280,6 +281,47 @@ func TestRouteStatusFollowsItsBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	resolved("True/ResolvedRefs@2")
+}
+
+// TestBackendTLSPolicyStatus: the policy of a backend gets an ancestor
+// entry for the Gateway, Accepted with its CA resolved, which the CRD
+// takes as written.
+func TestBackendTLSPolicyStatus(t *testing.T) {
+	e := newGWEnv(t)
+	e.webService()
+	cert, err := snapshottest.SelfSigned("ca", "web.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "ca"}, Data: map[string]string{"ca.crt": string(cert.CertPEM)}})
+	e.create(&gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "tls"}, Spec: gatewayv1.BackendTLSPolicySpec{
+		TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gatewayv1.LocalPolicyTargetReference{
+			Group: "", Kind: "Service", Name: "web"}}},
+		Validation: gatewayv1.BackendTLSPolicyValidation{Hostname: "web.example.com",
+			CACertificateRefs: []gatewayv1.LocalObjectReference{{Group: "", Kind: "ConfigMap", Name: "ca"}}}}})
+	e.create(e.gateway("gw"))
+	e.create(e.route("r", "web"))
+	e.eventually("policy ancestor status", func() (bool, string) {
+		var p gatewayv1.BackendTLSPolicy
+		_ = e.client.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: "tls"}, &p)
+		if len(p.Status.Ancestors) != 1 {
+			return false, fmt.Sprintf("ancestors %+v", p.Status.Ancestors)
+		}
+		a := p.Status.Ancestors[0]
+		got := string(a.AncestorRef.Name) + " " + conditionIs(a.Conditions, "Accepted") + " " + conditionIs(a.Conditions, "ResolvedRefs")
+		return got == "gw True/Accepted@1 True/ResolvedRefs@1", got
+	})
+	e.eventually("the backend speaks HTTPS", func() (bool, string) {
+		s := e.sink.snapshot()
+		if s == nil {
+			return false, "no snapshot"
+		}
+		u := s.Upstream("service/" + e.ns + "/web/80/tls/" + e.ns + "/tls")
+		if u == nil {
+			return false, "no upstream"
+		}
+		return u.Protocol == snapshot.ProtocolHTTPS && len(u.TLS.CAPEM) > 0, string(u.Protocol)
+	})
 }
 
 // TestAddressesSurviveARestart: a Gateway keeps the address its status

@@ -21,6 +21,8 @@ type routeTranslation struct {
 	routes    []snapshot.Route
 	// refs is the first reference problem (ResolvedRefs False).
 	refs *problem
+	// accepted are the Gateways the route attached to.
+	accepted []types.NamespacedName
 	// unsupported is the first rule dropped; allDropped says no rule
 	// was left (Accepted False).
 	unsupported *problem

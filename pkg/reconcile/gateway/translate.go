@@ -25,6 +25,10 @@ type translator struct {
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
 	// gateways are those of our accepted classes, by key.
 	gateways map[types.NamespacedName]*gateway
+	// policyUse lists the routes each BackendTLSPolicy served a backend
+	// of, and policyProblem the first problem with its CA references.
+	policyUse     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation
+	policyProblem map[*gatewayv1.BackendTLSPolicy]*problem
 	// used are the upstreams the emitted routes name.
 	used map[string]snapshot.Upstream
 	// order numbers routes in the spec's tie-break order: oldest route,
@@ -41,6 +45,7 @@ func Translate(in Input) Output {
 	out.HTTPRoutes = t.attachAll(httpRoutes(t, in.HTTPRoutes))
 	out.GRPCRoutes = t.attachAll(grpcRoutes(t, in.GRPCRoutes))
 	out.Gateways, out.GatewayStatuses = t.assemble()
+	out.BackendTLSPolicies = t.policyResults()
 	out.Upstreams = sortedUpstreams(t.used)
 	return out
 }
@@ -58,6 +63,9 @@ func newTranslator(in Input) *translator {
 		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
 		gateways:   map[types.NamespacedName]*gateway{},
 		used:       map[string]snapshot.Upstream{},
+
+		policyUse:     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation{},
+		policyProblem: map[*gatewayv1.BackendTLSPolicy]*problem{},
 	}
 	for i := range in.Namespaces {
 		t.namespaces[in.Namespaces[i].Name] = in.Namespaces[i].Labels

@@ -55,6 +55,16 @@ type Output struct {
 	// our Gateways, sorted; Parents holds our entries only.
 	HTTPRoutes []RouteResult
 	GRPCRoutes []RouteResult
+	// BackendTLSPolicies are the policies applied to a backend of a route
+	// attached to one of our Gateways, sorted; Ancestors holds our entries
+	// only, one per such Gateway.
+	BackendTLSPolicies []PolicyResult
+}
+
+// PolicyResult is our part of one BackendTLSPolicy's status.
+type PolicyResult struct {
+	Key       types.NamespacedName
+	Ancestors []gatewayv1.PolicyAncestorStatus
 }
 
 // ClassResult is the status of one of our GatewayClasses.
