@@ -31,30 +31,12 @@ func (t *translator) grpcRule(rt *routeTranslation, rule *gatewayv1.GRPCRouteRul
 	if base.Filters, p = t.filters(rt, grpcFilters(rule.Filters)); p != nil {
 		return nil, p
 	}
-	var refs []gatewayv1.BackendRef
-	for _, b := range rule.BackendRefs {
-		if len(b.Filters) > 0 {
-			return nil, problemf(gatewayv1.RouteReasonUnsupportedValue, "filters on a backendRef are not supported")
-		}
-		refs = append(refs, b.BackendRef)
+	refs, p := plainRefs(rule.BackendRefs, func(b gatewayv1.GRPCBackendRef) (gatewayv1.BackendRef, int) { return b.BackendRef, len(b.Filters) })
+	if p != nil {
+		return nil, p
 	}
 	t.target(rt, &base, refs, true)
-	matches := rule.Matches
-	if len(matches) == 0 {
-		matches = []gatewayv1.GRPCRouteMatch{{}}
-	}
-	routes := make([]snapshot.Route, 0, len(matches))
-	for i := range matches {
-		r := base
-		if p := grpcMatch(&r, &matches[i]); p != nil {
-			return nil, p
-		}
-		if p := t.finishRoute(&r); p != nil {
-			return nil, p
-		}
-		routes = append(routes, r)
-	}
-	return routes, nil
+	return perMatch(t, base, rule.Matches, grpcMatch)
 }
 
 // grpcFilters are the HTTPRoute filters of the same names and shapes.

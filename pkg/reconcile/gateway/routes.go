@@ -83,12 +83,9 @@ func (t *translator) httpRule(rt *routeTranslation, rule *gatewayv1.HTTPRouteRul
 	if base.Filters, p = t.filters(rt, rule.Filters); p != nil {
 		return nil, p
 	}
-	var refs []gatewayv1.BackendRef
-	for _, b := range rule.BackendRefs {
-		if len(b.Filters) > 0 {
-			return nil, problemf(gatewayv1.RouteReasonUnsupportedValue, "filters on a backendRef are not supported")
-		}
-		refs = append(refs, b.BackendRef)
+	refs, p := plainRefs(rule.BackendRefs, func(b gatewayv1.HTTPBackendRef) (gatewayv1.BackendRef, int) { return b.BackendRef, len(b.Filters) })
+	if p != nil {
+		return nil, p
 	}
 	if base.Filters == nil || base.Filters.Redirect == nil {
 		t.target(rt, &base, refs, false)
@@ -99,14 +96,33 @@ func (t *translator) httpRule(rt *routeTranslation, rule *gatewayv1.HTTPRouteRul
 	if base.Retry, p = retry(rule.Retry); p != nil {
 		return nil, p
 	}
-	matches := rule.Matches
+	return perMatch(t, base, rule.Matches, httpMatch)
+}
+
+// plainRefs are a rule's backendRefs without their filters, which Baton
+// does not support on a single backend.
+func plainRefs[B any](bs []B, split func(B) (gatewayv1.BackendRef, int)) ([]gatewayv1.BackendRef, *problem) {
+	refs := make([]gatewayv1.BackendRef, 0, len(bs))
+	for _, b := range bs {
+		ref, filters := split(b)
+		if filters > 0 {
+			return nil, problemf(gatewayv1.RouteReasonUnsupportedValue, "filters on a backendRef are not supported")
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// perMatch copies base once per match (one match-all when there is
+// none), sets the match on each and checks it.
+func perMatch[M any](t *translator, base snapshot.Route, matches []M, set func(*snapshot.Route, *M) *problem) ([]snapshot.Route, *problem) {
 	if len(matches) == 0 {
-		matches = []gatewayv1.HTTPRouteMatch{{}}
+		matches = make([]M, 1)
 	}
 	routes := make([]snapshot.Route, 0, len(matches))
 	for i := range matches {
 		r := base
-		if p := httpMatch(&r, &matches[i]); p != nil {
+		if p := set(&r, &matches[i]); p != nil {
 			return nil, p
 		}
 		if p := t.finishRoute(&r); p != nil {
