@@ -60,6 +60,7 @@ type config struct {
 	accessLogFormat        string
 	logLevel               string
 	showVersion            bool
+	gateway                gatewayConfig
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -105,6 +106,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.accessLogFormat, "access-log-format", "json", "Access log line format: json or text (key=value).")
 	fs.StringVar(&c.logLevel, "log-level", "info", "Level of Baton's own log (JSON on stderr): debug, info, warn or error.")
 	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
+	c.gateway.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -179,6 +181,7 @@ func (c *config) validate() error {
 	if _, err := serviceWithPort(c.defaultBackendService); err != nil {
 		errs = append(errs, fmt.Errorf("--default-backend-service: %w", err))
 	}
+	errs = append(errs, c.gateway.err)
 	return errors.Join(errs...)
 }
 

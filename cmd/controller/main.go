@@ -221,6 +221,11 @@ func reconcileOptions(cfg *config) (reconcile.Options, error) {
 		DefaultBackendService: defaultBackend,
 
 		AllowLoopbackEndpoints: cfg.allowLoopbackEndpoints,
+
+		GatewayControllerName: cfg.gateway.controllerName,
+		GatewayAddressPool:    cfg.gateway.addressPool,
+		GatewayHTTPPorts:      listenerPorts(cfg.httpAddr),
+		GatewayHTTPSPorts:     listenerPorts(cfg.httpsAddr),
 	}, err
 }
 

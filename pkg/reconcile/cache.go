@@ -65,6 +65,7 @@ func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
 		co.ByObject[&discoveryv1.EndpointSlice{}] = slices
 	}
 	co.ByObject[&corev1.Secret{}] = secrets
+	co.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: configMapTransform}
 	return co
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -39,6 +40,8 @@ type Controller struct {
 	log     logr.Logger
 	changes *debouncer
 	status  *statusWriter
+	// gatewayAPI says which Gateway API kinds are installed and watched.
+	gatewayAPI gatewayAPI
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -77,13 +80,17 @@ func Setup(mgr ctrl.Manager, sink Sink, opts Options) (*Controller, error) {
 		return nil, err
 	}
 	registerMetrics()
+	log := mgr.GetLogger().WithName("reconcile")
+	api, err := discoverGatewayAPI(mgr.GetRESTMapper(), log)
+	if err != nil {
+		return nil, err
+	}
 	objects, err := newObjectCache(mgr, opts)
 	if err != nil {
 		return nil, err
 	}
-	log := mgr.GetLogger().WithName("reconcile")
 	c := &Controller{
-		opts: opts, cache: objects, sink: sink, log: log,
+		opts: opts, cache: objects, sink: sink, log: log, gatewayAPI: api,
 		changes: newDebouncer(opts.Debounce),
 		ready:   make(chan struct{}),
 	}
@@ -142,7 +149,7 @@ func (c *Controller) WaitReady(ctx context.Context) error {
 // start with the cache.
 func (c *Controller) watch(objects cache.Cache) error {
 	h := changeHandler(c.changes.Trigger)
-	for _, obj := range watchedObjects() {
+	for _, obj := range append(watchedObjects(), c.gatewayAPI.objects()...) {
 		inf, err := objects.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 		if meta.IsNoMatchError(err) {
 			return fmt.Errorf("reconcile: watch %T: %w (is the CRD from config/crd installed?)", obj, err)
@@ -185,6 +192,17 @@ func (c *Controller) rebuild(ctx context.Context) {
 		c.translations = translate.NewCache()
 	}
 	out := c.translations.Translate(in)
+	gwIn, err := c.gatewayInput(ctx, &in)
+	if err != nil {
+		c.retryLater(err)
+		return
+	}
+	var gwOut *gateway.Output
+	if gwIn != nil {
+		o := gateway.Translate(*gwIn)
+		gwOut = &o
+		addGateways(out.Snapshot, gwOut)
+	}
 	buildSeconds.Observe(time.Since(start).Seconds())
 	c.gauges.update(out.Upstreams)
 	if err := c.apply(out.Snapshot); err != nil {
@@ -197,7 +215,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 	// Apply the previous ones are still the ones being served.
 	c.lastGood = out.GoodCertificates
 	c.logWarnings(out.Warnings)
-	c.status.publish(&out)
+	c.status.publish(&out, gwOut)
 }
 
 // apply hands s to the sink unless it routes exactly like the snapshot the

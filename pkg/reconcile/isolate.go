@@ -24,6 +24,9 @@ const (
 	partDefaultCertificate
 	partRoutes
 	partDefaultBackend
+	// partGateway is one Gateway API Gateway, its routes and certificates
+	// together: a Gateway is one tenant's, so it stands or falls alone.
+	partGateway
 )
 
 // part is a piece of a snapshot that can be left out on its own: one
@@ -35,7 +38,7 @@ type part struct {
 }
 
 func (p part) String() string {
-	kind := [...]string{"upstream", "certificate", "default certificate", "routes of", "default backend of"}[p.kind]
+	kind := [...]string{"upstream", "certificate", "default certificate", "routes of", "default backend of", "gateway"}[p.kind]
 	if p.name == "" {
 		return kind
 	}
@@ -81,6 +84,9 @@ func parts(s *snapshot.Snapshot) []part {
 	if s.DefaultBackend != nil {
 		add(part{partDefaultBackend, s.DefaultBackend.Source})
 	}
+	for _, g := range s.Gateways {
+		add(part{partGateway, g.Name})
+	}
 	return out
 }
 
@@ -116,7 +122,53 @@ func restrict(s *snapshot.Snapshot, keep map[part]bool) *snapshot.Snapshot {
 	if d := s.DefaultBackend; d != nil && keep[part{partDefaultBackend, d.Source}] && keep[part{partUpstream, d.Upstream}] {
 		out.DefaultBackend = d
 	}
+	for _, g := range s.Gateways {
+		if keep[part{partGateway, g.Name}] {
+			out.Gateways = append(out.Gateways, restrictGateway(g, keep))
+		}
+	}
 	return out
+}
+
+// restrictGateway drops the routes of g that name an upstream not kept.
+func restrictGateway(g snapshot.Gateway, keep map[part]bool) snapshot.Gateway {
+	out := g
+	out.Ports = make([]snapshot.GatewayPort, len(g.Ports))
+	for i, p := range g.Ports {
+		out.Ports[i] = p
+		out.Ports[i].Hosts = nil
+		for _, vh := range p.Hosts {
+			kept := snapshot.VirtualHost{Name: vh.Name}
+			for _, r := range vh.Routes {
+				if upstreamsKept(&r, keep) {
+					kept.Routes = append(kept.Routes, r)
+				}
+			}
+			if len(kept.Routes) > 0 {
+				out.Ports[i].Hosts = append(out.Ports[i].Hosts, kept)
+			}
+		}
+	}
+	return out
+}
+
+func upstreamsKept(r *snapshot.Route, keep map[part]bool) bool {
+	names := []string{}
+	if len(r.Backends) == 0 && r.Upstream != "" {
+		names = append(names, r.Upstream)
+	}
+	for _, b := range r.Backends {
+		names = append(names, b.Upstream)
+	}
+	if r.Filters != nil {
+		names = append(names, r.Filters.Mirrors...)
+	}
+	for _, n := range names {
+		if !keep[part{partUpstream, n}] {
+			return false
+		}
+	}
+	return true
 }
 
 // isolate finds the largest part of s that check accepts, adding parts

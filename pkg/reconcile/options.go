@@ -13,9 +13,11 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -68,6 +70,19 @@ type Options struct {
 	// runnable of the manager: it runs at once, or under the manager's own
 	// leader election if the embedder enabled it.
 	LeaderElection *LeaderElection
+
+	// GatewayControllerName is the GatewayClass controllerName Baton
+	// serves; gateway.ControllerName when empty. Gateway API is served
+	// only when its CRDs are installed.
+	GatewayControllerName string
+	// GatewayAddressPool is where each Gateway gets its address (the data
+	// plane routes a connection to a Gateway by its local address); the
+	// zero Prefix assigns none, and Gateways are not Programmed.
+	GatewayAddressPool netip.Prefix
+	// GatewayHTTPPorts and GatewayHTTPSPorts are the ports the data plane
+	// listens on without and with TLS; a Gateway listener on another port
+	// is PortUnavailable.
+	GatewayHTTPPorts, GatewayHTTPSPorts []int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -79,6 +94,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Debounce == 0 {
 		o.Debounce = DefaultDebounce
+	}
+	if o.GatewayControllerName == "" {
+		o.GatewayControllerName = string(gateway.ControllerName)
 	}
 	for _, a := range o.PublishStatusAddress {
 		if a == "" {
@@ -95,8 +113,8 @@ func (o Options) publishesStatus() bool {
 }
 
 // AddToScheme registers every type the controller reads or writes: core,
-// networking, discovery, coordination (leader election Leases), events and
-// baton.dev/v1alpha1.
+// networking, discovery, coordination (leader election Leases), events,
+// baton.dev/v1alpha1 and Gateway API v1.
 func AddToScheme(s *runtime.Scheme) error {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
@@ -105,6 +123,7 @@ func AddToScheme(s *runtime.Scheme) error {
 		coordinationv1.AddToScheme,
 		eventsv1.AddToScheme,
 		v1alpha1.AddToScheme,
+		gatewayv1.Install,
 	} {
 		if err := add(s); err != nil {
 			return err

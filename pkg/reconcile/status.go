@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -36,14 +37,19 @@ type statusWriter struct {
 	log      logr.Logger
 
 	latest atomic.Pointer[translate.Output]
-	kick   chan struct{}
+	// gateways are the newest Gateway API results, nil when it is off.
+	gateways atomic.Pointer[gateway.Output]
+	kick     chan struct{}
 
 	// Owned by run.
 	events warningEvents
 	// ours are the Ingresses of our class at the last pass, to clear the
 	// status of those that leave it.
-	ours  map[types.NamespacedName]bool
-	retry time.Duration
+	ours map[types.NamespacedName]bool
+	// routesWithUs are the routes our last pass gave parent statuses, to
+	// take ours off those whose parentRefs left our Gateways.
+	routesWithUs map[routeKey]bool
+	retry        time.Duration
 }
 
 func newStatusWriter(mgr ctrl.Manager, reader client.Reader, opts Options, log logr.Logger) *statusWriter {
@@ -59,7 +65,8 @@ func newStatusWriter(mgr ctrl.Manager, reader client.Reader, opts Options, log l
 
 // publish hands over the newest build results; older ones not yet written
 // are skipped, since the newest supersede them.
-func (w *statusWriter) publish(out *translate.Output) {
+func (w *statusWriter) publish(out *translate.Output, gw *gateway.Output) {
+	w.gateways.Store(gw)
 	w.latest.Store(out)
 	w.trigger()
 }
@@ -106,6 +113,9 @@ func (w *statusWriter) write(ctx context.Context, out *translate.Output) error {
 		errs = append(errs, w.writeUpstream(ctx, &out.Upstreams[i]))
 	}
 	errs = append(errs, w.writeIngresses(ctx, out.Ingresses))
+	if gw := w.gateways.Load(); gw != nil {
+		errs = append(errs, w.writeGatewayAPI(ctx, gw))
+	}
 	w.recordEvents(ctx, out)
 	return errors.Join(errs...)
 }

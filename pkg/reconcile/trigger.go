@@ -5,9 +5,12 @@ import (
 	"maps"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 )
@@ -102,6 +105,15 @@ func relevantUpdate(oldObj, newObj any) bool {
 		return o.GetGeneration() != n.GetGeneration()
 	case *networkingv1.Ingress:
 		return o.GetGeneration() != n.GetGeneration() || !maps.Equal(o.GetAnnotations(), n.GetAnnotations())
+	case *gatewayv1.GatewayClass, *gatewayv1.HTTPRoute, *gatewayv1.GRPCRoute, *gatewayv1.BackendTLSPolicy:
+		// Baton writes their status, which changes no snapshot.
+		return o.GetGeneration() != n.GetGeneration()
+	case *gatewayv1.Gateway:
+		// Its status addresses are read back: they keep an address stable.
+		return o.GetGeneration() != n.GetGeneration() ||
+			!equality.Semantic.DeepEqual(oldObj.(*gatewayv1.Gateway).Status.Addresses, newObj.(*gatewayv1.Gateway).Status.Addresses)
+	case *corev1.Namespace:
+		return !maps.Equal(o.GetLabels(), n.GetLabels()) // allowedRoutes selectors
 	}
 	return true
 }

@@ -11,15 +11,25 @@ import (
 // grant is one verb on one resource of one API group.
 type grant struct{ group, resource, verb string }
 
+const gatewayGroup = "gateway.networking.k8s.io"
+
 var (
 	readVerbs     = []string{"get", "list", "watch"}
 	statusVerbs   = []string{"update", "patch"}
 	eventVerbs    = []string{"create", "patch"}
 	leaseVerbs    = []string{"get", "list", "watch", "create", "update", "patch"}
 	readResources = []grant{{"networking.k8s.io", "ingresses", ""}, {"", "services", ""}, {"", "secrets", ""},
-		{"discovery.k8s.io", "endpointslices", ""}, {"baton.dev", "upstreams", ""}}
-	statusResources = []grant{{"networking.k8s.io", "ingresses/status", ""}, {"baton.dev", "upstreams/status", ""}}
-	eventResources  = []grant{{"", "events", ""}, {"events.k8s.io", "events", ""}}
+		{"discovery.k8s.io", "endpointslices", ""}, {"baton.dev", "upstreams", ""},
+		{gatewayGroup, "gateways", ""}, {gatewayGroup, "httproutes", ""}, {gatewayGroup, "grpcroutes", ""},
+		{gatewayGroup, "referencegrants", ""}, {gatewayGroup, "backendtlspolicies", ""}, {"", "configmaps", ""}}
+	statusResources = []grant{{"networking.k8s.io", "ingresses/status", ""}, {"baton.dev", "upstreams/status", ""},
+		{gatewayGroup, "gateways/status", ""}, {gatewayGroup, "httproutes/status", ""}, {gatewayGroup, "grpcroutes/status", ""},
+		{gatewayGroup, "backendtlspolicies/status", ""}}
+	// clusterReads and clusterStatus are the cluster-scoped kinds Baton
+	// reads (and whose status it writes) whatever namespace it watches.
+	clusterReads   = []grant{{"networking.k8s.io", "ingressclasses", ""}, {gatewayGroup, "gatewayclasses", ""}, {"", "namespaces", ""}}
+	clusterStatus  = []grant{{gatewayGroup, "gatewayclasses/status", ""}}
+	eventResources = []grant{{"", "events", ""}, {"events.k8s.io", "events", ""}}
 )
 
 func expand(resources []grant, verbs []string) []grant {
@@ -36,7 +46,7 @@ func expand(resources []grant, verbs []string) []grant {
 // else in a rendered rule is a defect.
 func permitted() map[grant]bool {
 	all := slices.Concat(expand(readResources, readVerbs), expand(statusResources, statusVerbs),
-		expand(eventResources, eventVerbs), expand([]grant{{"networking.k8s.io", "ingressclasses", ""}}, readVerbs),
+		expand(eventResources, eventVerbs), expand(clusterReads, readVerbs), expand(clusterStatus, statusVerbs),
 		expand([]grant{{"coordination.k8s.io", "leases", ""}}, leaseVerbs))
 	m := map[grant]bool{}
 	for _, g := range all {
@@ -143,7 +153,7 @@ func checkRBAC(t *testing.T, m *manifest, c controller) {
 			}
 		}
 	}
-	need("", expand([]grant{{"networking.k8s.io", "ingressclasses", ""}}, readVerbs))
+	need("", slices.Concat(expand(clusterReads, readVerbs), expand(clusterStatus, statusVerbs)))
 	watched := c.flags["watch-namespace"] // "" means cluster-wide
 	need(watched, slices.Concat(expand(readResources, readVerbs), expand(statusResources, statusVerbs), expand(eventResources, eventVerbs)))
 	if watched != "" {
@@ -165,7 +175,10 @@ func checkRBAC(t *testing.T, m *manifest, c controller) {
 // cluster-wide, and no Secret can be read in an unrelated namespace.
 func checkConfined(t *testing.T, a authz, c controller) {
 	for _, r := range a.cluster {
-		if !slices.Equal(r.Resources, []string{"ingressclasses"}) {
+		clusterScoped := func(res string) bool {
+			return slices.ContainsFunc(slices.Concat(clusterReads, clusterStatus), func(g grant) bool { return g.resource == res })
+		}
+		if !slices.ContainsFunc(r.Resources, clusterScoped) || slices.ContainsFunc(r.Resources, func(res string) bool { return !clusterScoped(res) }) {
 			t.Errorf("watchNamespace set, yet cluster-wide rule %+v", r)
 		}
 	}

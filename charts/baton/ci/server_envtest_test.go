@@ -6,9 +6,11 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,8 +42,9 @@ func TestAPIServerAcceptsEveryVariant(t *testing.T) {
 			m := render(t, v.args...)
 			objs := unstructuredObjects(m)
 			createNamespaces(t, c, objs)
+			objs = createCRDs(t, c, objs)
 			for _, u := range objs {
-				err := c.Create(context.Background(), u, client.DryRunAll, client.FieldValidation("Strict"))
+				err := dryRunCreate(c, u)
 				if err != nil {
 					t.Errorf("%s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 				}
@@ -60,6 +63,39 @@ func unstructuredObjects(m *manifest) []*unstructured.Unstructured {
 		}
 	}
 	return objs
+}
+
+// createCRDs creates, for real, the CRDs the chart renders (the Gateway
+// API ones with gatewayAPI.installCRDs), since objects of their kinds
+// (the GatewayClass) can only be dry-run once they are served; it returns
+// the other objects.
+func createCRDs(t *testing.T, c client.Client, objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	t.Helper()
+	var rest []*unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetKind() != "CustomResourceDefinition" {
+			rest = append(rest, u)
+			continue
+		}
+		err := c.Create(context.Background(), u.DeepCopy(), client.FieldValidation("Strict"))
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Errorf("CustomResourceDefinition %s: %v", u.GetName(), err)
+		}
+	}
+	return rest
+}
+
+// dryRunCreate retries while the object's kind is not served yet: a CRD
+// just created takes a moment to be established.
+func dryRunCreate(c client.Client, u *unstructured.Unstructured) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Create(context.Background(), u.DeepCopy(), client.DryRunAll, client.FieldValidation("Strict"))
+		if !meta.IsNoMatchError(err) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // createNamespaces creates, for real, the namespaces the objects go to

@@ -174,6 +174,12 @@ one wins.
 {{- with .Values.watchNamespace }}
 {{- $args = append $args (printf "--watch-namespace=%s" .) }}
 {{- end }}
+{{- if ne .Values.gatewayAPI.controllerName "baton.dev/gateway-controller" }}
+{{- $args = append $args (printf "--gateway-controller-name=%s" (required "gatewayAPI.controllerName is required" .Values.gatewayAPI.controllerName)) }}
+{{- end }}
+{{- with .Values.gatewayAPI.addressPool }}
+{{- $args = append $args (printf "--gateway-address-pool=%s" .) }}
+{{- end }}
 {{- with .Values.publishStatusAddress }}
 {{- $args = append $args (printf "--publish-status-address=%s" .) }}
 {{- end }}
@@ -236,6 +242,15 @@ only the status subresources Baton owns, and record Events.
 - apiGroups: ["baton.dev"]
   resources: ["upstreams/status"]
   verbs: ["update", "patch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["gateways/status", "httproutes/status", "grpcroutes/status", "backendtlspolicies/status"]
+  verbs: ["update", "patch"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

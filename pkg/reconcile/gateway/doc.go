@@ -1,6 +1,19 @@
 // Package gateway translates Gateway API objects (GatewayClass, Gateway,
-// HTTPRoute, GRPCRoute, ReferenceGrant, BackendTLSPolicy) into the same
-// snapshot the Ingress translation builds, and computes their statuses.
+// HTTPRoute, GRPCRoute, ReferenceGrant, BackendTLSPolicy) into the
+// Gateways of the snapshot the Ingress translation builds, and computes
+// their statuses. Like pkg/reconcile/translate it is a pure function of its
+// Input: no clock, no client, no map order in the result.
+//
+// Each Gateway of a GatewayClass whose controllerName is ours becomes one
+// snapshot.Gateway, reached on the one address assigned to it from
+// Input.AddressPool; its listeners are merged by port, and each host of a
+// port holds the routes attached to a listener of that port whose hostname
+// intersects the route's hostnames. Service backends are resolved by
+// translate.Resolver, so a Service port used by an Ingress and by an
+// HTTPRoute is one upstream. Every route is checked with the data plane's
+// own validator (snapshot.CheckRoute) before it is emitted; a rule it
+// refuses is dropped and reported on the route (UnsupportedValue).
+//
+// Conditions carry the object's generation and a zero lastTransitionTime:
+// the status writer keeps the old time unless the status flips.
 package gateway
-
-import _ "sigs.k8s.io/gateway-api/apis/v1" // the API this package serves

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// parentGateway is the Gateway a parentRef names, if it is one of ours.
+func (t *translator) parentGateway(ref *gatewayv1.ParentReference, routeNS string) *gateway {
+	if (ref.Group != nil && *ref.Group != Group) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+		return nil
+	}
+	key := types.NamespacedName{Namespace: routeNS, Name: string(ref.Name)}
+	if ref.Namespace != nil {
+		key.Namespace = string(*ref.Namespace)
+	}
+	return t.gateways[key]
+}
+
+func (t *translator) refersToUs(refs []gatewayv1.ParentReference, ns string) bool {
+	return slices.ContainsFunc(refs, func(r gatewayv1.ParentReference) bool { return t.parentGateway(&r, ns) != nil })
+}
+
+// attachAll attaches every route to its parents and reports per parent.
+func (t *translator) attachAll(rts []*routeTranslation) []RouteResult {
+	out := make([]RouteResult, 0, len(rts))
+	for _, rt := range rts {
+		res := RouteResult{Key: rt.key}
+		for i := range rt.parents {
+			ref := &rt.parents[i]
+			if gw := t.parentGateway(ref, rt.key.Namespace); gw != nil {
+				res.Parents = append(res.Parents, t.attach(rt, gw, ref))
+			}
+		}
+		out = append(out, res)
+	}
+	slices.SortFunc(out, func(a, b RouteResult) int {
+		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
+	return out
+}
+
+// attach adds rt's routes to the listeners of gw that ref selects, allow
+// it and share a hostname with it, and reports the outcome.
+func (t *translator) attach(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) gatewayv1.RouteParentStatus {
+	accepted := t.attachTo(rt, gw, ref)
+	if accepted == nil && rt.allDropped {
+		accepted = rt.unsupported
+	}
+	if accepted == nil && !slices.Contains(rt.accepted, gw.key) {
+		rt.accepted = append(rt.accepted, gw.key)
+	}
+	gen := rt.obj.GetGeneration()
+	conds := []metav1.Condition{
+		verdict(gatewayv1.RouteConditionAccepted, accepted, string(gatewayv1.RouteReasonAccepted), "the route is attached", gen),
+		verdict(gatewayv1.RouteConditionResolvedRefs, rt.refs, string(gatewayv1.RouteReasonResolvedRefs), "every reference resolved", gen),
+	}
+	if rt.unsupported != nil && !rt.allDropped {
+		conds = append(conds, condition(gatewayv1.RouteConditionPartiallyInvalid, true, rt.unsupported.reason,
+			"rules were dropped: "+rt.unsupported.message, gen))
+	}
+	return gatewayv1.RouteParentStatus{ParentRef: *ref, ControllerName: t.ctrl, Conditions: conds}
+}
+
+// attachTo returns why rt cannot attach to gw through ref, or attaches it.
+func (t *translator) attachTo(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) *problem {
+	var selected, allowed []*listener
+	for _, l := range gw.listeners {
+		if (ref.SectionName == nil || *ref.SectionName == l.spec.Name) && (ref.Port == nil || *ref.Port == l.spec.Port) {
+			selected = append(selected, l)
+		}
+	}
+	if len(selected) == 0 {
+		return problemf(gatewayv1.RouteReasonNoMatchingParent, "Gateway %s has no listener the parentRef selects", gw.key)
+	}
+	for _, l := range selected {
+		if t.allows(gw, l, rt) {
+			allowed = append(allowed, l)
+		}
+	}
+	if len(allowed) == 0 {
+		return problemf(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows this route", gw.key)
+	}
+	attached := false
+	for _, l := range allowed {
+		hosts := intersect(l.hostname, rt.hostnames)
+		if len(hosts) == 0 || rt.allDropped {
+			continue
+		}
+		attached = true
+		l.attached++
+		for _, h := range hosts {
+			l.hosts[h] = append(l.hosts[h], rt.routes...)
+		}
+	}
+	if !attached && !rt.allDropped {
+		return problemf(gatewayv1.RouteReasonNoMatchingListenerHostname, "no listener hostname matches the route's hostnames")
+	}
+	return nil
+}
+
+// allows applies a listener's allowedRoutes to rt.
+func (t *translator) allows(gw *gateway, l *listener, rt *routeTranslation) bool {
+	if !slices.ContainsFunc(l.kinds, func(k gatewayv1.RouteGroupKind) bool { return string(k.Kind) == rt.kind }) {
+		return false
+	}
+	from := gatewayv1.NamespacesFromSame
+	var sel *metav1.LabelSelector
+	if ar := l.spec.AllowedRoutes; ar != nil && ar.Namespaces != nil {
+		if ar.Namespaces.From != nil {
+			from = *ar.Namespaces.From
+		}
+		sel = ar.Namespaces.Selector
+	}
+	switch from {
+	case gatewayv1.NamespacesFromAll:
+		return true
+	case gatewayv1.NamespacesFromSelector:
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		return err == nil && sel != nil && s.Matches(labels.Set(t.namespaces[rt.key.Namespace]))
+	case gatewayv1.NamespacesFromSame:
+		return rt.key.Namespace == gw.key.Namespace
+	}
+	return false
+}
+
+// intersect is the spec's hostname intersection of a listener and a
+// route: the more specific of each matching pair. A wildcard matches any
+// number of extra labels. "" (no hostname) matches everything.
+func intersect(listener string, route []string) []string {
+	if len(route) == 0 {
+		return []string{listener}
+	}
+	var out []string
+	for _, r := range route {
+		h, ok := "", false
+		switch {
+		case listener == "":
+			h, ok = r, true
+		case covers(listener, r):
+			h, ok = r, true
+		case covers(r, listener):
+			h, ok = listener, true
+		}
+		// The CRD pattern lets through labels the data plane refuses
+		// (over 63 characters): such a host can never be served.
+		if _, err := snapshot.NormaliseHost(h); err != nil && h != "" {
+			ok = false
+		}
+		if ok && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// covers reports whether pattern (a name or wildcard) matches every name
+// name matches.
+func covers(pattern, name string) bool {
+	if pattern == name {
+		return true
+	}
+	suffix, wild := strings.CutPrefix(pattern, "*")
+	return wild && strings.HasSuffix(name, suffix) && len(strings.TrimPrefix(name, "*")) > len(suffix)
+}
+
+// verdict is a condition True with okReason, or False with p.
+func verdict[T ~string](typ T, p *problem, okReason, okMessage string, gen int64) metav1.Condition {
+	if p != nil {
+		return condition(typ, false, p.reason, p.message, gen)
+	}
+	return condition(typ, true, okReason, okMessage, gen)
+}

@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// routeTranslation is one HTTPRoute or GRPCRoute translated, before it is
+// attached to its parents.
+type routeTranslation struct {
+	obj       metav1.Object
+	key       types.NamespacedName
+	kind      string
+	parents   []gatewayv1.ParentReference
+	hostnames []string
+	routes    []snapshot.Route
+	// refs is the first reference problem (ResolvedRefs False).
+	refs *problem
+	// accepted are the Gateways the route attached to.
+	accepted []types.NamespacedName
+	// unsupported is the first rule dropped; allDropped says no rule
+	// was left (Accepted False).
+	unsupported *problem
+	allDropped  bool
+}
+
+func newRouteTranslation(obj metav1.Object, kind string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname) *routeTranslation {
+	rt := &routeTranslation{obj: obj, key: keyOf(obj), kind: kind, parents: parents}
+	for _, h := range hostnames {
+		rt.hostnames = append(rt.hostnames, strings.ToLower(string(h)))
+	}
+	return rt
+}
+
+func (rt *routeTranslation) refProblem(p *problem) {
+	if rt.refs == nil {
+		rt.refs = p
+	}
+}
+
+// addRule keeps the routes of one rule, or records why it was dropped.
+func (rt *routeTranslation) addRule(routes []snapshot.Route, p *problem) {
+	if p != nil {
+		if rt.unsupported == nil {
+			rt.unsupported = p
+		}
+		return
+	}
+	rt.routes = append(rt.routes, routes...)
+}
+
+// finish marks a route whose every rule was dropped.
+func (rt *routeTranslation) finish(rules int) *routeTranslation {
+	rt.allDropped = rules > 0 && len(rt.routes) == 0 && rt.unsupported != nil
+	return rt
+}
+
+func httpRoutes(t *translator, items []gatewayv1.HTTPRoute) []*routeTranslation {
+	var out []*routeTranslation
+	for _, r := range sortedByAge(items) {
+		if !t.refersToUs(r.Spec.ParentRefs, r.Namespace) {
+			continue
+		}
+		rt := newRouteTranslation(r, "HTTPRoute", r.Spec.ParentRefs, r.Spec.Hostnames)
+		for i := range r.Spec.Rules {
+			rt.addRule(t.httpRule(rt, &r.Spec.Rules[i]))
+		}
+		out = append(out, rt.finish(len(r.Spec.Rules)))
+	}
+	return out
+}
+
+// httpRule builds one route per match of rule, sharing its target,
+// filters, timeouts and retry.
+func (t *translator) httpRule(rt *routeTranslation, rule *gatewayv1.HTTPRouteRule) ([]snapshot.Route, *problem) {
+	base := snapshot.Route{Source: rt.key.String()}
+	var p *problem
+	if base.Filters, p = t.filters(rt, rule.Filters); p != nil {
+		return nil, p
+	}
+	refs, p := plainRefs(rule.BackendRefs, func(b gatewayv1.HTTPBackendRef) (gatewayv1.BackendRef, int) { return b.BackendRef, len(b.Filters) })
+	if p != nil {
+		return nil, p
+	}
+	if base.Filters == nil || base.Filters.Redirect == nil {
+		t.target(rt, &base, refs, false)
+	}
+	if base.Timeouts, p = timeouts(rule.Timeouts); p != nil {
+		return nil, p
+	}
+	if base.Retry, p = retry(rule.Retry); p != nil {
+		return nil, p
+	}
+	return perMatch(t, base, rule.Matches, httpMatch)
+}
+
+// plainRefs are a rule's backendRefs without their filters, which Baton
+// does not support on a single backend.
+func plainRefs[B any](bs []B, split func(B) (gatewayv1.BackendRef, int)) ([]gatewayv1.BackendRef, *problem) {
+	refs := make([]gatewayv1.BackendRef, 0, len(bs))
+	for _, b := range bs {
+		ref, filters := split(b)
+		if filters > 0 {
+			return nil, problemf(gatewayv1.RouteReasonUnsupportedValue, "filters on a backendRef are not supported")
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// perMatch copies base once per match (one match-all when there is
+// none), sets the match on each and checks it.
+func perMatch[M any](t *translator, base snapshot.Route, matches []M, set func(*snapshot.Route, *M) *problem) ([]snapshot.Route, *problem) {
+	if len(matches) == 0 {
+		matches = make([]M, 1)
+	}
+	routes := make([]snapshot.Route, 0, len(matches))
+	for i := range matches {
+		r := base
+		if p := set(&r, &matches[i]); p != nil {
+			return nil, p
+		}
+		if p := t.finishRoute(&r); p != nil {
+			return nil, p
+		}
+		routes = append(routes, r)
+	}
+	return routes, nil
+}
+
+// finishRoute numbers r and checks it with the data plane's validator.
+func (t *translator) finishRoute(r *snapshot.Route) *problem {
+	if err := checkRewrite(r); err != nil {
+		return err
+	}
+	if err := snapshot.CheckRoute(r); err != nil {
+		return problemf(gatewayv1.RouteReasonUnsupportedValue, "%s %q: %v", r.PathType, r.Path, err)
+	}
+	r.Order = t.order
+	t.order++
+	return nil
+}
+
+// checkRewrite refuses ReplacePrefixMatch on a route without a Prefix path.
+func checkRewrite(r *snapshot.Route) *problem {
+	f := r.Filters
+	if f == nil || r.PathType == snapshot.PathPrefix {
+		return nil
+	}
+	prefixOnly := func(m *snapshot.PathModifier) bool { return m != nil && m.Type == snapshot.ReplacePrefixMatch }
+	if (f.Rewrite != nil && prefixOnly(f.Rewrite.Path)) || (f.Redirect != nil && prefixOnly(f.Redirect.Path)) {
+		return problemf(gatewayv1.RouteReasonUnsupportedValue, "ReplacePrefixMatch needs a PathPrefix match")
+	}
+	return nil
+}
+
+// target points base at its backends. A rule without a usable backend
+// answers 500: it names invalidBackend with weight 0.
+func (t *translator) target(rt *routeTranslation, base *snapshot.Route, refs []gatewayv1.BackendRef, grpc bool) {
+	var backends []snapshot.WeightedBackend
+	valid := 0
+	for i := range refs {
+		weight := 1
+		if w := refs[i].Weight; w != nil {
+			weight = int(*w)
+		}
+		up, p := t.backend(rt, &refs[i].BackendObjectReference, grpc)
+		if p != nil {
+			rt.refProblem(p)
+			up = invalidBackend
+		} else {
+			valid++
+		}
+		t.use(up)
+		backends = append(backends, snapshot.WeightedBackend{Upstream: up.Name, Weight: weight})
+	}
+	switch {
+	case valid == 0:
+		t.use(invalidBackend)
+		base.Backends = []snapshot.WeightedBackend{{Upstream: invalidBackend.Name, Weight: 0}}
+	case len(backends) == 1 && backends[0].Weight > 0:
+		base.Upstream = backends[0].Upstream
+	default:
+		base.Backends = backends
+	}
+}

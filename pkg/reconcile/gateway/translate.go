@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"cmp"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// translator holds one translation's indexes and what it accumulates.
+type translator struct {
+	in         Input
+	ctrl       gatewayv1.GatewayController
+	backends   *translate.Resolver
+	grants     []*gatewayv1.ReferenceGrant
+	policies   map[policyTarget]*gatewayv1.BackendTLSPolicy
+	namespaces map[string]labels.Set
+	configMaps map[types.NamespacedName]*corev1.ConfigMap
+	// gateways are those of our accepted classes, by key.
+	gateways map[types.NamespacedName]*gateway
+	// policyUse lists the routes each BackendTLSPolicy served a backend
+	// of, and policyProblem the first problem with its CA references.
+	policyUse     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation
+	policyProblem map[*gatewayv1.BackendTLSPolicy]*problem
+	// used are the upstreams the emitted routes name.
+	used map[string]snapshot.Upstream
+	// order numbers routes in the spec's tie-break order: oldest route,
+	// then namespace/name, then rule and match index.
+	order int
+}
+
+// Translate builds the Gateways of the snapshot and every status.
+func Translate(in Input) Output {
+	t := newTranslator(in)
+	var out Output
+	classes := t.classes(&out)
+	t.addGateways(classes)
+	out.HTTPRoutes = t.attachAll(httpRoutes(t, in.HTTPRoutes))
+	out.GRPCRoutes = t.attachAll(grpcRoutes(t, in.GRPCRoutes))
+	out.Gateways, out.GatewayStatuses = t.assemble()
+	out.BackendTLSPolicies = t.policyResults()
+	out.Upstreams = sortedUpstreams(t.used)
+	return out
+}
+
+func newTranslator(in Input) *translator {
+	if in.ControllerName == "" {
+		in.ControllerName = ControllerName
+	}
+	if in.Backends == nil {
+		in.Backends = translate.NewResolver(translate.Input{})
+	}
+	t := &translator{
+		in: in, ctrl: in.ControllerName, backends: in.Backends,
+		namespaces: map[string]labels.Set{},
+		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
+		gateways:   map[types.NamespacedName]*gateway{},
+		used:       map[string]snapshot.Upstream{},
+
+		policyUse:     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation{},
+		policyProblem: map[*gatewayv1.BackendTLSPolicy]*problem{},
+	}
+	for i := range in.Namespaces {
+		t.namespaces[in.Namespaces[i].Name] = in.Namespaces[i].Labels
+	}
+	for i := range in.ConfigMaps {
+		t.configMaps[keyOf(&in.ConfigMaps[i])] = &in.ConfigMaps[i]
+	}
+	for i := range in.ReferenceGrants {
+		t.grants = append(t.grants, &in.ReferenceGrants[i])
+	}
+	t.policies = indexPolicies(in.BackendTLSPolicies)
+	return t
+}
+
+func (t *translator) use(u snapshot.Upstream) {
+	if _, ok := t.used[u.Name]; !ok {
+		t.used[u.Name] = u
+	}
+}
+
+func sortedUpstreams(m map[string]snapshot.Upstream) []snapshot.Upstream {
+	out := make([]snapshot.Upstream, 0, len(m))
+	for _, u := range m {
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b snapshot.Upstream) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func keyOf(obj metav1.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// byAge orders objects oldest first, then by namespace/name: the order in
+// which the spec resolves conflicts between them.
+func byAge(a, b metav1.Object) int {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	return cmp.Or(ta.Compare(tb.Time), cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
+}
+
+// sortedByAge returns pointers to items, oldest first.
+func sortedByAge[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) []P {
+	ps := make([]P, len(items))
+	for i := range items {
+		ps[i] = P(&items[i])
+	}
+	slices.SortStableFunc(ps, func(a, b P) int { return byAge(a, b) })
+	return ps
+}

@@ -1,0 +1,166 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// gatewayAPI says which Gateway API kinds the cluster serves. Baton
+// translates Gateway API only when GatewayClass, Gateway and HTTPRoute
+// are served; GRPCRoute, ReferenceGrant and BackendTLSPolicy each join
+// when served. Installing the CRDs later needs a restart.
+type gatewayAPI struct {
+	enabled, grpc, grants, policies bool
+}
+
+// discoverGatewayAPI asks the API server (through the REST mapper, which
+// uses discovery) which Gateway API kinds are installed.
+func discoverGatewayAPI(mapper meta.RESTMapper, log logr.Logger) (gatewayAPI, error) {
+	served := func(kind string) (bool, error) {
+		_, err := mapper.RESTMapping(schema.GroupKind{Group: gatewayv1.GroupName, Kind: kind}, gatewayv1.GroupVersion.Version)
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	var api gatewayAPI
+	found := map[string]bool{}
+	for _, kind := range []string{"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "BackendTLSPolicy"} {
+		ok, err := served(kind)
+		if err != nil {
+			return api, fmt.Errorf("reconcile: discover Gateway API kind %s: %w", kind, err)
+		}
+		found[kind] = ok
+	}
+	api = gatewayAPI{enabled: found["GatewayClass"] && found["Gateway"] && found["HTTPRoute"],
+		grpc: found["GRPCRoute"], grants: found["ReferenceGrant"], policies: found["BackendTLSPolicy"]}
+	if !api.enabled {
+		log.Info("Gateway API is off: its CRDs (GatewayClass, Gateway, HTTPRoute in " + gatewayv1.GroupVersion.String() +
+			") are not installed; install them and restart Baton to serve Gateways")
+		return api, nil
+	}
+	log.Info("Gateway API is on", "GRPCRoute", api.grpc, "ReferenceGrant", api.grants, "BackendTLSPolicy", api.policies)
+	return api, nil
+}
+
+// objects are the kinds to watch for it: the Gateway API kinds served,
+// Namespaces (allowedRoutes selectors) and, for BackendTLSPolicy CAs,
+// ConfigMaps.
+func (api gatewayAPI) objects() []client.Object {
+	if !api.enabled {
+		return nil
+	}
+	objs := []client.Object{&gatewayv1.GatewayClass{}, &gatewayv1.Gateway{}, &gatewayv1.HTTPRoute{}, &corev1.Namespace{}}
+	if api.grpc {
+		objs = append(objs, &gatewayv1.GRPCRoute{})
+	}
+	if api.grants {
+		objs = append(objs, &gatewayv1.ReferenceGrant{})
+	}
+	if api.policies {
+		objs = append(objs, &gatewayv1.BackendTLSPolicy{}, &corev1.ConfigMap{})
+	}
+	return objs
+}
+
+// gatewayLists are the lists input fills for the Gateway API.
+type gatewayLists struct {
+	classes    gatewayv1.GatewayClassList
+	gateways   gatewayv1.GatewayList
+	http       gatewayv1.HTTPRouteList
+	grpc       gatewayv1.GRPCRouteList
+	grants     gatewayv1.ReferenceGrantList
+	policies   gatewayv1.BackendTLSPolicyList
+	namespaces corev1.NamespaceList
+	configMaps corev1.ConfigMapList
+}
+
+// gatewayInput lists the Gateway API objects; base supplies the objects
+// backends are resolved from. Nil when Gateway API is off.
+func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*gateway.Input, error) {
+	if !c.gatewayAPI.enabled {
+		return nil, nil
+	}
+	var l gatewayLists
+	lists := []client.ObjectList{&l.classes, &l.gateways, &l.http, &l.namespaces}
+	if c.gatewayAPI.grpc {
+		lists = append(lists, &l.grpc)
+	}
+	if c.gatewayAPI.grants {
+		lists = append(lists, &l.grants)
+	}
+	if c.gatewayAPI.policies {
+		lists = append(lists, &l.policies, &l.configMaps)
+	}
+	for _, list := range lists {
+		if err := c.cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list %T: %w", list, err)
+		}
+	}
+	return &gateway.Input{
+		ControllerName: gatewayv1.GatewayController(c.opts.GatewayControllerName),
+		AddressPool:    c.opts.GatewayAddressPool,
+		HTTPPorts:      c.opts.GatewayHTTPPorts, HTTPSPorts: c.opts.GatewayHTTPSPorts,
+		Backends:   translate.NewResolver(*base),
+		Namespaces: l.namespaces.Items, ConfigMaps: l.configMaps.Items,
+		GatewayClasses: l.classes.Items, Gateways: l.gateways.Items, HTTPRoutes: l.http.Items, GRPCRoutes: l.grpc.Items,
+		ReferenceGrants: l.grants.Items, BackendTLSPolicies: l.policies.Items,
+	}, nil
+}
+
+// addGateways puts the Gateway API translation into the Ingress
+// translation's snapshot: its Gateways, and the upstreams its routes use
+// that the Ingress routes do not (an upstream both use has one name and
+// the same content, so it is listed once).
+func addGateways(s *snapshot.Snapshot, g *gateway.Output) {
+	s.Gateways = g.Gateways
+	for _, u := range g.Upstreams {
+		i, found := slices.BinarySearchFunc(s.Upstreams, u.Name, func(have snapshot.Upstream, name string) int {
+			switch {
+			case have.Name < name:
+				return -1
+			case have.Name > name:
+				return 1
+			}
+			return 0
+		})
+		if !found {
+			s.Upstreams = slices.Insert(s.Upstreams, i, u)
+		}
+	}
+}
+
+// configMapTransform keeps only the CA bundle a BackendTLSPolicy can
+// name: other ConfigMap data is none of Baton's business.
+func configMapTransform(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return obj, nil
+	}
+	cm.ManagedFields = nil
+	cm.BinaryData = nil
+	if ca, ok := cm.Data[v1alpha1.DefaultCAKey]; ok {
+		cm.Data = map[string]string{v1alpha1.DefaultCAKey: ca}
+	} else {
+		cm.Data = nil
+	}
+	if _, ok := cm.Annotations[lastApplied]; ok {
+		cm.Annotations = maps.Clone(cm.Annotations)
+		delete(cm.Annotations, lastApplied)
+	}
+	return cm, nil
+}

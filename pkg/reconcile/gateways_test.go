@@ -1,0 +1,138 @@
+package reconcile
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// sharedServiceInputs: one Service port used by an Ingress and by an
+// HTTPRoute, and an HTTPRoute to a Service no Ingress uses.
+func sharedServiceInputs() (translate.Input, gateway.Input) {
+	class := "baton"
+	svc := func(name string) (corev1.Service, discoveryv1.EndpointSlice) {
+		return corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+			discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: name + "-1",
+				Labels: map[string]string{discoveryv1.LabelServiceName: name}}, AddressType: discoveryv1.AddressTypeIPv4,
+				Ports:     []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(8080))}},
+				Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.0.1"}}}}
+	}
+	web, webSlice := svc("web")
+	api, apiSlice := svc("api")
+	in := translate.Input{ControllerName: "baton.dev/ingress-controller",
+		IngressClasses: []networkingv1.IngressClass{{ObjectMeta: metav1.ObjectMeta{Name: class},
+			Spec: networkingv1.IngressClassSpec{Controller: "baton.dev/ingress-controller"}}},
+		Ingresses: []networkingv1.Ingress{{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "ing"},
+			Spec: networkingv1.IngressSpec{IngressClassName: &class, DefaultBackend: &networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}},
+		Services: []corev1.Service{web, api}, EndpointSlices: []discoveryv1.EndpointSlice{webSlice, apiSlice}}
+	ref := func(name string) gatewayv1.HTTPBackendRef {
+		return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+			Name: gatewayv1.ObjectName(name), Port: ptr.To(int32(80))}}}
+	}
+	gwIn := gateway.Input{AddressPool: netip.MustParsePrefix("10.9.0.0/24"), HTTPPorts: []int{80},
+		Backends:       translate.NewResolver(in),
+		GatewayClasses: []gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "gw"}, Spec: gatewayv1.GatewayClassSpec{ControllerName: gateway.ControllerName}}},
+		Gateways: []gatewayv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "gw"}, Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: "gw", Listeners: []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}}}}},
+		HTTPRoutes: []gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "r"}, Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}},
+			Rules:           []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{ref("web"), ref("api")}}}}}},
+	}
+	return in, gwIn
+}
+
+// TestGatewaysJoinTheIngressSnapshot: a Service port both an Ingress and
+// an HTTPRoute use is one upstream (one pool, one health state); the
+// combined snapshot keeps its upstreams sorted and unique, and the data
+// plane takes it.
+func TestGatewaysJoinTheIngressSnapshot(t *testing.T) {
+	in, gwIn := sharedServiceInputs()
+	out := translate.Translate(in)
+	g := gateway.Translate(gwIn)
+	addGateways(out.Snapshot, &g)
+	var names []string
+	for _, u := range out.Snapshot.Upstreams {
+		names = append(names, u.Name)
+	}
+	if want := []string{"service/team/api/80", "service/team/web/80"}; !equalStrings(names, want) {
+		t.Fatalf("upstreams %v, want %v", names, want)
+	}
+	if len(out.Snapshot.Gateways) != 1 || out.Snapshot.DefaultBackend == nil {
+		t.Fatalf("snapshot lost a part: %+v", out.Snapshot)
+	}
+	if err := router.New(lb.NewRegistry(lb.RegistryOptions{}), nil).Check(out.Snapshot); err != nil {
+		t.Fatalf("the data plane refuses the combined snapshot: %v", err)
+	}
+}
+
+// TestIsolateKeepsGateways: a part refused elsewhere does not take the
+// Gateways with it (restrict once dropped them all), and a Gateway route
+// to a refused upstream is left out alone.
+func TestIsolateKeepsGateways(t *testing.T) {
+	in, gwIn := sharedServiceInputs()
+	out := translate.Translate(in)
+	g := gateway.Translate(gwIn)
+	addGateways(out.Snapshot, &g)
+	refuse := func(s *snapshot.Snapshot) error {
+		if s.DefaultBackend != nil {
+			return errors.New("no default backend today")
+		}
+		return nil
+	}
+	good, rejected := isolate(out.Snapshot, refuse)
+	if len(rejected) != 1 || rejected[0].part.kind != partDefaultBackend {
+		t.Fatalf("rejected %+v", rejected)
+	}
+	if len(good.Gateways) != 1 || len(good.Gateways[0].Ports[0].Hosts) != 1 {
+		t.Fatalf("the Gateway was dropped with the default backend: %+v", good.Gateways)
+	}
+	good, _ = isolate(out.Snapshot, refusing("service/team/api/80"))
+	if len(good.Gateways) != 1 || len(good.Gateways[0].Ports[0].Hosts) != 0 {
+		t.Fatalf("a Gateway route to a refused upstream was kept: %+v", good.Gateways)
+	}
+}
+
+// TestOwnGatewayStatusWritesDoNotRebuild: the status Baton writes on
+// routes and classes changes no snapshot; a Gateway's addresses do.
+func TestOwnGatewayStatusWritesDoNotRebuild(t *testing.T) {
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1", Generation: 1}}
+	routeStatus := route.DeepCopy()
+	routeStatus.ResourceVersion = "2"
+	routeStatus.Status.Parents = []gatewayv1.RouteParentStatus{{ControllerName: gateway.ControllerName}}
+	if relevantUpdate(route, routeStatus) {
+		t.Error("a route status write triggers a rebuild")
+	}
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1", Generation: 1}}
+	withAddress := gw.DeepCopy()
+	withAddress.ResourceVersion = "2"
+	withAddress.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.9.0.1"}}
+	if !relevantUpdate(gw, withAddress) {
+		t.Error("a Gateway's new status address does not trigger a rebuild")
+	}
+}
+
+// TestConfigMapTransformKeepsOnlyTheCA: only ca.crt of a ConfigMap is
+// kept in memory.
+func TestConfigMapTransformKeepsOnlyTheCA(t *testing.T) {
+	cm := &corev1.ConfigMap{Data: map[string]string{"ca.crt": "PEM", "password": "x"}, BinaryData: map[string][]byte{"b": nil}}
+	got, _ := configMapTransform(cm)
+	kept := got.(*corev1.ConfigMap)
+	if len(kept.Data) != 1 || kept.Data["ca.crt"] != "PEM" || kept.BinaryData != nil {
+		t.Fatalf("kept %+v", kept)
+	}
+}
