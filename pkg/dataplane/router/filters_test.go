@@ -124,6 +124,14 @@ func filtered(path string, f snapshot.RouteFilters) snapshot.Route {
 	return r
 }
 
+// redirectOnly is a Gateway API rule with a RequestRedirect filter and no
+// backendRefs: it needs no upstream.
+func redirectOnly(path string, rd snapshot.Redirect) snapshot.Route {
+	r := filtered(path, snapshot.RouteFilters{Redirect: &rd})
+	r.Upstream = ""
+	return r
+}
+
 // A redirect answers without asking the backend, with the status asked
 // (302 by default) and no body.
 func TestRedirectThroughProxy(t *testing.T) {
@@ -133,6 +141,7 @@ func TestRedirectThroughProxy(t *testing.T) {
 	rig.serve(t, "shop.test", []snapshot.Route{
 		filtered("/moved", snapshot.RouteFilters{Redirect: &snapshot.Redirect{Scheme: "https", StatusCode: 301}}),
 		filtered("/found", snapshot.RouteFilters{Redirect: &snapshot.Redirect{Hostname: "example.org"}}),
+		redirectOnly("/nobackend", snapshot.Redirect{Scheme: "https"}),
 	}, map[string]string{"main": addr})
 	for _, tt := range []struct {
 		target, location string
@@ -140,6 +149,7 @@ func TestRedirectThroughProxy(t *testing.T) {
 	}{
 		{"/moved/a?q=1", "https://shop.test/moved/a?q=1", 301},
 		{"/found", "http://example.org:8080/found", 302},
+		{"/nobackend", "https://shop.test/nobackend", 302},
 	} {
 		resp, body := rig.do(t, rigRequest(t, "GET", "shop.test:8080", tt.target, nil))
 		if resp.StatusCode != tt.status || resp.Header.Get("Location") != tt.location || body != "" {

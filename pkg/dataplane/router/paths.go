@@ -108,7 +108,10 @@ func (c *compiler) compileRoute(r *snapshot.Route, scope, host string) (candidat
 // candidate resolves r's upstreams and compiles its matchers.
 func (c *compiler) candidate(r *snapshot.Route, scope, host string) (candidate, error) {
 	m := Match{Route: r}
-	if len(r.Backends) == 0 {
+	switch {
+	case snapshot.RedirectOnly(r):
+		m.Upstream = -1 // never read: the redirect answers every request
+	case len(r.Backends) == 0:
 		i, ok := c.index[r.Upstream]
 		if !ok {
 			return candidate{}, errUnknownUpstream(r.Upstream)

@@ -53,13 +53,13 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 		return true, writeStatus(s, http.StatusNotFound, "no route for this host and path\n")
 	}
 	ctx.match = m
+	if rd := redirectOf(m.Route, s.Request); rd != nil {
+		return true, writeRedirect(s, m.Route, rd)
+	}
 	if m.Upstream < 0 {
 		return true, writeStatus(s, http.StatusInternalServerError, "every backend of this route has weight 0\n")
 	}
 	ctx.upstream = &ctx.st.upstreams[m.Upstream]
-	if rd := redirectOf(m.Route, s.Request); rd != nil {
-		return true, writeRedirect(s, m.Route, rd)
-	}
 	applyRoutePolicy(s, m.Route)
 	return false, nil
 }

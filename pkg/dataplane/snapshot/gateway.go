@@ -127,3 +127,12 @@ type RouteRetry struct {
 	Codes    []int
 	Backoff  time.Duration
 }
+
+// RedirectOnly tells whether r answers every request with its redirect, so
+// that it needs no upstream: Gateway API allows a rule with a
+// RequestRedirect filter and no backendRefs. An InsecureOnly redirect
+// passes TLS requests on, so it needs one.
+func RedirectOnly(r *Route) bool {
+	return r.Upstream == "" && len(r.Backends) == 0 && r.Filters != nil &&
+		r.Filters.Redirect != nil && !r.Filters.Redirect.InsecureOnly
+}

@@ -83,7 +83,8 @@ type Route struct {
 	// Order breaks ties the rules above leave; lower wins.
 	Order int
 	// Upstream is the Name of an entry in Snapshot.Upstreams. It is
-	// ignored when Backends is not empty.
+	// ignored when Backends is not empty, and may be "" for a route that
+	// only redirects (RedirectOnly).
 	Upstream string
 	// Backends split the route's requests by Weight (Gateway API weighted
 	// backendRefs). A backend of weight 0 gets no requests; a route whose
