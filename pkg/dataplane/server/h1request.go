@@ -242,7 +242,14 @@ func (b *requestBody) drainBuffered() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var scratch [512]byte
-	for !b.eof && !b.failed && !b.expect && b.c.br.Buffered() > 0 {
+	for !b.eof && !b.failed && !b.expect {
+		if b.c.body.Done() {
+			b.eof = true
+			break
+		}
+		if b.c.br.Buffered() == 0 {
+			break
+		}
 		_, err := b.c.body.Read(scratch[:min(len(scratch), b.c.br.Buffered())])
 		b.eof = err == io.EOF
 		b.failed = err != nil && !b.eof
