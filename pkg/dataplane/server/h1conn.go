@@ -27,7 +27,7 @@ const (
 	// idleGrace is how long a connection keeps its buffers waiting for
 	// the next request: busy keep-alive clients send it sooner and read it
 	// in one system call, idle ones give their buffers back after it.
-	idleGrace = time.Second
+	idleGrace = 200 * time.Millisecond
 	// maxDrainBytes is how much of an unread request body is read and
 	// dropped so that the connection can serve the next request (as
 	// net/http); beyond it the connection is closed instead.
@@ -58,12 +58,13 @@ type h1conn struct {
 	busy    atomic.Int64 // when the handler started with the whole body read; 0 otherwise
 	closing sync.Once
 
-	cr   connReader
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	wmu  sync.Mutex // the writer, between the handler and a 100 Continue
-	head h1.Head
-	body h1.BodyReader
+	cr      connReader
+	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	wmu     sync.Mutex // the writer, between the handler and a 100 Continue
+	head    h1.Head
+	body    h1.BodyReader
 
 	req      *http.Request
 	pristine http.Request // the per-connection fields of req
@@ -198,6 +199,7 @@ func (c *h1conn) acquire() {
 		c.br.Reset(&c.cr)
 		c.bw = writerPool.Get().(*bufio.Writer)
 		c.bw.Reset(c.conn)
+		c.holding.Store(true)
 	}
 }
 
@@ -212,7 +214,11 @@ func (c *h1conn) release() {
 	c.bw.Reset(nil)
 	writerPool.Put(c.bw)
 	c.br, c.bw = nil, nil
+	c.holding.Store(false)
 	c.head.Trim()
+	c.w.release()
+	clear(c.pristine.Header)
+	*c.req = c.pristine // drops the last request's strings and URL
 }
 
 // serveOne reads one request, has the handler answer it, and reports

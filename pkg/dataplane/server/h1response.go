@@ -57,6 +57,12 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 	w.cw.Reset(c.bw)
 }
 
+// release drops what the response holds between requests; the next
+// reset allocates afresh what it needs.
+func (w *response) release() {
+	w.header, w.pending, w.req = nil, nil, nil
+}
+
 func (w *response) Header() http.Header { return w.header }
 
 func (w *response) WriteHeader(code int) {
