@@ -138,14 +138,19 @@ func (c *h1conn) serve() {
 // end releases what the connection holds; a hijacked connection belongs
 // to its hijacker, buffers included.
 func (c *h1conn) end() {
+	defer c.srv.served.remove(c)
+	defer c.cancel() // as net/http: the context ends with the handler, hijacked or not
 	if c.hijacked {
-		c.srv.served.remove(c)
 		return
 	}
 	c.closeConn()
+	if c.reqBody != nil {
+		// A handler that panicked may have left a reader of the body
+		// behind; it must fail, not read a buffer back in the pool.
+		c.reqBody.abandon()
+		c.reqBody = nil
+	}
 	c.release()
-	c.cancel()
-	c.srv.served.remove(c)
 }
 
 func (c *h1conn) closeConn() {
@@ -156,6 +161,9 @@ func (c *h1conn) closeConn() {
 // buffers for idleGrace and no buffer after it. It reports false when
 // the connection is to end (timeout, EOF, drain).
 func (c *h1conn) awaitRequest() bool {
+	if c.ctx.Err() != nil {
+		return false // the client was found gone (checkGone): so is this connection
+	}
 	if c.br != nil && c.br.Buffered() > 0 {
 		return true // pipelined
 	}

@@ -300,6 +300,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		w.c.reqBody.abandon()
 	}
 	w.c.hijacked = true
+	w.c.busy.Store(0) // a tunnel's half-close is no client gone (checkGone)
 	w.c.state.Store(connActive)
 	_ = w.c.conn.SetDeadline(time.Time{})
 	return w.c.conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil

@@ -56,3 +56,51 @@ func holdingBuffers(s *Server) bool {
 	})
 	return held
 }
+
+// A tunnel's client may shut down its sending side and still read (a raw
+// TCP upgrade does): after a hijack that is no client gone, so the
+// request's context lives on, as with net/http.
+func TestHalfClosedTunnelIsNoClientGone(t *testing.T) {
+	verdict := make(chan string, 1)
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, brw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				verdict <- err.Error()
+				return
+			}
+			defer conn.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n")
+			brw.Flush()
+			io.Copy(io.Discard, brw) // until the client's half-close
+			select {
+			case <-r.Context().Done():
+				verdict <- "context cancelled by the half-close"
+			case <-time.After(3 * goneCheckInterval):
+				verdict <- ""
+			}
+			io.WriteString(conn, "bye")
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n")
+	rd := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if v := <-verdict; v != "" {
+		t.Fatal(v)
+	}
+	if rest, _ := io.ReadAll(rd); string(rest) != "bye" {
+		t.Errorf("after the half-close the tunnel delivered %q", rest)
+	}
+}
