@@ -146,6 +146,10 @@ func TestH1Semantics(t *testing.T) {
 		{"chunked request with a trailer", "POST /echo" + host + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: t\r\n\r\n", []string{"abc"},
 			want(func(r *http.Response) bool { return r.Header.Get("X-Got-Trailer") == "t" }), true},
 		{"unread body is skipped", "POST /ignore-body" + host + "Content-Length: 5\r\n\r\nhello", []string{"ignored"}, nil, true},
+		{"unknown expectation", "POST /echo" + host + "Expect: teapot\r\nContent-Length: 1\r\n\r\nx", []string{""},
+			want(func(r *http.Response) bool { return r.StatusCode == http.StatusExpectationFailed && r.Close }), false},
+		{"HTTP/1.0 gets no 100 Continue", "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", []string{"hi"},
+			want(func(r *http.Response) bool { return r.StatusCode == 200 }), true},
 		{"refused framing", "POST /echo" + host + "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{""},
 			want(func(r *http.Response) bool { return r.StatusCode == 400 && r.Close }), false},
 	}

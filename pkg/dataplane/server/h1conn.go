@@ -38,6 +38,8 @@ const (
 	lingerTimeout = 500 * time.Millisecond
 )
 
+var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
+
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
@@ -239,6 +241,11 @@ func (c *h1conn) serveOne() bool {
 	}
 	_ = c.conn.SetReadDeadline(time.Time{})
 	req, err := c.newRequest()
+	if err == nil && len(req.Header["Expect"]) > 0 && !c.head.Expect100 {
+		// RFC 9110 §10.1.1 allows 417 for an expectation other than
+		// 100-continue; net/http answered so, and so does Baton.
+		err = errExpectation
+	}
 	if err != nil {
 		c.refuse(err)
 		return false

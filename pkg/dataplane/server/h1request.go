@@ -137,7 +137,8 @@ func (c *h1conn) setBody(r *http.Request, hdr http.Header) {
 		c.reqBody = nil
 		return
 	}
-	c.reqBody = &requestBody{c: c, req: r, expect: h.Expect100}
+	// An HTTP/1.0 client knows no 1xx: it sends its body regardless.
+	c.reqBody = &requestBody{c: c, req: r, expect: h.Expect100 && h.Minor == 1}
 	r.Body = c.reqBody
 }
 
