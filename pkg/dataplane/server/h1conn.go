@@ -73,6 +73,7 @@ type h1conn struct {
 	w        response
 	reqBody  *requestBody
 	served   int
+	headBy   time.Time // the first request's head must be in by then; zero after it
 	hijacked bool
 	h2c      func(net.Conn) // serves a connection that turned out to be h2c; nil over TLS
 }
@@ -170,10 +171,14 @@ func (c *h1conn) awaitRequest() bool {
 		return true // pipelined
 	}
 	timeout := c.srv.opts.IdleTimeout
-	if c.served == 0 {
-		timeout = c.srv.opts.ReadHeaderTimeout
-	}
 	start := time.Now()
+	c.headBy = time.Time{}
+	if c.served == 0 {
+		// As net/http: the first head is due ReadHeaderTimeout after
+		// the connection is ready, however slowly its first byte came.
+		timeout = c.srv.opts.ReadHeaderTimeout
+		c.headBy = start.Add(timeout)
+	}
 	if !c.state.CompareAndSwap(connActive, connIdle) {
 		return false
 	}
@@ -234,7 +239,11 @@ func (c *h1conn) release() {
 // serveOne reads one request, has the handler answer it, and reports
 // whether the connection may serve another.
 func (c *h1conn) serveOne() bool {
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.srv.opts.ReadHeaderTimeout))
+	by := c.headBy
+	if by.IsZero() {
+		by = time.Now().Add(c.srv.opts.ReadHeaderTimeout)
+	}
+	_ = c.conn.SetReadDeadline(by)
 	if err := h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes); err != nil {
 		c.refuse(err)
 		return false
