@@ -185,7 +185,7 @@ func FuzzProxyRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 		if err != nil {
-			return // net/http answers these itself (see h1guard's fuzz)
+			return // refused before any handler (see pkg/dataplane/h1's fuzz)
 		}
 		req.RemoteAddr = "127.0.0.1:1"
 		rec := httptest.NewRecorder()

@@ -68,7 +68,7 @@ func TestRequestSmugglingIsRejected(t *testing.T) {
 
 // TestAmbiguousFramingGets400 covers what net/http itself would accept:
 // Content-Length with Transfer-Encoding (it would drop Content-Length) and
-// obs-fold (it would unfold). The h1guard below net/http refuses both with
+// obs-fold (it would unfold). Baton's HTTP/1 parser refuses both with
 // 400, over cleartext and TLS, also as the second request of a keep-alive
 // connection whose first request is served normally.
 func TestAmbiguousFramingGets400(t *testing.T) {
@@ -174,7 +174,8 @@ func rawExchange(t *testing.T, dial func() (net.Conn, error), raw string) int {
 	return first
 }
 
-// TestFramingTheGuardMisjudgedGets400 covers framing h1guard once misread:
+// TestFramingTheGuardMisjudgedGets400 covers framing h1guard (the guard
+// below net/http that pkg/dataplane/h1 replaced) once misread:
 // where it stopped judging, or followed other message boundaries than
 // net/http, every later request of the connection went through unjudged.
 // Each request that must be refused gets 400 and the connection closes;

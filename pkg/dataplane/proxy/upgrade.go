@@ -31,11 +31,6 @@ func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "downstream connection cannot switch protocols", Err: err})
 	}
 	defer conn.Close()
-	if g, ok := conn.(interface{ StopInspecting() }); ok {
-		// What follows is the new protocol, not HTTP/1 for the server's
-		// request guard to judge.
-		g.StopInspecting()
-	}
 	rw.wroteHeader, s.Status = true, http.StatusSwitchingProtocols
 	_ = conn.SetDeadline(time.Time{}) // the server's timeouts were for HTTP, not for the tunnel
 	if err := writeSwitching(brw.Writer, resp.Header); err != nil {

@@ -4,8 +4,17 @@
 //
 // Cleartext listeners serve HTTP/1.1 and HTTP/2 with prior knowledge (h2c);
 // TLS listeners serve HTTP/1.1 and HTTP/2 chosen by ALPN, TLS 1.2 at least.
-// A listener may require the PROXY protocol (v1 or v2), read below TLS and
-// below the HTTP/1 request guard; its client address becomes RemoteAddr.
+// A listener may require the PROXY protocol (v1 or v2), read below TLS; its
+// client address becomes RemoteAddr.
+//
+// HTTP/1.1 is served by Baton's own engine (h1conn): one goroutine per
+// connection, requests read with pkg/dataplane/h1 (the parser whose
+// framing decision refuses request smuggling is the one that frames the
+// body), buffers lent from a pool only while a request is under way, no
+// background read: a client that leaves while its request is in flight is
+// noticed by one poller per Server (connSet.watchGone). HTTP/2 (ALPN "h2",
+// or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
+// same handler; net/http's Server serves nothing.
 //
 // The lifecycle is built for handing listeners to a successor process:
 // StopAccepting stops this process from accepting without closing the

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -55,17 +54,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	bound, closeErr := s.stopListening()
 	s.lingerKeepAlives(ctx)
-	errs := make([]error, len(bound))
-	var wg sync.WaitGroup
-	for i, b := range bound {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = b.http.Shutdown(ctx)
-		}()
+	for _, b := range bound {
+		// hs serves no connection itself: its Shutdown runs the hook
+		// that sends every HTTP/2 connection of b a GOAWAY.
+		_ = b.hs.Shutdown(ctx)
 	}
-	wg.Wait()
-	err := errors.Join(errs...)
+	err := s.waitServed(ctx)
 	if err == nil {
 		err = s.waitIdle(ctx)
 	}
@@ -74,8 +68,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.Close()
 		return fmt.Errorf("server: drain cut short with %d requests in flight: %w", n, err)
 	}
-	s.cancelBase()
+	s.stop()
 	return closeErr
+}
+
+// waitServed closes idle HTTP/1 connections until every connection has
+// ended: busy ones after the request under way (draining makes it their
+// last), HTTP/2 ones after their GOAWAY.
+func (s *Server) waitServed(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.served.each(func(c served) { c.closeIfIdle() })
+		if s.served.n.Load() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// stop cancels what is left: hijacked connections' contexts, the watch
+// for clients gone.
+func (s *Server) stop() {
+	s.cancelBase()
+	s.stopOnce.Do(func() { close(s.stopWatch) })
 }
 
 // drainLinger is how long a drain lets busy keep-alive connections cycle
@@ -87,9 +107,8 @@ const drainLinger = 2 * time.Second
 // ("Connection: close"). Closing an idle keep-alive connection at once
 // races with a request the client may be sending on it right then, which
 // the client sees as a reset; a response with Connection: close ends the
-// connection with no such race. That is why this is not
-// http.Server.SetKeepAlivesEnabled(false): it also closes every connection
-// idle at that instant, and under load some always are.
+// connection with no such race. That is why idle connections are not
+// closed at once: under load some always are idle at that instant.
 func (s *Server) lingerKeepAlives(ctx context.Context) {
 	deadline := time.NewTimer(drainLinger)
 	defer deadline.Stop()
@@ -106,7 +125,7 @@ func (s *Server) lingerKeepAlives(ctx context.Context) {
 	}
 }
 
-// waitIdle waits for requests http.Server does not track (hijacked ones).
+// waitIdle waits for requests still in flight (hijacked ones).
 func (s *Server) waitIdle(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -127,10 +146,9 @@ func (s *Server) Close() error {
 	// Connections close before request contexts are cancelled: a handler
 	// that returns on cancellation would otherwise get its empty 200
 	// written to a client that must instead see the connection cut.
-	for _, b := range bound {
-		errs = append(errs, b.http.Close())
-	}
-	s.cancelBase() // ends hijacked connections, which http.Server forgot
+	_ = bound
+	s.served.each(func(c served) { c.closeNow() })
+	s.stop() // ends hijacked connections, which are no longer tracked
 	return errors.Join(errs...)
 }
 

@@ -12,11 +12,9 @@ import (
 
 type connInfoKey struct{}
 
-// connInfo is what a request needs to know about its connection that
-// net/http cannot tell it.
+// connInfo is what a request needs to know about its connection.
 type connInfo struct {
-	// tls is the connection's *tls.Conn, which net/http cannot see under
-	// the request guard (TLS is terminated below it).
+	// tls is the connection's *tls.Conn.
 	tls *tls.Conn
 	// overLimit marks a connection accepted beyond MaxConnections.
 	overLimit bool
@@ -55,38 +53,6 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// connContext runs for each accepted connection, which is already counted
-// in conns, before net/http serves it.
-func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	var info connInfo
-	if u, ok := c.(interface{ Unwrap() net.Conn }); ok {
-		c = u.Unwrap()
-	}
-	info.tls, _ = c.(*tls.Conn)
-	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() > int64(max) {
-		info.overLimit = true
-	}
-	if info == (connInfo{}) {
-		return ctx // most connections: nothing to carry, nothing allocated
-	}
-	return context.WithValue(ctx, connInfoKey{}, &info)
-}
-
-// connInfoOf is the request's connection record, nil if there is none.
-func connInfoOf(ctx context.Context) *connInfo {
-	info, _ := ctx.Value(connInfoKey{}).(*connInfo)
-	return info
-}
-
-// tlsState is the TLS state of the connection, nil in cleartext.
-func (i *connInfo) tlsState() *tls.ConnectionState {
-	if i.tls == nil {
-		return nil
-	}
-	st := i.tls.ConnectionState()
-	return &st
-}
-
 // refuse answers a connection beyond MaxConnections: a clear 503 costs
 // little, unlike the file descriptors and memory that serving it would.
 func (t *tracker) refuse(w http.ResponseWriter) {
@@ -99,4 +65,13 @@ func (t *tracker) refuse(w http.ResponseWriter) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusServiceUnavailable)
 	io.WriteString(w, "503 Service Unavailable: too many connections\n")
+}
+
+// Unwrap is the counted connection, for the socket underneath (rawConnOf).
+func (c *countedConn) Unwrap() net.Conn { return c.Conn }
+
+// connInfoOf is the request's connection record, nil if there is none.
+func connInfoOf(ctx context.Context) *connInfo {
+	info, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return info
 }

@@ -227,3 +227,24 @@ func TestHijackedConnectionsCountAgainstTheLimit(t *testing.T) {
 		return err == nil && resp.StatusCode == 101
 	})
 }
+
+// The first request's head is due ReadHeaderTimeout after the connection
+// opened, however late its first byte came: a byte now and then must not
+// buy a client a fresh timeout.
+func TestFirstHeadDueFromTheStart(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	s := start(t, server.Options{ReadHeaderTimeout: timeout}, cleartext("http", hello("svc")))
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(safety))
+	time.Sleep(timeout * 3 / 4) // pacing the client, not waiting for the server
+	io.WriteString(c, "G")
+	time.Sleep(timeout) // the head ends 7/4 of the timeout in: room for a late accept
+	io.WriteString(c, "ET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		t.Fatalf("a head completed %v after the connection opened was served: %s", timeout*7/4, resp.Status)
+	}
+}

@@ -10,13 +10,12 @@ import (
 	"time"
 )
 
-// errStopped ends a Serve loop after StopAccepting. It is not a temporary
-// error, so http.Server gives up instead of retrying.
+// errStopped ends an accept loop after StopAccepting.
 var errStopped = fmt.Errorf("server: stopped accepting: %w", net.ErrClosed)
 
 type deadliner interface{ SetDeadline(time.Time) error }
 
-// gate is what http.Server accepts from. Stopping it makes Accept return
+// gate is what the accept loop accepts from. Stopping it makes Accept return
 // without closing the socket: an accept deadline in the past wakes a
 // blocked Accept, and no connection is taken off the kernel's queue, so
 // whoever else holds the socket accepts every connection that arrives.
@@ -80,8 +79,8 @@ func (g *gate) stop() bool {
 	return true
 }
 
-// Close only stops accepting: http.Server closes its listeners on Shutdown,
-// but the socket is the Server's to close (see release), not http.Server's.
+// Close only stops accepting: the socket is the Server's to close (see
+// release), not that of whoever closes the listener it was wrapped in.
 func (g *gate) Close() error {
 	g.stop()
 	return nil

@@ -183,3 +183,6 @@ func (s *sparseLog) log(attrs ...slog.Attr) {
 		s.logger.LogAttrs(context.Background(), slog.LevelWarn, s.msg, append(attrs, slog.Int64("so_far", n))...)
 	}
 }
+
+// Unwrap is the connection under the header, for its socket (rawConnOf).
+func (c *proxyConn) Unwrap() net.Conn { return c.Conn }

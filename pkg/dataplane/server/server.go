@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/dataplane/h1guard"
+	"golang.org/x/net/http2"
 )
 
 // Listener is one socket a Service accepts on.
@@ -90,29 +90,39 @@ type Server struct {
 	bound    []*bound
 
 	// base is every request's base context; cancelling it ends what
-	// http.Server does not track, such as hijacked (upgraded) connections.
+	// the connection set does not track, such as hijacked (upgraded) connections.
 	base       context.Context
 	cancelBase context.CancelFunc
 	inflight   atomic.Int64
 	conns      atomic.Int64 // open client connections, h1, h2 and hijacked (countingListener)
+	served     connSet      // connections being served (not hijacked ones)
 	draining   atomic.Bool  // HTTP/1 responses close their connection
 	failed     chan error
+	stopWatch  chan struct{} // ends served.watchGone
+	stopOnce   sync.Once
+	accepting  sync.WaitGroup
 }
 
-// bound is a Listener with its socket and the http.Server serving it.
+// bound is a Listener with its socket and the engines serving it.
 type bound struct {
-	name string
-	raw  net.Listener
-	gate *gate
-	tls  *tls.Config // nil for cleartext
-	http *http.Server
-	pp   *proxyListener // nil without the PROXY protocol; its Listener is set in serve
+	name    string
+	raw     net.Listener
+	gate    *gate
+	tls     *tls.Config // nil for cleartext
+	handler http.Handler
+	// hs is never served: it is HTTP/2's base configuration and the
+	// hook by which Shutdown sends every HTTP/2 connection a GOAWAY.
+	hs            *http.Server
+	h2            *http2.Server
+	pp            *proxyListener // nil without the PROXY protocol; its Listener is set in serve
+	handshakeErrs *sparseLog
 }
 
 // New prepares a Server; Start opens the listeners.
 func New(opts Options, services ...Service) *Server {
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel, failed: make(chan error, 1)}
+	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel,
+		failed: make(chan error, 1), stopWatch: make(chan struct{})}
 }
 
 // Start opens the listeners (or adopts inherited ones) and serves them.
@@ -131,6 +141,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started, s.bound = true, bound
+	go s.served.watchGone(s.stopWatch)
 	for _, b := range bound {
 		s.serve(b)
 	}
@@ -185,7 +196,9 @@ func (s *Server) bindAll() ([]*bound, error) {
 }
 
 func (s *Server) bind(svc Service, l Listener) (*bound, error) {
-	hs, err := s.httpServer(svc, l)
+	handler := &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining, log: s.opts.Logger}
+	hs := s.httpServer(handler, l)
+	h2, err := s.newH2(hs)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +206,9 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), http: hs, pp: s.proxyProtocol(l)}, nil
+	log := s.opts.Logger.With(slog.String("listener", l.Name))
+	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), handler: handler, hs: hs, h2: h2,
+		pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
 }
 
 // proxyProtocol is the PROXY protocol reader of listener l, nil if it has none.
@@ -241,31 +256,16 @@ func samePort(want string, got net.Addr) bool {
 	return err != nil || gotPort == wantPort
 }
 
-// httpServer serves one listener. TLS is terminated below it (see serve),
-// so that h1guard sees the plaintext; net/http then takes every connection
-// for cleartext and tells HTTP/2 (negotiated by ALPN, or h2c) from HTTP/1 by
-// the connection preface.
-func (s *Server) httpServer(svc Service, l Listener) (*http.Server, error) {
-	hs := &http.Server{
-		Handler:           &tracker{h: svc.Handler, n: &s.inflight, draining: &s.draining, log: s.opts.Logger},
-		ConnContext:       s.connContext,
+// httpServer is the configuration HTTP/2 connections take from
+// net/http's Server (see bound.hs); it serves nothing itself.
+func (s *Server) httpServer(handler http.Handler, l Listener) *http.Server {
+	return &http.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-		// net/http's own complaints: TLS handshake failures, accept errors.
-		ErrorLog:    slog.NewLogLogger(s.opts.Logger.With(slog.String("listener", l.Name)).Handler(), slog.LevelWarn),
-		BaseContext: func(net.Listener) context.Context { return s.base },
-		// "OPTIONS *" goes to the application like any request; net/http
-		// would otherwise answer it without asking.
-		DisableGeneralOptionsHandler: true,
+		ErrorLog:          slog.NewLogLogger(s.opts.Logger.With(slog.String("listener", l.Name)).Handler(), slog.LevelWarn),
 	}
-	// net/http's own prior-knowledge h2c: unlike x/net/http2/h2c
-	// (deprecated) its connections stay visible to Shutdown, and it never
-	// buffers an Upgrade: h2c request body in memory.
-	hs.Protocols = new(http.Protocols)
-	hs.Protocols.SetHTTP1(true)
-	hs.Protocols.SetUnencryptedHTTP2(true)
-	return hs, nil
 }
 
 // tlsConfig is the listener's TLS configuration as served: TLS 1.2 or
@@ -283,8 +283,7 @@ func tlsConfig(c *tls.Config) *tls.Config {
 }
 
 // serve accepts through the layers a connection needs, outermost last:
-// the PROXY protocol header comes before TLS, and the request guard sees
-// the plaintext.
+// the PROXY protocol header comes before TLS.
 func (s *Server) serve(b *bound) {
 	var ln net.Listener = countingListener{Listener: b.gate, conns: &s.conns}
 	if b.pp != nil {
@@ -294,10 +293,11 @@ func (s *Server) serve(b *bound) {
 	if b.tls != nil {
 		ln = tls.NewListener(ln, b.tls)
 	}
-	ln = h1guard.Listener{Listener: ln}
+	s.accepting.Add(1)
 	go func() {
-		err := b.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, errStopped) {
+		defer s.accepting.Done()
+		err := s.acceptLoop(b, ln)
+		if err == nil {
 			return
 		}
 		s.opts.Logger.Error("server: listener stopped serving", slog.String("listener", b.name), slog.Any("err", err))
@@ -336,7 +336,7 @@ func (s *Server) Addr(listenerName string) net.Addr {
 }
 
 // tracker counts requests in flight, hijacked ones included, which
-// http.Server.Shutdown does not wait for.
+// the connection set no longer tracks.
 type tracker struct {
 	h        http.Handler
 	n        *atomic.Int64
@@ -348,21 +348,13 @@ type tracker struct {
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
 	defer t.n.Add(-1)
-	if info := connInfoOf(r.Context()); info != nil {
-		if info.overLimit {
-			t.refuse(w)
-			return
-		}
-		if r.TLS == nil {
-			// net/http took the connection for cleartext (see
-			// httpServer); this request is still the handler's to
-			// annotate, nobody else reads it yet.
-			r.TLS = info.tlsState()
-		}
+	if info := connInfoOf(r.Context()); info != nil && info.overLimit {
+		t.refuse(w)
+		return
 	}
 	if r.ProtoMajor == 1 && t.draining.Load() {
-		// net/http closes the connection after a response that says so;
-		// HTTP/2 connections get a GOAWAY from Shutdown instead.
+		// The HTTP/1 engine closes the connection after a response that
+		// says so; HTTP/2 connections get a GOAWAY from Shutdown instead.
 		w.Header().Set("Connection", "close")
 	}
 	t.h.ServeHTTP(w, r)

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection states for the drain: only an idle connection may be closed
+// under its owner's feet, and the owner takes it out of idle with a CAS
+// so that a request arriving at that moment is never cut.
+const (
+	connActive int32 = iota
+	connIdle
+	connClosing
+)
+
+// served is a connection a Server serves: HTTP/1 (h1conn) or HTTP/2.
+type served interface {
+	// closeIfIdle closes the connection if no request is under way on it.
+	closeIfIdle() bool
+	// closeNow closes the connection whatever it is doing.
+	closeNow()
+	// checkGone cancels the request under way if its client has gone.
+	checkGone(now int64)
+}
+
+// connSet tracks the connections served, which http.Server used to do.
+type connSet struct {
+	mu sync.Mutex
+	m  map[served]struct{}
+	wg sync.WaitGroup
+	n  atomic.Int64
+}
+
+func (s *connSet) add(c served) {
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[served]struct{})
+	}
+	s.m[c] = struct{}{}
+	s.mu.Unlock()
+	s.n.Add(1)
+	s.wg.Add(1)
+}
+
+func (s *connSet) remove(c served) {
+	s.mu.Lock()
+	delete(s.m, c)
+	s.mu.Unlock()
+	s.n.Add(-1)
+	s.wg.Done()
+}
+
+// each calls f on every tracked connection, outside the lock.
+func (s *connSet) each(f func(served)) {
+	s.mu.Lock()
+	all := make([]served, 0, len(s.m))
+	for c := range s.m {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		f(c)
+	}
+}
+
+// goneCheckInterval is how often requests in flight are checked for a
+// client that went away (see h1conn.checkGone).
+const goneCheckInterval = 100 * time.Millisecond
+
+// watchGone checks the requests in flight for clients that went away
+// until stop is closed: one goroutine per Server instead of net/http's
+// background read per connection.
+func (s *connSet) watchGone(stop <-chan struct{}) {
+	tick := time.NewTicker(goneCheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			if s.n.Load() > 0 {
+				s.checkAll(now.UnixNano())
+			}
+		}
+	}
+}
+
+// checkAll runs checkGone on every connection under the lock: it neither
+// blocks nor allocates, and copying a large set every tick would.
+func (s *connSet) checkAll(now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.m {
+		c.checkGone(now)
+	}
+}

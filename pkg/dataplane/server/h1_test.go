@@ -1,0 +1,227 @@
+package server_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/server"
+)
+
+// semantics answers by path, for the HTTP/1 engine's tests.
+func semantics() http.Handler {
+	mux := map[string]http.HandlerFunc{
+		"/hello": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") },
+		"/len": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "2")
+			io.WriteString(w, "hi")
+		},
+		"/stream": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "a")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "b")
+		},
+		"/close": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		},
+		"/204": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
+		"/304": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "10") // the length of what a 200 would carry
+			w.WriteHeader(http.StatusNotModified)
+		},
+		"/trailer": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Trailer", "X-T")
+			io.WriteString(w, "x")
+			w.Header().Set("X-T", "declared")
+			w.Header().Set(http.TrailerPrefix+"X-U", "undeclared")
+		},
+		"/echo": func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("X-Got-Trailer", r.Trailer.Get("X-T"))
+			w.Write(b)
+		},
+		"/ignore-body": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ignored") },
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux[r.URL.Path](w, r) })
+}
+
+// exchange sends raw on a fresh connection and reads n responses.
+func exchange(t *testing.T, addr, raw string, n int) (net.Conn, *bufio.Reader, []*http.Response, []string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(safety))
+	io.WriteString(c, raw)
+	rd := bufio.NewReader(c)
+	var resps []*http.Response
+	var bodies []string
+	for range n {
+		resp, err := http.ReadResponse(rd, &http.Request{Method: methodOf(raw, len(resps))})
+		if err != nil {
+			t.Fatalf("response %d: %v", len(resps), err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("response %d body: %v", len(resps), err)
+		}
+		resps, bodies = append(resps, resp), append(bodies, string(b))
+	}
+	return c, rd, resps, bodies
+}
+
+// methodOf is the method of the i-th request in raw (HEAD matters to
+// reading its response).
+func methodOf(raw string, i int) string {
+	if strings.Count(raw, "HEAD ") > 0 && i == 0 && strings.HasPrefix(raw, "HEAD ") {
+		return "HEAD"
+	}
+	return "GET"
+}
+
+// stillOpen asks once more on the connection; closed reports whether it
+// was closed instead.
+func stillOpen(t *testing.T, c net.Conn, rd *bufio.Reader) (open bool) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+func TestH1Semantics(t *testing.T) {
+	s := start(t, server.Options{}, cleartext("http", semantics()))
+	addr := s.Addr("http").String()
+	const host = " HTTP/1.1\r\nHost: x\r\n"
+	tests := []struct {
+		name   string
+		raw    string
+		bodies []string
+		check  func(rs []*http.Response) string // "" if fine
+		open   bool
+	}{
+		{"keep-alive", "GET /hello" + host + "\r\nGET /hello" + host + "\r\n", []string{"hi", "hi"}, nil, true},
+		{"small body gets a length", "GET /hello" + host + "\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return r.ContentLength == 2 && r.TransferEncoding == nil }), true},
+		{"client asks to close", "GET /hello" + host + "Connection: close\r\n\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return r.Close }), false},
+		{"handler asks to close", "GET /close" + host + "\r\n", []string{"bye"},
+			want(func(r *http.Response) bool { return r.Close }), false},
+		{"HTTP/1.0 closes by default", "GET /hello HTTP/1.0\r\n\r\n", []string{"hi"}, nil, false},
+		{"HTTP/1.0 keep-alive", "GET /len HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return r.Header.Get("Connection") == "keep-alive" }), true},
+		{"HTTP/1.0 stream ends with the connection", "GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", []string{"ab"},
+			want(func(r *http.Response) bool { return r.ContentLength == -1 && r.TransferEncoding == nil }), false},
+		{"pipelined in order", "GET /len" + host + "\r\nPOST /echo" + host + "Content-Length: 4\r\n\r\necho" + "GET /stream" + host + "\r\n",
+			[]string{"hi", "echo", "ab"}, nil, true},
+		{"streamed body is chunked", "GET /stream" + host + "\r\n", []string{"ab"},
+			want(func(r *http.Response) bool { return len(r.TransferEncoding) == 1 }), true},
+		{"HEAD has no body", "HEAD /len" + host + "\r\n", []string{""},
+			want(func(r *http.Response) bool { return r.ContentLength == 2 }), true},
+		{"204 has no body", "GET /204" + host + "\r\n", []string{""},
+			want(func(r *http.Response) bool { return r.StatusCode == 204 }), true},
+		{"304 has no body", "GET /304" + host + "\r\n", []string{""},
+			want(func(r *http.Response) bool { return r.StatusCode == 304 }), true},
+		{"trailers, declared and not", "GET /trailer" + host + "\r\n", []string{"x"},
+			want(func(r *http.Response) bool {
+				return r.Trailer.Get("X-T") == "declared" && r.Trailer.Get("X-U") == "undeclared"
+			}), true},
+		{"chunked request with a trailer", "POST /echo" + host + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: t\r\n\r\n", []string{"abc"},
+			want(func(r *http.Response) bool { return r.Header.Get("X-Got-Trailer") == "t" }), true},
+		{"unread body is skipped", "POST /ignore-body" + host + "Content-Length: 5\r\n\r\nhello", []string{"ignored"}, nil, true},
+		{"unknown expectation", "POST /echo" + host + "Expect: teapot\r\nContent-Length: 1\r\n\r\nx", []string{""},
+			want(func(r *http.Response) bool { return r.StatusCode == http.StatusExpectationFailed && r.Close }), false},
+		{"HTTP/1.0 gets no 100 Continue", "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", []string{"hi"},
+			want(func(r *http.Response) bool { return r.StatusCode == 200 }), true},
+		{"refused framing", "POST /echo" + host + "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", []string{""},
+			want(func(r *http.Response) bool { return r.StatusCode == 400 && r.Close }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, rd, resps, bodies := exchange(t, addr, tt.raw, len(tt.bodies))
+			for i, b := range bodies {
+				if tt.check == nil && resps[i].StatusCode != 200 {
+					t.Errorf("response %d: %s", i, resps[i].Status)
+				}
+				if b != tt.bodies[i] && resps[i].StatusCode < 400 {
+					t.Errorf("response %d: body %q, want %q", i, b, tt.bodies[i])
+				}
+			}
+			if tt.check != nil {
+				if msg := tt.check(resps); msg != "" {
+					t.Error(msg)
+				}
+			}
+			if open := stillOpen(t, c, rd); open != tt.open {
+				t.Errorf("connection open %v, want %v", open, tt.open)
+			}
+		})
+	}
+}
+
+// want checks the first response.
+func want(ok func(*http.Response) bool) func([]*http.Response) string {
+	return func(rs []*http.Response) string {
+		if !ok(rs[0]) {
+			return "unexpected response: " + rs[0].Status + " " + strings.Join(headerLines(rs[0]), "; ")
+		}
+		return ""
+	}
+}
+
+func headerLines(r *http.Response) []string {
+	var out []string
+	for k, v := range r.Header {
+		out = append(out, k+": "+strings.Join(v, ","))
+	}
+	return out
+}
+
+// A client that says "Expect: 100-continue" gets the 100 when the handler
+// reads the body, and none when the handler answers without it; then the
+// connection closes, since the client may or may not send the body.
+func TestExpectContinue(t *testing.T) {
+	s := start(t, server.Options{}, cleartext("http", semantics()))
+	addr := s.Addr("http").String()
+	head := " HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+
+	c, rd, _, _ := exchange(t, addr, "POST /echo"+head, 0)
+	cont, err := http.ReadResponse(rd, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("before the body: %v %v, want 100 Continue", cont, err)
+	}
+	io.WriteString(c, "body")
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after the body: %v %v", resp, err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "body" {
+		t.Errorf("echoed %q", b)
+	}
+
+	c, rd, resps, bodies := exchange(t, addr, "POST /ignore-body"+head, 1)
+	if resps[0].StatusCode != 200 || bodies[0] != "ignored" || !resps[0].Close {
+		t.Errorf("body not read: %s %q close %v, want 200 without a 100, then close", resps[0].Status, bodies[0], resps[0].Close)
+	}
+	if _, err := rd.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the answer: %v, want EOF", err)
+	}
+	_ = c
+}

@@ -1,0 +1,356 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
+)
+
+// Buffers of a connection, lent from pools while a request is under way
+// and returned while the connection is idle: an idle keep-alive
+// connection then costs its goroutine and its socket, not 8 KiB more.
+const (
+	readBufferSize  = 4 << 10
+	writeBufferSize = 4 << 10
+	// idleGrace is how long a connection keeps its buffers waiting for
+	// the next request: busy keep-alive clients send it sooner and read it
+	// in one system call, idle ones give their buffers back after it.
+	idleGrace = 200 * time.Millisecond
+	// maxDrainBytes is how much of an unread request body is read and
+	// dropped so that the connection can serve the next request (as
+	// net/http); beyond it the connection is closed instead.
+	maxDrainBytes = 256 << 10
+	// lingerTimeout bounds the wait for a refused client to stop sending
+	// before the socket is closed (a close with unread input resets the
+	// connection and may destroy the error response in flight).
+	lingerTimeout = 500 * time.Millisecond
+)
+
+var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+)
+
+// h1conn serves HTTP/1.1 on one connection, in one goroutine: requests are
+// read, handled and answered in order (pipelined ones included), and the
+// *http.Request and its header map are reused from one to the next.
+type h1conn struct {
+	srv     *Server
+	b       *bound
+	conn    net.Conn
+	raw     syscall.RawConn // the socket, for checkGone; nil if unreachable
+	isTLS   bool
+	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
+	cancel  context.CancelFunc
+	state   atomic.Int32
+	busy    atomic.Int64 // when the handler started with the whole body read; 0 otherwise
+	closing sync.Once
+
+	cr      connReader
+	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	wmu     sync.Mutex // the writer, between the handler and a 100 Continue
+	head    h1.Head
+	body    h1.BodyReader
+
+	req      *http.Request
+	pristine http.Request // the per-connection fields of req
+	w        response
+	reqBody  *requestBody
+	served   int
+	headBy   time.Time // the first request's head must be in by then; zero after it
+	hijacked bool
+	h2c      func(net.Conn) // serves a connection that turned out to be h2c; nil over TLS
+}
+
+// connReader reads the connection, first the byte read while the
+// connection held no buffer.
+type connReader struct {
+	conn    net.Conn
+	first   [1]byte
+	pending bool
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.pending && len(p) > 0 {
+		p[0], r.pending = r.first[0], false
+		return 1, nil
+	}
+	return r.conn.Read(p)
+}
+
+func (s *Server) newH1conn(b *bound, conn net.Conn, ctx context.Context) *h1conn {
+	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.raw = rawConnOf(conn)
+	tc, isTLS := conn.(*tls.Conn)
+	c.isTLS = isTLS
+	c.pristine = *(&http.Request{}).WithContext(c.ctx)
+	c.pristine.RemoteAddr = remoteString(conn)
+	if isTLS {
+		st := tc.ConnectionState()
+		c.pristine.TLS = &st
+	}
+	c.req = new(http.Request)
+	c.pristine.Header = make(http.Header)
+	return c
+}
+
+func remoteString(conn net.Conn) string {
+	if a := conn.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// serve runs the connection until it ends, a handler hijacks it, or it
+// turns out to be h2c.
+func (c *h1conn) serve() {
+	defer c.end()
+	for {
+		if !c.awaitRequest() {
+			return
+		}
+		if c.served == 0 && c.h2c != nil && c.prefaceFollows() {
+			c.state.Store(connActive)
+			c.serveH2C()
+			return
+		}
+		if !c.serveOne() {
+			return
+		}
+		c.served++
+	}
+}
+
+// end releases what the connection holds; a hijacked connection belongs
+// to its hijacker, buffers included.
+func (c *h1conn) end() {
+	defer c.srv.served.remove(c)
+	defer c.cancel() // as net/http: the context ends with the handler, hijacked or not
+	if c.hijacked {
+		return
+	}
+	c.closeConn()
+	if c.reqBody != nil {
+		// A handler that panicked may have left a reader of the body
+		// behind; it must fail, not read a buffer back in the pool.
+		c.reqBody.abandon()
+		c.reqBody = nil
+	}
+	c.release()
+}
+
+func (c *h1conn) closeConn() {
+	c.closing.Do(func() { _ = c.conn.Close() })
+}
+
+// awaitRequest waits for the first byte of the next request, holding the
+// buffers for idleGrace and no buffer after it. It reports false when
+// the connection is to end (timeout, EOF, drain).
+func (c *h1conn) awaitRequest() bool {
+	if c.ctx.Err() != nil {
+		return false // the client was found gone (checkGone): so is this connection
+	}
+	if c.br != nil && c.br.Buffered() > 0 {
+		return true // pipelined
+	}
+	timeout := c.srv.opts.IdleTimeout
+	start := time.Now()
+	c.headBy = time.Time{}
+	if c.served == 0 {
+		// As net/http: the first head is due ReadHeaderTimeout after
+		// the connection is ready, however slowly its first byte came.
+		timeout = c.srv.opts.ReadHeaderTimeout
+		c.headBy = start.Add(timeout)
+	}
+	if !c.state.CompareAndSwap(connActive, connIdle) {
+		return false
+	}
+	if c.br != nil && timeout > idleGrace {
+		_ = c.conn.SetReadDeadline(start.Add(idleGrace))
+		_, err := c.br.Peek(1)
+		if err == nil {
+			return c.state.CompareAndSwap(connIdle, connActive)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return false
+		}
+	}
+	c.release()
+	return c.awaitUnbuffered(start.Add(timeout))
+}
+
+// awaitUnbuffered reads the next request's first byte without a buffer.
+func (c *h1conn) awaitUnbuffered(deadline time.Time) bool {
+	_ = c.conn.SetReadDeadline(deadline)
+	n, _ := c.conn.Read(c.cr.first[:])
+	if n == 0 || !c.state.CompareAndSwap(connIdle, connActive) {
+		return false
+	}
+	c.cr.pending = true
+	c.acquire()
+	return true
+}
+
+func (c *h1conn) acquire() {
+	if c.br == nil {
+		c.br = readerPool.Get().(*bufio.Reader)
+		c.br.Reset(&c.cr)
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(c.conn)
+		c.holding.Store(true)
+	}
+}
+
+// release returns the buffers; the reader holds nothing unread and the
+// writer nothing unsent when it is called.
+func (c *h1conn) release() {
+	if c.br == nil {
+		return
+	}
+	c.br.Reset(nil)
+	readerPool.Put(c.br)
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.br, c.bw = nil, nil
+	c.holding.Store(false)
+	c.head.Trim()
+	c.w.release()
+	clear(c.pristine.Header)
+	*c.req = c.pristine // drops the last request's strings and URL
+}
+
+// serveOne reads one request, has the handler answer it, and reports
+// whether the connection may serve another.
+func (c *h1conn) serveOne() bool {
+	by := c.headBy
+	if by.IsZero() {
+		by = time.Now().Add(c.srv.opts.ReadHeaderTimeout)
+	}
+	_ = c.conn.SetReadDeadline(by)
+	if err := h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes); err != nil {
+		c.refuse(err)
+		return false
+	}
+	_ = c.conn.SetReadDeadline(time.Time{})
+	req, err := c.newRequest()
+	if err == nil && len(req.Header["Expect"]) > 0 && !c.head.Expect100 {
+		// RFC 9110 §10.1.1 allows 417 for an expectation other than
+		// 100-continue; net/http answered so, and so does Baton.
+		err = errExpectation
+	}
+	if err != nil {
+		c.refuse(err)
+		return false
+	}
+	c.w.reset(c, req)
+	if !c.runHandler(req) {
+		return false
+	}
+	return c.finish()
+}
+
+// runHandler calls the handler; a panic (http.ErrAbortHandler is how a
+// handler says so on purpose) aborts the response: the connection is cut.
+func (c *h1conn) runHandler(req *http.Request) (ok bool) {
+	defer func() {
+		c.busy.Store(0)
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				c.srv.opts.Logger.Error("server: handler panicked", slog.Any("panic", v), slog.String("listener", c.b.name))
+			}
+			ok = false
+		}
+	}()
+	if c.reqBody == nil {
+		c.busy.Store(time.Now().UnixNano())
+	}
+	c.b.handler.ServeHTTP(&c.w, req)
+	return !c.hijacked
+}
+
+// finish completes the response and readies the connection for the next
+// request, or reports false if it must close.
+func (c *h1conn) finish() bool {
+	err := c.w.finish()
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	body := c.reqBody
+	c.reqBody = nil
+	if err != nil {
+		if body != nil {
+			body.abandon()
+		}
+		return false
+	}
+	keep := !c.w.closeAfter
+	unread := false
+	if body != nil {
+		keep = body.finish(keep) && keep
+		unread = !body.eof
+	}
+	if !keep && (unread || c.br.Buffered() > 0) {
+		c.lingerClose()
+	}
+	return keep
+}
+
+// refuse answers a request the parser refused, or says nothing when the
+// client went away or was too slow, and closes.
+func (c *h1conn) refuse(err error) {
+	var perr *h1.Error
+	if !errors.As(err, &perr) {
+		return
+	}
+	_ = c.conn.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	_, _ = c.bw.WriteString("HTTP/1.1 ")
+	_, _ = c.bw.WriteString(statusLine(perr.Status))
+	_, _ = c.bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+	_, _ = c.bw.WriteString(http.StatusText(perr.Status) + ": " + perr.Reason + "\n")
+	if c.bw.Flush() == nil {
+		c.lingerClose()
+	}
+}
+
+// lingerClose closes after the client stopped sending, within
+// lingerTimeout: closing a socket with unread input resets the connection,
+// and the reset may destroy the response still on its way.
+func (c *h1conn) lingerClose() {
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	_, _ = io.Copy(io.Discard, c.conn)
+}
+
+// closeIfIdle is the drain's: an idle connection is closed, one in use is
+// left to finish its request (which draining makes the last).
+func (c *h1conn) closeIfIdle() bool {
+	if !c.state.CompareAndSwap(connIdle, connClosing) {
+		return false
+	}
+	c.closeConn()
+	return true
+}
+
+func (c *h1conn) closeNow() {
+	c.state.Store(connClosing)
+	c.closeConn()
+}

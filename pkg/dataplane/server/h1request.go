@@ -1,0 +1,373 @@
+package server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"golang.org/x/sys/unix"
+)
+
+var chunkedEncoding = []string{"chunked"}
+
+// newRequest fills the connection's *http.Request from the parsed head.
+// Every string of the head is cut from one copy of it.
+func (c *h1conn) newRequest() (*http.Request, error) {
+	h := &c.head
+	hdr := c.pristine.Header
+	clear(hdr)
+	*c.req = c.pristine
+	r := c.req
+	raw := headString(h)
+	r.Method = methodString(raw[:len(h.Method)])
+	r.RequestURI = raw[len(h.Method) : len(h.Method)+len(h.Target)]
+	u, err := parseTarget(r.Method, r.RequestURI)
+	if err != nil {
+		return nil, &h1.Error{Status: http.StatusBadRequest, Reason: "malformed request target"}
+	}
+	r.URL = u
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	if h.Minor == 0 {
+		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
+	}
+	fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):])
+	r.Host = u.Host
+	if r.Host == "" {
+		r.Host = string(h.Host) // rare: most hosts come from the header map below
+		if v := hdr["Host"]; len(v) > 0 {
+			r.Host = v[0]
+		}
+	}
+	delete(hdr, "Host")
+	r.Close = h.Close
+	c.setBody(r, hdr)
+	return r, nil
+}
+
+// headString is the head's strings in one allocation: method, target,
+// then each field's name and value.
+func headString(h *h1.Head) string {
+	n := len(h.Method) + len(h.Target)
+	for _, f := range h.Fields {
+		n += len(f.Name) + len(f.Value)
+	}
+	b := make([]byte, 0, n)
+	b = append(append(b, h.Method...), h.Target...)
+	for _, f := range h.Fields {
+		b = append(append(b, f.Name...), f.Value...)
+	}
+	return string(b)
+}
+
+// fillHeader adds the fields, cut from raw, to hdr; values share one
+// backing array, each capped so that an append copies.
+func fillHeader(hdr http.Header, h *h1.Head, raw string) {
+	vals := make([]string, len(h.Fields))
+	for i, f := range h.Fields {
+		name := raw[:len(f.Name)]
+		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
+		raw = raw[len(f.Name)+len(f.Value):]
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if key == "Transfer-Encoding" {
+			continue // in r.TransferEncoding, as net/http
+		}
+		vals[i] = value
+		if old, ok := hdr[key]; ok {
+			hdr[key] = append(old, value)
+			continue
+		}
+		hdr[key] = vals[i : i+1 : i+1]
+	}
+}
+
+// methodString spares the common methods their own string.
+func methodString(m string) string {
+	switch m {
+	case "GET":
+		return http.MethodGet
+	case "POST":
+		return http.MethodPost
+	case "HEAD":
+		return http.MethodHead
+	case "PUT":
+		return http.MethodPut
+	}
+	return m
+}
+
+// parseTarget reads the request target as net/http does: an authority
+// alone is a CONNECT target.
+func parseTarget(method, target string) (*url.URL, error) {
+	if method == http.MethodConnect && target != "" && target[0] != '/' {
+		u, err := url.ParseRequestURI("http://" + target)
+		if err == nil {
+			u.Scheme = ""
+		}
+		return u, err
+	}
+	return url.ParseRequestURI(target)
+}
+
+// setBody gives r its body: http.NoBody, or the connection's body reader
+// behind a requestBody of its own.
+func (c *h1conn) setBody(r *http.Request, hdr http.Header) {
+	h := &c.head
+	c.body.Reset(c.br, h, c.srv.opts.MaxHeaderBytes)
+	switch h.Framing {
+	case h1.Length:
+		r.ContentLength = h.ContentLength
+	case h1.Chunked:
+		r.ContentLength, r.TransferEncoding = -1, chunkedEncoding
+		if declared := hdr["Trailer"]; len(declared) > 0 {
+			r.Trailer = declaredTrailer(declared)
+		}
+	default:
+		r.Body = http.NoBody
+		if h.ContentLength == 0 {
+			r.ContentLength = 0
+		}
+		c.reqBody = nil
+		return
+	}
+	// An HTTP/1.0 client knows no 1xx: it sends its body regardless.
+	c.reqBody = &requestBody{c: c, req: r, expect: h.Expect100 && h.Minor == 1}
+	r.Body = c.reqBody
+}
+
+func declaredTrailer(declared []string) http.Header {
+	t := make(http.Header)
+	for _, v := range declared {
+		for _, name := range splitTokens(v) {
+			t[textproto.CanonicalMIMEHeaderKey(name)] = nil
+		}
+	}
+	return t
+}
+
+// requestBody is a request's body. It is the handler's until the
+// handler returns; reads after that (by a goroutine the handler left
+// behind) fail instead of reading the next request.
+type requestBody struct {
+	mu     sync.Mutex
+	c      *h1conn
+	req    *http.Request
+	expect bool // 100 Continue is still to be sent
+	closed bool // the handler closed it or returned
+	eof    bool
+	failed bool // the framing was refused or the client left mid-body
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return 0, http.ErrBodyReadAfterClose
+	case b.eof:
+		return 0, io.EOF
+	}
+	if b.expect {
+		b.expect = false
+		b.c.w.sendContinue()
+	}
+	n, err := b.c.body.Read(p)
+	switch {
+	case err == io.EOF:
+		b.eof = true
+		b.fillTrailer()
+		b.c.busy.Store(time.Now().UnixNano())
+	case err != nil:
+		b.failed = true
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return nil
+}
+
+// fillTrailer sets the trailer fields that came after the last chunk.
+func (b *requestBody) fillTrailer() {
+	fields := b.c.body.Trailer()
+	if len(fields) == 0 {
+		return
+	}
+	if b.req.Trailer == nil {
+		b.req.Trailer = make(http.Header)
+	}
+	for _, f := range fields {
+		key := textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		b.req.Trailer[key] = append(b.req.Trailer[key], string(f.Value))
+	}
+}
+
+// finish ends the body once the handler returned and the response is
+// sent, and reports whether the connection can read the next request:
+// what the handler left unread is read and dropped, up to maxDrainBytes
+// and within lingerTimeout, unless the client was never told to send it
+// (Expect: 100-continue) or the connection closes anyway (drain false).
+func (b *requestBody) finish(drain bool) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	switch {
+	case b.failed:
+		return false
+	case b.eof:
+		return true
+	case b.expect || !drain:
+		return false
+	}
+	_ = b.c.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	defer b.c.conn.SetReadDeadline(time.Time{})
+	n, err := io.CopyN(io.Discard, &b.c.body, maxDrainBytes)
+	b.eof = err == io.EOF && n < maxDrainBytes
+	return b.eof
+}
+
+// drainBuffered reads and drops what of the body is already buffered, and
+// reports whether that was all of it: a response sent after the handler
+// returned can then say whether the connection stays open.
+func (b *requestBody) drainBuffered() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var scratch [512]byte
+	for !b.eof && !b.failed && !b.expect {
+		if b.c.body.Done() {
+			b.eof = true
+			break
+		}
+		if b.c.br.Buffered() == 0 {
+			break
+		}
+		_, err := b.c.body.Read(scratch[:min(len(scratch), b.c.br.Buffered())])
+		b.eof = err == io.EOF
+		b.failed = err != nil && !b.eof
+	}
+	return b.eof
+}
+
+// abandon hands what is left of the body to a hijacker, which reads it
+// from the buffered reader itself.
+func (b *requestBody) abandon() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+}
+
+// rawConnOf is the socket under conn's layers (TLS, PROXY protocol,
+// counting), nil if it has none.
+func rawConnOf(conn net.Conn) syscall.RawConn {
+	for {
+		switch c := conn.(type) {
+		case syscall.Conn:
+			rc, err := c.SyscallConn()
+			if err != nil {
+				return nil
+			}
+			return rc
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		case interface{ Unwrap() net.Conn }:
+			conn = c.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// checkGone cancels the connection's context, and so the request under
+// way, when its client has gone: net/http found out with a read in the
+// background; here one goroutine per Server polls the sockets whose
+// handler has run for a while with the whole request body read. A client
+// that only shut down its sending side counts as gone, as with net/http.
+func (c *h1conn) checkGone(now int64) {
+	since := c.busy.Load()
+	if since == 0 || now-since < int64(goneCheckInterval) || c.raw == nil {
+		return
+	}
+	if c.peerGone() {
+		c.cancel()
+	}
+}
+
+// peerGone polls the socket without waiting. In cleartext, bytes waiting
+// before the hang-up are a pipelined request, so only a hang-up with
+// nothing before it counts; over TLS the close_notify alert comes first,
+// so a hang-up is enough.
+func (c *h1conn) peerGone() bool {
+	gone := false
+	_ = c.raw.Control(func(fd uintptr) {
+		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds[:], 0); err != nil || n != 1 {
+			return
+		}
+		switch ev := fds[0].Revents; {
+		case ev&(unix.POLLHUP|unix.POLLERR) != 0:
+			gone = true
+		case ev&unix.POLLRDHUP != 0:
+			gone = c.isTLS || nothingBuffered(int(fd))
+		}
+	})
+	return gone
+}
+
+// nothingBuffered reports whether a read of fd would return end of file.
+func nothingBuffered(fd int) bool {
+	var b [1]byte
+	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n == 0
+}
+
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// prefaceFollows reports whether the connection begins with the HTTP/2
+// preface (h2c with prior knowledge). It waits for more bytes only while
+// those received are the preface's beginning.
+func (c *h1conn) prefaceFollows() bool {
+	for n := 1; n <= len(h2Preface); n++ {
+		b, err := c.br.Peek(n)
+		if err != nil || b[n-1] != h2Preface[n-1] {
+			return false
+		}
+	}
+	return true
+}
+
+// serveH2C hands the connection, and the bytes already read, to HTTP/2.
+func (c *h1conn) serveH2C() {
+	br := c.br
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.br, c.bw = nil, nil
+	c.h2c(&bufConn{Conn: c.conn, r: br})
+}
+
+// bufConn is a connection whose first bytes were read into r already.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func splitTokens(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}

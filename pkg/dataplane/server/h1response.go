@@ -1,0 +1,338 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
+)
+
+// bufferBeforeHead is how much body a response holds back before sending
+// its head, so that a small response whose handler set no length gets a
+// Content-Length instead of chunks (as net/http).
+const bufferBeforeHead = 2 << 10
+
+// response is the http.ResponseWriter of an HTTP/1 request, reused by its
+// connection. It frames the body by Content-Length when the handler gave
+// one or the handler finished within bufferBeforeHead, else chunked (or
+// by closing the connection for an HTTP/1.0 client).
+type response struct {
+	c       *h1conn
+	req     *http.Request
+	header  http.Header
+	status  int
+	written int64 // body bytes accepted
+	length  int64 // declared Content-Length, -1 if none
+	pending []byte
+	cw      h1.ChunkedWriter
+
+	wroteHeader bool        // WriteHeader called with a final status
+	headSent    atomic.Bool // the head is in the writer: no 100 Continue any more
+	noBody      bool        // HEAD, 204, 304
+	chunked     bool
+	closeAfter  bool
+	handlerDone bool
+}
+
+var (
+	_ http.Flusher  = (*response)(nil)
+	_ http.Hijacker = (*response)(nil)
+)
+
+func (w *response) reset(c *h1conn, req *http.Request) {
+	pending := w.pending[:0]
+	header := w.header
+	if header == nil {
+		header = make(http.Header)
+	}
+	clear(header)
+	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close}
+	w.headSent.Store(false)
+	w.cw.Reset(c.bw)
+}
+
+// release drops what the response holds between requests; the next
+// reset allocates afresh what it needs.
+func (w *response) release() {
+	w.header, w.pending, w.req = nil, nil, nil
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.wroteHeader || w.c.hijacked {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.writeInformational(code)
+		return
+	}
+	w.wroteHeader, w.status = true, code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.length = n
+		} else {
+			w.header.Del("Content-Length") // as net/http: an invalid length is not sent
+		}
+	}
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+}
+
+// writeInformational sends a 1xx (103 Early Hints and the like) with the
+// header as it stands, at once.
+func (w *response) writeInformational(code int) {
+	if w.headSent.Load() {
+		return
+	}
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
+	bw := w.c.bw
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	_, _ = bw.WriteString(statusLine(code))
+	writeFields(bw, w.header)
+	_, _ = bw.WriteString("\r\n")
+	_ = bw.Flush()
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.length >= 0 && w.written+int64(len(p)) > w.length {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if !w.headSent.Load() && w.length < 0 && len(w.pending)+len(p) <= bufferBeforeHead {
+		w.pending = append(w.pending, p...)
+		return len(p), nil
+	}
+	if err := w.sendHead(); err != nil {
+		return 0, err
+	}
+	return w.writeBody(p)
+}
+
+func (w *response) writeBody(p []byte) (int, error) {
+	if w.chunked {
+		return w.cw.Write(p)
+	}
+	return w.c.bw.Write(p)
+}
+
+// sendHead writes the head and what the body held back, once.
+func (w *response) sendHead() error {
+	if w.headSent.Load() {
+		return nil
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.c.wmu.Lock()
+	w.frame()
+	w.writeHead()
+	w.headSent.Store(true)
+	w.c.wmu.Unlock()
+	if len(w.pending) > 0 {
+		p := w.pending
+		w.pending = w.pending[:0]
+		if _, err := w.writeBody(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// frame decides how the body is delimited and whether the connection
+// stays open; once the handler is done the whole body is known.
+func (w *response) frame() {
+	h := w.header
+	delete(h, "Transfer-Encoding") // the framing is ours to choose
+	if hasToken(h["Connection"], "close") || w.c.srv.draining.Load() {
+		w.closeAfter = true
+	}
+	if w.status != http.StatusSwitchingProtocols {
+		delete(h, "Connection") // writeConnection says what happens
+	}
+	if w.handlerDone && w.c.reqBody != nil && !w.c.reqBody.drainBuffered() {
+		// The handler left body bytes unread that have not arrived:
+		// waiting for them would hold the answer back.
+		w.closeAfter = true
+	}
+	trailers := len(h["Trailer"]) > 0
+	switch {
+	case w.noBody || w.length >= 0:
+	case w.handlerDone && !trailers:
+		w.length = int64(len(w.pending))
+		h["Content-Length"] = []string{strconv.Itoa(len(w.pending))}
+	case w.req.ProtoAtLeast(1, 1):
+		w.chunked = true
+	default:
+		w.closeAfter = true // HTTP/1.0: the body ends with the connection
+	}
+}
+
+func (w *response) writeHead() {
+	bw := w.c.bw
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	_, _ = bw.WriteString(statusLine(w.status))
+	writeFields(bw, w.header)
+	if _, ok := w.header["Date"]; !ok {
+		_, _ = bw.WriteString("Date: ")
+		_, _ = bw.Write(httpDate())
+		_, _ = bw.WriteString("\r\n")
+	}
+	if w.chunked {
+		_, _ = bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	w.writeConnection(bw)
+	_, _ = bw.WriteString("\r\n")
+}
+
+// writeConnection says whether the connection stays open, where the
+// default would not tell the client.
+func (w *response) writeConnection(bw *bufio.Writer) {
+	switch {
+	case w.status == http.StatusSwitchingProtocols:
+	case w.closeAfter:
+		_, _ = bw.WriteString("Connection: close\r\n")
+	case !w.closeAfter && !w.req.ProtoAtLeast(1, 1):
+		_, _ = bw.WriteString("Connection: keep-alive\r\n")
+	}
+}
+
+// writeFields writes the header fields, leaving out trailers announced
+// with http.TrailerPrefix and fields that could split the message.
+func writeFields(bw *bufio.Writer, h http.Header) {
+	for name, values := range h {
+		if strings.HasPrefix(name, http.TrailerPrefix) {
+			continue
+		}
+		for _, v := range values {
+			h1.WriteField(bw, name, v)
+		}
+	}
+}
+
+// finish completes the response once the handler has returned.
+func (w *response) finish() error {
+	w.handlerDone = true
+	if err := w.sendHead(); err != nil {
+		return err
+	}
+	if w.chunked {
+		return w.cw.Close(w.trailer())
+	}
+	if w.length >= 0 && w.written < w.length && !w.noBody {
+		w.closeAfter = true // the client waits for bytes that will never come
+	}
+	return nil
+}
+
+// trailer gathers the trailer fields: those the Trailer field announced
+// and those set with http.TrailerPrefix.
+func (w *response) trailer() http.Header {
+	var out http.Header
+	for _, names := range w.header["Trailer"] {
+		for name := range strings.SplitSeq(names, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if vv := w.header[name]; len(vv) > 0 {
+				out = addTrailer(out, name, vv)
+			}
+		}
+	}
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			out = addTrailer(out, name, vv)
+		}
+	}
+	return out
+}
+
+func addTrailer(h http.Header, name string, vv []string) http.Header {
+	if h == nil {
+		h = make(http.Header)
+	}
+	h[name] = vv
+	return h
+}
+
+// Flush sends the head and what the body holds so far.
+func (w *response) Flush() { _ = w.FlushError() }
+
+func (w *response) FlushError() error {
+	if w.c.hijacked {
+		return http.ErrHijacked
+	}
+	if err := w.sendHead(); err != nil {
+		return err
+	}
+	return w.c.bw.Flush()
+}
+
+// Hijack hands the connection over, with what its buffers hold, to a
+// handler switching protocols; the response must not have begun.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.c.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.headSent.Load() {
+		return nil, nil, errors.New("server: hijack after the response began")
+	}
+	if w.c.reqBody != nil {
+		w.c.reqBody.abandon()
+	}
+	w.c.hijacked = true
+	w.c.busy.Store(0) // a tunnel's half-close is no client gone (checkGone)
+	w.c.state.Store(connActive)
+	_ = w.c.conn.SetDeadline(time.Time{})
+	return w.c.conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil
+}
+
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController.
+func (w *response) SetReadDeadline(t time.Time) error  { return w.c.conn.SetReadDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.conn.SetWriteDeadline(t) }
+
+// EnableFullDuplex: the body can be read while the response is written.
+func (w *response) EnableFullDuplex() error { return nil }
+
+// sendContinue tells a client waiting on "Expect: 100-continue" to send
+// its body, unless the response has begun (the body is then not wanted).
+func (w *response) sendContinue() {
+	w.c.wmu.Lock()
+	defer w.c.wmu.Unlock()
+	if w.headSent.Load() {
+		return
+	}
+	_, _ = w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	_ = w.c.bw.Flush()
+}
+
+// hasToken reports whether the comma-separated values list token, in any case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for opt := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(opt), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// acceptLoop accepts until the listener stops, serving every connection
+// in a goroutine of its own.
+func (s *Server) acceptLoop(b *bound, ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err == nil {
+			backoff = 0
+			go s.serveConn(b, c)
+			continue
+		}
+		if errors.Is(err, errStopped) || errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
+			return err
+		}
+		// Out of file descriptors and the like: wait, as net/http does.
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		s.opts.Logger.Warn("server: accept failed; retrying", slog.String("listener", b.name), slog.Any("err", err), slog.Duration("in", backoff))
+		time.Sleep(backoff)
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// serveConn finishes the TLS handshake, if any, and serves the
+// connection as HTTP/2 (ALPN "h2", or the h2c preface in cleartext) or
+// HTTP/1.1.
+func (s *Server) serveConn(b *bound, c net.Conn) {
+	ctx := s.connContext(b, c)
+	if tc, ok := c.(*tls.Conn); ok {
+		if !s.handshake(b, tc) {
+			return
+		}
+		if tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+			s.serveH2(b, tc, ctx)
+			return
+		}
+	}
+	h := s.newH1conn(b, c, ctx)
+	if b.tls == nil {
+		h.h2c = func(c net.Conn) { b.h2.ServeConn(c, b.h2opts(ctx)) }
+	}
+	s.served.add(h)
+	h.serve()
+}
+
+// handshake runs the TLS handshake within ReadHeaderTimeout.
+func (s *Server) handshake(b *bound, tc *tls.Conn) bool {
+	d := s.opts.ReadHeaderTimeout
+	_ = tc.SetDeadline(time.Now().Add(d))
+	ctx, cancel := context.WithTimeout(s.base, d)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		b.handshakeErrs.log(slog.String("remote", remoteString(tc)), slog.Any("err", err))
+		_ = tc.Close()
+		return false
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return true
+}
+
+// serveH2 serves an HTTP/2 connection negotiated by ALPN.
+func (s *Server) serveH2(b *bound, c net.Conn, ctx context.Context) {
+	h := &h2conn{conn: c}
+	s.served.add(h)
+	defer s.served.remove(h)
+	b.h2.ServeConn(c, b.h2opts(ctx))
+}
+
+// h2conn is an HTTP/2 connection as the drain sees it: x/net/http2 sends
+// the GOAWAY (see Shutdown) and ends it; Close cuts it.
+type h2conn struct{ conn net.Conn }
+
+func (h *h2conn) closeIfIdle() bool { return false }
+func (h *h2conn) closeNow()         { _ = h.conn.Close() }
+func (h *h2conn) checkGone(int64)   {}
+
+func (b *bound) h2opts(ctx context.Context) *http2.ServeConnOpts {
+	return &http2.ServeConnOpts{Context: ctx, BaseConfig: b.hs, Handler: b.handler}
+}
+
+// connContext is the base context of a connection's requests: the
+// server's, with the values net/http used to set and the connection
+// record the tracker reads.
+func (s *Server) connContext(b *bound, c net.Conn) context.Context {
+	ctx := context.WithValue(s.base, http.ServerContextKey, b.hs)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.LocalAddr())
+	var info connInfo
+	info.tls, _ = c.(*tls.Conn)
+	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() > int64(max) {
+		info.overLimit = true
+	}
+	if info == (connInfo{}) {
+		return ctx
+	}
+	return context.WithValue(ctx, connInfoKey{}, &info)
+}
+
+// newH2 is the HTTP/2 side of a listener: x/net/http2 serving connections
+// handed to it, with a shutdown hook on hs for the drain's GOAWAY.
+func (s *Server) newH2(hs *http.Server) (*http2.Server, error) {
+	h2 := &http2.Server{IdleTimeout: s.opts.IdleTimeout, MaxReadFrameSize: 0}
+	if err := http2.ConfigureServer(hs, h2); err != nil {
+		return nil, fmt.Errorf("server: HTTP/2: %w", err)
+	}
+	return h2, nil
+}
+
+// statusLines are "code text\r\n" for the codes net/http knows.
+var statusLines = func() (t [600]string) {
+	for code := 100; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			t[code] = strconv.Itoa(code) + " " + text + "\r\n"
+		}
+	}
+	return t
+}()
+
+func statusLine(code int) string {
+	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return strconv.Itoa(code) + " status code " + strconv.Itoa(code) + "\r\n"
+}
+
+// dateCache is the Date field value, formatted once a second.
+type dateValue struct {
+	sec int64
+	b   []byte
+}
+
+var dateCache atomic.Pointer[dateValue]
+
+func httpDate() []byte {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.b
+	}
+	d := &dateValue{sec: now.Unix(), b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	dateCache.Store(d)
+	return d.b
+}
