@@ -22,6 +22,8 @@ type h1Client struct {
 	responseTimeout time.Duration                           // for the response head, once the request is written
 	idleTimeout     time.Duration
 	maxIdle         int
+	// spareH2 takes a connection whose peer chose h2 by ALPN; nil closes it.
+	spareH2 func(*tls.Conn)
 
 	mu    sync.Mutex
 	idle  []*h1Conn // oldest first; the newest is reused first
@@ -84,7 +86,11 @@ func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
 		return nil, err
 	}
 	if tc, ok := nc.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
-		nc.Close()
+		if c.spareH2 != nil {
+			c.spareH2(tc)
+		} else {
+			nc.Close()
+		}
 		return nil, errPeerSpeaksH2
 	}
 	return newH1Conn(c, nc), nil
@@ -168,13 +174,23 @@ func (c *h1Client) CloseIdleConnections() {
 // alpnSwitch serves an HTTPS peer: by this HTTP/1.1 client while the peer
 // chooses http/1.1 by ALPN, by net/http's HTTP/2 once it chooses h2. The
 // switch is learned from the handshakes, in both directions, so a peer
-// replaced by one that speaks the other protocol is followed.
+// replaced by one that speaks the other protocol is followed. The h2
+// connection the HTTP/1.1 client learned it from is not wasted: the h2
+// transport's next dial takes it.
 type alpnSwitch struct {
 	h1 *h1Client
 	h2 *http.Transport // offers h2 and http/1.1; see newUpstream
 	// peerH2 is set when a handshake of h1 got h2, and cleared when a
 	// handshake of h2 got http/1.1.
 	peerH2 atomic.Bool
+	spare  atomic.Pointer[tls.Conn]
+}
+
+func newALPNSwitch(h1 *h1Client, h2 *http.Transport, dial func(context.Context, string, string) (net.Conn, error)) *alpnSwitch {
+	s := &alpnSwitch{h1: h1, h2: h2}
+	h1.spareH2 = s.keepSpare
+	h2.DialTLSContext = s.dialH2(dial)
+	return s
 }
 
 func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -189,10 +205,28 @@ func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
 	return s.h2.RoundTrip(req)
 }
 
-// learnALPN wraps the h2 transport's TLS dial so that a peer choosing
-// http/1.1 sends the next requests to the HTTP/1.1 client.
-func (s *alpnSwitch) learnALPN(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+func (s *alpnSwitch) keepSpare(c *tls.Conn) {
+	if old := s.spare.Swap(c); old != nil {
+		old.Close()
+	}
+}
+
+// CloseIdleConnections closes both clients' idle connections and the spare.
+func (s *alpnSwitch) CloseIdleConnections() {
+	s.h1.CloseIdleConnections()
+	s.h2.CloseIdleConnections()
+	if c := s.spare.Swap(nil); c != nil {
+		c.Close()
+	}
+}
+
+// dialH2 is the h2 transport's TLS dial: the spare connection if there is
+// one, else a new one, which tells whether the peer went back to http/1.1.
+func (s *alpnSwitch) dialH2(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if c := s.spare.Swap(nil); c != nil {
+			return c, nil
+		}
 		conn, err := dial(ctx, network, addr)
 		if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
 			s.peerH2.Store(false)

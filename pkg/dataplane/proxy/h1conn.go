@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 const (
@@ -33,7 +35,9 @@ type h1Conn struct {
 	client    *h1Client
 	conn      net.Conn // TLS or TCP
 	br        *bufio.Reader
-	head      []byte // the request head, built here and written in one write
+	h         h1.Head       // the latest response head
+	body      h1.BodyReader // its body
+	head      []byte        // the request head, built here and written in one write
 	idleSince time.Time
 	reused    bool // it served a request before: it may have died idle
 	noReuse   bool // the exchange left the connection in an unknown state
@@ -145,15 +149,14 @@ func (pc *h1Conn) awaitContinue(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		resp, err := readResponseHead(pc.br, req)
-		if err != nil {
+		if err := pc.readHead(req.Method); err != nil {
 			return nil, err
 		}
-		switch {
-		case resp.StatusCode == http.StatusContinue:
+		switch status := pc.h.Status; {
+		case status == http.StatusContinue:
 			return nil, nil
-		case resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols:
-			return resp, nil
+		case status >= 200 || status == http.StatusSwitchingProtocols:
+			return pc.response(req), nil
 		}
 	}
 	return nil, errTooMany1xx
@@ -185,12 +188,11 @@ func (pc *h1Conn) readFinalResponse(req *http.Request) (*http.Response, error) {
 		defer pc.conn.SetReadDeadline(time.Time{})
 	}
 	for range max1xx + 1 {
-		resp, err := readResponseHead(pc.br, req)
-		if err != nil {
+		if err := pc.readHead(req.Method); err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
+		if pc.h.Status >= 200 || pc.h.Status == http.StatusSwitchingProtocols {
+			return pc.response(req), nil
 		}
 	}
 	return nil, errTooMany1xx
@@ -204,8 +206,9 @@ func isClosedConn(err error) bool {
 // deliver gives the response a body that reads from the connection and
 // decides the connection's fate when the body is done.
 func (pc *h1Conn) deliver(req *http.Request, resp *http.Response, stop func() bool) {
-	reuse := !pc.noReuse && !resp.Close && resp.ProtoAtLeast(1, 1) &&
-		(resp.ContentLength >= 0 || isChunked(resp) || resp.Body == http.NoBody)
+	// The parser sets Close for HTTP/1.0 without keep-alive and for bodies
+	// delimited by close; a keep-alive HTTP/1.0 peer is not trusted either.
+	reuse := !pc.noReuse && !resp.Close && resp.ProtoAtLeast(1, 1)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		if stop != nil {
 			stop() // the tunnel watches the client itself
@@ -213,7 +216,7 @@ func (pc *h1Conn) deliver(req *http.Request, resp *http.Response, stop func() bo
 		resp.Body = &h1Tunnel{r: pc.br, conn: pc.conn}
 		return
 	}
-	b := &h1Body{pc: pc, rc: resp.Body, stop: stop, reuse: reuse}
+	b := &h1Body{pc: pc, resp: resp, stop: stop, reuse: reuse}
 	if resp.Body == http.NoBody {
 		b.finish(reuse)
 		return
@@ -221,16 +224,12 @@ func (pc *h1Conn) deliver(req *http.Request, resp *http.Response, stop func() bo
 	resp.Body = b
 }
 
-func isChunked(resp *http.Response) bool {
-	return len(resp.TransferEncoding) > 0 && resp.TransferEncoding[len(resp.TransferEncoding)-1] == "chunked"
-}
-
 // h1Body is a response body read from the connection. At a clean end it
 // returns the connection to the pool; an error or an early Close (which
 // may come from another goroutine, to break a stalled Read) closes it.
 type h1Body struct {
 	pc    *h1Conn
-	rc    io.Reader // the framed body
+	resp  *http.Response // for its trailer
 	stop  func() bool
 	reuse bool
 	state atomic.Int32 // bodyReading, then bodyDone or bodyClosed
@@ -251,8 +250,9 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	case bodyClosed:
 		return 0, errBodyClosed
 	}
-	n, err := b.rc.Read(p)
+	n, err := b.pc.body.Read(p)
 	if err == io.EOF {
+		copyTrailer(b.resp, b.pc.body.Trailer())
 		b.finish(b.reuse)
 	} else if err != nil {
 		b.finish(false)

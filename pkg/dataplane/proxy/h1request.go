@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"sync"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // appendRequestHead appends req's head to b: request line, Host, the
@@ -19,7 +22,7 @@ func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]b
 	if host == "" {
 		host = req.URL.Host
 	}
-	if !httpguts.ValidHeaderFieldName(req.Method) || !httpguts.ValidHostHeader(host) {
+	if !h1.ValidFieldName(req.Method) || !httpguts.ValidHostHeader(host) {
 		return b, errInvalidRequestHead
 	}
 	b = append(b, req.Method...)
@@ -32,11 +35,11 @@ func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]b
 		if framingField(name) {
 			continue
 		}
-		if !httpguts.ValidHeaderFieldName(name) {
+		if !h1.ValidFieldName(name) {
 			return b, errInvalidRequestHead
 		}
 		for _, v := range values {
-			if !httpguts.ValidHeaderFieldValue(v) {
+			if !h1.ValidFieldValue(v) {
 				return b, errInvalidRequestHead
 			}
 			b = append(b, name...)
@@ -86,6 +89,9 @@ func appendFraming(b []byte, req *http.Request, withBody, chunked bool) []byte {
 			b = append(b, "Trailer: "...)
 			first := true
 			for name := range req.Trailer {
+				if !h1.ValidFieldName(name) {
+					continue
+				}
 				if !first {
 					b = append(b, ", "...)
 				}
@@ -103,86 +109,77 @@ func appendFraming(b []byte, req *http.Request, withBody, chunked bool) []byte {
 	return append(b, "\r\n"...)
 }
 
-// chunkHeadroom is the room before the data in a chunk buffer for the
-// chunk size line (up to 16 hex digits and CRLF).
-const chunkHeadroom = 18
-
 var requestBodyBufs = sync.Pool{New: func() any {
 	b := make([]byte, copyBufferSize)
 	return &b
 }}
 
+// chunkWriters buffer a chunked body's framing with its data, so that a
+// chunk goes out in one write; only chunked uploads need one.
+var chunkWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, copyBufferSize+64) }}
+
 // writeBody streams the request body to the peer, each read sent as it
-// comes, as one chunk when chunked. It tells failures reading the body
-// (the client's) from failures writing it (the peer's).
+// comes (one chunk per read when chunked). It tells failures reading the
+// body (the client's) from failures writing it (the peer's).
 func (pc *h1Conn) writeBody(req *http.Request, chunked bool) (clientErr, peerErr error) {
 	bp := requestBodyBufs.Get().(*[]byte)
 	defer requestBodyBufs.Put(bp)
-	buf := *bp
-	data := buf[:len(buf)-2] // room for a chunk's CRLF
 	if chunked {
-		data = buf[chunkHeadroom : len(buf)-2]
+		bw := chunkWriters.Get().(*bufio.Writer)
+		bw.Reset(pc.conn)
+		defer func() {
+			bw.Reset(nil)
+			chunkWriters.Put(bw)
+		}()
+		var cw h1.ChunkedWriter
+		cw.Reset(bw)
+		return copyChunked(bw, &cw, req, *bp)
 	}
-	left := req.ContentLength
-	for {
-		if !chunked && int64(len(data)) > left {
-			data = data[:left]
+	return copyLength(pc.conn, req.Body, req.ContentLength, *bp)
+}
+
+// copyLength sends exactly n bytes of body; a body that ends sooner is
+// the client's failure, and bytes beyond n are not sent.
+func copyLength(w io.Writer, body io.Reader, n int64, buf []byte) (clientErr, peerErr error) {
+	for n > 0 {
+		if int64(len(buf)) > n {
+			buf = buf[:n]
 		}
-		n, rerr := req.Body.Read(data)
-		if n > 0 {
-			out := data[:n]
-			if chunked {
-				out = frameChunk(buf, n)
-			}
-			left -= int64(n)
-			if _, err := pc.conn.Write(out); err != nil {
+		got, rerr := body.Read(buf)
+		if got > 0 {
+			n -= int64(got)
+			if _, err := w.Write(buf[:got]); err != nil {
 				return nil, err
 			}
 		}
 		switch {
-		case !chunked && left == 0:
-			return nil, nil // a body longer than announced is not sent on
-		case rerr == io.EOF && chunked:
-			return nil, pc.writeLastChunk(req.Trailer)
+		case n == 0:
 		case rerr == io.EOF:
 			return io.ErrUnexpectedEOF, nil
 		case rerr != nil:
 			return rerr, nil
 		}
 	}
+	return nil, nil
 }
 
-// frameChunk frames the n bytes at buf[chunkHeadroom:] as one chunk and
-// returns it.
-func frameChunk(buf []byte, n int) []byte {
-	var size [16]byte
-	hex := strconv.AppendInt(size[:0], int64(n), 16)
-	start := chunkHeadroom - len(hex) - 2
-	copy(buf[start:], hex)
-	buf[chunkHeadroom-2], buf[chunkHeadroom-1] = '\r', '\n'
-	end := chunkHeadroom + n
-	buf[end], buf[end+1] = '\r', '\n'
-	return buf[start : end+2]
-}
-
-// writeLastChunk ends a chunked body, with the request's trailers.
-func (pc *h1Conn) writeLastChunk(trailer http.Header) error {
-	b := append(pc.head[:0], "0\r\n"...)
-	for name, values := range trailer {
-		if !httpguts.ValidHeaderFieldName(name) {
-			continue
-		}
-		for _, v := range values {
-			if httpguts.ValidHeaderFieldValue(v) {
-				b = append(b, name...)
-				b = append(b, ": "...)
-				b = append(b, v...)
-				b = append(b, "\r\n"...)
+// copyChunked sends body as chunks, then the last chunk with the
+// request's trailer, which the body's end has filled in.
+func copyChunked(bw *bufio.Writer, cw *h1.ChunkedWriter, req *http.Request, buf []byte) (clientErr, peerErr error) {
+	for {
+		got, rerr := req.Body.Read(buf)
+		if got > 0 {
+			_, _ = cw.Write(buf[:got])
+			if err := bw.Flush(); err != nil {
+				return nil, err
 			}
 		}
+		switch {
+		case rerr == io.EOF:
+			_ = cw.Close(req.Trailer)
+			return nil, bw.Flush()
+		case rerr != nil:
+			return rerr, nil
+		}
 	}
-	b = append(b, "\r\n"...)
-	pc.head = b
-	_, err := pc.conn.Write(b)
-	return err
 }

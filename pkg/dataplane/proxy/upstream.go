@@ -195,14 +195,13 @@ func newUpstream(p Peer, k peerKey, o Options) *upstream {
 	case SchemeHTTPS:
 		conf := upstreamTLS(k)
 		upgrades := newH1Client(c.dialer1TLS(k.address, withALPN(conf, "http/1.1")), k, o)
-		sw := &alpnSwitch{h1: newH1Client(c.dialer1TLS(k.address, withALPN(conf, "h2", "http/1.1")), k, o)}
 		both := newH2Transport(k, o)
-		both.DialTLSContext = sw.learnALPN(c.dialTLS(withALPN(conf, "h2", "http/1.1")))
 		both.ForceAttemptHTTP2 = true
 		both.TLSNextProto = nil // let net/http wire its HTTP/2 for ALPN "h2"
-		sw.h2 = both
+		bothALPN := withALPN(conf, "h2", "http/1.1")
+		sw := newALPNSwitch(newH1Client(c.dialer1TLS(k.address, bothALPN), k, o), both, c.dialTLS(bothALPN))
 		up.rt, up.upgrades = sw, upgrades
-		up.idle = []interface{ CloseIdleConnections() }{upgrades, sw.h1, both}
+		up.idle = []interface{ CloseIdleConnections() }{upgrades, sw}
 	default:
 		h1 := newH1Client(c.dialer1(k.address), k, o)
 		up.rt, up.upgrades = h1, h1
