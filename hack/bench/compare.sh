@@ -53,7 +53,7 @@ CONF
 }
 
 start_baton() {
-	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" "$@" &
+	taskset -c 0 "$benchproxy" -listen "$front" -backend "$backend" "$@" &
 	pids+=($!)
 	wait_port "$front"
 	proxy_pids="$!"

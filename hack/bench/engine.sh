@@ -45,7 +45,7 @@ CONF
 }
 
 start_baton() {
-	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" \
+	taskset -c 0 "$benchproxy" -listen "$front" -backend "$backend" \
 		-listen-tls "$tlsfront" -tls-cert "$dir/cert.pem" -tls-key "$dir/key.pem" 2>"$dir/baton.log" &
 	pids+=($!)
 	wait_port "$front"

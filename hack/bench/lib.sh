@@ -11,6 +11,9 @@ trap cleanup EXIT
 
 wait_port() { for _ in $(seq 100); do curl -fsS -o /dev/null "http://$1/" 2>/dev/null && return 0; sleep 0.1; done; echo "nothing answers on $1" >&2; return 1; }
 
+# BATON_BENCHPROXY picks another build of hack/bench/proxy (before/after).
+benchproxy=${BATON_BENCHPROXY:-$root/bin/baton-benchproxy}
+
 tick_hz=$(getconf CLK_TCK)
 # cpu_ticks PID...: utime+stime of the processes, threads included.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }

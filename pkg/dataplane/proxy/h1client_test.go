@@ -161,30 +161,25 @@ func TestH1ClientExpectContinue(t *testing.T) {
 	})
 	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
 	c, br := dialRaw(t, r.addr, safety)
-	io.WriteString(c, "POST /accept HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-	interim, err := http.ReadResponse(br, nil)
+	io.WriteString(c, "POST /refuse HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusExpectationFailed {
+		t.Fatalf("refused upload: %v, %v; want 417 and no 100 Continue", resp, err)
+	}
+	waitFor(t, "the connection that owes a body to close", func() bool { return backend.closed.Load() == 1 })
+
+	c2, br2 := dialRaw(t, r.addr, safety)
+	io.WriteString(c2, "POST /accept HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	interim, err := http.ReadResponse(br2, nil)
 	if err != nil || interim.StatusCode != http.StatusContinue {
 		t.Fatalf("before sending the body: %v, %v; want 100 Continue", interim, err)
 	}
-	io.WriteString(c, "hello")
-	resp, err := http.ReadResponse(br, nil)
+	io.WriteString(c2, "hello")
+	resp, err := http.ReadResponse(br2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(body) != "hello" {
 		t.Fatalf("accepted upload: %d %q", resp.StatusCode, body)
-	}
-
-	c2, br2 := dialRaw(t, r.addr, safety)
-	io.WriteString(c2, "POST /refuse HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-	if resp, err := http.ReadResponse(br2, nil); err != nil || resp.StatusCode != http.StatusExpectationFailed {
-		t.Fatalf("refused upload: %v, %v; want 417", resp, err)
-	}
-	if resp, _ := get(t, h1Client(), mustRequest(t, "POST", r.url+"/accept", strings.NewReader("again"))); resp.StatusCode != 200 {
-		t.Fatalf("after the refusal: %d", resp.StatusCode)
-	}
-	if n := backend.accepted.Load(); n != 2 {
-		t.Errorf("%d upstream connections, want 2: the one that owed a body must not be reused", n)
 	}
 }
 
@@ -321,5 +316,35 @@ func TestH1ClientClosesConnectionOfAbandonedBody(t *testing.T) {
 	}
 	if n := backend.accepted.Load(); n != 2 {
 		t.Errorf("%d upstream connections, want 2", n)
+	}
+}
+
+// An HTTPS peer that chooses http/1.1 by ALPN is served by the HTTP/1.1
+// client, one kept-alive connection for both requests; one that chooses
+// h2 is served in HTTP/2 on the very connection whose handshake told.
+func TestH1ClientHTTPSPeersByALPN(t *testing.T) {
+	cert, pool := newCert(t, "backend.test")
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http/1.1", true: "h2"}[h2], func(t *testing.T) {
+			protos := make(chan int, 2)
+			backend := newCountingTLSBackend(t, cert, h2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				protos <- r.ProtoMajor
+			}))
+			peer := proxy.Peer{Address: backend.Listener.Addr().String(), Scheme: proxy.SchemeHTTPS, SNI: "backend.test", RootCAs: pool}
+			r := newRig(t, &testPhases{peers: []proxy.Peer{peer}}, proxy.Options{}, nil)
+			client := h1Client()
+			want := map[bool]int{false: 1, true: 2}[h2]
+			for i := range 2 {
+				if resp, _ := get(t, client, mustRequest(t, "GET", r.url, nil)); resp.StatusCode != 200 {
+					t.Fatalf("request %d: status %d", i+1, resp.StatusCode)
+				}
+				if got := <-protos; got != want {
+					t.Errorf("request %d reached the peer in HTTP/%d, want HTTP/%d", i+1, got, want)
+				}
+			}
+			if n := backend.accepted.Load(); n != 1 {
+				t.Errorf("%d TLS connections, want 1", n)
+			}
+		})
 	}
 }

@@ -93,6 +93,9 @@ func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
 		return nil, false, err
 	}
 	pc.head = head
+	if req.Close {
+		pc.noReuse = true // the head said so (see appendFraming)
+	}
 	if n, err := pc.conn.Write(head); err != nil {
 		// A reused connection that took nothing was closed while idle.
 		return nil, pc.reused && n == 0, err
@@ -102,13 +105,13 @@ func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
 			return resp, false, err
 		}
 	}
-	if err := pc.awaitResponse(pc.client.responseTimeout); err != nil {
+	resp, gotNothing, err := pc.readResponse(req)
+	if err != nil {
 		// Nothing came back: a reused connection the peer closed just as
 		// the request went out, which a safe request may redo.
-		return nil, pc.reused && !withBody && safeToRepeat(req) && isClosedConn(err), err
+		return nil, gotNothing && pc.reused && !withBody && safeToRepeat(req) && isClosedConn(err), err
 	}
-	resp, err := pc.readFinalResponse(req)
-	return resp, false, err
+	return resp, false, nil
 }
 
 // sendBody sends the request body, after the peer's go-ahead if the
@@ -130,10 +133,11 @@ func (pc *h1Conn) sendBody(req *http.Request, chunked bool) (*http.Response, err
 		// The peer may have answered early and stopped reading (a 413,
 		// say): its answer is better than the write error.
 		pc.noReuse = true
-		if pc.awaitResponse(pc.client.responseTimeout) != nil {
+		resp, _, err := pc.readResponse(req)
+		if err != nil {
 			return nil, peerErr
 		}
-		return pc.readFinalResponse(req)
+		return resp, nil
 	}
 	return nil, nil
 }
@@ -149,7 +153,7 @@ func (pc *h1Conn) awaitContinue(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		if err := pc.readHead(req.Method); err != nil {
+		if err := pc.readHeadWithin(req.Method, pc.client.responseTimeout); err != nil {
 			return nil, err
 		}
 		switch status := pc.h.Status; {
@@ -164,29 +168,46 @@ func (pc *h1Conn) awaitContinue(req *http.Request) (*http.Response, error) {
 
 var errTooMany1xx = errors.New("too many 1xx informational responses")
 
-// awaitResponse waits up to limit (none if not positive) for the first
-// byte of a response, which reads leave in the buffer.
+// awaitResponse waits up to limit for the first byte of a response, which
+// reads leave in the buffer.
 func (pc *h1Conn) awaitResponse(limit time.Duration) error {
 	if pc.br.Buffered() > 0 {
 		return nil
 	}
+	_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+	defer pc.conn.SetReadDeadline(time.Time{})
+	_, err := pc.br.Peek(1)
+	return err
+}
+
+// readHeadWithin reads a response head whose first byte came, within limit.
+func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
 	if limit > 0 {
 		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
 		defer pc.conn.SetReadDeadline(time.Time{})
 	}
-	_, err := pc.br.Peek(1)
-	return err
+	return pc.readHead(method)
+}
+
+// readResponse reads the final response head within the response timeout,
+// counted from now: once the request is written, so that a slow upload
+// is not a slow peer. gotNothing reports that no byte of it came.
+func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothing bool, err error) {
+	if limit := pc.client.responseTimeout; limit > 0 {
+		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+		defer pc.conn.SetReadDeadline(time.Time{})
+	}
+	if _, err := pc.br.Peek(1); err != nil {
+		return nil, true, err
+	}
+	resp, err = pc.readFinalResponse(req)
+	return resp, false, err
 }
 
 // readFinalResponse reads response heads until one is not informational,
 // the 101 of a protocol switch included. Other 1xx are not forwarded (as
 // http.Transport did not).
 func (pc *h1Conn) readFinalResponse(req *http.Request) (*http.Response, error) {
-	limit := pc.client.responseTimeout
-	if limit > 0 {
-		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
-		defer pc.conn.SetReadDeadline(time.Time{})
-	}
 	for range max1xx + 1 {
 		if err := pc.readHead(req.Method); err != nil {
 			return nil, err
@@ -251,6 +272,12 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		return 0, errBodyClosed
 	}
 	n, err := b.pc.body.Read(p)
+	if err == nil && n > 0 && b.pc.body.Done() {
+		// The last bytes come with EOF: the connection goes back to the
+		// pool now, before the proxy's last write to its client, and
+		// the proxy saves a flush.
+		err = io.EOF
+	}
 	if err == io.EOF {
 		copyTrailer(b.resp, b.pc.body.Trailer())
 		b.finish(b.reuse)

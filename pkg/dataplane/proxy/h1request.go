@@ -82,6 +82,9 @@ func appendTarget(b []byte, u *url.URL) []byte {
 }
 
 func appendFraming(b []byte, req *http.Request, withBody, chunked bool) []byte {
+	if req.Close && req.Header["Connection"] == nil {
+		b = append(b, "Connection: close\r\n"...)
+	}
 	switch {
 	case chunked:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)

@@ -182,6 +182,24 @@ type countingBackend struct {
 }
 
 func newCountingBackend(t testing.TB, h http.Handler) *countingBackend {
+	b := unstartedCountingBackend(h)
+	b.Start()
+	t.Cleanup(b.Close)
+	return b
+}
+
+// newCountingTLSBackend serves TLS with cert, offering h2 by ALPN when h2
+// is set and only http/1.1 otherwise.
+func newCountingTLSBackend(t testing.TB, cert tls.Certificate, h2 bool, h http.Handler) *countingBackend {
+	b := unstartedCountingBackend(h)
+	b.EnableHTTP2 = h2
+	b.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	b.StartTLS()
+	t.Cleanup(b.Close)
+	return b
+}
+
+func unstartedCountingBackend(h http.Handler) *countingBackend {
 	b := &countingBackend{}
 	b.Server = httptest.NewUnstartedServer(h)
 	b.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -192,8 +210,6 @@ func newCountingBackend(t testing.TB, h http.Handler) *countingBackend {
 			b.closed.Add(1)
 		}
 	}
-	b.Start()
-	t.Cleanup(b.Close)
 	return b
 }
 
