@@ -21,11 +21,11 @@
 //     duplicates too); obs-fold (§5.2); a bare CR, NUL or other control
 //     character; whitespace before a field's colon (§5.1); a malformed
 //     request line or target; an HTTP/1.1 request without exactly one
-//     valid Host (RFC 9110 §7.2).
+//     valid Host (RFC 9110 §7.2); the method PRI, which only the HTTP/2
+//     preface uses (the server tells prior-knowledge HTTP/2 apart before
+//     calling the parser).
 //   - 431: a head (or trailer section) larger than the limit given.
-//   - 505: a well-formed version other than HTTP/1.0 and HTTP/1.1,
-//     including the HTTP/2 preface's "PRI * HTTP/2.0" (the server tells
-//     prior-knowledge HTTP/2 apart before calling the parser).
+//   - 505: a well-formed version other than HTTP/1.0 and HTTP/1.1.
 //   - 502: any refusal of a response head (the upstream's fault).
 //
 // Lines may end in LF alone in a head (§2.2); empty lines before a

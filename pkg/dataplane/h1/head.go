@@ -85,6 +85,7 @@ var (
 	errTooLarge    = &Error{Status: 431, Reason: "request head too large"}
 	errRespLarge   = &Error{Status: 502, Reason: "response head too large"}
 	errVersion     = &Error{Status: 505, Reason: "HTTP version not supported"}
+	errPRI         = bad("HTTP/2 preface method PRI in an HTTP/1 request")
 	errBareCR      = bad("bare CR in head")
 	errCTL         = bad("control character in head")
 	errRequestLine = bad("malformed request line")
@@ -240,6 +241,11 @@ func (h *Head) requestLine(line []byte) error {
 	h.Target = line[:i]
 	if !validTarget(h.Method, h.Target) {
 		return errTarget
+	}
+	if string(h.Method) == "PRI" {
+		// The HTTP/2 preface (or a start of it) where HTTP/1 is spoken:
+		// malformed, not a version to negotiate.
+		return errPRI
 	}
 	return h.version(line[i+1:])
 }
@@ -512,4 +518,15 @@ func (h *Head) Get(name string) []byte {
 		}
 	}
 	return nil
+}
+
+// Trim drops what a Head grew for an unusually large head, so that a
+// Head kept for a long-lived connection does not keep it.
+func (h *Head) Trim() {
+	if cap(h.spill) > 16<<10 {
+		h.spill = nil
+	}
+	if cap(h.Fields) > 256 {
+		h.Fields = nil
+	}
 }

@@ -67,8 +67,9 @@ func TestReadRequests(t *testing.T) {
 		{"two spaces in the request line", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"HTTP/2.0 request line", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 0, 505},
-		{"PRI line, not the preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", 0, 505},
-		{"h2 preface", h2Preface, 0, 505},
+		{"PRI line, not the preface", "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", 0, 400},
+		{"h2 preface", h2Preface, 0, 400},
+		{"PRI with an HTTP/1 version", "PRI / HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"no Host", "GET / HTTP/1.1\r\n\r\n", 0, 400},
 		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 0, 400},
 		{"bad Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 0, 400},
@@ -124,6 +125,20 @@ func TestRequestClose(t *testing.T) {
 		if _, err := ParseRequest([]byte(tt.head), &h, 1<<10); err != nil || h.Close != tt.close {
 			t.Errorf("%q: close %v (%v), want %v", tt.head, h.Close, err, tt.close)
 		}
+	}
+}
+
+// A head larger than the reader's buffer is gathered and parsed once;
+// one over the limit is refused without reading the rest.
+func TestHeadLargerThanTheBuffer(t *testing.T) {
+	big := "GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("a", 50<<10) + "\r\n\r\n" + get
+	if got, err := readRequests(big, 1000, 4096); err != nil || len(got) != 2 || len(got[0].fields[1]) != 3+50<<10 {
+		t.Errorf("%d requests, %v", len(got), err)
+	}
+	br := bufio.NewReaderSize(strings.NewReader(big), 4096)
+	var h Head
+	if err := ReadRequest(br, &h, 20<<10); statusOf(err) != 431 {
+		t.Errorf("over the limit: %v", err)
 	}
 }
 

@@ -13,13 +13,13 @@ func ReadRequest(br *bufio.Reader, h *Head, limit int) error {
 	if err := skipEmptyLines(br); err != nil {
 		return err
 	}
-	return readHead(br, h, func(b []byte) (int, error) { return ParseRequest(b, h, limit) })
+	return readHead(br, h, limit, func(b []byte) (int, error) { return ParseRequest(b, h, limit) })
 }
 
 // ReadResponse reads a response head to a request with method from br
 // into h; errors are as ParseResponse's, or the read's.
 func ReadResponse(br *bufio.Reader, h *Head, limit int, method string) error {
-	return readHead(br, h, func(b []byte) (int, error) { return ParseResponse(b, h, limit, method) })
+	return readHead(br, h, limit, func(b []byte) (int, error) { return ParseResponse(b, h, limit, method) })
 }
 
 func skipEmptyLines(br *bufio.Reader) error {
@@ -44,11 +44,11 @@ func skipEmptyLines(br *bufio.Reader) error {
 
 // readHead waits until br holds a whole head and parses it in place; a
 // head larger than br's buffer is gathered in h.spill first.
-func readHead(br *bufio.Reader, h *Head, parse func([]byte) (int, error)) error {
+func readHead(br *bufio.Reader, h *Head, limit int, parse func([]byte) (int, error)) error {
 	h.spill = h.spill[:0]
 	for need := 1; ; need = br.Buffered() + 1 {
 		if need > br.Size() {
-			return readSpilled(br, h, parse)
+			return readSpilled(br, h, limit, parse)
 		}
 		b, err := br.Peek(need)
 		if err != nil && len(b) < need {
@@ -67,8 +67,10 @@ func readHead(br *bufio.Reader, h *Head, parse func([]byte) (int, error)) error 
 }
 
 // readSpilled moves bytes from br to h.spill until a head is complete,
-// consuming from br no byte past it.
-func readSpilled(br *bufio.Reader, h *Head, parse func([]byte) (int, error)) error {
+// consuming from br no byte past it. Each byte is scanned once for the
+// end of the head; the head is parsed once, when it is complete or over
+// the limit.
+func readSpilled(br *bufio.Reader, h *Head, limit int, parse func([]byte) (int, error)) error {
 	for {
 		b, err := br.Peek(max(br.Buffered(), 1))
 		if len(b) == 0 {
@@ -76,12 +78,13 @@ func readSpilled(br *bufio.Reader, h *Head, parse func([]byte) (int, error)) err
 		}
 		old := len(h.spill)
 		h.spill = append(h.spill, b...)
-		n, perr := parse(h.spill)
-		switch {
-		case perr == ErrIncomplete:
+		end := headEnd(h.spill, old-2)
+		if end < 0 && len(h.spill) <= limit {
 			_, _ = br.Discard(len(b))
 			continue
-		case perr == nil:
+		}
+		n, perr := parse(h.spill)
+		if perr == nil {
 			_, _ = br.Discard(n - old)
 			h.spill = h.spill[:n]
 		}
