@@ -101,6 +101,11 @@ func FuzzRequestsAgainstNetHTTP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream string, piece uint8) {
 		whole, errWhole := readRequests(stream, max(len(stream), 1), 4096)
 		got, err := readRequests(stream, int(piece%16)+1, 32)
+		if err == errChunkLine || err == errTrailer {
+			// A line of a chunked body must fit the reader's buffer,
+			// here 32 bytes; another buffer size, another verdict.
+			got, err = readRequests(stream, int(piece%16)+1, 4096)
+		}
 		if !sameErr(err, errWhole) || len(got) != len(whole) {
 			t.Fatalf("reading depends on piece size: whole %d, %v; pieces of %d %d, %v", len(whole), errWhole, piece%16+1, len(got), err)
 		}

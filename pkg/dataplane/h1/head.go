@@ -257,11 +257,34 @@ func validTarget(method, t []byte) bool {
 	case t[0] == '/':
 		return true
 	case string(method) == "CONNECT":
-		return validHost(t)
+		return validAuthority(t)
 	case len(t) == 1 && t[0] == '*':
 		return true
 	}
 	return hasScheme(t)
+}
+
+// validAuthority: host ":" port, as a CONNECT target must be; no
+// percent-encoding (which a host in a CONNECT line has no use for).
+func validAuthority(t []byte) bool {
+	colon := -1
+	for i, c := range t {
+		if !hostByte[c] || c == '%' {
+			return false
+		}
+		if c == ':' {
+			colon = i
+		}
+	}
+	if colon <= 0 || colon == len(t)-1 {
+		return false
+	}
+	for _, c := range t[colon+1:] {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasScheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) "://".

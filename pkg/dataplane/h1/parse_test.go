@@ -38,6 +38,9 @@ func TestReadRequests(t *testing.T) {
 		{"15-digit chunk size", longChunk + get, 2, 0},
 		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 1, 0},
 		{"HTTP/1.0 with CL", "POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi" + get, 2, 0},
+		{"CONNECT authority", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 1, 0},
+		{"CONNECT percent-encoded", "CONNECT %0 HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
+		{"CONNECT without a port", "CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"obs-text in a value", "GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n", 1, 0},
 
 		// Smuggling vectors: refused, after the requests before them.
