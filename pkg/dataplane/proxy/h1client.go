@@ -120,6 +120,7 @@ func (c *h1Client) takeIdle() *h1Conn {
 
 // put returns a connection whose exchange finished cleanly to the pool.
 func (c *h1Client) put(pc *h1Conn) {
+	pc.trim()
 	pc.idleSince = time.Now()
 	pc.reused = true
 	c.mu.Lock()

@@ -58,6 +58,17 @@ func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
 
 func (pc *h1Conn) close() { pc.conn.Close() }
 
+// trim lets go of what an unusually large head grew, before the
+// connection waits in the pool.
+func (pc *h1Conn) trim() {
+	pc.h.Trim()
+	if cap(pc.head) > maxPooledHeadBuffer {
+		pc.head = nil
+	}
+}
+
+const maxPooledHeadBuffer = 16 << 10
+
 // closedByPeer reports whether the peer closed the idle connection or sent
 // something unasked, either of which rules it out for another request.
 func (pc *h1Conn) closedByPeer() bool {
