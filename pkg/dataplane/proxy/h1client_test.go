@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -347,4 +348,69 @@ func TestH1ClientHTTPSPeersByALPN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A peer that does not complete the connection within the connect timeout,
+// TCP (a listener whose queue is full) or TLS (a handshake nobody answers),
+// is a connect failure: 502, and FailToConnect is asked about it.
+func TestH1ClientConnectTimeout(t *testing.T) {
+	for _, scheme := range []proxy.Scheme{proxy.SchemeHTTP1, proxy.SchemeHTTPS} {
+		t.Run(strconv.Itoa(int(scheme)), func(t *testing.T) {
+			addr := fullListener(t)
+			if scheme == proxy.SchemeHTTPS {
+				addr = silentListener(t)
+			}
+			const limit = 200 * time.Millisecond
+			peer := proxy.Peer{Address: addr, Scheme: scheme, ConnectTimeout: limit}
+			r := newRig(t, &testPhases{peers: []proxy.Peer{peer}}, proxy.Options{}, nil)
+			start := time.Now()
+			resp, _ := get(t, h1Client(), mustRequest(t, "GET", r.url, nil))
+			if took := time.Since(start); resp.StatusCode != http.StatusBadGateway || took > limit+2*time.Second {
+				t.Errorf("status %d after %v, want 502 after about %v", resp.StatusCode, took, limit)
+			}
+			// FailToConnect ran before the 502 was written.
+			if calls, _ := r.phases.snapshot(); !strings.Contains(strings.Join(calls, ","), "FailToConnect") {
+				t.Errorf("calls %v, want FailToConnect", calls)
+			}
+		})
+	}
+}
+
+// fullListener is a loopback address whose listen queue is full, so that
+// a new connection hangs in the handshake.
+func fullListener(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	for range 16 { // fills the queue: the first dial that hangs proves it
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return addr
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Skip("could not fill a listen queue on this system")
+	return ""
+}
+
+// silentListener accepts connections and never says a word.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	return newScriptedBackend(t, func(_ int64, c net.Conn, br *bufio.Reader) {
+		io.Copy(io.Discard, br)
+	}).peer.Address
 }
