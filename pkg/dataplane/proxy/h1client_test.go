@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -413,4 +414,47 @@ func silentListener(t *testing.T) string {
 	return newScriptedBackend(t, func(_ int64, c net.Conn, br *bufio.Reader) {
 		io.Copy(io.Discard, br)
 	}).peer.Address
+}
+
+// Pooled HTTP/1.1 connections cost no goroutine: the requesting goroutine
+// does the reading and writing (http.Transport kept two per connection,
+// a read loop and a write loop).
+func TestH1ClientPooledConnectionsHaveNoGoroutines(t *testing.T) {
+	const conns = 20
+	var arrived sync.WaitGroup
+	arrived.Add(conns)
+	backend := newScriptedBackend(t, func(n int64, c net.Conn, br *bufio.Reader) {
+		first := true
+		answerEach(func(int64, *http.Request, []byte) (string, bool) {
+			if first { // answer once every connection is in use
+				first = false
+				arrived.Done()
+				arrived.Wait()
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false
+		})(n, c, br)
+	})
+	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{MaxIdleConnsPerPeer: conns}, nil)
+	before := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, br := dialRaw(t, r.addr, safety)
+			defer c.Close()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			if resp, err := http.ReadResponse(br, nil); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	// What is left: the backend's goroutine per connection, and the
+	// clients' connections on the proxy's side on their way out.
+	limit := before + conns + conns/4
+	waitFor(t, "the goroutines of the finished exchanges to end", func() bool { return runtime.NumGoroutine() <= limit })
+	if n := backend.accepted.Load(); n != conns || backend.closed.Load() != 0 {
+		t.Fatalf("%d upstream connections, %d closed; want %d pooled", n, backend.closed.Load(), conns)
+	}
 }
