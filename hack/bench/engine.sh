@@ -77,7 +77,7 @@ wrk_case() {
 }
 
 # h2_case PROXY CASE URL: the same with h2load, 32 connections x 8 streams;
-# p99 from its per-request log.
+# p99 from its per-request log. h2load takes seconds: DURATION like "10s".
 h2_case() {
 	local proxy=$1 name=$2 url=$3 secs=${duration%s}
 	taskset -c 1 h2load -t1 -c"$conns" -m8 -D 2 "$url" >/dev/null # warm-up
