@@ -52,7 +52,7 @@ chart-check: tools
 
 test: vet unit envtest e2e chart-check image-check ## everything, from a fresh clone
 
-bench: tools build ## micro-benchmarks, then wrk against Baton, nginx and HAProxy
+bench: tools build ## micro-benchmarks, then wrk and h2load against Baton, nginx and HAProxy
 	hack/bench.sh
 
 run: tools build ## throwaway control plane + Baton + demo backends

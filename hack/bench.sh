@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: Go micro-benchmarks, then a loopback comparison of Baton with
-# nginx and HAProxy in front of one backend, measured in the same run.
+# nginx and HAProxy in front of one backend, measured in the same run, and
+# the cases of issue #14 (engine.sh) beside nginx.
 #
 # Core 0 runs the proxy under test; core 1 runs wrk and the backend. Proxy CPU
 # per request is read from /proc (utime+stime) around the wrk run, so the
@@ -12,6 +13,17 @@ out=${BENCH_OUT:-$root/bin/bench}
 mkdir -p "$out"
 duration=${BENCH_DURATION:-10s}
 conns=${BENCH_CONNECTIONS:-32}
+
+# The load generators and the proxies compared with Baton (as .ci/run).
+need=()
+for pair in wrk:wrk nginx:nginx-light haproxy:haproxy h2load:nghttp2-client openssl:openssl; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then echo "make bench needs: ${need[*]} (apt-get install)" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
 
 echo "== micro-benchmarks (route match, pool pick, Logging phase with and without access log: must be 0 allocs/op)"
 go test -run '^$' -bench 'Match|Pick|Logging' -benchmem -count=1 ./pkg/dataplane/router/ ./pkg/lb/... | grep -E '^(Benchmark|ok|FAIL)'
@@ -28,6 +40,9 @@ done
 
 go build -o bin/baton-benchproxy ./hack/bench/proxy
 hack/bench/compare.sh "$out" "$duration" "$conns"
+# Issue #14: new connection per request, 64 KiB responses, 1 MiB uploads,
+# TLS, h2c and h2, and memory per idle connection, each beside nginx.
+hack/bench/engine.sh "$out" "$duration" "$conns"
 hack/bench/reload.sh "$out"
 
 echo "== soak: load with EndpointSlice churn every 100ms and an Ingress change every second (BATON_SOAK, default 60s)"

@@ -7,10 +7,6 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 backend=127.0.0.1:18000 front=127.0.0.1:18080
 . "$root/hack/bench/lib.sh"
 
-tick_hz=$(getconf CLK_TCK)
-# cpu_ticks PID...: utime+stime of the processes, threads included.
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
-
 
 start_nginx() {
 	mkdir -p "$out/nginx"
@@ -57,7 +53,7 @@ CONF
 }
 
 start_baton() {
-	taskset -c 0 "$root/bin/baton-benchproxy" -listen "$front" -backend "$backend" "$@" &
+	taskset -c 0 "$benchproxy" -listen "$front" -backend "$backend" "$@" &
 	pids+=($!)
 	wait_port "$front"
 	proxy_pids="$!"

@@ -19,6 +19,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18080", "address to serve on")
+	listenTLS := flag.String("listen-tls", "", "address to serve TLS on (HTTP/1.1 and h2 by ALPN); needs -tls-cert and -tls-key")
+	certFile := flag.String("tls-cert", "", "PEM certificate chain for -listen-tls")
+	keyFile := flag.String("tls-key", "", "PEM key for -listen-tls")
 	backend := flag.String("backend", "127.0.0.1:18000", "backend address (ip:port)")
 	socket := flag.String("handoff-socket", "", "take listeners from / offer them to another instance")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until the process stops")
@@ -36,12 +39,15 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HandoffSocket: *socket, GracePeriod: 10 * time.Second,
+	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HTTPSAddr: *listenTLS, HandoffSocket: *socket, GracePeriod: 10 * time.Second,
 		Logger: logger, AccessLog: openAccessLog(*accessLogPath, logger)})
 	snap := &snapshot.Snapshot{
 		Version:   1,
 		Hosts:     []snapshot.VirtualHost{{Name: "", Routes: []snapshot.Route{{Path: "/", Upstream: "bench", Source: "bench/bench"}}}},
 		Upstreams: []snapshot.Upstream{{Name: "bench", Endpoints: []snapshot.Endpoint{{Address: *backend}}, Policy: snapshot.PolicyRoundRobin, Protocol: snapshot.ProtocolHTTP1}},
+	}
+	if *listenTLS != "" {
+		snap.DefaultCertificate = readCertificate(*certFile, *keyFile)
 	}
 	if err := dp.Apply(snap); err != nil {
 		log.Fatal(err)
@@ -61,4 +67,16 @@ func openAccessLog(path string, logger *slog.Logger) *accesslog.Logger {
 		log.Fatal(err)
 	}
 	return accesslog.New(f, accesslog.Options{Logger: logger})
+}
+
+func readCertificate(certFile, keyFile string) *snapshot.Certificate {
+	cert, err := os.ReadFile(certFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return &snapshot.Certificate{Hosts: []string{"*"}, CertPEM: cert, KeyPEM: key, Source: "bench/bench"}
 }

@@ -9,4 +9,9 @@
 // forwarding fields (replaced unless the peer is a trusted proxy) and
 // timeouts. The phases own the policy: which peer, what to rewrite, what to
 // record.
+//
+// HTTP/1.1 peers (and HTTPS peers that choose http/1.1 by ALPN) are spoken
+// to by the proxy's own client (h1client.go), which the requesting
+// goroutine drives and which reads responses with the one parser in
+// pkg/dataplane/h1; h2c and h2 peers go through net/http's HTTP/2.
 package proxy

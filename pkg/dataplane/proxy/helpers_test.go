@@ -182,6 +182,24 @@ type countingBackend struct {
 }
 
 func newCountingBackend(t testing.TB, h http.Handler) *countingBackend {
+	b := unstartedCountingBackend(h)
+	b.Start()
+	t.Cleanup(b.Close)
+	return b
+}
+
+// newCountingTLSBackend serves TLS with cert, offering h2 by ALPN when h2
+// is set and only http/1.1 otherwise.
+func newCountingTLSBackend(t testing.TB, cert tls.Certificate, h2 bool, h http.Handler) *countingBackend {
+	b := unstartedCountingBackend(h)
+	b.EnableHTTP2 = h2
+	b.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	b.StartTLS()
+	t.Cleanup(b.Close)
+	return b
+}
+
+func unstartedCountingBackend(h http.Handler) *countingBackend {
 	b := &countingBackend{}
 	b.Server = httptest.NewUnstartedServer(h)
 	b.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -192,8 +210,6 @@ func newCountingBackend(t testing.TB, h http.Handler) *countingBackend {
 			b.closed.Add(1)
 		}
 	}
-	b.Start()
-	t.Cleanup(b.Close)
 	return b
 }
 
@@ -325,4 +341,62 @@ func within[T any](t testing.TB, what string, limit time.Duration, ch <-chan T) 
 	}
 	var zero T
 	return zero
+}
+
+// scriptedBackend is a raw TCP peer: serve runs on each connection it
+// accepts, with the connection's number (from 1), for backends that must
+// control every byte and the connection's fate.
+type scriptedBackend struct {
+	peer             proxy.Peer
+	accepted, closed atomic.Int64
+}
+
+func newScriptedBackend(t testing.TB, serve func(n int64, c net.Conn, br *bufio.Reader)) *scriptedBackend {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	b := &scriptedBackend{peer: proxy.Peer{Address: l.Addr().String(), Scheme: proxy.SchemeHTTP1}}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n := b.accepted.Add(1)
+			go func() {
+				defer b.closed.Add(1)
+				defer c.Close()
+				serve(n, c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return b
+}
+
+// answerEach serves request after request on a connection with the raw
+// response answer gives (the request body read first); closing after it
+// when answer says so, and hanging up without one when it is empty.
+func answerEach(answer func(conn int64, req *http.Request, body []byte) (resp string, closeAfter bool)) func(int64, net.Conn, *bufio.Reader) {
+	return func(n int64, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				return
+			}
+			resp, closeAfter := answer(n, req, body)
+			if resp == "" {
+				return
+			}
+			if _, err := io.WriteString(c, resp); err != nil || closeAfter {
+				return
+			}
+		}
+	}
 }

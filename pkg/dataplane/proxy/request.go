@@ -27,9 +27,10 @@ type attempt struct {
 
 // try sends the request to peer once. The attempt is returned by value so
 // that it lives on the caller's stack rather than the heap. The wait for
-// response headers is bounded by the transport (ResponseHeaderTimeout,
-// counted once the request is written, so a slow upload is not a slow
-// upstream); that costs no context or timer per request.
+// response headers is bounded by the client (the HTTP/1.1 client's read
+// deadline, net/http's ResponseHeaderTimeout for HTTP/2, both counted once
+// the request is written, so a slow upload is not a slow upstream); that
+// costs no context or timer per request.
 func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attempt, error) {
 	up, err := p.peers.get(peer)
 	if err != nil {
@@ -112,7 +113,7 @@ func (p *Proxy[C]) classify(in *http.Request, up *upstream, body *requestBody, e
 		return ce
 	}
 	// Connect timeouts are connectErrors, so a timeout here is the
-	// transport's ResponseHeaderTimeout (HTTP/1.1 and HTTP/2 alike).
+	// response timeout (HTTP/1.1 and HTTP/2 alike).
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return &Error{Status: http.StatusGatewayTimeout, Reason: "upstream " + up.peer.Address + " sent no response headers within " + up.key.responseTimeout.String(), Err: err}
 	}

@@ -33,7 +33,7 @@ type upstream struct {
 	// rt carries ordinary requests; upgrades carries Upgrade requests,
 	// which only HTTP/1.1 can do (it is rt itself for SchemeHTTP1).
 	rt       http.RoundTripper
-	upgrades *http.Transport
+	upgrades http.RoundTripper
 	idle     []interface{ CloseIdleConnections() }
 	retired  atomic.Bool
 	lastUsed atomic.Int64 // peerPool.now at the latest get, for eviction
@@ -177,38 +177,43 @@ func (pp *peerPool) release(up *upstream) {
 	}
 }
 
+// newUpstream builds the clients for a peer: Baton's own HTTP/1.1 client
+// for HTTP/1.1 (and for HTTPS peers that choose http/1.1 by ALPN), and
+// net/http's HTTP/2 for h2c and for HTTPS peers that choose h2.
 func newUpstream(p Peer, k peerKey, o Options) *upstream {
 	c := &connector{dialer: net.Dialer{Timeout: k.connectTimeout, KeepAlive: 30 * time.Second}, timeout: k.connectTimeout}
-	h1 := newH1Transport(k, o)
-	up := &upstream{peer: p, key: k, rt: h1, upgrades: h1, idle: []interface{ CloseIdleConnections() }{h1}}
+	up := &upstream{peer: p, key: k}
 	switch k.scheme {
 	case SchemeH2C:
-		h1.DialContext = c.dial
-		h2c := newH1Transport(k, o)
+		h1 := newH1Client(c.dialer1(k.address), k, o)
+		h2c := newH2Transport(k, o)
 		h2c.DialContext = c.dial
 		h2c.Protocols = new(http.Protocols)
 		h2c.Protocols.SetUnencryptedHTTP2(true) // prior knowledge, no Upgrade dance
-		up.rt = h2c
-		up.idle = append(up.idle, h2c)
+		up.rt, up.upgrades = h2c, h1
+		up.idle = []interface{ CloseIdleConnections() }{h1, h2c}
 	case SchemeHTTPS:
 		conf := upstreamTLS(k)
-		h1.DialTLSContext = c.dialTLS(withALPN(conf, "http/1.1"))
-		both := newH1Transport(k, o)
-		both.DialTLSContext = c.dialTLS(withALPN(conf, "h2", "http/1.1"))
+		upgrades := newH1Client(c.dialer1TLS(k.address, withALPN(conf, "http/1.1")), k, o)
+		both := newH2Transport(k, o)
 		both.ForceAttemptHTTP2 = true
 		both.TLSNextProto = nil // let net/http wire its HTTP/2 for ALPN "h2"
-		up.rt = both
-		up.idle = append(up.idle, both)
+		bothALPN := withALPN(conf, "h2", "http/1.1")
+		sw := newALPNSwitch(newH1Client(c.dialer1TLS(k.address, bothALPN), k, o), both, c.dialTLS(bothALPN))
+		up.rt, up.upgrades = sw, upgrades
+		up.idle = []interface{ CloseIdleConnections() }{upgrades, sw}
 	default:
-		h1.DialContext = c.dial
+		h1 := newH1Client(c.dialer1(k.address), k, o)
+		up.rt, up.upgrades = h1, h1
+		up.idle = []interface{ CloseIdleConnections() }{h1}
 	}
 	return up
 }
 
-// newH1Transport is an HTTP/1.1-only keep-alive pool without dialers set.
-// ResponseHeaderTimeout bounds the wait for response headers once the
-// request is written; net/http's HTTP/2 honours it too (h2c and ALPN h2).
-func newH1Transport(k peerKey, o Options) *http.Transport {
+// newH2Transport is net/http's transport for the HTTP/2 peers (h2c, and
+// HTTPS peers that choose h2), without dialers set. ResponseHeaderTimeout
+// bounds the wait for response headers once the request is written.
+func newH2Transport(k peerKey, o Options) *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil, // never an environment proxy between us and our peers
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerPeer,
@@ -258,6 +263,17 @@ func (c *connector) dial(ctx context.Context, network, addr string) (net.Conn, e
 		return nil, &connectError{err: err}
 	}
 	return conn, nil
+}
+
+// dialer1 dials addr, for the HTTP/1.1 client.
+func (c *connector) dialer1(addr string) func(context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) { return c.dial(ctx, "tcp", addr) }
+}
+
+// dialer1TLS dials addr and completes a TLS handshake with conf.
+func (c *connector) dialer1TLS(addr string, conf *tls.Config) func(context.Context) (net.Conn, error) {
+	dial := c.dialTLS(conf)
+	return func(ctx context.Context) (net.Conn, error) { return dial(ctx, "tcp", addr) }
 }
 
 // dialTLS dials and completes the TLS handshake within the connect timeout,

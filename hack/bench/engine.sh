@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# engine.sh OUT DURATION CONNECTIONS: the scenarios of issue #14 (Baton's own
+# HTTP/1.1 engine), Baton's data plane against nginx in the same run, each
+# proxying to the same nginx backend on loopback. Prints one table with
+# ratios to nginx, then the memory an idle keep-alive client costs each.
+set -euo pipefail
+out=$1 duration=$2 conns=$3
+root=$(cd "$(dirname "$0")/../.." && pwd)
+backend=127.0.0.1:18000 front=127.0.0.1:18080 tlsfront=127.0.0.1:18443 h2cfront=127.0.0.1:18082
+idle=${BENCH_IDLE_CONNECTIONS:-5000}
+dir=$out/engine
+mkdir -p "$dir"
+. "$root/hack/bench/lib.sh"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.local \
+	-keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+cat >"$dir/upload.lua" <<'LUA'
+wrk.method = "PUT"
+wrk.body = string.rep("x", 1048576)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+
+# nginx: one worker, keep-alive upstream, the forwarding headers Baton sets;
+# streamed uploads as Baton does (no request buffering to disk). nginx 1.22
+# serves h2c on a port of its own; Baton tells h2c from HTTP/1 by preface.
+start_nginx() {
+	cat >"$dir/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $dir/nginx.pid; worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
+http { access_log off;
+  upstream be { server $backend; keepalive 64; keepalive_requests 100000; }
+  server { listen $front; listen $h2cfront http2; listen $tlsfront ssl http2;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
+    keepalive_requests 100000; client_max_body_size 2m;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_request_buffering off;
+      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
+CONF
+	taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$! $(pgrep -P $! | tr '\n' ' ')"
+	h2c_url="http://$h2cfront/"
+}
+
+start_baton() {
+	taskset -c 0 "$benchproxy" -listen "$front" -backend "$backend" \
+		-listen-tls "$tlsfront" -tls-cert "$dir/cert.pem" -tls-key "$dir/key.pem" 2>"$dir/baton.log" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$!"
+	h2c_url="http://$front/"
+}
+
+# stop_proxy waits for the processes to go, so that the next proxy can bind.
+stop_proxy() {
+	local p
+	for p in $proxy_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $proxy_pids; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+}
+
+# wrk_case PROXY CASE URL [WRK ARGS]: prints "CASE PROXY rps p99 cpu_us_per_req requests errors".
+wrk_case() {
+	local proxy=$1 name=$2 url=$3; shift 3
+	taskset -c 1 wrk -t1 -c"$conns" -d2s "$@" "$url" >/dev/null # warm-up
+	local before after
+	before=$(cpu_ticks $proxy_pids)
+	taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url" >"$dir/$name.$proxy.wrk"
+	after=$(cpu_ticks $proxy_pids)
+	awk -v name="$name" -v proxy="$proxy" -v ticks=$((after - before)) -v hz="$tick_hz" '
+		/Requests\/sec/ { rps=$2 }
+		/^ +99%/ { p99=$2 }
+		/requests in/ { n=$1 }
+		/Non-2xx|Socket errors/ { bad=bad" "$0 }
+		END { printf "%s %s %.0f %s %.2f %d%s\n", name, proxy, rps, p99, ticks*1e6/hz/n, n, bad }' "$dir/$name.$proxy.wrk"
+}
+
+# h2_case PROXY CASE URL: the same with h2load, 32 connections x 8 streams;
+# p99 from its per-request log. h2load takes seconds: DURATION like "10s".
+h2_case() {
+	local proxy=$1 name=$2 url=$3 secs=${duration%s}
+	taskset -c 1 h2load -t1 -c"$conns" -m8 -D 2 "$url" >/dev/null # warm-up
+	local before after
+	before=$(cpu_ticks $proxy_pids)
+	taskset -c 1 h2load -t1 -c"$conns" -m8 -D "$secs" --log-file="$dir/$name.$proxy.log" "$url" >"$dir/$name.$proxy.h2load"
+	after=$(cpu_ticks $proxy_pids)
+	local p99
+	p99=$(cut -f3 "$dir/$name.$proxy.log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", v[i]/1000}')
+	awk -v name="$name" -v proxy="$proxy" -v ticks=$((after - before)) -v hz="$tick_hz" -v p99="$p99" '
+		/^finished in/ { rps=$4 }
+		/^requests:/ { n=$8; if ($10+$12+$14 > 0) bad=" failed/errored/timeout " $10 "/" $12 "/" $14 }
+		/^status codes:/ { if ($5+$7+$9 > 0) bad=bad " 3xx/4xx/5xx " $5 "/" $7 "/" $9 }
+		END { printf "%s %s %.0f %s %.2f %d%s\n", name, proxy, rps, p99, (n>0?ticks*1e6/hz/n:0), n, bad }' "$dir/$name.$proxy.h2load"
+}
+
+run_cases() {
+	local p=$1
+	wrk_case "$p" keepalive "http://$front/"
+	wrk_case "$p" conn-close "http://$front/" -H "Connection: close"
+	wrk_case "$p" resp-64k "http://$front/64k"
+	wrk_case "$p" upload-1m "http://$front/upload/body" -s "$dir/upload.lua"
+	wrk_case "$p" tls-h1 "https://$tlsfront/"
+	h2_case "$p" h2c "$h2c_url"
+	h2_case "$p" h2-tls "https://$tlsfront/"
+}
+
+# rss_kib PID...: resident memory of the processes.
+rss_kib() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo "$t"; }
+
+# idle_case PROXY: RSS before and after $idle clients made one request each
+# and stayed connected; prints "PROXY before_kib after_kib kib_per_conn".
+idle_case() {
+	local p=$1 before after hold="$dir/idle.$1.fifo"
+	"start_$p" >&2
+	curl -fsS -o /dev/null "http://$front/"
+	sleep 1
+	before=$(rss_kib $proxy_pids)
+	rm -f "$hold"; mkfifo "$hold"
+	# The clients hold their connections until the fifo's writer closes.
+	taskset -c 1 "$root/bin/baton-idleclients" -addr "$front" -n "$idle" <"$hold" >"$dir/idle.$p.out" &
+	local client=$!
+	exec {holder}>"$hold"
+	for _ in $(seq 600); do grep -q ready "$dir/idle.$p.out" && break; kill -0 "$client" 2>/dev/null || break; sleep 0.1; done
+	sleep 2
+	after=$(rss_kib $proxy_pids)
+	exec {holder}>&-
+	wait "$client" || { echo "idle clients failed against $p" >&2; after=$before; }
+	stop_proxy
+	awk -v p="$p" -v b="$before" -v a="$after" -v n="$idle" 'BEGIN { printf "%s %d %d %.2f\n", p, b, a, (a-b)/n }'
+}
+
+go build -o "$root/bin/baton-idleclients" "$root/hack/bench/idleclients"
+start_backend "$dir/backend" "$backend" 1
+results=()
+for p in baton nginx; do
+	"start_$p"
+	mapfile -t -O "${#results[@]}" results < <(run_cases "$p")
+	stop_proxy
+done
+
+printf '\n== issue #14 engine cases: Baton data plane vs nginx (%s connections, h2: x8 streams, %s, proxy pinned to core 0)\n' "$conns" "$duration"
+printf '%-11s %-6s %10s %10s %11s %12s %14s %10s\n' case proxy req/s p99 cpu-us/req cpu-vs-nginx req/s-vs-nginx p99-vs-ng
+for r in "${results[@]}"; do
+	name=${r%% *}
+	ng=$(printf '%s\n' "${results[@]}" | awk -v c="$name" '$1==c && $2=="nginx"')
+	awk -v ng="$ng" 'function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+		BEGIN { split(ng, n, " ") }
+		{ printf "%-11s %-6s %10s %10s %11s %12.2f %14.2f %10.2f %s\n", $1, $2, $3, $4, $5, $5/n[5], $3/n[3], ms($4)/ms(n[4]), ($7!="" ? "ERRORS:" substr($0, index($0, $7)) : "") }' <<<"$r"
+done
+
+printf '\n== issue #14 memory per idle keep-alive connection (%s clients, one request each, then idle)\n' "$idle"
+printf '%-6s %14s %14s %12s\n' proxy rss-before-kib rss-after-kib kib-per-conn
+for p in baton nginx; do
+	idle_case "$p" | awk '{ printf "%-6s %14s %14s %12s\n", $1, $2, $3, $4 }'
+done

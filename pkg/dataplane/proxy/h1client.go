@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// h1Client is the HTTP/1.1 client for one peer: an http.RoundTripper that
+// the requesting goroutine drives itself. Unlike http.Transport it has no
+// read-loop or write-loop goroutine per connection and no channels between
+// them: the request is written, and the response read, by the caller, and
+// the response body reads straight from the connection, which goes back to
+// the idle pool when the body ends cleanly and is closed otherwise.
+type h1Client struct {
+	dial            func(context.Context) (net.Conn, error) // failures are *connectError
+	responseTimeout time.Duration                           // for the response head, once the request is written
+	idleTimeout     time.Duration
+	maxIdle         int
+	// spareH2 takes a connection whose peer chose h2 by ALPN; nil closes it.
+	spareH2 func(*tls.Conn)
+
+	mu    sync.Mutex
+	idle  []*h1Conn // oldest first; the newest is reused first
+	sweep *time.Timer
+	armed bool // sweep is scheduled
+}
+
+var _ http.RoundTripper = (*h1Client)(nil)
+
+// errPeerSpeaksH2 is what an HTTPS client dialing with ALPN h2 and
+// http/1.1 gets when the peer chose h2: nothing of the request was sent.
+var errPeerSpeaksH2 = errors.New("peer chose h2 by ALPN")
+
+func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Options) *h1Client {
+	c := &h1Client{dial: dial, responseTimeout: k.responseTimeout, idleTimeout: k.idleTimeout, maxIdle: o.MaxIdleConnsPerPeer}
+	c.sweep = time.AfterFunc(time.Hour, c.closeExpired)
+	c.sweep.Stop()
+	return c
+}
+
+// RoundTrip sends req on a pooled or new connection. A pooled connection
+// that turns out to be dead before any response byte came is replaced by a
+// new one once, when the request may be sent again (see h1Conn.roundTrip).
+func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	fresh := false
+	for {
+		pc, err := c.conn(req.Context(), fresh)
+		if err != nil {
+			closeRequestBody(req)
+			return nil, err
+		}
+		resp, retry, err := pc.roundTrip(req)
+		if err == nil {
+			return resp, nil
+		}
+		pc.close()
+		if !retry || fresh {
+			closeRequestBody(req)
+			return nil, err
+		}
+		fresh = true
+	}
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// conn takes the newest live idle connection, or dials a new one.
+func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
+	if !fresh {
+		if pc := c.takeIdle(); pc != nil {
+			return pc, nil
+		}
+	}
+	nc, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if c.spareH2 != nil {
+			c.spareH2(tc)
+		} else {
+			nc.Close()
+		}
+		return nil, errPeerSpeaksH2
+	}
+	return newH1Conn(c, nc), nil
+}
+
+// takeIdle pops idle connections, newest first, until one is neither past
+// the idle timeout nor closed by the peer while it waited.
+func (c *h1Client) takeIdle() *h1Conn {
+	now := time.Now()
+	for {
+		c.mu.Lock()
+		n := len(c.idle)
+		if n == 0 {
+			c.mu.Unlock()
+			return nil
+		}
+		pc := c.idle[n-1]
+		c.idle[n-1] = nil
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer() {
+			return pc
+		}
+		pc.close()
+	}
+}
+
+// put returns a connection whose exchange finished cleanly to the pool.
+func (c *h1Client) put(pc *h1Conn) {
+	pc.trim()
+	pc.idleSince = time.Now()
+	pc.reused = true
+	c.mu.Lock()
+	if len(c.idle) >= c.maxIdle {
+		c.mu.Unlock()
+		pc.close()
+		return
+	}
+	c.idle = append(c.idle, pc)
+	if !c.armed {
+		c.armed = true
+		c.sweep.Reset(c.idleTimeout)
+	}
+	c.mu.Unlock()
+}
+
+// closeExpired closes the connections idle for longer than the idle
+// timeout and schedules itself for the next one to expire. One timer per
+// peer, not one per connection.
+func (c *h1Client) closeExpired() {
+	now := time.Now()
+	c.mu.Lock()
+	n := 0
+	for n < len(c.idle) && now.Sub(c.idle[n].idleSince) >= c.idleTimeout {
+		n++
+	}
+	expired := append([]*h1Conn(nil), c.idle[:n]...)
+	c.idle = append(c.idle[:0], c.idle[n:]...)
+	clear(c.idle[len(c.idle):cap(c.idle)])
+	c.armed = len(c.idle) > 0
+	if c.armed {
+		c.sweep.Reset(c.idle[0].idleSince.Add(c.idleTimeout).Sub(now))
+	}
+	c.mu.Unlock()
+	for _, pc := range expired {
+		pc.close()
+	}
+}
+
+// CloseIdleConnections closes every idle connection; those in use are
+// unaffected.
+func (c *h1Client) CloseIdleConnections() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, pc := range idle {
+		pc.close()
+	}
+}
+
+// alpnSwitch serves an HTTPS peer: by this HTTP/1.1 client while the peer
+// chooses http/1.1 by ALPN, by net/http's HTTP/2 once it chooses h2. The
+// switch is learned from the handshakes, in both directions, so a peer
+// replaced by one that speaks the other protocol is followed. The h2
+// connection the HTTP/1.1 client learned it from is not wasted: the h2
+// transport's next dial takes it.
+type alpnSwitch struct {
+	h1 *h1Client
+	h2 *http.Transport // offers h2 and http/1.1; see newUpstream
+	// peerH2 is set when a handshake of h1 got h2, and cleared when a
+	// handshake of h2 got http/1.1.
+	peerH2 atomic.Bool
+	spare  atomic.Pointer[tls.Conn]
+}
+
+func newALPNSwitch(h1 *h1Client, h2 *http.Transport, dial func(context.Context, string, string) (net.Conn, error)) *alpnSwitch {
+	s := &alpnSwitch{h1: h1, h2: h2}
+	h1.spareH2 = s.keepSpare
+	h2.DialTLSContext = s.dialH2(dial)
+	return s
+}
+
+func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !s.peerH2.Load() {
+		resp, err := s.h1.RoundTrip(req)
+		if !errors.Is(err, errPeerSpeaksH2) {
+			return resp, err
+		}
+		// Nothing was sent, and the body, if any, was not read.
+		s.peerH2.Store(true)
+	}
+	return s.h2.RoundTrip(req)
+}
+
+func (s *alpnSwitch) keepSpare(c *tls.Conn) {
+	if old := s.spare.Swap(c); old != nil {
+		old.Close()
+	}
+}
+
+// CloseIdleConnections closes both clients' idle connections and the spare.
+func (s *alpnSwitch) CloseIdleConnections() {
+	s.h1.CloseIdleConnections()
+	s.h2.CloseIdleConnections()
+	if c := s.spare.Swap(nil); c != nil {
+		c.Close()
+	}
+}
+
+// dialH2 is the h2 transport's TLS dial: the spare connection if there is
+// one, else a new one, which tells whether the peer went back to http/1.1.
+func (s *alpnSwitch) dialH2(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if c := s.spare.Swap(nil); c != nil {
+			return c, nil
+		}
+		conn, err := dial(ctx, network, addr)
+		if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
+			s.peerH2.Store(false)
+		}
+		return conn, err
+	}
+}

@@ -1,0 +1,339 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
+)
+
+const (
+	// h1ReadBufferSize holds a response head; bodies larger than the
+	// buffer are read past it, straight into the caller's buffer.
+	h1ReadBufferSize = 16 << 10
+	// expectContinueTimeout is how long a request with Expect:
+	// 100-continue waits for the peer's go-ahead before sending its body
+	// anyway (RFC 9110 §10.1.1), as http.Transport was configured.
+	expectContinueTimeout = time.Second
+	// max1xx bounds the informational responses skipped before the final
+	// one, as http.Transport does.
+	max1xx = 5
+)
+
+// h1Conn is one connection to a peer, used by one request at a time.
+type h1Conn struct {
+	client    *h1Client
+	conn      net.Conn // TLS or TCP
+	br        *bufio.Reader
+	h         h1.Head       // the latest response head
+	body      h1.BodyReader // its body
+	head      []byte        // the request head, built here and written in one write
+	idleSince time.Time
+	reused    bool // it served a request before: it may have died idle
+	noReuse   bool // the exchange left the connection in an unknown state
+	stale     staleCheck
+	abort     func() // closes the socket under a blocked read or write
+}
+
+func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
+	pc := &h1Conn{client: c, conn: nc, br: bufio.NewReaderSize(nc, h1ReadBufferSize)}
+	raw := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		raw = tc.NetConn() // closing it breaks a TLS read or write without an alert
+	}
+	pc.abort = func() { raw.Close() }
+	pc.stale.init(raw)
+	return pc
+}
+
+func (pc *h1Conn) close() { pc.conn.Close() }
+
+// trim lets go of what an unusually large head grew, before the
+// connection waits in the pool.
+func (pc *h1Conn) trim() {
+	pc.h.Trim()
+	if cap(pc.head) > maxPooledHeadBuffer {
+		pc.head = nil
+	}
+}
+
+const maxPooledHeadBuffer = 16 << 10
+
+// closedByPeer reports whether the peer closed the idle connection or sent
+// something unasked, either of which rules it out for another request.
+func (pc *h1Conn) closedByPeer() bool {
+	return pc.br.Buffered() > 0 || pc.stale.readable()
+}
+
+// roundTrip sends req and reads the response head. retry reports that
+// the failure happened on a reused connection before the peer can have
+// acted on the request, so that it may be sent again on a new one.
+func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, retry bool, err error) {
+	var stop func() bool
+	if ctx := req.Context(); ctx.Done() != nil {
+		// A client that goes away ends the exchange, whatever it waits for.
+		stop = context.AfterFunc(ctx, pc.abort)
+	}
+	resp, retry, err = pc.exchange(req)
+	if err != nil {
+		if stop != nil {
+			stop()
+		}
+		return nil, retry, err
+	}
+	pc.deliver(req, resp, stop)
+	return resp, false, nil
+}
+
+// exchange writes the request and reads the head of the final response.
+func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
+	withBody := req.Body != nil && req.Body != http.NoBody
+	chunked := withBody && (req.ContentLength <= 0 || len(req.Trailer) > 0)
+	head, err := appendRequestHead(pc.head[:0], req, withBody, chunked)
+	if err != nil {
+		return nil, false, err
+	}
+	pc.head = head
+	if req.Close {
+		pc.noReuse = true // the head said so (see appendFraming)
+	}
+	if n, err := pc.conn.Write(head); err != nil {
+		// A reused connection that took nothing was closed while idle.
+		return nil, pc.reused && n == 0, err
+	}
+	if withBody {
+		if resp, err := pc.sendBody(req, chunked); resp != nil || err != nil {
+			return resp, false, err
+		}
+	}
+	resp, gotNothing, err := pc.readResponse(req)
+	if err != nil {
+		// Nothing came back: a reused connection the peer closed just as
+		// the request went out, which a safe request may redo.
+		return nil, gotNothing && pc.reused && !withBody && safeToRepeat(req) && isClosedConn(err), err
+	}
+	return resp, false, nil
+}
+
+// sendBody sends the request body, after the peer's go-ahead if the
+// request expects one. It returns a response the peer sent instead of
+// taking the body, and a failure to read the body (the client's) as is.
+func (pc *h1Conn) sendBody(req *http.Request, chunked bool) (*http.Response, error) {
+	if headerHasToken(req.Header["Expect"], "100-continue") {
+		resp, err := pc.awaitContinue(req)
+		if resp != nil || err != nil {
+			pc.noReuse = true // the body the head announced was not sent
+			return resp, err
+		}
+	}
+	clientErr, peerErr := pc.writeBody(req, chunked)
+	if clientErr != nil {
+		return nil, clientErr
+	}
+	if peerErr != nil {
+		// The peer may have answered early and stopped reading (a 413,
+		// say): its answer is better than the write error.
+		pc.noReuse = true
+		resp, _, err := pc.readResponse(req)
+		if err != nil {
+			return nil, peerErr
+		}
+		return resp, nil
+	}
+	return nil, nil
+}
+
+// awaitContinue waits for 100 Continue, at most expectContinueTimeout. It
+// returns the final response a peer sent instead (417, 401, ...), or
+// nothing when the body should go.
+func (pc *h1Conn) awaitContinue(req *http.Request) (*http.Response, error) {
+	for range max1xx {
+		if err := pc.awaitResponse(expectContinueTimeout); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, nil // silence is consent, after a while
+			}
+			return nil, err
+		}
+		if err := pc.readHeadWithin(req.Method, pc.client.responseTimeout); err != nil {
+			return nil, err
+		}
+		switch status := pc.h.Status; {
+		case status == http.StatusContinue:
+			return nil, nil
+		case status >= 200 || status == http.StatusSwitchingProtocols:
+			return pc.response(req), nil
+		}
+	}
+	return nil, errTooMany1xx
+}
+
+var errTooMany1xx = errors.New("too many 1xx informational responses")
+
+// awaitResponse waits up to limit for the first byte of a response, which
+// reads leave in the buffer.
+func (pc *h1Conn) awaitResponse(limit time.Duration) error {
+	if pc.br.Buffered() > 0 {
+		return nil
+	}
+	_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+	defer pc.conn.SetReadDeadline(time.Time{})
+	_, err := pc.br.Peek(1)
+	return err
+}
+
+// readHeadWithin reads a response head whose first byte came, within limit.
+func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
+	if limit > 0 {
+		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+		defer pc.conn.SetReadDeadline(time.Time{})
+	}
+	return pc.readHead(method)
+}
+
+// readResponse reads the final response head within the response timeout,
+// counted from now: once the request is written, so that a slow upload
+// is not a slow peer. gotNothing reports that no byte of it came.
+func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothing bool, err error) {
+	if limit := pc.client.responseTimeout; limit > 0 {
+		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+		defer pc.conn.SetReadDeadline(time.Time{})
+	}
+	if _, err := pc.br.Peek(1); err != nil {
+		return nil, true, err
+	}
+	resp, err = pc.readFinalResponse(req)
+	return resp, false, err
+}
+
+// readFinalResponse reads response heads until one is not informational,
+// the 101 of a protocol switch included. Other 1xx are not forwarded (as
+// http.Transport did not).
+func (pc *h1Conn) readFinalResponse(req *http.Request) (*http.Response, error) {
+	for range max1xx + 1 {
+		if err := pc.readHead(req.Method); err != nil {
+			return nil, err
+		}
+		if pc.h.Status >= 200 || pc.h.Status == http.StatusSwitchingProtocols {
+			return pc.response(req), nil
+		}
+	}
+	return nil, errTooMany1xx
+}
+
+// isClosedConn: the peer closed or reset the connection.
+func isClosedConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// deliver gives the response a body that reads from the connection and
+// decides the connection's fate when the body is done.
+func (pc *h1Conn) deliver(req *http.Request, resp *http.Response, stop func() bool) {
+	// The parser sets Close for HTTP/1.0 without keep-alive and for bodies
+	// delimited by close; a keep-alive HTTP/1.0 peer is not trusted either.
+	reuse := !pc.noReuse && !resp.Close && resp.ProtoAtLeast(1, 1)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if stop != nil {
+			stop() // the tunnel watches the client itself
+		}
+		resp.Body = &h1Tunnel{r: pc.br, conn: pc.conn}
+		return
+	}
+	b := &h1Body{pc: pc, resp: resp, stop: stop, reuse: reuse}
+	if resp.Body == http.NoBody {
+		b.finish(reuse)
+		return
+	}
+	resp.Body = b
+}
+
+// h1Body is a response body read from the connection. At a clean end it
+// returns the connection to the pool; an error or an early Close (which
+// may come from another goroutine, to break a stalled Read) closes it.
+type h1Body struct {
+	pc    *h1Conn
+	resp  *http.Response // for its trailer
+	stop  func() bool
+	reuse bool
+	state atomic.Int32 // bodyReading, then bodyDone or bodyClosed
+}
+
+const (
+	bodyReading int32 = iota
+	bodyDone
+	bodyClosed
+)
+
+var errBodyClosed = errors.New("read on a closed response body")
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	switch b.state.Load() {
+	case bodyDone:
+		return 0, io.EOF // the connection may serve another request by now
+	case bodyClosed:
+		return 0, errBodyClosed
+	}
+	n, err := b.pc.body.Read(p)
+	if err == nil && n > 0 && b.pc.body.Done() {
+		// The last bytes come with EOF: the connection goes back to the
+		// pool now, before the proxy's last write to its client, and
+		// the proxy saves a flush.
+		err = io.EOF
+	}
+	if err == io.EOF {
+		copyTrailer(b.resp, b.pc.body.Trailer())
+		b.finish(b.reuse)
+	} else if err != nil {
+		b.finish(false)
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+// finish settles the connection once: pooled after a clean end, closed
+// otherwise. A context watch that already fired has closed the socket.
+func (b *h1Body) finish(clean bool) {
+	state := bodyClosed
+	if clean {
+		state = bodyDone
+	}
+	if !b.state.CompareAndSwap(bodyReading, state) {
+		return
+	}
+	if b.stop != nil && !b.stop() {
+		clean = false
+	}
+	if clean {
+		b.pc.client.put(b.pc)
+	} else {
+		b.pc.close()
+	}
+}
+
+// h1Tunnel is the connection after 101 Switching Protocols, bytes the
+// peer sent after the head included; the proxy splices it to the client.
+type h1Tunnel struct {
+	r    *bufio.Reader
+	conn net.Conn
+	once sync.Once
+}
+
+func (t *h1Tunnel) Read(p []byte) (int, error)  { return t.r.Read(p) }
+func (t *h1Tunnel) Write(p []byte) (int, error) { return t.conn.Write(p) }
+func (t *h1Tunnel) Close() error {
+	t.once.Do(func() { t.conn.Close() })
+	return nil
+}

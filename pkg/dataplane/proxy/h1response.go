@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"net/http"
+	"net/textproto"
+	"strconv"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
+)
+
+const (
+	// maxResponseHead bounds a response head (and a trailer section): a
+	// larger one is a 502. nginx stops at 4 or 8 KiB (proxy_buffer_size);
+	// this leaves room for applications with many cookies.
+	maxResponseHead = 64 << 10
+)
+
+// readHead reads the next response head into pc.h; its views stay valid
+// until the connection is read again.
+func (pc *h1Conn) readHead(method string) error {
+	return h1.ReadResponse(pc.br, &pc.h, maxResponseHead, method)
+}
+
+// response turns the head in pc.h into the *http.Response the proxy
+// works with, its body framed by pc.body. Field values share one string.
+func (pc *h1Conn) response(req *http.Request) *http.Response {
+	h := &pc.h
+	resp := &http.Response{
+		StatusCode: h.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: h.Minor,
+		Header: headerOf(h.Fields), Close: h.Close, Request: req, Body: http.NoBody,
+	}
+	if h.Minor == 0 {
+		resp.Proto = "HTTP/1.0"
+	}
+	resp.Status = statusLine(h.Status, h.Reason)
+	switch h.Framing {
+	case h1.Length:
+		resp.ContentLength = h.ContentLength
+	case h1.Chunked:
+		resp.ContentLength = -1
+		resp.TransferEncoding = chunkedCoding
+		resp.Trailer = declaredTrailer(resp.Header)
+	case h1.UntilClose:
+		resp.ContentLength = -1
+	default: // a HEAD response keeps the length it declares
+		resp.ContentLength = 0
+		if req.Method == http.MethodHead {
+			resp.ContentLength = h.ContentLength
+		}
+	}
+	if h.Framing != h1.NoBody && !(h.Framing == h1.Length && h.ContentLength == 0) {
+		pc.body.Reset(pc.br, h, maxResponseHead)
+		resp.Body = nil // deliver sets the body that reads pc.body
+	}
+	return resp
+}
+
+var chunkedCoding = []string{"chunked"}
+
+// headerOf copies fields into an http.Header: one string holds every
+// value, one slice every value's slot, and common names are not copied.
+func headerOf(fields []h1.Field) http.Header {
+	size := 0
+	for _, f := range fields {
+		size += len(f.Value)
+	}
+	all := make([]byte, 0, size)
+	for _, f := range fields {
+		all = append(all, f.Value...)
+	}
+	values := string(all)
+	slots := make([]string, len(fields))
+	hdr := make(http.Header, len(fields))
+	at := 0
+	for i, f := range fields {
+		v := values[at : at+len(f.Value)]
+		at += len(f.Value)
+		name := canonicalName(f.Name)
+		if prev, ok := hdr[name]; ok {
+			hdr[name] = append(prev, v)
+			continue
+		}
+		slots[i] = v
+		hdr[name] = slots[i : i+1 : i+1]
+	}
+	return hdr
+}
+
+// canonicalName is the canonical form of a field name; the common ones,
+// sent canonical, cost no allocation.
+func canonicalName(name []byte) string {
+	if s, ok := commonNames[string(name)]; ok {
+		return s
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(name))
+}
+
+var commonNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-Range",
+		"Content-Security-Policy", "Content-Type", "Date", "Etag", "ETag", "Expires", "Keep-Alive", "Last-Modified",
+		"Link", "Location", "Pragma", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security",
+		"Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Via", "Www-Authenticate", "WWW-Authenticate",
+		"X-Content-Type-Options", "X-Frame-Options", "X-Request-Id", "X-Request-ID"} {
+		m[n] = textproto.CanonicalMIMEHeaderKey(n)
+		m[textproto.TrimString(lower(n))] = m[n]
+	}
+	return m
+}()
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// statusLine is http.Response.Status: "200 OK".
+func statusLine(code int, reason []byte) string {
+	if code < len(standardStatus) && standardStatus[code] != "" && string(reason) == http.StatusText(code) {
+		return standardStatus[code]
+	}
+	return strconv.Itoa(code) + " " + string(reason)
+}
+
+// standardStatus holds the status lines with their standard reasons.
+var standardStatus = func() (s [600]string) {
+	for code := range s {
+		if text := http.StatusText(code); text != "" {
+			s[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return s
+}()
+
+// declaredTrailer is the trailer a chunked response announces in its
+// Trailer field, with the values to come.
+func declaredTrailer(hdr http.Header) http.Header {
+	names := hdr["Trailer"]
+	if len(names) == 0 {
+		return nil
+	}
+	t := make(http.Header)
+	for _, v := range names {
+		for v != "" {
+			var name string
+			name, v = cutToken(v)
+			if name != "" {
+				t[textproto.CanonicalMIMEHeaderKey(name)] = nil
+			}
+		}
+	}
+	return t
+}
+
+func cutToken(v string) (string, string) {
+	for i := 0; i < len(v); i++ {
+		if v[i] == ',' {
+			return textproto.TrimString(v[:i]), v[i+1:]
+		}
+	}
+	return textproto.TrimString(v), ""
+}
+
+// copyTrailer fills the response's trailer with the fields that ended the
+// body, before the connection, and the views into its buffer, go to
+// another request. Trailers nobody declared are kept too, as net/http does.
+func copyTrailer(resp *http.Response, fields []h1.Field) {
+	if len(fields) == 0 {
+		return
+	}
+	if resp.Trailer == nil {
+		resp.Trailer = make(http.Header, len(fields))
+	}
+	t := resp.Trailer
+	for _, f := range fields {
+		name := canonicalName(f.Name)
+		t[name] = append(t[name], string(f.Value))
+	}
+}
