@@ -40,6 +40,8 @@ type Router struct {
 	caPools map[string]*x509.CertPool
 	// keyPairs keeps parsed certificates across snapshots likewise.
 	keyPairs keyPairs
+	// reuse keeps the compiled parts of the snapshot in force.
+	reuse reuse
 }
 
 // state is everything one snapshot compiles into. It is never mutated after
@@ -86,7 +88,7 @@ func (r *Router) SetAccessLog(l *accesslog.Logger) { r.access = l }
 func (r *Router) Apply(s *snapshot.Snapshot) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	table, err := Compile(s)
+	table, index, err := r.reuse.compileTable(s)
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}
@@ -94,12 +96,13 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
 	}
-	ups, err := r.upstreams(s)
+	ups, err := r.reuse.upstreamsOf(r, s, index)
 	if err != nil {
 		return err
 	}
 	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
 	r.keyPairs.commit()
+	r.reuse.commit(s, table, index, ups)
 	return nil
 }
 
@@ -153,12 +156,11 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
 	for i := range s.Upstreams {
 		u := &s.Upstreams[i]
-		peer, err := r.peerTemplate(u, usedCAs)
+		rt, err := r.runtimeOf(u, usedCAs)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+			return nil, err
 		}
-		out[i] = upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
-			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
+		out[i] = rt
 		cfgs[i] = poolConfig(u)
 	}
 	pools := r.registry.Update(cfgs)
@@ -167,6 +169,16 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 	}
 	r.caPools = usedCAs
 	return out, nil
+}
+
+// runtimeOf is u's runtime, without its pool.
+func (r *Router) runtimeOf(u *snapshot.Upstream, usedCAs map[string]*x509.CertPool) (upstreamRuntime, error) {
+	peer, err := r.peerTemplate(u, usedCAs)
+	if err != nil {
+		return upstreamRuntime{}, fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	return upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
+		retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}, nil
 }
 
 func poolConfig(u *snapshot.Upstream) lb.PoolConfig {

@@ -50,6 +50,9 @@ func sharedOrCopy[T any](prev *snapshot.Snapshot, changed bool, list []T, of fun
 // patchHosts updates the sorted hosts where groups changed, keeping the
 // Routes slice of a host whose routes are equal, and reports a change.
 func (x *incremental) patchHosts() bool {
+	if len(x.dirty.hosts) > 64 && len(x.dirty.hosts) > len(x.hosts)/8 {
+		return x.rebuildHosts()
+	}
 	changed := false
 	for h := range x.dirty.hosts {
 		var routes []snapshot.Route
@@ -75,6 +78,14 @@ func (x *incremental) patchHosts() bool {
 }
 
 func (x *incremental) patchUpstreams() bool {
+	if len(x.dirty.upstreams) > 64 && len(x.dirty.upstreams) > len(x.upstreams)/8 {
+		x.upstreams = x.upstreams[:0]
+		for _, u := range x.upValue {
+			x.upstreams = append(x.upstreams, u)
+		}
+		slices.SortFunc(x.upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+		return true
+	}
 	changed := false
 	for name := range x.dirty.upstreams {
 		u, used := x.upValue[name]
@@ -136,6 +147,11 @@ func (x *incremental) patchCertificates() bool {
 // returned as it was.
 func (x *incremental) patchResults() []IngressResult {
 	changed := false
+	if len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
+		x.rebuildResults()
+		clear(x.dirty.results)
+		changed = true
+	}
 	for k := range x.dirty.results {
 		var r IngressResult
 		g := x.groupOf[k]
@@ -164,4 +180,32 @@ func (x *incremental) patchResults() []IngressResult {
 	}
 	x.snapResults = append(make([]IngressResult, 0, len(x.results)), x.results...)
 	return x.snapResults
+}
+
+// rebuildHosts sorts every host anew, for a call that changed many:
+// inserting them one by one would cost the square of their number.
+func (x *incremental) rebuildHosts() bool {
+	old := x.hosts
+	x.hosts = make([]snapshot.VirtualHost, 0, len(x.hostGroup))
+	for h, g := range x.hostGroup {
+		x.hosts = append(x.hosts, snapshot.VirtualHost{Name: h, Routes: g.hosts[h]})
+	}
+	slices.SortFunc(x.hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
+	for i := range x.hosts { // keep the slices of unchanged hosts
+		j, found := slices.BinarySearchFunc(old, x.hosts[i].Name, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
+		if found && reflect.DeepEqual(old[j].Routes, x.hosts[i].Routes) {
+			x.hosts[i].Routes = old[j].Routes
+		}
+	}
+	return true
+}
+
+func (x *incremental) rebuildResults() {
+	x.results = x.results[:0]
+	for k, g := range x.groupOf {
+		x.results = append(x.results, g.results[k])
+	}
+	slices.SortFunc(x.results, func(a, b IngressResult) int {
+		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
 }

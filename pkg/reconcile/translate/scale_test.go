@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // scaleInput is the cluster of issue 10 scaled to n Ingresses: each with
@@ -107,19 +108,27 @@ func BenchmarkIncrementalScale(b *testing.B) {
 	}
 }
 
+// benchIncremental applies each result to a Router, as the data plane
+// does: compiling the table, certificates and pools.
 func benchIncremental(b *testing.B, in Input, change func(*Input, int)) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
 	cache := NewCache()
-	cache.Translate(in)
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := router.New(registry, nil)
+	if err := r.Apply(cache.Translate(in).Snapshot); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		i++
 		change(&in, i)
-		out := cache.Translate(in)
-		if _, err := router.Compile(out.Snapshot); err != nil {
+		s := cache.Translate(in).Snapshot
+		s.Version = uint64(i)
+		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,0 +1,203 @@
+package router
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// reuse is what Apply compiled for the snapshot in force, kept so that the
+// next Apply compiles only what differs: a producer that leaves a host's
+// Routes slice as it was (the translate Cache does) gets the host's
+// compiled routes back without a look at them, and unchanged upstreams
+// keep their runtime without a call to the registry.
+type reuse struct {
+	snap      *snapshot.Snapshot
+	table     *Table
+	index     map[string]int
+	upstreams []upstreamRuntime
+}
+
+// compileTable is Compile(s), patching the previous table where s differs
+// from the previous snapshot. Gateways are compiled in full.
+func (ru *reuse) compileTable(s *snapshot.Snapshot) (*Table, map[string]int, error) {
+	index, err := upstreamIndex(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	prev := ru.snap
+	if prev == nil || len(s.Gateways) > 0 || len(prev.Gateways) > 0 {
+		t, err := Compile(s)
+		return t, index, err
+	}
+	shifted := shiftedUpstreams(ru.index, index)
+	t := &Table{exact: maps.Clone(ru.table.exact), wildcard: maps.Clone(ru.table.wildcard), catchAll: ru.table.catchAll}
+	var added []*snapshot.VirtualHost
+	i, j := 0, 0
+	for i < len(prev.Hosts) || j < len(s.Hosts) {
+		switch c := compareHosts(prev.Hosts, s.Hosts, i, j); {
+		case c < 0:
+			t.removeHost(prev.Hosts[i].Name)
+			i++
+		case c > 0:
+			added = append(added, &s.Hosts[j])
+			j++
+		default:
+			if !sameRoutes(prev.Hosts[i].Routes, s.Hosts[j].Routes) || usesAny(s.Hosts[j].Routes, shifted) {
+				t.removeHost(prev.Hosts[i].Name)
+				added = append(added, &s.Hosts[j])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	for _, vh := range added {
+		if err := t.addHost(vh, index, maxScannedPrefixes); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.DefaultBackend != nil {
+		m, err := compileMatch(s.DefaultBackend, index)
+		if err != nil {
+			t, err := Compile(s) // for Compile's error message
+			return t, index, err
+		}
+		t.defaultBkd = &m
+	}
+	return t, index, nil
+}
+
+// commit remembers what was published.
+func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups []upstreamRuntime) {
+	ru.snap, ru.table, ru.index, ru.upstreams = s, t, index, ups
+}
+
+func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
+	index := make(map[string]int, len(s.Upstreams))
+	for i, u := range s.Upstreams {
+		if _, dup := index[u.Name]; dup {
+			_, err := Compile(s) // the same refusal, worded once
+			return nil, err
+		}
+		index[u.Name] = i
+	}
+	return index, nil
+}
+
+// shiftedUpstreams are the upstreams whose index changed, or nil when
+// none did, so most calls skip looking at routes for them.
+// A removed upstream counts as shifted, so that a route still naming it is
+// refused as Compile would refuse it.
+func shiftedUpstreams(prev, next map[string]int) map[string]bool {
+	var shifted map[string]bool
+	for name, j := range prev {
+		if i, ok := next[name]; !ok || i != j {
+			if shifted == nil {
+				shifted = map[string]bool{}
+			}
+			shifted[name] = true
+		}
+	}
+	return shifted
+}
+
+func usesAny(routes []snapshot.Route, names map[string]bool) bool {
+	if names == nil {
+		return false
+	}
+	for i := range routes {
+		if names[routes[i].Upstream] {
+			return true
+		}
+		for _, b := range routes[i].Backends {
+			if names[b.Upstream] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compareHosts orders the i-th of a and the j-th of b, either past its end
+// counting as greater.
+func compareHosts(a, b []snapshot.VirtualHost, i, j int) int {
+	switch {
+	case i >= len(a):
+		return 1
+	case j >= len(b):
+		return -1
+	}
+	return strings.Compare(a[i].Name, b[j].Name)
+}
+
+// sameRoutes tells whether b is a's very slice: the producer's promise
+// that nothing in it changed. A snapshot's routes are never modified.
+func sameRoutes(a, b []snapshot.Route) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// removeHost undoes addHost for a host of the previous snapshot.
+func (t *Table) removeHost(name string) {
+	if name == "" {
+		t.catchAll = nil
+		return
+	}
+	n, err := normaliseHostName(name)
+	if err != nil {
+		return // it was never added
+	}
+	if suffix, ok := strings.CutPrefix(n, "*."); ok {
+		delete(t.wildcard, suffix)
+		return
+	}
+	delete(t.exact, n)
+}
+
+// sameUpstream tells whether a compiles to what b did. DeepEqual is cheap
+// here: the producer shares the slices of an unchanged upstream, and
+// DeepEqual takes a shared slice as equal without walking it.
+func sameUpstream(a, b *snapshot.Upstream) bool {
+	return reflect.DeepEqual(a, b)
+}
+
+// upstreamsOf returns the runtimes of s's upstreams: the previous
+// runtime (pool included) of an upstream equal to the previous snapshot's,
+// a new one for the others, whose pools alone the registry rebuilds.
+func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) ([]upstreamRuntime, error) {
+	prev := ru.snap
+	if prev == nil || !slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) }) {
+		return r.upstreams(s) // Patch merges settings in name order
+	}
+	out := make([]upstreamRuntime, len(s.Upstreams))
+	var changed []lb.PoolConfig
+	for i := range s.Upstreams {
+		u := &s.Upstreams[i]
+		if j, ok := ru.index[u.Name]; ok && sameUpstream(&prev.Upstreams[j], u) {
+			out[i] = ru.upstreams[j]
+			continue
+		}
+		rt, err := r.runtimeOf(u, r.caPools)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = rt
+		changed = append(changed, poolConfig(u))
+	}
+	var removed []string
+	for name := range ru.index {
+		if _, ok := index[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	if len(changed) == 0 && len(removed) == 0 {
+		return out, nil
+	}
+	pools := r.registry.Patch(changed, removed)
+	for i := range out {
+		out[i].pool = pools[out[i].name]
+	}
+	return out, nil
+}

@@ -1,0 +1,111 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// TestApplyReusingEqualsCompile applies a sequence of snapshots, each the
+// previous one with some hosts kept (their Routes slice shared, as the
+// translate Cache shares it), some changed, added or removed, and
+// upstreams added or removed so that indexes shift; after every Apply the
+// table in force must match every request as Compile's table does.
+func TestApplyReusingEqualsCompile(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	var s *snapshot.Snapshot
+	for step := range 300 {
+		s = nextSnapshot(rng, s)
+		s.Version = uint64(step + 1)
+		if err := r.Apply(s); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
+		want, err := Compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.current.Load()
+		for i, u := range got.upstreams {
+			if u.name != s.Upstreams[i].Name || u.pool.Name() != u.name || u.pool.Len() != len(s.Upstreams[i].Endpoints) {
+				t.Fatalf("seed %d step %d: runtime %d is %s with pool %s of %d, want %+v", seed, step, i, u.name, u.pool.Name(), u.pool.Len(), s.Upstreams[i])
+			}
+		}
+		for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
+			for _, path := range []string{"/", "/a", "/a/b", "/b"} {
+				gm, gok := got.table.Match(host, path)
+				wm, wok := want.Match(host, path)
+				if gok != wok || gok && (!reflect.DeepEqual(*gm.Route, *wm.Route) || gm.Upstream != wm.Upstream) {
+					t.Fatalf("seed %d step %d: %s%s matched %+v %v, Compile's table %+v %v", seed, step, host, path, gm, gok, wm, wok)
+				}
+				if gok && got.upstreams[gm.Upstream].name != s.Upstreams[gm.Upstream].Name {
+					t.Fatalf("seed %d step %d: runtime %d is %s, want %s", seed, step, gm.Upstream, got.upstreams[gm.Upstream].name, s.Upstreams[gm.Upstream].Name)
+				}
+			}
+		}
+	}
+}
+
+// nextSnapshot keeps, replaces or drops each host of prev, adds some, and
+// draws its upstreams anew from u0..u5 (so their indexes move).
+func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{}
+	for u := range 6 {
+		if u == 0 || rng.IntN(3) != 0 {
+			s.Upstreams = append(s.Upstreams, nextUpstream(rng, prev, fmt.Sprintf("u%d", u)))
+		}
+	}
+	pickUp := func() string { return s.Upstreams[rng.IntN(len(s.Upstreams))].Name }
+	has := func(name string) bool {
+		return slices.ContainsFunc(s.Upstreams, func(u snapshot.Upstream) bool { return u.Name == name })
+	}
+	hosts := map[string][]snapshot.Route{}
+	if prev != nil {
+		for _, vh := range prev.Hosts {
+			usable := !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return !has(r.Upstream) })
+			if usable && rng.IntN(4) != 0 {
+				hosts[vh.Name] = vh.Routes // shared, as the producer promises
+			}
+		}
+	}
+	for _, name := range []string{"h0", "h1", "h2", "h3", "h4", "*.w", ""} {
+		if _, kept := hosts[name]; !kept && rng.IntN(2) == 0 {
+			hosts[name] = []snapshot.Route{
+				{PathType: snapshot.PathPrefix, Path: "/a", Upstream: pickUp(), Source: "x"},
+				{PathType: snapshot.PathExact, Path: "/", Upstream: pickUp(), Source: fmt.Sprint(rng.IntN(9))},
+			}
+		}
+	}
+	for name, routes := range hosts {
+		s.Hosts = append(s.Hosts, snapshot.VirtualHost{Name: name, Routes: routes})
+	}
+	slices.SortFunc(s.Hosts, func(a, b snapshot.VirtualHost) int { return compareHosts([]snapshot.VirtualHost{a}, []snapshot.VirtualHost{b}, 0, 0) })
+	if rng.IntN(2) == 0 {
+		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
+	}
+	return s
+}
+
+// nextUpstream is prev's upstream called name, or one with new endpoints.
+func nextUpstream(rng *rand.Rand, prev *snapshot.Snapshot, name string) snapshot.Upstream {
+	if prev != nil && rng.IntN(2) == 0 {
+		for _, u := range prev.Upstreams {
+			if u.Name == name {
+				return u
+			}
+		}
+	}
+	u := snapshot.Upstream{Name: name}
+	for e := rng.IntN(3); e > 0; e-- {
+		u.Endpoints = append(u.Endpoints, snapshot.Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", 1000+e*10+rng.IntN(3)), Weight: 1})
+	}
+	return u
+}
