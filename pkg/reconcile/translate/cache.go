@@ -68,6 +68,26 @@ func (c *Cache) Translate(in Input) Output {
 	return out
 }
 
+// TranslateChanges is Translate of the objects of the last call with ch
+// applied: in's settings, IngressClasses and LastGoodCertificates are
+// used, its lists of other objects are not. Its cost depends on what
+// changed, not on how many objects there are; a controller feeds it the
+// keys its informers saw change.
+func (c *Cache) TranslateChanges(in Input, ch Changes) Output {
+	c.epoch++
+	if in.AllowLoopbackEndpoints != c.allowLoopback {
+		clear(c.services)
+		c.allowLoopback = in.AllowLoopbackEndpoints
+	}
+	if c.state == nil {
+		c.state = newIncremental()
+	}
+	c.state.w.apply(&ch, c.epoch)
+	out := c.state.build(&in, c.state.w.upstreamList(), c)
+	c.forgetDeleted()
+	return out
+}
+
 // forgetDeleted drops what the memos hold for deleted Services and Secrets.
 func (c *Cache) forgetDeleted() {
 	w := c.state.w

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
@@ -120,13 +121,18 @@ func (x *incremental) translate(in *Input, c *Cache) (Output, bool) {
 	if x.w.changed.duplicate {
 		return Output{}, false
 	}
+	return x.build(in, in.Upstreams, c), true
+}
+
+// build translates the world after an update, given its Upstreams.
+func (x *incremental) build(in *Input, upstreamObjects []v1alpha1.Upstream, c *Cache) Output {
 	x.dirty = dirtyParts{hosts: map[string]bool{}, results: map[types.NamespacedName]bool{},
 		upstreams: map[string]bool{}, certs: map[string]bool{}}
 	x.idx = x.w.index(x.idx, in.AllowLoopbackEndpoints)
 	g := newPartTranslator(x.idx, in, c, 0)
 	g.defaultCertificate(in.DefaultTLSSecret)
 	g.useDefaultService(in.DefaultBackendService)
-	upstreams := g.translateUpstreams(in.Upstreams)
+	upstreams := g.translateUpstreams(upstreamObjects)
 
 	changed := x.changedIngresses(in, g.built)
 	x.replaceGroup(x.global, &group{used: g.used, good: g.good})
@@ -137,7 +143,7 @@ func (x *incremental) translate(in *Input, c *Cache) (Output, bool) {
 		Upstreams:        upstreams,
 		Warnings:         g.warnings,
 		GoodCertificates: maps.Clone(x.goodValue),
-	}, true
+	}
 }
 
 // changedIngresses updates the plans and returns the keys of the Ingresses

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // TestIncrementalSharedClaims is TestIncrementalEqualsFull on a world made
@@ -23,7 +25,8 @@ func TestIncrementalSharedClaims(t *testing.T) {
 	for run := 0; run < 100; run++ {
 		w := &claimsWorld{rng: rand.New(rand.NewPCG(seed, uint64(run)))}
 		in := w.initial()
-		cache := NewCache()
+		cache, fed := NewCache(), NewCache()
+		var prev Input
 		for step := 0; step < 40; step++ {
 			if step > 0 {
 				w.change(&in)
@@ -31,6 +34,15 @@ func TestIncrementalSharedClaims(t *testing.T) {
 			stampVersions(&in)
 			want := Translate(in)
 			got := cache.Translate(in)
+			if step == 0 {
+				fed.Translate(in)
+			} else if viaChanges := fed.TranslateChanges(in, changesBetween(prev, in)); !reflect.DeepEqual(viaChanges, want) {
+				got = viaChanges
+				w.last += ", fed as Changes"
+			}
+			prev = in // with its own lists: change edits them in place
+			prev.Ingresses, prev.Services, prev.EndpointSlices = slices.Clone(in.Ingresses), slices.Clone(in.Services), slices.Clone(in.EndpointSlices)
+			prev.Secrets, prev.Upstreams = slices.Clone(in.Secrets), slices.Clone(in.Upstreams)
 			if !reflect.DeepEqual(got, want) {
 				what := fmt.Sprintf("seed %d run %d step %d (%s)", seed, run, step, w.last)
 				mustEqualJSON(t, what+": snapshot", got.Snapshot, want.Snapshot)
@@ -154,7 +166,11 @@ func (w *claimsWorld) changeIngress(in *Input) {
 	i := w.rng.IntN(len(in.Ingresses) + 1)
 	switch {
 	case i == len(in.Ingresses):
-		in.Ingresses = append(in.Ingresses[:i:i], w.ingress(8+i)) // a name not in use
+		n := 8
+		for slices.ContainsFunc(in.Ingresses, func(ing networkingv1.Ingress) bool { return ing.Name == fmt.Sprintf("i%d", n) }) {
+			n++ // a name not in use in either namespace
+		}
+		in.Ingresses = append(in.Ingresses[:i:i], w.ingress(n))
 		w.last = "Ingress added " + in.Ingresses[i].Name
 	case w.rng.IntN(3) == 0:
 		w.last = "Ingress deleted " + in.Ingresses[i].Name
@@ -166,4 +182,35 @@ func (w *claimsWorld) changeIngress(in *Input) {
 		in.Ingresses[i] = next
 		w.last = "Ingress changed " + next.Name
 	}
+}
+
+// changesBetween lists what an informer would report between two inputs.
+func changesBetween(old, next Input) Changes {
+	return Changes{
+		Ingresses:      changedObjects(old.Ingresses, next.Ingresses),
+		Services:       changedObjects(old.Services, next.Services),
+		EndpointSlices: changedObjects(old.EndpointSlices, next.EndpointSlices),
+		Secrets:        changedObjects(old.Secrets, next.Secrets),
+		Upstreams:      changedObjects(old.Upstreams, next.Upstreams),
+	}
+}
+
+func changedObjects[T any, P object[T]](old, next []T) map[types.NamespacedName]P {
+	out := map[types.NamespacedName]P{}
+	was := map[types.NamespacedName]P{}
+	for i := range old {
+		was[keyOf(P(&old[i]))] = P(&old[i])
+	}
+	for i := range next {
+		p := P(&next[i])
+		k := keyOf(p)
+		if o, ok := was[k]; !ok || o.GetResourceVersion() != p.GetResourceVersion() {
+			out[k] = p
+		}
+		delete(was, k)
+	}
+	for k := range was {
+		out[k] = nil
+	}
+	return out
 }

@@ -184,3 +184,54 @@ func (w *world) sortedSlices(svc types.NamespacedName) []*discoveryv1.EndpointSl
 	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return compareObjects(a, b) })
 	return out
 }
+
+// Changes are the objects added, changed or deleted since the Cache's
+// last call, by key: the object as it is now, or nil when it was deleted.
+// An object listed that did not change (same UID and resourceVersion) is
+// ignored, so a caller may list too much.
+type Changes struct {
+	Ingresses      map[types.NamespacedName]*networkingv1.Ingress
+	Services       map[types.NamespacedName]*corev1.Service
+	EndpointSlices map[types.NamespacedName]*discoveryv1.EndpointSlice
+	Secrets        map[types.NamespacedName]*corev1.Secret
+	Upstreams      map[types.NamespacedName]*v1alpha1.Upstream
+}
+
+// apply takes in the objects of ch and records what changed.
+func (w *world) apply(ch *Changes, epoch uint64) {
+	w.changed = newChanges()
+	c := &w.changed
+	applyObjects(ch.Ingresses, w.ingresses, epoch, func(k types.NamespacedName, _ *networkingv1.Ingress) { c.ingresses[k] = true })
+	applyObjects(ch.Services, w.services, epoch, func(k types.NamespacedName, _ *corev1.Service) { c.services[k] = true })
+	applyObjects(ch.Secrets, w.secrets, epoch, func(k types.NamespacedName, _ *corev1.Secret) { c.secrets[k] = true })
+	applyObjects(ch.Upstreams, w.upstreams, epoch, func(k types.NamespacedName, _ *v1alpha1.Upstream) { c.upstreams[k] = true })
+	applyObjects(ch.EndpointSlices, w.slices, epoch, w.sliceChanged)
+}
+
+func applyObjects[T any, P object[T]](objs map[types.NamespacedName]P, have map[types.NamespacedName]*tracked[T], epoch uint64,
+	changed func(types.NamespacedName, P)) {
+	for k, p := range objs {
+		t, ok := have[k]
+		switch {
+		case p == nil && !ok:
+		case p == nil:
+			delete(have, k)
+			changed(k, P(&t.obj))
+		case !ok:
+			have[k] = &tracked[T]{obj: *p, epoch: epoch}
+			changed(k, nil)
+		case !sameVersion(P(&t.obj), p):
+			have[k] = &tracked[T]{obj: *p, epoch: epoch}
+			changed(k, P(&t.obj))
+		}
+	}
+}
+
+// upstreamList is every Upstream of the world, for translateUpstreams.
+func (w *world) upstreamList() []v1alpha1.Upstream {
+	out := make([]v1alpha1.Upstream, 0, len(w.upstreams))
+	for _, t := range w.upstreams {
+		out = append(out, t.obj)
+	}
+	return out
+}
