@@ -19,7 +19,7 @@ go test -run '^$' -bench 'Match|Pick|Logging' -benchmem -count=1 ./pkg/dataplane
 echo "== time from an API write to the snapshot that contains it (real kube-apiserver)"
 go test -count=1 -tags envtest -run TestMeasureApplyLatency -v ./pkg/reconcile/ | grep -E 'apply-latency|^(ok|FAIL)'
 
-echo "== scale: build CPU per change (in memory), then load, start to ready, propagation through the proxy, status writes, RSS and churn (real kube-apiserver)"
+echo "== scale: build CPU per change (in memory), then load, start to ready, propagation and RSS (real kube-apiserver)"
 go test -run '^$' -bench 'Scale' -benchtime 10x -count=1 ./pkg/reconcile/translate/ | grep -E '^(Benchmark|ok|FAIL)'
 hack/bench/scale.sh "$out"
 
