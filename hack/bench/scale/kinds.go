@@ -192,6 +192,9 @@ type churnResult struct {
 	requests, failed  int
 	markerMax         time.Duration
 	changes           int
+	// rss and heap (in use) when the churn started and when it ended.
+	rssStart, rssEnd   int64
+	heapStart, heapEnd float64
 }
 
 // runChurn changes a bulk EndpointSlice every 10 ms for d while a paced
@@ -202,6 +205,7 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	var r churnResult
 	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
 	r.idleP99 = pct(idle, 99)
+	r.rssStart, r.heapStart = memory(b)
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var werr error
@@ -223,6 +227,7 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	})
 	stop.Store(true)
 	wg.Wait()
+	r.rssEnd, r.heapEnd = memory(b)
 	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
 	return r, errors.Join(werr)
 }
@@ -308,4 +313,14 @@ func load(addr string, d time.Duration, marker func(i int) error) ([]time.Durati
 	}
 	mwg.Wait()
 	return lat, failed
+}
+
+// memory is Baton's resident set and Go heap in use.
+func memory(b *framework.Baton) (int64, float64) {
+	rss, _ := framework.ProcessRSS(b.PID())
+	m, err := framework.ScrapeMetrics(b.MetricsAddr)
+	if err != nil {
+		return rss, 0
+	}
+	return rss, sum(m, "go_memstats_heap_inuse_bytes")
 }

@@ -166,8 +166,8 @@ func sum(m framework.Metrics, name string) float64 {
 
 func printTable(rows []row) {
 	fmt.Println("| Ingresses | load | start→ready | build per change | " + strings.Join(kindNames(), " | ") +
-		" | status writes per change | RSS ready → after | churn 100/s: proxy p99 idle → churn, failed, marker lag max |")
-	fmt.Println("|" + strings.Repeat(" --- |", 7+len(kinds)))
+		" | status writes per change | RSS ready → after | RSS (heap) churn start → end | churn 100/s: proxy p99 idle → churn, failed, marker lag max |")
+	fmt.Println("|" + strings.Repeat(" --- |", 8+len(kinds)))
 	for _, r := range rows {
 		cells := []string{strconv.Itoa(r.ingresses), r.load.Round(100 * time.Millisecond).String(),
 			r.ready.Round(10 * time.Millisecond).String(), fmt.Sprintf("%.2f ms", r.buildMs)}
@@ -176,6 +176,7 @@ func printTable(rows []row) {
 		}
 		cells = append(cells, fmt.Sprintf("%.2f", r.statusWrites),
 			fmt.Sprintf("%d → %d MiB", r.rssReady>>20, r.rssAfter>>20),
+			fmt.Sprintf("%d (%.0f) → %d (%.0f) MiB", r.churn.rssStart>>20, r.churn.heapStart/(1<<20), r.churn.rssEnd>>20, r.churn.heapEnd/(1<<20)),
 			fmt.Sprintf("%s → %s, %d of %d, %s (%d changes)", ms(r.churn.idleP99), ms(r.churn.churnP99),
 				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes))
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")

@@ -15,11 +15,20 @@ import (
 // Routes slice as it was (the translate Cache does) gets the host's
 // compiled routes back without a look at them, and unchanged upstreams
 // keep their runtime without a call to the registry.
+//
+// Upstreams are numbered by slots that outlive snapshots (a name keeps its
+// slot while it is in use; a free slot is taken again), not by their
+// position in the snapshot: an upstream added or removed would otherwise
+// shift the positions after it, and every host routing to those would have
+// to be compiled again. The state's upstreams are indexed by slot.
 type reuse struct {
 	snap      *snapshot.Snapshot
 	table     *Table
-	index     map[string]int
+	index     map[string]int // slot of each upstream name
 	upstreams []upstreamRuntime
+	// full is set by compileTable when it compiled s in full, numbering
+	// upstreams by position, for upstreamsOf to do the same.
+	full bool
 }
 
 // compileTable is Compile(s), patching the previous table where s differs
@@ -30,10 +39,15 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot) (*Table, map[string]int, err
 		return nil, nil, err
 	}
 	prev := ru.snap
-	if prev == nil || len(s.Gateways) > 0 || len(prev.Gateways) > 0 {
+	// The same snapshot again may have been modified in place since (tests
+	// do it), so nothing of it can be trusted to be what was compiled.
+	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 ||
+		!slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	if ru.full { // Patch merges pool settings in name order
 		t, err := Compile(s)
 		return t, index, err
 	}
+	index = ru.slots(s)
 	shifted := shiftedUpstreams(ru.index, index)
 	t := &Table{exact: maps.Clone(ru.table.exact), wildcard: maps.Clone(ru.table.wildcard), catchAll: ru.table.catchAll}
 	var added []*snapshot.VirtualHost
@@ -68,6 +82,29 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot) (*Table, map[string]int, err
 		t.defaultBkd = &m
 	}
 	return t, index, nil
+}
+
+// slots numbers s's upstreams: the slot each had, else a free one.
+func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
+	index := make(map[string]int, len(s.Upstreams))
+	used := make([]bool, len(ru.upstreams)+len(s.Upstreams))
+	var fresh []string
+	for i := range s.Upstreams {
+		name := s.Upstreams[i].Name
+		if slot, ok := ru.index[name]; ok {
+			index[name], used[slot] = slot, true
+		} else {
+			fresh = append(fresh, name)
+		}
+	}
+	next := 0
+	for _, name := range fresh {
+		for used[next] {
+			next++
+		}
+		index[name], used[next] = next, true
+	}
+	return index
 }
 
 // commit remembers what was published.
@@ -167,23 +204,27 @@ func sameUpstream(a, b *snapshot.Upstream) bool {
 // runtime (pool included) of an upstream equal to the previous snapshot's,
 // a new one for the others, whose pools alone the registry rebuilds.
 func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) ([]upstreamRuntime, error) {
-	prev := ru.snap
-	if prev == nil || !slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) }) {
-		return r.upstreams(s) // Patch merges settings in name order
+	if ru.full {
+		return r.upstreams(s)
 	}
-	out := make([]upstreamRuntime, len(s.Upstreams))
+	size := 0
+	for _, slot := range index {
+		size = max(size, slot+1)
+	}
+	out := make([]upstreamRuntime, size)
 	var changed []lb.PoolConfig
 	for i := range s.Upstreams {
 		u := &s.Upstreams[i]
-		if j, ok := ru.index[u.Name]; ok && sameUpstream(&prev.Upstreams[j], u) {
-			out[i] = ru.upstreams[j]
+		slot := index[u.Name]
+		if old, ok := ru.previous(u.Name); ok && sameUpstream(old, u) {
+			out[slot] = ru.upstreams[ru.index[u.Name]]
 			continue
 		}
 		rt, err := r.runtimeOf(u, r.caPools)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = rt
+		out[slot] = rt
 		changed = append(changed, poolConfig(u))
 	}
 	var removed []string
@@ -197,7 +238,20 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	}
 	pools := r.registry.Patch(changed, removed)
 	for i := range out {
-		out[i].pool = pools[out[i].name]
+		if out[i].name != "" {
+			out[i].pool = pools[out[i].name]
+		}
 	}
 	return out, nil
+}
+
+// previous is the previous snapshot's upstream called name, found by
+// binary search: a snapshot's upstreams are sorted by name.
+func (ru *reuse) previous(name string) (*snapshot.Upstream, bool) {
+	ups := ru.snap.Upstreams
+	i, ok := slices.BinarySearchFunc(ups, name, func(u snapshot.Upstream, n string) int { return strings.Compare(u.Name, n) })
+	if !ok {
+		return nil, false
+	}
+	return &ups[i], true
 }

@@ -86,23 +86,27 @@ func BenchmarkTranslateScale(b *testing.B) {
 }
 
 // BenchmarkIncrementalScale is one rebuild after one change, with a
-// Cache warmed by the previous state: an Ingress changed (a path
+// Cache warmed by the previous state and told the changed object, as the
+// controller tells it (TranslateChanges): an Ingress changed (a path
 // renamed), or an EndpointSlice changed (an endpoint replaced).
 func BenchmarkIncrementalScale(b *testing.B) {
 	for _, n := range scaleSizes {
 		in := scaleInput(n)
 		b.Run(fmt.Sprintf("ingress-%d", n), func(b *testing.B) {
-			benchIncremental(b, in, func(in *Input, i int) {
+			benchIncremental(b, in, func(in *Input, i int) Changes {
 				ing := scaleIngress(n/2, max(n/10, 1))
 				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i)
 				ing.ResourceVersion = fmt.Sprint(i + 2)
 				in.Ingresses[n/2] = ing
+				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{keyOf(&ing): &ing}}
 			})
 		})
 		b.Run(fmt.Sprintf("slice-%d", n), func(b *testing.B) {
-			benchIncremental(b, in, func(in *Input, i int) {
+			benchIncremental(b, in, func(in *Input, i int) Changes {
 				s := len(in.Services) / 2
-				in.EndpointSlices[s] = scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
+				sl := scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
+				in.EndpointSlices[s] = sl
+				return Changes{EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{keyOf(&sl): &sl}}
 			})
 		})
 	}
@@ -110,7 +114,7 @@ func BenchmarkIncrementalScale(b *testing.B) {
 
 // benchIncremental applies each result to a Router, as the data plane
 // does: compiling the table, certificates and pools.
-func benchIncremental(b *testing.B, in Input, change func(*Input, int)) {
+func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
 	cache := NewCache()
@@ -125,8 +129,7 @@ func benchIncremental(b *testing.B, in Input, change func(*Input, int)) {
 	i := 0
 	for b.Loop() {
 		i++
-		change(&in, i)
-		s := cache.Translate(in).Snapshot
+		s := cache.TranslateChanges(in, change(&in, i)).Snapshot
 		s.Version = uint64(i)
 		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
