@@ -193,11 +193,41 @@ func (t *Table) removeHost(name string) {
 	delete(t.exact, n)
 }
 
-// sameUpstream tells whether a compiles to what b did. DeepEqual is cheap
-// here: the producer shares the slices of an unchanged upstream, and
-// DeepEqual takes a shared slice as equal without walking it.
+// sameUpstream tells whether a compiles to what b did. A producer shares
+// the slices of an unchanged upstream, so a shallow look (slices and
+// pointers by identity) settles most; DeepEqual, which allocates, only
+// looks at the rest.
 func sameUpstream(a, b *snapshot.Upstream) bool {
-	return reflect.DeepEqual(a, b)
+	return shallowEqual(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()) || reflect.DeepEqual(a, b)
+}
+
+// shallowEqual compares a and b field by field, slices, maps and pointers
+// by identity; false may only mean "not known to be equal".
+func shallowEqual(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !shallowEqual(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice:
+		return a.Len() == b.Len() && (a.Len() == 0 || a.Pointer() == b.Pointer())
+	case reflect.Pointer, reflect.Map, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return a.Pointer() == b.Pointer()
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		return a.Float() == b.Float()
+	}
+	return false // arrays, interfaces, complex numbers: ask DeepEqual
 }
 
 // upstreamsOf returns the runtimes of s's upstreams: the previous
@@ -210,6 +240,9 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	size := 0
 	for _, slot := range index {
 		size = max(size, slot+1)
+	}
+	if sameList(ru.snap.Upstreams, s.Upstreams) && len(ru.upstreams) == size {
+		return ru.upstreams, nil // the producer's promise: the very same list
 	}
 	out := make([]upstreamRuntime, size)
 	var changed []lb.PoolConfig
@@ -254,4 +287,8 @@ func (ru *reuse) previous(name string) (*snapshot.Upstream, bool) {
 		return nil, false
 	}
 	return &ups[i], true
+}
+
+func sameList(a, b []snapshot.Upstream) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

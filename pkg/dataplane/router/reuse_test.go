@@ -127,3 +127,39 @@ func checkRuntimes(t *testing.T, where string, runtimes []upstreamRuntime, s *sn
 		t.Fatalf("%s: %d runtimes for %d upstreams", where, named, len(s.Upstreams))
 	}
 }
+
+// TestSameUpstream: shared slices and equal fields are the same upstream,
+// equal contents in new slices too, and any changed field is not.
+func TestSameUpstream(t *testing.T) {
+	u := snapshot.Upstream{Name: "u", Endpoints: []snapshot.Endpoint{{Address: "127.0.0.1:1", Weight: 1}},
+		HealthCheck: &snapshot.HealthCheck{Path: "/h"}, TLS: snapshot.UpstreamTLS{CAPEM: []byte("ca")}}
+	same := u
+	copied := u
+	copied.Endpoints = slices.Clone(u.Endpoints)
+	copied.HealthCheck = &snapshot.HealthCheck{Path: "/h"}
+	for name, v := range map[string]snapshot.Upstream{"shared": same, "copied": copied} {
+		if !sameUpstream(&u, &v) {
+			t.Errorf("%s: an equal upstream compared different", name)
+		}
+	}
+	changes := map[string]func(*snapshot.Upstream){
+		"retries":   func(v *snapshot.Upstream) { v.Retries = 3 },
+		"endpoint":  func(v *snapshot.Upstream) { v.Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:2", Weight: 1}} },
+		"health":    func(v *snapshot.Upstream) { v.HealthCheck = &snapshot.HealthCheck{Path: "/other"} },
+		"ca":        func(v *snapshot.Upstream) { v.TLS.CAPEM = []byte("other") },
+		"timeouts":  func(v *snapshot.Upstream) { v.Timeouts.Idle = 1 },
+		"protocol":  func(v *snapshot.Upstream) { v.Protocol = snapshot.ProtocolH2C },
+		"host":      func(v *snapshot.Upstream) { v.HostRewrite = "x" },
+		"insecure":  func(v *snapshot.Upstream) { v.TLS.InsecureSkipVerify = true },
+		"passive":   func(v *snapshot.Upstream) { v.Passive.ConsecutiveFailures = 9 },
+		"headers":   func(v *snapshot.Upstream) { v.RequestHeaders.Remove = []string{"x"} },
+		"weighting": func(v *snapshot.Upstream) { v.Policy = snapshot.PolicyWeighted },
+	}
+	for name, change := range changes {
+		v := u
+		change(&v)
+		if sameUpstream(&u, &v) {
+			t.Errorf("%s changed, yet the upstream compared the same", name)
+		}
+	}
+}
