@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -15,17 +16,61 @@ import (
 // group is the translation of Ingresses that share claims (see claimsOf),
 // made together in age order as Translate would make them, and kept until
 // one of them or an object they read changes.
+//
+// Its parts are in slices, not maps: most groups are one Ingress, and a
+// small map costs several times its content (ten thousand groups of maps
+// were 40 MiB).
 type group struct {
 	members []types.NamespacedName
-	results map[types.NamespacedName]IngressResult
-	// hosts are the routes of each host the group names, sorted.
-	hosts map[string][]snapshot.Route
-	// certs are by Source, with the hosts this group serves them for.
-	certs map[string]*snapshot.Certificate
-	good  map[types.NamespacedName]snapshot.Certificate
-	used  map[string]snapshot.Upstream
+	// results are in members' order.
+	results []IngressResult
+	// hosts are the routes of each host the group names, sorted by name.
+	hosts []snapshot.VirtualHost
+	// certs have the hosts this group serves them for.
+	certs []*snapshot.Certificate
+	good  []goodCertificate
+	used  []snapshot.Upstream
 	// catchAll is the rule-less Ingresses' default backend, if they won it.
 	catchAll *snapshot.Route
+}
+
+type goodCertificate struct {
+	key  types.NamespacedName
+	cert snapshot.Certificate
+}
+
+// result is member k's result.
+func (g *group) result(k types.NamespacedName) IngressResult {
+	return g.results[slices.Index(g.members, k)]
+}
+
+// routes are host h's routes.
+func (g *group) routes(h string) []snapshot.Route {
+	i, _ := slices.BinarySearchFunc(g.hosts, h, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
+	return g.hosts[i].Routes
+}
+
+// cert is the certificate of Source src.
+func (g *group) cert(src string) *snapshot.Certificate {
+	i := slices.IndexFunc(g.certs, func(c *snapshot.Certificate) bool { return c.Source == src })
+	return g.certs[i]
+}
+
+// fill takes what t found, for the Ingresses of results.
+func (g *group) fill(t *translator) {
+	for name, routes := range t.routes {
+		g.hosts = append(g.hosts, snapshot.VirtualHost{Name: name, Routes: routes})
+	}
+	slices.SortFunc(g.hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
+	for _, c := range t.certs {
+		g.certs = append(g.certs, c)
+	}
+	for k, c := range t.good {
+		g.good = append(g.good, goodCertificate{k, c})
+	}
+	for _, u := range t.used {
+		g.used = append(g.used, u)
+	}
 }
 
 // settings are the parts of an Input that, when they change, make every
@@ -135,7 +180,9 @@ func (x *incremental) build(in *Input, upstreamObjects []v1alpha1.Upstream, c *C
 	upstreams := g.translateUpstreams(upstreamObjects)
 
 	changed := x.changedIngresses(in, g.built)
-	x.replaceGroup(x.global, &group{used: g.used, good: g.good})
+	global := &group{}
+	global.fill(g)
+	x.replaceGroup(x.global, global)
 	x.regroup(x.affected(changed), in, g)
 	return Output{
 		Snapshot:         x.patch(g),
@@ -344,16 +391,16 @@ func (x *incremental) connected(k types.NamespacedName, done map[types.Namespace
 func (x *incremental) translateGroup(plans []*ingressPlan, in *Input, g *translator) *group {
 	t := newPartTranslator(x.idx, in, g.cache, len(plans))
 	t.services, t.built, t.lastGood, t.defaultService = g.services, g.built, in.LastGoodCertificates, in.DefaultBackendService
-	gr := &group{results: make(map[types.NamespacedName]IngressResult, len(plans))}
+	gr := &group{members: make([]types.NamespacedName, 0, len(plans)), results: make([]IngressResult, 0, len(plans))}
 	for _, p := range plans {
 		gr.members = append(gr.members, p.key)
-		gr.results[p.key] = t.translateIngress(p)
+		gr.results = append(gr.results, t.translateIngress(p))
 	}
 	t.addHostDefaults()
 	for _, routes := range t.routes {
 		slices.SortFunc(routes, func(a, b snapshot.Route) int { return compareRoutes(&a, &b) })
 	}
-	gr.hosts, gr.certs, gr.good, gr.used = t.routes, t.certs, t.good, t.used
+	gr.fill(t)
 	if t.defaultOwner != "" {
 		gr.catchAll = t.defaultRoute
 	}
@@ -380,25 +427,26 @@ func (x *incremental) addGroup(g *group) {
 	for _, k := range g.members {
 		x.groupOf[k] = g
 	}
-	for h := range g.hosts {
-		x.hostGroup[h] = g
-		x.dirty.hosts[h] = true
+	for _, vh := range g.hosts {
+		x.hostGroup[vh.Name] = g
+		x.dirty.hosts[vh.Name] = true
 	}
-	for src := range g.certs {
+	for _, c := range g.certs {
+		src := c.Source
 		if x.certUsers[src] == nil {
 			x.certUsers[src] = map[*group]bool{}
 		}
 		x.certUsers[src][g] = true
 		x.dirty.certs[src] = true
 	}
-	for name, u := range g.used {
-		x.upCount[name]++
-		x.upValue[name] = u
-		x.dirty.upstreams[name] = true
+	for _, u := range g.used {
+		x.upCount[u.Name]++
+		x.upValue[u.Name] = u
+		x.dirty.upstreams[u.Name] = true
 	}
-	for k, c := range g.good {
-		x.goodCount[k]++
-		x.goodValue[k] = c
+	for _, gc := range g.good {
+		x.goodCount[gc.key]++
+		x.goodValue[gc.key] = gc.cert
 	}
 	if g.catchAll != nil {
 		x.catchAll = g
@@ -411,27 +459,27 @@ func (x *incremental) removeGroup(g *group) {
 			delete(x.groupOf, k)
 		}
 	}
-	for h := range g.hosts {
-		if x.hostGroup[h] == g {
-			delete(x.hostGroup, h)
-			x.dirty.hosts[h] = true
+	for _, vh := range g.hosts {
+		if x.hostGroup[vh.Name] == g {
+			delete(x.hostGroup, vh.Name)
+			x.dirty.hosts[vh.Name] = true
 		}
 	}
-	for src := range g.certs {
-		delete(x.certUsers[src], g)
-		x.dirty.certs[src] = true
+	for _, c := range g.certs {
+		delete(x.certUsers[c.Source], g)
+		x.dirty.certs[c.Source] = true
 	}
-	for name := range g.used {
-		if x.upCount[name]--; x.upCount[name] == 0 {
-			delete(x.upCount, name)
-			delete(x.upValue, name)
+	for _, u := range g.used {
+		if x.upCount[u.Name]--; x.upCount[u.Name] == 0 {
+			delete(x.upCount, u.Name)
+			delete(x.upValue, u.Name)
 		}
-		x.dirty.upstreams[name] = true
+		x.dirty.upstreams[u.Name] = true
 	}
-	for k := range g.good {
-		if x.goodCount[k]--; x.goodCount[k] == 0 {
-			delete(x.goodCount, k)
-			delete(x.goodValue, k)
+	for _, gc := range g.good {
+		if x.goodCount[gc.key]--; x.goodCount[gc.key] == 0 {
+			delete(x.goodCount, gc.key)
+			delete(x.goodValue, gc.key)
 		}
 	}
 	if x.catchAll == g {

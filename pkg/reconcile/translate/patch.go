@@ -57,7 +57,7 @@ func (x *incremental) patchHosts() bool {
 	for h := range x.dirty.hosts {
 		var routes []snapshot.Route
 		if g := x.hostGroup[h]; g != nil {
-			routes = g.hosts[h]
+			routes = g.routes(h)
 		}
 		i, found := slices.BinarySearchFunc(x.hosts, h, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
 		switch {
@@ -115,8 +115,8 @@ func (x *incremental) patchCertificates() bool {
 		var cert *snapshot.Certificate
 		var hosts []string
 		for g := range x.certUsers[src] {
-			cert = g.certs[src]
-			hosts = append(hosts, g.certs[src].Hosts...)
+			cert = g.cert(src)
+			hosts = append(hosts, cert.Hosts...)
 		}
 		i, found := slices.BinarySearchFunc(x.certList, src, func(c snapshot.Certificate, s string) int { return strings.Compare(c.Source, s) })
 		if cert == nil {
@@ -156,7 +156,7 @@ func (x *incremental) patchResults() []IngressResult {
 		var r IngressResult
 		g := x.groupOf[k]
 		if g != nil {
-			r = g.results[k]
+			r = g.result(k)
 		}
 		i, found := slices.BinarySearchFunc(x.results, k, func(r IngressResult, k types.NamespacedName) int {
 			return cmp.Or(cmp.Compare(r.Key.Namespace, k.Namespace), cmp.Compare(r.Key.Name, k.Name))
@@ -188,7 +188,7 @@ func (x *incremental) rebuildHosts() bool {
 	old := x.hosts
 	x.hosts = make([]snapshot.VirtualHost, 0, len(x.hostGroup))
 	for h, g := range x.hostGroup {
-		x.hosts = append(x.hosts, snapshot.VirtualHost{Name: h, Routes: g.hosts[h]})
+		x.hosts = append(x.hosts, snapshot.VirtualHost{Name: h, Routes: g.routes(h)})
 	}
 	slices.SortFunc(x.hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
 	for i := range x.hosts { // keep the slices of unchanged hosts
@@ -203,7 +203,7 @@ func (x *incremental) rebuildHosts() bool {
 func (x *incremental) rebuildResults() {
 	x.results = x.results[:0]
 	for k, g := range x.groupOf {
-		x.results = append(x.results, g.results[k])
+		x.results = append(x.results, g.result(k))
 	}
 	slices.SortFunc(x.results, func(a, b IngressResult) int {
 		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
