@@ -84,7 +84,9 @@ func New(registry *lb.Registry, observer Observer) *Router {
 func (r *Router) SetAccessLog(l *accesslog.Logger) { r.access = l }
 
 // Apply compiles s and publishes it. On error the previous configuration
-// stays in force: a producer bug must not take routes down.
+// stays in force: a producer bug must not take routes down. It compiles
+// only what differs from the snapshot in force (see reuse), so s must not
+// change once applied.
 func (r *Router) Apply(s *snapshot.Snapshot) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
