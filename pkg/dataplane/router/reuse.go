@@ -292,3 +292,15 @@ func (ru *reuse) previous(name string) (*snapshot.Upstream, bool) {
 func sameList(a, b []snapshot.Upstream) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
+
+// certificates returns the certificates in force when s has the very same
+// certificate list as the snapshot in force and an equal default one.
+func (ru *reuse) certificates(s *snapshot.Snapshot, inForce *Certificates) (*Certificates, bool) {
+	prev := ru.snap
+	if ru.full || inForce == nil || len(prev.Certificates) != len(s.Certificates) ||
+		len(s.Certificates) > 0 && &prev.Certificates[0] != &s.Certificates[0] ||
+		!reflect.DeepEqual(prev.DefaultCertificate, s.DefaultCertificate) {
+		return nil, false
+	}
+	return inForce, true
+}

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -161,5 +163,48 @@ func TestSameUpstream(t *testing.T) {
 		if sameUpstream(&u, &v) {
 			t.Errorf("%s changed, yet the upstream compared the same", name)
 		}
+	}
+}
+
+// TestCertificatesFollowTheSnapshot: a snapshot sharing the certificate
+// list in force keeps it; one with a new list or a new default certificate
+// serves those.
+func TestCertificatesFollowTheSnapshot(t *testing.T) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	one, two := selfSigned(t, "one", "a.example.com"), selfSigned(t, "two", "a.example.com")
+	served := func() string {
+		c, err := r.GetCertificate(&tls.ClientHelloInfo{ServerName: "a.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.Subject.CommonName
+	}
+	s1 := &snapshot.Snapshot{Version: 1, Certificates: []snapshot.Certificate{one}}
+	s2 := &snapshot.Snapshot{Version: 2, Certificates: s1.Certificates} // shared: kept
+	s3 := &snapshot.Snapshot{Version: 3, Certificates: []snapshot.Certificate{two}}
+	s4 := &snapshot.Snapshot{Version: 4, Certificates: s3.Certificates, DefaultCertificate: &one}
+	for _, step := range []struct {
+		s    *snapshot.Snapshot
+		want string
+	}{{s1, "one"}, {s2, "one"}, {s3, "two"}, {s4, "two"}} {
+		if err := r.Apply(step.s); err != nil {
+			t.Fatal(err)
+		}
+		if got := served(); got != step.want {
+			t.Fatalf("snapshot %d: served %q, want %q", step.s.Version, got, step.want)
+		}
+	}
+	c, err := r.GetCertificate(&tls.ClientHelloInfo{ServerName: "unknown.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf, _ := x509.ParseCertificate(c.Certificate[0]); leaf.Subject.CommonName != "one" {
+		t.Fatalf("the new default certificate is not served: %s", leaf.Subject.CommonName)
 	}
 }

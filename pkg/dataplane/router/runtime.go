@@ -94,16 +94,20 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}
-	certs, err := r.keyPairs.compile(s)
-	if err != nil {
-		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
+	certs, sameCerts := r.reuse.certificates(s, r.current.Load().certs)
+	if !sameCerts {
+		if certs, err = r.keyPairs.compile(s); err != nil {
+			return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
+		}
 	}
 	ups, err := r.reuse.upstreamsOf(r, s, index)
 	if err != nil {
 		return err
 	}
 	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups})
-	r.keyPairs.commit()
+	if !sameCerts {
+		r.keyPairs.commit()
+	}
 	r.reuse.commit(s, table, index, ups)
 	return nil
 }
