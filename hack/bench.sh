@@ -33,10 +33,7 @@ go test -count=1 -tags envtest -run TestMeasureApplyLatency -v ./pkg/reconcile/ 
 
 echo "== scale: build CPU per change (in memory), then load, start to ready, propagation and RSS (real kube-apiserver)"
 go test -run '^$' -bench 'Scale' -benchtime 10x -count=1 ./pkg/reconcile/translate/ | grep -E '^(Benchmark|ok|FAIL)'
-for n in ${BENCH_SCALE:-1000 10000}; do
-	BATON_SCALE_INGRESSES=$n go test -count=1 -timeout 20m -tags envtest -run TestMeasureScale -v ./pkg/reconcile/ |
-		grep -E 'scale ingresses|^(ok|FAIL)'
-done
+hack/bench/scale.sh "$out"
 
 go build -o bin/baton-benchproxy ./hack/bench/proxy
 hack/bench/compare.sh "$out" "$duration" "$conns"

@@ -19,6 +19,7 @@ import (
 
 // config is everything the command line sets.
 type config struct {
+	statusWritesPerSecond   float64
 	kubeconfig              string
 	httpAddr                string
 	httpsAddr               string
@@ -75,6 +76,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.controllerName, "controller-name", "baton.dev/ingress-controller", "spec.controller value of the IngressClasses this controller serves.")
 	fs.StringVar(&c.watchNamespace, "watch-namespace", "", "Only watch this namespace; all namespaces when empty.")
 	fs.StringVar(&c.publishStatusAddress, "publish-status-address", "", "Comma-separated IPs or hostnames written to Ingress status.loadBalancer.")
+	fs.Float64Var(&c.statusWritesPerSecond, "status-writes-per-second", reconcile.DefaultStatusWritesPerSecond, "Most status patches (Ingress and Upstream) sent to the API server per second; routing never waits for them.")
 	fs.StringVar(&c.publishService, "publish-service", "", "namespace/name of the Service whose load-balancer address is written to Ingress status.")
 	fs.StringVar(&c.defaultTLSSecret, "default-tls-secret", "", "namespace/name of a kubernetes.io/tls Secret served when no certificate matches SNI.")
 	fs.StringVar(&c.defaultBackendService, "default-backend-service", "", "namespace/name[:port] of the Service serving requests for hosts no Ingress names (first port when none is given); overrides the defaultBackend of rule-less Ingresses.")

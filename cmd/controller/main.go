@@ -219,6 +219,7 @@ func reconcileOptions(cfg *config) (reconcile.Options, error) {
 		DefaultTLSSecret:      defaultTLS,
 		LeaderElection:        election,
 		DefaultBackendService: defaultBackend,
+		StatusWritesPerSecond: cfg.statusWritesPerSecond,
 
 		AllowLoopbackEndpoints: cfg.allowLoopbackEndpoints,
 

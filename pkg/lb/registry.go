@@ -35,12 +35,14 @@ type Registry struct {
 	closed bool
 	addrs  map[string]*entry
 	pools  map[string]*Pool // the last Update's, whose selection state the next one continues
+	known  known            // the configuration in force, for Patch
 }
 
 // entry is the state the Registry keeps for one address.
 type entry struct {
-	backend *Backend
-	checker *health.Checker // nil when no pool configures an active check
+	backend  *Backend
+	checker  *health.Checker // nil when no pool configures an active check
+	settings addrSettings    // as last applied
 }
 
 // NewRegistry returns an empty Registry. Call Close to stop its checkers.
@@ -82,7 +84,10 @@ func (r *Registry) Update(cfgs []PoolConfig) map[string]*Pool {
 		r.apply(addr, s)
 	}
 	r.forgetExcept(p.addrs)
-	return r.build(p.pools)
+	r.remember(p, cfgs)
+	pools := r.build(p.pools)
+	r.pools = maps.Clone(pools) // the caller owns the map it gets
+	return pools
 }
 
 // Close stops all active checkers and waits for them to exit. Pools keep
@@ -103,6 +108,7 @@ func (r *Registry) apply(addr string, s *addrSettings) {
 		e = &entry{backend: newBackend(addr, r.elapsed, r.log)}
 		r.addrs[addr] = e
 	}
+	e.settings = *s
 	failures, ejectFor := s.passive.limits()
 	e.backend.passive.SetLimits(failures, ejectFor)
 	e.backend.passive.SetFailingResponses(s.passive.FailingResponses)
@@ -152,7 +158,6 @@ func (r *Registry) build(plans []poolPlan) map[string]*Pool {
 		pools[pp.name] = &Pool{name: pp.name, policy: pp.policy, backends: backends,
 			sel: newSelector(pp.policy, backends, pp.weights, r.pools[pp.name])}
 	}
-	r.pools = maps.Clone(pools) // the caller owns the map it gets
 	return pools
 }
 

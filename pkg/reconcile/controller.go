@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
-	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -42,6 +40,8 @@ type Controller struct {
 	status  *statusWriter
 	// gatewayAPI says which Gateway API kinds are installed and watched.
 	gatewayAPI gatewayAPI
+	// changed are the keys seen changing since the last rebuild.
+	changed changedKeys
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -148,8 +148,13 @@ func (c *Controller) WaitReady(ctx context.Context) error {
 // watch registers the change handler on every watched kind. The informers
 // start with the cache.
 func (c *Controller) watch(objects cache.Cache) error {
-	h := changeHandler(c.changes.Trigger)
-	for _, obj := range append(watchedObjects(), c.gatewayAPI.objects()...) {
+	ingressSide := len(watchedObjects())
+	for i, obj := range append(watchedObjects(), c.gatewayAPI.objects()...) {
+		h := changeHandler(func(any) { c.changes.Trigger() }) // Gateway API: translated in full
+		if i < ingressSide {
+			kind := kindOf(obj)
+			h = changeHandler(func(o any) { c.changed.add(kind, o); c.changes.Trigger() })
+		}
 		inf, err := objects.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 		if meta.IsNoMatchError(err) {
 			return fmt.Errorf("reconcile: watch %T: %w (is the CRD from config/crd installed?)", obj, err)
@@ -159,6 +164,11 @@ func (c *Controller) watch(objects cache.Cache) error {
 		}
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return fmt.Errorf("reconcile: watch %T: %w", obj, err)
+		}
+		if _, ok := obj.(*networkingv1.Ingress); ok {
+			if _, err := inf.AddEventHandler(statusDrift(c.status.statusChanged)); err != nil {
+				return fmt.Errorf("reconcile: watch %T: %w", obj, err)
+			}
 		}
 	}
 	return nil
@@ -183,33 +193,29 @@ func (c *Controller) run(ctx context.Context) error {
 // writer. A failure is retried with backoff; newer changes retry sooner.
 func (c *Controller) rebuild(ctx context.Context) {
 	start := time.Now()
-	in, err := c.input(ctx)
+	out, in, err := c.translate(ctx)
 	if err != nil {
+		c.translations = nil // start again from a full list
 		c.retryLater(err)
 		return
 	}
-	if c.translations == nil {
-		c.translations = translate.NewCache()
-	}
-	out := c.translations.Translate(in)
-	gwIn, err := c.gatewayInput(ctx, &in)
+	snap, gwOut, err := c.withGateways(ctx, out.Snapshot)
 	if err != nil {
 		c.retryLater(err)
 		return
-	}
-	var gwOut *gateway.Output
-	if gwIn != nil {
-		o := gateway.Translate(*gwIn)
-		gwOut = &o
-		addGateways(out.Snapshot, gwOut)
 	}
 	buildSeconds.Observe(time.Since(start).Seconds())
 	c.gauges.update(out.Upstreams)
-	if err := c.apply(out.Snapshot); err != nil {
+	if err := c.apply(snap); err != nil {
 		c.retryLater(err)
 		return
 	}
 	c.retry = 0
+	if len(c.rejected) > 0 && in.Ingresses == nil {
+		if in, err = c.input(ctx); err != nil {
+			c.log.Error(err, "listing Ingresses to report what the data plane refused")
+		}
+	}
 	reportRejections(&out, c.translated, in.Ingresses, c.rejected)
 	// Only certificates that reached the sink count as good: after a failed
 	// Apply the previous ones are still the ones being served.
@@ -218,12 +224,38 @@ func (c *Controller) rebuild(ctx context.Context) {
 	c.status.publish(&out, gwOut)
 }
 
-// apply hands s to the sink unless it routes exactly like the snapshot the
-// sink already has, which is what most Secret and resync events produce.
+// translate lists every object on the first call, and afterwards reads
+// only the objects whose keys the informers reported: a change costs what
+// it touches. The Input it returns lists objects only on the first call.
+func (c *Controller) translate(ctx context.Context) (translate.Output, translate.Input, error) {
+	if c.translations == nil {
+		c.changed.take() // the list below sees every change so far
+		in, err := c.input(ctx)
+		if err != nil {
+			return translate.Output{}, in, err
+		}
+		c.translations = translate.NewCache()
+		return c.translations.Translate(in), in, nil
+	}
+	keys := c.changed.take()
+	in, err := c.settings(ctx)
+	if err != nil {
+		return translate.Output{}, in, err
+	}
+	ch, err := c.read(ctx, keys)
+	if err != nil {
+		return translate.Output{}, in, err
+	}
+	return c.translations.TranslateChanges(in, ch), in, nil
+}
+
+// apply hands s to the sink unless it is the snapshot the sink already
+// has: the translate Cache returns the same snapshot when nothing in it
+// changed, which is what most Secret, status and resync events produce.
 // When the sink refuses s, the parts it refuses are left out and the rest
 // is applied at once (see Checker).
 func (c *Controller) apply(s *snapshot.Snapshot) error {
-	if c.translated != nil && sameRouting(s, c.translated) {
+	if s == c.translated {
 		return nil
 	}
 	c.version++
@@ -263,12 +295,6 @@ func (c *Controller) admit(s *snapshot.Snapshot) (*snapshot.Snapshot, []rejectio
 	return good, rejected, nil
 }
 
-func sameRouting(a, b *snapshot.Snapshot) bool {
-	bb := *b
-	bb.Version = a.Version
-	return reflect.DeepEqual(a, &bb)
-}
-
 func (c *Controller) retryLater(err error) {
 	c.retry = min(max(2*c.retry, minRetry), maxRetry)
 	c.log.Error(err, "rebuild failed; retrying", "after", c.retry)
@@ -285,6 +311,24 @@ func (c *Controller) logWarnings(ws []translate.Warning) {
 	for _, w := range ws {
 		c.log.Info("warning", "reason", w.Reason, "message", w.Message)
 	}
+}
+
+// settings is the Input without objects but the IngressClasses, which are
+// few: what TranslateChanges needs besides the changes.
+func (c *Controller) settings(ctx context.Context) (translate.Input, error) {
+	var classes networkingv1.IngressClassList
+	if err := c.cache.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
+		return translate.Input{}, fmt.Errorf("list %T: %w", &classes, err)
+	}
+	return translate.Input{
+		ControllerName:         c.opts.ControllerName,
+		ClassName:              c.opts.ClassName,
+		DefaultTLSSecret:       c.opts.DefaultTLSSecret,
+		DefaultBackendService:  c.opts.DefaultBackendService,
+		LastGoodCertificates:   c.lastGood,
+		IngressClasses:         classes.Items,
+		AllowLoopbackEndpoints: c.opts.AllowLoopbackEndpoints,
+	}, nil
 }
 
 // input lists every watched kind from the cache. Translate never modifies

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -122,26 +123,51 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 	}, nil
 }
 
-// addGateways puts the Gateway API translation into the Ingress
-// translation's snapshot: its Gateways, and the upstreams its routes use
-// that the Ingress routes do not (an upstream both use has one name and
-// the same content, so it is listed once).
-func addGateways(s *snapshot.Snapshot, g *gateway.Output) {
-	s.Gateways = g.Gateways
-	for _, u := range g.Upstreams {
-		i, found := slices.BinarySearchFunc(s.Upstreams, u.Name, func(have snapshot.Upstream, name string) int {
-			switch {
-			case have.Name < name:
-				return -1
-			case have.Name > name:
-				return 1
-			}
-			return 0
+// withGateways returns s, the Ingress translation's snapshot, with the
+// Gateway API translation added: its Gateways, and the upstreams its routes
+// use that the Ingress routes do not (an upstream both use has one name and
+// the same content, so it is listed once). The result is a new snapshot: s
+// belongs to the translate Cache, which hands it out again while no
+// Ingress-side object changes. The Gateway API side is translated in full,
+// from a full list of the objects its backends read: unlike the Ingress
+// side, its work per change still grows with the cluster.
+func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*snapshot.Snapshot, *gateway.Output, error) {
+	if !c.gatewayAPI.enabled {
+		return s, nil, nil
+	}
+	in, err := c.input(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	gwIn, err := c.gatewayInput(ctx, &in)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := gateway.Translate(*gwIn)
+	return joinGateways(s, &out), &out, nil
+}
+
+// joinGateways is s with g's Gateways and upstreams, as a new snapshot.
+func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
+	joined := *s
+	joined.Gateways = g.Gateways
+	joined.Upstreams = mergeUpstreams(s.Upstreams, g.Upstreams)
+	return &joined
+}
+
+// mergeUpstreams returns ups (sorted by name) with the extra ones it lacks,
+// in a new slice: ups is never written.
+func mergeUpstreams(ups, extra []snapshot.Upstream) []snapshot.Upstream {
+	out := slices.Clip(ups)
+	for _, u := range extra {
+		i, found := slices.BinarySearchFunc(out, u.Name, func(have snapshot.Upstream, name string) int {
+			return strings.Compare(have.Name, name)
 		})
 		if !found {
-			s.Upstreams = slices.Insert(s.Upstreams, i, u)
+			out = slices.Insert(out, i, u) // Clip made the first insert copy
 		}
 	}
+	return out
 }
 
 // configMapTransform keeps only the CA bundle a BackendTLSPolicy can

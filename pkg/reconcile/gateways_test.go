@@ -64,7 +64,12 @@ func TestGatewaysJoinTheIngressSnapshot(t *testing.T) {
 	in, gwIn := sharedServiceInputs()
 	out := translate.Translate(in)
 	g := gateway.Translate(gwIn)
-	addGateways(out.Snapshot, &g)
+	ingressOnly := len(out.Snapshot.Upstreams)
+	joined := joinGateways(out.Snapshot, &g)
+	if len(out.Snapshot.Upstreams) != ingressOnly || out.Snapshot.Gateways != nil {
+		t.Fatal("joining wrote into the Ingress snapshot, which the translate Cache hands out again")
+	}
+	out.Snapshot = joined
 	var names []string
 	for _, u := range out.Snapshot.Upstreams {
 		names = append(names, u.Name)
@@ -87,7 +92,7 @@ func TestIsolateKeepsGateways(t *testing.T) {
 	in, gwIn := sharedServiceInputs()
 	out := translate.Translate(in)
 	g := gateway.Translate(gwIn)
-	addGateways(out.Snapshot, &g)
+	out.Snapshot = joinGateways(out.Snapshot, &g)
 	refuse := func(s *snapshot.Snapshot) error {
 		if s.DefaultBackend != nil {
 			return errors.New("no default backend today")

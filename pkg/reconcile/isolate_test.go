@@ -146,7 +146,15 @@ func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
 		GoodCertificates: map[types.NamespacedName]snapshot.Certificate{{Namespace: "ns", Name: "cert-bad"}: {}},
 	}
 	_, rejected := isolate(s, refusing("up-bad", "ns/cert-bad", "ns/c"))
+	// The translate Cache returns its lists again while nothing changes:
+	// reporting must leave them as they were.
+	cached := out.Ingresses
 	reportRejections(&out, s, nil, rejected)
+	for _, r := range cached {
+		if r.Conditions[0].Status != metav1.ConditionTrue || len(r.Warnings) != 0 {
+			t.Fatalf("%s: the translation's own result was modified: %+v", r.Key, r)
+		}
+	}
 	for _, r := range out.Ingresses {
 		refused := r.Key.Name == "b" || r.Key.Name == "c" // b's route used the refused upstream
 		if got := r.Conditions[0].Status == metav1.ConditionFalse; got != refused {

@@ -35,6 +35,11 @@ var (
 		Help: "1 while this replica writes statuses and Events: it holds the leader Lease, or runs without --leader-elect.",
 	})
 
+	statusWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "baton_status_writes_total",
+		Help: "Status patches sent to the API server, by kind (Ingress or Upstream).",
+	}, []string{"kind"})
+
 	registerOnce sync.Once
 )
 
@@ -42,7 +47,7 @@ var (
 // than once per process.
 func registerMetrics() {
 	registerOnce.Do(func() {
-		metrics.Registry.MustRegister(buildSeconds, appliesTotal, snapshotVersion, upstreamEndpoints, statusLeader)
+		metrics.Registry.MustRegister(buildSeconds, appliesTotal, snapshotVersion, upstreamEndpoints, statusLeader, statusWrites)
 	})
 }
 

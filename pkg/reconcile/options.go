@@ -33,6 +33,10 @@ type Sink interface {
 // change after a quiet spell is rebuilt at once.
 const DefaultDebounce = 20 * time.Millisecond
 
+// DefaultStatusWritesPerSecond is Options.StatusWritesPerSecond when zero:
+// client-go's own default rate for a controller, with room for bursts.
+const DefaultStatusWritesPerSecond = 50
+
 // Options configure the controller.
 type Options struct {
 	// ControllerName is the IngressClass spec.controller Baton answers to.
@@ -61,6 +65,12 @@ type Options struct {
 	// is rebuilt at most once per Debounce, each rebuild taking in every
 	// change so far. DefaultDebounce when zero.
 	Debounce time.Duration
+	// StatusWritesPerSecond bounds the status patches (Ingress and
+	// Upstream) the status writer sends, so that publishing the status of
+	// thousands of Ingresses at start-up does not flood the API server;
+	// DefaultStatusWritesPerSecond when zero. Routing never waits for
+	// status writes.
+	StatusWritesPerSecond float64
 	// AllowLoopbackEndpoints lets Upstreams and EndpointSlices name
 	// loopback addresses (translate.Input.AllowLoopbackEndpoints); for
 	// development only.
@@ -97,6 +107,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.GatewayControllerName == "" {
 		o.GatewayControllerName = string(gateway.ControllerName)
+	}
+	if o.StatusWritesPerSecond < 0 {
+		return o, fmt.Errorf("reconcile: Options.StatusWritesPerSecond %v is negative", o.StatusWritesPerSecond)
+	}
+	if o.StatusWritesPerSecond == 0 {
+		o.StatusWritesPerSecond = DefaultStatusWritesPerSecond
 	}
 	for _, a := range o.PublishStatusAddress {
 		if a == "" {

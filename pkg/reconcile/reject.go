@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -24,6 +25,12 @@ const ReasonRejectedByDataPlane = "RejectedByDataPlane"
 // as a Warning and a False Accepted condition, and stops counting a
 // refused certificate as good (it never reached the data plane).
 func reportRejections(out *translate.Output, s *snapshot.Snapshot, ingresses []networkingv1.Ingress, rejected []rejection) {
+	if len(rejected) > 0 {
+		// The translate Cache hands out its own lists again while nothing
+		// changes: what is added here must go to copies.
+		out.Ingresses = slices.Clone(out.Ingresses)
+		out.Upstreams = slices.Clone(out.Upstreams)
+	}
 	for _, r := range rejected {
 		msg := fmt.Sprintf("the data plane refused the %s, which is not served: %v", r.part, r.err)
 		for _, key := range ingressesOf(r.part, s, ingresses) {
@@ -82,7 +89,8 @@ func usesSecret(ing *networkingv1.Ingress, secret types.NamespacedName) bool {
 func rejectIngress(out *translate.Output, key types.NamespacedName, msg string) {
 	for i := range out.Ingresses {
 		if r := &out.Ingresses[i]; r.Key == key {
-			r.Warnings = append(r.Warnings, translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
+			r.Warnings = append(slices.Clip(r.Warnings), translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
+			r.Conditions = slices.Clone(r.Conditions)
 			setFalse(&r.Conditions, translate.ConditionAccepted, msg)
 		}
 	}
@@ -98,7 +106,8 @@ func rejectUpstream(out *translate.Output, name, msg string) {
 	key := parseKey(rest)
 	for i := range out.Upstreams {
 		if r := &out.Upstreams[i]; r.Key == key {
-			r.Warnings = append(r.Warnings, translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
+			r.Warnings = append(slices.Clip(r.Warnings), translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
+			r.Status.Conditions = slices.Clone(r.Status.Conditions)
 			setFalse(&r.Status.Conditions, v1alpha1.ConditionReady, msg)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -45,11 +47,22 @@ type statusWriter struct {
 	events warningEvents
 	// ours are the Ingresses of our class at the last pass, to clear the
 	// status of those that leave it.
-	ours map[types.NamespacedName]bool
+	ours  map[types.NamespacedName]bool
+	retry time.Duration
 	// routesWithUs are the routes our last pass gave parent statuses, to
 	// take ours off those whose parentRefs left our Gateways.
 	routesWithUs map[routeKey]bool
-	retry        time.Duration
+	// Ingress statuses are checked only where something may have changed
+	// (see writeIngresses): lastResults is the results list of the last
+	// complete pass, lastAddresses what it published, and recheck the
+	// Ingresses whose status someone else changed since, or whose write
+	// failed.
+	checked       bool
+	lastResults   []translate.IngressResult
+	lastAddresses loadBalancer
+	recheckMu     sync.Mutex
+	recheck       map[types.NamespacedName]bool
+	limiter       flowcontrol.RateLimiter
 }
 
 func newStatusWriter(mgr ctrl.Manager, reader client.Reader, opts Options, log logr.Logger) *statusWriter {
@@ -60,7 +73,23 @@ func newStatusWriter(mgr ctrl.Manager, reader client.Reader, opts Options, log l
 		opts:     opts,
 		log:      log,
 		kick:     make(chan struct{}, 1),
+		limiter:  flowcontrol.NewTokenBucketRateLimiter(float32(opts.StatusWritesPerSecond), max(1, int(opts.StatusWritesPerSecond))),
 	}
+}
+
+// statusChanged asks the next pass to check the status of the Ingress obj,
+// which someone changed.
+func (w *statusWriter) statusChanged(obj client.Object) {
+	w.statusChangedKey(client.ObjectKeyFromObject(obj))
+	w.trigger()
+}
+
+func (w *statusWriter) takeRecheck() map[types.NamespacedName]bool {
+	w.recheckMu.Lock()
+	defer w.recheckMu.Unlock()
+	keys := w.recheck
+	w.recheck = nil
+	return keys
 }
 
 // publish hands over the newest build results; older ones not yet written
@@ -86,6 +115,7 @@ func (w *statusWriter) run(ctx context.Context) error {
 	statusLeader.Set(1)
 	defer statusLeader.Set(0)
 	w.retry = 0
+	w.checked = false // a new term checks every status once
 	w.trigger()
 	for {
 		select {
@@ -132,6 +162,9 @@ func (w *statusWriter) writeUpstream(ctx context.Context, r *translate.UpstreamR
 	if equality.Semantic.DeepEqual(u.Status, want) {
 		return nil
 	}
+	if err := w.wait(ctx, "Upstream"); err != nil {
+		return err
+	}
 	patch := client.MergeFrom(u.DeepCopy())
 	u.Status = want
 	if err := w.client.Status().Patch(ctx, &u, patch, fieldOwner); err != nil {
@@ -164,23 +197,57 @@ func (w *statusWriter) writeIngresses(ctx context.Context, results []translate.I
 	if err != nil {
 		return err
 	}
+	recheck := w.takeRecheck()
+	everything := !w.checked || !sameAddresses(w.lastAddresses, want)
 	var errs []error
-	now := make(map[types.NamespacedName]bool, len(results))
-	for _, r := range results {
-		now[r.Key] = true
-		errs = append(errs, w.setIngressStatus(ctx, r.Key, want))
+	failed := func(key types.NamespacedName, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			w.statusChangedKey(key) // try again on the next pass
+		}
+	}
+	now := w.ours
+	if everything || !sameResults(results, w.lastResults) {
+		now = make(map[types.NamespacedName]bool, len(results))
+		for _, r := range results {
+			now[r.Key] = true
+			if everything || !w.ours[r.Key] || recheck[r.Key] {
+				failed(r.Key, w.setIngressStatus(ctx, r.Key, want))
+			}
+		}
+	} else {
+		for key := range recheck {
+			if now[key] {
+				failed(key, w.setIngressStatus(ctx, key, want))
+			}
+		}
 	}
 	for key := range w.ours {
-		if now[key] {
-			continue
-		}
-		if err := w.clearIngressStatus(ctx, key, want); err != nil {
-			errs = append(errs, err)
-			now[key] = true // try again on the next pass
+		if !now[key] {
+			if err := w.clearIngressStatus(ctx, key, want); err != nil {
+				errs = append(errs, err)
+				now[key] = true // try again on the next pass
+			}
 		}
 	}
-	w.ours = now
+	w.ours, w.lastResults, w.lastAddresses, w.checked = now, results, want, true
 	return errors.Join(errs...)
+}
+
+func (w *statusWriter) statusChangedKey(key types.NamespacedName) {
+	w.recheckMu.Lock()
+	defer w.recheckMu.Unlock()
+	if w.recheck == nil {
+		w.recheck = map[types.NamespacedName]bool{}
+	}
+	w.recheck[key] = true
+}
+
+// sameResults tells whether a is b's very list: the translate Cache
+// returns the same list while no Ingress's result changed, so the set of
+// Ingresses to publish is the same too.
+func sameResults(a, b []translate.IngressResult) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // addresses are the ones to publish. A missing publish Service is an
@@ -224,6 +291,9 @@ func (w *statusWriter) clearIngressStatus(ctx context.Context, key types.Namespa
 }
 
 func (w *statusWriter) patchIngress(ctx context.Context, ing *networkingv1.Ingress, want loadBalancer) error {
+	if err := w.wait(ctx, "Ingress"); err != nil {
+		return err
+	}
 	patch := client.MergeFrom(ing.DeepCopy())
 	ing.Status.LoadBalancer.Ingress = want
 	if err := w.client.Status().Patch(ctx, ing, patch, fieldOwner); err != nil {
@@ -260,4 +330,13 @@ func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output) 
 		}
 		w.recorder.Eventf(obj, nil, corev1.EventTypeWarning, k.reason, eventAction, "%s", k.message)
 	}
+}
+
+// wait takes a token from the limiter for one status patch of kind.
+func (w *statusWriter) wait(ctx context.Context, kind string) error {
+	if err := w.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	statusWrites.WithLabelValues(kind).Inc()
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 )
@@ -75,13 +76,13 @@ func (d *debouncer) Wait(ctx context.Context) error {
 
 // changeHandler triggers on every add and delete, and on the updates that
 // can change a snapshot.
-func changeHandler(trigger func()) toolscache.ResourceEventHandler {
+func changeHandler(changed func(obj any)) toolscache.ResourceEventHandler {
 	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { trigger() },
-		DeleteFunc: func(any) { trigger() },
+		AddFunc:    changed,
+		DeleteFunc: changed,
 		UpdateFunc: func(oldObj, newObj any) {
 			if relevantUpdate(oldObj, newObj) {
-				trigger()
+				changed(newObj)
 			}
 		},
 	}
@@ -116,4 +117,18 @@ func relevantUpdate(oldObj, newObj any) bool {
 		return !maps.Equal(o.GetLabels(), n.GetLabels()) // allowedRoutes selectors
 	}
 	return true
+}
+
+// statusDrift reports the Ingresses whose published status changed, by
+// Baton or anyone else, so the status writer checks just those again.
+func statusDrift(changed func(client.Object)) toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*networkingv1.Ingress)
+			n, ok2 := newObj.(*networkingv1.Ingress)
+			if ok1 && ok2 && !equality.Semantic.DeepEqual(o.Status.LoadBalancer, n.Status.LoadBalancer) {
+				changed(n)
+			}
+		},
+	}
 }

@@ -43,6 +43,8 @@ type Router struct {
 	caPools map[string]*x509.CertPool
 	// keyPairs keeps parsed certificates across snapshots likewise.
 	keyPairs keyPairs
+	// reuse keeps the compiled parts of the snapshot in force.
+	reuse reuse
 }
 
 // state is everything one snapshot compiles into. It is never mutated after
@@ -87,28 +89,32 @@ func New(registry *lb.Registry, observer Observer) *Router {
 func (r *Router) SetAccessLog(l *accesslog.Logger) { r.access = l }
 
 // Apply compiles s and publishes it. On error the previous configuration
-// stays in force: a producer bug must not take routes down.
+// stays in force: a producer bug must not take routes down. It compiles
+// only what differs from the snapshot in force (see reuse), so s must not
+// change once applied.
 func (r *Router) Apply(s *snapshot.Snapshot) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
-	table, err := compileAfter(s, maxScannedPrefixes, r.current.Load().table)
+	table, index, err := r.reuse.compileTable(s, r.current.Load().table)
 	if err != nil {
 		return fmt.Errorf("compile routes of snapshot %d: %w", s.Version, err)
 	}
-	certs, err := r.keyPairs.compile(s)
-	if err != nil {
-		return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
+	certs, sameCerts := r.reuse.certificates(s, r.current.Load().certs)
+	if !sameCerts {
+		if certs, err = r.keyPairs.compile(s); err != nil {
+			return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
+		}
 	}
-	ups, err := r.upstreams(s)
+	ups, err := r.reuse.upstreamsOf(r, s, index)
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]int, len(ups))
-	for i := range ups {
-		byName[ups[i].name] = i
+	// index numbers the upstreams as ups does: by slot (see reuse).
+	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups, byName: index})
+	if !sameCerts {
+		r.keyPairs.commit()
 	}
-	r.current.Store(&state{version: s.Version, table: table, certs: certs, upstreams: ups, byName: byName})
-	r.keyPairs.commit()
+	r.reuse.commit(s, table, index, ups)
 	return nil
 }
 
@@ -161,12 +167,11 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
 	for i := range s.Upstreams {
 		u := &s.Upstreams[i]
-		peer, err := r.peerTemplate(u, usedCAs)
+		rt, err := r.runtimeOf(u, usedCAs)
 		if err != nil {
-			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+			return nil, err
 		}
-		out[i] = upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
-			retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}
+		out[i] = rt
 		cfgs[i] = poolConfig(u)
 	}
 	pools := r.registry.Update(cfgs)
@@ -175,6 +180,16 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 	}
 	r.caPools = usedCAs
 	return out, nil
+}
+
+// runtimeOf is u's runtime, without its pool.
+func (r *Router) runtimeOf(u *snapshot.Upstream, usedCAs map[string]*x509.CertPool) (upstreamRuntime, error) {
+	peer, err := r.peerTemplate(u, usedCAs)
+	if err != nil {
+		return upstreamRuntime{}, fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	return upstreamRuntime{name: u.Name, peer: peer, sniFromRequest: peer.Scheme == proxy.SchemeHTTPS && peer.SNI == "",
+		retries: u.Retries, host: u.HostRewrite, headers: u.RequestHeaders}, nil
 }
 
 func poolConfig(u *snapshot.Upstream) lb.PoolConfig {

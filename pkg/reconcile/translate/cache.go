@@ -3,87 +3,108 @@ package translate
 import (
 	"slices"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// Cache makes Translate incremental: carried from one call to the next, it
-// keeps the results that depend on few objects, keyed by the UIDs and
-// resourceVersions of exactly those objects, so a change re-does only
-// what depends on the changed object:
+// Cache makes Translate incremental. Carried from one call to the next,
+// it keeps a copy of the objects (by UID and resourceVersion), so a call
+// finds what changed, and re-translates only the Ingresses a change can
+// affect:
 //
-//   - an Ingress's plan (hosts and paths checked, TLS hosts): the Ingress;
-//   - a Service port's upstream and endpoints: the Service and its
-//     EndpointSlices;
-//   - a TLS Secret's parsed certificate: the Secret.
+//   - an Ingress that changed, or whose Services, EndpointSlices, TLS
+//     Secrets or Upstreams did (an index from each object to the
+//     Ingresses naming it finds them);
+//   - with them, every Ingress sharing a claim with them (a host, a TLS
+//     host, the catch-all default backend), directly or through others:
+//     the oldest Ingress wins a claim, so only such a group decides who
+//     wins what (see claimsOf).
 //
-// What relates objects to each other (the oldest Ingress wins a host and
-// path, a TLS host, a default backend) is map work redone on every call,
-// so the result always equals Translate's; tests check that over random
-// sequences of changes. Objects without a resourceVersion, as in tests, are
-// never cached. A Cache is for one goroutine at a time.
+// Each group's routes, certificates, upstreams and results are kept, and
+// the snapshot's sorted lists are patched where a group changed; the
+// VirtualHost of a host whose routes did not change keeps its Routes
+// slice, so the data plane can keep what it compiled from it. Resolved
+// Service ports and parsed TLS Secrets are kept by the versions of the
+// objects they came from. Every Upstream is re-translated on each call
+// (there are few).
+//
+// The result equals Translate's; tests check that over random sequences of
+// changes. Objects without a resourceVersion, as in tests, count as
+// changed on every call. A Cache is for one goroutine at a time.
 type Cache struct {
 	epoch         uint64
 	allowLoopback bool
-	ingresses     map[types.NamespacedName]*ingressPlan
 	services      map[servicePortRef]*serviceUse
 	certs         map[types.NamespacedName]*loadedCert
+	state         *incremental
 }
 
 // NewCache returns an empty Cache.
 func NewCache() *Cache {
 	return &Cache{
-		ingresses: map[types.NamespacedName]*ingressPlan{},
-		services:  map[servicePortRef]*serviceUse{},
-		certs:     map[types.NamespacedName]*loadedCert{},
+		services: map[servicePortRef]*serviceUse{},
+		certs:    map[types.NamespacedName]*loadedCert{},
 	}
 }
 
-// Translate is Translate(in), reusing what the previous calls found for
-// the objects that did not change.
+// Translate is Translate(in), re-doing only what depends on the objects
+// that changed since the previous call.
 func (c *Cache) Translate(in Input) Output {
 	c.epoch++
 	if in.AllowLoopbackEndpoints != c.allowLoopback {
 		clear(c.services) // endpoints were filtered by the other policy
 		c.allowLoopback = in.AllowLoopbackEndpoints
 	}
-	out := translate(in, c)
-	c.sweep()
+	if c.state == nil {
+		c.state = newIncremental()
+	}
+	out, ok := c.state.translate(&in, c)
+	if !ok { // an input no informer cache produces: start afresh
+		c.state = nil
+		return translate(in, nil)
+	}
+	c.forgetDeleted()
 	return out
 }
 
-// sweep forgets what the last call did not use: deleted objects and old
-// versions.
-func (c *Cache) sweep() {
-	deleteStale(c.ingresses, func(p *ingressPlan) uint64 { return p.epoch }, c.epoch)
-	deleteStale(c.services, func(u *serviceUse) uint64 { return u.epoch }, c.epoch)
-	deleteStale(c.certs, func(l *loadedCert) uint64 { return l.epoch }, c.epoch)
+// TranslateChanges is Translate of the objects of the last call with ch
+// applied: in's settings, IngressClasses and LastGoodCertificates are
+// used, its lists of other objects are not. Its cost depends on what
+// changed, not on how many objects there are; a controller feeds it the
+// keys its informers saw change.
+func (c *Cache) TranslateChanges(in Input, ch Changes) Output {
+	c.epoch++
+	if in.AllowLoopbackEndpoints != c.allowLoopback {
+		clear(c.services)
+		c.allowLoopback = in.AllowLoopbackEndpoints
+	}
+	if c.state == nil {
+		c.state = newIncremental()
+	}
+	c.state.w.apply(&ch, c.epoch)
+	out := c.state.build(&in, c.state.w.upstreamList(), c)
+	c.forgetDeleted()
+	return out
 }
 
-func deleteStale[K comparable, V any](m map[K]V, epoch func(V) uint64, now uint64) {
-	for k, v := range m {
-		if epoch(v) != now {
-			delete(m, k)
+// forgetDeleted drops what the memos hold for deleted Services and Secrets.
+func (c *Cache) forgetDeleted() {
+	w := c.state.w
+	for k := range w.changed.secrets {
+		if _, ok := w.secrets[k]; !ok {
+			delete(c.certs, k)
 		}
 	}
-}
-
-// plan returns ing's plan, made anew unless the cache holds one for this
-// version of ing.
-func (c *Cache) plan(ing *networkingv1.Ingress) *ingressPlan {
-	if c == nil || ing.ResourceVersion == "" {
-		return planIngress(ing)
+	for k := range w.changed.services {
+		if _, ok := w.services[k]; !ok {
+			for ref := range c.services {
+				if ref.service == k {
+					delete(c.services, ref)
+				}
+			}
+		}
 	}
-	key := keyOf(ing)
-	p, ok := c.ingresses[key]
-	if !ok || p.uid != ing.UID || p.version != ing.ResourceVersion {
-		p = planIngress(ing)
-		c.ingresses[key] = p
-	}
-	p.epoch = c.epoch
-	return p
 }
 
 // objectVersion identifies one version of one object.
@@ -112,8 +133,7 @@ type serviceUse struct {
 	warnings []Warning
 	// deps are the versions of the Service and its slices it was made
 	// from; nil when one of them has no resourceVersion.
-	deps  []objectVersion
-	epoch uint64
+	deps []objectVersion
 }
 
 // service resolves a Service port once per translation, and across
@@ -135,7 +155,6 @@ func (t *translator) service(ns, name string, port portRef) *serviceUse {
 		u.deps = deps
 	}
 	if c := t.cache; c != nil && deps != nil {
-		u.epoch = c.epoch
 		c.services[ref] = u
 	}
 	t.services[ref] = u
@@ -186,7 +205,6 @@ type loadedCert struct {
 	version objectVersion
 	cert    snapshot.Certificate
 	warning *Warning
-	epoch   uint64
 }
 
 // loadCertificate parses a TLS Secret once per version of the Secret.
@@ -205,6 +223,5 @@ func (t *translator) loadCertificate(key types.NamespacedName) (snapshot.Certifi
 		l.cert, l.warning = loadCertificate(s, key)
 		t.cache.certs[key] = l
 	}
-	l.epoch = t.cache.epoch
 	return l.cert, l.warning
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // scaleInput is the cluster of issue 10 scaled to n Ingresses: each with
@@ -85,41 +86,52 @@ func BenchmarkTranslateScale(b *testing.B) {
 }
 
 // BenchmarkIncrementalScale is one rebuild after one change, with a
-// Cache warmed by the previous state: an Ingress changed (a path
+// Cache warmed by the previous state and told the changed object, as the
+// controller tells it (TranslateChanges): an Ingress changed (a path
 // renamed), or an EndpointSlice changed (an endpoint replaced).
 func BenchmarkIncrementalScale(b *testing.B) {
 	for _, n := range scaleSizes {
 		in := scaleInput(n)
 		b.Run(fmt.Sprintf("ingress-%d", n), func(b *testing.B) {
-			benchIncremental(b, in, func(in *Input, i int) {
+			benchIncremental(b, in, func(in *Input, i int) Changes {
 				ing := scaleIngress(n/2, max(n/10, 1))
 				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i)
 				ing.ResourceVersion = fmt.Sprint(i + 2)
 				in.Ingresses[n/2] = ing
+				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{keyOf(&ing): &ing}}
 			})
 		})
 		b.Run(fmt.Sprintf("slice-%d", n), func(b *testing.B) {
-			benchIncremental(b, in, func(in *Input, i int) {
+			benchIncremental(b, in, func(in *Input, i int) Changes {
 				s := len(in.Services) / 2
-				in.EndpointSlices[s] = scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
+				sl := scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
+				in.EndpointSlices[s] = sl
+				return Changes{EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{keyOf(&sl): &sl}}
 			})
 		})
 	}
 }
 
-func benchIncremental(b *testing.B, in Input, change func(*Input, int)) {
+// benchIncremental applies each result to a Router, as the data plane
+// does: compiling the table, certificates and pools.
+func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
 	cache := NewCache()
-	cache.Translate(in)
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := router.New(registry, nil)
+	if err := r.Apply(cache.Translate(in).Snapshot); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	defer reportCPU(b)()
 	i := 0
 	for b.Loop() {
 		i++
-		change(&in, i)
-		out := cache.Translate(in)
-		if _, err := router.Compile(out.Snapshot); err != nil {
+		s := cache.TranslateChanges(in, change(&in, i)).Snapshot
+		s.Version = uint64(i)
+		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
 		}
 	}

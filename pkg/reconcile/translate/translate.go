@@ -106,7 +106,7 @@ func translate(in Input, cache *Cache) Output {
 	ingresses := ourIngresses(in)
 	results := make([]IngressResult, 0, len(ingresses))
 	for _, ing := range ingresses {
-		results = append(results, t.translateIngress(cache.plan(ing)))
+		results = append(results, t.translateIngress(planIngress(ing)))
 	}
 	slices.SortFunc(results, func(a, b IngressResult) int {
 		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
@@ -160,17 +160,27 @@ type builtUpstream struct {
 }
 
 func newTranslator(in Input, cache *Cache) *translator {
-	t := &translator{
-		idx:      newIndex(in),
+	t := newPartTranslator(newIndex(in), &in, cache, len(in.Ingresses))
+	t.defaultCertificate(in.DefaultTLSSecret)
+	t.useDefaultService(in.DefaultBackendService)
+	return t
+}
+
+// newPartTranslator translates some of in's Ingresses, about n, looking
+// objects up in idx; it neither loads the default certificate nor routes
+// the default backend Service.
+func newPartTranslator(idx *index, in *Input, cache *Cache, n int) *translator {
+	return &translator{
+		idx:      idx,
 		cache:    cache,
 		services: map[servicePortRef]*serviceUse{},
 		built:    map[types.NamespacedName]builtUpstream{},
 		used:     map[string]snapshot.Upstream{},
 		// Sized for one host and two paths per Ingress: growing maps of
 		// thousands of entries was a tenth of a rebuild.
-		routes:     make(map[string][]snapshot.Route, len(in.Ingresses)),
-		routeOwner: make(map[routeKey]string, 2*len(in.Ingresses)),
-		hostOwner:  make(map[string]string, len(in.Ingresses)),
+		routes:     make(map[string][]snapshot.Route, n),
+		routeOwner: make(map[routeKey]string, 2*n),
+		hostOwner:  make(map[string]string, n),
 
 		hostDefaults:   map[string]hostDefault{},
 		defaultService: in.DefaultBackendService,
@@ -180,9 +190,6 @@ func newTranslator(in Input, cache *Cache) *translator {
 		lastGood:       in.LastGoodCertificates,
 		good:           map[types.NamespacedName]snapshot.Certificate{},
 	}
-	t.defaultCertificate(in.DefaultTLSSecret)
-	t.useDefaultService(in.DefaultBackendService)
-	return t
 }
 
 // translateIngress adds one Ingress's default backend, routes and

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+)
+
+// pollLimit gives up on a change that never shows.
+const pollLimit = 30 * time.Second
+
+// poller asks the proxy, one request at a time on a kept-alive connection,
+// as a user's client would.
+type poller struct {
+	http, https string
+	c           *framework.KeepAliveClient
+}
+
+func newPoller(b *framework.Baton) *poller {
+	return &poller{http: b.HTTPAddr, https: b.HTTPSAddr, c: framework.NewKeepAliveClient(b.HTTPAddr, 5*time.Second)}
+}
+
+// until polls host+path until ok holds for the responses so far (the
+// latest last) and returns when the last response arrived.
+func (p *poller) until(host, path string, ok func(seen []response) bool) (time.Time, error) {
+	deadline := time.Now().Add(pollLimit)
+	var seen []response
+	for time.Now().Before(deadline) {
+		status, pod, err := p.c.Get(host, path)
+		if err != nil {
+			status = 0
+		}
+		seen = append(seen, response{status, pod})
+		if len(seen) > 4 {
+			seen = seen[1:]
+		}
+		if ok(seen) {
+			return time.Now(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s%s: no response as expected within %v; last %v", host, path, pollLimit, seen)
+}
+
+type response struct {
+	status int
+	pod    string
+}
+
+func status(code int) func([]response) bool {
+	return func(seen []response) bool { return seen[len(seen)-1].status == code }
+}
+
+// settle waits for the probes' initial state.
+func (p *poller) settle(w *world) error {
+	for _, c := range []struct {
+		host, path string
+		ok         func([]response) bool
+	}{{"path.probe", "/v0", status(200)}, {"ep.probe", "/", status(503)}, {"port.probe", "/", status(404)},
+		{"w.probe", "/", status(200)}, {"tls.probe", "/", status(200)}} {
+		if _, err := p.until(c.host, c.path, c.ok); err != nil {
+			return err
+		}
+	}
+	_, err := p.tlsUntil(fmt.Sprint(w.serial))
+	return err
+}
+
+func (p *poller) tlsUntil(serial string) (time.Time, error) {
+	deadline := time.Now().Add(pollLimit)
+	for time.Now().Before(deadline) {
+		if got, err := handshakeSerial(p.https, "tls.probe"); err == nil && got == serial {
+			return time.Now(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("certificate serial %s not served within %v", serial, pollLimit)
+}
+
+// kind is one kind of change: measure makes its i-th change and returns
+// the time from the write returning to the proxy showing it.
+type kind struct {
+	name    string
+	measure func(w *world, p *poller, i int) (time.Duration, error)
+}
+
+var kinds = []kind{
+	{"new Ingress", func(w *world, p *poller, i int) (time.Duration, error) {
+		host := fmt.Sprintf("new%d.probe", i)
+		return timed(w.c.Create(background, ingress(fmt.Sprintf("new%d", i), host, "/", "probe", 80)),
+			func() (time.Time, error) { return p.until(host, "/", status(200)) })
+	}},
+	{"Ingress path changed", func(w *world, p *poller, i int) (time.Duration, error) {
+		path := fmt.Sprintf("/v%d", i+1)
+		err := patch(w, &networkingv1.Ingress{}, "pathprobe", func(ing *networkingv1.Ingress) {
+			ing.Spec.Rules[0].HTTP.Paths[0].Path = path
+		})
+		return timed(err, func() (time.Time, error) { return p.until("path.probe", path, status(200)) })
+	}},
+	{"endpoint added", func(w *world, p *poller, i int) (time.Duration, error) {
+		if _, err := setEndpointsAndPoll(w, p, nil, 503); err != nil { // unmeasured set-up
+			return 0, err
+		}
+		return setEndpointsAndPoll(w, p, []string{w.a.IP}, 200)
+	}},
+	{"endpoint removed", func(w *world, p *poller, i int) (time.Duration, error) {
+		if _, err := setEndpointsAndPoll(w, p, []string{w.a.IP}, 200); err != nil { // unmeasured set-up
+			return 0, err
+		}
+		return setEndpointsAndPoll(w, p, nil, 503)
+	}},
+	{"Service port changed", func(w *world, p *poller, i int) (time.Duration, error) {
+		port, want := int32(81), 200 // the port the Ingress names: routed
+		if i%2 == 1 {
+			port, want = 80, 404 // not the Ingress's port: the route is dropped
+		}
+		err := patch(w, &corev1.Service{}, "portsvc", func(s *corev1.Service) { s.Spec.Ports[0].Port = port })
+		return timed(err, func() (time.Time, error) { return p.until("port.probe", "/", status(want)) })
+	}},
+	{"TLS Secret rotated", func(w *world, p *poller, i int) (time.Duration, error) {
+		crt, key := w.certificate()
+		err := patch(w, &corev1.Secret{}, "tlsprobe", func(s *corev1.Secret) {
+			s.Data = map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}
+		})
+		return timed(err, func() (time.Time, error) { return p.tlsUntil(fmt.Sprint(w.serial)) })
+	}},
+	{"Upstream weight changed", func(w *world, p *poller, i int) (time.Duration, error) {
+		// 1:1 alternates a and b strictly; 1:10000 sends b nearly all.
+		b, ok := int32(10000), twice(w.b.Name, 2)
+		if i%2 == 1 {
+			b, ok = 1, twice(w.a.Name, 3)
+		}
+		err := patch(w, &v1alpha1.Upstream{}, "wprobe", func(u *v1alpha1.Upstream) { u.Spec.Endpoints = weights(1, b, w) })
+		return timed(err, func() (time.Time, error) { return p.until("w.probe", "/", ok) })
+	}},
+}
+
+// twice holds when pod answered two of the last `within` responses: after
+// a weight change to 1:10000 two b's in a row, after one back to 1:1 two
+// a's within three responses, neither of which the old weights give.
+func twice(pod string, within int) func([]response) bool {
+	return func(seen []response) bool {
+		n := 0
+		for _, r := range seen[max(0, len(seen)-within):] {
+			if r.pod == pod {
+				n++
+			}
+		}
+		return n >= 2
+	}
+}
+
+func setEndpointsAndPoll(w *world, p *poller, addrs []string, want int) (time.Duration, error) {
+	err := patch(w, &discoveryv1.EndpointSlice{}, "epprobe-0", func(s *discoveryv1.EndpointSlice) { setEndpoints(s, addrs) })
+	return timed(err, func() (time.Time, error) { return p.until("ep.probe", "/", status(want)) })
+}
+
+// timed runs poll after a write that returned err, and measures from now.
+func timed(err error, poll func() (time.Time, error)) (time.Duration, error) {
+	if err != nil {
+		return 0, err
+	}
+	written := time.Now()
+	at, err := poll()
+	return at.Sub(written), err
+}
+
+// patch changes the object called name with a merge patch, which needs
+// no resourceVersion and so never conflicts with Baton's status writes.
+func patch[T client.Object](w *world, obj T, name string, change func(T)) error {
+	if err := w.c.Get(background, types.NamespacedName{Namespace: ns, Name: name}, obj); err != nil {
+		return err
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	change(obj)
+	return w.c.Patch(background, obj, client.MergeFrom(base))
+}
+
+// churnResult is the churn phase's: proxy latency before and during it,
+// failed requests, and how long the marker changes took to show.
+type churnResult struct {
+	idleP99, churnP99 time.Duration
+	requests, failed  int
+	markerMax         time.Duration
+	changes           int
+	// rss and heap (in use) when the churn started and when it ended.
+	rssStart, rssEnd   int64
+	heapStart, heapEnd float64
+}
+
+// runChurn changes a bulk EndpointSlice every 10 ms for d while a paced
+// load (one request per ms) goes through the proxy; once a second the
+// marker change adds or removes the endpoint of ep.probe, polled until it
+// shows.
+func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnResult, error) {
+	var r churnResult
+	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
+	r.idleP99 = pct(idle, 99)
+	r.rssStart, r.heapStart = memory(b)
+	var stop atomic.Bool
+	var changes atomic.Int64
+	var werr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		werr = churn(w, &stop, &changes)
+	}()
+	busy, failed := load(b.HTTPAddr, d, func(i int) error {
+		addrs := []string{w.a.IP}
+		if i%2 == 1 {
+			addrs = nil
+		}
+		lag, err := setEndpointsAndPoll(w, p, addrs, map[bool]int{true: 503, false: 200}[addrs == nil])
+		r.markerMax = max(r.markerMax, lag)
+		changes.Add(1)
+		return err
+	})
+	stop.Store(true)
+	wg.Wait()
+	r.rssEnd, r.heapEnd = memory(b)
+	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
+	return r, errors.Join(werr)
+}
+
+// churn writes 100 EndpointSlice changes a second, from four writers, to
+// the bulk Services in turn, each replacing one endpoint address.
+func churn(w *world, stop *atomic.Bool, changes *atomic.Int64) error {
+	var list discoveryv1.EndpointSliceList
+	if err := w.c.List(background, &list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	var bulk []string
+	for _, s := range list.Items {
+		if len(s.Endpoints) == 50 {
+			bulk = append(bulk, s.Name)
+		}
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	jobs := make(chan int, 16)
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				name := bulk[i%len(bulk)]
+				err := patch(w, &discoveryv1.EndpointSlice{}, name, func(s *discoveryv1.EndpointSlice) {
+					s.Endpoints[i%50].Addresses = []string{fmt.Sprintf("10.244.%d.%d", 208+i%8, 1+i%250)}
+				})
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+				changes.Add(1)
+			}
+		}()
+	}
+	for i := 0; !stop.Load(); i++ {
+		<-tick.C
+		select {
+		case jobs <- i:
+		default: // the API server is behind; the rate is what it takes
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// load sends one request a millisecond to tls.probe for d, with marker
+// called once a second (in its own goroutine), and returns the latencies
+// of the 200s and the number of other outcomes.
+func load(addr string, d time.Duration, marker func(i int) error) ([]time.Duration, int) {
+	c := framework.NewKeepAliveClient(addr, 5*time.Second)
+	defer c.Close()
+	var lat []time.Duration
+	failed := 0
+	var mwg sync.WaitGroup
+	end := time.Now().Add(d)
+	next := time.Now()
+	nextMarker, m := time.Now().Add(time.Second), 0
+	for time.Now().Before(end) {
+		if marker != nil && time.Now().After(nextMarker) {
+			mwg.Wait() // one marker at a time
+			mwg.Add(1)
+			go func(i int) { defer mwg.Done(); _ = marker(i) }(m)
+			m++
+			nextMarker = nextMarker.Add(time.Second)
+		}
+		start := time.Now()
+		status, _, err := c.Get("tls.probe", "/")
+		if err != nil || status != 200 {
+			failed++
+		} else {
+			lat = append(lat, time.Since(start))
+		}
+		next = next.Add(time.Millisecond)
+		time.Sleep(time.Until(next))
+	}
+	mwg.Wait()
+	return lat, failed
+}
+
+// memory is Baton's resident set and Go heap in use.
+func memory(b *framework.Baton) (int64, float64) {
+	rss, _ := framework.ProcessRSS(b.PID())
+	m, err := framework.ScrapeMetrics(b.MetricsAddr)
+	if err != nil {
+		return rss, 0
+	}
+	return rss, sum(m, "go_memstats_heap_inuse_bytes")
+}

@@ -1,0 +1,217 @@
+// Command scale measures Baton at scale against a real kube-apiserver
+// (hack/bench/scale.sh runs it; needs root for the two backend pods): for
+// each size it loads N Ingresses (two paths each), N/10 Services with a
+// slice of 50 endpoints, starts the Baton binary, and measures start to
+// ready, then for each kind of change the time from the API write
+// returning to the first response through the proxy that shows it,
+// polling as a user would. Then EndpointSlice churn (100 changes/s) under
+// load. It prints one table.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+)
+
+func main() {
+	sizes := flag.String("ingresses", "1000,10000", "comma-separated numbers of Ingresses, one run each")
+	changes := flag.Int("changes", 30, "measured changes of each kind")
+	churn := flag.Duration("churn", 30*time.Second, "length of the EndpointSlice churn phase")
+	baton := flag.String("baton", "", "the Baton binary")
+	root := flag.String("root", ".", "the repository (bin/ holds kube-apiserver, etcd and baton-e2e-backend)")
+	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+	if err := run(*sizes, *changes, *churn, *baton, *root); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func run(sizes string, changes int, churn time.Duration, baton, root string) error {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	if err := framework.RequireRoot(); err != nil {
+		return err
+	}
+	release, err := framework.ClaimPodNetwork()
+	if err != nil {
+		return err
+	}
+	defer release()
+	var rows []row
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("-ingresses: %w", err)
+		}
+		r, err := measure(n, changes, churn, baton, root)
+		if err != nil {
+			return fmt.Errorf("%d Ingresses: %w", n, err)
+		}
+		rows = append(rows, r)
+		fmt.Fprintf(os.Stderr, "scale: %d Ingresses done\n", n)
+	}
+	printTable(rows)
+	return nil
+}
+
+// row is one size's results.
+type row struct {
+	ingresses    int
+	load, ready  time.Duration
+	buildMs      float64 // mean build time per rebuild, from the metric
+	kinds        map[string][]time.Duration
+	statusWrites float64 // status patches per measured change
+	rssReady     int64
+	rssAfter     int64 // after every change and the churn
+	churn        churnResult
+	changesTotal int
+}
+
+func measure(n, changes int, churn time.Duration, baton, root string) (row, error) {
+	r := row{ingresses: n, kinds: map[string][]time.Duration{}}
+	cp, err := framework.StartControlPlane(root)
+	if err != nil {
+		return r, err
+	}
+	defer cp.Stop()
+	w, err := newWorld(cp, root)
+	if err != nil {
+		return r, err
+	}
+	defer w.close()
+	start := time.Now()
+	if err := w.load(n); err != nil {
+		return r, err
+	}
+	r.load = time.Since(start)
+	if err := w.probes(); err != nil {
+		return r, err
+	}
+	start = time.Now()
+	b, err := framework.StartBaton(framework.BatonOptions{Binary: baton, Kubeconfig: cp.Kubeconfig,
+		Args: []string{"--ingress-class", className, "--publish-status-address", "192.0.2.1"}})
+	if err != nil {
+		return r, err
+	}
+	defer b.Kill()
+	r.ready = time.Since(start)
+	r.rssReady, _ = framework.ProcessRSS(b.PID())
+	p := newPoller(b)
+	if err := p.settle(w); err != nil {
+		return r, err
+	}
+	before, err := framework.ScrapeMetrics(b.MetricsAddr)
+	if err != nil {
+		return r, err
+	}
+	for _, k := range kinds {
+		for i := range changes {
+			d, err := k.measure(w, p, i)
+			if err != nil {
+				return r, fmt.Errorf("%s #%d: %w", k.name, i, err)
+			}
+			r.kinds[k.name] = append(r.kinds[k.name], d)
+			r.changesTotal++
+		}
+	}
+	after, err := framework.ScrapeMetrics(b.MetricsAddr)
+	if err != nil {
+		return r, err
+	}
+	r.buildMs = meanMs(before, after, "baton_snapshot_build_seconds")
+	r.statusWrites = (sum(after, "baton_status_writes_total") - sum(before, "baton_status_writes_total")) / float64(r.changesTotal)
+	if r.churn, err = runChurn(w, p, b, churn); err != nil {
+		return r, err
+	}
+	r.rssAfter, _ = framework.ProcessRSS(b.PID())
+	return r, nil
+}
+
+// meanMs is the mean of a histogram's observations between two scrapes.
+func meanMs(before, after framework.Metrics, name string) float64 {
+	s := sum(after, name+"_sum") - sum(before, name+"_sum")
+	c := sum(after, name+"_count") - sum(before, name+"_count")
+	if c == 0 {
+		return 0
+	}
+	return s / c * 1000
+}
+
+// sum adds every series of the metric name, whatever its labels.
+func sum(m framework.Metrics, name string) float64 {
+	total := 0.0
+	for series, v := range m {
+		if series == name || strings.HasPrefix(series, name+"{") {
+			total += v
+		}
+	}
+	return total
+}
+
+func printTable(rows []row) {
+	fmt.Println("| Ingresses | load | start→ready | build per change | " + strings.Join(kindNames(), " | ") +
+		" | status writes per change | RSS ready → after | RSS (heap) churn start → end | churn 100/s: proxy p99 idle → churn, failed, marker lag max |")
+	fmt.Println("|" + strings.Repeat(" --- |", 8+len(kinds)))
+	for _, r := range rows {
+		cells := []string{strconv.Itoa(r.ingresses), r.load.Round(100 * time.Millisecond).String(),
+			r.ready.Round(10 * time.Millisecond).String(), fmt.Sprintf("%.2f ms", r.buildMs)}
+		for _, k := range kindNames() {
+			cells = append(cells, fmt.Sprintf("%s / %s", ms(pct(r.kinds[k], 50)), ms(pct(r.kinds[k], 99))))
+		}
+		cells = append(cells, fmt.Sprintf("%.2f", r.statusWrites),
+			fmt.Sprintf("%d → %d MiB", r.rssReady>>20, r.rssAfter>>20),
+			fmt.Sprintf("%d (%.0f) → %d (%.0f) MiB", r.churn.rssStart>>20, r.churn.heapStart/(1<<20), r.churn.rssEnd>>20, r.churn.heapEnd/(1<<20)),
+			fmt.Sprintf("%s → %s, %d of %d, %s (%d changes)", ms(r.churn.idleP99), ms(r.churn.churnP99),
+				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes))
+		fmt.Println("| " + strings.Join(cells, " | ") + " |")
+	}
+	fmt.Println("Propagation cells are p50 / p99 from the API write returning to the first response through the proxy that shows the change.")
+}
+
+func kindNames() []string {
+	var out []string
+	for _, k := range kinds {
+		out = append(out, k.name)
+	}
+	return out
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	i := (len(ds)*p+99)/100 - 1
+	return ds[max(i, 0)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// handshakeSerial is the serial of the certificate the proxy serves for sni.
+func handshakeSerial(addr, sni string) (string, error) {
+	conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: sni, InsecureSkipVerify: true}) //nolint:gosec // only the serial is read
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String(), nil
+}
+
+var background = context.Background()

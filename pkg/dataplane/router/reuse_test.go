@@ -1,0 +1,210 @@
+package router
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// TestApplyReusingEqualsCompile applies a sequence of snapshots, each the
+// previous one with some hosts kept (their Routes slice shared, as the
+// translate Cache shares it), some changed, added or removed, and
+// upstreams added or removed so that indexes shift; after every Apply the
+// table in force must match every request as Compile's table does.
+func TestApplyReusingEqualsCompile(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	var s *snapshot.Snapshot
+	for step := range 300 {
+		s = nextSnapshot(rng, s)
+		s.Version = uint64(step + 1)
+		if err := r.Apply(s); err != nil {
+			t.Fatalf("seed %d step %d: %v", seed, step, err)
+		}
+		want, err := Compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.current.Load()
+		checkRuntimes(t, fmt.Sprintf("seed %d step %d", seed, step), got.upstreams, s)
+		for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
+			for _, path := range []string{"/", "/a", "/a/b", "/b"} {
+				gm, gok := got.table.Match(host, path)
+				wm, wok := want.Match(host, path)
+				if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
+					t.Fatalf("seed %d step %d: %s%s matched %+v %v, Compile's table %+v %v", seed, step, host, path, gm, gok, wm, wok)
+				}
+				if gok && got.upstreams[gm.Upstream].name != gm.Route.Upstream {
+					t.Fatalf("seed %d step %d: runtime %d is %s, want %s", seed, step, gm.Upstream, got.upstreams[gm.Upstream].name, gm.Route.Upstream)
+				}
+			}
+		}
+	}
+}
+
+// nextSnapshot keeps, replaces or drops each host of prev, adds some, and
+// draws its upstreams anew from u0..u5 (so their indexes move).
+func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{}
+	for u := range 6 {
+		if u == 0 || rng.IntN(3) != 0 {
+			s.Upstreams = append(s.Upstreams, nextUpstream(rng, prev, fmt.Sprintf("u%d", u)))
+		}
+	}
+	pickUp := func() string { return s.Upstreams[rng.IntN(len(s.Upstreams))].Name }
+	has := func(name string) bool {
+		return slices.ContainsFunc(s.Upstreams, func(u snapshot.Upstream) bool { return u.Name == name })
+	}
+	hosts := map[string][]snapshot.Route{}
+	if prev != nil {
+		for _, vh := range prev.Hosts {
+			usable := !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return !has(r.Upstream) })
+			if usable && rng.IntN(4) != 0 {
+				hosts[vh.Name] = vh.Routes // shared, as the producer promises
+			}
+		}
+	}
+	for _, name := range []string{"h0", "h1", "h2", "h3", "h4", "*.w", ""} {
+		if _, kept := hosts[name]; !kept && rng.IntN(2) == 0 {
+			hosts[name] = []snapshot.Route{
+				{PathType: snapshot.PathPrefix, Path: "/a", Upstream: pickUp(), Source: "x"},
+				{PathType: snapshot.PathExact, Path: "/", Upstream: pickUp(), Source: fmt.Sprint(rng.IntN(9))},
+			}
+		}
+	}
+	for name, routes := range hosts {
+		s.Hosts = append(s.Hosts, snapshot.VirtualHost{Name: name, Routes: routes})
+	}
+	slices.SortFunc(s.Hosts, func(a, b snapshot.VirtualHost) int {
+		return compareHosts([]snapshot.VirtualHost{a}, []snapshot.VirtualHost{b}, 0, 0)
+	})
+	if rng.IntN(2) == 0 {
+		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
+	}
+	return s
+}
+
+// nextUpstream is prev's upstream called name, or one with new endpoints.
+func nextUpstream(rng *rand.Rand, prev *snapshot.Snapshot, name string) snapshot.Upstream {
+	if prev != nil && rng.IntN(2) == 0 {
+		for _, u := range prev.Upstreams {
+			if u.Name == name {
+				return u
+			}
+		}
+	}
+	u := snapshot.Upstream{Name: name}
+	for e := rng.IntN(3); e > 0; e-- {
+		u.Endpoints = append(u.Endpoints, snapshot.Endpoint{Address: fmt.Sprintf("127.0.0.1:%d", 1000+e*10+rng.IntN(3)), Weight: 1})
+	}
+	return u
+}
+
+// checkRuntimes: every upstream of s has one runtime, whose pool has its
+// endpoints; the other slots are empty.
+func checkRuntimes(t *testing.T, where string, runtimes []upstreamRuntime, s *snapshot.Snapshot) {
+	t.Helper()
+	named := 0
+	for _, u := range runtimes {
+		if u.name == "" {
+			continue
+		}
+		named++
+		i := slices.IndexFunc(s.Upstreams, func(su snapshot.Upstream) bool { return su.Name == u.name })
+		if i < 0 || u.pool.Name() != u.name || u.pool.Len() != len(s.Upstreams[i].Endpoints) {
+			t.Fatalf("%s: runtime %s with pool %s of %d backends is not an upstream of the snapshot as it is", where, u.name, u.pool.Name(), u.pool.Len())
+		}
+	}
+	if named != len(s.Upstreams) {
+		t.Fatalf("%s: %d runtimes for %d upstreams", where, named, len(s.Upstreams))
+	}
+}
+
+// TestSameUpstream: shared slices and equal fields are the same upstream,
+// equal contents in new slices too, and any changed field is not.
+func TestSameUpstream(t *testing.T) {
+	u := snapshot.Upstream{Name: "u", Endpoints: []snapshot.Endpoint{{Address: "127.0.0.1:1", Weight: 1}},
+		HealthCheck: &snapshot.HealthCheck{Path: "/h"}, TLS: snapshot.UpstreamTLS{CAPEM: []byte("ca")}}
+	same := u
+	copied := u
+	copied.Endpoints = slices.Clone(u.Endpoints)
+	copied.HealthCheck = &snapshot.HealthCheck{Path: "/h"}
+	for name, v := range map[string]snapshot.Upstream{"shared": same, "copied": copied} {
+		if !sameUpstream(&u, &v) {
+			t.Errorf("%s: an equal upstream compared different", name)
+		}
+	}
+	changes := map[string]func(*snapshot.Upstream){
+		"retries":   func(v *snapshot.Upstream) { v.Retries = 3 },
+		"endpoint":  func(v *snapshot.Upstream) { v.Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:2", Weight: 1}} },
+		"health":    func(v *snapshot.Upstream) { v.HealthCheck = &snapshot.HealthCheck{Path: "/other"} },
+		"ca":        func(v *snapshot.Upstream) { v.TLS.CAPEM = []byte("other") },
+		"timeouts":  func(v *snapshot.Upstream) { v.Timeouts.Idle = 1 },
+		"protocol":  func(v *snapshot.Upstream) { v.Protocol = snapshot.ProtocolH2C },
+		"host":      func(v *snapshot.Upstream) { v.HostRewrite = "x" },
+		"insecure":  func(v *snapshot.Upstream) { v.TLS.InsecureSkipVerify = true },
+		"passive":   func(v *snapshot.Upstream) { v.Passive.ConsecutiveFailures = 9 },
+		"headers":   func(v *snapshot.Upstream) { v.RequestHeaders.Remove = []string{"x"} },
+		"weighting": func(v *snapshot.Upstream) { v.Policy = snapshot.PolicyWeighted },
+	}
+	for name, change := range changes {
+		v := u
+		change(&v)
+		if sameUpstream(&u, &v) {
+			t.Errorf("%s changed, yet the upstream compared the same", name)
+		}
+	}
+}
+
+// TestCertificatesFollowTheSnapshot: a snapshot sharing the certificate
+// list in force keeps it; one with a new list or a new default certificate
+// serves those.
+func TestCertificatesFollowTheSnapshot(t *testing.T) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	one, two := selfSigned(t, "one", "a.example.com"), selfSigned(t, "two", "a.example.com")
+	served := func() string {
+		c, err := r.GetCertificate(&tls.ClientHelloInfo{ServerName: "a.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return leaf.Subject.CommonName
+	}
+	s1 := &snapshot.Snapshot{Version: 1, Certificates: []snapshot.Certificate{one}}
+	s2 := &snapshot.Snapshot{Version: 2, Certificates: s1.Certificates} // shared: kept
+	s3 := &snapshot.Snapshot{Version: 3, Certificates: []snapshot.Certificate{two}}
+	s4 := &snapshot.Snapshot{Version: 4, Certificates: s3.Certificates, DefaultCertificate: &one}
+	for _, step := range []struct {
+		s    *snapshot.Snapshot
+		want string
+	}{{s1, "one"}, {s2, "one"}, {s3, "two"}, {s4, "two"}} {
+		if err := r.Apply(step.s); err != nil {
+			t.Fatal(err)
+		}
+		if got := served(); got != step.want {
+			t.Fatalf("snapshot %d: served %q, want %q", step.s.Version, got, step.want)
+		}
+	}
+	c, err := r.GetCertificate(&tls.ClientHelloInfo{ServerName: "unknown.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf, _ := x509.ParseCertificate(c.Certificate[0]); leaf.Subject.CommonName != "one" {
+		t.Fatalf("the new default certificate is not served: %s", leaf.Subject.CommonName)
+	}
+}

@@ -1,0 +1,133 @@
+package lb
+
+import (
+	"cmp"
+	"log/slog"
+	"maps"
+	"slices"
+)
+
+// known is what the Registry remembers of the last configuration, so that
+// Patch can redo only the pools that changed and the addresses they list.
+type known struct {
+	pools map[string]*knownPool
+	// users are the pools listing each address.
+	users map[string]map[string]bool
+}
+
+type knownPool struct {
+	cfg  PoolConfig // Targets dropped: plan holds them, checked
+	plan poolPlan
+}
+
+// remember records cfgs as the configuration in force (Update's).
+func (r *Registry) remember(p plan, cfgs []PoolConfig) {
+	k := known{pools: make(map[string]*knownPool, len(p.pools)), users: make(map[string]map[string]bool, len(p.addrs))}
+	byName := make(map[string]*PoolConfig, len(cfgs))
+	for i := range cfgs {
+		if _, dup := byName[cfgs[i].Name]; !dup {
+			byName[cfgs[i].Name] = &cfgs[i]
+		}
+	}
+	for _, pp := range p.pools {
+		k.add(byName[pp.name], pp)
+	}
+	r.known = k
+}
+
+func (k *known) add(cfg *PoolConfig, pp poolPlan) {
+	c := *cfg
+	c.Targets = nil
+	k.pools[pp.name] = &knownPool{cfg: c, plan: pp}
+	for _, addr := range pp.addrs {
+		if k.users[addr] == nil {
+			k.users[addr] = map[string]bool{}
+		}
+		k.users[addr][pp.name] = true
+	}
+}
+
+func (k *known) remove(name string) {
+	kp := k.pools[name]
+	if kp == nil {
+		return
+	}
+	for _, addr := range kp.plan.addrs {
+		delete(k.users[addr], name)
+		if len(k.users[addr]) == 0 {
+			delete(k.users, addr)
+		}
+	}
+	delete(k.pools, name)
+}
+
+// Patch is Update for a configuration that differs from the one in force
+// only in the pools of changed (added or modified) and the pools named in
+// removed. It costs what changed, not the whole configuration: every
+// other pool is returned as the very Pool it was, and only the addresses
+// the changed pools list (or listed) have their health settings merged
+// again. It merges them over the pools in name order, which is Update's
+// order when its pools were sorted by name, as a snapshot's upstreams are;
+// callers that configure in another order must use Update.
+func (r *Registry) Patch(changed []PoolConfig, removed []string) map[string]*Pool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.known.pools == nil {
+		r.known = known{pools: map[string]*knownPool{}, users: map[string]map[string]bool{}}
+	}
+	touched := map[string]bool{}
+	for _, name := range removed {
+		r.touch(touched, name)
+		r.known.remove(name)
+		delete(r.pools, name)
+	}
+	fresh := make([]poolPlan, 0, len(changed))
+	for i := range changed {
+		cfg := &changed[i]
+		if err := cfg.Validate(); err != nil {
+			r.log.Warn("lb: invalid pool configuration; using defaults, skipping bad targets", slog.String("pool", cfg.Name), slog.Any("err", err))
+		}
+		r.touch(touched, cfg.Name)
+		r.known.remove(cfg.Name)
+		pp := planPool(*cfg)
+		r.known.add(cfg, pp)
+		fresh = append(fresh, pp)
+		r.touch(touched, cfg.Name)
+	}
+	for addr := range touched {
+		r.resettle(addr)
+	}
+	if r.pools == nil {
+		r.pools = map[string]*Pool{}
+	}
+	for name, p := range r.build(fresh) {
+		r.pools[name] = p
+	}
+	return maps.Clone(r.pools)
+}
+
+func (r *Registry) touch(touched map[string]bool, pool string) {
+	if kp := r.known.pools[pool]; kp != nil {
+		for _, addr := range kp.plan.addrs {
+			touched[addr] = true
+		}
+	}
+}
+
+// resettle merges addr's settings over the pools listing it, in name
+// order, or forgets addr when none does.
+func (r *Registry) resettle(addr string) {
+	users := slices.SortedFunc(maps.Keys(r.known.users[addr]), cmp.Compare[string])
+	if len(users) == 0 {
+		if e := r.addrs[addr]; e != nil {
+			e.stopChecker()
+			delete(r.addrs, addr)
+		}
+		return
+	}
+	s := &addrSettings{}
+	for _, name := range users {
+		s.merge(r.known.pools[name].cfg)
+	}
+	r.apply(addr, s)
+}

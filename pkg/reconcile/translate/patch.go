@@ -1,0 +1,211 @@
+package translate
+
+import (
+	"cmp"
+	"reflect"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// patch returns the snapshot: the last one if nothing in it changed, else
+// a new one sharing every list (and every host's routes) that did not.
+func (x *incremental) patch(g *translator) *snapshot.Snapshot {
+	hosts := x.patchHosts()
+	ups := x.patchUpstreams()
+	certs := x.patchCertificates()
+	def := g.defaultRoute
+	if def == nil && x.catchAll != nil {
+		def = x.catchAll.catchAll
+	}
+	prev := x.snap
+	if prev != nil && !hosts && !ups && !certs &&
+		reflect.DeepEqual(prev.DefaultBackend, def) && reflect.DeepEqual(prev.DefaultCertificate, g.defaultCert) {
+		return prev
+	}
+	s := &snapshot.Snapshot{DefaultBackend: def, DefaultCertificate: g.defaultCert}
+	s.Hosts = sharedOrCopy(prev, hosts, x.hosts, func(p *snapshot.Snapshot) []snapshot.VirtualHost { return p.Hosts })
+	s.Upstreams = sharedOrCopy(prev, ups, x.upstreams, func(p *snapshot.Snapshot) []snapshot.Upstream { return p.Upstreams })
+	s.Certificates = sharedOrCopy(prev, certs, x.certList, func(p *snapshot.Snapshot) []snapshot.Certificate { return p.Certificates })
+	x.snap = s
+	return s
+}
+
+// sharedOrCopy is the previous snapshot's list when it did not change, or
+// a copy of the patched one (nil when empty, as Translate leaves it): the
+// patched list itself is changed in place by later calls.
+func sharedOrCopy[T any](prev *snapshot.Snapshot, changed bool, list []T, of func(*snapshot.Snapshot) []T) []T {
+	if prev != nil && !changed {
+		return of(prev)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return slices.Clone(list)
+}
+
+// patchHosts updates the sorted hosts where groups changed, keeping the
+// Routes slice of a host whose routes are equal, and reports a change.
+func (x *incremental) patchHosts() bool {
+	if len(x.dirty.hosts) > 64 && len(x.dirty.hosts) > len(x.hosts)/8 {
+		return x.rebuildHosts()
+	}
+	changed := false
+	for h := range x.dirty.hosts {
+		var routes []snapshot.Route
+		if g := x.hostGroup[h]; g != nil {
+			routes = g.routes(h)
+		}
+		i, found := slices.BinarySearchFunc(x.hosts, h, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
+		switch {
+		case routes == nil && found:
+			x.hosts = slices.Delete(x.hosts, i, i+1)
+		case routes == nil:
+			continue
+		case !found:
+			x.hosts = slices.Insert(x.hosts, i, snapshot.VirtualHost{Name: h, Routes: routes})
+		case reflect.DeepEqual(x.hosts[i].Routes, routes):
+			continue // the old slice stays, and with it what the data plane compiled
+		default:
+			x.hosts[i].Routes = routes
+		}
+		changed = true
+	}
+	return changed
+}
+
+func (x *incremental) patchUpstreams() bool {
+	if len(x.dirty.upstreams) > 64 && len(x.dirty.upstreams) > len(x.upstreams)/8 {
+		x.upstreams = x.upstreams[:0]
+		for _, u := range x.upValue {
+			x.upstreams = append(x.upstreams, u)
+		}
+		slices.SortFunc(x.upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+		return true
+	}
+	changed := false
+	for name := range x.dirty.upstreams {
+		u, used := x.upValue[name]
+		i, found := slices.BinarySearchFunc(x.upstreams, name, func(v snapshot.Upstream, n string) int { return strings.Compare(v.Name, n) })
+		switch {
+		case !used && found:
+			x.upstreams = slices.Delete(x.upstreams, i, i+1)
+		case !used:
+			continue
+		case !found:
+			x.upstreams = slices.Insert(x.upstreams, i, u)
+		case reflect.DeepEqual(x.upstreams[i], u):
+			continue
+		default:
+			x.upstreams[i] = u
+		}
+		changed = true
+	}
+	return changed
+}
+
+// patchCertificates rebuilds each changed certificate from the groups
+// serving it: one Secret's certificate may serve the hosts of several.
+func (x *incremental) patchCertificates() bool {
+	changed := false
+	for src := range x.dirty.certs {
+		var cert *snapshot.Certificate
+		var hosts []string
+		for g := range x.certUsers[src] {
+			cert = g.cert(src)
+			hosts = append(hosts, cert.Hosts...)
+		}
+		i, found := slices.BinarySearchFunc(x.certList, src, func(c snapshot.Certificate, s string) int { return strings.Compare(c.Source, s) })
+		if cert == nil {
+			delete(x.certUsers, src)
+			if found {
+				x.certList = slices.Delete(x.certList, i, i+1)
+				changed = true
+			}
+			continue
+		}
+		c := *cert
+		slices.Sort(hosts)
+		c.Hosts = hosts
+		switch {
+		case !found:
+			x.certList = slices.Insert(x.certList, i, c)
+		case reflect.DeepEqual(x.certList[i], c):
+			continue
+		default:
+			x.certList[i] = c
+		}
+		changed = true
+	}
+	return changed
+}
+
+// patchResults updates the results sorted by key; an unchanged list is
+// returned as it was.
+func (x *incremental) patchResults() []IngressResult {
+	changed := false
+	if len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
+		x.rebuildResults()
+		clear(x.dirty.results)
+		changed = true
+	}
+	for k := range x.dirty.results {
+		var r IngressResult
+		g := x.groupOf[k]
+		if g != nil {
+			r = g.result(k)
+		}
+		i, found := slices.BinarySearchFunc(x.results, k, func(r IngressResult, k types.NamespacedName) int {
+			return cmp.Or(cmp.Compare(r.Key.Namespace, k.Namespace), cmp.Compare(r.Key.Name, k.Name))
+		})
+		switch {
+		case g == nil && found:
+			x.results = slices.Delete(x.results, i, i+1)
+		case g == nil:
+			continue
+		case !found:
+			x.results = slices.Insert(x.results, i, r)
+		case reflect.DeepEqual(x.results[i], r):
+			continue
+		default:
+			x.results[i] = r
+		}
+		changed = true
+	}
+	if !changed && x.snapResults != nil {
+		return x.snapResults
+	}
+	x.snapResults = append(make([]IngressResult, 0, len(x.results)), x.results...)
+	return x.snapResults
+}
+
+// rebuildHosts sorts every host anew, for a call that changed many:
+// inserting them one by one would cost the square of their number.
+func (x *incremental) rebuildHosts() bool {
+	old := x.hosts
+	x.hosts = make([]snapshot.VirtualHost, 0, len(x.hostGroup))
+	for h, g := range x.hostGroup {
+		x.hosts = append(x.hosts, snapshot.VirtualHost{Name: h, Routes: g.routes(h)})
+	}
+	slices.SortFunc(x.hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
+	for i := range x.hosts { // keep the slices of unchanged hosts
+		j, found := slices.BinarySearchFunc(old, x.hosts[i].Name, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
+		if found && reflect.DeepEqual(old[j].Routes, x.hosts[i].Routes) {
+			x.hosts[i].Routes = old[j].Routes
+		}
+	}
+	return true
+}
+
+func (x *incremental) rebuildResults() {
+	x.results = x.results[:0]
+	for k, g := range x.groupOf {
+		x.results = append(x.results, g.result(k))
+	}
+	slices.SortFunc(x.results, func(a, b IngressResult) int {
+		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
+}
