@@ -1,0 +1,425 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/hack/e2e/framework"
+	"github.com/baton-dev/baton/pkg/api/v1alpha1"
+)
+
+// gatewayPool is where Baton takes Gateway addresses from in these tests:
+// inside the pod network but past the last pod index (250), and made
+// local to this host by a route the test adds and removes.
+const gatewayPool = "10.244.251.0/28"
+
+// TestGatewayAPI drives HTTPRoutes through two Gateways of the real
+// binary, to real backend processes, with the standard-channel Gateway API
+// CRDs installed in a control plane of its own. Every request is a single
+// raw HTTP/1.1 exchange on a fresh connection: nothing retries, follows a
+// redirect or fixes up a header behind the test's back.
+func TestGatewayAPI(t *testing.T) {
+	c := gatewayControlPlane(t)
+	localPool(t)
+	const ns = "gateway"
+	pods := startPods(t, 20, 21, 22, 23)
+	port := freePort(t)
+	createOn(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, ingressClass("gw"),
+		service(ns, "a"), endpointSlice(ns, "a", pods[0]), service(ns, "b"), endpointSlice(ns, "b", pods[1]),
+		service(ns, "c"), endpointSlice(ns, "c", pods[2]), service(ns, "d"), endpointSlice(ns, "d", pods[3]),
+		upstreamStatic(ns, "static-d", pods[3].IP),
+		ingress(ns, "ing", "gw", rule{"ing.test", "/", "a"}),
+		&gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "baton-e2e"},
+			Spec: gatewayv1.GatewayClassSpec{ControllerName: "baton.dev/gateway-controller"}},
+		httpGateway(ns, "gw-a", port), httpGateway(ns, "gw-b", port))
+	createOn(t, c, gatewayRoutes(ns)...)
+	startBatonWith(t, c, framework.BatonOptions{HTTPAddr: "0.0.0.0:" + strconv.Itoa(port)}, "gw",
+		"--gateway-address-pool", gatewayPool)
+	ingressAddr := "127.0.0.1:" + strconv.Itoa(port)
+
+	addrA := programmedAddress(t, c, ns, "gw-a")
+	addrB := programmedAddress(t, c, ns, "gw-b")
+	t.Logf("gateway addresses: gw-a %s, gw-b %s", addrA, addrB)
+	gwA, gwB := net.JoinHostPort(addrA, strconv.Itoa(port)), net.JoinHostPort(addrB, strconv.Itoa(port))
+	eventually(t, 30*time.Second, func() error { return routeStatuses(c, ns) })
+	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 7, "gw-b": 1}) })
+
+	t.Run("matching and precedence", func(t *testing.T) { checkMatching(t, gwA) })
+	t.Run("weighted split", func(t *testing.T) { checkSplit(t, gwA) })
+	t.Run("redirect", func(t *testing.T) { checkRedirect(t, gwA) })
+	t.Run("rewrite", func(t *testing.T) { checkRewrite(t, gwA) })
+	t.Run("header modifiers", func(t *testing.T) { checkHeaderModifiers(t, gwA) })
+	t.Run("upstream backend", func(t *testing.T) {
+		expectRaw(t, gwA, framework.RawRequest{Host: "upstream.test", Target: "/"}, http.StatusOK, "pod-23")
+	})
+	t.Run("isolation", func(t *testing.T) { checkIsolation(t, gwA, gwB, ingressAddr) })
+	t.Run("missing backend", func(t *testing.T) { checkMissingBackend(t, c, ns, gwA) })
+	t.Run("propagation", func(t *testing.T) { checkPropagation(t, c, ns, gwA) })
+}
+
+// gatewayControlPlane is a control plane with the chart's copy of the
+// standard-channel Gateway API CRDs (the module's own, v1.6.3).
+func gatewayControlPlane(t *testing.T) *framework.ControlPlane {
+	t.Helper()
+	c, err := framework.StartControlPlane(root, filepath.Join(root, "charts", "baton", "gateway-api", "crds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}
+
+// localPool makes every address of gatewayPool one of this host's (a
+// `local` route), so that a connection to a Gateway's address reaches
+// Baton's wildcard listener with that address as its local address.
+func localPool(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command("ip", "route", "replace", "local", gatewayPool, "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("local route for %s: %v: %s", gatewayPool, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "route", "delete", "local", gatewayPool, "dev", "lo").Run() })
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(framework.FreeAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func httpGateway(ns, name string, port int) *gatewayv1.Gateway {
+	return &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: "baton-e2e", Listeners: []gatewayv1.Listener{{
+			Name: "http", Port: gatewayv1.PortNumber(port), Protocol: gatewayv1.HTTPProtocolType}}}}
+}
+
+// programmedAddress waits for the Gateway to be Programmed with one
+// address of the pool, and returns it.
+func programmedAddress(t *testing.T, c *framework.ControlPlane, ns, name string) string {
+	t.Helper()
+	var addr string
+	eventually(t, 30*time.Second, func() error {
+		var g gatewayv1.Gateway
+		if err := c.Client.Get(context.Background(), keyOf(ns, name), &g); err != nil {
+			return err
+		}
+		if err := conditionTrue(g.Status.Conditions, "Programmed", g.Generation); err != nil {
+			return fmt.Errorf("gateway %s: %w", name, err)
+		}
+		if len(g.Status.Addresses) != 1 || !strings.HasPrefix(g.Status.Addresses[0].Value, "10.244.251.") {
+			return fmt.Errorf("gateway %s: addresses %+v, want one of %s", name, g.Status.Addresses, gatewayPool)
+		}
+		addr = g.Status.Addresses[0].Value
+		return nil
+	})
+	return addr
+}
+
+func conditionTrue(conds []metav1.Condition, typ string, generation int64) error {
+	c := meta.FindStatusCondition(conds, typ)
+	switch {
+	case c == nil:
+		return fmt.Errorf("no %s condition", typ)
+	case c.Status != metav1.ConditionTrue:
+		return fmt.Errorf("%s %s: %s: %s", typ, c.Status, c.Reason, c.Message)
+	case c.ObservedGeneration != generation:
+		return fmt.Errorf("%s observedGeneration %d, generation %d", typ, c.ObservedGeneration, generation)
+	}
+	return nil
+}
+
+// attachedRoutes compares each Gateway's listener attachedRoutes.
+func attachedRoutes(c *framework.ControlPlane, ns string, want map[string]int32) error {
+	for name, n := range want {
+		var g gatewayv1.Gateway
+		if err := c.Client.Get(context.Background(), keyOf(ns, name), &g); err != nil {
+			return err
+		}
+		if len(g.Status.Listeners) != 1 || g.Status.Listeners[0].AttachedRoutes != n {
+			return fmt.Errorf("gateway %s listeners %+v, want attachedRoutes %d", name, g.Status.Listeners, n)
+		}
+	}
+	return nil
+}
+
+// routeStatuses checks that every route is Accepted by its Gateway, and
+// that all but the broken one resolved their references.
+func routeStatuses(c *framework.ControlPlane, ns string) error {
+	var routes gatewayv1.HTTPRouteList
+	if err := c.Client.List(context.Background(), &routes); err != nil {
+		return err
+	}
+	for _, r := range routes.Items {
+		if len(r.Status.Parents) != 1 {
+			return fmt.Errorf("route %s: parents %+v", r.Name, r.Status.Parents)
+		}
+		p := r.Status.Parents[0]
+		if err := conditionTrue(p.Conditions, "Accepted", r.Generation); err != nil {
+			return fmt.Errorf("route %s: %w", r.Name, err)
+		}
+		resolved := meta.FindStatusCondition(p.Conditions, "ResolvedRefs")
+		want := metav1.ConditionTrue
+		if r.Name == "broken" {
+			want = metav1.ConditionFalse
+		}
+		if resolved == nil || resolved.Status != want {
+			return fmt.Errorf("route %s: ResolvedRefs %+v, want %s", r.Name, resolved, want)
+		}
+		if r.Name == "broken" && resolved.Reason != "BackendNotFound" {
+			return fmt.Errorf("route broken: ResolvedRefs reason %s, want BackendNotFound", resolved.Reason)
+		}
+	}
+	return nil
+}
+
+// expectRaw sends one request and checks the status and, unless empty,
+// which pod answered; it returns the response.
+func expectRaw(t *testing.T, addr string, r framework.RawRequest, status int, pod string) *framework.RawResponse {
+	t.Helper()
+	resp, err := r.Do(addr, 10*time.Second)
+	if err != nil {
+		t.Errorf("%s %s%s %v: %v", r.Method, r.Host, r.Target, r.Header, err)
+		return nil
+	}
+	if resp.Status != status || (pod != "" && resp.Header.Get("X-Pod") != pod) {
+		t.Errorf("%s %s%s %v via %s: %d from %q, want %d from %q (body %.200q)", r.Method, r.Host, r.Target, r.Header,
+			addr, resp.Status, resp.Header.Get("X-Pod"), status, pod, resp.Body)
+	}
+	return resp
+}
+
+// echoed is what the test backend saw of a request.
+type echoed struct {
+	Pod     string              `json:"pod"`
+	Path    string              `json:"path"`
+	Headers map[string][]string `json:"headers"`
+}
+
+func decodeEcho(t *testing.T, resp *framework.RawResponse) echoed {
+	t.Helper()
+	var e echoed
+	if resp == nil {
+		return e
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &e); err != nil {
+		t.Errorf("backend reply %q: %v", resp.Body, err)
+	}
+	return e
+}
+
+func checkMatching(t *testing.T, gw string) {
+	const canary = "X-Env: canary"
+	cases := []struct {
+		name   string
+		req    framework.RawRequest
+		status int
+		pod    string
+	}{
+		{"exact path", framework.RawRequest{Target: "/exact"}, 200, "pod-20"},
+		{"exact is not a prefix", framework.RawRequest{Target: "/exact/x"}, 404, ""},
+		{"prefix", framework.RawRequest{Target: "/api/x"}, 200, "pod-20"},
+		{"prefix matches whole segments", framework.RawRequest{Target: "/apix"}, 404, ""},
+		{"header", framework.RawRequest{Target: "/api/x", Header: []string{canary}}, 200, "pod-21"},
+		{"header value is exact", framework.RawRequest{Target: "/api/x", Header: []string{"X-Env: canaryx"}}, 200, "pod-20"},
+		{"query", framework.RawRequest{Target: "/api/x?v=2"}, 200, "pod-22"},
+		{"headers before query", framework.RawRequest{Target: "/api/x?v=2", Header: []string{canary}}, 200, "pod-21"},
+		{"method", framework.RawRequest{Method: "DELETE", Target: "/api/x"}, 200, "pod-23"},
+		{"method before headers", framework.RawRequest{Method: "DELETE", Target: "/api/x", Header: []string{canary}}, 200, "pod-23"},
+		{"longer prefix before headers", framework.RawRequest{Target: "/api/v2/x", Header: []string{canary}}, 200, "pod-22"},
+		{"host without route", framework.RawRequest{Host: "nothing.test", Target: "/api/x"}, 404, ""},
+	}
+	for _, c := range cases {
+		if c.req.Host == "" {
+			c.req.Host = "match.test"
+		}
+		t.Run(c.name, func(t *testing.T) { expectRaw(t, gw, c.req, c.status, c.pod) })
+	}
+}
+
+// checkSplit sends n requests to an 80/20 split: a smooth weighted pick
+// gives exactly 80%, a random one within a few percent.
+func checkSplit(t *testing.T, gw string) {
+	const n = 500
+	seen := map[string]int{}
+	for range n {
+		resp, err := framework.RawRequest{Host: "split.test", Target: "/"}.Do(gw, 10*time.Second)
+		if err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("split.test: %+v, %v", resp, err)
+		}
+		seen[resp.Header.Get("X-Pod")]++
+	}
+	share := float64(seen["pod-20"]) / n
+	t.Logf("80/20 split over %d requests: %v (%.1f%% to the 80)", n, seen, 100*share)
+	if share < 0.75 || share > 0.85 || seen["pod-20"]+seen["pod-21"] != n {
+		t.Errorf("80/20 split: %v", seen)
+	}
+}
+
+// checkRedirect: scheme https and port 8443, path and query kept
+// (HTTPRequestRedirectFilter), 301 as asked.
+func checkRedirect(t *testing.T, gw string) {
+	resp := expectRaw(t, gw, framework.RawRequest{Host: "redirect.test", Target: "/some/path?q=1"}, http.StatusMovedPermanently, "")
+	if want := "https://redirect.test:8443/some/path?q=1"; resp != nil && resp.Header.Get("Location") != want {
+		t.Errorf("Location %q, want %q", resp.Header.Get("Location"), want)
+	}
+}
+
+// checkRewrite: ReplacePrefixMatch replaces the matched segments only.
+func checkRewrite(t *testing.T, gw string) {
+	for target, want := range map[string]string{"/old/x?q=1": "/new/x?q=1", "/old": "/new", "/old/": "/new/"} {
+		e := decodeEcho(t, expectRaw(t, gw, framework.RawRequest{Host: "rewrite.test", Target: target}, 200, "pod-20"))
+		if e.Path != want {
+			t.Errorf("%s reached the backend as %q, want %q", target, e.Path, want)
+		}
+	}
+}
+
+func checkHeaderModifiers(t *testing.T, gw string) {
+	resp := expectRaw(t, gw, framework.RawRequest{Host: "headers.test", Target: "/",
+		Header: []string{"X-Set: client", "X-Add: client", "X-Remove: client"}}, 200, "pod-20")
+	e := decodeEcho(t, resp)
+	// Add appends to the client's value: the spec shows "foo,bar", and one
+	// line per value means the same (RFC 9110, 5.3).
+	got := fmt.Sprintf("%v %s %v", e.Headers["X-Set"], strings.Join(e.Headers["X-Add"], ","), e.Headers["X-Remove"])
+	if want := "[set] client,added []"; got != want {
+		t.Errorf("request headers set/add/remove: %s, want %s", got, want)
+	}
+	if resp == nil {
+		return
+	}
+	if got := fmt.Sprint(resp.Header.Values("X-Resp-Set"), resp.Header.Values("X-Resp-Add"), resp.Header.Values("Content-Type")); got != "[set] [added] []" {
+		t.Errorf("response headers set/add/remove: %s, want [set] [added] []", got)
+	}
+}
+
+// checkIsolation: a route is reached only through the Gateway it is
+// attached to, and an Ingress host only through the Ingress listener.
+func checkIsolation(t *testing.T, gwA, gwB, ingressAddr string) {
+	expectRaw(t, gwB, framework.RawRequest{Host: "only-b.test", Target: "/"}, 200, "pod-21")
+	expectRaw(t, gwA, framework.RawRequest{Host: "only-b.test", Target: "/"}, 404, "")
+	expectRaw(t, gwB, framework.RawRequest{Host: "match.test", Target: "/exact"}, 404, "")
+	expectRaw(t, ingressAddr, framework.RawRequest{Host: "ing.test", Target: "/"}, 200, "pod-20")
+	expectRaw(t, gwA, framework.RawRequest{Host: "ing.test", Target: "/"}, 404, "")
+	expectRaw(t, ingressAddr, framework.RawRequest{Host: "match.test", Target: "/exact"}, 404, "")
+}
+
+// checkMissingBackend: the route with a missing Service answers 500 (the
+// spec's answer for a backendRef that cannot be resolved) and the others
+// still serve.
+func checkMissingBackend(t *testing.T, c *framework.ControlPlane, ns, gw string) {
+	expectRaw(t, gw, framework.RawRequest{Host: "broken.test", Target: "/"}, http.StatusInternalServerError, "")
+	expectRaw(t, gw, framework.RawRequest{Host: "match.test", Target: "/exact"}, 200, "pod-20")
+}
+
+// checkPropagation moves /exact from a to b and measures how long the
+// change takes to reach traffic.
+func checkPropagation(t *testing.T, c *framework.ControlPlane, ns, gw string) {
+	var r gatewayv1.HTTPRoute
+	if err := c.Client.Get(context.Background(), keyOf(ns, "match"), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.Rules[0].BackendRefs = backendRefs("b")
+	start := time.Now()
+	if err := c.Client.Update(context.Background(), &r); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		resp, err := framework.RawRequest{Host: "match.test", Target: "/exact"}.Do(gw, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if pod := resp.Header.Get("X-Pod"); resp.Status != 200 || pod != "pod-21" {
+			return fmt.Errorf("/exact: %d from %s", resp.Status, pod)
+		}
+		return nil
+	})
+	t.Logf("route change reached traffic in %v", time.Since(start).Round(time.Millisecond))
+	expectRaw(t, gw, framework.RawRequest{Host: "match.test", Target: "/api/x"}, 200, "pod-20") // the rest unchanged
+}
+
+func backendRefs(services ...string) []gatewayv1.HTTPBackendRef {
+	var refs []gatewayv1.HTTPBackendRef
+	for _, s := range services {
+		refs = append(refs, gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{
+			BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(s), Port: ptr.To(gatewayv1.PortNumber(80))}}})
+	}
+	return refs
+}
+
+func weighted(service string, weight int32) gatewayv1.HTTPBackendRef {
+	ref := backendRefs(service)[0]
+	ref.Weight = ptr.To(weight)
+	return ref
+}
+
+func prefix(p string) gatewayv1.HTTPRouteMatch {
+	return gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To(p)}}
+}
+
+func httpRoute(ns, name, gw, host string, rules ...gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
+	return &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: gatewayv1.ObjectName(gw)}}},
+			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(host)}, Rules: rules}}
+}
+
+// gatewayRoutes are the routes of TestGatewayAPI: seven on gw-a, one on gw-b.
+func gatewayRoutes(ns string) []client.Object {
+	exact := gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchExact), Value: ptr.To("/exact")}}
+	header := prefix("/api")
+	header.Headers = []gatewayv1.HTTPHeaderMatch{{Name: "X-Env", Value: "canary"}}
+	query := prefix("/api")
+	query.QueryParams = []gatewayv1.HTTPQueryParamMatch{{Name: "v", Value: "2"}}
+	method := prefix("/api")
+	method.Method = ptr.To(gatewayv1.HTTPMethodDelete)
+	upstream := gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+		Group: ptr.To(gatewayv1.Group(v1alpha1.GroupName)), Kind: ptr.To(gatewayv1.Kind(v1alpha1.UpstreamKind)), Name: "static-d"}}}
+	return []client.Object{
+		httpRoute(ns, "match", "gw-a", "match.test",
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{exact}, BackendRefs: backendRefs("a")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{prefix("/api")}, BackendRefs: backendRefs("a")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{header}, BackendRefs: backendRefs("b")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{query}, BackendRefs: backendRefs("c")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{method}, BackendRefs: backendRefs("d")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{prefix("/api/v2")}, BackendRefs: backendRefs("c")}),
+		httpRoute(ns, "split", "gw-a", "split.test",
+			gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{weighted("a", 80), weighted("b", 20)}}),
+		httpRoute(ns, "redirect", "gw-a", "redirect.test", gatewayv1.HTTPRouteRule{Filters: []gatewayv1.HTTPRouteFilter{{
+			Type: gatewayv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &gatewayv1.HTTPRequestRedirectFilter{
+				Scheme: ptr.To("https"), Port: ptr.To(gatewayv1.PortNumber(8443)), StatusCode: ptr.To(301)}}}}),
+		httpRoute(ns, "rewrite", "gw-a", "rewrite.test", gatewayv1.HTTPRouteRule{
+			Matches: []gatewayv1.HTTPRouteMatch{prefix("/old")}, BackendRefs: backendRefs("a"),
+			Filters: []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterURLRewrite, URLRewrite: &gatewayv1.HTTPURLRewriteFilter{
+				Path: &gatewayv1.HTTPPathModifier{Type: gatewayv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/new")}}}}}),
+		httpRoute(ns, "headers", "gw-a", "headers.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("a"),
+			Filters: []gatewayv1.HTTPRouteFilter{
+				{Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+					Set: []gatewayv1.HTTPHeader{{Name: "X-Set", Value: "set"}}, Add: []gatewayv1.HTTPHeader{{Name: "X-Add", Value: "added"}},
+					Remove: []string{"X-Remove"}}},
+				{Type: gatewayv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+					Set: []gatewayv1.HTTPHeader{{Name: "X-Resp-Set", Value: "set"}}, Add: []gatewayv1.HTTPHeader{{Name: "X-Resp-Add", Value: "added"}},
+					Remove: []string{"Content-Type"}}}}}),
+		httpRoute(ns, "broken", "gw-a", "broken.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("missing")}),
+		httpRoute(ns, "upstream", "gw-a", "upstream.test", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{upstream}}),
+		httpRoute(ns, "only-b", "gw-b", "only-b.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("b")}),
+	}
+}
