@@ -58,7 +58,7 @@ func TestGatewayAPI(t *testing.T) {
 	t.Logf("gateway addresses: gw-a %s, gw-b %s", addrA, addrB)
 	gwA, gwB := net.JoinHostPort(addrA, strconv.Itoa(port)), net.JoinHostPort(addrB, strconv.Itoa(port))
 	eventually(t, 30*time.Second, func() error { return routeStatuses(c, ns) })
-	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 7, "gw-b": 1}) })
+	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 9, "gw-b": 1}) })
 
 	t.Run("matching and precedence", func(t *testing.T) { checkMatching(t, gwA) })
 	t.Run("weighted split", func(t *testing.T) { checkSplit(t, gwA) })
@@ -71,6 +71,11 @@ func TestGatewayAPI(t *testing.T) {
 	t.Run("isolation", func(t *testing.T) { checkIsolation(t, gwA, gwB, ingressAddr) })
 	t.Run("missing backend", func(t *testing.T) { checkMissingBackend(t, c, ns, gwA) })
 	t.Run("propagation", func(t *testing.T) { checkPropagation(t, c, ns, gwA) })
+	t.Run("partly missing backends", func(t *testing.T) { checkPartlyMissing(t, gwA) })
+	t.Run("redirect ports", func(t *testing.T) { checkRedirectPorts(t, gwA, port) })
+	t.Run("backend appears", func(t *testing.T) { checkBackendAppears(t, c, ns, gwA, pods[2]) })
+	t.Run("route moves", func(t *testing.T) { checkRouteMoves(t, c, ns, gwA, gwB) })
+	t.Run("gateway deleted", func(t *testing.T) { checkGatewayDeleted(t, c, ns, gwB) })
 }
 
 // gatewayControlPlane is a control plane with the chart's copy of the
@@ -178,13 +183,14 @@ func routeStatuses(c *framework.ControlPlane, ns string) error {
 		}
 		resolved := meta.FindStatusCondition(p.Conditions, "ResolvedRefs")
 		want := metav1.ConditionTrue
-		if r.Name == "broken" {
+		broken := r.Name == "broken" || r.Name == "partly"
+		if broken {
 			want = metav1.ConditionFalse
 		}
 		if resolved == nil || resolved.Status != want {
 			return fmt.Errorf("route %s: ResolvedRefs %+v, want %s", r.Name, resolved, want)
 		}
-		if r.Name == "broken" && resolved.Reason != "BackendNotFound" {
+		if broken && resolved.Reason != "BackendNotFound" {
 			return fmt.Errorf("route broken: ResolvedRefs reason %s, want BackendNotFound", resolved.Reason)
 		}
 	}
@@ -382,7 +388,12 @@ func httpRoute(ns, name, gw, host string, rules ...gatewayv1.HTTPRouteRule) *gat
 			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(host)}, Rules: rules}}
 }
 
-// gatewayRoutes are the routes of TestGatewayAPI: seven on gw-a, one on gw-b.
+func redirectRule(path string, f *gatewayv1.HTTPRequestRedirectFilter) gatewayv1.HTTPRouteRule {
+	return gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{prefix(path)},
+		Filters: []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestRedirect, RequestRedirect: f}}}
+}
+
+// gatewayRoutes are the routes of TestGatewayAPI: nine on gw-a, one on gw-b.
 func gatewayRoutes(ns string) []client.Object {
 	exact := gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchExact), Value: ptr.To("/exact")}}
 	header := prefix("/api")
@@ -421,5 +432,114 @@ func gatewayRoutes(ns string) []client.Object {
 		httpRoute(ns, "broken", "gw-a", "broken.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("missing")}),
 		httpRoute(ns, "upstream", "gw-a", "upstream.test", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{upstream}}),
 		httpRoute(ns, "only-b", "gw-b", "only-b.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("b")}),
+		httpRoute(ns, "partly", "gw-a", "partly.test",
+			gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{weighted("a", 1), weighted("missing", 1)}}),
+		httpRoute(ns, "redirects", "gw-a", "redirects.test",
+			redirectRule("/https", &gatewayv1.HTTPRequestRedirectFilter{Scheme: ptr.To("https")}),
+			redirectRule("/host", &gatewayv1.HTTPRequestRedirectFilter{Hostname: ptr.To(gatewayv1.PreciseHostname("other.test"))}),
+			redirectRule("/path", &gatewayv1.HTTPRequestRedirectFilter{Path: &gatewayv1.HTTPPathModifier{
+				Type: gatewayv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/moved")}})),
 	}
+}
+
+// checkPartlyMissing: with one of two equal backends missing, half the
+// requests get 500 and the other half are served (HTTPBackendRef: "the
+// proportion of requests that would otherwise have been routed to an
+// invalid backend MUST receive a 500").
+func checkPartlyMissing(t *testing.T, gw string) {
+	const n = 200
+	seen := map[int]int{}
+	for range n {
+		resp, err := framework.RawRequest{Host: "partly.test", Target: "/"}.Do(gw, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[resp.Status]++
+	}
+	t.Logf("1:1 with one backend missing, over %d requests: %v", n, seen)
+	if seen[200] < n*4/10 || seen[500] < n*4/10 || seen[200]+seen[500] != n {
+		t.Errorf("statuses %v, want about half 200 and half 500", seen)
+	}
+}
+
+// checkRedirectPorts: the Location's port follows HTTPRequestRedirectFilter:
+// a scheme alone gives its well-known port, left out; otherwise the port
+// the request came in on is kept.
+func checkRedirectPorts(t *testing.T, gw string, port int) {
+	p := strconv.Itoa(port)
+	for target, want := range map[string]string{
+		"/https/a?q=1": "https://redirects.test/https/a?q=1",
+		"/host/a":      "http://other.test:" + p + "/host/a",
+		"/path/a":      "http://redirects.test:" + p + "/moved/a",
+	} {
+		resp := expectRaw(t, gw, framework.RawRequest{Host: "redirects.test:" + p, Target: target}, http.StatusFound, "")
+		if resp != nil && resp.Header.Get("Location") != want {
+			t.Errorf("%s: Location %q, want %q", target, resp.Header.Get("Location"), want)
+		}
+	}
+}
+
+// checkBackendAppears: creating the missing Service heals the route.
+func checkBackendAppears(t *testing.T, c *framework.ControlPlane, ns, gw string, pod *framework.Pod) {
+	createOn(t, c, service(ns, "missing"), endpointSlice(ns, "missing", pod))
+	eventually(t, 30*time.Second, func() error {
+		resp, err := framework.RawRequest{Host: "broken.test", Target: "/"}.Do(gw, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if resp.Status != 200 || resp.Header.Get("X-Pod") != pod.Name {
+			return fmt.Errorf("broken.test: %d from %q", resp.Status, resp.Header.Get("X-Pod"))
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, func() error {
+		var r gatewayv1.HTTPRoute
+		if err := c.Client.Get(context.Background(), keyOf(ns, "broken"), &r); err != nil {
+			return err
+		}
+		if len(r.Status.Parents) != 1 {
+			return fmt.Errorf("parents %+v", r.Status.Parents)
+		}
+		return conditionTrue(r.Status.Parents[0].Conditions, "ResolvedRefs", r.Generation)
+	})
+}
+
+// checkRouteMoves: a route whose parentRef moves from A to B is served
+// by B only, and the listeners count it where it is now.
+func checkRouteMoves(t *testing.T, c *framework.ControlPlane, ns, gwA, gwB string) {
+	var r gatewayv1.HTTPRoute
+	if err := c.Client.Get(context.Background(), keyOf(ns, "upstream"), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.ParentRefs[0].Name = "gw-b"
+	if err := c.Client.Update(context.Background(), &r); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		resp, err := framework.RawRequest{Host: "upstream.test", Target: "/"}.Do(gwB, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if resp.Status != 200 {
+			return fmt.Errorf("upstream.test via gw-b: %d", resp.Status)
+		}
+		return nil
+	})
+	expectRaw(t, gwA, framework.RawRequest{Host: "upstream.test", Target: "/"}, 404, "")
+	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 8, "gw-b": 2}) })
+}
+
+// checkGatewayDeleted: once B is deleted its address serves none of its
+// routes.
+func checkGatewayDeleted(t *testing.T, c *framework.ControlPlane, ns, gwB string) {
+	if err := c.Client.Delete(context.Background(), httpGateway(ns, "gw-b", 0)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		resp, err := framework.RawRequest{Host: "only-b.test", Target: "/"}.Do(gwB, 5*time.Second)
+		if err == nil && resp.Status != 404 {
+			return fmt.Errorf("only-b.test via the deleted gw-b: %d", resp.Status)
+		}
+		return nil
+	})
 }
