@@ -22,7 +22,7 @@ func cond(typ string, ok bool, reason, msg string) metav1.Condition {
 }
 
 var (
-	gwKey    = types.NamespacedName{Namespace: "team", Name: "gw"}
+	gwKey        = types.NamespacedName{Namespace: "team", Name: "gw"}
 	httpRouteKey = types.NamespacedName{Namespace: "team", Name: "r"}
 )
 
