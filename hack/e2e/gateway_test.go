@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -42,17 +43,24 @@ func TestGatewayAPI(t *testing.T) {
 	localPool(t)
 	const ns = "gateway"
 	pods := startPods(t, 20, 21, 22, 23)
-	port := freePort(t)
+	port, tlsPort := freePort(t), freePort(t)
+	ingTLS := ingress(ns, "ing-tls", "gw", rule{"ingsecure.test", "/", "a"})
+	ingTLS.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"ingsecure.test"}, SecretName: "ing-cert"}}
+	gatewayA := httpGateway(ns, "gw-a", port)
+	gatewayA.Spec.Listeners = append(gatewayA.Spec.Listeners, gatewayv1.Listener{Name: "https", Port: gatewayv1.PortNumber(tlsPort),
+		Protocol: gatewayv1.HTTPSProtocolType, Hostname: ptr.To(gatewayv1.Hostname("secure.test")),
+		TLS: &gatewayv1.ListenerTLSConfig{CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "secure-cert"}}}})
 	createOn(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, ingressClass("gw"),
+		tlsSecret(t, ns, "secure-cert", "secure.test"), tlsSecret(t, ns, "ing-cert", "ingsecure.test"), ingTLS,
 		service(ns, "a"), endpointSlice(ns, "a", pods[0]), service(ns, "b"), endpointSlice(ns, "b", pods[1]),
 		service(ns, "c"), endpointSlice(ns, "c", pods[2]), service(ns, "d"), endpointSlice(ns, "d", pods[3]),
 		upstreamStatic(ns, "static-d", pods[3].IP),
 		ingress(ns, "ing", "gw", rule{"ing.test", "/", "a"}),
 		&gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "baton-e2e"},
 			Spec: gatewayv1.GatewayClassSpec{ControllerName: "baton.dev/gateway-controller"}},
-		httpGateway(ns, "gw-a", port), httpGateway(ns, "gw-b", port))
+		gatewayA, httpGateway(ns, "gw-b", port))
 	createOn(t, c, gatewayRoutes(ns)...)
-	startBatonWith(t, c, framework.BatonOptions{HTTPAddr: "0.0.0.0:" + strconv.Itoa(port)}, "gw",
+	startBatonWith(t, c, framework.BatonOptions{HTTPAddr: "0.0.0.0:" + strconv.Itoa(port), HTTPSAddr: "0.0.0.0:" + strconv.Itoa(tlsPort)}, "gw",
 		"--gateway-address-pool", gatewayPool)
 	ingressAddr := "127.0.0.1:" + strconv.Itoa(port)
 
@@ -60,8 +68,11 @@ func TestGatewayAPI(t *testing.T) {
 	addrB := programmedAddress(t, c, ns, "gw-b")
 	t.Logf("gateway addresses: gw-a %s, gw-b %s", addrA, addrB)
 	gwA, gwB := net.JoinHostPort(addrA, strconv.Itoa(port)), net.JoinHostPort(addrB, strconv.Itoa(port))
+	tlsA, tlsIngress := net.JoinHostPort(addrA, strconv.Itoa(tlsPort)), "127.0.0.1:"+strconv.Itoa(tlsPort)
 	eventually(t, 30*time.Second, func() error { return routeStatuses(c, ns) })
-	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 9, "gw-b": 1}) })
+	eventually(t, 30*time.Second, func() error {
+		return attachedRoutes(c, ns, map[string]int32{"gw-a/http": 11, "gw-a/https": 1, "gw-b/http": 1})
+	})
 
 	t.Run("matching and precedence", func(t *testing.T) { checkMatching(t, gwA) })
 	t.Run("weighted split", func(t *testing.T) { checkSplit(t, gwA) })
@@ -79,6 +90,8 @@ func TestGatewayAPI(t *testing.T) {
 	t.Run("backend appears", func(t *testing.T) { checkBackendAppears(t, c, ns, gwA, pods[2]) })
 	t.Run("route moves", func(t *testing.T) { checkRouteMoves(t, c, ns, gwA, gwB) })
 	t.Run("gateway deleted", func(t *testing.T) { checkGatewayDeleted(t, c, ns, gwB) })
+	t.Run("https listener", func(t *testing.T) { checkHTTPS(t, tlsA, tlsIngress) })
+	t.Run("request timeout", func(t *testing.T) { checkTimeout(t, gwA) })
 	t.Run("warning events", func(t *testing.T) { checkWarningEvents(t, c, ns) })
 }
 
@@ -156,15 +169,17 @@ func conditionTrue(conds []metav1.Condition, typ string, generation int64) error
 	return nil
 }
 
-// attachedRoutes compares each Gateway's listener attachedRoutes.
+// attachedRoutes compares listener attachedRoutes, by "gateway/listener".
 func attachedRoutes(c *framework.ControlPlane, ns string, want map[string]int32) error {
 	for name, n := range want {
+		gw, listener, _ := strings.Cut(name, "/")
 		var g gatewayv1.Gateway
-		if err := c.Client.Get(context.Background(), keyOf(ns, name), &g); err != nil {
+		if err := c.Client.Get(context.Background(), keyOf(ns, gw), &g); err != nil {
 			return err
 		}
-		if len(g.Status.Listeners) != 1 || g.Status.Listeners[0].AttachedRoutes != n {
-			return fmt.Errorf("gateway %s listeners %+v, want attachedRoutes %d", name, g.Status.Listeners, n)
+		i := slices.IndexFunc(g.Status.Listeners, func(l gatewayv1.ListenerStatus) bool { return string(l.Name) == listener })
+		if i < 0 || g.Status.Listeners[i].AttachedRoutes != n {
+			return fmt.Errorf("gateway %s listeners %+v, want %s attachedRoutes %d", gw, g.Status.Listeners, listener, n)
 		}
 	}
 	return nil
@@ -414,7 +429,8 @@ func redirectRule(path string, f *gatewayv1.HTTPRequestRedirectFilter) gatewayv1
 		Filters: []gatewayv1.HTTPRouteFilter{{Type: gatewayv1.HTTPRouteFilterRequestRedirect, RequestRedirect: f}}}
 }
 
-// gatewayRoutes are the routes of TestGatewayAPI: nine on gw-a, one on gw-b.
+// gatewayRoutes are the routes of TestGatewayAPI: eleven on gw-a (one of
+// them, secure.test, on its HTTPS listener too), one on gw-b.
 func gatewayRoutes(ns string) []client.Object {
 	exact := gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchExact), Value: ptr.To("/exact")}}
 	header := prefix("/api")
@@ -455,6 +471,9 @@ func gatewayRoutes(ns string) []client.Object {
 		httpRoute(ns, "only-b", "gw-b", "only-b.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("b")}),
 		httpRoute(ns, "partly", "gw-a", "partly.test",
 			gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{weighted("a", 1), weighted("missing", 1)}}),
+		httpRoute(ns, "secure", "gw-a", "secure.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("c")}),
+		httpRoute(ns, "timeout", "gw-a", "timeout.test", gatewayv1.HTTPRouteRule{BackendRefs: backendRefs("a"),
+			Timeouts: &gatewayv1.HTTPRouteTimeouts{Request: ptr.To(gatewayv1.Duration("500ms"))}}),
 		httpRoute(ns, "redirects", "gw-a", "redirects.test",
 			redirectRule("/https", &gatewayv1.HTTPRequestRedirectFilter{Scheme: ptr.To("https")}),
 			redirectRule("/host", &gatewayv1.HTTPRequestRedirectFilter{Hostname: ptr.To(gatewayv1.PreciseHostname("other.test"))}),
@@ -548,7 +567,7 @@ func checkRouteMoves(t *testing.T, c *framework.ControlPlane, ns, gwA, gwB strin
 		return nil
 	})
 	expectRaw(t, gwA, framework.RawRequest{Host: "upstream.test", Target: "/"}, 404, "")
-	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a": 8, "gw-b": 2}) })
+	eventually(t, 30*time.Second, func() error { return attachedRoutes(c, ns, map[string]int32{"gw-a/http": 10, "gw-b/http": 2}) })
 }
 
 // checkGatewayDeleted: once B is deleted its address serves none of its
@@ -585,4 +604,38 @@ func checkWarningEvents(t *testing.T, c *framework.ControlPlane, ns string) {
 		}
 		return nil
 	})
+}
+
+// checkHTTPS: the Gateway's HTTPS listener serves its own certificate and
+// its routes; an Ingress's certificate and host are served on the Ingress
+// listener only, never through a Gateway's address.
+func checkHTTPS(t *testing.T, tlsGateway, tlsIngress string) {
+	resp, err := framework.RawRequest{Host: "secure.test", Target: "/"}.DoTLS(tlsGateway, "secure.test", 10*time.Second)
+	if err != nil || resp.Status != 200 || resp.Header.Get("X-Pod") != "pod-22" || resp.PeerCN != "secure.test" {
+		t.Errorf("https://secure.test via the Gateway: %+v, %v; want 200 from pod-22 with certificate secure.test", resp, err)
+	}
+	resp, err = framework.RawRequest{Host: "ingsecure.test", Target: "/"}.DoTLS(tlsGateway, "ingsecure.test", 10*time.Second)
+	if err == nil && (resp.PeerCN == "ingsecure.test" || resp.Status != 404) {
+		t.Errorf("an Ingress host through the Gateway's HTTPS address: %d with certificate %q, want 404 and not the Ingress's certificate", resp.Status, resp.PeerCN)
+	}
+	resp, err = framework.RawRequest{Host: "ingsecure.test", Target: "/"}.DoTLS(tlsIngress, "ingsecure.test", 10*time.Second)
+	if err != nil || resp.Status != 200 || resp.PeerCN != "ingsecure.test" {
+		t.Errorf("https://ingsecure.test via the Ingress listener: %+v, %v", resp, err)
+	}
+	resp, err = framework.RawRequest{Host: "secure.test", Target: "/"}.DoTLS(tlsIngress, "secure.test", 10*time.Second)
+	if err == nil && (resp.PeerCN == "secure.test" || resp.Status != 404) {
+		t.Errorf("a Gateway host through the Ingress HTTPS listener: %d with certificate %q", resp.Status, resp.PeerCN)
+	}
+}
+
+// checkTimeout: a route's request timeout answers 504 when the backend is
+// slower (as the conformance test HTTPRouteRequestTimeout expects), and
+// leaves faster answers alone.
+func checkTimeout(t *testing.T, gw string) {
+	start := time.Now()
+	expectRaw(t, gw, framework.RawRequest{Host: "timeout.test", Target: "/delay/3000"}, http.StatusGatewayTimeout, "")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the 500ms timeout answered after %v", took)
+	}
+	expectRaw(t, gw, framework.RawRequest{Host: "timeout.test", Target: "/delay/10"}, http.StatusOK, "pod-20")
 }

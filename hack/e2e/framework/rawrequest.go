@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +26,8 @@ type RawResponse struct {
 	Status int
 	Header http.Header
 	Body   string
+	// PeerCN is the served certificate's CommonName (DoTLS).
+	PeerCN string
 }
 
 // Do sends r to addr with Connection: close and reads the whole answer.
@@ -34,6 +37,27 @@ func (r RawRequest) Do(addr string, timeout time.Duration) (*RawResponse, error)
 		return nil, err
 	}
 	defer conn.Close()
+	return r.exchange(conn, timeout)
+}
+
+// DoTLS is Do over TLS with SNI serverName, without verifying the
+// certificate (tests are after which one is served: PeerCN).
+func (r RawRequest) DoTLS(addr, serverName string, timeout time.Duration) (*RawResponse, error) {
+	d := &net.Dialer{Timeout: timeout}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{ServerName: serverName, InsecureSkipVerify: true,
+		NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	resp, err := r.exchange(conn, timeout)
+	if resp != nil {
+		resp.PeerCN = conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	return resp, err
+}
+
+func (r RawRequest) exchange(conn net.Conn, timeout time.Duration) (*RawResponse, error) {
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, err
 	}
