@@ -60,8 +60,8 @@ func TestGatewayAPI(t *testing.T) {
 			Spec: gatewayv1.GatewayClassSpec{ControllerName: "baton.dev/gateway-controller"}},
 		gatewayA, httpGateway(ns, "gw-b", port))
 	createOn(t, c, gatewayRoutes(ns)...)
-	startBatonWith(t, c, framework.BatonOptions{HTTPAddr: "0.0.0.0:" + strconv.Itoa(port), HTTPSAddr: "0.0.0.0:" + strconv.Itoa(tlsPort)}, "gw",
-		"--gateway-address-pool", gatewayPool)
+	opts := framework.BatonOptions{HTTPAddr: "0.0.0.0:" + strconv.Itoa(port), HTTPSAddr: "0.0.0.0:" + strconv.Itoa(tlsPort)}
+	b := startBatonWith(t, c, opts, "gw", "--gateway-address-pool", gatewayPool)
 	ingressAddr := "127.0.0.1:" + strconv.Itoa(port)
 
 	addrA := programmedAddress(t, c, ns, "gw-a")
@@ -92,6 +92,14 @@ func TestGatewayAPI(t *testing.T) {
 	t.Run("gateway deleted", func(t *testing.T) { checkGatewayDeleted(t, c, ns, gwB) })
 	t.Run("https listener", func(t *testing.T) { checkHTTPS(t, tlsA, tlsIngress) })
 	t.Run("request timeout", func(t *testing.T) { checkTimeout(t, gwA) })
+	t.Run("restart keeps addresses", func(t *testing.T) {
+		b.Kill()
+		startBatonWith(t, c, opts, "gw", "--gateway-address-pool", gatewayPool)
+		if got := programmedAddress(t, c, ns, "gw-a"); got != addrA {
+			t.Errorf("gw-a has address %s after a restart, had %s", got, addrA)
+		}
+		expectRaw(t, gwA, framework.RawRequest{Host: "match.test", Target: "/api/x"}, 200, "pod-20")
+	})
 	t.Run("warning events", func(t *testing.T) { checkWarningEvents(t, c, ns) })
 }
 
