@@ -278,6 +278,9 @@ func checkMatching(t *testing.T, gw string) {
 		{"method", framework.RawRequest{Method: "DELETE", Target: "/api/x"}, 200, "pod-23"},
 		{"method before headers", framework.RawRequest{Method: "DELETE", Target: "/api/x", Header: []string{canary}}, 200, "pod-23"},
 		{"longer prefix before headers", framework.RawRequest{Target: "/api/v2/x", Header: []string{canary}}, 200, "pod-22"},
+		{"header names ignore case", framework.RawRequest{Target: "/api/x", Header: []string{"x-eNV: canary"}}, 200, "pod-21"},
+		{"regular expression", framework.RawRequest{Target: "/re/123"}, 200, "pod-21"},
+		{"regular expression matches the whole path", framework.RawRequest{Target: "/re/123/x"}, 404, ""},
 		{"host without route", framework.RawRequest{Host: "nothing.test", Target: "/api/x"}, 404, ""},
 	}
 	for _, c := range cases {
@@ -456,7 +459,9 @@ func gatewayRoutes(ns string) []client.Object {
 			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{header}, BackendRefs: backendRefs("b")},
 			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{query}, BackendRefs: backendRefs("c")},
 			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{method}, BackendRefs: backendRefs("d")},
-			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{prefix("/api/v2")}, BackendRefs: backendRefs("c")}),
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{prefix("/api/v2")}, BackendRefs: backendRefs("c")},
+			gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{
+				Type: ptr.To(gatewayv1.PathMatchRegularExpression), Value: ptr.To("/re/[0-9]+")}}}, BackendRefs: backendRefs("b")}),
 		httpRoute(ns, "split", "gw-a", "split.test",
 			gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{weighted("a", 80), weighted("b", 20)}}),
 		httpRoute(ns, "redirect", "gw-a", "redirect.test", gatewayv1.HTTPRouteRule{Filters: []gatewayv1.HTTPRouteFilter{{
