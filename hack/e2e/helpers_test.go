@@ -50,9 +50,16 @@ func startBaton(t *testing.T, class string, extra ...string) *framework.Baton {
 // startBatonOn runs Baton against the control plane c.
 func startBatonOn(t *testing.T, c *framework.ControlPlane, class string, extra ...string) *framework.Baton {
 	t.Helper()
-	args := append([]string{"--ingress-class", class, "--controller-name", "baton.dev/" + class,
+	return startBatonWith(t, c, framework.BatonOptions{}, class, extra...)
+}
+
+// startBatonWith is startBatonOn with o's addresses.
+func startBatonWith(t *testing.T, c *framework.ControlPlane, o framework.BatonOptions, class string, extra ...string) *framework.Baton {
+	t.Helper()
+	o.Binary, o.Kubeconfig = bin("baton"), c.Kubeconfig
+	o.Args = append([]string{"--ingress-class", class, "--controller-name", "baton.dev/" + class,
 		"--publish-status-address", "192.0.2.10"}, extra...)
-	b, err := framework.StartBaton(framework.BatonOptions{Binary: bin("baton"), Kubeconfig: c.Kubeconfig, Args: args})
+	b, err := framework.StartBaton(o)
 	if err != nil {
 		t.Fatal(err)
 	}

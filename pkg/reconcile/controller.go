@@ -217,6 +217,7 @@ func (c *Controller) rebuild(ctx context.Context) {
 		}
 	}
 	reportRejections(&out, c.translated, in.Ingresses, c.rejected)
+	reportGatewayRejections(gwOut, c.rejected)
 	// Only certificates that reached the sink count as good: after a failed
 	// Apply the previous ones are still the ones being served.
 	c.lastGood = out.GoodCertificates

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -19,6 +20,9 @@ type objectKind uint8
 const (
 	kindIngress objectKind = iota
 	kindUpstream
+	kindGateway
+	kindHTTPRoute
+	kindGRPCRoute
 )
 
 // warningKey identifies one warning on one object.
@@ -37,9 +41,10 @@ type warningEvents struct {
 	active map[warningKey]bool
 }
 
-// fresh returns the warnings of out that the previous call did not
-// report, in the order of out, and remembers out's warnings.
-func (e *warningEvents) fresh(out *translate.Output) []warningKey {
+// fresh returns the warnings of out and gw (nil when Gateway API is off)
+// that the previous call did not report, in the order of out, and
+// remembers their warnings.
+func (e *warningEvents) fresh(out *translate.Output, gw *gateway.Output) []warningKey {
 	now := map[warningKey]bool{}
 	var added []warningKey
 	note := func(k warningKey) {
@@ -60,6 +65,9 @@ func (e *warningEvents) fresh(out *translate.Output) []warningKey {
 		for _, w := range r.Warnings {
 			note(warningKey{kindUpstream, r.Key, w.Reason, w.Message})
 		}
+	}
+	for _, k := range gatewayWarnings(gw) {
+		note(k)
 	}
 	e.active = now
 	return added

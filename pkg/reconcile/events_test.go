@@ -35,12 +35,12 @@ func TestWarningEventsAnnounceEachWarningOnce(t *testing.T) {
 		{"and announced again when it returns", output(conflict, missing), []warningKey{{kindIngress, ing, missing.Reason, missing.Message}}},
 	}
 	for _, s := range steps {
-		if got := e.fresh(s.out); !reflect.DeepEqual(got, s.want) {
+		if got := e.fresh(s.out, nil); !reflect.DeepEqual(got, s.want) {
 			t.Fatalf("%s: got %+v, want %+v", s.name, got, s.want)
 		}
 	}
 	e.forget(warningKey{kindUpstream, up, noEndpoints.Reason, noEndpoints.Message})
-	if got := e.fresh(output(conflict, missing)); len(got) != 1 || got[0].kind != kindUpstream {
+	if got := e.fresh(output(conflict, missing), nil); len(got) != 1 || got[0].kind != kindUpstream {
 		t.Fatalf("a forgotten warning was not announced again: %+v", got)
 	}
 }

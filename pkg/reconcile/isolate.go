@@ -158,7 +158,9 @@ func upstreamsKept(r *snapshot.Route, keep map[part]bool) bool {
 		names = append(names, r.Upstream)
 	}
 	for _, b := range r.Backends {
-		names = append(names, b.Upstream)
+		if !b.Invalid { // names no upstream: nothing to keep
+			names = append(names, b.Upstream)
+		}
 	}
 	if r.Filters != nil {
 		names = append(names, r.Filters.Mirrors...)

@@ -168,3 +168,17 @@ func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
 		t.Error("a certificate the data plane refused still counts as good")
 	}
 }
+
+// TestRestrictKeepsRoutesWithAnInvalidBackend: an Invalid backend names
+// no upstream, so isolating another part must not drop its route.
+func TestRestrictKeepsRoutesWithAnInvalidBackend(t *testing.T) {
+	r := snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Source: "ns/r",
+		Backends: []snapshot.WeightedBackend{{Upstream: "up-a", Weight: 1}, {Invalid: true, Weight: 1}}}
+	s := &snapshot.Snapshot{Upstreams: []snapshot.Upstream{{Name: "up-a"}},
+		Gateways: []snapshot.Gateway{{Name: "ns/gw", Ports: []snapshot.GatewayPort{{Port: 80,
+			Hosts: []snapshot.VirtualHost{{Name: "a.com", Routes: []snapshot.Route{r}}}}}}}}
+	got := restrict(s, map[part]bool{{partUpstream, "up-a"}: true, {partGateway, "ns/gw"}: true})
+	if len(got.Gateways) != 1 || len(got.Gateways[0].Ports[0].Hosts) != 1 {
+		t.Fatalf("the route with an invalid backend was dropped: %+v", got.Gateways)
+	}
+}

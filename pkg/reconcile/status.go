@@ -143,10 +143,11 @@ func (w *statusWriter) write(ctx context.Context, out *translate.Output) error {
 		errs = append(errs, w.writeUpstream(ctx, &out.Upstreams[i]))
 	}
 	errs = append(errs, w.writeIngresses(ctx, out.Ingresses))
-	if gw := w.gateways.Load(); gw != nil {
+	gw := w.gateways.Load()
+	if gw != nil {
 		errs = append(errs, w.writeGatewayAPI(ctx, gw))
 	}
-	w.recordEvents(ctx, out)
+	w.recordEvents(ctx, out, gw)
 	return errors.Join(errs...)
 }
 
@@ -312,8 +313,8 @@ func sameAddresses(a, b loadBalancer) bool {
 // recordEvents emits one Warning Event per new warning. The object is read
 // from the cache for its UID; a warning about an object already deleted
 // is dropped.
-func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output) {
-	for _, k := range w.events.fresh(out) {
+func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output, gw *gateway.Output) {
+	for _, k := range w.events.fresh(out, gw) {
 		if ctx.Err() != nil {
 			// The term ended mid-write: Events are sent in the background
 			// whatever ctx says, so leave this one to the next term.
@@ -323,6 +324,8 @@ func (w *statusWriter) recordEvents(ctx context.Context, out *translate.Output) 
 		obj := client.Object(&networkingv1.Ingress{})
 		if k.kind == kindUpstream {
 			obj = &v1alpha1.Upstream{}
+		} else if g := gatewayObject(k.kind); g != nil {
+			obj = g
 		}
 		if err := w.reader.Get(ctx, k.object, obj); err != nil {
 			w.events.forget(k)

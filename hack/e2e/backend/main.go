@@ -5,6 +5,7 @@
 //	GET /healthz     -> 200 "ok" (503 after /fail-health)
 //	GET /stream?n=N  -> N chunks, one every 100ms (long streaming responses)
 //	GET /status/NNN  -> that status code
+//	GET /delay/MS    -> the /anything answer, after MS milliseconds
 package main
 
 import (
@@ -42,6 +43,7 @@ func main() {
 		}
 		w.WriteHeader(code)
 	})
+	mux.HandleFunc("/delay/", delayed(echo(*name)))
 	mux.HandleFunc("/", echo(*name))
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Printf("backend %s listening on %s", *name, *listen)
@@ -63,6 +65,23 @@ func echo(name string) http.HandlerFunc {
 		w.Header().Set("X-Pod", name)
 		_ = json.NewEncoder(w).Encode(reply{Pod: name, Method: r.Method, Host: r.Host,
 			Path: r.URL.RequestURI(), Proto: r.Proto, Headers: r.Header})
+	}
+}
+
+// delayed answers late, before any header, as a slow backend does.
+func delayed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/delay/"))
+		if err != nil || ms < 0 || ms > 60000 {
+			http.Error(w, "bad delay", http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		}
+		next(w, r)
 	}
 }
 

@@ -31,11 +31,13 @@ type ControlPlane struct {
 }
 
 // StartControlPlane starts the binaries found in root/bin and installs the
-// CRDs of root/config/crd.
-func StartControlPlane(root string) (*ControlPlane, error) {
+// CRDs of root/config/crd, and those of crdDirs (such as the Gateway API
+// CRDs, which a test that needs them installs in a control plane of its
+// own, so that no other test's Baton serves Gateway API).
+func StartControlPlane(root string, crdDirs ...string) (*ControlPlane, error) {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: filepath.Join(root, "bin"),
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd")}, crdDirs...),
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := env.Start()

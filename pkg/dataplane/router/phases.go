@@ -57,7 +57,7 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 		return true, writeRedirect(s, m.Route, rd)
 	}
 	if m.Upstream < 0 {
-		return true, writeStatus(s, http.StatusInternalServerError, "every backend of this route has weight 0\n")
+		return true, writeStatus(s, http.StatusInternalServerError, "no valid backend of weight above 0 for this request (see the route's status)\n")
 	}
 	ctx.upstream = &ctx.st.upstreams[m.Upstream]
 	applyRoutePolicy(s, m.Route)

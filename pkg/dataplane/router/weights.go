@@ -7,8 +7,9 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// noUpstream is Match.Upstream of a route whose backends all weigh 0: it
-// has nowhere to send a request and answers 500, as Gateway API asks.
+// noUpstream is Match.Upstream of a route whose backends all weigh 0, or
+// of the share of an invalid backend: it has nowhere to send the request
+// and answers 500, as Gateway API asks.
 const noUpstream = -1
 
 // splitter spreads a route's requests over its weighted backends with
@@ -45,6 +46,9 @@ func compileBackends(r *snapshot.Route, c *candidate, index map[string]int) erro
 	s := &splitter{}
 	for _, b := range r.Backends {
 		i, ok := index[b.Upstream]
+		if b.Invalid {
+			i, ok = noUpstream, true
+		}
 		if !ok {
 			return errUnknownUpstream(b.Upstream)
 		}

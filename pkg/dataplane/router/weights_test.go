@@ -44,6 +44,7 @@ func TestWeightedSplit(t *testing.T) {
 		{"equal weights", []wb{w("a", 1), w("b", 1), w("c", 2)}, map[string]int{"a": 250, "b": 250, "c": 500}},
 		{"one backend above 0", []wb{w("a", 0), w("b", 5)}, map[string]int{"b": 1000}},
 		{"all 0: the route answers 500", []wb{w("a", 0), w("b", 0)}, map[string]int{"500": 1000}},
+		{"an invalid backend's share answers 500", []wb{w("a", 3), {Invalid: true, Weight: 1}}, map[string]int{"a": 750, "500": 250}},
 		{"the largest weights", []wb{w("a", snapshot.MaxWeight), w("b", snapshot.MaxWeight)}, map[string]int{"a": 500, "b": 500}},
 	}
 	for _, tt := range tests {

@@ -54,9 +54,14 @@ type QueryMatch struct {
 
 // WeightedBackend is one of a route's weighted backends.
 type WeightedBackend struct {
-	// Upstream is the Name of an entry in Snapshot.Upstreams.
+	// Upstream is the Name of an entry in Snapshot.Upstreams; empty when
+	// Invalid.
 	Upstream string
 	Weight   int
+	// Invalid stands for a backendRef that cannot be resolved: its share
+	// of the requests is answered with 500 while the other backends serve
+	// theirs, as Gateway API asks of a partly invalid rule.
+	Invalid bool `json:",omitempty"` // omitted: dumps and golden tests stay as they were
 }
 
 // RouteFilters change a request on its way, or answer it. They apply in

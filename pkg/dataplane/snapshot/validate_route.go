@@ -117,7 +117,10 @@ func checkQueryMatch(q QueryMatch) error {
 
 func checkBackends(backends []WeightedBackend) error {
 	for _, b := range backends {
-		if b.Upstream == "" {
+		if b.Invalid && b.Upstream != "" {
+			return fmt.Errorf("invalid backend names upstream %s", b.Upstream)
+		}
+		if b.Upstream == "" && !b.Invalid {
 			return errors.New("backend without an upstream name")
 		}
 		if b.Weight < 0 || b.Weight > MaxWeight {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -134,5 +135,23 @@ func TestUpstreamBackend(t *testing.T) {
 	u := upstreamNamed(out, r.Upstream)
 	if u == nil || u.Name != "upstream/team/pool" || u.Policy != snapshot.PolicyLeastRequest || u.HealthCheck == nil || u.HealthCheck.Path != "/healthz" {
 		t.Fatalf("upstream %+v", u)
+	}
+}
+
+// TestPartlyInvalidBackends: in a rule with a usable and an unusable
+// backend, the unusable one keeps its weight as an Invalid backend, whose
+// share the data plane answers with 500; it is not an upstream without
+// endpoints, which would answer 503.
+func TestPartlyInvalidBackends(t *testing.T) {
+	out := Translate(basic(httpRoute("team", "r", 0, parent("gw"), rule(
+		backendTo(weighted(svcRef("web", 80), 3)), backendTo(weighted(svcRef("nope", 80), 1))))))
+	dataPlaneCheck(t, out)
+	r := routesOf(out, "team/gw", 80, "")[0]
+	want := []snapshot.WeightedBackend{{Upstream: "service/team/web/80", Weight: 3}, {Invalid: true, Weight: 1}}
+	if !slices.Equal(r.Backends, want) {
+		t.Errorf("backends %+v, want %+v", r.Backends, want)
+	}
+	if got := reasonOf(parentStatus(t, out, "team/r").Conditions, gatewayv1.RouteConditionResolvedRefs); got != "False/BackendNotFound" {
+		t.Errorf("ResolvedRefs %s", got)
 	}
 }

@@ -160,7 +160,8 @@ func checkRewrite(r *snapshot.Route) *problem {
 }
 
 // target points base at its backends. A rule without a usable backend
-// answers 500: it names invalidBackend with weight 0.
+// answers 500: it names invalidBackend with weight 0; in a rule with some
+// usable ones, an unusable backend's share answers 500 (Invalid).
 func (t *translator) target(rt *routeTranslation, base *snapshot.Route, refs []gatewayv1.BackendRef, grpc bool) {
 	var backends []snapshot.WeightedBackend
 	valid := 0
@@ -172,10 +173,10 @@ func (t *translator) target(rt *routeTranslation, base *snapshot.Route, refs []g
 		up, p := t.backend(rt, &refs[i].BackendObjectReference, grpc)
 		if p != nil {
 			rt.refProblem(p)
-			up = invalidBackend
-		} else {
-			valid++
+			backends = append(backends, snapshot.WeightedBackend{Invalid: true, Weight: weight})
+			continue
 		}
+		valid++
 		t.use(up)
 		backends = append(backends, snapshot.WeightedBackend{Upstream: up.Name, Weight: weight})
 	}
