@@ -11,7 +11,7 @@ const (
 	DefaultConnectTimeout      = 5 * time.Second
 	DefaultResponseTimeout     = 60 * time.Second
 	DefaultIdleConnTimeout     = 90 * time.Second
-	DefaultMaxIdleConnsPerPeer = 32
+	DefaultMaxIdleConnsPerPeer = 256 // see Options.MaxIdleConnsPerPeer
 	// DefaultMaxAttempts is only a safety cap: the phases own the retry
 	// budget (an Upstream's spec.retries), and this stops a phase that never
 	// says stop. It is one first attempt plus the largest spec.retries the
@@ -69,7 +69,11 @@ type Options struct {
 	// grows beyond it is cut there (413 unless the response has started).
 	// Nothing beyond it is forwarded. Negative is unlimited.
 	MaxRequestBodyBytes int64
-	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer.
+	// MaxIdleConnsPerPeer caps pooled HTTP/1.1 connections per peer. The
+	// default keeps one for each stream an HTTP/2 client may have open at
+	// once (x/net/http2 allows 250): a smaller pool closes and redials the
+	// excess after every burst. ingress-nginx keeps 320
+	// (upstream-keepalive-connections).
 	MaxIdleConnsPerPeer int
 	// MaxAttempts caps upstream attempts per request, however often
 	// FailToConnect asks for a retry. It is a safety net, not the retry

@@ -2,9 +2,12 @@ package proxy_test
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
@@ -90,4 +93,61 @@ func TestHTTPSPeerNamedByIPSendsNoSNI(t *testing.T) {
 	if sni := <-snis; sni != "" {
 		t.Errorf("SNI %q sent for an IP literal", sni)
 	}
+}
+
+// One HTTP/2 client connection may carry many streams at once, each on an
+// upstream connection of its own: with the default options they all go
+// back to the pool, so that the next burst reuses them instead of dialing
+// (a pool smaller than the burst closes and redials the difference every
+// time, which cost h2 traffic a third of the proxy's CPU).
+func TestH2BurstReusesUpstreamConnections(t *testing.T) {
+	const streams, bursts = 100, 2
+	var arrived atomic.Int64
+	release := [bursts]chan struct{}{make(chan struct{}), make(chan struct{})}
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := arrived.Add(1)
+		burst := (n - 1) / streams
+		if n%streams == 0 {
+			close(release[burst])
+		}
+		<-release[burst] // every stream of the burst holds an upstream connection at once
+		io.WriteString(w, "ok")
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}, quiet: true}, proxy.Options{}, nil)
+	client := h2cClient()
+	for burst := range bursts {
+		if err := concurrentGets(client, r.url, streams); err != nil {
+			t.Fatalf("burst %d: %v", burst, err)
+		}
+	}
+	if n := backend.accepted.Load(); n != streams {
+		t.Errorf("the backend accepted %d connections for two bursts of %d concurrent streams, want %d (all reused)", n, streams, streams)
+	}
+}
+
+// concurrentGets sends n GETs at once and reads them whole.
+func concurrentGets(c *http.Client, url string, n int) error {
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			resp, err := c.Get(url)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			errs <- err
+		}()
+	}
+	return errors.Join(collect(errs, n)...)
+}
+
+func collect(errs <-chan error, n int) []error {
+	out := make([]error, 0, n)
+	for range n {
+		out = append(out, <-errs)
+	}
+	return out
 }

@@ -14,7 +14,9 @@
 // background read: a client that leaves while its request is in flight is
 // noticed by one poller per Server (connSet.watchGone). HTTP/2 (ALPN "h2",
 // or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
-// same handler; net/http's Server serves nothing.
+// same handler; net/http's Server serves nothing. Its writes go through a
+// batchConn, which sends the frames it flushes one by one (a response's
+// HEADERS, then its DATA) in one write when they pile up under load.
 //
 // The lifecycle is built for handing listeners to a successor process:
 // StopAccepting stops this process from accepting without closing the

@@ -61,7 +61,7 @@ func (s *Server) serveConn(b *bound, c net.Conn) {
 	}
 	h := s.newH1conn(b, c, ctx)
 	if b.tls == nil {
-		h.h2c = func(c net.Conn) { b.h2.ServeConn(c, b.h2opts(ctx)) }
+		h.h2c = func(c net.Conn) { b.h2.ServeConn(newBatchConn(c), b.h2opts(ctx)) }
 	}
 	s.served.add(h)
 	h.serve()
@@ -87,7 +87,7 @@ func (s *Server) serveH2(b *bound, c net.Conn, ctx context.Context) {
 	h := &h2conn{conn: c}
 	s.served.add(h)
 	defer s.served.remove(h)
-	b.h2.ServeConn(c, b.h2opts(ctx))
+	b.h2.ServeConn(newBatchConn(c), b.h2opts(ctx))
 }
 
 // h2conn is an HTTP/2 connection as the drain sees it: x/net/http2 sends

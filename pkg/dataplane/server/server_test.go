@@ -395,3 +395,23 @@ func waitRefused(t *testing.T, addr string) {
 		return err != nil
 	})
 }
+
+// HTTP/2 over TLS hands the handler the connection's TLS state (the proxy
+// derives X-Forwarded-Proto and client certificates from it), whatever
+// wraps the connection underneath x/net/http2.
+func TestH2OverTLSRequestCarriesTLSState(t *testing.T) {
+	cert, pool := newCert(t, "ingress.test")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || !r.TLS.HandshakeComplete || r.TLS.NegotiatedProtocol != "h2" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	svc := server.Service{Name: "svc", Handler: h, Listeners: []server.Listener{{
+		Name: "https", Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}},
+	}}}
+	s := start(t, server.Options{}, svc)
+	h2 := &http.Client{Timeout: safety, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "ingress.test"}, ForceAttemptHTTP2: true}}
+	if resp, _ := getBody(t, h2, "https://"+s.Addr("https").String()); resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 {
+		t.Errorf("h2 over TLS: %s %d, want HTTP/2.0 200 (the handler saw the TLS state)", resp.Proto, resp.StatusCode)
+	}
+}
