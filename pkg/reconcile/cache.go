@@ -29,15 +29,15 @@ type objectCache struct {
 
 func (c objectCache) GetCache() cache.Cache { return c.Cache }
 
-func newObjectCache(mgr ctrl.Manager, opts Options) (objectCache, error) {
-	c, err := cache.New(mgr.GetConfig(), cacheOptions(mgr, opts))
+func newObjectCache(mgr ctrl.Manager, opts Options, api gatewayAPI) (objectCache, error) {
+	c, err := cache.New(mgr.GetConfig(), cacheOptions(mgr, opts, api))
 	if err != nil {
 		return objectCache{}, fmt.Errorf("reconcile: create cache: %w", err)
 	}
 	return objectCache{c}, nil
 }
 
-func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
+func cacheOptions(mgr ctrl.Manager, opts Options, api gatewayAPI) cache.Options {
 	co := cache.Options{
 		HTTPClient:       mgr.GetHTTPClient(),
 		Scheme:           mgr.GetScheme(),
@@ -65,7 +65,11 @@ func cacheOptions(mgr ctrl.Manager, opts Options) cache.Options {
 		co.ByObject[&discoveryv1.EndpointSlice{}] = slices
 	}
 	co.ByObject[&corev1.Secret{}] = secrets
-	co.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: configMapTransform}
+	if api.policies {
+		// Only BackendTLSPolicy reads ConfigMaps (CA bundles); without it
+		// Baton neither watches nor needs the right to list them.
+		co.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: configMapTransform}
+	}
 	return co
 }
 

@@ -85,7 +85,7 @@ func Setup(mgr ctrl.Manager, sink Sink, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	objects, err := newObjectCache(mgr, opts)
+	objects, err := newObjectCache(mgr, opts, api)
 	if err != nil {
 		return nil, err
 	}
