@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,8 @@ type h1conn struct {
 
 	req      *http.Request
 	pristine http.Request // the per-connection fields of req
+	url      url.URL      // req.URL of a plain target (see parseTarget)
+	vals     []string     // the backing array of req.Header's values
 	w        response
 	reqBody  *requestBody
 	served   int
@@ -234,6 +237,7 @@ func (c *h1conn) release() {
 	c.w.release()
 	clear(c.pristine.Header)
 	*c.req = c.pristine // drops the last request's strings and URL
+	c.url, c.vals = url.URL{}, nil
 }
 
 // serveOne reads one request, has the handler answer it, and reports
