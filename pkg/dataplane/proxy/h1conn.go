@@ -43,7 +43,7 @@ type h1Conn struct {
 	noReuse   bool // the exchange left the connection in an unknown state
 	stale     staleCheck
 	last      *h1Response // the latest response made, for deliver
-	abort     func() // closes the socket under a blocked read or write
+	abort     func()      // closes the socket under a blocked read or write
 }
 
 func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
