@@ -24,6 +24,10 @@ var chunkedEncoding = []string{"chunked"}
 func (c *h1conn) newRequest() (*http.Request, error) {
 	h := &c.head
 	hdr := c.pristine.Header
+	if hdr == nil {
+		hdr = make(http.Header, len(h.Fields))
+		c.pristine.Header = hdr
+	}
 	clear(hdr)
 	*c.req = c.pristine
 	r := c.req
