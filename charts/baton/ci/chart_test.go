@@ -46,7 +46,7 @@ func TestDefaultArguments(t *testing.T) {
 			"--leader-elect", "--leader-election-namespace=ingress-system", "--leader-election-id=edge-baton-leader",
 			"--handoff-socket=/var/run/baton/handoff.sock", "--stay-after-handoff"}
 	}
-	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s"}
+	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s", "--max-connections=12288"}
 	hostNetwork := []string{"--handoff-wait=30s", "--probe-socket=/var/run/baton-probe/probe.sock"}
 	tests := []struct {
 		name string
@@ -63,6 +63,35 @@ func TestDefaultArguments(t *testing.T) {
 				t.Errorf("args\n got %q\nwant %q", c.args, tt.want)
 			}
 		})
+	}
+}
+
+// TestMaxConnectionsFromMemoryLimit: unless maxConnections is set, the
+// connection limit is what the memory limit holds after the reserve, less
+// a quarter of headroom, at memoryPerConnectionKiB each (issue 14: with
+// 512Mi and 20000 connections a flood OOM-killed the pod first).
+func TestMaxConnectionsFromMemoryLimit(t *testing.T) {
+	tests := []struct {
+		set  []string
+		want string
+	}{
+		{nil, "12288"}, // (512-128) Mi x 3/4 / 24 KiB
+		{[]string{"resources.limits.memory=1Gi"}, "28672"},
+		{[]string{"resources.limits.memory=2G"}, "56939"},
+		{[]string{"resources.limits.memory=1Gi", "memoryPerConnectionKiB=12", "memoryReserveMi=256"}, "49152"},
+		{[]string{"maxConnections=5000"}, "5000"},
+		{[]string{"maxConnections=0"}, "0"},
+		{[]string{"resources.limits=null"}, "20000"},
+	}
+	for _, tt := range tests {
+		var args []string
+		for _, s := range tt.set {
+			args = append(args, "--set", s)
+		}
+		c := controllerOf(t, render(t, args...))
+		if want := "--max-connections=" + tt.want; !slices.Contains(c.args, want) {
+			t.Errorf("%v: args %q, want %s", tt.set, c.args, want)
+		}
 	}
 }
 

@@ -212,7 +212,8 @@ one wins.
 {{- $args = concat $args (list
   (printf "--shutdown-grace-period=%ds" (int .Values.drainGracePeriod))
   (printf "--read-header-timeout=%s" .Values.readHeaderTimeout)
-  (printf "--idle-timeout=%s" .Values.idleTimeout)) }}
+  (printf "--idle-timeout=%s" .Values.idleTimeout)
+  (printf "--max-connections=%s" (include "baton.maxConnections" .))) }}
 {{- range .Values.extraArgs }}
 {{- $args = append $args (toString .) }}
 {{- end }}
@@ -262,4 +263,39 @@ only the status subresources Baton owns, and record Events.
 {{/* The metrics Service's name, kept within the 63 characters a Service name may have. */}}
 {{- define "baton.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "baton.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+--max-connections: maxConnections, else what resources.limits.memory holds
+after memoryReserveMi, with a quarter kept as headroom, at
+memoryPerConnectionKiB each; 20000 (the flag's default) without a limit.
+*/}}
+{{- define "baton.maxConnections" -}}
+{{- if not (kindIs "invalid" .Values.maxConnections) -}}
+{{- int64 .Values.maxConnections -}}
+{{- else -}}
+{{- $limit := include "baton.memoryKiB" (dig "limits" "memory" "" .Values.resources) | int64 -}}
+{{- if gt $limit 0 -}}
+{{- $avail := sub $limit (mul (int64 .Values.memoryReserveMi) 1024) -}}
+{{- max 1 (div (mul $avail 3) (mul 4 (int64 .Values.memoryPerConnectionKiB))) -}}
+{{- else -}}
+20000
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+A memory quantity (512Mi, 1G, 536870912) in KiB; 0 if it is none of those.
+*/}}
+{{- define "baton.memoryKiB" -}}
+{{- $q := toString . -}}
+{{- $digits := regexFind "^[0-9]+" $q -}}
+{{- $n := $digits | int64 -}}
+{{- $unit := trimPrefix $digits $q -}}
+{{- $perUnit := dict "" 1 "k" 1000 "Ki" 1024 "M" 1000000 "Mi" 1048576 "G" 1000000000 "Gi" 1073741824 -}}
+{{- if hasKey $perUnit $unit -}}
+{{- div (mul $n (get $perUnit $unit)) 1024 -}}
+{{- else -}}
+0
+{{- end -}}
 {{- end }}

@@ -543,6 +543,15 @@ func (h *Head) Get(name string) []byte {
 	return nil
 }
 
+// Release empties the Head of its views into the buffer it was read
+// from, so that a Head kept by an idle connection does not keep alive a
+// buffer the connection gave back; it trims it too.
+func (h *Head) Release() {
+	h.Trim()
+	clear(h.Fields[:cap(h.Fields)])
+	h.reset()
+}
+
 // Trim drops what a Head grew for an unusually large head, so that a
 // Head kept for a long-lived connection does not keep it.
 func (h *Head) Trim() {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -87,6 +88,8 @@ type Session struct {
 
 	origin         origin
 	requestIDField [1]string    // the generated id as a header value; empty if kept
+	requestIDBytes [32]byte     // what a generated RequestID reads
+	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
 	body           *requestBody // nil without a request body
 
 	ctx   context.Context // Request's, with Deadline; nil without one

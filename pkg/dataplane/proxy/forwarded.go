@@ -117,16 +117,19 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 // Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
 // not send it either, backends read X-Forwarded-*, and a second list that
 // could disagree with the first costs an allocation per request.
-func (p *Proxy[C]) setForwarded(h http.Header, s *Session) {
+func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
 	removeUnderscoreForwarding(h)
 	if !s.origin.trusted {
 		for _, k := range forwardingHeaders {
 			delete(h, k)
 		}
 	}
-	// One backing array for the values; each slice is capped at one
-	// element, so that appending to one (Header.Add) cannot overwrite the next.
-	vals := make([]string, 5)
+	// One backing array for the values (the spare slots of the header's
+	// clone); each slice is capped at one element, so that appending to
+	// one (Header.Add) cannot overwrite the next.
+	if len(vals) < 5 {
+		vals = make([]string, 5)
+	}
 	in := s.Request
 	if s.origin.peer != "" {
 		vals[0] = appendHop(h[hdrXFF], s.origin.peer)

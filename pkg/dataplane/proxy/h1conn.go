@@ -42,7 +42,8 @@ type h1Conn struct {
 	reused    bool // it served a request before: it may have died idle
 	noReuse   bool // the exchange left the connection in an unknown state
 	stale     staleCheck
-	abort     func() // closes the socket under a blocked read or write
+	last      *h1Response // the latest response made, for deliver
+	abort     func()      // closes the socket under a blocked read or write
 }
 
 func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
@@ -248,7 +249,14 @@ func (pc *h1Conn) deliver(req *http.Request, resp *http.Response, stop func() bo
 		resp.Body = &h1Tunnel{r: pc.br, conn: pc.conn}
 		return
 	}
-	b := &h1Body{pc: pc, resp: resp, stop: stop, reuse: reuse}
+	var b *h1Body
+	if x := pc.last; x != nil && &x.resp == resp {
+		b = &x.body
+	} else {
+		b = new(h1Body)
+	}
+	pc.last = nil
+	b.pc, b.resp, b.stop, b.reuse = pc, resp, stop, reuse
 	if resp.Body == http.NoBody {
 		b.finish(reuse)
 		return

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
@@ -25,7 +26,9 @@ func (pc *h1Conn) readHead(method string) error {
 // works with, its body framed by pc.body. Field values share one string.
 func (pc *h1Conn) response(req *http.Request) *http.Response {
 	h := &pc.h
-	resp := &http.Response{
+	pc.last = &h1Response{}
+	resp := &pc.last.resp
+	*resp = http.Response{
 		StatusCode: h.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: h.Minor,
 		Header: headerOf(h.Fields), Close: h.Close, Request: req, Body: http.NoBody,
 	}
@@ -57,6 +60,12 @@ func (pc *h1Conn) response(req *http.Request) *http.Response {
 
 var chunkedCoding = []string{"chunked"}
 
+// h1Response is a response and its body in one allocation.
+type h1Response struct {
+	resp http.Response
+	body h1Body
+}
+
 // headerOf copies fields into an http.Header: one string holds every
 // value, one slice every value's slot, and common names are not copied.
 func headerOf(fields []h1.Field) http.Header {
@@ -68,7 +77,7 @@ func headerOf(fields []h1.Field) http.Header {
 	for _, f := range fields {
 		all = append(all, f.Value...)
 	}
-	values := string(all)
+	values := unsafe.String(unsafe.SliceData(all), len(all)) // all is not written again
 	slots := make([]string, len(fields))
 	hdr := make(http.Header, len(fields))
 	at := 0

@@ -273,7 +273,15 @@ func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) *http.Request {
 	in := s.Request
 	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
-	out.URL = upstreamURL(in.URL, peer)
+	if s.Attempt <= 1 {
+		// The first attempt's URL lives in the Session; a retry gets one
+		// of its own, as a transport may still hold the previous request.
+		s.upstreamURL = upstreamURL(in.URL, peer)
+		out.URL = &s.upstreamURL
+	} else {
+		u := upstreamURL(in.URL, peer)
+		out.URL = &u
+	}
 	out.Header = p.upstreamHeader(s, peer.Scheme)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
@@ -288,8 +296,8 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	return out
 }
 
-func upstreamURL(in *url.URL, peer *Peer) *url.URL {
-	u := &url.URL{Scheme: "http", Host: peer.Address, Path: in.Path, RawPath: in.RawPath, RawQuery: in.RawQuery}
+func upstreamURL(in *url.URL, peer *Peer) url.URL {
+	u := url.URL{Scheme: "http", Host: peer.Address, Path: in.Path, RawPath: in.RawPath, RawQuery: in.RawQuery}
 	if peer.Scheme == SchemeHTTPS {
 		u.Scheme = "https"
 	}
@@ -306,10 +314,7 @@ func upstreamURL(in *url.URL, peer *Peer) *url.URL {
 // sets the forwarding fields. An upgrade offer is forwarded with them.
 func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	in := s.Request
-	h := in.Header.Clone()
-	if h == nil {
-		h = make(http.Header, 4)
-	}
+	h, spare := cloneHeader(in.Header, forwardingFields)
 	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
 	trailers := headerHasToken(in.Header["Te"], "trailers")
 	removeHopByHop(h)
@@ -325,9 +330,38 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 		h["Connection"] = []string{"Upgrade"}
 		h["Upgrade"] = upgrade
 	}
-	p.setForwarded(h, s)
+	p.setForwarded(h, s, spare)
 	s.setRequestID(h)
 	return h
+}
+
+// forwardingFields is how many values the proxy may add to the client's;
+// forwardedAdds how many fields it adds to most requests (X-Forwarded-For,
+// -Proto, -Host, -Port, X-Real-Ip, X-Request-Id).
+const forwardingFields, forwardedAdds = 8, 6
+
+// cloneHeader is h.Clone() with room for extra more fields, whose values
+// take the extra slots returned: one map and one array of values, grown
+// no more while the forwarding fields are set.
+func cloneHeader(h http.Header, extra int) (http.Header, []string) {
+	nv := 0
+	for _, vv := range h {
+		nv += len(vv)
+	}
+	vals := make([]string, nv+extra)
+	// Sized for the fields setForwarded adds: a map that fits one group
+	// (8 fields) is two allocations, a larger one four or more.
+	out := make(http.Header, len(h)+forwardedAdds)
+	for k, vv := range h {
+		if vv == nil {
+			out[k] = nil // as Header.Clone: a nil value stays nil
+			continue
+		}
+		n := copy(vals, vv)
+		out[k] = vals[:n:n]
+		vals = vals[n:]
+	}
+	return out, vals
 }
 
 // forwardedUpgrade is the Upgrade offer of a request as sent to a peer of

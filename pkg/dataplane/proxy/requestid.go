@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync/atomic"
+	"unsafe"
 )
 
 // hdrRequestID carries the request id upstream, as ingress-nginx does.
@@ -32,13 +33,18 @@ func newRequestIDs() *requestIDs {
 
 func (g *requestIDs) next() string {
 	var id [32]byte
+	g.fill(&id)
+	return string(id[:])
+}
+
+// fill writes the next id into id.
+func (g *requestIDs) fill(id *[32]byte) {
 	copy(id[:16], g.prefix[:])
 	n := g.n.Add(1)
 	for i := len(id) - 1; i >= 16; i-- {
 		id[i] = hexDigit[n&0xf]
 		n >>= 4
 	}
-	return string(id[:])
 }
 
 const hexDigit = "0123456789abcdef"
@@ -65,7 +71,10 @@ func (s *Session) resolveRequestID(ids *requestIDs) {
 		s.RequestID = v[0]
 		return
 	}
-	s.RequestID = ids.next()
+	// The bytes live in the Session and are written once, here: the id
+	// costs no allocation of its own.
+	ids.fill(&s.requestIDBytes)
+	s.RequestID = unsafe.String(&s.requestIDBytes[0], len(s.requestIDBytes))
 	s.requestIDField[0] = s.RequestID
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -68,14 +69,17 @@ type h1conn struct {
 	head    h1.Head
 	body    h1.BodyReader
 
-	req      *http.Request
-	pristine http.Request // the per-connection fields of req
-	w        response
-	reqBody  *requestBody
-	served   int
-	headBy   time.Time // the first request's head must be in by then; zero after it
-	hijacked bool
-	h2c      func(net.Conn) // serves a connection that turned out to be h2c; nil over TLS
+	req          *http.Request
+	pristine     http.Request // the per-connection fields of req
+	url          url.URL      // req.URL of a plain target (see parseTarget)
+	vals         []string     // the backing array of req.Header's values
+	w            response
+	reqBody      *requestBody
+	served       int
+	headBy       time.Time // the first request's head must be in by then; zero after it
+	idleDeadline time.Time // when an idle connection without buffers closes
+	hijacked     bool
+	h2c          func(net.Conn) // serves a connection that turned out to be h2c; nil over TLS
 }
 
 // connReader reads the connection, first the byte read while the
@@ -107,7 +111,6 @@ func (s *Server) newH1conn(b *bound, conn net.Conn, ctx context.Context) *h1conn
 		c.pristine.TLS = &st
 	}
 	c.req = new(http.Request)
-	c.pristine.Header = make(http.Header)
 	return c
 }
 
@@ -120,22 +123,55 @@ func remoteString(conn net.Conn) string {
 
 // serve runs the connection until it ends, a handler hijacks it, or it
 // turns out to be h2c.
-func (c *h1conn) serve() {
-	defer c.end()
-	for {
-		if !c.awaitRequest() {
-			return
+func (c *h1conn) serve() { c.serveFrom(false) }
+
+// serveFrom serves requests, beginning with one whose first byte is in
+// if ready, until the connection ends or goes idle (see awaitIdle).
+func (c *h1conn) serveFrom(ready bool) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.end()
+		}
+	}()
+	handedOff = !c.loop(ready)
+}
+
+// loop serves requests; it reports false when the connection went idle
+// and a new goroutine waits for its next request.
+func (c *h1conn) loop(ready bool) (done bool) {
+	for ; ; ready = false {
+		switch {
+		case ready:
+		case !c.awaitRequest():
+			return true
+		case c.br == nil:
+			go c.awaitIdle(c.idleDeadline)
+			return false
 		}
 		if c.served == 0 && c.h2c != nil && c.prefaceFollows() {
 			c.state.Store(connActive)
 			c.serveH2C()
-			return
+			return true
 		}
 		if !c.serveOne() {
-			return
+			return true
 		}
 		c.served++
 	}
+}
+
+// awaitIdle waits, in a goroutine of its own, for the first byte of the
+// next request of a connection that gave its buffers back, then serves
+// it. The goroutine that served the last request has returned: its
+// stack, grown by the handler (16 KiB and more for the proxy), goes with
+// it, and the idle connection costs a new small one (2 KiB) instead.
+func (c *h1conn) awaitIdle(deadline time.Time) {
+	if !c.awaitUnbuffered(deadline) {
+		c.end()
+		return
+	}
+	c.serveFrom(true)
 }
 
 // end releases what the connection holds; a hijacked connection belongs
@@ -161,8 +197,10 @@ func (c *h1conn) closeConn() {
 }
 
 // awaitRequest waits for the first byte of the next request, holding the
-// buffers for idleGrace and no buffer after it. It reports false when
-// the connection is to end (timeout, EOF, drain).
+// buffers for idleGrace. It reports false when the connection is to end
+// (timeout, EOF, drain). A connection that gave its buffers back after
+// idleGrace returns true without them (c.br nil): its caller waits with
+// awaitUnbuffered(c.idleDeadline), in a new goroutine (see loop).
 func (c *h1conn) awaitRequest() bool {
 	if c.ctx.Err() != nil {
 		return false // the client was found gone (checkGone): so is this connection
@@ -182,7 +220,10 @@ func (c *h1conn) awaitRequest() bool {
 	if !c.state.CompareAndSwap(connActive, connIdle) {
 		return false
 	}
-	if c.br != nil && timeout > idleGrace {
+	if c.br == nil {
+		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
+	}
+	if timeout > idleGrace {
 		_ = c.conn.SetReadDeadline(start.Add(idleGrace))
 		_, err := c.br.Peek(1)
 		if err == nil {
@@ -193,7 +234,8 @@ func (c *h1conn) awaitRequest() bool {
 		}
 	}
 	c.release()
-	return c.awaitUnbuffered(start.Add(timeout))
+	c.idleDeadline = start.Add(timeout)
+	return true
 }
 
 // awaitUnbuffered reads the next request's first byte without a buffer.
@@ -230,10 +272,16 @@ func (c *h1conn) release() {
 	writerPool.Put(c.bw)
 	c.br, c.bw = nil, nil
 	c.holding.Store(false)
-	c.head.Trim()
+	// Nothing may keep pointing into the buffers given back: once the
+	// pool drops them, such a pointer would keep them alive for as long
+	// as the connection idles.
+	c.head.Release()
+	c.body = h1.BodyReader{}
+	c.w.cw.Reset(nil)
 	c.w.release()
-	clear(c.pristine.Header)
-	*c.req = c.pristine // drops the last request's strings and URL
+	c.pristine.Header = nil // its storage too: newRequest makes another
+	*c.req = c.pristine     // drops the last request's strings and URL
+	c.url, c.vals = url.URL{}, nil
 }
 
 // serveOne reads one request, has the handler answer it, and reports

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
 	"golang.org/x/sys/unix"
@@ -23,13 +24,17 @@ var chunkedEncoding = []string{"chunked"}
 func (c *h1conn) newRequest() (*http.Request, error) {
 	h := &c.head
 	hdr := c.pristine.Header
+	if hdr == nil {
+		hdr = make(http.Header, len(h.Fields))
+		c.pristine.Header = hdr
+	}
 	clear(hdr)
 	*c.req = c.pristine
 	r := c.req
 	raw := headString(h)
 	r.Method = methodString(raw[:len(h.Method)])
 	r.RequestURI = raw[len(h.Method) : len(h.Method)+len(h.Target)]
-	u, err := parseTarget(r.Method, r.RequestURI)
+	u, err := c.parseTarget(r.Method, r.RequestURI)
 	if err != nil {
 		return nil, &h1.Error{Status: http.StatusBadRequest, Reason: "malformed request target"}
 	}
@@ -38,12 +43,13 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 	if h.Minor == 0 {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
-	fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):])
+	c.vals = fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):], c.vals)
 	r.Host = u.Host
 	if r.Host == "" {
-		r.Host = string(h.Host) // rare: most hosts come from the header map below
 		if v := hdr["Host"]; len(v) > 0 {
-			r.Host = v[0]
+			r.Host = v[0] // a view of the head's string
+		} else {
+			r.Host = string(h.Host) // rare
 		}
 	}
 	delete(hdr, "Host")
@@ -53,7 +59,8 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 }
 
 // headString is the head's strings in one allocation: method, target,
-// then each field's name and value.
+// then each field's name and value. The bytes are never written again
+// once they are a string, so the conversion need not copy them.
 func headString(h *h1.Head) string {
 	n := len(h.Method) + len(h.Target)
 	for _, f := range h.Fields {
@@ -64,13 +71,19 @@ func headString(h *h1.Head) string {
 	for _, f := range h.Fields {
 		b = append(append(b, f.Name...), f.Value...)
 	}
-	return string(b)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // fillHeader adds the fields, cut from raw, to hdr; values share one
-// backing array, each capped so that an append copies.
-func fillHeader(hdr http.Header, h *h1.Head, raw string) {
-	vals := make([]string, len(h.Fields))
+// backing array, each capped so that an append copies. The array is the
+// connection's, like hdr and the request itself: it is returned for the
+// next request.
+func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) []string {
+	if cap(vals) < len(h.Fields) || cap(vals) > maxPooledFields && len(h.Fields) <= maxPooledFields {
+		vals = make([]string, len(h.Fields))
+	}
+	vals = vals[:len(h.Fields)]
+	clear(vals)
 	for i, f := range h.Fields {
 		name := raw[:len(f.Name)]
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
@@ -86,7 +99,12 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string) {
 		}
 		hdr[key] = vals[i : i+1 : i+1]
 	}
+	return vals
 }
+
+// maxPooledFields bounds the value array a connection keeps between
+// requests: one huge head does not pin its size.
+const maxPooledFields = 64
 
 // methodString spares the common methods their own string.
 func methodString(m string) string {
@@ -102,6 +120,46 @@ func methodString(m string) string {
 	}
 	return m
 }
+
+// parseTarget reads the request target as net/http does, into the
+// connection's URL when the target is a plain origin-form path.
+func (c *h1conn) parseTarget(method, target string) (*url.URL, error) {
+	if path, query, ok := plainTarget(target); ok {
+		c.url = url.URL{Path: path, RawQuery: query, ForceQuery: query == "" && len(path) < len(target)}
+		return &c.url, nil
+	}
+	return parseTarget(method, target)
+}
+
+// plainTarget splits an origin-form target whose path has nothing to
+// unescape or escape ("/a/b?q"), for which url.ParseRequestURI would give
+// the same Path and RawQuery. Anything else goes to url.ParseRequestURI.
+func plainTarget(target string) (path, query string, ok bool) {
+	if target == "" || target[0] != '/' {
+		return "", "", false
+	}
+	path, query, _ = strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte[path[i]] {
+			return "", "", false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if query[i] <= ' ' || query[i] == 0x7f {
+			return "", "", false // url.Parse refuses control bytes
+		}
+	}
+	return path, query, true
+}
+
+// plainPathByte: the bytes url.URL keeps as they are in a path, without
+// setting RawPath: unreserved ones and the sub-delimiters it does not escape.
+var plainPathByte = func() (t [256]bool) {
+	for _, c := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/$&+,:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // parseTarget reads the request target as net/http does: an authority
 // alone is a CONNECT target.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,4 +105,70 @@ func TestHalfClosedTunnelIsNoClientGone(t *testing.T) {
 	if rest, _ := io.ReadAll(rd); string(rest) != "bye" {
 		t.Errorf("after the half-close the tunnel delivered %q", rest)
 	}
+}
+
+// An idle connection keeps no stack its last request grew (issue 14: the
+// proxy's handler grows a goroutine's stack to 16 KiB and more, which an
+// idle connection kept until a GC shrank it, most of its cost).
+func TestIdleConnectionKeepsNoGrownStack(t *testing.T) {
+	const conns = 200
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			growStack(16)
+			io.WriteString(w, "hi")
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	before := stackInuse()
+	for range conns {
+		c, err := net.Dial("tcp", s.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for holdingBuffers(s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffers still held 5s after the responses (idleGrace %v)", idleGrace)
+		}
+		time.Sleep(idleGrace / 4)
+	}
+	time.Sleep(idleGrace) // the last hand-offs
+	t.Logf("stack per idle connection: %d bytes (StackInuse, rough)", (int64(stackInuse())-int64(before))/conns)
+	// The stack a goroutine grew stays until a GC shrinks it, which an
+	// idle proxy may not run for long: what counts is that the goroutines
+	// that ran the handler are gone, the waits are in new ones.
+	buf := make([]byte, 8<<20)
+	dump := string(buf[:runtime.Stack(buf, true)])
+	if n := strings.Count(dump, "server.(*h1conn).awaitIdle("); n < conns {
+		t.Errorf("%d of %d idle connections wait in a goroutine of their own; the others in the one that ran their handler", n, conns)
+	}
+}
+
+// growStack uses about n KiB of stack.
+//
+//go:noinline
+func growStack(n int) byte {
+	var frame [1 << 10]byte
+	frame[n%len(frame)] = byte(n)
+	if n <= 1 {
+		return frame[0]
+	}
+	return growStack(n-1) + frame[n%len(frame)]
+}
+
+func stackInuse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.StackInuse
 }
