@@ -27,6 +27,8 @@ fi
 
 echo "== micro-benchmarks (route match, pool pick, Logging phase with and without access log: must be 0 allocs/op)"
 go test -run '^$' -bench 'Match|Pick|Logging' -benchmem -count=1 ./pkg/dataplane/router/ ./pkg/lb/... | grep -E '^(Benchmark|ok|FAIL)'
+echo "== proxied request, HTTP/1.1 keep-alive both sides (allocs/op: the proxy's share is ProxyH1 minus DirectH1, the same client and backend without the proxy)"
+go test -run '^$' -bench 'ProxyH1|DirectH1' -benchmem -count=1 ./pkg/dataplane/proxy/ | grep -E '^(Benchmark|ok|FAIL)'
 
 echo "== time from an API write to the snapshot that contains it (real kube-apiserver)"
 go test -count=1 -tags envtest -run TestMeasureApplyLatency -v ./pkg/reconcile/ | grep -E 'apply-latency|^(ok|FAIL)'
