@@ -11,7 +11,8 @@ import (
 
 // SupportedFeatures are the conformance features Baton claims, written to
 // status.supportedFeatures of its GatewayClasses, sorted by name as the
-// spec asks.
+// spec asks. Only standard-channel ones: HTTPRouteRetry is implemented
+// (rules[].retry) but experimental, and the standard CRDs prune the field.
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
@@ -29,7 +30,6 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportHTTPRouteRequestMirror,
 	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteBackendTimeout,
-	features.SupportHTTPRouteRetry,
 	features.SupportHTTPRouteBackendProtocolH2C,
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportGRPCRoute,
