@@ -51,6 +51,14 @@ cidr_range() { # cidr_range A.B.C.D/N -> "first last" as integers
 	local n=$(((a << 24) | (b << 16) | (c << 8) | d)) size=$((1 << (32 - bits)))
 	echo "$((n & ~(size - 1) & 0xffffffff)) $(((n & ~(size - 1) & 0xffffffff) + size - 1))"
 }
+int_ip() { echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"; }
+# pool_edges: the pool's last usable address (before the broadcast one) and
+# the first address after the pool.
+pool_edges() {
+	local first last
+	read -r first last < <(cidr_range "$pool")
+	echo "$(int_ip $((last - 1))) $(int_ip $((last + 1)))"
+}
 # The pool must not overlap the node's pods, Services or the netns e2e
 # network, or Baton's addresses would shadow (or be shadowed by) theirs.
 check_pool() {
@@ -83,9 +91,11 @@ finish() {
 # --- Baton -------------------------------------------------------------------
 # The pool flag only once the controller has it, so the harness can be
 # checked before the Gateway API implementation lands.
+# The suite's GatewayPort8080 tests put HTTP listeners on 80 and 8080 of one
+# Gateway, so both are bound.
 pool_args=()
 if grep -rqs -- 'gateway-address-pool' cmd/controller; then
-	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\"]")
+	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\",\"--http-bind-address=:80,:8080\"]")
 fi
 
 install_baton() {
@@ -141,7 +151,10 @@ supported_features() {
 
 # --- the suite ---------------------------------------------------------------
 run_suite() {
-	local features=$1 status=0
+	local features=$1 status=0 usable unusable
+	# GatewayStaticAddresses asks for an address Baton can use (the pool's
+	# last, which it assigns last) and one it cannot (just past the pool).
+	read -r usable unusable < <(pool_edges)
 	step "suite: profiles $profiles, features $features"
 	rm -f "$out/report.yaml" "$bin/gateway-conformance-report.yaml"
 	# A previous run's namespaces may still be terminating; the suite would
@@ -154,7 +167,8 @@ run_suite() {
 		--gateway-class="$class" --conformance-profiles="$profiles" --supported-features="$features" \
 		--report-output="$out/report.yaml" --organization=baton-dev --project=baton \
 		--url=https://github.com/baton-dev/baton --version="$version" \
-		--contact=https://github.com/baton-dev/baton/issues ${CONFORMANCE_ARGS:-}) >"$out/suite.log" 2>&1 &
+		--contact=https://github.com/baton-dev/baton/issues \
+		--usable-address="$usable" --unusable-address="$unusable" ${CONFORMANCE_ARGS:-}) >"$out/suite.log" 2>&1 &
 	local pid=$!
 	# Progress on the terminal, everything in suite.log.
 	tail -n +1 --pid="$pid" -f "$out/suite.log" | grep --line-buffered -E 'Test Setup:|^    --- (PASS|FAIL|SKIP)|^--- FAIL' || true
