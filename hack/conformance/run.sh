@@ -106,7 +106,8 @@ install_baton() {
 		step "removing the previous release (fresh pods on the freshly imported image)"
 		helm uninstall "$release" -n "$release_ns" --wait
 	fi
-	step "chart: DaemonSet on the host network, :80 and :443"
+	forget_features
+	step "chart: DaemonSet on the host network, :80, :8080 and :443"
 	[ ${#pool_args[@]} -gt 0 ] || echo "NOTE: this checkout's controller has no --gateway-address-pool; not passing $pool" >&2
 	# shellcheck disable=SC2086 # CONFORMANCE_HELM_ARGS is a list of flags
 	helm install "$release" charts/baton -n "$release_ns" --create-namespace --wait --timeout 3m \
@@ -130,6 +131,15 @@ spec: {controllerName: $controller_name}
 EOF
 }
 
+# forget_features clears what the previous Baton declared on the class, so
+# that supported_features reads what the Baton just installed declares,
+# not a stale list (a feature since withdrawn would still be tested).
+forget_features() {
+	kubectl get gatewayclass "$class" >/dev/null 2>&1 || return 0
+	kubectl patch gatewayclass "$class" --subresource=status --type=merge \
+		-p '{"status":{"supportedFeatures":null}}' >/dev/null
+}
+
 # The features Baton declares on its GatewayClass, once it accepted it.
 supported_features() {
 	if [ -n "${SUPPORTED_FEATURES:-}" ]; then
@@ -139,6 +149,7 @@ supported_features() {
 	if ! kubectl wait --for=condition=Accepted "gatewayclass/$class" --timeout=60s >/dev/null 2>&1; then
 		echo "WARNING: GatewayClass $class not Accepted after 60s: the suite's setup will fail" >&2
 	fi
+	kubectl wait --for=jsonpath='{.status.supportedFeatures[0].name}' "gatewayclass/$class" --timeout=30s >/dev/null 2>&1 || true
 	local declared
 	declared=$(kubectl get gatewayclass "$class" -o jsonpath='{.status.supportedFeatures[*].name}')
 	if [ -z "$declared" ]; then
