@@ -18,6 +18,7 @@ var SupportedFeatures = sortedFeatures(
 	features.SupportGatewayPort8080,
 	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportGatewayStaticAddresses,
+	features.SupportGatewayAddressEmpty,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteQueryParamMatching,
 	features.SupportHTTPRouteMethodMatching,
