@@ -91,11 +91,11 @@ finish() {
 # --- Baton -------------------------------------------------------------------
 # The pool flag only once the controller has it, so the harness can be
 # checked before the Gateway API implementation lands.
-# The suite's GatewayPort8080 tests put HTTP listeners on 80 and 8080 of one
-# Gateway, so both are bound.
+# The suite puts HTTP listeners on 80, 8080 (GatewayPort8080) and 8090
+# (HTTPRouteParentRefPort) of one Gateway, so all three are bound.
 pool_args=()
 if grep -rqs -- 'gateway-address-pool' cmd/controller; then
-	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\",\"--http-bind-address=:80,:8080\"]")
+	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\",\"--http-bind-address=:80,:8080,:8090\"]")
 fi
 
 install_baton() {
@@ -107,7 +107,7 @@ install_baton() {
 		helm uninstall "$release" -n "$release_ns" --wait
 	fi
 	forget_features
-	step "chart: DaemonSet on the host network, :80, :8080 and :443"
+	step "chart: DaemonSet on the host network, :80, :8080, :8090 and :443"
 	[ ${#pool_args[@]} -gt 0 ] || echo "NOTE: this checkout's controller has no --gateway-address-pool; not passing $pool" >&2
 	# shellcheck disable=SC2086 # CONFORMANCE_HELM_ARGS is a list of flags
 	helm install "$release" charts/baton -n "$release_ns" --create-namespace --wait --timeout 3m \
