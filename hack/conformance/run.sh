@@ -105,6 +105,9 @@ install_baton() {
 	if helm status "$release" -n "$release_ns" >/dev/null 2>&1; then
 		step "removing the previous release (fresh pods on the freshly imported image)"
 		helm uninstall "$release" -n "$release_ns" --wait
+		# The old pods drain for a while: until they are gone they hold the
+		# node's ports (the new pod could not bind) and may rewrite statuses.
+		kubectl wait --for=delete pod -l "app.kubernetes.io/instance=$release" -n "$release_ns" --timeout=3m
 	fi
 	forget_features
 	step "chart: DaemonSet on the host network, :80, :8080, :8090 and :443"
