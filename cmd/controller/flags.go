@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,8 +69,8 @@ func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "Path to a kubeconfig; in-cluster config when empty (also read from $KUBECONFIG).")
-	fs.StringVar(&c.httpAddr, "http-bind-address", ":8080", "Address of the cleartext HTTP/1.1 and h2c listener; empty disables it.")
-	fs.StringVar(&c.httpsAddr, "https-bind-address", ":8443", "Address of the TLS listener (HTTP/1.1 and h2 by ALPN); empty disables it.")
+	fs.StringVar(&c.httpAddr, "http-bind-address", ":8080", "Address of the cleartext HTTP/1.1 and h2c listener; empty disables it. A comma-separated list binds each (Gateway listeners on more than one port).")
+	fs.StringVar(&c.httpsAddr, "https-bind-address", ":8443", "Address of the TLS listener (HTTP/1.1 and h2 by ALPN); empty disables it. A comma-separated list binds each.")
 	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":10254", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":10256", "Address of /healthz and /readyz; 0 disables it. It moves to the successor in a handoff.")
 	fs.StringVar(&c.ingressClass, "ingress-class", "baton", "Name of the IngressClass this controller serves.")
@@ -148,6 +149,11 @@ func (c *config) validate() error {
 	errs = append(errs, c.loggingErrors()...)
 	if c.httpAddr == "" && c.httpsAddr == "" {
 		errs = append(errs, errors.New("at least one of --http-bind-address and --https-bind-address is needed"))
+	}
+	for flagName, list := range map[string]string{"--http-bind-address": c.httpAddr, "--https-bind-address": c.httpsAddr} {
+		if list != "" && slices.Contains(bindAddrs(list), "") {
+			errs = append(errs, fmt.Errorf("%s has an empty entry", flagName))
+		}
 	}
 	for _, a := range c.statusAddresses() {
 		if strings.TrimSpace(a) == "" {

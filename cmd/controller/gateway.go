@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 )
@@ -37,19 +39,47 @@ func (g *gatewayConfig) setPool(v string) error {
 	return nil
 }
 
-// listenerPorts is the port of a listener address such as ":8080", for
-// comparing Gateway listener ports with; none when it is disabled.
-func listenerPorts(addr string) []int {
-	if addr == "" {
+// listenerPorts are the ports of a list of listener addresses such as
+// ":80,:8080", for comparing Gateway listener ports with; none when it is
+// disabled.
+func listenerPorts(list string) []int {
+	var ports []int
+	for _, addr := range bindAddrs(list) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(port); err == nil && n > 0 && !slices.Contains(ports, n) {
+			ports = append(ports, n)
+		}
+	}
+	return ports
+}
+
+// bindAddrs splits a --http(s)-bind-address list; "" is none.
+func bindAddrs(list string) []string {
+	if list == "" {
 		return nil
 	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil
+	out := strings.Split(list, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n <= 0 {
-		return nil
+	return out
+}
+
+// firstAddr is the listener a bind address list names first (the one
+// named "http" or "https" in a handoff), moreAddrs the others.
+func firstAddr(list string) string {
+	if a := bindAddrs(list); len(a) > 0 {
+		return a[0]
 	}
-	return []int{n}
+	return ""
+}
+
+func moreAddrs(list string) []string {
+	if a := bindAddrs(list); len(a) > 1 {
+		return a[1:]
+	}
+	return nil
 }

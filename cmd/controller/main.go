@@ -172,8 +172,10 @@ func dataplaneOptions(cfg *config, admin http.Handler, logger *slog.Logger, acce
 	proxyOpts.OnPanic = newPanicCounter(registry())
 	proxyOpts.TrustedProxies = cfg.trustedProxies
 	return dataplane.Options{
-		HTTPAddr:          cfg.httpAddr,
-		HTTPSAddr:         cfg.httpsAddr,
+		HTTPAddr:          firstAddr(cfg.httpAddr),
+		HTTPSAddr:         firstAddr(cfg.httpsAddr),
+		MoreHTTPAddrs:     moreAddrs(cfg.httpAddr),
+		MoreHTTPSAddrs:    moreAddrs(cfg.httpsAddr),
 		HandoffSocket:     cfg.handoffSocket,
 		GracePeriod:       cfg.gracePeriod,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,

@@ -51,6 +51,14 @@ cidr_range() { # cidr_range A.B.C.D/N -> "first last" as integers
 	local n=$(((a << 24) | (b << 16) | (c << 8) | d)) size=$((1 << (32 - bits)))
 	echo "$((n & ~(size - 1) & 0xffffffff)) $(((n & ~(size - 1) & 0xffffffff) + size - 1))"
 }
+int_ip() { echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"; }
+# pool_edges: the pool's last usable address (before the broadcast one) and
+# the first address after the pool.
+pool_edges() {
+	local first last
+	read -r first last < <(cidr_range "$pool")
+	echo "$(int_ip $((last - 1))) $(int_ip $((last + 1)))"
+}
 # The pool must not overlap the node's pods, Services or the netns e2e
 # network, or Baton's addresses would shadow (or be shadowed by) theirs.
 check_pool() {
@@ -83,9 +91,11 @@ finish() {
 # --- Baton -------------------------------------------------------------------
 # The pool flag only once the controller has it, so the harness can be
 # checked before the Gateway API implementation lands.
+# The suite puts HTTP listeners on 80, 8080 (GatewayPort8080) and 8090
+# (HTTPRouteParentRefPort) of one Gateway, so all three are bound.
 pool_args=()
 if grep -rqs -- 'gateway-address-pool' cmd/controller; then
-	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\"]")
+	pool_args=(--set-json "extraArgs=[\"--gateway-address-pool=$pool\",\"--http-bind-address=:80,:8080,:8090\"]")
 fi
 
 install_baton() {
@@ -95,8 +105,12 @@ install_baton() {
 	if helm status "$release" -n "$release_ns" >/dev/null 2>&1; then
 		step "removing the previous release (fresh pods on the freshly imported image)"
 		helm uninstall "$release" -n "$release_ns" --wait
+		# The old pods drain for a while: until they are gone they hold the
+		# node's ports (the new pod could not bind) and may rewrite statuses.
+		kubectl wait --for=delete pod -l "app.kubernetes.io/instance=$release" -n "$release_ns" --timeout=3m 2>/dev/null || true
 	fi
-	step "chart: DaemonSet on the host network, :80 and :443"
+	forget_features
+	step "chart: DaemonSet on the host network, :80, :8080, :8090 and :443"
 	[ ${#pool_args[@]} -gt 0 ] || echo "NOTE: this checkout's controller has no --gateway-address-pool; not passing $pool" >&2
 	# shellcheck disable=SC2086 # CONFORMANCE_HELM_ARGS is a list of flags
 	helm install "$release" charts/baton -n "$release_ns" --create-namespace --wait --timeout 3m \
@@ -120,6 +134,15 @@ spec: {controllerName: $controller_name}
 EOF
 }
 
+# forget_features clears what the previous Baton declared on the class, so
+# that supported_features reads what the Baton just installed declares,
+# not a stale list (a feature since withdrawn would still be tested).
+forget_features() {
+	kubectl get gatewayclass "$class" >/dev/null 2>&1 || return 0
+	kubectl patch gatewayclass "$class" --subresource=status --type=merge \
+		-p '{"status":{"supportedFeatures":null}}' >/dev/null
+}
+
 # The features Baton declares on its GatewayClass, once it accepted it.
 supported_features() {
 	if [ -n "${SUPPORTED_FEATURES:-}" ]; then
@@ -129,6 +152,7 @@ supported_features() {
 	if ! kubectl wait --for=condition=Accepted "gatewayclass/$class" --timeout=60s >/dev/null 2>&1; then
 		echo "WARNING: GatewayClass $class not Accepted after 60s: the suite's setup will fail" >&2
 	fi
+	kubectl wait --for=jsonpath='{.status.supportedFeatures[0].name}' "gatewayclass/$class" --timeout=30s >/dev/null 2>&1 || true
 	local declared
 	declared=$(kubectl get gatewayclass "$class" -o jsonpath='{.status.supportedFeatures[*].name}')
 	if [ -z "$declared" ]; then
@@ -141,7 +165,10 @@ supported_features() {
 
 # --- the suite ---------------------------------------------------------------
 run_suite() {
-	local features=$1 status=0
+	local features=$1 status=0 usable unusable
+	# GatewayStaticAddresses asks for an address Baton can use (the pool's
+	# last, which it assigns last) and one it cannot (just past the pool).
+	read -r usable unusable < <(pool_edges)
 	step "suite: profiles $profiles, features $features"
 	rm -f "$out/report.yaml" "$bin/gateway-conformance-report.yaml"
 	# A previous run's namespaces may still be terminating; the suite would
@@ -154,7 +181,8 @@ run_suite() {
 		--gateway-class="$class" --conformance-profiles="$profiles" --supported-features="$features" \
 		--report-output="$out/report.yaml" --organization=baton-dev --project=baton \
 		--url=https://github.com/baton-dev/baton --version="$version" \
-		--contact=https://github.com/baton-dev/baton/issues ${CONFORMANCE_ARGS:-}) >"$out/suite.log" 2>&1 &
+		--contact=https://github.com/baton-dev/baton/issues \
+		--usable-address="$usable" --unusable-address="$unusable" ${CONFORMANCE_ARGS:-}) >"$out/suite.log" 2>&1 &
 	local pid=$!
 	# Progress on the terminal, everything in suite.log.
 	tail -n +1 --pid="$pid" -f "$out/suite.log" | grep --line-buffered -E 'Test Setup:|^    --- (PASS|FAIL|SKIP)|^--- FAIL' || true

@@ -32,6 +32,10 @@ const (
 type Options struct {
 	HTTPAddr  string // empty disables the cleartext listener
 	HTTPSAddr string // empty disables the TLS listener
+	// MoreHTTPAddrs and MoreHTTPSAddrs are further listeners served as
+	// HTTPAddr and HTTPSAddr are (Gateway listeners on more ports than
+	// one), named ListenerHTTP+"@"+addr and ListenerHTTPS+"@"+addr.
+	MoreHTTPAddrs, MoreHTTPSAddrs []string
 	// HandoffSocket is the Unix socket on which listeners are taken from a
 	// predecessor and offered to a successor; empty disables the handoff.
 	HandoffSocket     string
@@ -250,9 +254,18 @@ func (d *DataPlane) ingress() server.Service {
 	if d.opts.HTTPAddr != "" {
 		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP, Addr: d.opts.HTTPAddr, ProxyProtocol: d.opts.ProxyProtocol})
 	}
+	for _, a := range d.opts.MoreHTTPAddrs {
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTP + "@" + a, Addr: a, ProxyProtocol: d.opts.ProxyProtocol})
+	}
+	if d.opts.HTTPSAddr == "" && len(d.opts.MoreHTTPSAddrs) == 0 {
+		return svc
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.router.GetCertificate}
 	if d.opts.HTTPSAddr != "" {
-		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.router.GetCertificate}
 		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTPS, Addr: d.opts.HTTPSAddr, TLS: tlsConf, ProxyProtocol: d.opts.ProxyProtocol})
+	}
+	for _, a := range d.opts.MoreHTTPSAddrs {
+		svc.Listeners = append(svc.Listeners, server.Listener{Name: ListenerHTTPS + "@" + a, Addr: a, TLS: tlsConf, ProxyProtocol: d.opts.ProxyProtocol})
 	}
 	return svc
 }

@@ -174,3 +174,24 @@ func TestTLSWithoutCertificateServesTheFakeOne(t *testing.T) {
 		t.Errorf("got %d with certificate %q, want 404 with %q", resp.StatusCode, cn, router.FakeCertificateName)
 	}
 }
+
+// TestMoreListeners: each of MoreHTTPAddrs is a listener of its own
+// serving the routes as HTTPAddr does (a Gateway listener on port 8080
+// next to one on 80 needs both bound).
+func TestMoreListeners(t *testing.T) {
+	extra := []string{"127.0.0.1:0", "127.0.0.2:0"}
+	dp := start(t, Options{HTTPAddr: "127.0.0.1:0", MoreHTTPAddrs: extra}, snapshotTo(1, backend(t, "a")))
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, a := range extra {
+		bound := dp.Addr(ListenerHTTP + "@" + a)
+		if bound == nil {
+			t.Fatalf("no listener for %s", a)
+		}
+		if bound.String() == dp.Addr(ListenerHTTP).String() {
+			t.Fatalf("%s is the main listener", a)
+		}
+		if err := getOK(client, "http://"+bound.String()+"/x", "swap.test"); err != nil {
+			t.Errorf("through %s: %v", a, err)
+		}
+	}
+}

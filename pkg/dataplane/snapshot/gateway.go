@@ -81,7 +81,7 @@ type RouteFilters struct {
 // Redirect answers with a redirect. Empty fields keep the request's own
 // scheme, host and path. Port 0 means the default port of the resulting
 // scheme when Scheme is set (so no port in Location), else the request's
-// port. StatusCode is 301 or 302 (0 means 302).
+// port. StatusCode is 301, 302, 303, 307 or 308 (0 means 302).
 type Redirect struct {
 	Scheme     string
 	Hostname   string

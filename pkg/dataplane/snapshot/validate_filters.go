@@ -62,9 +62,9 @@ func checkRedirect(r *Route, rd *Redirect) error {
 		return fmt.Errorf("scheme %q is neither http nor https", rd.Scheme)
 	}
 	switch rd.StatusCode {
-	case 0, 301, 302:
+	case 0, 301, 302, 303, 307, 308: // Gateway API's; 307 and 308 keep the method (RFC 9110)
 	default:
-		return fmt.Errorf("status %d is neither 301 nor 302", rd.StatusCode)
+		return fmt.Errorf("status %d is not a redirect status (301, 302, 303, 307, 308)", rd.StatusCode)
 	}
 	if rd.Port != 0 {
 		if err := CheckPort(rd.Port); err != nil {

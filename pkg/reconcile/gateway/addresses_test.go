@@ -1,10 +1,17 @@
 package gateway
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 func addressesOf(t *testing.T, out Output, key string) []string {
@@ -127,6 +134,47 @@ func TestListenerIsolation(t *testing.T) {
 		rs := routesOf(out, "team/gw", 80, host)
 		if len(rs) != 1 || rs[0].Source != want {
 			t.Errorf("%s: %+v", host, rs)
+		}
+	}
+}
+
+// TestListenerIsolationByMostSpecificListener follows the suite's
+// GatewayHTTPListenerIsolation: a request is served only by the routes of
+// the most specific listener its host matches, even when a route of a
+// less specific listener names that host, and a listener without routes
+// of its own still takes its hosts away from the others.
+func TestListenerIsolationByMostSpecificListener(t *testing.T) {
+	listeners := map[string]string{"empty": "", "wild": "*.example.com", "wild-foo": "*.foo.example.com", "abc": "abc.foo.example.com"}
+	opts := []gwOption{httpListener("empty", 80), httpListener("quiet", 80, hostname("*.quiet.example.com"))}
+	objs := []any{service("team", "web", "")}
+	for _, name := range []string{"wild", "wild-foo", "abc"} {
+		opts = append(opts, httpListener(name, 80, hostname(listeners[name])))
+	}
+	for _, name := range []string{"empty", "wild", "wild-foo", "abc"} {
+		withPath := rule(backendTo(svcRef("web", 80)), match(pathMatchOf(gatewayv1.PathMatchPathPrefix, "/"+name)))
+		objs = append(objs, httpRoute("team", name, 0, parent("gw", section(name)), withPath,
+			hostnames("bar.com", "*.example.com", "*.foo.example.com", "abc.foo.example.com")))
+	}
+	objs = append(objs, gw("team", "gw", 0, opts...))
+	out := Translate(input(objs...))
+	dataPlaneCheck(t, out)
+	table, err := router.Compile(&snapshot.Snapshot{Gateways: out.Gateways, Upstreams: out.Upstreams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.ParseIP(out.Gateways[0].Addresses[0])
+	cases := map[string]string{ // host -> the only listener whose routes serve it
+		"bar.com": "empty", "bar.example.com": "wild", "bar.foo.example.com": "wild-foo",
+		"abc.foo.example.com": "abc", "x.quiet.example.com": "",
+	}
+	for host, want := range cases {
+		for _, name := range []string{"empty", "wild", "wild-foo", "abc"} {
+			req := httptest.NewRequest(http.MethodGet, "http://"+host+"/"+name, nil)
+			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: addr, Port: 80}))
+			m, ok := table.MatchRequest(req)
+			if served := ok && m.Route.Source == "team/"+name; served != (name == want) {
+				t.Errorf("%s/%s: served by %s is %v, want %v", host, name, name, served, name == want)
+			}
 		}
 	}
 }

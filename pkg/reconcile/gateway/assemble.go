@@ -142,6 +142,12 @@ func (gw *gateway) snapshot() snapshot.Gateway {
 	}
 	ports := map[int]*snapshot.GatewayPort{}
 	hosts := map[int]map[string][]snapshot.Route{}
+	onPort := map[int][]*listener{}
+	for _, l := range gw.listeners {
+		if l.serves() {
+			onPort[int(l.spec.Port)] = append(onPort[int(l.spec.Port)], l)
+		}
+	}
 	for _, l := range gw.listeners {
 		if !l.serves() {
 			continue
@@ -153,9 +159,7 @@ func (gw *gateway) snapshot() snapshot.Gateway {
 			ports[port], hosts[port] = gp, map[string][]snapshot.Route{}
 		}
 		gp.Certificates = mergeCertificates(gp.Certificates, l.certs)
-		for h, rs := range l.hosts {
-			hosts[port][h] = append(hosts[port][h], rs...)
-		}
+		isolate(hosts[port], l, onPort[port])
 	}
 	for port, gp := range ports {
 		gp.Hosts = virtualHosts(hosts[port])
@@ -163,6 +167,49 @@ func (gw *gateway) snapshot() snapshot.Gateway {
 	}
 	slices.SortFunc(out.Ports, func(a, b snapshot.GatewayPort) int { return cmp.Compare(a.Port, b.Port) })
 	return out
+}
+
+// isolate adds to hosts the routes l collected for the hosts on which l is
+// the most specific listener of its port, and l's own hostname even
+// without routes: the spec serves a request only by the listener that
+// matches its host most specifically, so neither a route of a less
+// specific listener naming a host (a listener without hostname, a route
+// for abc.foo.example.com) nor a less specific wildcard host the data
+// plane would fall back to may answer it.
+func isolate(hosts map[string][]snapshot.Route, l *listener, port []*listener) {
+	if _, ok := hosts[l.hostname]; !ok && l.hostname != "" {
+		hosts[l.hostname] = nil
+	}
+	for h, rs := range l.hosts {
+		if mostSpecific(port, h) == l {
+			hosts[h] = append(hosts[h], rs...)
+		}
+	}
+}
+
+// mostSpecific is the listener among ls whose hostname matches host (a
+// name or a wildcard) most specifically: the same name, else the longest
+// wildcard covering it, else the one without hostname.
+func mostSpecific(ls []*listener, host string) *listener {
+	var best *listener
+	for _, l := range ls {
+		if l.hostname != "" && !covers(l.hostname, host) {
+			continue
+		}
+		if best == nil || specificity(l.hostname) > specificity(best.hostname) {
+			best = l
+		}
+	}
+	return best
+}
+
+// specificity ranks listener hostnames covering one host: a name over any
+// wildcard, a longer wildcard over a shorter one, any over none.
+func specificity(hostname string) int {
+	if hostname != "" && hostname[0] != '*' {
+		return 1 << 16
+	}
+	return len(hostname)
 }
 
 // mergeCertificates adds certs, joining the hosts of one Secret's.

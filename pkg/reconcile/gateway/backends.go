@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -22,7 +24,8 @@ const (
 	tlsSuffix = "/tls/"
 )
 
-// appProtocols are the Service appProtocols an HTTP backend may have.
+// appProtocols are the Service appProtocols an HTTP backend may have;
+// "https" (IANA names ignore case) also, when a BackendTLSPolicy applies.
 var appProtocols = map[string]bool{"": true, "http": true, "kubernetes.io/h2c": true, "kubernetes.io/ws": true}
 
 // backend resolves one backendRef of a route; grpc asks for HTTP/2.
@@ -76,13 +79,17 @@ func (t *translator) serviceBackend(rt *routeTranslation, key types.NamespacedNa
 	if sp.AppProtocol != nil {
 		app = *sp.AppProtocol
 	}
-	if !appProtocols[app] {
+	p := t.policyFor(key, sp.Name)
+	if tlsApp := strings.EqualFold(app, "https"); !appProtocols[app] && (!tlsApp || p == nil) {
+		if tlsApp {
+			return up, problemf(gatewayv1.RouteReasonUnsupportedProtocol, "Service %s port %d has appProtocol %q but no BackendTLSPolicy says how to verify it", key, port, app)
+		}
 		return up, problemf(gatewayv1.RouteReasonUnsupportedProtocol, "Service %s port %d has appProtocol %q, which Baton does not speak", key, port, app)
 	}
 	if grpc && up.Protocol != snapshot.ProtocolH2C {
 		up.Name, up.Protocol = up.Name+h2cSuffix, snapshot.ProtocolH2C
 	}
-	if p := t.policyFor(key, sp.Name); p != nil {
+	if p != nil {
 		t.applyTLSPolicy(&up, p)
 		t.policyUse[p] = append(t.policyUse[p], rt)
 	}

@@ -155,3 +155,54 @@ func TestPartlyInvalidBackends(t *testing.T) {
 		t.Errorf("ResolvedRefs %s", got)
 	}
 }
+
+// TestBackendTLSPolicyOnHTTPSPort: a Service port whose appProtocol says
+// HTTPS (any case, as the suite's "HTTPS") is served when a
+// BackendTLSPolicy says how to verify it, and refused without one rather
+// than spoken to in cleartext or without verification.
+func TestBackendTLSPolicyOnHTTPSPort(t *testing.T) {
+	ca := corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": string(testCert.CertPEM)}}
+	p := tlsPolicy("p", 0, "ca")
+	route := httpRoute("team", "r", 0, parent("gw"), rule(backendTo(svcRef("web", 80))))
+	for name, tc := range map[string]struct {
+		objs []any
+		want string
+	}{
+		"with a policy":    {[]any{ca, p}, "True/ResolvedRefs"},
+		"without a policy": {nil, "False/UnsupportedProtocol"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := Translate(input(append(tc.objs, gw("team", "gw", 0, httpListener("http", 80)), service("team", "web", "HTTPS"), route)...))
+			dataPlaneCheck(t, out)
+			if got := reasonOf(parentStatus(t, out, "team/r").Conditions, gatewayv1.RouteConditionResolvedRefs); got != tc.want {
+				t.Errorf("ResolvedRefs %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConflictedBackendTLSPolicy: of two policies for one target the
+// older (then the first by name) applies; the other is told Conflicted on
+// the same Gateways.
+func TestConflictedBackendTLSPolicy(t *testing.T) {
+	ca := corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": string(testCert.CertPEM)}}
+	out := Translate(basic(ca, tlsPolicy("p-2", 0, "ca"), tlsPolicy("p-1", 0, "ca"), tlsPolicy("older", -1, "ca"),
+		httpRoute("team", "r", 0, parent("gw"), rule(backendTo(svcRef("web", 80))))))
+	got := map[string]string{}
+	for _, res := range out.BackendTLSPolicies {
+		for _, a := range res.Ancestors {
+			got[res.Key.Name] += string(a.AncestorRef.Name) + ":" + reasonOf(a.Conditions, gatewayv1.PolicyConditionAccepted)
+		}
+	}
+	mustEqualJSON(t, "policies", got, map[string]string{"older": "gw:True/Accepted", "p-1": "gw:False/Conflicted", "p-2": "gw:False/Conflicted"})
+}
+
+// tlsPolicy targets Service team/web with the CA of ConfigMap caName.
+func tlsPolicy(name string, age int, caName string) gatewayv1.BackendTLSPolicy {
+	return gatewayv1.BackendTLSPolicy{ObjectMeta: meta("team", name, age), Spec: gatewayv1.BackendTLSPolicySpec{
+		TargetRefs: []gatewayv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gatewayv1.LocalPolicyTargetReference{
+			Kind: "Service", Name: "web"}}},
+		Validation: gatewayv1.BackendTLSPolicyValidation{Hostname: "web.example.com",
+			CACertificateRefs: []gatewayv1.LocalObjectReference{{Kind: "ConfigMap", Name: gatewayv1.ObjectName(caName)}}},
+	}}
+}

@@ -11,28 +11,36 @@ import (
 
 // SupportedFeatures are the conformance features Baton claims, written to
 // status.supportedFeatures of its GatewayClasses, sorted by name as the
-// spec asks.
+// spec asks. Only standard-channel ones: HTTPRouteRetry is implemented
+// (rules[].retry) but experimental, and the standard CRDs prune the field.
 var SupportedFeatures = sortedFeatures(
 	features.SupportGateway,
 	features.SupportGatewayPort8080,
 	features.SupportGatewayHTTPListenerIsolation,
 	features.SupportGatewayStaticAddresses,
+	features.SupportGatewayAddressEmpty,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteQueryParamMatching,
 	features.SupportHTTPRouteMethodMatching,
 	features.SupportHTTPRouteResponseHeaderModification,
 	features.SupportHTTPRoutePortRedirect,
 	features.SupportHTTPRouteSchemeRedirect,
+	features.SupportHTTPRoute303RedirectStatusCode,
+	features.SupportHTTPRoute307RedirectStatusCode,
+	features.SupportHTTPRoute308RedirectStatusCode,
+	features.SupportHTTPRouteParentRefPort,
 	features.SupportHTTPRoutePathRedirect,
 	features.SupportHTTPRouteHostRewrite,
 	features.SupportHTTPRoutePathRewrite,
 	features.SupportHTTPRouteRequestMirror,
+	features.SupportHTTPRouteRequestMultipleMirrors,
+	features.SupportHTTPRouteNamedRouteRule,
 	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteBackendTimeout,
-	features.SupportHTTPRouteRetry,
 	features.SupportHTTPRouteBackendProtocolH2C,
 	features.SupportHTTPRouteBackendProtocolWebSocket,
 	features.SupportGRPCRoute,
+	features.SupportGRPCRouteNamedRouteRule,
 	features.SupportReferenceGrant,
 	features.SupportBackendTLSPolicy,
 )

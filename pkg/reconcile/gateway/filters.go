@@ -88,10 +88,7 @@ func redirect(r *gatewayv1.HTTPRequestRedirectFilter) (*snapshot.Redirect, *prob
 	if r.StatusCode != nil {
 		out.StatusCode = *r.StatusCode
 	}
-	if out.StatusCode != 301 && out.StatusCode != 302 {
-		return nil, problemf(gatewayv1.RouteReasonUnsupportedValue, "redirect status %d is not supported; use 301 or 302", out.StatusCode)
-	}
-	return out, nil
+	return out, nil // snapshot.CheckRoute judges the status, as for Ingress
 }
 
 func pathModifier(m *gatewayv1.HTTPPathModifier) *snapshot.PathModifier {

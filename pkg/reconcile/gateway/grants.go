@@ -34,9 +34,10 @@ type policyTarget struct {
 }
 
 // indexPolicies maps targets to policies; on a conflict the oldest
-// policy wins, as the spec asks.
-func indexPolicies(items []gatewayv1.BackendTLSPolicy) map[policyTarget]*gatewayv1.BackendTLSPolicy {
-	m := map[policyTarget]*gatewayv1.BackendTLSPolicy{}
+// policy wins, as the spec asks, and lost lists the winners each other
+// policy lost a target to.
+func indexPolicies(items []gatewayv1.BackendTLSPolicy) (m map[policyTarget]*gatewayv1.BackendTLSPolicy, lost map[*gatewayv1.BackendTLSPolicy][]*gatewayv1.BackendTLSPolicy) {
+	m, lost = map[policyTarget]*gatewayv1.BackendTLSPolicy{}, map[*gatewayv1.BackendTLSPolicy][]*gatewayv1.BackendTLSPolicy{}
 	for _, p := range sortedByAge(items) {
 		for _, ref := range p.Spec.TargetRefs {
 			if ref.Group != "" || ref.Kind != "Service" {
@@ -46,12 +47,14 @@ func indexPolicies(items []gatewayv1.BackendTLSPolicy) map[policyTarget]*gateway
 			if ref.SectionName != nil {
 				k.section = string(*ref.SectionName)
 			}
-			if _, taken := m[k]; !taken {
+			if winner, taken := m[k]; !taken {
 				m[k] = p
+			} else if winner != p {
+				lost[p] = append(lost[p], winner)
 			}
 		}
 	}
-	return m
+	return m, lost
 }
 
 // policyFor finds the policy of a Service port: one naming the port

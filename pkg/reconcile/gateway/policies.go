@@ -12,34 +12,58 @@ import (
 // policyResults reports on each BackendTLSPolicy that served a backend of
 // a route attached to one of our Gateways, once per such Gateway (the
 // spec's ancestor). A policy whose CA references all fail is not
-// Accepted (NoValidCACertificate): its backends fail closed.
+// Accepted (NoValidCACertificate): its backends fail closed. A policy that
+// served nothing because an older one took its target is not Accepted
+// (Conflicted) on the Gateways of the one that did.
 func (t *translator) policyResults() []PolicyResult {
-	var out []PolicyResult
+	gateways := map[*gatewayv1.BackendTLSPolicy][]types.NamespacedName{}
 	for p, rts := range t.policyUse {
-		var gws []types.NamespacedName
 		for _, rt := range rts {
-			for _, g := range rt.accepted {
-				if !slices.Contains(gws, g) {
-					gws = append(gws, g)
-				}
-			}
+			gateways[p] = appendNew(gateways[p], rt.accepted...)
 		}
-		if len(gws) == 0 {
+	}
+	var out []PolicyResult
+	for p, gws := range gateways {
+		out = append(out, t.policyResult(p, gws, t.policyConditions(p)))
+	}
+	for p, winners := range t.policyLost {
+		if t.policyUse[p] != nil {
 			continue
 		}
-		slices.SortFunc(gws, compareKeys)
-		res := PolicyResult{Key: keyOf(p)}
-		for _, g := range gws {
-			res.Ancestors = append(res.Ancestors, gatewayv1.PolicyAncestorStatus{
-				AncestorRef:    gatewayv1.ParentReference{Group: ptrTo(gatewayv1.Group(Group)), Kind: ptrTo(gatewayv1.Kind("Gateway")), Namespace: ptrTo(gatewayv1.Namespace(g.Namespace)), Name: gatewayv1.ObjectName(g.Name)},
-				ControllerName: t.ctrl,
-				Conditions:     t.policyConditions(p),
-			})
+		var gws []types.NamespacedName
+		for _, w := range winners {
+			gws = appendNew(gws, gateways[w]...)
 		}
-		out = append(out, res)
+		conflicted := problemf(gatewayv1.PolicyReasonConflicted, "an older BackendTLSPolicy, %s, targets the same backend", winners[0].Name)
+		out = append(out, t.policyResult(p, gws, []metav1.Condition{
+			verdict(gatewayv1.PolicyConditionAccepted, conflicted, "", "", p.Generation), t.policyConditions(p)[1]}))
 	}
+	out = slices.DeleteFunc(out, func(r PolicyResult) bool { return len(r.Ancestors) == 0 })
 	slices.SortFunc(out, func(a, b PolicyResult) int { return compareKeys(a.Key, b.Key) })
 	return out
+}
+
+// policyResult is p's status on each of gws, with the same conditions.
+func (t *translator) policyResult(p *gatewayv1.BackendTLSPolicy, gws []types.NamespacedName, conds []metav1.Condition) PolicyResult {
+	slices.SortFunc(gws, compareKeys)
+	res := PolicyResult{Key: keyOf(p)}
+	for _, g := range gws {
+		res.Ancestors = append(res.Ancestors, gatewayv1.PolicyAncestorStatus{
+			AncestorRef:    gatewayv1.ParentReference{Group: ptrTo(gatewayv1.Group(Group)), Kind: ptrTo(gatewayv1.Kind("Gateway")), Namespace: ptrTo(gatewayv1.Namespace(g.Namespace)), Name: gatewayv1.ObjectName(g.Name)},
+			ControllerName: t.ctrl,
+			Conditions:     conds,
+		})
+	}
+	return res
+}
+
+func appendNew(have []types.NamespacedName, more ...types.NamespacedName) []types.NamespacedName {
+	for _, k := range more {
+		if !slices.Contains(have, k) {
+			have = append(have, k)
+		}
+	}
+	return have
 }
 
 func (t *translator) policyConditions(p *gatewayv1.BackendTLSPolicy) []metav1.Condition {

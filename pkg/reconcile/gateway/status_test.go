@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
 )
 
 // TestGatewayClassStatus: our classes are Accepted with the features we
@@ -249,4 +250,17 @@ func joinHosts(hs []string) string {
 		s += h + ","
 	}
 	return s
+}
+
+// TestSupportedFeaturesAreStandard: Baton claims only features of the
+// standard channel, whose CRDs the chart installs and the conformance
+// harness runs against. An experimental feature's fields (HTTPRoute
+// rules[].retry) are pruned by standard CRDs, so its tests cannot pass.
+func TestSupportedFeaturesAreStandard(t *testing.T) {
+	for _, f := range SupportedFeatures {
+		got := features.GetFeature(features.FeatureName(f.Name))
+		if got.Channel != features.FeatureChannelStandard {
+			t.Errorf("%s is in channel %q", f.Name, got.Channel)
+		}
+	}
 }

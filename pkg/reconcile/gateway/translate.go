@@ -16,11 +16,13 @@ import (
 
 // translator holds one translation's indexes and what it accumulates.
 type translator struct {
-	in         Input
-	ctrl       gatewayv1.GatewayController
-	backends   *translate.Resolver
-	grants     []*gatewayv1.ReferenceGrant
-	policies   map[policyTarget]*gatewayv1.BackendTLSPolicy
+	in       Input
+	ctrl     gatewayv1.GatewayController
+	backends *translate.Resolver
+	grants   []*gatewayv1.ReferenceGrant
+	policies map[policyTarget]*gatewayv1.BackendTLSPolicy
+	// policyLost are the policies that lost a target to older ones.
+	policyLost map[*gatewayv1.BackendTLSPolicy][]*gatewayv1.BackendTLSPolicy
 	namespaces map[string]labels.Set
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
 	// gateways are those of our accepted classes, by key.
@@ -76,7 +78,7 @@ func newTranslator(in Input) *translator {
 	for i := range in.ReferenceGrants {
 		t.grants = append(t.grants, &in.ReferenceGrants[i])
 	}
-	t.policies = indexPolicies(in.BackendTLSPolicies)
+	t.policies, t.policyLost = indexPolicies(in.BackendTLSPolicies)
 	return t
 }
 
