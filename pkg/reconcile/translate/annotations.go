@@ -2,10 +2,13 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -33,6 +36,11 @@ const (
 	// {"set":[{"name":"X-A","value":"1"}],"add":[...],"remove":["X-B"]}.
 	AnnotationRequestHeaders  = "baton.dev/request-headers"
 	AnnotationResponseHeaders = "baton.dev/response-headers"
+	// AnnotationCanary sends a share of each rule path's requests to
+	// another Service of the Ingress's namespace, as Gateway API weighted
+	// backendRefs do: {"service":"web-v2","port":80,"weight":10} (port by
+	// number or name, weight the percent of requests, 0 to 100).
+	AnnotationCanary = "baton.dev/canary"
 )
 
 // ReasonInvalidAnnotation: an annotation of ours could not be used; the
@@ -150,4 +158,70 @@ func readHeaders(a map[string]string, key string) (snapshot.HeaderEdits, error) 
 		return e, fmt.Errorf("%s: %v", key, err)
 	}
 	return e, nil
+}
+
+// canaryPlan is the Service an Ingress's canary annotation names and the
+// percent of each rule path's requests it gets.
+type canaryPlan struct {
+	service string
+	port    portRef
+	weight  int
+}
+
+// canaryJSON is the annotation's shape; Weight is a pointer so that a
+// forgotten weight is an error, not a canary of 0%.
+type canaryJSON struct {
+	Service string              `json:"service"`
+	Port    *intstr.IntOrString `json:"port"`
+	Weight  *int                `json:"weight"`
+}
+
+// planCanary reads the canary annotation of ing: nil when it has none.
+func planCanary(ing *networkingv1.Ingress) (*canaryPlan, *Warning) {
+	v, ok := ing.Annotations[AnnotationCanary]
+	if !ok {
+		return nil, nil
+	}
+	c, err := readCanary(v)
+	if err != nil {
+		return nil, warnf(ReasonInvalidAnnotation, "the Ingress's rules are not served: %s: %v", AnnotationCanary, err)
+	}
+	return c, nil
+}
+
+func readCanary(v string) (*canaryPlan, error) {
+	var j canaryJSON
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf(`not JSON of the shape {"service":"web-v2","port":80,"weight":10}: %v`, err)
+	}
+	if errs := validation.IsDNS1035Label(j.Service); len(errs) > 0 {
+		return nil, fmt.Errorf("service %q is not a Service name: %s", j.Service, strings.Join(errs, "; "))
+	}
+	if j.Weight == nil || *j.Weight < 0 || *j.Weight > 100 {
+		return nil, errors.New("weight must be given, a percent from 0 to 100")
+	}
+	port, err := readCanaryPort(j.Port)
+	if err != nil {
+		return nil, err
+	}
+	return &canaryPlan{service: j.Service, port: port, weight: *j.Weight}, nil
+}
+
+// readCanaryPort takes the port as an Ingress Service backend takes it:
+// a number from 1 to 65535 or a port name.
+func readCanaryPort(p *intstr.IntOrString) (portRef, error) {
+	switch {
+	case p == nil:
+		return portRef{}, errors.New("port must be given, a number or a name")
+	case p.Type == intstr.Int:
+		if p.IntVal < 1 || p.IntVal > 65535 {
+			return portRef{}, fmt.Errorf("port %d is not between 1 and 65535", p.IntVal)
+		}
+		return portRef{number: p.IntVal}, nil
+	case len(validation.IsValidPortName(p.StrVal)) > 0:
+		return portRef{}, fmt.Errorf("port %q is not a port name", p.StrVal)
+	}
+	return portRef{name: p.StrVal}, nil
 }

@@ -122,3 +122,85 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// The canary annotation gives each rule path the weighted backends a
+// Gateway API rule with two backendRefs has: the path's own upstream and
+// the canary Service's, resolved as an Ingress Service backend is.
+func TestCanaryAnnotation(t *testing.T) {
+	const u, v2 = "service/default/web/80", "service/default/web-v2/80"
+	canarySvc := []any{service("default", "web-v2", svcPort("http", 80)),
+		endpointSlice("default", "web-v2", "web-v2-1", map[string]int32{"http": 8080}, readyEP("10.0.1.1"))}
+	v2Upstream := svcUpstream("default", "web-v2", 80, "10.0.1.1:8080")
+	ing := func(value string, objs ...any) Input {
+		i := ingress("default", "i", 0, annotation(AnnotationCanary, value),
+			rule("a.com", prefix("/app/", backend("web", 80)), exact("/exact", backend("web", 80))))
+		return input(append(with(web("default"), i), objs...)...)
+	}
+	split := func(canary snapshot.WeightedBackend, stable int, ups ...snapshot.Upstream) *snapshot.Snapshot {
+		e, p := exactRoute("/exact", "", "default/i"), prefixRoute("/app", "", "default/i")
+		e.Backends = []snapshot.WeightedBackend{{Upstream: u, Weight: stable}, canary}
+		p.Backends = e.Backends
+		return &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{vhost("a.com", e, p)},
+			Upstreams: append(ups, webUpstream("default"))} // sorted by name: web-v2 first
+	}
+	ok := map[string][]string{"default/i": nil}
+	cases := map[string]tcase{
+		"port number": {in: ing(`{"service":"web-v2","port":80,"weight":10}`, canarySvc...),
+			want: split(snapshot.WeightedBackend{Upstream: v2, Weight: 10}, 90, v2Upstream), warnings: ok},
+		"port name": {in: ing(`{"service":"web-v2","port":"http","weight":10}`, canarySvc...),
+			want: split(snapshot.WeightedBackend{Upstream: v2, Weight: 10}, 90, v2Upstream), warnings: ok},
+		"weight 0 keeps the canary warm and idle": {in: ing(`{"service":"web-v2","port":80,"weight":0}`, canarySvc...),
+			want: split(snapshot.WeightedBackend{Upstream: v2, Weight: 0}, 100, v2Upstream), warnings: ok},
+		"weight 100 moves everything": {in: ing(`{"service":"web-v2","port":80,"weight":100}`, canarySvc...),
+			want: split(snapshot.WeightedBackend{Upstream: v2, Weight: 100}, 0, v2Upstream), warnings: ok},
+		"missing Service: its share answers 500": {in: ing(`{"service":"web-v2","port":80,"weight":10}`),
+			want:     split(snapshot.WeightedBackend{Invalid: true, Weight: 10}, 90),
+			warnings: map[string][]string{"default/i": {ReasonServiceNotFound}}},
+		"missing port: its share answers 500": {in: ing(`{"service":"web-v2","port":81,"weight":10}`, canarySvc...),
+			want:     split(snapshot.WeightedBackend{Invalid: true, Weight: 10}, 90),
+			warnings: map[string][]string{"default/i": {ReasonPortNotFound}}},
+	}
+	for name, value := range map[string]string{
+		"not JSON":          `web-v2:80`,
+		"weight over 100":   `{"service":"web-v2","port":80,"weight":101}`,
+		"weight negative":   `{"service":"web-v2","port":80,"weight":-1}`,
+		"weight missing":    `{"service":"web-v2","port":80}`,
+		"weight a fraction": `{"service":"web-v2","port":80,"weight":0.5}`,
+		"port missing":      `{"service":"web-v2","weight":10}`,
+		"port 0":            `{"service":"web-v2","port":0,"weight":10}`,
+		"port bad name":     `{"service":"web-v2","port":"HTTP_","weight":10}`,
+		"service missing":   `{"port":80,"weight":10}`,
+		"other namespace":   `{"service":"other/web-v2","port":80,"weight":10}`,
+		"unknown field":     `{"service":"web-v2","port":80,"weight":10,"namespace":"x"}`,
+	} {
+		cases["bad "+name] = tcase{in: ing(value, canarySvc...), want: &snapshot.Snapshot{},
+			warnings: map[string][]string{"default/i": {ReasonInvalidAnnotation}}}
+	}
+	run(t, cases)
+}
+
+// A canary composes with the filter annotations, and a bad canary drops
+// only its own Ingress's routes.
+func TestCanaryWithFiltersAndNeighbours(t *testing.T) {
+	in := input(with(web("default"),
+		ingress("default", "c", 0, annotation(AnnotationCanary, `{"service":"web","port":80,"weight":50}`),
+			annotation(AnnotationRewriteTarget, "/"), rule("a.com", prefix("/app", backend("web", 80)))),
+		ingress("default", "bad", 1, annotation(AnnotationCanary, `{"service":"web","port":80,"weight":200}`),
+			rule("b.com", prefix("/", backend("web", 80)))),
+		ingress("default", "other", 2, rule("c.com", prefix("/", backend("web", 80)))),
+	)...)
+	out := Translate(in)
+	const u = "service/default/web/80"
+	c := prefixRoute("/app", "", "default/c")
+	c.Backends = []snapshot.WeightedBackend{{Upstream: u, Weight: 50}, {Upstream: u, Weight: 50}}
+	c.Filters = &snapshot.RouteFilters{Rewrite: &snapshot.Rewrite{Path: &snapshot.PathModifier{Type: snapshot.ReplacePrefixMatch, Value: "/"}}}
+	mustEqualJSON(t, "snapshot", out.Snapshot, &snapshot.Snapshot{
+		Hosts:     []snapshot.VirtualHost{vhost("a.com", c), vhost("c.com", prefixRoute("/", u, "default/other"))},
+		Upstreams: []snapshot.Upstream{webUpstream("default")},
+	})
+	for key, want := range map[string][]string{"default/c": nil, "default/bad": {ReasonInvalidAnnotation}, "default/other": nil} {
+		if got := reasons(out, key); !equalStrings(got, want) {
+			t.Errorf("%s: warnings %v, want %v", key, got, want)
+		}
+	}
+}

@@ -32,6 +32,8 @@ type ingressPlan struct {
 	// badFilters, when set, keeps those paths from being served.
 	filters    *ingressFilters
 	badFilters *Warning
+	// canary, when set, takes its share of each rule path's requests.
+	canary *canaryPlan
 	// created orders the plan among others as compareAge orders Ingresses.
 	created metav1.Time
 	// claims are what the Ingress may compete for with others (see
@@ -66,6 +68,9 @@ func planIngress(ing *networkingv1.Ingress) *ingressPlan {
 	p := &ingressPlan{key: key, uid: ing.UID, version: ing.ResourceVersion, generation: ing.Generation,
 		source: key.String(), defaultBackend: ing.Spec.DefaultBackend, created: ing.CreationTimestamp}
 	p.filters, p.badFilters = planFilters(ing)
+	if c, bad := planCanary(ing); p.badFilters == nil {
+		p.canary, p.badFilters = c, bad
+	}
 	p.rules = make([]rulePlan, len(ing.Spec.Rules))
 	for i := range ing.Spec.Rules {
 		p.rules[i] = planRule(&ing.Spec.Rules[i])
@@ -172,6 +177,9 @@ func depsOf(p *ingressPlan) []dependency {
 		}
 	}
 	backend(p.defaultBackend)
+	if p.canary != nil {
+		add(dependency{dependsOnService, types.NamespacedName{Namespace: p.key.Namespace, Name: p.canary.service}})
+	}
 	for i := range p.rules {
 		for j := range p.rules[i].paths {
 			backend(p.rules[i].paths[j].backend)

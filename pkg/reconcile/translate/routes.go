@@ -55,6 +55,7 @@ func (t *translator) addPath(p *ingressPlan, pp *pathPlan, r *report) {
 	if name, ok := t.resolveBackend(p.key.Namespace, pp.backend, pp.where, r); ok {
 		route := snapshot.Route{PathType: pp.key.pathType, Path: pp.key.path, Upstream: name, Source: p.source,
 			Filters: p.filters.forPath(pp.key.pathType)}
+		t.addCanary(p, &route, r)
 		if err := checkFiltered(&route); err != nil {
 			r.addf(warnf(ReasonInvalidAnnotation, "not served: %v", err), pp.where)
 			return
@@ -63,11 +64,38 @@ func (t *translator) addPath(p *ingressPlan, pp *pathPlan, r *report) {
 	}
 }
 
+// addCanary splits route's requests between its own upstream and the
+// canary Service's, by the Gateway API weighted backends the data plane
+// has for HTTPRoutes. A canary Service that cannot be used answers its
+// share with 500, as a Gateway API backendRef would: the operator asked
+// for that share to go elsewhere, and errors in it are seen, where
+// quietly serving it from the stable backend would hide a canary that
+// receives nothing.
+func (t *translator) addCanary(p *ingressPlan, route *snapshot.Route, r *report) {
+	c := p.canary
+	if c == nil {
+		return
+	}
+	canary := snapshot.WeightedBackend{Invalid: true, Weight: c.weight}
+	use := t.service(p.key.Namespace, c.service, c.port)
+	if use.failed != nil {
+		r.addf(use.failed, "annotation "+AnnotationCanary+" (its share answers 500)")
+	} else {
+		t.use(&use.upstream)
+		for i := range use.warnings {
+			r.add(&use.warnings[i])
+		}
+		canary = snapshot.WeightedBackend{Upstream: use.upstream.Name, Weight: c.weight}
+	}
+	route.Backends = []snapshot.WeightedBackend{{Upstream: route.Upstream, Weight: 100 - c.weight}, canary}
+	route.Upstream = "" // as Gateway API routes with Backends have it
+}
+
 // checkFiltered applies the data plane's route rules to a route with
-// filters from annotations, so that what it would refuse is refused here,
+// filters or backends from annotations, so that what it would refuse is refused here,
 // at its Ingress.
 func checkFiltered(route *snapshot.Route) error {
-	if route.Filters == nil {
+	if route.Filters == nil && route.Backends == nil {
 		return nil
 	}
 	return snapshot.CheckRoute(route)
