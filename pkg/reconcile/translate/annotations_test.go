@@ -1,7 +1,10 @@
 package translate
 
 import (
+	"slices"
 	"testing"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -203,4 +206,25 @@ func TestCanaryWithFiltersAndNeighbours(t *testing.T) {
 			t.Errorf("%s: warnings %v, want %v", key, got, want)
 		}
 	}
+}
+
+// The canary Service is a dependency of the Ingress: a Cache re-translates
+// the Ingress when only the canary Service's slices change.
+func TestCanaryServiceChangeRetranslates(t *testing.T) {
+	in := input(with(web("default"),
+		service("default", "web-v2", svcPort("http", 80)),
+		endpointSlice("default", "web-v2", "web-v2-1", map[string]int32{"http": 8080}, readyEP("10.0.1.1")),
+		ingress("default", "i", 0, annotation(AnnotationCanary, `{"service":"web-v2","port":80,"weight":10}`),
+			rule("a.com", prefix("/", backend("web", 80)))))...)
+	cache := NewCache()
+	stampVersions(&in)
+	cache.Translate(in)
+	in.EndpointSlices = slices.Clone(in.EndpointSlices)
+	for i := range in.EndpointSlices {
+		if in.EndpointSlices[i].Name == "web-v2-1" {
+			in.EndpointSlices[i].Endpoints = []discoveryv1.Endpoint{readyEP("10.0.1.2")}
+		}
+	}
+	stampVersions(&in)
+	mustEqualJSON(t, "snapshot after the canary's slice changed", cache.Translate(in).Snapshot, Translate(in).Snapshot)
 }

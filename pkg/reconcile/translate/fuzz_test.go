@@ -245,7 +245,21 @@ func (g *gen) ingress(ns, name string, ourDefault bool) (networkingv1.Ingress, b
 	if g.n(3) == 0 {
 		opts = append(opts, defaultBackend(g.backend()))
 	}
+	if g.n(4) == 0 {
+		opts = append(opts, annotation(AnnotationCanary, g.canary()))
+	}
 	return ingress(ns, name, g.n(3), opts...), isOurs
+}
+
+// canary is a canary annotation naming a Service of the pool, mostly
+// valid, sometimes with a port the Service lacks, a weight out of range
+// or not JSON at all.
+func (g *gen) canary() string {
+	if g.n(8) == 0 {
+		return g.str()
+	}
+	return fmt.Sprintf(`{"service":%q,"port":%s,"weight":%d}`, pick(g, names...),
+		pick(g, "80", "80", `"http"`, "81", `"grpc"`, "0"), pick(g, 0, 10, 10, 50, 100, 101, -1))
 }
 
 func (g *gen) path() networkingv1.HTTPIngressPath {
@@ -355,7 +369,12 @@ func checkRoute(t *testing.T, s *snapshot.Snapshot, r *snapshot.Route) {
 	if len(r.Path) == 0 || r.Path[0] != '/' {
 		t.Fatalf("route path %q does not start with '/'", r.Path)
 	}
-	if s.Upstream(r.Upstream) == nil {
+	if len(r.Backends) == 0 && s.Upstream(r.Upstream) == nil {
 		t.Fatalf("route %s %s names upstream %q, which the snapshot lacks", r.PathType, r.Path, r.Upstream)
+	}
+	for _, b := range r.Backends {
+		if !b.Invalid && s.Upstream(b.Upstream) == nil {
+			t.Fatalf("route %s %s has a backend %q, which the snapshot lacks", r.PathType, r.Path, b.Upstream)
+		}
 	}
 }

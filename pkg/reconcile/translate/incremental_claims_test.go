@@ -98,6 +98,10 @@ func (w *claimsWorld) ingress(i int) networkingv1.Ingress {
 	if w.rng.IntN(2) == 0 {
 		opts = append(opts, tlsFor(w.pick([]string{"t1", "t2", "missing"}), w.pick(claimHosts[:4])))
 	}
+	if w.rng.IntN(3) == 0 { // a Service the Ingress reads only through its canary annotation
+		opts = append(opts, annotation(AnnotationCanary, fmt.Sprintf(`{"service":%q,"port":80,"weight":%d}`,
+			w.pick([]string{"s2", "s3"}), w.rng.IntN(101))))
+	}
 	return ingress(claimNS[i%2], fmt.Sprintf("i%d", i), w.rng.IntN(4), opts...)
 }
 
