@@ -103,7 +103,7 @@ func restrict(s *snapshot.Snapshot, keep map[part]bool) *snapshot.Snapshot {
 	for _, vh := range s.Hosts {
 		kept := snapshot.VirtualHost{Name: vh.Name}
 		for _, r := range vh.Routes {
-			if keep[part{partRoutes, r.Source}] && keep[part{partUpstream, r.Upstream}] {
+			if keep[part{partRoutes, r.Source}] && upstreamsKept(&r, keep) {
 				kept.Routes = append(kept.Routes, r)
 			}
 		}
@@ -153,6 +153,18 @@ func restrictGateway(g snapshot.Gateway, keep map[part]bool) snapshot.Gateway {
 }
 
 func upstreamsKept(r *snapshot.Route, keep map[part]bool) bool {
+	for _, n := range routeUpstreams(r) {
+		if !keep[part{partUpstream, n}] {
+			return false
+		}
+	}
+	return true
+}
+
+// routeUpstreams lists the upstreams r sends requests to: its Upstream,
+// or its weighted Backends (Gateway API routes, Ingress canaries), and
+// its mirrors.
+func routeUpstreams(r *snapshot.Route) []string {
 	names := []string{}
 	if len(r.Backends) == 0 && r.Upstream != "" {
 		names = append(names, r.Upstream)
@@ -165,12 +177,7 @@ func upstreamsKept(r *snapshot.Route, keep map[part]bool) bool {
 	if r.Filters != nil {
 		names = append(names, r.Filters.Mirrors...)
 	}
-	for _, n := range names {
-		if !keep[part{partUpstream, n}] {
-			return false
-		}
-	}
-	return true
+	return names
 }
 
 // isolate finds the largest part of s that check accepts, adding parts

@@ -182,3 +182,32 @@ func TestRestrictKeepsRoutesWithAnInvalidBackend(t *testing.T) {
 		t.Fatalf("the route with an invalid backend was dropped: %+v", got.Gateways)
 	}
 }
+
+// An Ingress canary route (baton.dev/canary) has weighted Backends and no
+// Upstream: isolating a refused part must keep it while its upstreams
+// stand, drop it with a refused one, and blame that refusal on it.
+func TestIsolateOfIngressCanaryRoutes(t *testing.T) {
+	canary := snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Source: "ns/canary",
+		Backends: []snapshot.WeightedBackend{{Upstream: "up-a", Weight: 90}, {Upstream: "up-v2", Weight: 10}}}
+	s := &snapshot.Snapshot{
+		Hosts: []snapshot.VirtualHost{
+			{Name: "a.com", Routes: []snapshot.Route{canary}},
+			{Name: "c.com", Routes: []snapshot.Route{route("/", "up-a", "ns/c")}},
+		},
+		Upstreams: []snapshot.Upstream{{Name: "up-a"}, {Name: "up-v2"}},
+	}
+	good, _ := isolate(s, refusing("ns/c"))
+	if len(good.Hosts) != 1 || good.Hosts[0].Name != "a.com" {
+		t.Fatalf("isolating another Ingress dropped the canary route: %+v", good.Hosts)
+	}
+	good, rejected := isolate(s, refusing("up-v2"))
+	if len(good.Hosts) != 1 || good.Hosts[0].Name != "c.com" {
+		t.Fatalf("the canary route outlived its refused upstream: %+v", good.Hosts)
+	}
+	if len(rejected) != 1 {
+		t.Fatalf("rejected %v, want only up-v2", rejected)
+	}
+	if got := ingressesOf(rejected[0].part, s, nil); len(got) != 1 || got[0].Name != "canary" {
+		t.Fatalf("the refused canary upstream is blamed on %v, want ns/canary", got)
+	}
+}

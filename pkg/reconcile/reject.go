@@ -57,7 +57,7 @@ func ingressesOf(p part, s *snapshot.Snapshot, ingresses []networkingv1.Ingress)
 		seen := map[string]bool{}
 		for _, vh := range s.Hosts {
 			for _, r := range vh.Routes {
-				if r.Upstream == p.name && !seen[r.Source] {
+				if slices.Contains(routeUpstreams(&r), p.name) && !seen[r.Source] {
 					seen[r.Source] = true
 					out = append(out, parseKey(r.Source))
 				}
