@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -104,5 +105,32 @@ func TestUnroutedPathOfATenantHostIsA404(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s%s goes to %q, want %q", tc.host, tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestIngressCanarySplitsInTheDataPlane: a baton.dev/canary Ingress is
+// served by the data plane's weighted backends, 10 of each 100 requests
+// to the canary (smooth weighted round robin is exact over a cycle).
+func TestIngressCanarySplitsInTheDataPlane(t *testing.T) {
+	out := Translate(input(with(web("default"),
+		service("default", "web-v2", svcPort("http", 80)),
+		endpointSlice("default", "web-v2", "web-v2-1", map[string]int32{"http": 8080}, readyEP("10.0.1.1")),
+		ingress("default", "i", 0, annotation(AnnotationCanary, `{"service":"web-v2","port":"http","weight":10}`),
+			rule("a.com", prefix("/", backend("web", 80)))))...))
+	dataPlaneCheck(t, out.Snapshot)
+	table, err := router.Compile(out.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for range 100 {
+		m, ok := table.Match("a.com", "/x")
+		if !ok || m.Upstream < 0 {
+			t.Fatalf("a.com/x: matched %v, upstream %d", ok, m.Upstream)
+		}
+		got[out.Snapshot.Upstreams[m.Upstream].Name]++
+	}
+	if want := map[string]int{"service/default/web/80": 90, "service/default/web-v2/80": 10}; !maps.Equal(got, want) {
+		t.Fatalf("100 requests went to %v, want %v", got, want)
 	}
 }
