@@ -64,7 +64,11 @@
 //     Ingress's rule paths the snapshot.RouteFilters Gateway API routes
 //     have; the data plane has one implementation of them. A bad one is an
 //     InvalidAnnotation warning (Accepted False): the Ingress's rule paths
-//     stay claimed but are not served.
+//     stay claimed but are not served. baton.dev/canary gives them the
+//     weighted Backends of a Gateway API rule with two backendRefs: the
+//     path's own upstream and a canary Service (a dependency of the
+//     Ingress, like its backends); a canary Service that cannot be used
+//     answers its share with 500 (WeightedBackend.Invalid).
 //
 // Condition LastTransitionTime is left zero: the status writer merges
 // conditions with k8s.io/apimachinery/pkg/api/meta.SetStatusCondition,
