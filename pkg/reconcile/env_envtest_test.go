@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,11 +31,11 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/envtesting"
 	"github.com/baton-dev/baton/pkg/reconcile"
 )
 
@@ -55,10 +54,6 @@ var (
 // with the CRDs of config/crd for every test; tests isolate themselves by
 // namespace and IngressClass.
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		bin, _ := filepath.Abs("../../bin")
-		os.Setenv("KUBEBUILDER_ASSETS", bin)
-	}
 	if err := reconcile.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
@@ -68,22 +63,7 @@ func TestMain(m *testing.M) {
 		log = funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{Verbosity: 1})
 	}
 	ctrl.SetLogger(log)
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd")},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "envtest:", err)
-		os.Exit(1)
-	}
-	restConfig = cfg
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "envtest stop:", err)
-	}
-	os.Exit(code)
+	envtesting.Main(m, scheme, &restConfig)
 }
 
 // recordingSink keeps every snapshot it is given.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,12 +21,12 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
+	"github.com/baton-dev/baton/pkg/internal/envtesting"
 	"github.com/baton-dev/baton/pkg/reconcile"
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 )
@@ -44,35 +42,15 @@ var (
 // TestMain starts a kube-apiserver with Baton's CRDs and the
 // standard-channel Gateway API CRDs of the module version in go.mod.
 func TestMain(m *testing.M) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		bin, _ := filepath.Abs("../../../bin")
-		os.Setenv("KUBEBUILDER_ASSETS", bin)
-	}
 	if err := reconcile.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
-	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	crds, err := envtesting.GatewayAPICRDs()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "find the gateway-api module:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	std := filepath.Join(strings.TrimSpace(string(dir)), "config", "crd", "standard")
-	var paths []string
-	files, _ := filepath.Glob(filepath.Join(std, "gateway.networking.k8s.io_*.yaml"))
-	for _, f := range files {
-		if !strings.Contains(f, "_vap_") {
-			paths = append(paths, f)
-		}
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: append(paths, filepath.Join("..", "..", "..", "config", "crd")),
-		ErrorIfCRDPathMissing: true, Scheme: scheme}
-	if restConfig, err = env.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "envtest:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	envtesting.Main(m, scheme, &restConfig, crds...)
 }
 
 // lastSink keeps the last snapshot applied.
