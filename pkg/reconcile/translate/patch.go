@@ -93,16 +93,12 @@ func (x *incremental) patchUpstreams() bool {
 		switch {
 		case !used && found:
 			x.upstreams = slices.Delete(x.upstreams, i, i+1)
-		case !used:
-			continue
-		case !found:
-			x.upstreams = slices.Insert(x.upstreams, i, u)
-		case reflect.DeepEqual(x.upstreams[i], u):
-			continue
-		default:
-			x.upstreams[i] = u
+			changed = true
+		case used:
+			var put bool
+			x.upstreams, put = putSorted(x.upstreams, i, found, u)
+			changed = changed || put
 		}
-		changed = true
 	}
 	return changed
 }
@@ -130,17 +126,25 @@ func (x *incremental) patchCertificates() bool {
 		c := *cert
 		slices.Sort(hosts)
 		c.Hosts = hosts
-		switch {
-		case !found:
-			x.certList = slices.Insert(x.certList, i, c)
-		case reflect.DeepEqual(x.certList[i], c):
-			continue
-		default:
-			x.certList[i] = c
-		}
-		changed = true
+		var put bool
+		x.certList, put = putSorted(x.certList, i, found, c)
+		changed = changed || put
 	}
 	return changed
+}
+
+// putSorted puts v at i of a sorted list, where a binary search for its
+// key stopped (found: an entry with that key is there): inserted,
+// replaced, or left alone when equal; put says whether list changed.
+func putSorted[T any](list []T, i int, found bool, v T) (_ []T, put bool) {
+	switch {
+	case !found:
+		return slices.Insert(list, i, v), true
+	case reflect.DeepEqual(list[i], v):
+		return list, false
+	}
+	list[i] = v
+	return list, true
 }
 
 // patchResults updates the results sorted by key; an unchanged list is
