@@ -9,18 +9,9 @@ import (
 )
 
 func grpcRoutes(t *translator, items []gatewayv1.GRPCRoute) []*routeTranslation {
-	var out []*routeTranslation
-	for _, r := range sortedByAge(items) {
-		if !t.refersToUs(r.Spec.ParentRefs, r.Namespace) {
-			continue
-		}
-		rt := newRouteTranslation(r, "GRPCRoute", r.Spec.ParentRefs, r.Spec.Hostnames)
-		for i := range r.Spec.Rules {
-			rt.addRule(t.grpcRule(rt, &r.Spec.Rules[i]))
-		}
-		out = append(out, rt.finish(len(r.Spec.Rules)))
-	}
-	return out
+	return translateRoutes(t, items, "GRPCRoute", func(r *gatewayv1.GRPCRoute) routeSpec[gatewayv1.GRPCRouteRule] {
+		return routeSpec[gatewayv1.GRPCRouteRule]{r.Spec.ParentRefs, r.Spec.Hostnames, r.Spec.Rules}
+	}, t.grpcRule)
 }
 
 // grpcRule routes a gRPC rule as HTTP routes on /service/method, to

@@ -60,19 +60,39 @@ func (rt *routeTranslation) finish(rules int) *routeTranslation {
 	return rt
 }
 
-func httpRoutes(t *translator, items []gatewayv1.HTTPRoute) []*routeTranslation {
+// routeSpec is what every route kind has: parents, hostnames and rules.
+type routeSpec[Rule any] struct {
+	parents   []gatewayv1.ParentReference
+	hostnames []gatewayv1.Hostname
+	rules     []Rule
+}
+
+// translateRoutes translates the routes of one kind that name our
+// Gateways, oldest first, each rule by translateRule.
+func translateRoutes[T any, P interface {
+	*T
+	metav1.Object
+}, Rule any](t *translator, items []T, kind string, specOf func(P) routeSpec[Rule],
+	translateRule func(*routeTranslation, *Rule) ([]snapshot.Route, *problem)) []*routeTranslation {
 	var out []*routeTranslation
-	for _, r := range sortedByAge(items) {
-		if !t.refersToUs(r.Spec.ParentRefs, r.Namespace) {
+	for _, r := range sortedByAge[T, P](items) {
+		spec := specOf(r)
+		if !t.refersToUs(spec.parents, r.GetNamespace()) {
 			continue
 		}
-		rt := newRouteTranslation(r, "HTTPRoute", r.Spec.ParentRefs, r.Spec.Hostnames)
-		for i := range r.Spec.Rules {
-			rt.addRule(t.httpRule(rt, &r.Spec.Rules[i]))
+		rt := newRouteTranslation(r, kind, spec.parents, spec.hostnames)
+		for i := range spec.rules {
+			rt.addRule(translateRule(rt, &spec.rules[i]))
 		}
-		out = append(out, rt.finish(len(r.Spec.Rules)))
+		out = append(out, rt.finish(len(spec.rules)))
 	}
 	return out
+}
+
+func httpRoutes(t *translator, items []gatewayv1.HTTPRoute) []*routeTranslation {
+	return translateRoutes(t, items, "HTTPRoute", func(r *gatewayv1.HTTPRoute) routeSpec[gatewayv1.HTTPRouteRule] {
+		return routeSpec[gatewayv1.HTTPRouteRule]{r.Spec.ParentRefs, r.Spec.Hostnames, r.Spec.Rules}
+	}, t.httpRule)
 }
 
 // httpRule builds one route per match of rule, sharing its target,
