@@ -45,16 +45,22 @@ func (t *translator) backend(rt *routeTranslation, ref *gatewayv1.BackendObjectR
 	if !isService && !isUpstream {
 		return snapshot.Upstream{}, problemf(gatewayv1.RouteReasonInvalidKind, "backendRef %s/%s %s is not a Service or a %s %s", group, kind, ref.Name, v1alpha1.GroupName, v1alpha1.UpstreamKind)
 	}
+	if key.Namespace != rt.key.Namespace {
+		rt.depend(depGrants, types.NamespacedName{})
+	}
 	if key.Namespace != rt.key.Namespace && !t.granted(Group, rt.kind, rt.key.Namespace, group, kind, key) {
 		return snapshot.Upstream{}, problemf(gatewayv1.RouteReasonRefNotPermitted,
 			"no ReferenceGrant in namespace %s lets %ss of %s use %s %s", key.Namespace, rt.kind, rt.key.Namespace, kind, key.Name)
 	}
 	if isUpstream {
+		rt.depend(depUpstream, key)
 		return t.upstreamBackend(key, grpc)
 	}
 	if ref.Port == nil {
 		return snapshot.Upstream{}, problemf(gatewayv1.RouteReasonBackendNotFound, "backendRef to Service %s needs a port", key)
 	}
+	rt.depend(depService, key)
+	rt.depend(depPolicies, types.NamespacedName{})
 	return t.serviceBackend(rt, key, *ref.Port, grpc)
 }
 
@@ -90,8 +96,7 @@ func (t *translator) serviceBackend(rt *routeTranslation, key types.NamespacedNa
 		up.Name, up.Protocol = up.Name+h2cSuffix, snapshot.ProtocolH2C
 	}
 	if p != nil {
-		t.applyTLSPolicy(&up, p)
-		t.policyUse[p] = append(t.policyUse[p], rt)
+		rt.policies = append(rt.policies, policyUse{key: keyOf(p), problem: t.applyTLSPolicy(rt, &up, p)})
 	}
 	return up, nil
 }
@@ -99,24 +104,26 @@ func (t *translator) serviceBackend(rt *routeTranslation, key types.NamespacedNa
 // applyTLSPolicy makes up speak HTTPS as a BackendTLSPolicy says. A CA
 // that cannot be loaded leaves up without endpoints: failing closed beats
 // skipping verification the user asked for.
-func (t *translator) applyTLSPolicy(up *snapshot.Upstream, p *gatewayv1.BackendTLSPolicy) {
+func (t *translator) applyTLSPolicy(rt *routeTranslation, up *snapshot.Upstream, p *gatewayv1.BackendTLSPolicy) (first *problem) {
 	up.Name += tlsSuffix + p.Namespace + "/" + p.Name
 	up.Protocol = snapshot.ProtocolHTTPS
 	up.TLS = snapshot.UpstreamTLS{ServerName: string(p.Spec.Validation.Hostname)}
 	v := &p.Spec.Validation
 	if v.WellKnownCACertificates != nil && len(v.CACertificateRefs) == 0 {
-		return // the system roots
+		return nil // the system roots
 	}
 	for _, ref := range v.CACertificateRefs {
+		rt.dependOnCA(p.Namespace, ref)
 		ca, problem := t.caOf(p.Namespace, ref)
-		if problem != nil && t.policyProblem[p] == nil {
-			t.policyProblem[p] = problem
+		if problem != nil && first == nil {
+			first = problem
 		}
 		up.TLS.CAPEM = append(up.TLS.CAPEM, ca...)
 	}
 	if len(up.TLS.CAPEM) == 0 {
 		up.Endpoints = nil
 	}
+	return first
 }
 
 // caOf reads ca.crt from a ConfigMap or Secret of the policy's namespace.

@@ -53,7 +53,7 @@ func (t *translator) mirror(rt *routeTranslation, out *snapshot.RouteFilters, m 
 		rt.refProblem(p)
 		return
 	}
-	t.use(up)
+	rt.use(up)
 	out.Mirrors = append(out.Mirrors, up.Name)
 }
 

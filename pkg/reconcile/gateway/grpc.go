@@ -27,7 +27,7 @@ func (t *translator) grpcRule(rt *routeTranslation, rule *gatewayv1.GRPCRouteRul
 		return nil, p
 	}
 	t.target(rt, &base, refs, true)
-	return perMatch(t, base, rule.Matches, grpcMatch)
+	return perMatch(t, rt, base, rule.Matches, grpcMatch)
 }
 
 // grpcFilters are the HTTPRoute filters of the same names and shapes.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,30 @@ type routeTranslation struct {
 	// was left (Accepted False).
 	unsupported *problem
 	allDropped  bool
+	// orders counts the order numbers the routes took (a rule dropped
+	// after some of its matches were numbered keeps their numbers); the
+	// Order of routes counts from 0 until the route is numbered among the
+	// others (see absorb).
+	orders int
+	// uses are the upstreams the routes name, policies the
+	// BackendTLSPolicies applied to them, and deps the objects besides
+	// the route its translation read: what a Cache needs to reuse it.
+	uses     []snapshot.Upstream
+	policies []policyUse
+	deps     []dependency
+	// shifted are routes numbered from shiftedBase (see numbered).
+	shifted     []snapshot.Route
+	shiftedBase int
 }
+
+// policyUse is a BackendTLSPolicy a route applied, and the first problem
+// with its CA references.
+type policyUse struct {
+	key     types.NamespacedName
+	problem *problem
+}
+
+func (rt *routeTranslation) use(u snapshot.Upstream) { rt.uses = append(rt.uses, u) }
 
 func newRouteTranslation(obj metav1.Object, kind string, parents []gatewayv1.ParentReference, hostnames []gatewayv1.Hostname) *routeTranslation {
 	rt := &routeTranslation{obj: obj, key: keyOf(obj), kind: kind, parents: parents}
@@ -80,13 +104,33 @@ func translateRoutes[T any, P interface {
 		if !t.refersToUs(spec.parents, r.GetNamespace()) {
 			continue
 		}
-		rt := newRouteTranslation(r, kind, spec.parents, spec.hostnames)
-		for i := range spec.rules {
-			rt.addRule(translateRule(rt, &spec.rules[i]))
+		rt := t.memo.reuse(kind, r, spec.parents)
+		if rt == nil {
+			rt = newRouteTranslation(r, kind, spec.parents, spec.hostnames)
+			for i := range spec.rules {
+				rt.addRule(translateRule(rt, &spec.rules[i]))
+			}
+			t.memo.remember(rt.finish(len(spec.rules)))
 		}
-		out = append(out, rt.finish(len(spec.rules)))
+		out = append(out, t.absorb(rt))
 	}
 	return out
+}
+
+// numbered is rt's routes with their Order counted from base; the copy is
+// kept while base stays the same.
+func (rt *routeTranslation) numbered(base int) []snapshot.Route {
+	if base == 0 {
+		return rt.routes
+	}
+	if rt.shiftedBase != base || len(rt.shifted) != len(rt.routes) {
+		rt.shifted = slices.Clone(rt.routes)
+		for i := range rt.shifted {
+			rt.shifted[i].Order += base
+		}
+		rt.shiftedBase = base
+	}
+	return rt.shifted
 }
 
 func httpRoutes(t *translator, items []gatewayv1.HTTPRoute) []*routeTranslation {
@@ -116,7 +160,7 @@ func (t *translator) httpRule(rt *routeTranslation, rule *gatewayv1.HTTPRouteRul
 	if base.Retry, p = retry(rule.Retry); p != nil {
 		return nil, p
 	}
-	return perMatch(t, base, rule.Matches, httpMatch)
+	return perMatch(t, rt, base, rule.Matches, httpMatch)
 }
 
 // plainRefs are a rule's backendRefs without their filters, which Baton
@@ -135,7 +179,7 @@ func plainRefs[B any](bs []B, split func(B) (gatewayv1.BackendRef, int)) ([]gate
 
 // perMatch copies base once per match (one match-all when there is
 // none), sets the match on each and checks it.
-func perMatch[M any](t *translator, base snapshot.Route, matches []M, set func(*snapshot.Route, *M) *problem) ([]snapshot.Route, *problem) {
+func perMatch[M any](t *translator, rt *routeTranslation, base snapshot.Route, matches []M, set func(*snapshot.Route, *M) *problem) ([]snapshot.Route, *problem) {
 	if len(matches) == 0 {
 		matches = make([]M, 1)
 	}
@@ -148,6 +192,8 @@ func perMatch[M any](t *translator, base snapshot.Route, matches []M, set func(*
 		if p := t.finishRoute(&r); p != nil {
 			return nil, p
 		}
+		r.Order = rt.orders
+		rt.orders++
 		routes = append(routes, r)
 	}
 	return routes, nil
@@ -161,8 +207,6 @@ func (t *translator) finishRoute(r *snapshot.Route) *problem {
 	if err := snapshot.CheckRoute(r); err != nil {
 		return problemf(gatewayv1.RouteReasonUnsupportedValue, "%s %q: %v", r.PathType, r.Path, err)
 	}
-	r.Order = t.order
-	t.order++
 	return nil
 }
 
@@ -197,12 +241,12 @@ func (t *translator) target(rt *routeTranslation, base *snapshot.Route, refs []g
 			continue
 		}
 		valid++
-		t.use(up)
+		rt.use(up)
 		backends = append(backends, snapshot.WeightedBackend{Upstream: up.Name, Weight: weight})
 	}
 	switch {
 	case valid == 0:
-		t.use(invalidBackend)
+		rt.use(invalidBackend)
 		base.Backends = []snapshot.WeightedBackend{{Upstream: invalidBackend.Name, Weight: 0}}
 	case len(backends) == 1 && backends[0].Weight > 0:
 		base.Upstream = backends[0].Upstream

@@ -21,6 +21,8 @@ type translator struct {
 	backends *translate.Resolver
 	grants   []*gatewayv1.ReferenceGrant
 	policies map[policyTarget]*gatewayv1.BackendTLSPolicy
+	// policyByKey finds the policies routes applied (see absorb).
+	policyByKey map[types.NamespacedName]*gatewayv1.BackendTLSPolicy
 	// policyLost are the policies that lost a target to older ones.
 	policyLost map[*gatewayv1.BackendTLSPolicy][]*gatewayv1.BackendTLSPolicy
 	namespaces map[string]labels.Set
@@ -36,11 +38,17 @@ type translator struct {
 	// order numbers routes in the spec's tie-break order: oldest route,
 	// then namespace/name, then rule and match index.
 	order int
+	// memo, when a Cache translates, holds the routes it can reuse.
+	memo *routeMemo
 }
 
 // Translate builds the Gateways of the snapshot and every status.
 func Translate(in Input) Output {
-	t := newTranslator(in)
+	return newTranslator(in).run()
+}
+
+func (t *translator) run() Output {
+	in := t.in
 	var out Output
 	classes := t.classes(&out)
 	t.addGateways(classes)
@@ -79,7 +87,32 @@ func newTranslator(in Input) *translator {
 		t.grants = append(t.grants, &in.ReferenceGrants[i])
 	}
 	t.policies, t.policyLost = indexPolicies(in.BackendTLSPolicies)
+	t.policyByKey = make(map[types.NamespacedName]*gatewayv1.BackendTLSPolicy, len(in.BackendTLSPolicies))
+	for i := range in.BackendTLSPolicies {
+		t.policyByKey[keyOf(&in.BackendTLSPolicies[i])] = &in.BackendTLSPolicies[i]
+	}
 	return t
+}
+
+// absorb takes rt's part in this translation: its routes numbered after
+// those before it, its upstreams and policies. It returns the copy attach
+// fills in, so that a Cache's rt stays as translated.
+func (t *translator) absorb(rt *routeTranslation) *routeTranslation {
+	cp := *rt
+	cp.accepted = nil
+	cp.routes = rt.numbered(t.order)
+	t.order += rt.orders
+	for _, u := range rt.uses {
+		t.use(u)
+	}
+	for _, pu := range rt.policies {
+		p := t.policyByKey[pu.key]
+		t.policyUse[p] = append(t.policyUse[p], &cp)
+		if pu.problem != nil && t.policyProblem[p] == nil {
+			t.policyProblem[p] = pu.problem
+		}
+	}
+	return &cp
 }
 
 func (t *translator) use(u snapshot.Upstream) {

@@ -1,0 +1,275 @@
+package gateway
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/reconcile/translate"
+)
+
+// Cache makes Translate reuse the translation of each route (its rules,
+// filters, matches and backends: most of a translation's work) from one
+// call to the next while neither the route (UID and resourceVersion) nor
+// anything it read changed: the Services (with their EndpointSlices) and
+// Upstreams it names, the ReferenceGrants when it names another
+// namespace, the BackendTLSPolicies when it names a Service, and the CA
+// ConfigMaps and Secrets of the policies it applied.
+//
+// Everything else is still done on every call: numbering the routes,
+// attaching them to the Gateways' listeners (which depends on every
+// Gateway, Namespace and route), the Gateways' snapshots and every
+// status. So the result equals Translate's (tests check that over random
+// sequences of changes), but a call still costs something per route.
+//
+// Objects without a resourceVersion, as in some tests, turn reuse off for
+// that call. A Cache is for one goroutine at a time.
+type Cache struct {
+	memo routeMemo
+}
+
+// NewCache returns an empty Cache.
+func NewCache() *Cache {
+	return &Cache{memo: routeMemo{routes: map[routeID]*memoEntry{}}}
+}
+
+// Translate is Translate(in); backends are the objects in.Backends was
+// resolved from, whose versions say which reused routes are still valid.
+func (c *Cache) Translate(in Input, backends *translate.Input) Output {
+	v, ok := newVersions(&in, backends)
+	if !ok {
+		clear(c.memo.routes)
+		return Translate(in)
+	}
+	c.memo.versions = v
+	c.memo.epoch++
+	t := newTranslator(in)
+	t.memo = &c.memo
+	out := t.run()
+	c.memo.forgetUnseen()
+	c.memo.versions = nil
+	return out
+}
+
+// routeMemo holds the routes a Cache translated, and while a call runs,
+// the versions of the objects they may have read.
+type routeMemo struct {
+	routes   map[routeID]*memoEntry
+	versions *versions
+	epoch    uint64
+}
+
+type routeID struct {
+	kind string
+	key  types.NamespacedName
+}
+
+type memoEntry struct {
+	uid     types.UID
+	version string
+	seen    uint64
+	rt      *routeTranslation
+	// versions are those of rt.deps when rt was translated.
+	versions []string
+}
+
+// reuse returns the translation of obj kept from an earlier call, if
+// neither obj nor what it read changed since; nil otherwise. A nil memo
+// (Translate) reuses nothing.
+func (m *routeMemo) reuse(kind string, obj metav1.Object, parents []gatewayv1.ParentReference) *routeTranslation {
+	if m == nil {
+		return nil
+	}
+	e := m.routes[routeID{kind, keyOf(obj)}]
+	if e == nil || e.uid != obj.GetUID() || e.version != obj.GetResourceVersion() {
+		return nil
+	}
+	for i, d := range e.rt.deps {
+		if m.versions.of(d) != e.versions[i] {
+			return nil
+		}
+	}
+	e.seen = m.epoch
+	e.rt.obj, e.rt.parents = obj, parents // the same, from this call's objects
+	return e.rt
+}
+
+// remember keeps rt for later calls.
+func (m *routeMemo) remember(rt *routeTranslation) {
+	if m == nil {
+		return
+	}
+	e := &memoEntry{uid: rt.obj.GetUID(), version: rt.obj.GetResourceVersion(), seen: m.epoch, rt: rt}
+	for _, d := range rt.deps {
+		e.versions = append(e.versions, m.versions.of(d))
+	}
+	m.routes[routeID{rt.kind, rt.key}] = e
+}
+
+// forgetUnseen drops the routes this call did not translate: deleted, or
+// no longer naming one of our Gateways.
+func (m *routeMemo) forgetUnseen() {
+	for id, e := range m.routes {
+		if e.seen != m.epoch {
+			delete(m.routes, id)
+		}
+	}
+}
+
+// dependency is an object (or, for grants and policies, all objects of a
+// kind) a route's translation read.
+type dependency struct {
+	kind depKind
+	key  types.NamespacedName
+}
+
+type depKind int
+
+const (
+	depService depKind = iota // and its EndpointSlices
+	depUpstream
+	depGrants
+	depPolicies
+	depConfigMap
+	depSecret
+)
+
+func (rt *routeTranslation) depend(kind depKind, key types.NamespacedName) {
+	d := dependency{kind, key}
+	if !slices.Contains(rt.deps, d) {
+		rt.deps = append(rt.deps, d)
+	}
+}
+
+// dependOnCA records the ConfigMap or Secret a policy's CA reference names.
+func (rt *routeTranslation) dependOnCA(ns string, ref gatewayv1.LocalObjectReference) {
+	key := types.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+	switch {
+	case ref.Group == "" && ref.Kind == "ConfigMap":
+		rt.depend(depConfigMap, key)
+	case ref.Group == "" && ref.Kind == "Secret":
+		rt.depend(depSecret, key)
+	}
+}
+
+// versions are the resourceVersions of one call's objects, by what a
+// dependency names.
+type versions struct {
+	services, configMaps, secrets map[types.NamespacedName]string
+	grants, policies              string
+	backends                      *translate.Resolver
+}
+
+// newVersions indexes the versions of in's and backends' objects; false
+// when some object has no resourceVersion.
+func newVersions(in *Input, backends *translate.Input) (*versions, bool) {
+	if backends == nil || in.Backends == nil {
+		return nil, false
+	}
+	v := &versions{services: map[types.NamespacedName]string{}, configMaps: map[types.NamespacedName]string{},
+		secrets: map[types.NamespacedName]string{}, backends: in.Backends}
+	ok := indexVersions(v.services, backends.Services) && indexVersions(v.configMaps, in.ConfigMaps) &&
+		indexVersions(v.secrets, backends.Secrets) && addSliceVersions(v.services, backends.EndpointSlices)
+	var okG, okP bool
+	v.grants, okG = joinVersions(in.ReferenceGrants)
+	v.policies, okP = joinVersions(in.BackendTLSPolicies)
+	return v, ok && okG && okP && versioned(in.HTTPRoutes) && versioned(in.GRPCRoutes)
+}
+
+func indexVersions[T any, P interface {
+	*T
+	metav1.Object
+}](into map[types.NamespacedName]string, items []T) bool {
+	for i := range items {
+		o := P(&items[i])
+		if o.GetResourceVersion() == "" {
+			return false
+		}
+		into[keyOf(o)] = string(o.GetUID()) + "/" + o.GetResourceVersion()
+	}
+	return true
+}
+
+// addSliceVersions adds each EndpointSlice's version to its Service's.
+func addSliceVersions(into map[types.NamespacedName]string, slices []discoveryv1.EndpointSlice) bool {
+	for i := range slices {
+		s := &slices[i]
+		if s.ResourceVersion == "" {
+			return false
+		}
+		svc := types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
+		into[svc] += "+" + s.Name + "/" + string(s.UID) + "/" + s.ResourceVersion
+	}
+	return true
+}
+
+// joinVersions is one version for all items, whatever their order.
+func joinVersions[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) (string, bool) {
+	vs := make([]string, 0, len(items))
+	for i := range items {
+		o := P(&items[i])
+		if o.GetResourceVersion() == "" {
+			return "", false
+		}
+		vs = append(vs, keyOf(o).String()+"/"+string(o.GetUID())+"/"+o.GetResourceVersion())
+	}
+	slices.Sort(vs)
+	return strings.Join(vs, ","), true
+}
+
+func versioned[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) bool {
+	for i := range items {
+		if P(&items[i]).GetResourceVersion() == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// of is d's version now. An Upstream's translation reads Services and
+// Secrets too: its version is what it translates to.
+func (v *versions) of(d dependency) string {
+	switch d.kind {
+	case depService:
+		return v.services[d.key]
+	case depUpstream:
+		up, found, _ := v.backends.Upstream(d.key)
+		return upstreamVersion(up, found)
+	case depGrants:
+		return v.grants
+	case depPolicies:
+		return v.policies
+	case depConfigMap:
+		return v.configMaps[d.key]
+	case depSecret:
+		return v.secrets[d.key]
+	}
+	return ""
+}
+
+// upstreamVersion is a translated Upstream as a comparable string; JSON
+// sorts map keys, so equal upstreams give equal strings.
+func upstreamVersion(up snapshot.Upstream, found bool) string {
+	if !found {
+		return ""
+	}
+	b, err := json.Marshal(up)
+	if err != nil {
+		return "unversioned" + strconv.Itoa(rand.Int()) // never equal: translate again
+	}
+	return string(b)
+}
