@@ -65,6 +65,8 @@ type routeMemo struct {
 	routes   map[routeID]*memoEntry
 	versions *versions
 	epoch    uint64
+	// reused counts the routes reused, for tests.
+	reused int
 }
 
 type routeID struct {
@@ -98,6 +100,7 @@ func (m *routeMemo) reuse(kind string, obj metav1.Object, parents []gatewayv1.Pa
 		}
 	}
 	e.seen = m.epoch
+	m.reused++
 	e.rt.obj, e.rt.parents = obj, parents // the same, from this call's objects
 	return e.rt
 }

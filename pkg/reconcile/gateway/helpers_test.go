@@ -281,6 +281,12 @@ func namespace(name string, labels map[string]string) corev1.Namespace {
 // input builds an Input from objects of any supported kind, with our
 // class, the test pool and ports 80, 8080 (HTTP) and 443 (HTTPS).
 func input(objs ...any) Input {
+	in, _ := inputAndBackends(objs...)
+	return in
+}
+
+// inputAndBackends is input and the objects its Backends resolve from.
+func inputAndBackends(objs ...any) (Input, translate.Input) {
 	in := Input{AddressPool: pool, HTTPPorts: []int{80, 8080}, HTTPSPorts: []int{443},
 		GatewayClasses: []gatewayv1.GatewayClass{class(ourClass, ControllerName)}}
 	var res translate.Input
@@ -315,7 +321,7 @@ func input(objs ...any) Input {
 		}
 	}
 	in.Backends = translate.NewResolver(res)
-	return in
+	return in, res
 }
 
 func flatten(objs []any) []any {
