@@ -152,6 +152,7 @@ func newWorld() *world {
 	for _, key := range []string{"team/web", "team/api", "other/web"} {
 		k := splitKey(key)
 		w.add(maybe(func(rng *rand.Rand) any { return randomService(rng, k.Namespace, k.Name) }))
+		w.add(maybe(func(rng *rand.Rand) any { return randomSlice(rng, k.Namespace, k.Name) }))
 	}
 	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "HTTPRoute", "other", "", "Service") }))
 	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "GRPCRoute", "other", "", "Service") }))
@@ -161,7 +162,9 @@ func newWorld() *world {
 	}))
 	w.add(maybe(func(rng *rand.Rand) any { return randomUpstream(rng) }))
 	for _, ns := range []string{"team", "other"} {
-		w.add(func(rng *rand.Rand) any { return namespace(ns, pick(rng, map[string]string{}, map[string]string{"gw": "yes"})) })
+		w.add(func(rng *rand.Rand) any {
+			return namespace(ns, pick(rng, map[string]string{}, map[string]string{"gw": "yes"}))
+		})
 	}
 	return w
 }
@@ -238,14 +241,17 @@ func randomGRPCRoute(rng *rand.Rand, name string) any {
 	return r
 }
 
-// randomService is a Service and its slice; the appProtocol and the
-// endpoint address vary.
+// randomService is a Service whose appProtocol varies.
 func randomService(rng *rand.Rand, ns, name string) any {
-	objs := service(ns, name, pick(rng, "", "", "kubernetes.io/h2c", "https", "mystery"))
-	slice := objs[1].(discoveryv1.EndpointSlice)
+	return service(ns, name, pick(rng, "", "", "kubernetes.io/h2c", "https", "mystery"))[0]
+}
+
+// randomSlice is the Service's EndpointSlice with one of two addresses.
+func randomSlice(rng *rand.Rand, ns, name string) any {
+	slice := service(ns, name, "")[1].(discoveryv1.EndpointSlice)
 	slice.Endpoints = slices.Clone(slice.Endpoints)
 	slice.Endpoints[0].Addresses = []string{pick(rng, "10.1.0.1", "10.1.0.2")}
-	return []any{objs[0], slice}
+	return slice
 }
 
 func randomUpstream(rng *rand.Rand) any {
