@@ -60,6 +60,8 @@ type Controller struct {
 	// translations carries translation results across rebuilds, so a
 	// change re-translates only what depends on the changed objects.
 	translations *translate.Cache
+	// gatewayTranslations does the same for Gateway API routes.
+	gatewayTranslations *gatewayCache
 	// lastGood are the certificates of the snapshot last applied, by
 	// Secret, so that deleting or breaking a TLS Secret keeps serving its
 	// last good certificate (see translate.Input.LastGoodCertificates).

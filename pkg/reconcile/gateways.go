@@ -78,6 +78,10 @@ func (api gatewayAPI) objects() []client.Object {
 	return objs
 }
 
+// gatewayCache is the Controller's gateway.Cache (named here so that
+// controller.go need not import the gateway package).
+type gatewayCache = gateway.Cache
+
 // gatewayLists are the lists input fills for the Gateway API.
 type gatewayLists struct {
 	classes    gatewayv1.GatewayClassList
@@ -128,9 +132,11 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 // use that the Ingress routes do not (an upstream both use has one name and
 // the same content, so it is listed once). The result is a new snapshot: s
 // belongs to the translate Cache, which hands it out again while no
-// Ingress-side object changes. The Gateway API side is translated in full,
-// from a full list of the objects its backends read: unlike the Ingress
-// side, its work per change still grows with the cluster.
+// Ingress-side object changes. The Gateway API side lists every object;
+// its gateway.Cache translates again only the routes that changed or read
+// an object that did, but attaching routes, the Gateways and the statuses
+// are redone on each change: its work per change still grows with the
+// cluster, if more slowly than a full translation's.
 func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*snapshot.Snapshot, *gateway.Output, error) {
 	if !c.gatewayAPI.enabled {
 		return s, nil, nil
@@ -143,7 +149,10 @@ func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*s
 	if err != nil {
 		return nil, nil, err
 	}
-	out := gateway.Translate(*gwIn)
+	if c.gatewayTranslations == nil {
+		c.gatewayTranslations = gateway.NewCache()
+	}
+	out := c.gatewayTranslations.Translate(*gwIn, &in)
 	return joinGateways(s, &out), &out, nil
 }
 

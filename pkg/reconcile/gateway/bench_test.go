@@ -42,6 +42,59 @@ func BenchmarkTranslate(b *testing.B) {
 	}
 }
 
+// BenchmarkOneRouteChange: a build after one HTTPRoute of n changed (its
+// path, and so its resourceVersion), by Translate ("full") and by a Cache
+// ("cached"), which translates that route again and reuses the others.
+// The Resolver is built once (BenchmarkResolver is its cost per build).
+func BenchmarkOneRouteChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		in, backends := routesInput(n)
+		for _, mode := range []string{"full", "cached"} {
+			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
+				c := NewCache()
+				build := func() Output {
+					if mode == "full" {
+						return Translate(in)
+					}
+					return c.Translate(in, &backends)
+				}
+				build()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					r := &in.HTTPRoutes[i%n]
+					r.ResourceVersion = fmt.Sprint(i + 2)
+					r.Spec.Rules[0].Matches[0].Path.Value = ptr(fmt.Sprintf("/a%d", i))
+					if out := build(); len(out.HTTPRoutes) != n {
+						b.Fatalf("%d routes", len(out.HTTPRoutes))
+					}
+				}
+			})
+		}
+	}
+}
+
+// routesInput is n versioned HTTPRoutes and Services, 10 routes per Gateway.
+func routesInput(n int) (Input, translate.Input) {
+	var objs []any
+	for i := range n {
+		svc := fmt.Sprintf("svc-%d", i)
+		objs = append(objs, service("team", svc, ""))
+		objs = append(objs, httpRoute("team", fmt.Sprintf("r-%d", i), i, parent(fmt.Sprintf("gw-%d", i/10)),
+			hostnames(fmt.Sprintf("h%d.example.com", i)),
+			rule(match(pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a")), match(pathMatchOf(gatewayv1.PathMatchExact, "/b")),
+				backendTo(svcRef(svc, 80)))))
+	}
+	for g := range n / 10 {
+		objs = append(objs, gw("team", fmt.Sprintf("gw-%d", g), g, httpListener("http", 80)))
+	}
+	flat := flatten(objs)
+	for i, o := range flat {
+		flat[i] = stamp(o, fmt.Sprint("uid-", i), "1")
+	}
+	return inputAndBackends(flat...)
+}
+
 // BenchmarkResolver: what indexing 1000 Services and their slices again
 // for the Gateway translation costs on every rebuild.
 func BenchmarkResolver(b *testing.B) {
