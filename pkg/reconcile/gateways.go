@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -164,19 +163,27 @@ func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
 	return &joined
 }
 
-// mergeUpstreams returns ups (sorted by name) with the extra ones it lacks,
-// in a new slice: ups is never written.
+// mergeUpstreams returns ups with the extra ones it lacks (both sorted by
+// name), in a new slice: ups is never written. One pass over both: an
+// insert per extra upstream would move the rest of the list each time,
+// which at 10,000 of each took seconds.
 func mergeUpstreams(ups, extra []snapshot.Upstream) []snapshot.Upstream {
-	out := slices.Clip(ups)
+	out := make([]snapshot.Upstream, 0, len(ups)+len(extra))
+	i := 0
 	for _, u := range extra {
-		i, found := slices.BinarySearchFunc(out, u.Name, func(have snapshot.Upstream, name string) int {
-			return strings.Compare(have.Name, name)
-		})
-		if !found {
-			out = slices.Insert(out, i, u) // Clip made the first insert copy
+		for i < len(ups) && ups[i].Name < u.Name {
+			out = append(out, ups[i])
+			i++
 		}
+		if i < len(ups) && ups[i].Name == u.Name {
+			continue // the same upstream: one name, one content
+		}
+		out = append(out, u)
 	}
-	return out
+	if len(out) == i { // nothing added
+		return slices.Clip(ups)
+	}
+	return append(out, ups[i:]...)
 }
 
 // configMapTransform keeps only the CA bundle a BackendTLSPolicy can

@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -139,5 +141,63 @@ func TestConfigMapTransformKeepsOnlyTheCA(t *testing.T) {
 	kept := got.(*corev1.ConfigMap)
 	if len(kept.Data) != 1 || kept.Data["ca.crt"] != "PEM" || kept.BinaryData != nil {
 		t.Fatalf("kept %+v", kept)
+	}
+}
+
+// BenchmarkJoinGateways: n Ingress upstreams and n Gateway API ones whose
+// names interleave, joined into one sorted list.
+func BenchmarkJoinGateways(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := &snapshot.Snapshot{}
+			g := &gateway.Output{}
+			for i := range n {
+				s.Upstreams = append(s.Upstreams, snapshot.Upstream{Name: fmt.Sprintf("service/team/svc-%06d-a/80", i)})
+				g.Upstreams = append(g.Upstreams, snapshot.Upstream{Name: fmt.Sprintf("service/team/svc-%06d-b/80", i)})
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if j := joinGateways(s, g); len(j.Upstreams) != 2*n {
+					b.Fatalf("%d upstreams", len(j.Upstreams))
+				}
+			}
+		})
+	}
+}
+
+// TestMergeUpstreams: the extra upstreams a list lacks join it in name
+// order, one of a name already there is left out, and the list given is
+// not written.
+func TestMergeUpstreams(t *testing.T) {
+	names := func(ups []snapshot.Upstream) string {
+		var s []string
+		for _, u := range ups {
+			s = append(s, u.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	ups := func(names ...string) []snapshot.Upstream {
+		var out []snapshot.Upstream
+		for _, n := range names {
+			out = append(out, snapshot.Upstream{Name: n})
+		}
+		return out
+	}
+	for _, tc := range []struct{ have, extra, want string }{
+		{"b d", "a c e", "a b c d e"},
+		{"b d", "b d", "b d"},
+		{"", "a b", "a b"},
+		{"a b", "", "a b"},
+		{"a c", "b c d", "a b c d"},
+	} {
+		have := ups(strings.Fields(tc.have)...)
+		before := names(have)
+		if got := names(mergeUpstreams(have, ups(strings.Fields(tc.extra)...))); got != tc.want {
+			t.Errorf("%q + %q = %q, want %q", tc.have, tc.extra, got, tc.want)
+		}
+		if names(have) != before {
+			t.Errorf("%q was written: %q", before, names(have))
+		}
 	}
 }
