@@ -33,12 +33,14 @@ func assignAddresses(pool netip.Prefix, gws []*gatewayv1.Gateway) map[types.Name
 		}
 		out[keyOf(g)] = res
 	}
+	from := pool.Masked().Addr()
 	for _, g := range gws {
 		res := out[keyOf(g)]
 		if len(res.addrs) > 0 || res.unusable != nil || res.unsupported != nil || !pool.IsValid() {
 			continue
 		}
-		if a, ok := lowestFree(pool, taken); ok {
+		if a, ok := lowestFree(pool, taken, from); ok {
+			from = a
 			taken[a] = keyOf(g)
 			res.addrs = []netip.Addr{a}
 		} else {
@@ -90,12 +92,15 @@ func kept(pool netip.Prefix, g *gatewayv1.Gateway, taken map[netip.Addr]types.Na
 	return nil
 }
 
-// lowestFree is the lowest usable pool address not taken.
-func lowestFree(pool netip.Prefix, taken map[netip.Addr]types.NamespacedName) (netip.Addr, bool) {
+// lowestFree is the lowest usable pool address from from on not taken.
+// Addresses are only ever taken while assigning, so each search can start
+// where the last one ended: assigning n addresses walks the pool once, not
+// n times.
+func lowestFree(pool netip.Prefix, taken map[netip.Addr]types.NamespacedName, from netip.Addr) (netip.Addr, bool) {
 	pool = pool.Masked()
 	// The answer is among the first len(taken)+3 addresses (network and
 	// broadcast addresses are skipped), so a large pool costs nothing.
-	a := pool.Addr()
+	a := from
 	for range len(taken) + 3 {
 		if !pool.Contains(a) {
 			return netip.Addr{}, false

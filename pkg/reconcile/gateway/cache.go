@@ -33,7 +33,8 @@ import (
 // Objects without a resourceVersion, as in some tests, turn reuse off for
 // that call. A Cache is for one goroutine at a time.
 type Cache struct {
-	memo routeMemo
+	memo          routeMemo
+	allowLoopback bool
 }
 
 // NewCache returns an empty Cache.
@@ -45,6 +46,10 @@ func NewCache() *Cache {
 // resolved from, whose versions say which reused routes are still valid.
 func (c *Cache) Translate(in Input, backends *translate.Input) Output {
 	v, ok := newVersions(&in, backends)
+	if ok && backends.AllowLoopbackEndpoints != c.allowLoopback {
+		clear(c.memo.routes) // endpoints were filtered by the other policy
+		c.allowLoopback = backends.AllowLoopbackEndpoints
+	}
 	if !ok {
 		clear(c.memo.routes)
 		return Translate(in)
