@@ -95,18 +95,22 @@ func routesInput(n int) (Input, translate.Input) {
 	return inputAndBackends(flat...)
 }
 
-// BenchmarkResolver: what indexing 1000 Services and their slices again
+// BenchmarkResolver: what indexing n Services and their slices again
 // for the Gateway translation costs on every rebuild.
 func BenchmarkResolver(b *testing.B) {
-	var res translate.Input
-	for i := range 1000 {
-		objs := service("team", fmt.Sprintf("svc-%d", i), "")
-		res.Services = append(res.Services, objs[0].(corev1.Service))
-		res.EndpointSlices = append(res.EndpointSlices, objs[1].(discoveryv1.EndpointSlice))
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		translate.NewResolver(res)
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var res translate.Input
+			for i := range n {
+				objs := service("team", fmt.Sprintf("svc-%d", i), "")
+				res.Services = append(res.Services, objs[0].(corev1.Service))
+				res.EndpointSlices = append(res.EndpointSlices, objs[1].(discoveryv1.EndpointSlice))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				translate.NewResolver(res)
+			}
+		})
 	}
 }

@@ -14,6 +14,10 @@
 // own validator (snapshot.CheckRoute) before it is emitted; a rule it
 // refuses is dropped and reported on the route (UnsupportedValue).
 //
+// A Cache gives the same result as Translate but translates again only the
+// routes that changed or read an object that changed; attaching routes,
+// the Gateways and the statuses are still redone on every call.
+//
 // Conditions carry the object's generation and a zero lastTransitionTime:
 // the status writer keeps the old time unless the status flips.
 package gateway
