@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -85,7 +86,7 @@ type memoEntry struct {
 	seen    uint64
 	rt      *routeTranslation
 	// versions are those of rt.deps when rt was translated.
-	versions []string
+	versions []version
 }
 
 // reuse returns the translation of obj kept from an earlier call, if
@@ -168,12 +169,25 @@ func (rt *routeTranslation) dependOnCA(ns string, ref gatewayv1.LocalObjectRefer
 	}
 }
 
-// versions are the resourceVersions of one call's objects, by what a
-// dependency names.
+// versions are the versions of one call's objects, by what a dependency
+// names.
 type versions struct {
-	services, configMaps, secrets map[types.NamespacedName]string
-	grants, policies              string
+	services, configMaps, secrets map[types.NamespacedName]version
+	grants, policies              version
 	backends                      *translate.Resolver
+}
+
+// version is one dependency's version: an object's UID and
+// resourceVersion; for a Service, also a digest of its EndpointSlices'
+// (names, UIDs, resourceVersions); for what stands for many objects
+// (all grants, all policies, a translated Upstream), a string. Struct
+// values, not strings joined, keep indexing thousands of objects per call
+// free of allocations.
+type version struct {
+	uid    types.UID
+	rv     string
+	slices uint64
+	joined string
 }
 
 // newVersions indexes the versions of in's and backends' objects; false
@@ -182,8 +196,9 @@ func newVersions(in *Input, backends *translate.Input) (*versions, bool) {
 	if backends == nil || in.Backends == nil {
 		return nil, false
 	}
-	v := &versions{services: map[types.NamespacedName]string{}, configMaps: map[types.NamespacedName]string{},
-		secrets: map[types.NamespacedName]string{}, backends: in.Backends}
+	v := &versions{services: make(map[types.NamespacedName]version, len(backends.Services)),
+		configMaps: make(map[types.NamespacedName]version, len(in.ConfigMaps)),
+		secrets:    make(map[types.NamespacedName]version, len(backends.Secrets)), backends: in.Backends}
 	ok := indexVersions(v.services, backends.Services) && indexVersions(v.configMaps, in.ConfigMaps) &&
 		indexVersions(v.secrets, backends.Secrets) && addSliceVersions(v.services, backends.EndpointSlices)
 	var okG, okP bool
@@ -195,26 +210,40 @@ func newVersions(in *Input, backends *translate.Input) (*versions, bool) {
 func indexVersions[T any, P interface {
 	*T
 	metav1.Object
-}](into map[types.NamespacedName]string, items []T) bool {
+}](into map[types.NamespacedName]version, items []T) bool {
 	for i := range items {
 		o := P(&items[i])
 		if o.GetResourceVersion() == "" {
 			return false
 		}
-		into[keyOf(o)] = string(o.GetUID()) + "/" + o.GetResourceVersion()
+		into[keyOf(o)] = version{uid: o.GetUID(), rv: o.GetResourceVersion()}
 	}
 	return true
 }
 
-// addSliceVersions adds each EndpointSlice's version to its Service's.
-func addSliceVersions(into map[types.NamespacedName]string, slices []discoveryv1.EndpointSlice) bool {
+// digestSeed seeds the EndpointSlice digests; it only has to be the same
+// within one process.
+var digestSeed = maphash.MakeSeed()
+
+// addSliceVersions adds each EndpointSlice to its Service's version. The
+// digests are summed, so the order of the slices does not matter; two
+// different sets of slices giving one sum is a 64-bit hash collision.
+func addSliceVersions(into map[types.NamespacedName]version, slices []discoveryv1.EndpointSlice) bool {
 	for i := range slices {
 		s := &slices[i]
 		if s.ResourceVersion == "" {
 			return false
 		}
+		var h maphash.Hash
+		h.SetSeed(digestSeed)
+		for _, part := range []string{s.Name, string(s.UID), s.ResourceVersion} {
+			h.WriteString(part)
+			h.WriteByte(0)
+		}
 		svc := types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
-		into[svc] += "+" + s.Name + "/" + string(s.UID) + "/" + s.ResourceVersion
+		v := into[svc]
+		v.slices += h.Sum64()
+		into[svc] = v
 	}
 	return true
 }
@@ -223,17 +252,17 @@ func addSliceVersions(into map[types.NamespacedName]string, slices []discoveryv1
 func joinVersions[T any, P interface {
 	*T
 	metav1.Object
-}](items []T) (string, bool) {
+}](items []T) (version, bool) {
 	vs := make([]string, 0, len(items))
 	for i := range items {
 		o := P(&items[i])
 		if o.GetResourceVersion() == "" {
-			return "", false
+			return version{}, false
 		}
 		vs = append(vs, keyOf(o).String()+"/"+string(o.GetUID())+"/"+o.GetResourceVersion())
 	}
 	slices.Sort(vs)
-	return strings.Join(vs, ","), true
+	return version{joined: strings.Join(vs, ",")}, true
 }
 
 func versioned[T any, P interface {
@@ -250,13 +279,13 @@ func versioned[T any, P interface {
 
 // of is d's version now. An Upstream's translation reads Services and
 // Secrets too: its version is what it translates to.
-func (v *versions) of(d dependency) string {
+func (v *versions) of(d dependency) version {
 	switch d.kind {
 	case depService:
 		return v.services[d.key]
 	case depUpstream:
 		up, found, _ := v.backends.Upstream(d.key)
-		return upstreamVersion(up, found)
+		return version{joined: upstreamVersion(up, found)}
 	case depGrants:
 		return v.grants
 	case depPolicies:
@@ -266,7 +295,7 @@ func (v *versions) of(d dependency) string {
 	case depSecret:
 		return v.secrets[d.key]
 	}
-	return ""
+	return version{}
 }
 
 // upstreamVersion is a translated Upstream as a comparable string; JSON
