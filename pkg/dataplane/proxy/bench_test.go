@@ -17,7 +17,7 @@ import (
 )
 
 // The allocations TestProxyH1SteadyStateAllocs allows per request.
-const maxAllocsGet, maxAllocsPost = 1, 3
+const maxAllocsGet, maxAllocsPost = 1, 2
 
 var benchBody = []byte("hello, world\n")
 

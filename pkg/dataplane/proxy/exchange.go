@@ -28,9 +28,14 @@ type exchange struct {
 	session Session
 	writer  responseWriter
 
-	local    bool       // kept by the connection: the scratch below is reused
-	reusable bool       // nothing left behind by the current request (see above)
-	home     *sync.Pool // where Release puts it
+	local    bool // kept by the connection: the scratch below is reused
+	reusable bool // nothing left behind by the current request (see above)
+	// lend: the current attempt may use the exchange's upstream request,
+	// header and response storage: it is the first, and goes to the
+	// proxy's HTTP/1 client. Other transports get storage of their own,
+	// and the exchange stays reusable.
+	lend bool
+	home *sync.Pool // where Release puts it
 
 	// ctx is the downstream request's context as the upstream request of
 	// a first attempt carries it: it leads the HTTP/1 client to the
@@ -44,6 +49,7 @@ type exchange struct {
 	resp     h1Response
 	respUsed bool // resp holds this request's response
 	watch    ctxWatch
+	ids      idArena // generated request ids (never reused: see resolveRequestID)
 }
 
 // exchangeCtx is a request's context, marked as the exchange's. It is
@@ -58,7 +64,7 @@ type exchangeCtx struct {
 func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
 	x.session.begin(r, &x.writer, peers)
-	x.reusable, x.respUsed = x.local, false
+	x.reusable, x.respUsed, x.lend = x.local, false, false
 	if x.local && (x.ctx == nil || x.ctx.Context != r.Context()) {
 		x.ctx, x.outProto = &exchangeCtx{Context: r.Context(), x: x}, nil // once per connection
 	}
@@ -104,12 +110,13 @@ func (x *exchange) trim() {
 // maxPooledFields bounds the header maps an exchange keeps.
 const maxPooledFields = 64
 
-// upstreamRequest is the exchange's request for a first attempt carrying
-// ctx, nil if the exchange cannot provide it: a retry gets one of its
-// own (a transport may still hold the previous attempt's), and so does
-// an attempt with a context of its own (a Deadline, an AttemptTimeout).
+// upstreamRequest is the exchange's request for an attempt it lends its
+// storage to, carrying ctx; nil if the exchange cannot provide it: a
+// retry gets one of its own (a transport may still hold the previous
+// attempt's), and so does an attempt with a context of its own (a
+// Deadline, an AttemptTimeout).
 func (x *exchange) upstreamRequest(s *Session, ctx context.Context) *http.Request {
-	if !x.local || s.Attempt > 1 || ctx != s.Request.Context() {
+	if !x.lend || ctx != s.Request.Context() {
 		return nil
 	}
 	if x.outProto == nil {

@@ -156,3 +156,72 @@ func TestRoundTripAfterSessionEnded(t *testing.T) {
 	mu.Unlock()
 	wg.Wait()
 }
+
+// Requests of one connection that alternate between an HTTP/1 peer (to
+// which the exchange lends its storage) and an h2c peer (whose transport
+// gets storage of its own), with and without a body, each get their own
+// answer.
+func TestReusedExchangeAcrossUpstreamProtocols(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s %s", r.Proto, r.URL.Path, r.Header.Get("X-Seq"), body)
+	})
+	h1 := newCountingBackend(t, echo)
+	h2 := newH2CBackend(t, echo)
+	peers := []proxy.Peer{peerOf(t, h1.Server, proxy.SchemeHTTP1), peerOf(t, h2, proxy.SchemeH2C)}
+	phases := &testPhases{quiet: true}
+	phases.pick = func(s *proxy.Session) (*proxy.Peer, error) {
+		seq := s.Request.Header.Get("X-Seq")
+		return &peers[int(seq[0]-'0')%2], nil
+	}
+	r := newRig(t, phases, proxy.Options{}, nil)
+	conn, br := dialRaw(t, r.addr, safety)
+	for i := range 8 {
+		body := ""
+		if i%4 >= 2 {
+			body = strings.Repeat("b", i)
+		}
+		fmt.Fprintf(conn, "POST /%d HTTP/1.1\r\nHost: mixed.test\r\nX-Seq: %d\r\nContent-Length: %d\r\n\r\n%s", i, i, len(body), body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		proto := []string{"HTTP/1.1", "HTTP/2.0"}[i%2]
+		if want := fmt.Sprintf("%s /%d %d %s", proto, i, i, body); string(got) != want {
+			t.Errorf("request %d got %q, want %q", i, got, want)
+		}
+	}
+}
+
+// Generated request ids are never rewritten once handed out, although
+// the connection's exchange is reused: an HTTP/2 transport's HPACK table
+// keeps the strings it sent, and a rewritten one breaks its table.
+func TestGeneratedRequestIDsSurviveReuse(t *testing.T) {
+	ids := make(chan string, 1)
+	h2 := newH2CBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids <- r.Header.Get("X-Request-Id")
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, h2, proxy.SchemeH2C)}}, proxy.Options{}, nil)
+	conn, br := dialRaw(t, r.addr, safety)
+	seen := map[string]bool{}
+	for i := range 200 { // enough to fill the HPACK table, which then evicts
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: ids.test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		id := within(t, "the request upstream", safety, ids)
+		if seen[id] || len(id) != 32 {
+			t.Errorf("request %d went upstream with id %q, seen before: %v", i, id, seen[id])
+		}
+		seen[id] = true
+	}
+	_, logs := r.settle(t)
+	for _, l := range logs {
+		if !seen[l.requestID] {
+			t.Errorf("Logging saw id %q, which no request carried upstream", l.requestID)
+		}
+	}
+}

@@ -37,14 +37,17 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		return attempt{}, err
 	}
 	actx, cancel := s.attemptContext()
+	if s.x != nil {
+		s.x.lend = s.x.local && s.Attempt <= 1 && ownH1(up)
+	}
 	out := p.newUpstreamRequest(s, peer, body, actx)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
 		cancel()
 		return attempt{}, err
 	}
 	rt := up.transportFor(out)
-	if _, h1 := rt.(*h1Client); !h1 && s.x != nil {
-		s.x.reusable = false // other transports may hold the request after the exchange
+	if _, h1 := rt.(*h1Client); !h1 && s.x != nil && (s.x.lend || body == &s.x.body) {
+		s.x.reusable = false // other transports may hold the request or its body after the exchange
 	}
 	resp, err := rt.RoundTrip(out)
 	if err != nil {
@@ -55,6 +58,14 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
 	return attempt{up: up, out: out, resp: resp, body: body, peer: peer, cancel: cancel}, nil
+}
+
+// ownH1 reports whether up's ordinary requests go to the proxy's own
+// HTTP/1 client, which is done with a request when its response is: the
+// exchange's storage may be lent to such an attempt (see exchange.lend).
+func ownH1(up *upstream) bool {
+	_, ok := up.rt.(*h1Client)
+	return ok
 }
 
 // finish releases what an attempt holds once the response is done.
@@ -359,8 +370,8 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	in := s.Request
 	x := s.x
-	if s.Attempt > 1 {
-		x = nil // the previous attempt's transport may still hold the exchange's map
+	if x != nil && !x.lend {
+		x = nil
 	}
 	h, spare := cloneHeader(in.Header, forwardingFields, x)
 	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
@@ -399,7 +410,7 @@ func cloneHeader(h http.Header, extra int, x *exchange) (http.Header, []string) 
 	}
 	var out http.Header
 	var vals []string
-	if x != nil && x.local {
+	if x != nil {
 		out, vals = x.upstreamHeader(len(h)+forwardedAdds, nv+extra)
 	} else {
 		vals = make([]string, nv+extra)
