@@ -121,6 +121,9 @@ func (p *Proxy[C]) run(s *Session, rw *responseWriter) (abort bool) {
 }
 
 func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logged bool) (abort bool) {
+	if s.x != nil {
+		s.x.reusable = false // a phase stopped half-way: nothing it held is trusted again
+	}
 	var err error
 	if v == http.ErrAbortHandler {
 		err = &abortError{err: http.ErrAbortHandler}
