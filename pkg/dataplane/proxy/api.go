@@ -47,6 +47,14 @@ type Peer struct {
 }
 
 // Session is one downstream request as the phases see it.
+//
+// A Session, the upstream request and response the phases are given,
+// and the strings they hold (RequestID, the upstream response's header
+// values) are valid until Logging returns: over HTTP/1 the proxy reuses
+// their memory for the connection's next request, which is how a request
+// costs no allocation. What outlives the request (a mirror, a value kept
+// in a cache) must copy what it keeps: Header.Clone, and strings.Clone
+// for those strings. Only RoundTrip may be called later.
 type Session struct {
 	// Request is the downstream request. Phases may read it; the upstream
 	// request given to UpstreamRequestFilter is a separate value.
@@ -92,8 +100,11 @@ type Session struct {
 	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
 	body           *requestBody // nil without a request body
 
-	ctx   context.Context // Request's, with Deadline; nil without one
-	peers *peerPool       // for RoundTrip
+	ctx context.Context // Request's, with Deadline; nil without one
+	x   *exchange       // what the request may reuse; nil outside ServeHTTP
+	// peers is set once: RoundTrip may read it after the Session ended,
+	// while the Session is reset for the connection's next request.
+	peers *peerPool
 }
 
 // BytesReceived counts request body bytes read from the client so far.

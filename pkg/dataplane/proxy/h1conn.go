@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -83,7 +82,7 @@ func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, retry bool,
 	var stop func() bool
 	if ctx := req.Context(); ctx.Done() != nil {
 		// A client that goes away ends the exchange, whatever it waits for.
-		stop = context.AfterFunc(ctx, pc.abort)
+		stop = watchContext(ctx, pc.abort)
 	}
 	resp, retry, err = pc.exchange(req)
 	if err != nil {

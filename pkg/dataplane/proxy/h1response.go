@@ -26,11 +26,11 @@ func (pc *h1Conn) readHead(method string) error {
 // works with, its body framed by pc.body. Field values share one string.
 func (pc *h1Conn) response(req *http.Request) *http.Response {
 	h := &pc.h
-	pc.last = &h1Response{}
+	pc.last = responseFor(req)
 	resp := &pc.last.resp
 	*resp = http.Response{
 		StatusCode: h.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: h.Minor,
-		Header: headerOf(h.Fields), Close: h.Close, Request: req, Body: http.NoBody,
+		Header: pc.last.headerOf(h.Fields), Close: h.Close, Request: req, Body: http.NoBody,
 	}
 	if h.Minor == 0 {
 		resp.Proto = "HTTP/1.0"
@@ -60,26 +60,65 @@ func (pc *h1Conn) response(req *http.Request) *http.Response {
 
 var chunkedCoding = []string{"chunked"}
 
-// h1Response is a response and its body in one allocation.
+// h1Response is a response and its body in one allocation, with the
+// storage of its header. An exchange keeps one for its requests (see
+// responseFor); the others are made per response.
 type h1Response struct {
-	resp http.Response
-	body h1Body
+	resp   http.Response
+	body   h1Body
+	header http.Header // reused: its map, value slots and value bytes
+	slots  []string
+	values []byte
+	reused bool // an exchange's: values is written again for its next request
+}
+
+// responseFor is the storage of the response to req: its exchange's
+// when it has one (reset; the previous response on the connection is no
+// longer used), else new.
+func responseFor(req *http.Request) *h1Response {
+	x := exchangeOf(req)
+	if x == nil || x.respUsed {
+		return &h1Response{}
+	}
+	x.respUsed = true
+	r := &x.resp
+	r.resp = http.Response{}
+	r.body = h1Body{}
+	r.reused = true
+	return r
 }
 
 // headerOf copies fields into an http.Header: one string holds every
 // value, one slice every value's slot, and common names are not copied.
-func headerOf(fields []h1.Field) http.Header {
+// A reused h1Response reuses all three, so its values are valid until
+// the exchange's next request (see Session).
+func (r *h1Response) headerOf(fields []h1.Field) http.Header {
 	size := 0
 	for _, f := range fields {
 		size += len(f.Value)
 	}
-	all := make([]byte, 0, size)
+	all := r.values[:0]
+	if cap(all) < size || !r.reused {
+		all = make([]byte, 0, size)
+	}
 	for _, f := range fields {
 		all = append(all, f.Value...)
 	}
-	values := unsafe.String(unsafe.SliceData(all), len(all)) // all is not written again
-	slots := make([]string, len(fields))
-	hdr := make(http.Header, len(fields))
+	values := unsafe.String(unsafe.SliceData(all), len(all)) // written again only by the exchange's next response
+	slots := r.slots[:0]
+	if cap(slots) < len(fields) || !r.reused {
+		slots = make([]string, len(fields))
+	}
+	slots = slots[:len(fields)]
+	clear(slots)
+	hdr := r.header
+	if hdr == nil || !r.reused {
+		hdr = make(http.Header, len(fields))
+	}
+	clear(hdr)
+	if r.reused {
+		r.header, r.slots, r.values = hdr, slots, all
+	}
 	at := 0
 	for i, f := range fields {
 		v := values[at : at+len(f.Value)]
@@ -93,6 +132,14 @@ func headerOf(fields []h1.Field) http.Header {
 		hdr[name] = slots[i : i+1 : i+1]
 	}
 	return hdr
+}
+
+// trim drops header storage grown for an unusually large response.
+func (r *h1Response) trim() {
+	if len(r.header) > maxPooledFields || cap(r.slots) > 4*maxPooledFields || cap(r.values) > 16<<10 {
+		r.header, r.slots, r.values = nil, nil, nil
+	}
+	r.resp, r.body = http.Response{}, h1Body{}
 }
 
 // canonicalName is the canonical form of a field name; the common ones,

@@ -22,6 +22,8 @@ type Proxy[C any] struct {
 	ports  portNames // X-Forwarded-Port values
 	dogs   watchdogs
 	ids    *requestIDs
+	// exchanges are those connections gave back when they went idle.
+	exchanges sync.Pool
 }
 
 var _ http.Handler = (*Proxy[struct{}])(nil)
@@ -46,12 +48,6 @@ func (p *Proxy[C]) CloseIdlePeers(keep func(Peer) bool) {
 	p.peers.retire(keep)
 }
 
-// exchange is the state of one downstream request; allocated once.
-type exchange struct {
-	session Session
-	writer  responseWriter
-}
-
 // ServeHTTP proxies one request.
 func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
@@ -59,17 +55,46 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// for net/http's last flush (see boundLastFlush).
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	}
-	x := &exchange{}
-	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
-	x.session = Session{Request: r, Writer: &x.writer, Start: time.Now(), peers: p.peers}
+	x, slot := p.exchangeFor(w)
+	x.begin(r, w, p.peers)
 	x.session.resolveClient(p.opts.TrustedProxies)
 	x.session.resolveRequestID(p.ids)
-	if p.run(&x.session, &x.writer) {
+	abort := p.run(&x.session, &x.writer)
+	if slot != nil && (abort || !x.reusable) {
+		*slot = nil // something may still hold parts of it: the next request gets another
+		x.Release()
+	}
+	if abort {
 		// The response is already under way: the only way left to tell
 		// the client it is incomplete is to break the stream.
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// exchangeFor is the exchange of a request written to w: the one its
+// connection kept from its previous request when the server offers a
+// per-connection slot (see exchange), else a new one. slot is nil then.
+func (p *Proxy[C]) exchangeFor(w http.ResponseWriter) (*exchange, *any) {
+	cl, ok := w.(connLocal)
+	if !ok {
+		return &exchange{}, nil
+	}
+	slot := cl.ConnLocal()
+	if x, ok := (*slot).(*exchange); ok && x.session.peers == p.peers {
+		return x, slot
+	}
+	x, _ := p.exchanges.Get().(*exchange)
+	if x == nil || x.session.peers != p.peers {
+		x = &exchange{home: &p.exchanges}
+	}
+	x.local = true
+	*slot = x
+	return x, slot
+}
+
+// connLocal is a server that keeps a value with a connection from one
+// request to the next (pkg/dataplane/server's HTTP/1 engine does).
+type connLocal interface{ ConnLocal() *any }
 
 // run calls the phases and Logging exactly once, whatever happens,
 // and reports whether the downstream response must be aborted.
@@ -96,6 +121,9 @@ func (p *Proxy[C]) run(s *Session, rw *responseWriter) (abort bool) {
 }
 
 func (p *Proxy[C]) recovered(s *Session, rw *responseWriter, ctx C, v any, logged bool) (abort bool) {
+	if s.x != nil {
+		s.x.reusable = false // a phase stopped half-way: nothing it held is trusted again
+	}
 	var err error
 	if v == http.ErrAbortHandler {
 		err = &abortError{err: http.ErrAbortHandler}
@@ -149,8 +177,12 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 		defer cancel()
 		s.ctx = c
 	}
-	body := newRequestBody(s.Request, rw.ResponseWriter, &p.opts)
-	defer body.done()
+	body := newRequestBody(s.Request, rw.ResponseWriter, &p.opts, s.x)
+	defer func() {
+		if body.done() && s.x != nil {
+			s.x.reusable = false
+		}
+	}()
 	if s.Retry != nil {
 		body.keepForReplay(s.Request.ContentLength)
 	}
@@ -163,6 +195,9 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 		return p.fail(rw, err)
 	}
 	if a.resp.StatusCode == http.StatusSwitchingProtocols {
+		if s.x != nil {
+			s.x.reusable = false // the connection is the tunnel's
+		}
 		return p.tunnel(s, rw, &a)
 	}
 	return p.stream(s, rw, &a)

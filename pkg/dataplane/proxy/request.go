@@ -37,12 +37,19 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		return attempt{}, err
 	}
 	actx, cancel := s.attemptContext()
+	if s.x != nil {
+		s.x.lend = s.x.local && s.Attempt <= 1 && ownH1(up)
+	}
 	out := p.newUpstreamRequest(s, peer, body, actx)
 	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
 		cancel()
 		return attempt{}, err
 	}
-	resp, err := up.transportFor(out).RoundTrip(out)
+	rt := up.transportFor(out)
+	if _, h1 := rt.(*h1Client); !h1 && s.x != nil && (s.x.lend || body == &s.x.body) {
+		s.x.reusable = false // other transports may hold the request or its body after the exchange
+	}
+	resp, err := rt.RoundTrip(out)
 	if err != nil {
 		cancel()
 		if terr := timedOut(s, out); terr != nil {
@@ -51,6 +58,14 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
 	return attempt{up: up, out: out, resp: resp, body: body, peer: peer, cancel: cancel}, nil
+}
+
+// ownH1 reports whether up's ordinary requests go to the proxy's own
+// HTTP/1 client, which is done with a request when its response is: the
+// exchange's storage may be lent to such an attempt (see exchange.lend).
+func ownH1(up *upstream) bool {
+	_, ok := up.rt.(*h1Client)
+	return ok
 }
 
 // finish releases what an attempt holds once the response is done.
@@ -200,14 +215,30 @@ func (b *requestBody) forAttempt(n int) io.ReadCloser {
 // into 413.
 var errBodyTooLarge = errors.New("request body too large")
 
-func newRequestBody(in *http.Request, rw http.ResponseWriter, o *Options) *requestBody {
+// newRequestBody wraps the request's body, nil if it has none; x, if not
+// nil, is the exchange whose wrapper (and watchdog timer) it reuses.
+func newRequestBody(in *http.Request, rw http.ResponseWriter, o *Options, x *exchange) *requestBody {
 	if in.Body == nil || in.Body == http.NoBody || in.ContentLength == 0 {
 		return nil
 	}
-	b := &requestBody{rc: in.Body, limit: o.MaxRequestBodyBytes, idle: o.ClientBodyTimeout}
+	var b *requestBody
+	if x != nil && x.local {
+		b = &x.body
+		b.read.Store(false)
+		b.n.Store(0)
+		b.tooLarge.Store(false)
+		b.replay = nil
+	} else {
+		b = new(requestBody)
+	}
+	b.rc, b.limit, b.idle = in.Body, o.MaxRequestBodyBytes, o.ClientBodyTimeout
 	if b.idle > 0 {
-		b.dog.init()
-		b.dog.rw = rw
+		if b.dog.timer == nil {
+			b.dog.init()
+		}
+		b.dog.mu.Lock()
+		b.dog.rw, b.dog.expired = rw, noStall
+		b.dog.mu.Unlock()
 	}
 	return b
 }
@@ -258,12 +289,16 @@ func (b *requestBody) fault() error {
 	return nil
 }
 
-// done stops the timer of an exchange that is over.
-func (b *requestBody) done() {
+// done stops the timer of an exchange that is over. It reports whether
+// the watchdog broke a stall, in which case its timer's function may
+// still be running, and the body may not be reused.
+func (b *requestBody) done() (stalled bool) {
 	if b != nil && b.idle > 0 {
 		b.dog.rest()
 		b.dog.timer.Stop()
+		return b.dog.expiredOn() != noStall
 	}
+	return false
 }
 
 // started reports whether any attempt has begun sending the body.
@@ -272,7 +307,15 @@ func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 // newUpstreamRequest derives the request sent to peer from the downstream one.
 func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) *http.Request {
 	in := s.Request
-	out := in.WithContext(ctx) // one shallow copy; every field that matters is reset below
+	var out *http.Request
+	if s.x != nil {
+		out = s.x.upstreamRequest(s, ctx)
+	}
+	if out == nil {
+		out = in.WithContext(ctx) // one shallow copy; every field that matters is reset below
+	} else {
+		copyRequestFields(out, in)
+	}
 	if s.Attempt <= 1 {
 		// The first attempt's URL lives in the Session; a retry gets one
 		// of its own, as a transport may still hold the previous request.
@@ -296,6 +339,18 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	return out
 }
 
+// copyRequestFields copies what WithContext would into out, the
+// exchange's request: the exported fields of in (newUpstreamRequest
+// resets most of them anyway).
+func copyRequestFields(out, in *http.Request) {
+	out.Method, out.URL, out.Proto, out.ProtoMajor, out.ProtoMinor = in.Method, in.URL, in.Proto, in.ProtoMajor, in.ProtoMinor
+	out.Header, out.Body, out.GetBody, out.ContentLength = in.Header, in.Body, in.GetBody, in.ContentLength
+	out.TransferEncoding, out.Close, out.Host, out.Trailer = in.TransferEncoding, in.Close, in.Host, in.Trailer
+	out.RemoteAddr, out.RequestURI, out.TLS, out.Response, out.Pattern = in.RemoteAddr, in.RequestURI, in.TLS, in.Response, in.Pattern
+	out.Form, out.PostForm, out.MultipartForm = in.Form, in.PostForm, in.MultipartForm
+	out.Cancel = in.Cancel //nolint:staticcheck // copied as WithContext does
+}
+
 func upstreamURL(in *url.URL, peer *Peer) url.URL {
 	u := url.URL{Scheme: "http", Host: peer.Address, Path: in.Path, RawPath: in.RawPath, RawQuery: in.RawQuery}
 	if peer.Scheme == SchemeHTTPS {
@@ -314,7 +369,11 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 // sets the forwarding fields. An upgrade offer is forwarded with them.
 func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	in := s.Request
-	h, spare := cloneHeader(in.Header, forwardingFields)
+	x := s.x
+	if x != nil && !x.lend {
+		x = nil
+	}
+	h, spare := cloneHeader(in.Header, forwardingFields, x)
 	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
 	trailers := headerHasToken(in.Header["Te"], "trailers")
 	removeHopByHop(h)
@@ -343,15 +402,22 @@ const forwardingFields, forwardedAdds = 8, 6
 // cloneHeader is h.Clone() with room for extra more fields, whose values
 // take the extra slots returned: one map and one array of values, grown
 // no more while the forwarding fields are set.
-func cloneHeader(h http.Header, extra int) (http.Header, []string) {
+// With an exchange, the map and the array are the exchange's, reused.
+func cloneHeader(h http.Header, extra int, x *exchange) (http.Header, []string) {
 	nv := 0
 	for _, vv := range h {
 		nv += len(vv)
 	}
-	vals := make([]string, nv+extra)
-	// Sized for the fields setForwarded adds: a map that fits one group
-	// (8 fields) is two allocations, a larger one four or more.
-	out := make(http.Header, len(h)+forwardedAdds)
+	var out http.Header
+	var vals []string
+	if x != nil {
+		out, vals = x.upstreamHeader(len(h)+forwardedAdds, nv+extra)
+	} else {
+		vals = make([]string, nv+extra)
+		// Sized for the fields setForwarded adds: a map that fits one
+		// group (8 fields) is two allocations, a larger one four or more.
+		out = make(http.Header, len(h)+forwardedAdds)
+	}
 	for k, vv := range h {
 		if vv == nil {
 			out[k] = nil // as Header.Clone: a nil value stays nil

@@ -71,10 +71,16 @@ func (s *Session) resolveRequestID(ids *requestIDs) {
 		s.RequestID = v[0]
 		return
 	}
-	// The bytes live in the Session and are written once, here: the id
-	// costs no allocation of its own.
-	ids.fill(&s.requestIDBytes)
-	s.RequestID = unsafe.String(&s.requestIDBytes[0], len(s.requestIDBytes))
+	// The bytes are written once, here, and never again: an HTTP/2
+	// transport's HPACK table, a mirror, a map may keep the string for
+	// longer than the request. They live in the Session, allocated with
+	// it, or come from the arena of an exchange its connection reuses.
+	buf := &s.requestIDBytes
+	if s.x != nil && s.x.local {
+		buf = s.x.ids.take()
+	}
+	ids.fill(buf)
+	s.RequestID = unsafe.String(&buf[0], len(buf))
 	s.requestIDField[0] = s.RequestID
 }
 
@@ -84,4 +90,20 @@ func (s *Session) setRequestID(h map[string][]string) {
 	if s.requestIDField[0] != "" {
 		h[hdrRequestID] = s.requestIDField[:]
 	}
+}
+
+// idArena hands out the bytes of generated ids from chunks whose bytes
+// are never written again once handed out: an id costs an allocation
+// per idsPerChunk ids rather than one each.
+type idArena struct{ free []byte }
+
+const idsPerChunk = 32
+
+func (a *idArena) take() *[32]byte {
+	if len(a.free) < 32 {
+		a.free = make([]byte, 32*idsPerChunk)
+	}
+	id := (*[32]byte)(a.free[:32])
+	a.free = a.free[32:]
+	return id
 }

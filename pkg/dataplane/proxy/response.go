@@ -18,7 +18,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	}
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
-	defer p.dogs.put(dog)
+	defer p.putDog(s, dog)
 	dog.watch(clientSend, p.opts.SendTimeout)
 	rw.WriteHeader(resp.StatusCode)
 	if resp.ContentLength < 0 || announced > 0 {
@@ -34,6 +34,14 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	copyTrailers(h, resp.Trailer, announced)
 	p.boundLastFlush(s.Request, rw)
 	return nil
+}
+
+// putDog gives the watchdog back. One that broke a stall may still be
+// closing the response body: the exchange holding the body is not reused.
+func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
+	if p.dogs.put(dog) && s.x != nil {
+		s.x.reusable = false
+	}
 }
 
 // boundLastFlush bounds the write net/http makes after the handler returns

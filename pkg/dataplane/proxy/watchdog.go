@@ -72,11 +72,13 @@ func (ws *watchdogs) get(rw http.ResponseWriter, closer io.Closer) *watchdog {
 
 // put returns w once nothing will watch with it any more. A pending timer
 // fires into an idle watchdog and does nothing.
-func (ws *watchdogs) put(w *watchdog) {
+func (ws *watchdogs) put(w *watchdog) (stalled bool) {
 	w.mu.Lock()
+	stalled = w.expired != noStall // its timer's function may still be breaking it
 	w.watching, w.expired, w.rw, w.closer = noStall, noStall, nil, nil
 	w.mu.Unlock()
 	ws.pool.Put(w)
+	return stalled
 }
 
 // watch starts (or restarts) watching s: it must make progress within d.

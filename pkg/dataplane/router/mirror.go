@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
@@ -51,10 +52,29 @@ func (r *Router) mirror(s *proxy.Session, req *http.Request, ctx *RequestCtx, na
 func (r *Router) mirrorRequest(s *proxy.Session, req *http.Request, up *upstreamRuntime) (*http.Request, context.CancelFunc) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), mirrorTimeout)
 	m := req.Clone(c)
+	detachStrings(m)
 	m.Body, m.ContentLength = nil, 0
 	applyUpstreamEdits(m, up)
 	r.hop.mark(m.Header, s.Request)
 	return m, cancel
+}
+
+// detachStrings gives m strings of its own: the copy outlives the
+// request, whose strings (the request ID, header fields) may be views of
+// memory the proxy reuses for the connection's next request once Logging
+// returned (see proxy.Session). Clone copied the map and slices only.
+func detachStrings(m *http.Request) {
+	h := make(http.Header, len(m.Header))
+	for k, vv := range m.Header {
+		for i, v := range vv {
+			vv[i] = strings.Clone(v)
+		}
+		h[strings.Clone(k)] = vv
+	}
+	m.Header = h
+	m.Host = strings.Clone(m.Host)
+	u := m.URL
+	u.Path, u.RawPath, u.RawQuery = strings.Clone(u.Path), strings.Clone(u.RawPath), strings.Clone(u.RawQuery)
 }
 
 // sendMirror sends m to a backend of up and drops the answer.

@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
@@ -263,5 +265,21 @@ func TestMirrorsAreBounded(t *testing.T) {
 	}
 	if got := rig.router.MirrorsDropped(); got != 2 {
 		t.Errorf("%d copies dropped, want 2", got)
+	}
+}
+
+// A mirror's copy of the request outlives the request: it keeps its
+// strings when the proxy reuses the request's memory (the generated
+// request ID, header fields) for the connection's next request.
+func TestMirrorCopyOutlivesTheRequest(t *testing.T) {
+	rig := newProxyRig(t)
+	id := []byte("0123456789abcdef0123456789abcdef")
+	req := rigRequest(t, "GET", "mirror.test", "/mirror", nil)
+	req.Header["X-Request-Id"] = []string{unsafe.String(&id[0], len(id))}
+	m, cancel := rig.router.mirrorRequest(&proxy.Session{Request: req}, req, &upstreamRuntime{})
+	defer cancel()
+	copy(id, "ffffffffffffffffffffffffffffffff") // the next request's id, in the same memory
+	if got := m.Header.Get("X-Request-Id"); got != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("the mirror's X-Request-Id became %q", got)
 	}
 }

@@ -75,6 +75,7 @@ type h1conn struct {
 	vals         []string     // the backing array of req.Header's values
 	w            response
 	reqBody      *requestBody
+	local        any // the handler's, see response.ConnLocal
 	served       int
 	headBy       time.Time // the first request's head must be in by then; zero after it
 	idleDeadline time.Time // when an idle connection without buffers closes
@@ -282,6 +283,7 @@ func (c *h1conn) release() {
 	c.pristine.Header = nil // its storage too: newRequest makes another
 	*c.req = c.pristine     // drops the last request's strings and URL
 	c.url, c.vals = url.URL{}, nil
+	releaseLocal(&c.local)
 }
 
 // serveOne reads one request, has the handler answer it, and reports

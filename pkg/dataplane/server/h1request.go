@@ -286,6 +286,11 @@ func (b *requestBody) finish(drain bool) bool {
 		return true
 	case b.expect || !drain:
 		return false
+	case b.c.body.Done():
+		// A handler that read exactly the declared length saw no EOF:
+		// nothing is left, and CopyN would allocate to find that out.
+		b.eof = true
+		return true
 	}
 	_ = b.c.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
 	defer b.c.conn.SetReadDeadline(time.Time{})

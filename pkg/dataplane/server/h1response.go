@@ -65,6 +65,22 @@ func (w *response) release() {
 
 func (w *response) Header() http.Header { return w.header }
 
+// ConnLocal is a slot for what a handler keeps with the connection from
+// one request to the next (the proxy's per-request state, reused so that
+// a request allocates nothing). Requests on a connection are served one
+// at a time, each once its predecessor's response is written, so what
+// the slot holds is the current request's alone. The server empties it
+// when the connection gives back its buffers or ends, calling the
+// value's Release method, if it has one; never while a request is served.
+func (w *response) ConnLocal() *any { return &w.c.local }
+
+func releaseLocal(local *any) {
+	if r, ok := (*local).(interface{ Release() }); ok {
+		r.Release()
+	}
+	*local = nil
+}
+
 func (w *response) WriteHeader(code int) {
 	if w.wroteHeader || w.c.hijacked {
 		return

@@ -1,0 +1,229 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// exchange is the state of one downstream request. Over HTTP/1 it is the
+// connection's, kept in the server's per-connection slot and reused by
+// the connection's next request: that request starts once the previous
+// one's Logging returned and its response was written, so nothing of
+// the previous request is in use any more but what outlives a request
+// on purpose, which must copy (a mirror copies the upstream request; see
+// Session.RoundTrip for the one field it may still read). Reused, a
+// request allocates nothing: the upstream request and its header map,
+// the upstream response and its header, the request body's wrapper and
+// watchdog are the exchange's.
+//
+// An exchange used in a way that may leave something behind (a peer
+// spoken to over HTTP/2, whose transport may still hold the request; a
+// stall a watchdog broke, whose timer may still be closing a body) is
+// not reused (reusable false).
+type exchange struct {
+	session Session
+	writer  responseWriter
+
+	local    bool // kept by the connection: the scratch below is reused
+	reusable bool // nothing left behind by the current request (see above)
+	// lend: the current attempt may use the exchange's upstream request,
+	// header and response storage: it is the first, and goes to the
+	// proxy's HTTP/1 client. Other transports get storage of their own,
+	// and the exchange stays reusable.
+	lend bool
+	home *sync.Pool // where Release puts it
+
+	// ctx is the downstream request's context as the upstream request of
+	// a first attempt carries it: it leads the HTTP/1 client to the
+	// exchange's response storage and context watch.
+	ctx      *exchangeCtx  // never written once made: contexts derived from it may outlive the request
+	outProto *http.Request // a request carrying ctx, copied into out
+	out      http.Request
+	outHdr   http.Header
+	outVals  []string
+	body     requestBody
+	resp     h1Response
+	respUsed bool // resp holds this request's response
+	watch    ctxWatch
+	ids      idArena // generated request ids (never reused: see resolveRequestID)
+}
+
+// exchangeCtx is a request's context, marked as the exchange's. It is
+// never written once made: contexts derived from it (a dial's, say) may
+// read it after the request ended.
+type exchangeCtx struct {
+	context.Context
+	x *exchange
+}
+
+// begin readies x for the request r written to w.
+func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
+	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
+	x.session.begin(r, &x.writer, peers)
+	x.reusable, x.respUsed, x.lend = x.local, false, false
+	if x.local && (x.ctx == nil || x.ctx.Context != r.Context()) {
+		x.ctx, x.outProto = &exchangeCtx{Context: r.Context(), x: x}, nil // once per connection
+	}
+	x.session.x = x
+}
+
+// begin resets s for the request r. Every field is reset but peers,
+// which a Session never changes, and which a mirror sent by the previous
+// request may still read (RoundTrip may be called after a Session ended).
+func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
+	s.Request, s.Writer, s.Attempt, s.Status, s.BytesSent = r, w, 0, 0, 0
+	s.Start, s.Peer, s.ClientAddr, s.RequestID = time.Now(), nil, netip.Addr{}, ""
+	s.Deadline, s.AttemptTimeout, s.Retry = time.Time{}, 0, nil
+	s.origin, s.requestIDField, s.requestIDBytes = origin{}, [1]string{}, [32]byte{}
+	s.upstreamURL, s.body, s.ctx, s.x = url.URL{}, nil, nil, nil
+	if s.peers != peers {
+		s.peers = peers
+	}
+}
+
+// Release is called by the server when the connection that kept x goes
+// idle or ends: x goes back to its proxy's pool for another connection.
+func (x *exchange) Release() {
+	x.watch.release()
+	if !x.reusable || x.home == nil {
+		return // what may still use parts of it is left alone
+	}
+	x.trim()
+	x.session.Request, x.session.Writer, x.writer.ResponseWriter = nil, nil, nil
+	x.out, x.body.rc = http.Request{}, nil
+	x.home.Put(x)
+}
+
+// trim drops what an unusually large request or response grew, so that
+// a connection does not keep it.
+func (x *exchange) trim() {
+	if len(x.outHdr) > maxPooledFields || cap(x.outVals) > 4*maxPooledFields {
+		x.outHdr, x.outVals = nil, nil
+	}
+	x.resp.trim()
+}
+
+// maxPooledFields bounds the header maps an exchange keeps.
+const maxPooledFields = 64
+
+// upstreamRequest is the exchange's request for an attempt it lends its
+// storage to, carrying ctx; nil if the exchange cannot provide it: a
+// retry gets one of its own (a transport may still hold the previous
+// attempt's), and so does an attempt with a context of its own (a
+// Deadline, an AttemptTimeout).
+func (x *exchange) upstreamRequest(s *Session, ctx context.Context) *http.Request {
+	if !x.lend || ctx != s.Request.Context() {
+		return nil
+	}
+	if x.outProto == nil {
+		x.outProto = (&http.Request{}).WithContext(x.ctx)
+	}
+	x.out = *x.outProto
+	return &x.out
+}
+
+// upstreamHeader is the exchange's header map for the upstream request,
+// emptied (sized for fields if new), and room for n values.
+func (x *exchange) upstreamHeader(fields, n int) (http.Header, []string) {
+	if x.outHdr == nil {
+		x.outHdr = make(http.Header, fields)
+	}
+	clear(x.outHdr)
+	if cap(x.outVals) < n {
+		x.outVals = make([]string, n)
+	}
+	x.outVals = x.outVals[:n]
+	clear(x.outVals)
+	return x.outHdr, x.outVals
+}
+
+// exchangeOf is the exchange a request's context leads to, nil if none:
+// the HTTP/1 client stores the response in it.
+func exchangeOf(req *http.Request) *exchange {
+	if ec, ok := req.Context().(*exchangeCtx); ok && ec.x.ctx == ec {
+		return ec.x
+	}
+	return nil
+}
+
+// ctxWatch calls the abort function of the current upstream exchange
+// when the downstream context ends, as context.AfterFunc would, but
+// registered once per connection rather than once per request.
+type ctxWatch struct {
+	mu      sync.Mutex
+	parent  context.Context // what the registration watches
+	unreg   func() bool     // ends the registration
+	fired   bool            // parent ended
+	abort   func()          // the current exchange's; nil between exchanges
+	stopFn  func() bool     // stop, as a func value made once
+	fireFn  func()
+	pending bool // abort is set and has not run
+}
+
+// watchContext calls abort once ctx is done, unless the returned stop
+// is called first; stop reports whether it prevented the call. It is
+// context.AfterFunc, without its allocations for an exchange's context.
+func watchContext(ctx context.Context, abort func()) (stop func() bool) {
+	if ec, ok := ctx.(*exchangeCtx); ok && ec.x.ctx == ec {
+		return ec.x.watch.set(ec.Context, abort)
+	}
+	return context.AfterFunc(ctx, abort)
+}
+
+func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.parent != parent {
+		w.unregister()
+		if w.fireFn == nil {
+			w.fireFn, w.stopFn = w.fire, w.stop
+		}
+		w.parent, w.fired = parent, false
+		w.unreg = context.AfterFunc(parent, w.fireFn)
+	}
+	if w.fired {
+		// The registration has run: what it would call, the parent's
+		// end calls now.
+		return context.AfterFunc(parent, abort)
+	}
+	w.abort, w.pending = abort, true
+	return w.stopFn
+}
+
+func (w *ctxWatch) fire() {
+	w.mu.Lock()
+	abort, pending := w.abort, w.pending
+	w.abort, w.pending, w.fired = nil, false, true
+	w.mu.Unlock()
+	if pending {
+		abort()
+	}
+}
+
+func (w *ctxWatch) stop() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	stopped := w.pending
+	w.abort, w.pending = nil, false
+	return stopped
+}
+
+// release ends the registration, which would keep the exchange alive
+// for as long as its connection.
+func (w *ctxWatch) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.unregister()
+	w.parent, w.abort, w.pending = nil, nil, false
+}
+
+func (w *ctxWatch) unregister() {
+	if w.unreg != nil {
+		w.unreg()
+		w.unreg = nil
+	}
+}
