@@ -14,6 +14,7 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/server"
 	"github.com/baton-dev/baton/pkg/internal/logtest"
+	"github.com/baton-dev/baton/pkg/internal/racetest"
 )
 
 // The allocations TestProxyH1SteadyStateAllocs allows per request.
@@ -103,7 +104,7 @@ func BenchmarkProxyH1RawPost(b *testing.B) {
 // TestProxyH1SteadyStateAllocs keeps the keep-alive HTTP/1 path free of
 // allocations per request, once the connections and pools are warm.
 func TestProxyH1SteadyStateAllocs(t *testing.T) {
-	if testing.Short() || raceEnabled {
+	if testing.Short() || racetest.Enabled {
 		t.Skip("allocation counts need a build without -race")
 	}
 	for _, tc := range []struct {

@@ -152,12 +152,15 @@ func BenchmarkLogging(b *testing.B) {
 			req := httptest.NewRequest("GET", "http://a.test/api/v1/users/42", nil)
 			s := &proxy.Session{Request: req, Start: time.Now(), Status: 200, Attempt: 1, BytesSent: 1234,
 				RequestID: "0123456789abcdef0123456789abcdef", ClientAddr: netip.MustParseAddr("203.0.113.7")}
-			ctx := r.NewCtx()
-			if handled, err := r.RequestFilter(s, ctx); handled || err != nil {
+			routed := r.NewCtx()
+			if handled, err := r.RequestFilter(s, routed); handled || err != nil {
 				b.Fatalf("not routed: %v", err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
+				// Logging recycles its context: each round logs a fresh copy.
+				ctx := r.NewCtx()
+				*ctx = *routed
 				r.Logging(s, nil, ctx)
 			}
 			b.ReportMetric(float64(l.Dropped())/float64(b.N), "dropped/op")

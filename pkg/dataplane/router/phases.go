@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/accesslog"
@@ -32,8 +33,23 @@ var _ proxy.Phases[*RequestCtx] = (*Router)(nil)
 // NewCtx pins the request to the configuration in force when it arrived, so
 // a swap in the middle of a request (or of its retries) cannot change which
 // pool it uses.
+//
+// Contexts are recycled once Logging returns (nothing holds one past it:
+// a mirror keeps only its own request and the state's upstream), so a
+// proxied request allocates none.
 func (r *Router) NewCtx() *RequestCtx {
-	return &RequestCtx{st: r.current.Load()}
+	ctx := requestCtxs.Get().(*RequestCtx)
+	ctx.st = r.current.Load()
+	return ctx
+}
+
+var requestCtxs = sync.Pool{New: func() any { return new(RequestCtx) }}
+
+// recycle clears ctx, so that no pool or route stays reachable from the
+// free list, and gives it back.
+func (ctx *RequestCtx) recycle() {
+	*ctx = RequestCtx{}
+	requestCtxs.Put(ctx)
 }
 
 // RequestFilter routes the request and answers it directly when nothing
@@ -280,6 +296,7 @@ func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
 	if r.observer != nil {
 		r.observer.ObserveRequest(source, upstream, s.Status, elapsed)
 	}
+	ctx.recycle()
 }
 
 // logAccess hands the request's line to the access log, which formats it

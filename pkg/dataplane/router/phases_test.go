@@ -10,6 +10,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/racetest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
@@ -177,3 +178,35 @@ func TestPeerFilter(t *testing.T) {
 		t.Error("with a fixed server name, only that name is kept")
 	}
 }
+
+// TestRoutedRequestAllocatesNothing: the router's part of a proxied
+// request (its context, the match, the pick of a backend and Logging)
+// stays off the allocator once warm.
+func TestRoutedRequestAllocatesNothing(t *testing.T) {
+	if racetest.Enabled {
+		t.Skip("the race detector drops pooled contexts on purpose")
+	}
+	r := passiveRouter(t, snapshot.PassiveHealth{}, "127.0.0.1:1")
+	req := &http.Request{Method: "GET", Host: "a.test", URL: &url.URL{Path: "/api"}, Header: http.Header{}}
+	s := &proxy.Session{Request: req, Writer: httptest.NewRecorder(), Attempt: 1, Status: http.StatusOK}
+	// Called as the proxy calls them, through an interface the compiler
+	// cannot see through: called directly, it could keep a context on the
+	// stack.
+	phases := opaquePhases(r)
+	allocs := testing.AllocsPerRun(1000, func() {
+		ctx := phases.NewCtx()
+		if handled, err := phases.RequestFilter(s, ctx); handled || err != nil {
+			t.Fatalf("not routed: %v", err)
+		}
+		if _, err := phases.UpstreamPeer(s, ctx); err != nil {
+			t.Fatal(err)
+		}
+		phases.Logging(s, nil, ctx)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per routed request, want 0", allocs)
+	}
+}
+
+//go:noinline
+func opaquePhases(r *Router) proxy.Phases[*RequestCtx] { return r }
