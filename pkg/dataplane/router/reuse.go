@@ -35,33 +35,38 @@ type reuse struct {
 // from the previous snapshot; inForce is the table in force, whose
 // weighted rotations the new one continues. Gateways are compiled in full.
 func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map[string]int, error) {
+	prev := ru.snap
+	// The same snapshot again may have been modified in place since (tests
+	// do it), so nothing of it can be trusted to be what was compiled.
+	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0
+	if !ru.full && sameList(prev.Upstreams, s.Upstreams) {
+		// The very list compiled last time: its names were checked and
+		// numbered then, and looking at them again would cost a walk over
+		// every upstream per change.
+		return ru.patchTable(s, ru.index, nil, inForce)
+	}
 	index, err := upstreamIndex(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	prev := ru.snap
-	// The same snapshot again may have been modified in place since (tests
-	// do it), so nothing of it can be trusted to be what was compiled.
-	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 ||
-		!slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	ru.full = ru.full || !slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
 	if ru.full { // Patch merges pool settings in name order
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
 		return t, index, err
 	}
 	index = ru.slots(s)
-	t, err := ru.patchTable(s, index, inForce)
-	return t, index, err
+	return ru.patchTable(s, index, shiftedUpstreams(ru.index, index), inForce)
 }
 
 // patchTable compiles the hosts of s that differ from the previous
-// snapshot's (a new Routes slice, or routes to an upstream whose slot
-// moved) into a copy of the previous table.
-func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, inForce *Table) (*Table, error) {
-	prev, shifted := ru.snap, shiftedUpstreams(ru.index, index)
+// snapshot's (a new Routes slice, or routes to an upstream in shifted,
+// whose slot moved) into a copy-on-write copy of the previous table.
+func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted map[string]bool, inForce *Table) (*Table, map[string]int, error) {
+	prev := ru.snap
 	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
 	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
 	old := &ru.table.hosts
-	t := &Table{hosts: hostTable{exact: maps.Clone(old.exact), wildcard: maps.Clone(old.wildcard), catchAll: old.catchAll}, splitters: c.next}
+	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll}, splitters: c.next}
 	var added []*snapshot.VirtualHost
 	i, j := 0, 0
 	for i < len(prev.Hosts) || j < len(s.Hosts) {
@@ -82,17 +87,18 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, inForce 
 	}
 	for _, vh := range added {
 		if err := c.addHost(&t.hosts, vh, ""); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if s.DefaultBackend != nil {
 		d, err := c.candidate(s.DefaultBackend, "", "")
 		if err != nil {
-			return Compile(s) // for Compile's error message
+			t, err := Compile(s) // for Compile's error message
+			return t, index, err
 		}
 		t.defaultBkd = &d
 	}
-	return t, nil
+	return t, index, nil
 }
 
 // slots numbers s's upstreams: the slot each had, else a free one.
@@ -198,10 +204,10 @@ func (t *hostTable) removeHost(name string) {
 		return // it was never added
 	}
 	if suffix, ok := strings.CutPrefix(n, "*."); ok {
-		delete(t.wildcard, suffix)
+		t.wildcard.delete(suffix)
 		return
 	}
-	delete(t.exact, n)
+	t.exact.delete(n)
 }
 
 // sameUpstream tells whether a compiles to what b did. A producer shares
@@ -248,12 +254,12 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	if ru.full {
 		return r.upstreams(s)
 	}
+	if sameList(ru.snap.Upstreams, s.Upstreams) {
+		return ru.upstreams, nil // the producer's promise: the very same list, numbered as before
+	}
 	size := 0
 	for _, slot := range index {
 		size = max(size, slot+1)
-	}
-	if sameList(ru.snap.Upstreams, s.Upstreams) && len(ru.upstreams) == size {
-		return ru.upstreams, nil // the producer's promise: the very same list
 	}
 	out := make([]upstreamRuntime, size)
 	var changed []lb.PoolConfig

@@ -25,6 +25,7 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 	defer registry.Close()
 	r := New(registry, nil)
 	var s *snapshot.Snapshot
+	var before, wantBefore *Table
 	for step := range 300 {
 		s = nextSnapshot(rng, s)
 		s.Version = uint64(step + 1)
@@ -36,17 +37,29 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := r.current.Load()
-		checkRuntimes(t, fmt.Sprintf("seed %d step %d", seed, step), got.upstreams, s)
-		for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
-			for _, path := range []string{"/", "/a", "/a/b", "/b"} {
-				gm, gok := got.table.Match(host, path)
-				wm, wok := want.Match(host, path)
-				if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
-					t.Fatalf("seed %d step %d: %s%s matched %+v %v, Compile's table %+v %v", seed, step, host, path, gm, gok, wm, wok)
-				}
-				if gok && got.upstreams[gm.Upstream].name != gm.Route.Upstream {
-					t.Fatalf("seed %d step %d: runtime %d is %s, want %s", seed, step, gm.Upstream, got.upstreams[gm.Upstream].name, gm.Route.Upstream)
-				}
+		where := fmt.Sprintf("seed %d step %d", seed, step)
+		checkRuntimes(t, where, got.upstreams, s)
+		sameMatches(t, where, got.table, want, got.upstreams)
+		if before != nil { // a request that started on it still sees it as it was
+			sameMatches(t, where+", table before", before, wantBefore, nil)
+		}
+		before, wantBefore = got.table, want
+	}
+}
+
+// sameMatches: got matches every probe request as want does, and (given
+// runtimes) to the runtime of the matched route's upstream.
+func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstreamRuntime) {
+	t.Helper()
+	for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
+		for _, path := range []string{"/", "/a", "/a/b", "/b"} {
+			gm, gok := got.Match(host, path)
+			wm, wok := want.Match(host, path)
+			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
+				t.Fatalf("%s: %s%s matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
+			}
+			if gok && runtimes != nil && runtimes[gm.Upstream].name != gm.Route.Upstream {
+				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes[gm.Upstream].name, gm.Route.Upstream)
 			}
 		}
 	}
@@ -56,8 +69,11 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 // draws its upstreams anew from u0..u5 (so their indexes move).
 func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{}
+	if prev != nil && rng.IntN(3) == 0 {
+		s.Upstreams = prev.Upstreams // the very list, as the producer shares it
+	}
 	for u := range 6 {
-		if u == 0 || rng.IntN(3) != 0 {
+		if s.Upstreams == nil && (u == 0 || rng.IntN(3) != 0) {
 			s.Upstreams = append(s.Upstreams, nextUpstream(rng, prev, fmt.Sprintf("u%d", u)))
 		}
 	}

@@ -95,7 +95,7 @@ func BenchmarkIncrementalScale(b *testing.B) {
 		b.Run(fmt.Sprintf("ingress-%d", n), func(b *testing.B) {
 			benchIncremental(b, in, func(in *Input, i int) Changes {
 				ing := scaleIngress(n/2, max(n/10, 1))
-				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i)
+				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i+1)
 				ing.ResourceVersion = fmt.Sprint(i + 2)
 				in.Ingresses[n/2] = ing
 				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{keyOf(&ing): &ing}}
