@@ -63,10 +63,10 @@ func (k *known) remove(name string) {
 
 // Patch is Update for a configuration that differs from the one in force
 // only in the pools of changed (added or modified) and the pools named in
-// removed. It costs what changed, not the whole configuration: every
-// other pool is returned as the very Pool it was, and only the addresses
-// the changed pools list (or listed) have their health settings merged
-// again. It merges them over the pools in name order, which is Update's
+// removed. It costs what changed, not the whole configuration: it returns
+// the new Pools of changed only (every other pool stays the very Pool it
+// was), and only the addresses the changed pools list (or listed) have
+// their health settings merged again. It merges them over the pools in name order, which is Update's
 // order when its pools were sorted by name, as a snapshot's upstreams are;
 // callers that configure in another order must use Update.
 func (r *Registry) Patch(changed []PoolConfig, removed []string) map[string]*Pool {
@@ -100,10 +100,11 @@ func (r *Registry) Patch(changed []PoolConfig, removed []string) map[string]*Poo
 	if r.pools == nil {
 		r.pools = map[string]*Pool{}
 	}
-	for name, p := range r.build(fresh) {
+	built := r.build(fresh)
+	for name, p := range built {
 		r.pools[name] = p
 	}
-	return maps.Clone(r.pools)
+	return built
 }
 
 func (r *Registry) touch(touched map[string]bool, pool string) {

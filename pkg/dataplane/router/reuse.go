@@ -1,10 +1,12 @@
 package router
 
 import (
+	"bytes"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
@@ -29,6 +31,9 @@ type reuse struct {
 	// full is set by compileTable when it compiled s in full, numbering
 	// upstreams by position, for upstreamsOf to do the same.
 	full bool
+	// sorted: snap's upstreams are sorted by name; nextSorted is the same
+	// for the snapshot being applied, committed with it.
+	sorted, nextSorted bool
 }
 
 // compileTable is Compile(s), patching the previous table where s differs
@@ -38,19 +43,22 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 	prev := ru.snap
 	// The same snapshot again may have been modified in place since (tests
 	// do it), so nothing of it can be trusted to be what was compiled.
-	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0
-	if !ru.full && sameList(prev.Upstreams, s.Upstreams) {
-		// The very list compiled last time: its names were checked and
-		// numbered then, and looking at them again would cost a walk over
-		// every upstream per change.
+	// Patching walks both upstream lists in name order, and Patch merges
+	// pool settings in that order: unsorted lists are compiled in full.
+	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 || !ru.sorted
+	if !ru.full && sameNames(prev.Upstreams, s.Upstreams) {
+		// The names compiled last time, in the same order: checked and
+		// numbered then, so neither is done again for every upstream.
+		ru.nextSorted = true
 		return ru.patchTable(s, ru.index, nil, inForce)
 	}
 	index, err := upstreamIndex(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	ru.full = ru.full || !slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
-	if ru.full { // Patch merges pool settings in name order
+	ru.nextSorted = slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	ru.full = ru.full || !ru.nextSorted
+	if ru.full {
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
 		return t, index, err
 	}
@@ -126,7 +134,7 @@ func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
 
 // commit remembers what was published.
 func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups []upstreamRuntime) {
-	ru.snap, ru.table, ru.index, ru.upstreams = s, t, index, ups
+	ru.snap, ru.table, ru.index, ru.upstreams, ru.sorted = s, t, index, ups, ru.nextSorted
 }
 
 func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
@@ -215,7 +223,17 @@ func (t *hostTable) removeHost(name string) {
 // pointers by identity) settles most; DeepEqual, which allocates, only
 // looks at the rest.
 func sameUpstream(a, b *snapshot.Upstream) bool {
-	return shallowEqual(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()) || reflect.DeepEqual(a, b)
+	return sameBits(a, b) || shallowEqual(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()) || reflect.DeepEqual(a, b)
+}
+
+// sameBits tells whether a and b hold the same bytes: every slice, map,
+// pointer and string the same one. A producer's copy of an unchanged
+// upstream is one, and comparing bytes costs a fraction of walking the
+// fields by reflection, for each of thousands of upstreams per change.
+// Different bytes (padding included) only mean "not known to be equal".
+func sameBits(a, b *snapshot.Upstream) bool {
+	size := int(unsafe.Sizeof(*a))
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(a)), size), unsafe.Slice((*byte)(unsafe.Pointer(b)), size))
 }
 
 // shallowEqual compares a and b field by field, slices, maps and pointers
@@ -249,7 +267,9 @@ func shallowEqual(a, b reflect.Value) bool {
 
 // upstreamsOf returns the runtimes of s's upstreams: the previous
 // runtime (pool included) of an upstream equal to the previous snapshot's,
-// a new one for the others, whose pools alone the registry rebuilds.
+// a new one for the others, whose pools alone the registry rebuilds. Both
+// lists are sorted by name, so one walk over them finds what differs
+// without a map look-up per upstream.
 func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) ([]upstreamRuntime, error) {
 	if ru.full {
 		return r.upstreams(s)
@@ -257,53 +277,99 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	if sameList(ru.snap.Upstreams, s.Upstreams) {
 		return ru.upstreams, nil // the producer's promise: the very same list, numbered as before
 	}
-	size := 0
-	for _, slot := range index {
-		size = max(size, slot+1)
+	changed, removed := ru.diffUpstreams(s.Upstreams)
+	if len(changed) == 0 && len(removed) == 0 {
+		return ru.upstreams, nil
 	}
-	out := make([]upstreamRuntime, size)
-	var changed []lb.PoolConfig
-	for i := range s.Upstreams {
-		u := &s.Upstreams[i]
-		slot := index[u.Name]
-		if old, ok := ru.previous(u.Name); ok && sameUpstream(old, u) {
-			out[slot] = ru.upstreams[ru.index[u.Name]]
-			continue
+	out := make([]upstreamRuntime, slotCount(ru, index))
+	copy(out, ru.upstreams) // a kept upstream keeps its slot (see slots)
+	for _, name := range removed {
+		if slot := ru.index[name]; slot < len(out) {
+			out[slot] = upstreamRuntime{}
 		}
+	}
+	configs := make([]lb.PoolConfig, len(changed))
+	for i, u := range changed {
 		rt, err := r.runtimeOf(u, r.caPools)
 		if err != nil {
 			return nil, err
 		}
-		out[slot] = rt
-		changed = append(changed, poolConfig(u))
+		out[index[u.Name]], configs[i] = rt, poolConfig(u)
 	}
-	var removed []string
-	for name := range ru.index {
-		if _, ok := index[name]; !ok {
-			removed = append(removed, name)
-		}
-	}
-	if len(changed) == 0 && len(removed) == 0 {
-		return out, nil
-	}
-	pools := r.registry.Patch(changed, removed)
-	for i := range out {
-		if out[i].name != "" {
-			out[i].pool = pools[out[i].name]
-		}
+	pools := r.registry.Patch(configs, removed)
+	for _, u := range changed {
+		out[index[u.Name]].pool = pools[u.Name]
 	}
 	return out, nil
 }
 
-// previous is the previous snapshot's upstream called name, found by
-// binary search: a snapshot's upstreams are sorted by name.
-func (ru *reuse) previous(name string) (*snapshot.Upstream, bool) {
-	ups := ru.snap.Upstreams
-	i, ok := slices.BinarySearchFunc(ups, name, func(u snapshot.Upstream, n string) int { return strings.Compare(u.Name, n) })
-	if !ok {
-		return nil, false
+// diffUpstreams walks the previous snapshot's upstreams beside next (both
+// sorted by name): changed are next's upstreams that are new or differ,
+// removed the names next no longer has.
+func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Upstream, removed []string) {
+	prev := ru.snap.Upstreams
+	i, j := 0, 0
+	for i < len(prev) || j < len(next) {
+		switch k := compareUpstreams(prev, next, i, j); {
+		case k < 0:
+			removed = append(removed, prev[i].Name)
+			i++
+		case k > 0:
+			changed = append(changed, &next[j])
+			j++
+		default:
+			if !sameUpstream(&prev[i], &next[j]) {
+				changed = append(changed, &next[j])
+			}
+			i, j = i+1, j+1
+		}
 	}
-	return &ups[i], true
+	return changed, removed
+}
+
+// slotCount is the length of a runtime list numbered by index.
+func slotCount(ru *reuse, index map[string]int) int {
+	if sameMap(index, ru.index) {
+		return len(ru.upstreams)
+	}
+	size := 0
+	for _, slot := range index {
+		size = max(size, slot+1)
+	}
+	return size
+}
+
+func sameMap(a, b map[string]int) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// compareUpstreams orders the i-th of a and the j-th of b by name, either
+// past its end counting as greater.
+func compareUpstreams(a, b []snapshot.Upstream, i, j int) int {
+	switch {
+	case i >= len(a):
+		return 1
+	case j >= len(b):
+		return -1
+	}
+	return strings.Compare(a[i].Name, b[j].Name)
+}
+
+// sameNames tells whether a and b name the same upstreams in the same
+// order; strings a producer shares compare by pointer at once.
+func sameNames(a, b []snapshot.Upstream) bool {
+	if sameList(a, b) {
+		return true
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 func sameList(a, b []snapshot.Upstream) bool {
