@@ -137,3 +137,12 @@ func (r *Registry) resettle(addr string) {
 	}
 	r.apply(addr, s)
 }
+
+// PoolsListing appends to dst the names of the pools in force that list
+// addr as a target, sorted. It lets a caller ask about one address without
+// indexing every pool's backends.
+func (r *Registry) PoolsListing(dst []string, addr string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append(dst, r.known.users[addr]...)
+}

@@ -240,8 +240,54 @@ func TestApplyCostFollowsTheChange(t *testing.T) {
 // oneHostChangeBytes is what the Apply of one changed host allocates in a
 // router serving n hosts (ten per upstream).
 func oneHostChangeBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	// The next snapshot as the translate Cache makes it: new lists, the
+	// unchanged elements shared.
+	next := &snapshot.Snapshot{Version: 2, Hosts: slices.Clone(s.Hosts), Upstreams: s.Upstreams}
+	next.Hosts[n/2].Routes = []snapshot.Route{prefix("/v2", "u00000")}
+	bytes := allocated(func() {
+		if err := r.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if m, ok := r.current.Load().table.Match(next.Hosts[n/2].Name, "/v2"); !ok || m.Route.Path != "/v2" {
+		t.Fatalf("the changed host does not route /v2: %+v %v", m, ok)
+	}
+	return bytes
+}
+
+// TestPeerFilterCostFollowsThePeers: the data plane makes a PeerFilter on
+// every Apply to retire idle pooled peers; making it and asking about one
+// peer costs about the same among 2,000 upstreams as among 200.
+func TestPeerFilterCostFollowsThePeers(t *testing.T) {
+	small, large := peerFilterBytes(t, 2000), peerFilterBytes(t, 20000)
+	if large > 2*small+16<<10 {
+		t.Fatalf("a PeerFilter asked once allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
+	}
+}
+
+func peerFilterBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	st := r.current.Load()
+	peer := st.upstreams[st.byName[s.Upstreams[1].Name]].peer
+	peer.Address = s.Upstreams[1].Endpoints[0].Address
+	return allocated(func() {
+		keep := r.PeerFilter()
+		if !keep(peer) {
+			t.Fatal("the peer of an upstream in force is not kept")
+		}
+		if peer.Address = "127.0.0.1:1"; keep(peer) {
+			t.Fatal("a peer of no upstream is kept")
+		}
+	})
+}
+
+// scaleRouter is a router serving n hosts, ten per upstream of one
+// endpoint, and the snapshot it serves.
+func scaleRouter(t *testing.T, n int) (*Router, *snapshot.Snapshot) {
+	t.Helper()
 	registry := lb.NewRegistry(lb.RegistryOptions{})
-	defer registry.Close()
+	t.Cleanup(registry.Close)
 	r := New(registry, nil)
 	s := &snapshot.Snapshot{}
 	for u := range n / 10 {
@@ -254,18 +300,15 @@ func oneHostChangeBytes(t *testing.T, n int) uint64 {
 	if err := r.Apply(s); err != nil {
 		t.Fatal(err)
 	}
-	// The next snapshot as the translate Cache makes it: new lists, the
-	// unchanged elements shared.
-	next := &snapshot.Snapshot{Version: 2, Hosts: slices.Clone(s.Hosts), Upstreams: s.Upstreams}
-	next.Hosts[n/2].Routes = []snapshot.Route{prefix("/v2", "u00000")}
+	return r, s
+}
+
+// allocated is how many bytes f allocates (the process's, so the tests
+// using it do not run in parallel).
+func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if err := r.Apply(next); err != nil {
-		t.Fatal(err)
-	}
+	f()
 	runtime.ReadMemStats(&after)
-	if m, ok := r.current.Load().table.Match(next.Hosts[n/2].Name, "/v2"); !ok || m.Route.Path != "/v2" {
-		t.Fatalf("the changed host does not route /v2: %+v %v", m, ok)
-	}
 	return after.TotalAlloc - before.TotalAlloc
 }
