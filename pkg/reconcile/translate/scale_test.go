@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/lb"
 )
@@ -113,7 +114,8 @@ func BenchmarkIncrementalScale(b *testing.B) {
 }
 
 // benchIncremental applies each result to a Router, as the data plane
-// does: compiling the table, certificates and pools.
+// does: compiling the table, certificates and pools, and asking which
+// pooled peers to keep.
 func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
@@ -134,6 +136,9 @@ func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) 
 		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
 		}
+		// The data plane then retires idle pooled peers the snapshot no
+		// longer sends to, through a filter made per Apply.
+		r.PeerFilter()(proxy.Peer{})
 	}
 }
 
