@@ -4,7 +4,8 @@
 # ready, build time per change, API write → traffic p50/p99 for each kind
 # of change (polled through the proxy), status writes per change, RSS, and
 # 100 EndpointSlice changes/s under load. Needs root (two backend pods in
-# network namespaces). Prints one table; full output in OUT/scale.
+# network namespaces). Prints one table, then the in-memory cost of a
+# change at 1k, 10k and 30k Ingresses; full output in OUT/scale.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/bin/bench}
@@ -15,3 +16,26 @@ go build -o "$out/scale/baton" ./cmd/controller
 go build -o "$out/scale/scale" ./hack/bench/scale
 "$out/scale/scale" -ingresses "$sizes" -changes "${BENCH_SCALE_CHANGES:-30}" -churn "${BENCH_SCALE_CHURN:-30s}" \
 	-baton "$out/scale/baton" -root "$root" 2>&1 | tee "$out/scale/output.txt" | grep -E '^\||^Propagation|scale:'
+# The same kinds of change in memory, translate + apply to a Router, CPU
+# per change with garbage collection (BenchmarkIncrementalScale): what a
+# change costs at 1k, 10k and 30k Ingresses without the API server, the
+# informers and the machine's other load in the way.
+go test -run '^$' -bench 'BenchmarkIncrementalScale' -benchtime "${BENCH_SCALE_ITERATIONS:-200x}" ./pkg/reconcile/translate/ \
+	>"$out/scale/incremental.txt"
+awk '
+/^BenchmarkIncrementalScale\// {
+	split($1, part, "/"); split(part[2], kn, "-")
+	for (i = 3; i < NF; i++) if ($(i+1) == "cpu-ms/op") cpu[kn[1], kn[2]] = $i
+	if (!(kn[2] in seen)) { seen[kn[2]] = 1; order[++n] = kn[2] } # the benchmark runs the sizes in order
+}
+END {
+	header = "| in memory, CPU ms per change (GC included) |"; rule = "| --- |"
+	for (i = 1; i <= n; i++) { header = header " " order[i] " Ingresses |"; rule = rule " --- |" }
+	print header; print rule
+	split("ingress:Ingress changed,slice:EndpointSlice changed", rows, ",")
+	for (r = 1; r <= 2; r++) {
+		split(rows[r], kv, ":"); line = "| " kv[2] " |"
+		for (i = 1; i <= n; i++) line = line " " cpu[kv[1], order[i]] " |"
+		print line
+	}
+}' "$out/scale/incremental.txt"

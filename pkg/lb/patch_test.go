@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -20,21 +21,29 @@ func TestPatchEqualsUpdate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	full, patched := newTestRegistry(t, nil), newTestRegistry(t, nil)
 	cfgs := map[string]PoolConfig{}
-	var last map[string]*Pool
+	got := map[string]*Pool{} // every pool Patch returned, and not removed since
 	for step := range 300 {
 		changed, removed := changePools(rng, cfgs)
 		want := full.Update(sortedConfigs(cfgs))
-		got := patched.Patch(changed, removed)
+		patchedPools := patched.Patch(changed, removed)
 		where := fmt.Sprintf("seed %d step %d", seed, step)
+		if len(patchedPools) != len(changed) {
+			t.Fatalf("%s: Patch returned %d pools for %d changed", where, len(patchedPools), len(changed))
+		}
+		for _, name := range removed {
+			delete(got, name)
+		}
+		maps.Copy(got, patchedPools)
 		comparePools(t, where, got, want)
 		compareAddrs(t, where, patched, full)
+		// An unchanged pool is still the very Pool it was.
+		patched.mu.Lock()
 		for name, p := range got {
-			isChanged := slices.ContainsFunc(changed, func(c PoolConfig) bool { return c.Name == name })
-			if old := last[name]; old != nil && !isChanged && old != p {
-				t.Fatalf("%s: unchanged pool %s is a new Pool", where, name)
+			if patched.pools[name] != p {
+				t.Fatalf("%s: pool %s in force is not the Pool Patch returned last", where, name)
 			}
 		}
-		last = got
+		patched.mu.Unlock()
 	}
 }
 

@@ -42,14 +42,14 @@ func cacheOptions(mgr ctrl.Manager, opts Options, api gatewayAPI) cache.Options 
 		HTTPClient:       mgr.GetHTTPClient(),
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: objectTransform,
 	}
 	// ByObject is keyed by pointer, so each kind must get exactly one entry:
 	// two entries for Secret would be merged in map order, and the one
 	// without the extra namespace would win at random.
 	secrets := cache.ByObject{Transform: secretTransform}
 	// Slices not owned by a Service can never be referenced.
-	slices := cache.ByObject{Label: hasServiceName()}
+	slices := cache.ByObject{Label: hasServiceName(), Transform: sliceTransform}
 	co.ByObject = map[client.Object]cache.ByObject{&discoveryv1.EndpointSlice{}: slices}
 	if ns := opts.WatchNamespace; ns != "" {
 		co.DefaultNamespaces = map[string]cache.Config{ns: {}}
@@ -95,6 +95,37 @@ func hasServiceName() labels.Selector {
 // lastApplied is where kubectl apply keeps the full object, Secret data
 // included, in clear text.
 const lastApplied = corev1.LastAppliedConfigAnnotation
+
+// objectTransform drops from every cached object what Baton never reads
+// and what can be as large as the rest of the object: its managed fields,
+// and the copy of the whole object kubectl apply keeps in an annotation.
+func objectTransform(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil // tombstones pass through
+	}
+	o.SetManagedFields(nil)
+	if a := o.GetAnnotations(); a[lastApplied] != "" {
+		a = maps.Clone(a)
+		delete(a, lastApplied)
+		o.SetAnnotations(a)
+	}
+	return obj, nil
+}
+
+// sliceTransform is objectTransform, and drops from each endpoint what
+// routing never reads: the Pod it is, its node, zone and topology hints,
+// about half of what an endpoint holds, times every endpoint of the
+// cluster.
+func sliceTransform(obj any) (any, error) {
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		for i := range s.Endpoints {
+			e := &s.Endpoints[i]
+			e.TargetRef, e.NodeName, e.Zone, e.Hints, e.DeprecatedTopology = nil, nil, nil, nil, nil
+		}
+	}
+	return objectTransform(obj)
+}
 
 // secretTransform keeps in memory only what Baton can use: the certificate
 // and key of kubernetes.io/tls Secrets, and from Secrets of any other type

@@ -1,10 +1,12 @@
 package router
 
 import (
+	"bytes"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/lb"
@@ -29,39 +31,50 @@ type reuse struct {
 	// full is set by compileTable when it compiled s in full, numbering
 	// upstreams by position, for upstreamsOf to do the same.
 	full bool
+	// sorted: snap's upstreams are sorted by name; nextSorted is the same
+	// for the snapshot being applied, committed with it.
+	sorted, nextSorted bool
 }
 
 // compileTable is Compile(s), patching the previous table where s differs
 // from the previous snapshot; inForce is the table in force, whose
 // weighted rotations the new one continues. Gateways are compiled in full.
 func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map[string]int, error) {
+	prev := ru.snap
+	// The same snapshot again may have been modified in place since (tests
+	// do it), so nothing of it can be trusted to be what was compiled.
+	// Patching walks both upstream lists in name order, and Patch merges
+	// pool settings in that order: unsorted lists are compiled in full.
+	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 || !ru.sorted
+	if !ru.full && sameNames(prev.Upstreams, s.Upstreams) {
+		// The names compiled last time, in the same order: checked and
+		// numbered then, so neither is done again for every upstream.
+		ru.nextSorted = true
+		return ru.patchTable(s, ru.index, nil, inForce)
+	}
 	index, err := upstreamIndex(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	prev := ru.snap
-	// The same snapshot again may have been modified in place since (tests
-	// do it), so nothing of it can be trusted to be what was compiled.
-	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 ||
-		!slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
-	if ru.full { // Patch merges pool settings in name order
+	ru.nextSorted = slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	ru.full = ru.full || !ru.nextSorted
+	if ru.full {
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
 		return t, index, err
 	}
 	index = ru.slots(s)
-	t, err := ru.patchTable(s, index, inForce)
-	return t, index, err
+	return ru.patchTable(s, index, shiftedUpstreams(ru.index, index), inForce)
 }
 
 // patchTable compiles the hosts of s that differ from the previous
-// snapshot's (a new Routes slice, or routes to an upstream whose slot
-// moved) into a copy of the previous table.
-func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, inForce *Table) (*Table, error) {
-	prev, shifted := ru.snap, shiftedUpstreams(ru.index, index)
+// snapshot's (a new Routes slice, or routes to an upstream in shifted,
+// whose slot moved) into a copy-on-write copy of the previous table.
+func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted map[string]bool, inForce *Table) (*Table, map[string]int, error) {
+	prev := ru.snap
 	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
 	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
 	old := &ru.table.hosts
-	t := &Table{hosts: hostTable{exact: maps.Clone(old.exact), wildcard: maps.Clone(old.wildcard), catchAll: old.catchAll}, splitters: c.next}
+	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll}, splitters: c.next}
 	var added []*snapshot.VirtualHost
 	i, j := 0, 0
 	for i < len(prev.Hosts) || j < len(s.Hosts) {
@@ -82,17 +95,18 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, inForce 
 	}
 	for _, vh := range added {
 		if err := c.addHost(&t.hosts, vh, ""); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if s.DefaultBackend != nil {
 		d, err := c.candidate(s.DefaultBackend, "", "")
 		if err != nil {
-			return Compile(s) // for Compile's error message
+			t, err := Compile(s) // for Compile's error message
+			return t, index, err
 		}
 		t.defaultBkd = &d
 	}
-	return t, nil
+	return t, index, nil
 }
 
 // slots numbers s's upstreams: the slot each had, else a free one.
@@ -120,7 +134,7 @@ func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
 
 // commit remembers what was published.
 func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups []upstreamRuntime) {
-	ru.snap, ru.table, ru.index, ru.upstreams = s, t, index, ups
+	ru.snap, ru.table, ru.index, ru.upstreams, ru.sorted = s, t, index, ups, ru.nextSorted
 }
 
 func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
@@ -198,10 +212,10 @@ func (t *hostTable) removeHost(name string) {
 		return // it was never added
 	}
 	if suffix, ok := strings.CutPrefix(n, "*."); ok {
-		delete(t.wildcard, suffix)
+		t.wildcard.delete(suffix)
 		return
 	}
-	delete(t.exact, n)
+	t.exact.delete(n)
 }
 
 // sameUpstream tells whether a compiles to what b did. A producer shares
@@ -209,7 +223,17 @@ func (t *hostTable) removeHost(name string) {
 // pointers by identity) settles most; DeepEqual, which allocates, only
 // looks at the rest.
 func sameUpstream(a, b *snapshot.Upstream) bool {
-	return shallowEqual(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()) || reflect.DeepEqual(a, b)
+	return sameBits(a, b) || shallowEqual(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()) || reflect.DeepEqual(a, b)
+}
+
+// sameBits tells whether a and b hold the same bytes: every slice, map,
+// pointer and string the same one. A producer's copy of an unchanged
+// upstream is one, and comparing bytes costs a fraction of walking the
+// fields by reflection, for each of thousands of upstreams per change.
+// Different bytes (padding included) only mean "not known to be equal".
+func sameBits(a, b *snapshot.Upstream) bool {
+	size := int(unsafe.Sizeof(*a))
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(a)), size), unsafe.Slice((*byte)(unsafe.Pointer(b)), size))
 }
 
 // shallowEqual compares a and b field by field, slices, maps and pointers
@@ -243,61 +267,109 @@ func shallowEqual(a, b reflect.Value) bool {
 
 // upstreamsOf returns the runtimes of s's upstreams: the previous
 // runtime (pool included) of an upstream equal to the previous snapshot's,
-// a new one for the others, whose pools alone the registry rebuilds.
+// a new one for the others, whose pools alone the registry rebuilds. Both
+// lists are sorted by name, so one walk over them finds what differs
+// without a map look-up per upstream.
 func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) ([]upstreamRuntime, error) {
 	if ru.full {
 		return r.upstreams(s)
+	}
+	if sameList(ru.snap.Upstreams, s.Upstreams) {
+		return ru.upstreams, nil // the producer's promise: the very same list, numbered as before
+	}
+	changed, removed := ru.diffUpstreams(s.Upstreams)
+	if len(changed) == 0 && len(removed) == 0 {
+		return ru.upstreams, nil
+	}
+	out := make([]upstreamRuntime, slotCount(ru, index))
+	copy(out, ru.upstreams) // a kept upstream keeps its slot (see slots)
+	for _, name := range removed {
+		if slot := ru.index[name]; slot < len(out) {
+			out[slot] = upstreamRuntime{}
+		}
+	}
+	configs := make([]lb.PoolConfig, len(changed))
+	for i, u := range changed {
+		rt, err := r.runtimeOf(u, r.caPools)
+		if err != nil {
+			return nil, err
+		}
+		out[index[u.Name]], configs[i] = rt, poolConfig(u)
+	}
+	pools := r.registry.Patch(configs, removed)
+	for _, u := range changed {
+		out[index[u.Name]].pool = pools[u.Name]
+	}
+	return out, nil
+}
+
+// diffUpstreams walks the previous snapshot's upstreams beside next (both
+// sorted by name): changed are next's upstreams that are new or differ,
+// removed the names next no longer has.
+func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Upstream, removed []string) {
+	prev := ru.snap.Upstreams
+	i, j := 0, 0
+	for i < len(prev) || j < len(next) {
+		switch k := compareUpstreams(prev, next, i, j); {
+		case k < 0:
+			removed = append(removed, prev[i].Name)
+			i++
+		case k > 0:
+			changed = append(changed, &next[j])
+			j++
+		default:
+			if !sameUpstream(&prev[i], &next[j]) {
+				changed = append(changed, &next[j])
+			}
+			i, j = i+1, j+1
+		}
+	}
+	return changed, removed
+}
+
+// slotCount is the length of a runtime list numbered by index.
+func slotCount(ru *reuse, index map[string]int) int {
+	if sameMap(index, ru.index) {
+		return len(ru.upstreams)
 	}
 	size := 0
 	for _, slot := range index {
 		size = max(size, slot+1)
 	}
-	if sameList(ru.snap.Upstreams, s.Upstreams) && len(ru.upstreams) == size {
-		return ru.upstreams, nil // the producer's promise: the very same list
-	}
-	out := make([]upstreamRuntime, size)
-	var changed []lb.PoolConfig
-	for i := range s.Upstreams {
-		u := &s.Upstreams[i]
-		slot := index[u.Name]
-		if old, ok := ru.previous(u.Name); ok && sameUpstream(old, u) {
-			out[slot] = ru.upstreams[ru.index[u.Name]]
-			continue
-		}
-		rt, err := r.runtimeOf(u, r.caPools)
-		if err != nil {
-			return nil, err
-		}
-		out[slot] = rt
-		changed = append(changed, poolConfig(u))
-	}
-	var removed []string
-	for name := range ru.index {
-		if _, ok := index[name]; !ok {
-			removed = append(removed, name)
-		}
-	}
-	if len(changed) == 0 && len(removed) == 0 {
-		return out, nil
-	}
-	pools := r.registry.Patch(changed, removed)
-	for i := range out {
-		if out[i].name != "" {
-			out[i].pool = pools[out[i].name]
-		}
-	}
-	return out, nil
+	return size
 }
 
-// previous is the previous snapshot's upstream called name, found by
-// binary search: a snapshot's upstreams are sorted by name.
-func (ru *reuse) previous(name string) (*snapshot.Upstream, bool) {
-	ups := ru.snap.Upstreams
-	i, ok := slices.BinarySearchFunc(ups, name, func(u snapshot.Upstream, n string) int { return strings.Compare(u.Name, n) })
-	if !ok {
-		return nil, false
+func sameMap(a, b map[string]int) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// compareUpstreams orders the i-th of a and the j-th of b by name, either
+// past its end counting as greater.
+func compareUpstreams(a, b []snapshot.Upstream, i, j int) int {
+	switch {
+	case i >= len(a):
+		return 1
+	case j >= len(b):
+		return -1
 	}
-	return &ups[i], true
+	return strings.Compare(a[i].Name, b[j].Name)
+}
+
+// sameNames tells whether a and b name the same upstreams in the same
+// order; strings a producer shares compare by pointer at once.
+func sameNames(a, b []snapshot.Upstream) bool {
+	if sameList(a, b) {
+		return true
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 func sameList(a, b []snapshot.Upstream) bool {

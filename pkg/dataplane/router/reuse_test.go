@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -25,6 +26,7 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 	defer registry.Close()
 	r := New(registry, nil)
 	var s *snapshot.Snapshot
+	var before, wantBefore *Table
 	for step := range 300 {
 		s = nextSnapshot(rng, s)
 		s.Version = uint64(step + 1)
@@ -36,17 +38,29 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := r.current.Load()
-		checkRuntimes(t, fmt.Sprintf("seed %d step %d", seed, step), got.upstreams, s)
-		for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
-			for _, path := range []string{"/", "/a", "/a/b", "/b"} {
-				gm, gok := got.table.Match(host, path)
-				wm, wok := want.Match(host, path)
-				if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
-					t.Fatalf("seed %d step %d: %s%s matched %+v %v, Compile's table %+v %v", seed, step, host, path, gm, gok, wm, wok)
-				}
-				if gok && got.upstreams[gm.Upstream].name != gm.Route.Upstream {
-					t.Fatalf("seed %d step %d: runtime %d is %s, want %s", seed, step, gm.Upstream, got.upstreams[gm.Upstream].name, gm.Route.Upstream)
-				}
+		where := fmt.Sprintf("seed %d step %d", seed, step)
+		checkRuntimes(t, where, got.upstreams, s)
+		sameMatches(t, where, got.table, want, got.upstreams)
+		if before != nil { // a request that started on it still sees it as it was
+			sameMatches(t, where+", table before", before, wantBefore, nil)
+		}
+		before, wantBefore = got.table, want
+	}
+}
+
+// sameMatches: got matches every probe request as want does, and (given
+// runtimes) to the runtime of the matched route's upstream.
+func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstreamRuntime) {
+	t.Helper()
+	for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
+		for _, path := range []string{"/", "/a", "/a/b", "/b"} {
+			gm, gok := got.Match(host, path)
+			wm, wok := want.Match(host, path)
+			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
+				t.Fatalf("%s: %s%s matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
+			}
+			if gok && runtimes != nil && runtimes[gm.Upstream].name != gm.Route.Upstream {
+				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes[gm.Upstream].name, gm.Route.Upstream)
 			}
 		}
 	}
@@ -56,8 +70,11 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 // draws its upstreams anew from u0..u5 (so their indexes move).
 func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{}
+	if prev != nil && rng.IntN(3) == 0 {
+		s.Upstreams = prev.Upstreams // the very list, as the producer shares it
+	}
 	for u := range 6 {
-		if u == 0 || rng.IntN(3) != 0 {
+		if s.Upstreams == nil && (u == 0 || rng.IntN(3) != 0) {
 			s.Upstreams = append(s.Upstreams, nextUpstream(rng, prev, fmt.Sprintf("u%d", u)))
 		}
 	}
@@ -207,4 +224,91 @@ func TestCertificatesFollowTheSnapshot(t *testing.T) {
 	if leaf, _ := x509.ParseCertificate(c.Certificate[0]); leaf.Subject.CommonName != "one" {
 		t.Fatalf("the new default certificate is not served: %s", leaf.Subject.CommonName)
 	}
+}
+
+// TestApplyCostFollowsTheChange: applying a snapshot that differs from the
+// one in force in one host allocates about as much with 20,000 hosts as
+// with 2,000 (issue 10): the host table in force is patched where the
+// host lives, not copied whole.
+func TestApplyCostFollowsTheChange(t *testing.T) {
+	small, large := oneHostChangeBytes(t, 2000), oneHostChangeBytes(t, 20000)
+	if large > 2*small+64<<10 {
+		t.Fatalf("one changed host allocated %d KiB among 2,000 hosts but %d KiB among 20,000", small>>10, large>>10)
+	}
+}
+
+// oneHostChangeBytes is what the Apply of one changed host allocates in a
+// router serving n hosts (ten per upstream).
+func oneHostChangeBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	// The next snapshot as the translate Cache makes it: new lists, the
+	// unchanged elements shared.
+	next := &snapshot.Snapshot{Version: 2, Hosts: slices.Clone(s.Hosts), Upstreams: s.Upstreams}
+	next.Hosts[n/2].Routes = []snapshot.Route{prefix("/v2", "u00000")}
+	bytes := allocated(func() {
+		if err := r.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if m, ok := r.current.Load().table.Match(next.Hosts[n/2].Name, "/v2"); !ok || m.Route.Path != "/v2" {
+		t.Fatalf("the changed host does not route /v2: %+v %v", m, ok)
+	}
+	return bytes
+}
+
+// TestPeerFilterCostFollowsThePeers: the data plane makes a PeerFilter on
+// every Apply to retire idle pooled peers; making it and asking about one
+// peer costs about the same among 2,000 upstreams as among 200.
+func TestPeerFilterCostFollowsThePeers(t *testing.T) {
+	small, large := peerFilterBytes(t, 2000), peerFilterBytes(t, 20000)
+	if large > 2*small+16<<10 {
+		t.Fatalf("a PeerFilter asked once allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
+	}
+}
+
+func peerFilterBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	st := r.current.Load()
+	peer := st.upstreams[st.byName[s.Upstreams[1].Name]].peer
+	peer.Address = s.Upstreams[1].Endpoints[0].Address
+	return allocated(func() {
+		keep := r.PeerFilter()
+		if !keep(peer) {
+			t.Fatal("the peer of an upstream in force is not kept")
+		}
+		if peer.Address = "127.0.0.1:1"; keep(peer) {
+			t.Fatal("a peer of no upstream is kept")
+		}
+	})
+}
+
+// scaleRouter is a router serving n hosts, ten per upstream of one
+// endpoint, and the snapshot it serves.
+func scaleRouter(t *testing.T, n int) (*Router, *snapshot.Snapshot) {
+	t.Helper()
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	t.Cleanup(registry.Close)
+	r := New(registry, nil)
+	s := &snapshot.Snapshot{}
+	for u := range n / 10 {
+		s.Upstreams = append(s.Upstreams, snapshot.Upstream{Name: fmt.Sprintf("u%05d", u),
+			Endpoints: []snapshot.Endpoint{{Address: fmt.Sprintf("127.0.%d.%d:80", u/250, u%250+1), Weight: 1}}})
+	}
+	for h := range n {
+		s.Hosts = append(s.Hosts, host(fmt.Sprintf("h%05d.example", h), prefix("/", fmt.Sprintf("u%05d", h/10))))
+	}
+	if err := r.Apply(s); err != nil {
+		t.Fatal(err)
+	}
+	return r, s
+}
+
+// allocated is how many bytes f allocates (the process's, so the tests
+// using it do not run in parallel).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

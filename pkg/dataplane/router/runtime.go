@@ -269,19 +269,16 @@ func (r *Router) caPool(pem []byte, used map[string]*x509.CertPool) (*x509.CertP
 // address as an endpoint and a peer template equal to the peer in every
 // other field, the TLS name aside where it comes from the request. Pools
 // built for an old CA bundle, old timeouts or another server name fail it.
+// The registry says which pools list an address, so the test costs what
+// the pooled peers are, not what every upstream's endpoints are: it is
+// made on every Apply.
 func (r *Router) PeerFilter() func(proxy.Peer) bool {
 	st := r.current.Load()
-	byAddr := map[string][]int{}
-	for i := range st.upstreams {
-		if pool := st.upstreams[i].pool; pool != nil {
-			for _, b := range pool.Backends() {
-				byAddr[b.Addr()] = append(byAddr[b.Addr()], i)
-			}
-		}
-	}
+	var names []string
 	return func(p proxy.Peer) bool {
-		for _, i := range byAddr[p.Address] {
-			if st.upstreams[i].produces(p) {
+		names = r.registry.PoolsListing(names[:0], p.Address)
+		for _, name := range names {
+			if i, ok := st.byName[name]; ok && st.upstreams[i].pool != nil && st.upstreams[i].produces(p) {
 				return true
 			}
 		}

@@ -128,8 +128,8 @@ func (t *Table) match(r *request) (Match, bool) {
 // hostTable holds the virtual hosts of the Ingress side, or of one port
 // of a gateway.
 type hostTable struct {
-	exact    map[string]*hostRoutes
-	wildcard map[string]*hostRoutes // keyed by the suffix after "*."
+	exact    hostMap
+	wildcard hostMap // keyed by the suffix after "*."
 	catchAll *hostRoutes
 	// deepWildcards: "*.a.com" covers names of any number of labels
 	// before "a.com" (Gateway API), not exactly one (Ingress).
@@ -139,7 +139,7 @@ type hostTable struct {
 // compileHosts fills ht with hosts; scope names where they are served
 // (a gateway port, or "" for Ingress).
 func (c *compiler) compileHosts(ht *hostTable, hosts []snapshot.VirtualHost, scope string) error {
-	ht.exact, ht.wildcard = map[string]*hostRoutes{}, map[string]*hostRoutes{}
+	ht.exact, ht.wildcard = hostMap{}, hostMap{}
 	for i := range hosts {
 		if err := c.addHost(ht, &hosts[i], scope); err != nil {
 			return err
@@ -164,14 +164,14 @@ func (c *compiler) addHost(ht *hostTable, vh *snapshot.VirtualHost, scope string
 	if err != nil {
 		return err
 	}
-	m, key := ht.exact, name
+	m, key := &ht.exact, name
 	if suffix, ok := strings.CutPrefix(name, "*."); ok {
-		m, key = ht.wildcard, suffix
+		m, key = &ht.wildcard, suffix
 	}
-	if _, dup := m[key]; dup {
+	if m.has(key) {
 		return fmt.Errorf("duplicate host %q", vh.Name)
 	}
-	m[key] = hr
+	m.set(key, hr)
 	return nil
 }
 
@@ -197,12 +197,12 @@ func (ht *hostTable) selectHost(host string) (hr *hostRoutes, named bool) {
 	if !ok {
 		return ht.catchAll, false
 	}
-	if hr, ok := ht.exact[string(key)]; ok {
+	if hr, ok := ht.exact.get(key); ok {
 		return hr, true
 	}
 	for dot := indexByte(key, '.'); dot > 0; dot = indexByte(key, '.') {
 		key = key[dot+1:]
-		if hr, ok := ht.wildcard[string(key)]; ok {
+		if hr, ok := ht.wildcard.get(key); ok {
 			return hr, true
 		}
 		if !ht.deepWildcards {

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/lb"
 )
@@ -95,7 +96,7 @@ func BenchmarkIncrementalScale(b *testing.B) {
 		b.Run(fmt.Sprintf("ingress-%d", n), func(b *testing.B) {
 			benchIncremental(b, in, func(in *Input, i int) Changes {
 				ing := scaleIngress(n/2, max(n/10, 1))
-				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i)
+				ing.Spec.Rules[0].HTTP.Paths[1].Path = fmt.Sprintf("/api/v%d", i+1)
 				ing.ResourceVersion = fmt.Sprint(i + 2)
 				in.Ingresses[n/2] = ing
 				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{keyOf(&ing): &ing}}
@@ -113,7 +114,8 @@ func BenchmarkIncrementalScale(b *testing.B) {
 }
 
 // benchIncremental applies each result to a Router, as the data plane
-// does: compiling the table, certificates and pools.
+// does: compiling the table, certificates and pools, and asking which
+// pooled peers to keep.
 func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
@@ -134,6 +136,9 @@ func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) 
 		if err := r.Apply(s); err != nil {
 			b.Fatal(err)
 		}
+		// The data plane then retires idle pooled peers the snapshot no
+		// longer sends to, through a filter made per Apply.
+		r.PeerFilter()(proxy.Peer{})
 	}
 }
 
