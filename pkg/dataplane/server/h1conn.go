@@ -55,6 +55,7 @@ type h1conn struct {
 	conn    net.Conn
 	raw     syscall.RawConn // the socket, for checkGone; nil if unreachable
 	isTLS   bool
+	base    context.Context // what connContext made, for a connection parked and woken
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
@@ -99,7 +100,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, ctx context.Context) *h1conn {
-	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}}
+	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: ctx}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.raw = rawConnOf(conn)
 	tc, isTLS := conn.(*tls.Conn)
@@ -138,7 +139,8 @@ func (c *h1conn) serveFrom(ready bool) {
 }
 
 // loop serves requests; it reports false when the connection went idle
-// and a new goroutine waits for its next request.
+// and was parked (see parkedConn), or a new goroutine waits for its next
+// request.
 func (c *h1conn) loop(ready bool) (done bool) {
 	for ; ; ready = false {
 		switch {
@@ -146,7 +148,9 @@ func (c *h1conn) loop(ready bool) (done bool) {
 		case !c.awaitRequest():
 			return true
 		case c.br == nil:
-			go c.awaitIdle(c.idleDeadline)
+			if !c.park() {
+				go c.awaitIdle(c.idleDeadline)
+			}
 			return false
 		}
 		if c.served == 0 && c.h2c != nil && c.prefaceFollows() {
