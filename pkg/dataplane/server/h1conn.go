@@ -28,7 +28,12 @@ const (
 	// idleGrace is how long a connection keeps its buffers waiting for
 	// the next request: busy keep-alive clients send it sooner and read it
 	// in one system call, idle ones give their buffers back after it.
-	idleGrace = 200 * time.Millisecond
+	// Only a connection that came back for a second request gets it: most
+	// that made one request stay idle (pools of idle keep-alives, health
+	// checks), and holding 8 KiB and the stack the handler grew for 200 ms
+	// each made a burst of them cost several times what they cost parked.
+	idleGrace  = 200 * time.Millisecond
+	graceAfter = 2 // requests served
 	// maxDrainBytes is how much of an unread request body is read and
 	// dropped so that the connection can serve the next request (as
 	// net/http); beyond it the connection is closed instead.
@@ -227,7 +232,7 @@ func (c *h1conn) awaitRequest() bool {
 	if c.br == nil {
 		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
 	}
-	if timeout > idleGrace {
+	if timeout > idleGrace && c.served >= graceAfter {
 		_ = c.conn.SetReadDeadline(start.Add(idleGrace))
 		_, err := c.br.Peek(1)
 		if err == nil {
