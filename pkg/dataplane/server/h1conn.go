@@ -206,7 +206,7 @@ func (c *h1conn) closeConn() {
 }
 
 // awaitRequest waits for the first byte of the next request, holding the
-// buffers for idleGrace. It reports false when the connection is to end
+// buffers for idleGrace if it came back before (see graceAfter). It reports false when the connection is to end
 // (timeout, EOF, drain). A connection that gave its buffers back after
 // idleGrace returns true without them (c.br nil): its caller waits with
 // awaitUnbuffered(c.idleDeadline), in a new goroutine (see loop).
@@ -232,15 +232,21 @@ func (c *h1conn) awaitRequest() bool {
 	if c.br == nil {
 		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
 	}
-	if timeout > idleGrace && c.served >= graceAfter {
-		_ = c.conn.SetReadDeadline(start.Add(idleGrace))
-		_, err := c.br.Peek(1)
-		if err == nil {
-			return c.state.CompareAndSwap(connIdle, connActive)
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return false
-		}
+	// Without a grace the peek only takes what the layers above the
+	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
+	// its deadline has passed, and only the socket's readiness wakes a
+	// parked connection.
+	wait := time.Duration(0)
+	if c.served >= graceAfter {
+		wait = min(idleGrace, timeout)
+	}
+	_ = c.conn.SetReadDeadline(start.Add(wait))
+	_, err := c.br.Peek(1)
+	switch {
+	case err == nil:
+		return c.state.CompareAndSwap(connIdle, connActive)
+	case !errors.Is(err, os.ErrDeadlineExceeded) || wait == timeout:
+		return false
 	}
 	c.release()
 	c.idleDeadline = start.Add(timeout)

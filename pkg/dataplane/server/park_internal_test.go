@@ -203,3 +203,27 @@ func waitConns(t *testing.T, s *Server, want int64) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A connection parks only with nothing buffered above its socket: a TLS
+// record read in part leaves the rest of its plaintext in the tls.Conn,
+// where no readiness of the socket reports it. Here the first request
+// fills the read buffer exactly and the second one waits in the record.
+func TestRequestBufferedInTLSIsServedBeforeParking(t *testing.T) {
+	cert, pool := SelfSignedCert(t, "example.test")
+	s := startParking(t, Options{}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	conf := &tls.Config{RootCAs: pool, ServerName: "example.test", NextProtos: []string{"http/1.1"},
+		DynamicRecordSizingDisabled: true} // one write, one record
+	for size := readBufferSize - 8; size <= readBufferSize; size++ {
+		raw, err := net.Dial("tcp", s.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		c := &idleClient{Conn: tls.Client(raw, conf)}
+		c.rd = bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(parkSafety))
+		first := "GET /first HTTP/1.1\r\nHost: x\r\nX-Pad: "
+		first += strings.Repeat("p", size-len(first)-4) + "\r\n\r\n"
+		c.roundTrip(t, first+"GET /second HTTP/1.1\r\nHost: x\r\n\r\n", "/first", "/second")
+	}
+}
