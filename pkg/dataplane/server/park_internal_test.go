@@ -23,9 +23,17 @@ const parkSafety = 10 * time.Second
 
 func startParking(t *testing.T, opts Options, tlsConf *tls.Config) *Server {
 	t.Helper()
-	s := New(opts, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf}},
+	return startListener(t, opts, Listener{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf})
+}
+
+// startListener serves on l a handler that answers "hi PATH", with the
+// client's address in X-Remote.
+func startListener(t *testing.T, opts Options, l Listener) *Server {
+	t.Helper()
+	s := New(opts, Service{Name: "svc", Listeners: []Listener{l},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			growStack(16)
+			w.Header().Set("X-Remote", r.RemoteAddr)
 			io.WriteString(w, "hi "+r.URL.Path)
 		})})
 	if err := s.Start(); err != nil {
@@ -225,5 +233,34 @@ func TestRequestBufferedInTLSIsServedBeforeParking(t *testing.T) {
 		first := "GET /first HTTP/1.1\r\nHost: x\r\nX-Pad: "
 		first += strings.Repeat("p", size-len(first)-4) + "\r\n\r\n"
 		c.roundTrip(t, first+"GET /second HTTP/1.1\r\nHost: x\r\n\r\n", "/first", "/second")
+	}
+}
+
+// A parked connection behind a PROXY protocol header keeps the client
+// address the header gave when it wakes.
+func TestParkedConnectionKeepsItsProxyProtocolAddress(t *testing.T) {
+	s := startListener(t, Options{}, Listener{Name: "http", Addr: "127.0.0.1:0", ProxyProtocol: true})
+	before := runtime.NumGoroutine()
+	clients := make([]*idleClient, 20)
+	for i := range clients {
+		c, err := net.Dial("tcp", s.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(parkSafety))
+		clients[i] = &idleClient{Conn: c, rd: bufio.NewReader(c)}
+		clients[i].roundTrip(t, "PROXY TCP4 203.0.113.7 192.0.2.1 5555 80\r\nGET /first HTTP/1.1\r\nHost: x\r\n\r\n", "/first")
+	}
+	waitParked(t, s, before, len(clients))
+	c := clients[0]
+	io.WriteString(c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(c.rd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Remote"); got != "203.0.113.7:5555" {
+		t.Errorf("woken connection's RemoteAddr %q, want the PROXY header's 203.0.113.7:5555", got)
 	}
 }
