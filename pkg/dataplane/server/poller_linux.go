@@ -34,10 +34,9 @@ type poller struct {
 func (s *Server) poller() *poller {
 	pl := &s.parker
 	pl.once.Do(func() {
-		if s.base.Err() != nil || pl.open() != nil {
-			return
+		if pl.open() == nil {
+			go pl.run()
 		}
-		go pl.run()
 	})
 	if pl.file == nil {
 		return nil
@@ -45,7 +44,13 @@ func (s *Server) poller() *poller {
 	return pl
 }
 
+// open makes the epoll instance, unless stop came first.
 func (pl *poller) open() error {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.closed {
+		return os.ErrClosed
+	}
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return err
