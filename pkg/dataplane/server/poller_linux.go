@@ -114,15 +114,15 @@ func (pl *poller) run() {
 	events := make([]unix.EpollEvent, 128)
 	for {
 		var n int
+		var werr error
 		err := pl.rc.Read(func(fd uintptr) bool {
-			var werr error
 			n, werr = unix.EpollWait(int(fd), events, 0)
 			return n > 0 || werr != nil && werr != unix.EINTR
 		})
-		if err != nil {
-			return
+		if err != nil || werr != nil {
+			return // closed; an error here would repeat forever
 		}
-		pl.wakeAll(events[:max(n, 0)])
+		pl.wakeAll(events[:n])
 	}
 }
 
