@@ -46,7 +46,7 @@ func (c *h1conn) park() bool {
 		return false
 	}
 	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline}
-	c.srv.served.add(p) // before c leaves the set: a drain never sees neither
+	c.srv.served.add(p) // before c leaves the set: a drain always sees one of them
 	if !c.state.CompareAndSwap(connIdle, connParked) {
 		c.srv.served.remove(p)
 		return false
