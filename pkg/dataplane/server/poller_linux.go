@@ -92,9 +92,11 @@ func (pl *poller) add(p *parkedConn, raw syscall.RawConn) bool {
 		return false
 	}
 	pl.parked[p.fd] = p
-	p.state.Store(parkIdle)
-	// Armed once assigned: expire reads p.timer, and may run at once.
+	// The timer is there before p is idle, as whoever closes p stops it
+	// (the drain may, at once); it is armed after, as expire must find p
+	// idle to close it.
 	p.timer = time.AfterFunc(time.Duration(1<<63-1), p.expire)
+	p.state.Store(parkIdle)
 	p.timer.Reset(time.Until(p.deadline))
 	return true
 }
