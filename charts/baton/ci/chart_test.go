@@ -46,7 +46,7 @@ func TestDefaultArguments(t *testing.T) {
 			"--leader-elect", "--leader-election-namespace=ingress-system", "--leader-election-id=edge-baton-leader",
 			"--handoff-socket=/var/run/baton/handoff.sock", "--stay-after-handoff"}
 	}
-	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s", "--max-connections=12288"}
+	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s", "--max-connections=36864"}
 	hostNetwork := []string{"--handoff-wait=30s", "--probe-socket=/var/run/baton-probe/probe.sock"}
 	tests := []struct {
 		name string
@@ -75,9 +75,9 @@ func TestMaxConnectionsFromMemoryLimit(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{nil, "12288"}, // (512-128) Mi x 3/4 / 24 KiB
-		{[]string{"resources.limits.memory=1Gi"}, "28672"},
-		{[]string{"resources.limits.memory=2G"}, "56939"},
+		{nil, "36864"}, // (512-128) Mi x 3/4 / 8 KiB
+		{[]string{"resources.limits.memory=1Gi"}, "86016"},
+		{[]string{"resources.limits.memory=2G"}, "170817"},
 		{[]string{"resources.limits.memory=1Gi", "memoryPerConnectionKiB=12", "memoryReserveMi=256"}, "49152"},
 		{[]string{"maxConnections=5000"}, "5000"},
 		{[]string{"maxConnections=0"}, "0"},

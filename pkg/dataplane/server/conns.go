@@ -13,6 +13,7 @@ const (
 	connActive int32 = iota
 	connIdle
 	connClosing
+	connParked // handed to a parkedConn, which the drain closes instead
 )
 
 // served is a connection a Server serves: HTTP/1 (h1conn) or HTTP/2.

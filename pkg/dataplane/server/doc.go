@@ -8,11 +8,14 @@
 // client address becomes RemoteAddr.
 //
 // HTTP/1.1 is served by Baton's own engine (h1conn): one goroutine per
-// connection, requests read with pkg/dataplane/h1 (the parser whose
-// framing decision refuses request smuggling is the one that frames the
-// body), buffers lent from a pool only while a request is under way, no
+// connection while it has a request, read with pkg/dataplane/h1 (the parser
+// whose framing decision refuses request smuggling is the one that frames
+// the body), buffers lent from a pool only while a request is under way, no
 // background read: a client that leaves while its request is in flight is
-// noticed by one poller per Server (connSet.watchGone). HTTP/2 (ALPN "h2",
+// noticed by one poller per Server (connSet.watchGone). On Linux an idle
+// keep-alive connection has no goroutine: it is parked (parkedConn) in the
+// Server's epoll set until its next request, its hang-up, its idle timeout
+// or the drain; elsewhere it waits in a goroutine of its own. HTTP/2 (ALPN "h2",
 // or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
 // same handler; net/http's Server serves nothing. Its writes go through a
 // batchConn, which sends the frames it flushes one by one (a response's

@@ -28,7 +28,12 @@ const (
 	// idleGrace is how long a connection keeps its buffers waiting for
 	// the next request: busy keep-alive clients send it sooner and read it
 	// in one system call, idle ones give their buffers back after it.
-	idleGrace = 200 * time.Millisecond
+	// Only a connection that came back for a second request gets it: most
+	// that made one request stay idle (pools of idle keep-alives, health
+	// checks), and holding 8 KiB and the stack the handler grew for 200 ms
+	// each made a burst of them cost several times what they cost parked.
+	idleGrace  = 200 * time.Millisecond
+	graceAfter = 2 // requests served
 	// maxDrainBytes is how much of an unread request body is read and
 	// dropped so that the connection can serve the next request (as
 	// net/http); beyond it the connection is closed instead.
@@ -55,6 +60,7 @@ type h1conn struct {
 	conn    net.Conn
 	raw     syscall.RawConn // the socket, for checkGone; nil if unreachable
 	isTLS   bool
+	base    context.Context // what connContext made, for a connection parked and woken
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
@@ -100,7 +106,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, ctx context.Context) *h1conn {
-	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}}
+	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: ctx}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.raw = rawConnOf(conn)
 	tc, isTLS := conn.(*tls.Conn)
@@ -139,7 +145,8 @@ func (c *h1conn) serveFrom(ready bool) {
 }
 
 // loop serves requests; it reports false when the connection went idle
-// and a new goroutine waits for its next request.
+// and was parked (see parkedConn), or a new goroutine waits for its next
+// request.
 func (c *h1conn) loop(ready bool) (done bool) {
 	for ; ; ready = false {
 		switch {
@@ -147,7 +154,9 @@ func (c *h1conn) loop(ready bool) (done bool) {
 		case !c.awaitRequest():
 			return true
 		case c.br == nil:
-			go c.awaitIdle(c.idleDeadline)
+			if !c.park() {
+				go c.awaitIdle(c.idleDeadline)
+			}
 			return false
 		}
 		if c.served == 0 && c.h2c != nil && c.prefaceFollows() {
@@ -198,7 +207,7 @@ func (c *h1conn) closeConn() {
 }
 
 // awaitRequest waits for the first byte of the next request, holding the
-// buffers for idleGrace. It reports false when the connection is to end
+// buffers for idleGrace if it came back before (see graceAfter). It reports false when the connection is to end
 // (timeout, EOF, drain). A connection that gave its buffers back after
 // idleGrace returns true without them (c.br nil): its caller waits with
 // awaitUnbuffered(c.idleDeadline), in a new goroutine (see loop).
@@ -224,15 +233,21 @@ func (c *h1conn) awaitRequest() bool {
 	if c.br == nil {
 		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
 	}
-	if timeout > idleGrace {
-		_ = c.conn.SetReadDeadline(start.Add(idleGrace))
-		_, err := c.br.Peek(1)
-		if err == nil {
-			return c.state.CompareAndSwap(connIdle, connActive)
-		}
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return false
-		}
+	// Without a grace the peek only takes what the layers above the
+	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
+	// its deadline has passed, and only the socket's readiness wakes a
+	// parked connection.
+	wait := time.Duration(0)
+	if c.served >= graceAfter {
+		wait = min(idleGrace, timeout)
+	}
+	_ = c.conn.SetReadDeadline(start.Add(wait))
+	_, err := c.br.Peek(1)
+	switch {
+	case err == nil:
+		return c.state.CompareAndSwap(connIdle, connActive)
+	case !errors.Is(err, os.ErrDeadlineExceeded) || wait == timeout:
+		return false
 	}
 	c.release()
 	c.idleDeadline = start.Add(timeout)

@@ -96,6 +96,7 @@ func (s *Server) waitServed(ctx context.Context) error {
 func (s *Server) stop() {
 	s.cancelBase()
 	s.stopOnce.Do(func() { close(s.stopWatch) })
+	s.parker.stop()
 }
 
 // drainLinger is how long a drain lets busy keep-alive connections cycle

@@ -100,6 +100,7 @@ type Server struct {
 	failed     chan error
 	stopWatch  chan struct{} // ends served.watchGone
 	stopOnce   sync.Once
+	parker     poller // watches parked idle HTTP/1 connections
 	accepting  sync.WaitGroup
 }
 
