@@ -21,6 +21,7 @@ type h1Client struct {
 	dial            func(context.Context) (net.Conn, error) // failures are *connectError
 	responseTimeout time.Duration                           // for the response head, once the request is written
 	idleTimeout     time.Duration
+	staleCheckAfter time.Duration // see closedByPeer
 	maxIdle         int
 	// spareH2 takes a connection whose peer chose h2 by ALPN; nil closes it.
 	spareH2 func(*tls.Conn)
@@ -38,7 +39,8 @@ var _ http.RoundTripper = (*h1Client)(nil)
 var errPeerSpeaksH2 = errors.New("peer chose h2 by ALPN")
 
 func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Options) *h1Client {
-	c := &h1Client{dial: dial, responseTimeout: k.responseTimeout, idleTimeout: k.idleTimeout, maxIdle: o.MaxIdleConnsPerPeer}
+	c := &h1Client{dial: dial, responseTimeout: k.responseTimeout, idleTimeout: k.idleTimeout,
+		staleCheckAfter: staleCheckAfter, maxIdle: o.MaxIdleConnsPerPeer}
 	c.sweep = time.AfterFunc(time.Hour, c.closeExpired)
 	c.sweep.Stop()
 	return c
@@ -49,8 +51,9 @@ func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Opti
 // new one once, when the request may be sent again (see h1Conn.roundTrip).
 func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	fresh := false
+	repeatable := safeToRepeat(req) && (req.Body == nil || req.Body == http.NoBody)
 	for {
-		pc, err := c.conn(req.Context(), fresh)
+		pc, err := c.conn(req.Context(), fresh, repeatable)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, err
@@ -75,9 +78,11 @@ func closeRequestBody(req *http.Request) {
 }
 
 // conn takes the newest live idle connection, or dials a new one.
-func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
+// repeatable tells that the request may go again on a new connection if
+// the pooled one turns out dead (see closedByPeer).
+func (c *h1Client) conn(ctx context.Context, fresh, repeatable bool) (*h1Conn, error) {
 	if !fresh {
-		if pc := c.takeIdle(); pc != nil {
+		if pc := c.takeIdle(repeatable); pc != nil {
 			return pc, nil
 		}
 	}
@@ -98,7 +103,7 @@ func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
 
 // takeIdle pops idle connections, newest first, until one is neither past
 // the idle timeout nor closed by the peer while it waited.
-func (c *h1Client) takeIdle() *h1Conn {
+func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 	now := time.Now()
 	for {
 		c.mu.Lock()
@@ -111,7 +116,7 @@ func (c *h1Client) takeIdle() *h1Conn {
 		c.idle[n-1] = nil
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer() {
+		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
 			return pc
 		}
 		pc.close()

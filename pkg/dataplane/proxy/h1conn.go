@@ -72,9 +72,24 @@ const maxPooledHeadBuffer = 16 << 10
 
 // closedByPeer reports whether the peer closed the idle connection or sent
 // something unasked, either of which rules it out for another request.
-func (pc *h1Conn) closedByPeer() bool {
-	return pc.br.Buffered() > 0 || pc.stale.readable()
+// The socket is not polled (a recvfrom(2), one in seven system calls of a
+// keep-alive exchange) when the connection came back less than
+// staleCheckAfter ago and the request can go again on a new connection
+// should this one be dead (see exchange): a peer closes idle connections
+// after seconds, and on the request it did not expect, nothing is lost.
+func (pc *h1Conn) closedByPeer(now time.Time, repeatable bool) bool {
+	if pc.br.Buffered() > 0 {
+		return true
+	}
+	if repeatable && now.Sub(pc.idleSince) < pc.client.staleCheckAfter {
+		return false
+	}
+	return pc.stale.readable()
 }
+
+// staleCheckAfter is how long a pooled connection idles before it is
+// polled for a close even when a request on it could be repeated.
+const staleCheckAfter = 2 * time.Millisecond
 
 // roundTrip sends req and reads the response head. retry reports that
 // the failure happened on a reused connection before the peer can have
