@@ -85,3 +85,12 @@ func TestHTTPSPeerFollowedBackFromH2ToHTTP1(t *testing.T) {
 		t.Errorf("%d connections, want 2 (the one that told the peer dropped h2 serves on)", n)
 	}
 }
+
+// Requests to HTTPS peers go out in full TLS records, as responses to
+// clients do: crypto/tls's dynamic record sizing would send the first 128
+// KiB of each connection in records of one TCP segment, a write(2) each.
+func TestUpstreamTLSUsesFullRecords(t *testing.T) {
+	if c := upstreamTLS(peerKey{address: "backend.test:443"}); !c.DynamicRecordSizingDisabled {
+		t.Error("dynamic record sizing is on for HTTPS peers")
+	}
+}
