@@ -6,8 +6,12 @@
 set -euo pipefail
 out=$1 duration=$2 conns=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
-backend=127.0.0.1:18000 front=127.0.0.1:18080 tlsfront=127.0.0.1:18443 h2cfront=127.0.0.1:18082
-idle=${BENCH_IDLE_CONNECTIONS:-5000}
+# BENCH_PORT_BASE moves the ports, so that runs of several worktrees on one
+# machine do not collide; BENCH_CASES picks cases (default: all).
+port=${BENCH_PORT_BASE:-18000}
+backend=127.0.0.1:$port front=127.0.0.1:$((port + 80)) tlsfront=127.0.0.1:$((port + 443)) h2cfront=127.0.0.1:$((port + 82))
+cases=${BENCH_CASES:-keepalive conn-close resp-64k upload-1m tls-h1 h2c h2-tls}
+idle=${BENCH_IDLE_CONNECTIONS:-5000} # 0 skips the idle case
 dir=$out/engine
 mkdir -p "$dir"
 . "$root/hack/bench/lib.sh"
@@ -95,14 +99,19 @@ h2_case() {
 }
 
 run_cases() {
-	local p=$1
-	wrk_case "$p" keepalive "http://$front/"
-	wrk_case "$p" conn-close "http://$front/" -H "Connection: close"
-	wrk_case "$p" resp-64k "http://$front/64k"
-	wrk_case "$p" upload-1m "http://$front/upload/body" -s "$dir/upload.lua"
-	wrk_case "$p" tls-h1 "https://$tlsfront/"
-	h2_case "$p" h2c "$h2c_url"
-	h2_case "$p" h2-tls "https://$tlsfront/"
+	local p=$1 c
+	for c in $cases; do
+		case $c in
+		keepalive) wrk_case "$p" keepalive "http://$front/" ;;
+		conn-close) wrk_case "$p" conn-close "http://$front/" -H "Connection: close" ;;
+		resp-64k) wrk_case "$p" resp-64k "http://$front/64k" ;;
+		upload-1m) wrk_case "$p" upload-1m "http://$front/upload/body" -s "$dir/upload.lua" ;;
+		tls-h1) wrk_case "$p" tls-h1 "https://$tlsfront/" ;;
+		tls-64k) wrk_case "$p" tls-64k "https://$tlsfront/64k" ;; # not by default
+		h2c) h2_case "$p" h2c "$h2c_url" ;;
+		h2-tls) h2_case "$p" h2-tls "https://$tlsfront/" ;;
+		esac
+	done
 }
 
 # rss_kib PID...: resident memory of the processes.
@@ -149,6 +158,7 @@ for r in "${results[@]}"; do
 		{ printf "%-11s %-6s %10s %10s %11s %12.2f %14.2f %10.2f %s\n", $1, $2, $3, $4, $5, $5/n[5], $3/n[3], ms($4)/ms(n[4]), ($7!="" ? "ERRORS:" substr($0, index($0, $7)) : "") }' <<<"$r"
 done
 
+[ "$idle" -gt 0 ] || exit 0
 printf '\n== issue #14 memory per idle keep-alive connection (%s clients, one request each, then idle)\n' "$idle"
 printf '%-6s %14s %14s %12s\n' proxy rss-before-kib rss-after-kib kib-per-conn
 for p in baton nginx; do

@@ -21,6 +21,7 @@ type h1Client struct {
 	dial            func(context.Context) (net.Conn, error) // failures are *connectError
 	responseTimeout time.Duration                           // for the response head, once the request is written
 	idleTimeout     time.Duration
+	staleCheckAfter time.Duration // see closedByPeer
 	maxIdle         int
 	// spareH2 takes a connection whose peer chose h2 by ALPN; nil closes it.
 	spareH2 func(*tls.Conn)
@@ -38,7 +39,8 @@ var _ http.RoundTripper = (*h1Client)(nil)
 var errPeerSpeaksH2 = errors.New("peer chose h2 by ALPN")
 
 func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Options) *h1Client {
-	c := &h1Client{dial: dial, responseTimeout: k.responseTimeout, idleTimeout: k.idleTimeout, maxIdle: o.MaxIdleConnsPerPeer}
+	c := &h1Client{dial: dial, responseTimeout: k.responseTimeout, idleTimeout: k.idleTimeout,
+		staleCheckAfter: staleCheckAfter, maxIdle: o.MaxIdleConnsPerPeer}
 	c.sweep = time.AfterFunc(time.Hour, c.closeExpired)
 	c.sweep.Stop()
 	return c
@@ -49,8 +51,9 @@ func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Opti
 // new one once, when the request may be sent again (see h1Conn.roundTrip).
 func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	fresh := false
+	repeatable := safeToRepeat(req) && (req.Body == nil || req.Body == http.NoBody)
 	for {
-		pc, err := c.conn(req.Context(), fresh)
+		pc, err := c.conn(req.Context(), fresh, repeatable)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, err
@@ -75,9 +78,11 @@ func closeRequestBody(req *http.Request) {
 }
 
 // conn takes the newest live idle connection, or dials a new one.
-func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
+// repeatable tells that the request may go again on a new connection if
+// the pooled one turns out dead (see closedByPeer).
+func (c *h1Client) conn(ctx context.Context, fresh, repeatable bool) (*h1Conn, error) {
 	if !fresh {
-		if pc := c.takeIdle(); pc != nil {
+		if pc := c.takeIdle(repeatable); pc != nil {
 			return pc, nil
 		}
 	}
@@ -98,7 +103,7 @@ func (c *h1Client) conn(ctx context.Context, fresh bool) (*h1Conn, error) {
 
 // takeIdle pops idle connections, newest first, until one is neither past
 // the idle timeout nor closed by the peer while it waited.
-func (c *h1Client) takeIdle() *h1Conn {
+func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 	now := time.Now()
 	for {
 		c.mu.Lock()
@@ -111,7 +116,7 @@ func (c *h1Client) takeIdle() *h1Conn {
 		c.idle[n-1] = nil
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer() {
+		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
 			return pc
 		}
 		pc.close()
@@ -173,37 +178,51 @@ func (c *h1Client) CloseIdleConnections() {
 }
 
 // alpnSwitch serves an HTTPS peer: by this HTTP/1.1 client while the peer
-// chooses http/1.1 by ALPN, by net/http's HTTP/2 once it chooses h2. The
+// chooses http/1.1 by ALPN, by x/net/http2's once it chooses h2. The
 // switch is learned from the handshakes, in both directions, so a peer
-// replaced by one that speaks the other protocol is followed. The h2
-// connection the HTTP/1.1 client learned it from is not wasted: the h2
-// transport's next dial takes it.
+// replaced by one that speaks the other protocol is followed. A
+// connection of the wrong protocol is not wasted: the h2 client's next
+// dial takes the h2 connection the HTTP/1.1 client learned it from, and
+// the HTTP/1.1 client's pool the http/1.1 one the h2 client got.
 type alpnSwitch struct {
 	h1 *h1Client
-	h2 *http.Transport // offers h2 and http/1.1; see newUpstream
+	h2 *h2Client
 	// peerH2 is set when a handshake of h1 got h2, and cleared when a
 	// handshake of h2 got http/1.1.
 	peerH2 atomic.Bool
 	spare  atomic.Pointer[tls.Conn]
 }
 
-func newALPNSwitch(h1 *h1Client, h2 *http.Transport, dial func(context.Context, string, string) (net.Conn, error)) *alpnSwitch {
-	s := &alpnSwitch{h1: h1, h2: h2}
+// errPeerSpeaksH1 is what the h2 client of an alpnSwitch gets when the
+// peer chose http/1.1 by ALPN: nothing of the request was sent.
+var errPeerSpeaksH1 = errors.New("peer chose http/1.1 by ALPN")
+
+// newALPNSwitch dials with dial, which offers both protocols.
+func newALPNSwitch(h1 *h1Client, k peerKey, dial func(context.Context, string, string) (net.Conn, error)) *alpnSwitch {
+	s := &alpnSwitch{h1: h1}
+	s.h2 = newH2Client(k, s.dialH2(dial))
 	h1.spareH2 = s.keepSpare
-	h2.DialTLSContext = s.dialH2(dial)
 	return s
 }
 
-func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !s.peerH2.Load() {
-		resp, err := s.h1.RoundTrip(req)
-		if !errors.Is(err, errPeerSpeaksH2) {
+// RoundTrip follows the peer's choice; a peer that changes it twice
+// within one request gets its error.
+func (s *alpnSwitch) RoundTrip(req *http.Request) (resp *http.Response, err error) {
+	for range 2 {
+		if !s.peerH2.Load() {
+			resp, err = s.h1.RoundTrip(req)
+			if !errors.Is(err, errPeerSpeaksH2) {
+				return resp, err
+			}
+			// Nothing was sent, and the body, if any, was not read.
+			s.peerH2.Store(true)
+		}
+		resp, err = s.h2.RoundTrip(req)
+		if !errors.Is(err, errPeerSpeaksH1) {
 			return resp, err
 		}
-		// Nothing was sent, and the body, if any, was not read.
-		s.peerH2.Store(true)
 	}
-	return s.h2.RoundTrip(req)
+	return nil, err
 }
 
 func (s *alpnSwitch) keepSpare(c *tls.Conn) {
@@ -221,8 +240,9 @@ func (s *alpnSwitch) CloseIdleConnections() {
 	}
 }
 
-// dialH2 is the h2 transport's TLS dial: the spare connection if there is
-// one, else a new one, which tells whether the peer went back to http/1.1.
+// dialH2 is the h2 client's dial: the spare connection if there is one,
+// else a new one; one on which the peer went back to http/1.1 goes to the
+// HTTP/1.1 client's pool instead.
 func (s *alpnSwitch) dialH2(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if c := s.spare.Swap(nil); c != nil {
@@ -231,6 +251,8 @@ func (s *alpnSwitch) dialH2(dial func(context.Context, string, string) (net.Conn
 		conn, err := dial(ctx, network, addr)
 		if tc, ok := conn.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
 			s.peerH2.Store(false)
+			s.h1.put(newH1Conn(s.h1, tc))
+			return nil, errPeerSpeaksH1
 		}
 		return conn, err
 	}

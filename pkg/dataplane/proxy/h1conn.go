@@ -71,9 +71,28 @@ const maxPooledHeadBuffer = 16 << 10
 
 // closedByPeer reports whether the peer closed the idle connection or sent
 // something unasked, either of which rules it out for another request.
-func (pc *h1Conn) closedByPeer() bool {
-	return pc.br.Buffered() > 0 || pc.stale.readable()
+// The socket is not polled (a recvfrom(2), one in seven system calls of a
+// keep-alive exchange) when the connection came back less than
+// staleCheckAfter ago and the request can go again on a new connection
+// should this one be dead (see exchange): a close is then no loss, and
+// what the poll also catches, a peer that answers what was not asked (a
+// 408 before it closes), comes at its idle timeout, which is seconds.
+func (pc *h1Conn) closedByPeer(now time.Time, repeatable bool) bool {
+	if pc.br.Buffered() > 0 {
+		return true
+	}
+	if repeatable && now.Sub(pc.idleSince) < pc.client.staleCheckAfter {
+		return false
+	}
+	return pc.stale.readable()
 }
+
+// staleCheckAfter is how long a pooled connection idles before it is
+// polled for a close even when a request on it could be repeated: long
+// enough for a pool that serves many requests at once (each connection of
+// an h2 burst of hundreds waits tens of milliseconds for its turn), short
+// against any peer's idle timeout.
+const staleCheckAfter = 100 * time.Millisecond
 
 // roundTrip sends req and reads the response head. retry reports that
 // the failure happened on a reused connection before the peer can have

@@ -179,27 +179,21 @@ func (pp *peerPool) release(up *upstream) {
 
 // newUpstream builds the clients for a peer: Baton's own HTTP/1.1 client
 // for HTTP/1.1 (and for HTTPS peers that choose http/1.1 by ALPN), and
-// net/http's HTTP/2 for h2c and for HTTPS peers that choose h2.
+// x/net/http2's for h2c and for HTTPS peers that choose h2.
 func newUpstream(p Peer, k peerKey, o Options) *upstream {
 	c := &connector{dialer: net.Dialer{Timeout: k.connectTimeout, KeepAlive: 30 * time.Second}, timeout: k.connectTimeout}
 	up := &upstream{peer: p, key: k}
 	switch k.scheme {
 	case SchemeH2C:
 		h1 := newH1Client(c.dialer1(k.address), k, o)
-		h2c := newH2Transport(k, o)
-		h2c.DialContext = c.dial
-		h2c.Protocols = new(http.Protocols)
-		h2c.Protocols.SetUnencryptedHTTP2(true) // prior knowledge, no Upgrade dance
+		h2c := newH2Client(k, c.dial) // prior knowledge, no Upgrade dance
 		up.rt, up.upgrades = h2c, h1
 		up.idle = []interface{ CloseIdleConnections() }{h1, h2c}
 	case SchemeHTTPS:
 		conf := upstreamTLS(k)
 		upgrades := newH1Client(c.dialer1TLS(k.address, withALPN(conf, "http/1.1")), k, o)
-		both := newH2Transport(k, o)
-		both.ForceAttemptHTTP2 = true
-		both.TLSNextProto = nil // let net/http wire its HTTP/2 for ALPN "h2"
 		bothALPN := withALPN(conf, "h2", "http/1.1")
-		sw := newALPNSwitch(newH1Client(c.dialer1TLS(k.address, bothALPN), k, o), both, c.dialTLS(bothALPN))
+		sw := newALPNSwitch(newH1Client(c.dialer1TLS(k.address, bothALPN), k, o), k, c.dialTLS(bothALPN))
 		up.rt, up.upgrades = sw, upgrades
 		up.idle = []interface{ CloseIdleConnections() }{upgrades, sw}
 	default:
@@ -208,24 +202,6 @@ func newUpstream(p Peer, k peerKey, o Options) *upstream {
 		up.idle = []interface{ CloseIdleConnections() }{h1}
 	}
 	return up
-}
-
-// newH2Transport is net/http's transport for the HTTP/2 peers (h2c, and
-// HTTPS peers that choose h2), without dialers set. ResponseHeaderTimeout
-// bounds the wait for response headers once the request is written.
-func newH2Transport(k peerKey, o Options) *http.Transport {
-	return &http.Transport{
-		Proxy:                 nil, // never an environment proxy between us and our peers
-		MaxIdleConnsPerHost:   o.MaxIdleConnsPerPeer,
-		IdleConnTimeout:       k.idleTimeout,
-		ResponseHeaderTimeout: k.responseTimeout,
-		DisableCompression:    true, // bodies pass through as they are
-		ExpectContinueTimeout: time.Second,
-		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
-		WriteBufferSize:       copyBufferSize,
-		ReadBufferSize:        copyBufferSize,
-		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
-	}
 }
 
 func upstreamTLS(k peerKey) *tls.Config {
@@ -242,6 +218,9 @@ func upstreamTLS(k peerKey) *tls.Config {
 		InsecureSkipVerify: k.insecure, //nolint:gosec // only when the Upstream asks for it
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+		// Full 16 KiB records from the start, each a write(2): an upload
+		// does not go out in segment-sized ones first (see the server's).
+		DynamicRecordSizingDisabled: true,
 	}
 }
 
