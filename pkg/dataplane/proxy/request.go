@@ -28,7 +28,7 @@ type attempt struct {
 // try sends the request to peer once. The attempt is returned by value so
 // that it lives on the caller's stack rather than the heap. The wait for
 // response headers is bounded by the client (the HTTP/1.1 client's read
-// deadline, net/http's ResponseHeaderTimeout for HTTP/2, both counted once
+// deadline, h2Client's timer for HTTP/2, both counted once
 // the request is written, so a slow upload is not a slow upstream); that
 // costs no context or timer per request.
 func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attempt, error) {
