@@ -3,10 +3,14 @@ package server_test
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,4 +228,33 @@ func TestExpectContinue(t *testing.T) {
 		t.Errorf("after the answer: %v, want EOF", err)
 	}
 	_ = c
+}
+
+// TestKeptRequestStringsSurviveLaterRequests: a handler may keep a
+// request's strings (a pool key made from the Host, a log line sent
+// later); the connection's next requests, whose heads are cut from the
+// same chunk, must not change them.
+func TestKeptRequestStringsSurviveLaterRequests(t *testing.T) {
+	var mu sync.Mutex // the race detector does not see the network order
+	var kept []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		kept = append(kept, r.URL.Path, r.Host, r.Header.Get("X-Seq"))
+	})
+	s := start(t, server.Options{}, cleartext("h", h))
+	const n = 200 // several chunks' worth
+	var raw strings.Builder
+	for i := range n {
+		fmt.Fprintf(&raw, "GET /p%d HTTP/1.1\r\nHost: h%d.test\r\nX-Seq: %d\r\n\r\n", i, i, i)
+	}
+	exchange(t, s.Addr("h").String(), raw.String(), n)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range n {
+		want := []string{fmt.Sprintf("/p%d", i), fmt.Sprintf("h%d.test", i), strconv.Itoa(i)}
+		if got := kept[3*i : 3*i+3]; !slices.Equal(got, want) {
+			t.Fatalf("request %d's strings became %q, want %q", i, got, want)
+		}
+	}
 }

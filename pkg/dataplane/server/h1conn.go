@@ -79,6 +79,7 @@ type h1conn struct {
 	pristine     http.Request // the per-connection fields of req
 	url          url.URL      // req.URL of a plain target (see parseTarget)
 	vals         []string     // the backing array of req.Header's values
+	strs         []byte       // the rest of the chunk heads' strings are cut from (see headString)
 	w            response
 	reqBody      *requestBody
 	local        any // the handler's, see response.ConnLocal
@@ -297,7 +298,7 @@ func (c *h1conn) release() {
 	c.w.release()
 	c.pristine.Header = nil // its storage too: newRequest makes another
 	*c.req = c.pristine     // drops the last request's strings and URL
-	c.url, c.vals = url.URL{}, nil
+	c.url, c.vals, c.strs = url.URL{}, nil, nil
 	releaseLocal(&c.local)
 }
 
