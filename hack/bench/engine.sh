@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # machine do not collide; BENCH_CASES picks cases (default: all).
 port=${BENCH_PORT_BASE:-18000}
 backend=127.0.0.1:$port front=127.0.0.1:$((port + 80)) tlsfront=127.0.0.1:$((port + 443)) h2cfront=127.0.0.1:$((port + 82))
+mallocs=127.0.0.1:$((port + 90)) # Baton's allocation count (benchproxy -mallocs-addr)
 cases=${BENCH_CASES:-keepalive conn-close resp-64k upload-1m tls-h1 h2c h2-tls}
 idle=${BENCH_IDLE_CONNECTIONS:-5000} # 0 skips the idle case
 dir=$out/engine
@@ -50,7 +51,7 @@ CONF
 
 start_baton() {
 	taskset -c 0 "$benchproxy" -listen "$front" -backend "$backend" \
-		-listen-tls "$tlsfront" -tls-cert "$dir/cert.pem" -tls-key "$dir/key.pem" 2>"$dir/baton.log" &
+		-listen-tls "$tlsfront" -tls-cert "$dir/cert.pem" -tls-key "$dir/key.pem" -mallocs-addr "$mallocs" 2>"$dir/baton.log" &
 	pids+=($!)
 	wait_port "$front"
 	proxy_pids="$!"
@@ -64,13 +65,23 @@ stop_proxy() {
 	for p in $proxy_pids; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
 }
 
+# mallocs_mark PROXY CASE WHEN: Baton's heap allocation count, kept in a
+# file, for allocations per request under load (the whole process: the
+# engine, routing, forwarding and the runtime's own).
+mallocs_mark() {
+	[ "$1" = baton ] || return 0
+	curl -fsS "http://$mallocs/" >"$dir/$2.mallocs.$3"
+}
+
 # wrk_case PROXY CASE URL [WRK ARGS]: prints "CASE PROXY rps p99 cpu_us_per_req requests errors".
 wrk_case() {
 	local proxy=$1 name=$2 url=$3; shift 3
 	taskset -c 1 wrk -t1 -c"$conns" -d2s "$@" "$url" >/dev/null # warm-up
 	local before after
 	before=$(cpu_ticks $proxy_pids)
+	mallocs_mark "$proxy" "$name" before
 	taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url" >"$dir/$name.$proxy.wrk"
+	mallocs_mark "$proxy" "$name" after
 	after=$(cpu_ticks $proxy_pids)
 	awk -v name="$name" -v proxy="$proxy" -v ticks=$((after - before)) -v hz="$tick_hz" '
 		/Requests\/sec/ { rps=$2 }
@@ -87,7 +98,9 @@ h2_case() {
 	taskset -c 1 h2load -t1 -c"$conns" -m8 -D 2 "$url" >/dev/null # warm-up
 	local before after
 	before=$(cpu_ticks $proxy_pids)
+	mallocs_mark "$proxy" "$name" before
 	taskset -c 1 h2load -t1 -c"$conns" -m8 -D "$secs" --log-file="$dir/$name.$proxy.log" "$url" >"$dir/$name.$proxy.h2load"
+	mallocs_mark "$proxy" "$name" after
 	after=$(cpu_ticks $proxy_pids)
 	local p99
 	p99=$(cut -f3 "$dir/$name.$proxy.log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", v[i]/1000}')
@@ -156,6 +169,14 @@ for r in "${results[@]}"; do
 	awk -v ng="$ng" 'function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
 		BEGIN { split(ng, n, " ") }
 		{ printf "%-11s %-6s %10s %10s %11s %12.2f %14.2f %10.2f %s\n", $1, $2, $3, $4, $5, $5/n[5], $3/n[3], ms($4)/ms(n[4]), ($7!="" ? "ERRORS:" substr($0, index($0, $7)) : "") }' <<<"$r"
+done
+
+printf '\n== issue #14 Baton heap allocations per request under load (whole process, runtime.MemStats.Mallocs)\n'
+for r in "${results[@]}"; do
+	read -r name proxy _ _ _ n _ <<<"$r"
+	[ "$proxy" = baton ] && [ "$n" -gt 0 ] || continue
+	awk -v c="$name" -v n="$n" -v b="$(cat "$dir/$name.mallocs.before")" -v a="$(cat "$dir/$name.mallocs.after")" \
+		'BEGIN { printf "%-11s %8.2f allocs/req\n", c, (a-b)/n }'
 done
 
 [ "$idle" -gt 0 ] || exit 0

@@ -6,9 +6,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -26,6 +29,8 @@ func main() {
 	socket := flag.String("handoff-socket", "", "take listeners from / offer them to another instance")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until the process stops")
 	accessLogPath := flag.String("access-log", "", "write a JSON access log to this file; none when empty")
+	memProfile := flag.String("memprofile", "", "record every allocation and write the allocation profile here when the process stops")
+	mallocsAddr := flag.String("mallocs-addr", "", "serve the process's heap allocation count (runtime.MemStats.Mallocs) on this address, for allocations per request")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if *cpuProfile != "" {
@@ -39,6 +44,13 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
+	if *memProfile != "" {
+		runtime.MemProfileRate = 1
+		defer writeAllocs(*memProfile)
+	}
+	if *mallocsAddr != "" {
+		go serveMallocs(*mallocsAddr)
+	}
 	dp := dataplane.New(dataplane.Options{HTTPAddr: *listen, HTTPSAddr: *listenTLS, HandoffSocket: *socket, GracePeriod: 10 * time.Second,
 		Logger: logger, AccessLog: openAccessLog(*accessLogPath, logger)})
 	snap := &snapshot.Snapshot{
@@ -79,4 +91,26 @@ func readCertificate(certFile, keyFile string) *snapshot.Certificate {
 		log.Fatal(err)
 	}
 	return &snapshot.Certificate{Hosts: []string{"*"}, CertPEM: cert, KeyPEM: key, Source: "bench/bench"}
+}
+
+// serveMallocs answers every request with the number of heap objects
+// allocated so far: the bench reads it before and after a run.
+func serveMallocs(addr string) {
+	err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintln(w, m.Mallocs)
+	}))
+	log.Fatal(err)
+}
+
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Fatal(err)
+	}
 }

@@ -29,6 +29,10 @@ var hostByte = func() (t [256]bool) {
 }()
 
 func isToken(c byte) bool { return tokenByte[c] }
+
+// IsToken reports whether c may appear in a field name or other token
+// (RFC 9110 tchar), for code that edits what this package parsed.
+func IsToken(c byte) bool { return tokenByte[c] }
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // isValueByte: field-vchar, SP or HTAB; obs-text (0x80-0xFF) is allowed.

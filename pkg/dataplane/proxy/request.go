@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // attempt is a request sent upstream and its answer.
@@ -463,12 +465,43 @@ func removeHopByHop(h http.Header) {
 			var name string
 			name, v, _ = strings.Cut(v, ",")
 			if name = strings.TrimSpace(name); name != "" {
-				h.Del(name)
+				delToken(h, name)
 			}
 		}
 	}
 	for _, name := range hopHeaders {
 		delete(h, name)
+	}
+}
+
+// delToken deletes the field a Connection option names. Options are
+// mostly "keep-alive" and "close", and usually no such field is there:
+// canonicalizing on the stack spares the request the string Header.Del
+// would allocate for it.
+func delToken(h http.Header, name string) {
+	var buf [64]byte
+	if len(name) > len(buf) {
+		h.Del(name)
+		return
+	}
+	key := buf[:len(name)]
+	upper := true
+	for i := range len(name) {
+		c := name[i]
+		if !h1.IsToken(c) {
+			h.Del(name) // textproto leaves such a name as it is
+			return
+		}
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		key[i], upper = c, c == '-'
+	}
+	if _, ok := h[string(key)]; ok { // a lookup by string(key) does not allocate
+		delete(h, string(key))
 	}
 }
 
