@@ -78,7 +78,7 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 	var added []*snapshot.VirtualHost
 	i, j := 0, 0
 	for i < len(prev.Hosts) || j < len(s.Hosts) {
-		switch k := compareHosts(prev.Hosts, s.Hosts, i, j); {
+		switch k := compareNamed(prev.Hosts, s.Hosts, i, j, hostName); {
 		case k < 0:
 			t.hosts.removeHost(prev.Hosts[i].Name)
 			i++
@@ -183,17 +183,21 @@ func usesAny(routes []snapshot.Route, names map[string]bool) bool {
 	return false
 }
 
-// compareHosts orders the i-th of a and the j-th of b, either past its end
-// counting as greater.
-func compareHosts(a, b []snapshot.VirtualHost, i, j int) int {
+// compareNamed orders the i-th of a and the j-th of b by name, either
+// past its end counting as greater: the step of a merge walk over two
+// lists sorted by name.
+func compareNamed[T any](a, b []T, i, j int, name func(*T) string) int {
 	switch {
 	case i >= len(a):
 		return 1
 	case j >= len(b):
 		return -1
 	}
-	return strings.Compare(a[i].Name, b[j].Name)
+	return strings.Compare(name(&a[i]), name(&b[j]))
 }
+
+func hostName(h *snapshot.VirtualHost) string  { return h.Name }
+func upstreamName(u *snapshot.Upstream) string { return u.Name }
 
 // sameRoutes tells whether b is a's very slice: the producer's promise
 // that nothing in it changed. A snapshot's routes are never modified.
@@ -310,7 +314,7 @@ func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Up
 	prev := ru.snap.Upstreams
 	i, j := 0, 0
 	for i < len(prev) || j < len(next) {
-		switch k := compareUpstreams(prev, next, i, j); {
+		switch k := compareNamed(prev, next, i, j, upstreamName); {
 		case k < 0:
 			removed = append(removed, prev[i].Name)
 			i++
@@ -341,18 +345,6 @@ func slotCount(ru *reuse, index map[string]int) int {
 
 func sameMap(a, b map[string]int) bool {
 	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
-}
-
-// compareUpstreams orders the i-th of a and the j-th of b by name, either
-// past its end counting as greater.
-func compareUpstreams(a, b []snapshot.Upstream, i, j int) int {
-	switch {
-	case i >= len(a):
-		return 1
-	case j >= len(b):
-		return -1
-	}
-	return strings.Compare(a[i].Name, b[j].Name)
 }
 
 // sameNames tells whether a and b name the same upstreams in the same

@@ -103,7 +103,7 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 		s.Hosts = append(s.Hosts, snapshot.VirtualHost{Name: name, Routes: routes})
 	}
 	slices.SortFunc(s.Hosts, func(a, b snapshot.VirtualHost) int {
-		return compareHosts([]snapshot.VirtualHost{a}, []snapshot.VirtualHost{b}, 0, 0)
+		return compareNamed([]snapshot.VirtualHost{a}, []snapshot.VirtualHost{b}, 0, 0, hostName)
 	})
 	if rng.IntN(2) == 0 {
 		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
