@@ -30,7 +30,8 @@ import (
 // Gateways a changed route names (or named) are attached and assembled
 // again, only the statuses of their routes are redone, and the sorted
 // lists of the Output are patched. A change to anything else (a Gateway,
-// GatewayClass, Namespace, grant, policy, ConfigMap, Secret or option)
+// GatewayClass, Namespace, grant, policy, a Secret a listener names, or
+// an option)
 // rebuilds every Gateway, reusing the routes' translations. So the result
 // equals Translate's (tests check that over random sequences of changes).
 // Each call still checks every route's version and dependencies and
@@ -90,9 +91,16 @@ func (c *Cache) Translate(in Input, backends *translate.Input) Output {
 
 // routesOf makes t, kept from the last call, translate in's routes with
 // in's backends; its other inputs are the same versions as in's.
+// ConfigMaps are read only for policies' CAs, by routes (whose versions
+// say when) and by the policies' statuses, which are redone each call.
 func (t *translator) routesOf(in Input) {
 	t.in.HTTPRoutes, t.in.GRPCRoutes = in.HTTPRoutes, in.GRPCRoutes
 	t.in.Backends, t.backends = in.Backends, in.Backends
+	t.in.ConfigMaps = in.ConfigMaps
+	clear(t.configMaps)
+	for i := range in.ConfigMaps {
+		t.configMaps[keyOf(&in.ConfigMaps[i])] = &in.ConfigMaps[i]
+	}
 }
 
 // routeMemo holds the routes a Cache translated, and while a call runs,
@@ -343,7 +351,8 @@ func upstreamVersion(up snapshot.Upstream, found bool) string {
 
 // restDigest is a digest of what the Gateways and listeners read besides
 // routes, whatever the order of the lists; false when some object has
-// no resourceVersion. Like the slices' digests, per-object hashes are
+// no resourceVersion. Of the Secrets, only those a listener names count:
+// routes record the ones they read (policies' CAs) themselves. Like the slices' digests, per-object hashes are
 // summed; a collision is a 64-bit hash collision.
 func restDigest(in *Input, backends *translate.Input) (uint64, bool) {
 	if backends == nil {
@@ -375,11 +384,35 @@ func restDigest(in *Input, backends *translate.Input) (uint64, bool) {
 	digestAll(in.GatewayClasses, "GatewayClass", add)
 	digestAll(in.Gateways, "Gateway", add)
 	digestAll(in.Namespaces, "Namespace", add)
-	digestAll(in.ConfigMaps, "ConfigMap", add)
 	digestAll(in.ReferenceGrants, "ReferenceGrant", add)
 	digestAll(in.BackendTLSPolicies, "BackendTLSPolicy", add)
-	digestAll(backends.Secrets, "Secret", add)
+	named := listenerSecrets(in.Gateways)
+	for i := range backends.Secrets {
+		if named[keyOf(&backends.Secrets[i])] {
+			add("Secret", &backends.Secrets[i])
+		}
+	}
 	return sum, ok
+}
+
+// listenerSecrets are the Secrets the Gateways' listeners name.
+func listenerSecrets(gws []gatewayv1.Gateway) map[types.NamespacedName]bool {
+	named := map[types.NamespacedName]bool{}
+	for i := range gws {
+		for _, l := range gws[i].Spec.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				key := types.NamespacedName{Namespace: gws[i].Namespace, Name: string(ref.Name)}
+				if ref.Namespace != nil {
+					key.Namespace = string(*ref.Namespace)
+				}
+				named[key] = true
+			}
+		}
+	}
+	return named
 }
 
 func digestAll[T any, P interface {
