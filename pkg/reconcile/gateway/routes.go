@@ -97,14 +97,16 @@ func translateRoutes[T any, P interface {
 	for i := range items {
 		r := P(&items[i])
 		spec := specOf(r)
-		gws := t.ourParents(spec.parents, r.GetNamespace())
-		if len(gws) == 0 {
-			continue
-		}
 		id := routeID{kind, keyOf(r)}
 		rt := t.memo.reuse(kind, r, spec.parents)
-		if st := o.routes[id]; rt != nil && st != nil && st.rt == rt && slices.Equal(st.gws, gws) {
+		// The same version names the same Gateways: o is new whenever
+		// the Gateways are.
+		if st := o.routes[id]; rt != nil && st != nil && st.rt == rt {
 			st.seen = o.epoch
+			continue
+		}
+		gws := t.ourParents(spec.parents, r.GetNamespace())
+		if len(gws) == 0 {
 			continue
 		}
 		if rt == nil {
