@@ -74,6 +74,27 @@ func BenchmarkOneRouteChange(b *testing.B) {
 	}
 }
 
+// BenchmarkOneGatewayChange: a Cache's build after one Gateway of n/10
+// changed, which attaches every route again (reusing their translations).
+func BenchmarkOneGatewayChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		in, backends := routesInput(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			c := NewCache()
+			c.Translate(in, &backends)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				g := &in.Gateways[i%len(in.Gateways)]
+				g.ResourceVersion = fmt.Sprint(i + 2)
+				if out := c.Translate(in, &backends); len(out.HTTPRoutes) != n {
+					b.Fatalf("%d routes", len(out.HTTPRoutes))
+				}
+			}
+		})
+	}
+}
+
 // routesInput is n versioned HTTPRoutes and Services, 10 routes per Gateway.
 func routesInput(n int) (Input, translate.Input) {
 	var objs []any

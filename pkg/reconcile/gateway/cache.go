@@ -69,14 +69,17 @@ func (c *Cache) Translate(in Input, backends *translate.Input) Output {
 	rest, restOK := restDigest(&in, backends)
 	if !ok || !restOK {
 		clear(c.memo.routes)
-		c.t = nil
+		c.t, c.out = nil, nil
 		return Translate(in)
 	}
 	c.memo.versions = v
 	c.memo.epoch++
 	var out Output
 	if c.t == nil || rest != c.rest {
-		c.t, c.out, c.rest = newTranslator(in), newOutputs(), rest
+		c.t, c.rest = newTranslator(in), rest
+		if c.out == nil {
+			c.out = newOutputs()
+		}
 		c.t.memo = &c.memo
 		c.rebuilds++
 		out = c.t.run(c.out, true)

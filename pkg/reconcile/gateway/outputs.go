@@ -25,6 +25,9 @@ type outputs struct {
 	// never written again; the next Output is a patched copy.
 	last  Output
 	epoch uint64
+	// newGateways says this call's Gateways are new: the routes' parents
+	// must be resolved again.
+	newGateways bool
 }
 
 // routeState is one route's translation and its part of the output.

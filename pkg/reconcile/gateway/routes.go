@@ -99,14 +99,18 @@ func translateRoutes[T any, P interface {
 		spec := specOf(r)
 		id := routeID{kind, keyOf(r)}
 		rt := t.memo.reuse(kind, r, spec.parents)
-		// The same version names the same Gateways: o is new whenever
-		// the Gateways are.
-		if st := o.routes[id]; rt != nil && st != nil && st.rt == rt {
+		st := o.routes[id]
+		// The same version names the same Gateways unless they are new.
+		if rt != nil && st != nil && st.rt == rt && !o.newGateways {
 			st.seen = o.epoch
 			continue
 		}
 		gws := t.ourParents(spec.parents, r.GetNamespace())
 		if len(gws) == 0 {
+			continue
+		}
+		if rt != nil && st != nil && st.rt == rt && slices.Equal(st.gws, gws) {
+			st.seen = o.epoch
 			continue
 		}
 		if rt == nil {

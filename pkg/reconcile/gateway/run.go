@@ -12,7 +12,8 @@ import (
 )
 
 // run updates o with in's routes and returns the Output. full says t's
-// Gateways are new (o is empty): every Gateway is assembled. Otherwise
+// Gateways are new: every Gateway is assembled, and every route's
+// parents are resolved again (its translation is kept). Otherwise
 // t's Gateways are those of the last call, whose inputs besides routes
 // and backends did not change, and only the Gateways that a changed route
 // names, or named, are attached again: numbering routes per Gateway keeps
@@ -20,9 +21,15 @@ import (
 func (t *translator) run(o *outputs, full bool) Output {
 	o.epoch++
 	ch := newChanges()
+	o.newGateways = full
 	if full {
-		o.last = Output{}
-		t.addGateways(t.classes(&o.last))
+		var classes Output
+		t.addGateways(t.classes(&classes))
+		o.last.Classes = classes.Classes
+		for k := range o.gateways {
+			ch.gateways[k] = true // patched away unless still ours
+		}
+		clear(o.gateways)
 		for k := range t.gateways {
 			ch.gateways[k] = true
 		}
