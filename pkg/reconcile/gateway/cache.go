@@ -361,17 +361,7 @@ func restDigest(in *Input, backends *translate.Input) (uint64, bool) {
 	if backends == nil {
 		return 0, false
 	}
-	var h maphash.Hash
-	h.SetSeed(digestSeed)
-	h.WriteString(string(in.ControllerName))
-	h.WriteString(in.AddressPool.String())
-	for _, ports := range [][]int{in.HTTPPorts, {-1}, in.HTTPSPorts} {
-		for _, p := range ports {
-			h.WriteString(strconv.Itoa(p) + ",")
-		}
-	}
-	sum := h.Sum64()
-	ok := true
+	sum, ok := settingsDigest(in), true
 	add := func(kind string, o metav1.Object) {
 		if o.GetResourceVersion() == "" {
 			ok = false
@@ -416,6 +406,20 @@ func listenerSecrets(gws []gatewayv1.Gateway) map[types.NamespacedName]bool {
 		}
 	}
 	return named
+}
+
+// settingsDigest is a digest of in's settings.
+func settingsDigest(in *Input) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	h.WriteString(string(in.ControllerName))
+	h.WriteString(in.AddressPool.String())
+	for _, ports := range [][]int{in.HTTPPorts, {-1}, in.HTTPSPorts} {
+		for _, p := range ports {
+			h.WriteString(strconv.Itoa(p) + ",")
+		}
+	}
+	return h.Sum64()
 }
 
 func digestAll[T any, P interface {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
@@ -273,4 +274,29 @@ func randomUpstream(rng *rand.Rand) any {
 		Endpoints: []v1alpha1.StaticEndpoint{{Address: pick(rng, "10.2.0.1", "10.2.0.2"), Port: 8080}},
 		Protocol:  pick(rng, v1alpha1.ProtocolHTTP1, v1alpha1.ProtocolH2C),
 	}}
+}
+
+// TestCacheSeesSettings: changing only a setting (the controller name,
+// the address pool, the ports) gives Translate's result, though no object
+// changed version.
+func TestCacheSeesSettings(t *testing.T) {
+	w := newWorld()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 30 {
+		w.change(rng)
+	}
+	for _, change := range []func(*Input){
+		func(in *Input) { in.HTTPPorts = []int{80} },
+		func(in *Input) { in.HTTPSPorts = nil },
+		func(in *Input) { in.AddressPool = netip.MustParsePrefix("10.99.0.0/30") },
+		func(in *Input) { in.ControllerName = "someone.else/gateway" },
+	} {
+		c := NewCache()
+		in, backends := inputAndBackends(w.objects()...)
+		c.Translate(in, &backends)
+		change(&in)
+		if got, want := mustJSON(c.Translate(in, &backends)), mustJSON(Translate(in)); got != want {
+			t.Fatalf("after a settings change\ngot  %s\nwant %s", got, want)
+		}
+	}
 }

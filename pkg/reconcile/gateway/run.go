@@ -101,7 +101,16 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 	out := o.last
 	out.HTTPRoutes = t.routeResults(o, ch, "HTTPRoute", out.HTTPRoutes)
 	out.GRPCRoutes = t.routeResults(o, ch, "GRPCRoute", out.GRPCRoutes)
-	out.GatewayStatuses = patched(out.GatewayStatuses, ch.gateways, func(r GatewayResult) types.NamespacedName { return r.Key }, compareKeys,
+	out.GatewayStatuses = gatewayStatuses(o, ch, out.GatewayStatuses)
+	out.Gateways = gatewaySnapshots(o, ch, out.Gateways)
+	out.Upstreams = upstreamList(o, ch, out.Upstreams)
+	out.BackendTLSPolicies = t.policyResults(o)
+	o.last = out
+	return out
+}
+
+func gatewayStatuses(o *outputs, ch *changes, last []GatewayResult) []GatewayResult {
+	return patched(last, ch.gateways, func(r GatewayResult) types.NamespacedName { return r.Key }, compareKeys,
 		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok },
 		func() []GatewayResult {
 			all := make([]GatewayResult, 0, len(o.gateways))
@@ -110,11 +119,15 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 			}
 			return all
 		})
-	names := map[string]bool{}
+}
+
+// gatewaySnapshots are sorted by snapshot name, namespace/name.
+func gatewaySnapshots(o *outputs, ch *changes, last []snapshot.Gateway) []snapshot.Gateway {
+	names := make(map[string]bool, len(ch.gateways))
 	for k := range ch.gateways {
 		names[k.String()] = true
 	}
-	out.Gateways = patched(out.Gateways, names, func(g snapshot.Gateway) string { return g.Name }, cmp.Compare[string],
+	return patched(last, names, func(g snapshot.Gateway) string { return g.Name }, cmp.Compare[string],
 		func(name string) (snapshot.Gateway, bool) {
 			g, ok := o.gateways[keyFromString(name)]
 			if !ok || g.snap == nil {
@@ -131,7 +144,10 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 			}
 			return all
 		})
-	out.Upstreams = patched(out.Upstreams, ch.upstreams, func(u snapshot.Upstream) string { return u.Name }, cmp.Compare[string],
+}
+
+func upstreamList(o *outputs, ch *changes, last []snapshot.Upstream) []snapshot.Upstream {
+	return patched(last, ch.upstreams, func(u snapshot.Upstream) string { return u.Name }, cmp.Compare[string],
 		func(name string) (snapshot.Upstream, bool) {
 			u, ok := o.upstreams[name]
 			if !ok {
@@ -146,9 +162,6 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 			}
 			return all
 		})
-	out.BackendTLSPolicies = t.policyResults(o)
-	o.last = out
-	return out
 }
 
 func (t *translator) routeResults(o *outputs, ch *changes, kind string, last []RouteResult) []RouteResult {
