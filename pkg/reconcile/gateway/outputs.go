@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"reflect"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -112,20 +113,24 @@ func (o *outputs) remove(id routeID, ch *changes) {
 	ch.routes[id] = true
 }
 
+// use counts n more (or fewer) routes naming u; the list changes only
+// when u is new, gone or different.
 func (o *outputs) use(u snapshot.Upstream, n int, ch *changes) {
 	e := o.upstreams[u.Name]
 	if e == nil {
 		e = &upstreamUse{}
 		o.upstreams[u.Name] = e
+		ch.upstreams[u.Name] = true
 	}
-	if n > 0 {
+	if n > 0 && !reflect.DeepEqual(e.up, u) {
 		e.up = u
+		ch.upstreams[u.Name] = true
 	}
 	e.uses += n
 	if e.uses == 0 {
 		delete(o.upstreams, u.Name)
+		ch.upstreams[u.Name] = true
 	}
-	ch.upstreams[u.Name] = true
 }
 
 // removeUnseen forgets the routes this call did not see: deleted, or no
