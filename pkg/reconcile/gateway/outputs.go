@@ -117,14 +117,16 @@ func (o *outputs) remove(id routeID, ch *changes) {
 // when u is new, gone or different.
 func (o *outputs) use(u snapshot.Upstream, n int, ch *changes) {
 	e := o.upstreams[u.Name]
-	if e == nil {
-		e = &upstreamUse{}
+	switch {
+	case e == nil:
+		e = &upstreamUse{up: u}
 		o.upstreams[u.Name] = e
 		ch.upstreams[u.Name] = true
-	}
-	if n > 0 && !reflect.DeepEqual(e.up, u) {
+	case n > 0 && !ch.upstreams[u.Name] && !reflect.DeepEqual(e.up, u):
 		e.up = u
 		ch.upstreams[u.Name] = true
+	case n > 0:
+		e.up = u
 	}
 	e.uses += n
 	if e.uses == 0 {
