@@ -131,11 +131,12 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 // use that the Ingress routes do not (an upstream both use has one name and
 // the same content, so it is listed once). The result is a new snapshot: s
 // belongs to the translate Cache, which hands it out again while no
-// Ingress-side object changes. The Gateway API side lists every object;
-// its gateway.Cache translates again only the routes that changed or read
-// an object that did, but attaching routes, the Gateways and the statuses
-// are redone on each change: its work per change still grows with the
-// cluster, if more slowly than a full translation's.
+// Ingress-side object changes. The Gateway API side lists every object and
+// builds a Resolver of every Service; its gateway.Cache translates again
+// only the routes that changed or read an object that did, and re-attaches
+// only the Gateways they name, but it checks every route's version: its
+// work per change still grows with the cluster, if far more slowly than a
+// full translation's.
 func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*snapshot.Snapshot, *gateway.Output, error) {
 	if !c.gatewayAPI.enabled {
 		return s, nil, nil

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 
@@ -25,38 +24,22 @@ func (t *translator) parentGateway(ref *gatewayv1.ParentReference, routeNS strin
 	return t.gateways[key]
 }
 
-func (t *translator) refersToUs(refs []gatewayv1.ParentReference, ns string) bool {
-	return slices.ContainsFunc(refs, func(r gatewayv1.ParentReference) bool { return t.parentGateway(&r, ns) != nil })
-}
-
-// attachAll attaches every route to its parents and reports per parent.
-func (t *translator) attachAll(rts []*routeTranslation) []RouteResult {
-	out := make([]RouteResult, 0, len(rts))
-	for _, rt := range rts {
-		res := RouteResult{Key: rt.key}
-		for i := range rt.parents {
-			ref := &rt.parents[i]
-			if gw := t.parentGateway(ref, rt.key.Namespace); gw != nil {
-				res.Parents = append(res.Parents, t.attach(rt, gw, ref))
-			}
+// ourParents are the keys of our Gateways refs name, each once.
+func (t *translator) ourParents(refs []gatewayv1.ParentReference, ns string) []types.NamespacedName {
+	var out []types.NamespacedName
+	for i := range refs {
+		if gw := t.parentGateway(&refs[i], ns); gw != nil && !slices.Contains(out, gw.key) {
+			out = append(out, gw.key)
 		}
-		out = append(out, res)
 	}
-	slices.SortFunc(out, func(a, b RouteResult) int {
-		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
-	})
 	return out
 }
 
-// attach adds rt's routes to the listeners of gw that ref selects, allow
-// it and share a hostname with it, and reports the outcome.
-func (t *translator) attach(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) gatewayv1.RouteParentStatus {
-	accepted := t.attachTo(rt, gw, ref)
+// parentStatus is rt's status on gw through ref, and whether it attached.
+func (t *translator) parentStatus(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) (gatewayv1.RouteParentStatus, bool) {
+	accepted, _ := t.attachments(rt, gw, ref)
 	if accepted == nil && rt.allDropped {
 		accepted = rt.unsupported
-	}
-	if accepted == nil && !slices.Contains(rt.accepted, gw.key) {
-		rt.accepted = append(rt.accepted, gw.key)
 	}
 	gen := rt.obj.GetGeneration()
 	conds := []metav1.Condition{
@@ -67,11 +50,31 @@ func (t *translator) attach(rt *routeTranslation, gw *gateway, ref *gatewayv1.Pa
 		conds = append(conds, condition(gatewayv1.RouteConditionPartiallyInvalid, true, rt.unsupported.reason,
 			"rules were dropped: "+rt.unsupported.message, gen))
 	}
-	return gatewayv1.RouteParentStatus{ParentRef: *ref, ControllerName: t.ctrl, Conditions: conds}
+	return gatewayv1.RouteParentStatus{ParentRef: *ref, ControllerName: t.ctrl, Conditions: conds}, accepted == nil
 }
 
-// attachTo returns why rt cannot attach to gw through ref, or attaches it.
-func (t *translator) attachTo(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) *problem {
+// attachment is a listener a route attaches to, and the hosts it serves
+// the route's routes on there.
+type attachment struct {
+	l     *listener
+	hosts []string
+}
+
+// attachAll adds routes to the listeners and hosts of to.
+func attachAll(to []attachment, routes []snapshot.Route) {
+	for _, a := range to {
+		a.l.attached++
+		for _, h := range a.hosts {
+			a.l.hosts[h] = append(a.l.hosts[h], routes...)
+		}
+	}
+}
+
+// attachments returns why rt cannot attach to gw through ref, or where it
+// attaches: the listeners of gw that ref selects, allow it and share a
+// hostname with it. It changes nothing, so that a route's status can be
+// computed without attaching it again.
+func (t *translator) attachments(rt *routeTranslation, gw *gateway, ref *gatewayv1.ParentReference) (*problem, []attachment) {
 	var selected, allowed []*listener
 	for _, l := range gw.listeners {
 		if (ref.SectionName == nil || *ref.SectionName == l.spec.Name) && (ref.Port == nil || *ref.Port == l.spec.Port) {
@@ -79,7 +82,7 @@ func (t *translator) attachTo(rt *routeTranslation, gw *gateway, ref *gatewayv1.
 		}
 	}
 	if len(selected) == 0 {
-		return problemf(gatewayv1.RouteReasonNoMatchingParent, "Gateway %s has no listener the parentRef selects", gw.key)
+		return problemf(gatewayv1.RouteReasonNoMatchingParent, "Gateway %s has no listener the parentRef selects", gw.key), nil
 	}
 	for _, l := range selected {
 		if t.allows(gw, l, rt) {
@@ -87,24 +90,20 @@ func (t *translator) attachTo(rt *routeTranslation, gw *gateway, ref *gatewayv1.
 		}
 	}
 	if len(allowed) == 0 {
-		return problemf(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows this route", gw.key)
+		return problemf(gatewayv1.RouteReasonNotAllowedByListeners, "no listener of Gateway %s allows this route", gw.key), nil
 	}
-	attached := false
+	var to []attachment
 	for _, l := range allowed {
 		hosts := intersect(l.hostname, rt.hostnames)
 		if len(hosts) == 0 || rt.allDropped {
 			continue
 		}
-		attached = true
-		l.attached++
-		for _, h := range hosts {
-			l.hosts[h] = append(l.hosts[h], rt.routes...)
-		}
+		to = append(to, attachment{l, hosts})
 	}
-	if !attached && !rt.allDropped {
-		return problemf(gatewayv1.RouteReasonNoMatchingListenerHostname, "no listener hostname matches the route's hostnames")
+	if len(to) == 0 && !rt.allDropped {
+		return problemf(gatewayv1.RouteReasonNoMatchingListenerHostname, "no listener hostname matches the route's hostnames"), nil
 	}
-	return nil
+	return nil, to
 }
 
 // allows applies a listener's allowedRoutes to rt.

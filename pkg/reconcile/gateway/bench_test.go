@@ -63,8 +63,9 @@ func BenchmarkOneRouteChange(b *testing.B) {
 				b.ResetTimer()
 				for i := range b.N {
 					r := &in.HTTPRoutes[i%n]
-					r.ResourceVersion = fmt.Sprint(i + 2)
-					r.Spec.Rules[0].Matches[0].Path.Value = ptr(fmt.Sprintf("/a%d", i))
+					v := nextVersion()
+					r.ResourceVersion = v
+					r.Spec.Rules[0].Matches[0].Path.Value = ptr("/a" + v)
 					if out := build(); len(out.HTTPRoutes) != n {
 						b.Fatalf("%d routes", len(out.HTTPRoutes))
 					}
@@ -72,6 +73,37 @@ func BenchmarkOneRouteChange(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkOneGatewayChange: a Cache's build after one Gateway of n/10
+// changed, which attaches every route again (reusing their translations).
+func BenchmarkOneGatewayChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		in, backends := routesInput(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			c := NewCache()
+			c.Translate(in, &backends)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				g := &in.Gateways[i%len(in.Gateways)]
+				g.ResourceVersion = nextVersion()
+				if out := c.Translate(in, &backends); len(out.HTTPRoutes) != n {
+					b.Fatalf("%d routes", len(out.HTTPRoutes))
+				}
+			}
+		})
+	}
+}
+
+// benchVersions numbers the versions benchmarks give what they change:
+// a version seen before (by another run or mode sharing the input) would
+// be a build where nothing changed.
+var benchVersions int
+
+func nextVersion() string {
+	benchVersions++
+	return fmt.Sprint("bench-", benchVersions)
 }
 
 // routesInput is n versioned HTTPRoutes and Services, 10 routes per Gateway.

@@ -25,17 +25,31 @@ import (
 // namespace, the BackendTLSPolicies when it names a Service, and the CA
 // ConfigMaps and Secrets of the policies it applied.
 //
-// Everything else is still done on every call: numbering the routes,
-// attaching them to the Gateways' listeners (which depends on every
-// Gateway, Namespace and route), the Gateways' snapshots and every
-// status. So the result equals Translate's (tests check that over random
-// sequences of changes), but a call still costs something per route.
+// While nothing but routes and what they read (Services, slices,
+// Upstreams) changed, it also keeps the rest of the output: only the
+// Gateways a changed route names (or named) are attached and assembled
+// again, only the statuses of their routes are redone, and the sorted
+// lists of the Output are patched. A change to anything else (a Gateway,
+// GatewayClass, Namespace, grant, policy, a Secret a listener names, or
+// an option)
+// rebuilds every Gateway, reusing the routes' translations. So the result
+// equals Translate's (tests check that over random sequences of changes).
+// Each call still checks every route's version and dependencies and
+// indexes the versions of every object: cheap, but per object.
 //
 // Objects without a resourceVersion, as in some tests, turn reuse off for
 // that call. A Cache is for one goroutine at a time.
 type Cache struct {
 	memo          routeMemo
 	allowLoopback bool
+	// t and out are the last call's translator (its Gateways) and
+	// outputs; rest the digest of the inputs they depend on besides
+	// routes and what routes read.
+	t    *translator
+	out  *outputs
+	rest uint64
+	// rebuilds counts the calls that rebuilt every Gateway, for tests.
+	rebuilds int
 }
 
 // NewCache returns an empty Cache.
@@ -50,19 +64,46 @@ func (c *Cache) Translate(in Input, backends *translate.Input) Output {
 	if ok && backends.AllowLoopbackEndpoints != c.allowLoopback {
 		clear(c.memo.routes) // endpoints were filtered by the other policy
 		c.allowLoopback = backends.AllowLoopbackEndpoints
+		c.t = nil
 	}
-	if !ok {
+	rest, restOK := restDigest(&in, backends)
+	if !ok || !restOK {
 		clear(c.memo.routes)
+		c.t, c.out = nil, nil
 		return Translate(in)
 	}
 	c.memo.versions = v
 	c.memo.epoch++
-	t := newTranslator(in)
-	t.memo = &c.memo
-	out := t.run()
+	var out Output
+	if c.t == nil || rest != c.rest {
+		c.t, c.rest = newTranslator(in), rest
+		if c.out == nil {
+			c.out = newOutputs()
+		}
+		c.t.memo = &c.memo
+		c.rebuilds++
+		out = c.t.run(c.out, true)
+	} else {
+		c.t.routesOf(in)
+		out = c.t.run(c.out, false)
+	}
 	c.memo.forgetUnseen()
 	c.memo.versions = nil
 	return out
+}
+
+// routesOf makes t, kept from the last call, translate in's routes with
+// in's backends; its other inputs are the same versions as in's.
+// ConfigMaps are read only for policies' CAs, by routes (whose versions
+// say when) and by the policies' statuses, which are redone each call.
+func (t *translator) routesOf(in Input) {
+	t.in.HTTPRoutes, t.in.GRPCRoutes = in.HTTPRoutes, in.GRPCRoutes
+	t.in.Backends, t.backends = in.Backends, in.Backends
+	t.in.ConfigMaps = in.ConfigMaps
+	clear(t.configMaps)
+	for i := range in.ConfigMaps {
+		t.configMaps[keyOf(&in.ConfigMaps[i])] = &in.ConfigMaps[i]
+	}
 }
 
 // routeMemo holds the routes a Cache translated, and while a call runs,
@@ -309,4 +350,83 @@ func upstreamVersion(up snapshot.Upstream, found bool) string {
 		return "unversioned" + strconv.Itoa(rand.Int()) // never equal: translate again
 	}
 	return string(b)
+}
+
+// restDigest is a digest of what the Gateways and listeners read besides
+// routes, whatever the order of the lists; false when some object has
+// no resourceVersion. Of the Secrets, only those a listener names count:
+// routes record the ones they read (policies' CAs) themselves. Like the slices' digests, per-object hashes are
+// summed; a collision is a 64-bit hash collision.
+func restDigest(in *Input, backends *translate.Input) (uint64, bool) {
+	if backends == nil {
+		return 0, false
+	}
+	sum, ok := settingsDigest(in), true
+	add := func(kind string, o metav1.Object) {
+		if o.GetResourceVersion() == "" {
+			ok = false
+		}
+		var h maphash.Hash
+		h.SetSeed(digestSeed)
+		for _, part := range []string{kind, o.GetNamespace(), o.GetName(), string(o.GetUID()), o.GetResourceVersion()} {
+			h.WriteString(part)
+			h.WriteByte(0)
+		}
+		sum += h.Sum64()
+	}
+	digestAll(in.GatewayClasses, "GatewayClass", add)
+	digestAll(in.Gateways, "Gateway", add)
+	digestAll(in.Namespaces, "Namespace", add)
+	digestAll(in.ReferenceGrants, "ReferenceGrant", add)
+	digestAll(in.BackendTLSPolicies, "BackendTLSPolicy", add)
+	named := listenerSecrets(in.Gateways)
+	for i := range backends.Secrets {
+		if named[keyOf(&backends.Secrets[i])] {
+			add("Secret", &backends.Secrets[i])
+		}
+	}
+	return sum, ok
+}
+
+// listenerSecrets are the Secrets the Gateways' listeners name.
+func listenerSecrets(gws []gatewayv1.Gateway) map[types.NamespacedName]bool {
+	named := map[types.NamespacedName]bool{}
+	for i := range gws {
+		for _, l := range gws[i].Spec.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				key := types.NamespacedName{Namespace: gws[i].Namespace, Name: string(ref.Name)}
+				if ref.Namespace != nil {
+					key.Namespace = string(*ref.Namespace)
+				}
+				named[key] = true
+			}
+		}
+	}
+	return named
+}
+
+// settingsDigest is a digest of in's settings.
+func settingsDigest(in *Input) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	h.WriteString(string(in.ControllerName))
+	h.WriteString(in.AddressPool.String())
+	for _, ports := range [][]int{in.HTTPPorts, {-1}, in.HTTPSPorts} {
+		for _, p := range ports {
+			h.WriteString(strconv.Itoa(p) + ",")
+		}
+	}
+	return h.Sum64()
+}
+
+func digestAll[T any, P interface {
+	*T
+	metav1.Object
+}](items []T, kind string, add func(string, metav1.Object)) {
+	for i := range items {
+		add(kind, P(&items[i]))
+	}
 }

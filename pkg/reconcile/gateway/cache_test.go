@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
@@ -19,11 +20,13 @@ import (
 
 // TestCacheEqualsTranslate: over random sequences of changes (add,
 // update, delete of Gateways, routes, grants, Services and their slices,
-// Upstreams, policies, CA ConfigMaps, Namespace labels), the Cache's
+// Upstreams, policies, CA ConfigMaps, listener Secrets, GatewayClasses, Namespace
+// labels), the Cache's
 // output, snapshot part and statuses, equals Translate's of the same
-// input; and the Cache does reuse routes, or it would prove nothing.
+// input; and the Cache does reuse routes and does keep the Gateways
+// between calls, or it would prove nothing.
 func TestCacheEqualsTranslate(t *testing.T) {
-	reused := 0
+	reused, calls, rebuilds := 0, 0, 0
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		w := newWorld()
@@ -39,9 +42,13 @@ func TestCacheEqualsTranslate(t *testing.T) {
 			}
 		}
 		reused += c.memo.reused
+		calls, rebuilds = calls+40, rebuilds+c.rebuilds
 	}
 	if reused == 0 {
 		t.Fatal("the Cache never reused a route")
+	}
+	if rebuilds == calls || rebuilds == 0 {
+		t.Fatalf("the Cache rebuilt every Gateway in %d calls of %d: both ways must be tested", rebuilds, calls)
 	}
 }
 
@@ -161,6 +168,8 @@ func newWorld() *world {
 		return corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": pick(rng, string(testCert.CertPEM), "junk")}}
 	}))
 	w.add(maybe(func(rng *rand.Rand) any { return randomUpstream(rng) }))
+	w.add(maybe(func(*rand.Rand) any { return tlsSecret("team", "cert") }))
+	w.add(maybe(func(rng *rand.Rand) any { return class("second", pick(rng, ControllerName, "someone.else/gateway")) }))
 	for _, ns := range []string{"team", "other"} {
 		w.add(func(rng *rand.Rand) any {
 			return namespace(ns, pick(rng, map[string]string{}, map[string]string{"gw": "yes"}))
@@ -186,7 +195,13 @@ func randomGateway(rng *rand.Rand, ns, name string) any {
 	if rng.IntN(2) == 0 {
 		opts = append(opts, httpListener("alt", pick[int32](rng, 8080, 81), allowFrom(gatewayv1.NamespacesFromAll, nil)))
 	}
-	return gw(ns, name, rng.IntN(2), opts...)
+	if rng.IntN(2) == 0 {
+		opts = append(opts, httpsListener("tls", 443, []gatewayv1.SecretObjectReference{secretRef("team", "cert")},
+			allowFrom(gatewayv1.NamespacesFromAll, nil)))
+	}
+	g := gw(ns, name, rng.IntN(2), opts...)
+	g.Spec.GatewayClassName = pick[gatewayv1.ObjectName](rng, ourClass, ourClass, "second")
+	return g
 }
 
 func randomRoute(rng *rand.Rand, ns, name string) any {
@@ -259,4 +274,29 @@ func randomUpstream(rng *rand.Rand) any {
 		Endpoints: []v1alpha1.StaticEndpoint{{Address: pick(rng, "10.2.0.1", "10.2.0.2"), Port: 8080}},
 		Protocol:  pick(rng, v1alpha1.ProtocolHTTP1, v1alpha1.ProtocolH2C),
 	}}
+}
+
+// TestCacheSeesSettings: changing only a setting (the controller name,
+// the address pool, the ports) gives Translate's result, though no object
+// changed version.
+func TestCacheSeesSettings(t *testing.T) {
+	w := newWorld()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 30 {
+		w.change(rng)
+	}
+	for _, change := range []func(*Input){
+		func(in *Input) { in.HTTPPorts = []int{80} },
+		func(in *Input) { in.HTTPSPorts = nil },
+		func(in *Input) { in.AddressPool = netip.MustParsePrefix("10.99.0.0/30") },
+		func(in *Input) { in.ControllerName = "someone.else/gateway" },
+	} {
+		c := NewCache()
+		in, backends := inputAndBackends(w.objects()...)
+		c.Translate(in, &backends)
+		change(&in)
+		if got, want := mustJSON(c.Translate(in, &backends)), mustJSON(Translate(in)); got != want {
+			t.Fatalf("after a settings change\ngot  %s\nwant %s", got, want)
+		}
+	}
 }

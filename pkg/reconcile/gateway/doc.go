@@ -14,9 +14,16 @@
 // own validator (snapshot.CheckRoute) before it is emitted; a rule it
 // refuses is dropped and reported on the route (UnsupportedValue).
 //
+// Routes are numbered (snapshot.Route.Order, the last tie-break of
+// precedence) per Gateway, HTTPRoutes then GRPCRoutes, oldest first: order
+// only matters among the routes of one host, and numbering per Gateway
+// keeps one route's change from renumbering every later route.
+//
 // A Cache gives the same result as Translate but translates again only the
-// routes that changed or read an object that changed; attaching routes,
-// the Gateways and the statuses are still redone on every call.
+// routes that changed or read an object that changed, and while only
+// routes and their backends change, attaches and assembles again only the
+// Gateways those routes name and redoes only those Gateways' and routes'
+// statuses. It still checks every route's version on each call.
 //
 // Conditions carry the object's generation and a zero lastTransitionTime:
 // the status writer keeps the old time unless the status flips.

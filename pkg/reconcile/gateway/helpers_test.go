@@ -286,9 +286,10 @@ func input(objs ...any) Input {
 }
 
 // inputAndBackends is input and the objects its Backends resolve from.
+// Our class is versioned, so that a Cache can tell it did not change.
 func inputAndBackends(objs ...any) (Input, translate.Input) {
 	in := Input{AddressPool: pool, HTTPPorts: []int{80, 8080}, HTTPSPorts: []int{443},
-		GatewayClasses: []gatewayv1.GatewayClass{class(ourClass, ControllerName)}}
+		GatewayClasses: []gatewayv1.GatewayClass{stamp(class(ourClass, ControllerName), "our-class", "1").(gatewayv1.GatewayClass)}}
 	var res translate.Input
 	for _, o := range flatten(objs) {
 		switch o := o.(type) {

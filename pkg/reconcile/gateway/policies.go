@@ -15,19 +15,27 @@ import (
 // Accepted (NoValidCACertificate): its backends fail closed. A policy that
 // served nothing because an older one took its target is not Accepted
 // (Conflicted) on the Gateways of the one that did.
-func (t *translator) policyResults() []PolicyResult {
+func (t *translator) policyResults(o *outputs) []PolicyResult {
+	t.policyProblem = map[*gatewayv1.BackendTLSPolicy]*problem{}
 	gateways := map[*gatewayv1.BackendTLSPolicy][]types.NamespacedName{}
-	for p, rts := range t.policyUse {
-		for _, rt := range rts {
-			gateways[p] = appendNew(gateways[p], rt.accepted...)
+	used := map[*gatewayv1.BackendTLSPolicy]bool{}
+	for _, st := range o.policyUsers() {
+		for _, pu := range st.rt.policies {
+			p := t.policyByKey[pu.key]
+			used[p] = true
+			gateways[p] = appendNew(gateways[p], st.accepted...)
+			if pu.problem != nil && t.policyProblem[p] == nil {
+				t.policyProblem[p] = pu.problem
+			}
 		}
 	}
 	var out []PolicyResult
-	for p, gws := range gateways {
+	for p := range used {
+		gws := gateways[p]
 		out = append(out, t.policyResult(p, gws, t.policyConditions(p)))
 	}
 	for p, winners := range t.policyLost {
-		if t.policyUse[p] != nil {
+		if used[p] {
 			continue
 		}
 		var gws []types.NamespacedName
@@ -55,6 +63,17 @@ func (t *translator) policyResult(p *gatewayv1.BackendTLSPolicy, gws []types.Nam
 		})
 	}
 	return res
+}
+
+// policyUsers are the routes that applied a policy, in the order in which
+// the first problem with a policy's CA references is reported.
+func (o *outputs) policyUsers() []*routeState {
+	out := make([]*routeState, 0, len(o.withPolicies))
+	for id := range o.withPolicies {
+		out = append(out, o.routes[id])
+	}
+	slices.SortFunc(out, compareRoutes)
+	return out
 }
 
 func appendNew(have []types.NamespacedName, more ...types.NamespacedName) []types.NamespacedName {

@@ -22,16 +22,14 @@ type routeTranslation struct {
 	routes    []snapshot.Route
 	// refs is the first reference problem (ResolvedRefs False).
 	refs *problem
-	// accepted are the Gateways the route attached to.
-	accepted []types.NamespacedName
 	// unsupported is the first rule dropped; allDropped says no rule
 	// was left (Accepted False).
 	unsupported *problem
 	allDropped  bool
 	// orders counts the order numbers the routes took (a rule dropped
 	// after some of its matches were numbered keeps their numbers); the
-	// Order of routes counts from 0 until the route is numbered among the
-	// others (see absorb).
+	// Order of routes counts from 0 until the route is numbered among
+	// those of a Gateway (see numbered).
 	orders int
 	// uses are the upstreams the routes name, policies the
 	// BackendTLSPolicies applied to them, and deps the objects besides
@@ -39,9 +37,6 @@ type routeTranslation struct {
 	uses     []snapshot.Upstream
 	policies []policyUse
 	deps     []dependency
-	// shifted are routes numbered from shiftedBase (see numbered).
-	shifted     []snapshot.Route
-	shiftedBase int
 }
 
 // policyUse is a BackendTLSPolicy a route applied, and the first problem
@@ -91,20 +86,33 @@ type routeSpec[Rule any] struct {
 	rules     []Rule
 }
 
-// translateRoutes translates the routes of one kind that name our
-// Gateways, oldest first, each rule by translateRule.
+// translateRoutes records in o the translation of each route of one kind
+// that names our Gateways, each rule by translateRule; a Cache's
+// translation is reused while neither the route nor what it read changed.
 func translateRoutes[T any, P interface {
 	*T
 	metav1.Object
-}, Rule any](t *translator, items []T, kind string, specOf func(P) routeSpec[Rule],
-	translateRule func(*routeTranslation, *Rule) ([]snapshot.Route, *problem)) []*routeTranslation {
-	var out []*routeTranslation
-	for _, r := range sortedByAge[T, P](items) {
+}, Rule any](t *translator, o *outputs, ch *changes, items []T, kind string, specOf func(P) routeSpec[Rule],
+	translateRule func(*routeTranslation, *Rule) ([]snapshot.Route, *problem)) {
+	for i := range items {
+		r := P(&items[i])
 		spec := specOf(r)
-		if !t.refersToUs(spec.parents, r.GetNamespace()) {
+		id := routeID{kind, keyOf(r)}
+		rt := t.memo.reuse(kind, r, spec.parents)
+		st := o.routes[id]
+		// The same version names the same Gateways unless they are new.
+		if rt != nil && st != nil && st.rt == rt && !o.newGateways {
+			st.seen = o.epoch
 			continue
 		}
-		rt := t.memo.reuse(kind, r, spec.parents)
+		gws := t.ourParents(spec.parents, r.GetNamespace())
+		if len(gws) == 0 {
+			continue
+		}
+		if rt != nil && st != nil && st.rt == rt && slices.Equal(st.gws, gws) {
+			st.seen = o.epoch
+			continue
+		}
 		if rt == nil {
 			rt = newRouteTranslation(r, kind, spec.parents, spec.hostnames)
 			for i := range spec.rules {
@@ -112,29 +120,25 @@ func translateRoutes[T any, P interface {
 			}
 			t.memo.remember(rt.finish(len(spec.rules)))
 		}
-		out = append(out, t.absorb(rt))
+		o.set(id, rt, gws, ch)
 	}
-	return out
 }
 
-// numbered is rt's routes with their Order counted from base; the copy is
-// kept while base stays the same.
+// numbered is rt's routes with their Order counted from base, a copy
+// unless base is 0: rt may be a Cache's.
 func (rt *routeTranslation) numbered(base int) []snapshot.Route {
 	if base == 0 {
 		return rt.routes
 	}
-	if rt.shiftedBase != base || len(rt.shifted) != len(rt.routes) {
-		rt.shifted = slices.Clone(rt.routes)
-		for i := range rt.shifted {
-			rt.shifted[i].Order += base
-		}
-		rt.shiftedBase = base
+	out := slices.Clone(rt.routes)
+	for i := range out {
+		out[i].Order += base
 	}
-	return rt.shifted
+	return out
 }
 
-func httpRoutes(t *translator, items []gatewayv1.HTTPRoute) []*routeTranslation {
-	return translateRoutes(t, items, "HTTPRoute", func(r *gatewayv1.HTTPRoute) routeSpec[gatewayv1.HTTPRouteRule] {
+func httpRoutes(t *translator, o *outputs, ch *changes, items []gatewayv1.HTTPRoute) {
+	translateRoutes(t, o, ch, items, "HTTPRoute", func(r *gatewayv1.HTTPRoute) routeSpec[gatewayv1.HTTPRouteRule] {
 		return routeSpec[gatewayv1.HTTPRouteRule]{r.Spec.ParentRefs, r.Spec.Hostnames, r.Spec.Rules}
 	}, t.httpRule)
 }

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
@@ -23,41 +22,21 @@ type translator struct {
 	policies map[policyTarget]*gatewayv1.BackendTLSPolicy
 	// policyByKey finds the policies routes applied (see absorb).
 	policyByKey map[types.NamespacedName]*gatewayv1.BackendTLSPolicy
+	// policyProblem is the first problem with each policy's CA references.
+	policyProblem map[*gatewayv1.BackendTLSPolicy]*problem
 	// policyLost are the policies that lost a target to older ones.
 	policyLost map[*gatewayv1.BackendTLSPolicy][]*gatewayv1.BackendTLSPolicy
 	namespaces map[string]labels.Set
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
 	// gateways are those of our accepted classes, by key.
 	gateways map[types.NamespacedName]*gateway
-	// policyUse lists the routes each BackendTLSPolicy served a backend
-	// of, and policyProblem the first problem with its CA references.
-	policyUse     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation
-	policyProblem map[*gatewayv1.BackendTLSPolicy]*problem
-	// used are the upstreams the emitted routes name.
-	used map[string]snapshot.Upstream
-	// order numbers routes in the spec's tie-break order: oldest route,
-	// then namespace/name, then rule and match index.
-	order int
 	// memo, when a Cache translates, holds the routes it can reuse.
 	memo *routeMemo
 }
 
 // Translate builds the Gateways of the snapshot and every status.
 func Translate(in Input) Output {
-	return newTranslator(in).run()
-}
-
-func (t *translator) run() Output {
-	in := t.in
-	var out Output
-	classes := t.classes(&out)
-	t.addGateways(classes)
-	out.HTTPRoutes = t.attachAll(httpRoutes(t, in.HTTPRoutes))
-	out.GRPCRoutes = t.attachAll(grpcRoutes(t, in.GRPCRoutes))
-	out.Gateways, out.GatewayStatuses = t.assemble()
-	out.BackendTLSPolicies = t.policyResults()
-	out.Upstreams = sortedUpstreams(t.used)
-	return out
+	return newTranslator(in).run(newOutputs(), true)
 }
 
 func newTranslator(in Input) *translator {
@@ -72,10 +51,6 @@ func newTranslator(in Input) *translator {
 		namespaces: map[string]labels.Set{},
 		configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
 		gateways:   map[types.NamespacedName]*gateway{},
-		used:       map[string]snapshot.Upstream{},
-
-		policyUse:     map[*gatewayv1.BackendTLSPolicy][]*routeTranslation{},
-		policyProblem: map[*gatewayv1.BackendTLSPolicy]*problem{},
 	}
 	for i := range in.Namespaces {
 		t.namespaces[in.Namespaces[i].Name] = in.Namespaces[i].Labels
@@ -92,48 +67,6 @@ func newTranslator(in Input) *translator {
 		t.policyByKey[keyOf(&in.BackendTLSPolicies[i])] = &in.BackendTLSPolicies[i]
 	}
 	return t
-}
-
-// absorb takes rt's part in this translation: its routes numbered after
-// those before it, its upstreams and policies. It returns the copy attach
-// fills in, so that a Cache's rt stays as translated.
-func (t *translator) absorb(rt *routeTranslation) *routeTranslation {
-	cp := *rt
-	cp.accepted = nil
-	cp.routes = rt.numbered(t.order)
-	t.order += rt.orders
-	for _, u := range rt.uses {
-		t.use(u)
-	}
-	for _, pu := range rt.policies {
-		p := t.policyByKey[pu.key]
-		t.policyUse[p] = append(t.policyUse[p], &cp)
-		if pu.problem != nil && t.policyProblem[p] == nil {
-			t.policyProblem[p] = pu.problem
-		}
-	}
-	return &cp
-}
-
-func (t *translator) use(u snapshot.Upstream) {
-	if _, ok := t.used[u.Name]; !ok {
-		t.used[u.Name] = u
-	}
-}
-
-// sortedUpstreams sorts the names, not the upstreams: moving large
-// structs is most of the cost of sorting thousands of them.
-func sortedUpstreams(m map[string]snapshot.Upstream) []snapshot.Upstream {
-	names := make([]string, 0, len(m))
-	for name := range m {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	out := make([]snapshot.Upstream, len(names))
-	for i, name := range names {
-		out[i] = m[name]
-	}
-	return out
 }
 
 func keyOf(obj metav1.Object) types.NamespacedName {

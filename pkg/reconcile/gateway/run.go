@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"cmp"
+	"slices"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+)
+
+// run updates o with in's routes and returns the Output. full says t's
+// Gateways are new: every Gateway is assembled, and every route's
+// parents are resolved again (its translation is kept). Otherwise
+// t's Gateways are those of the last call, whose inputs besides routes
+// and backends did not change, and only the Gateways that a changed route
+// names, or named, are attached again: numbering routes per Gateway keeps
+// one route's change from renumbering the others'.
+func (t *translator) run(o *outputs, full bool) Output {
+	o.epoch++
+	ch := newChanges()
+	o.newGateways = full
+	if full {
+		var classes Output
+		t.addGateways(t.classes(&classes))
+		o.last.Classes = classes.Classes
+		for k := range o.gateways {
+			ch.gateways[k] = true // patched away unless still ours
+		}
+		clear(o.gateways)
+		for k := range t.gateways {
+			ch.gateways[k] = true
+		}
+	}
+	httpRoutes(t, o, ch, t.in.HTTPRoutes)
+	grpcRoutes(t, o, ch, t.in.GRPCRoutes)
+	o.removeUnseen(ch)
+	for g := range ch.gateways {
+		if gw := t.gateways[g]; gw != nil {
+			t.attachGateway(o, gw, ch)
+		}
+	}
+	for id := range ch.routes {
+		if st := o.routes[id]; st != nil {
+			t.routeStatus(st)
+		}
+	}
+	return t.output(o, ch)
+}
+
+// attachGateway attaches to gw the routes naming it, numbered in order,
+// and assembles its status and snapshot; the routes' statuses are redone.
+func (t *translator) attachGateway(o *outputs, gw *gateway, ch *changes) {
+	for _, l := range gw.listeners {
+		l.attached, l.hosts = 0, map[string][]snapshot.Route{}
+	}
+	base := 0
+	for _, st := range o.routesOf(gw.key) {
+		ch.routes[st.id] = true
+		routes := st.rt.numbered(base)
+		base += st.rt.orders
+		for i := range st.rt.parents {
+			ref := &st.rt.parents[i]
+			if t.parentGateway(ref, st.rt.key.Namespace) != gw {
+				continue
+			}
+			if p, to := t.attachments(st.rt, gw, ref); p == nil {
+				attachAll(to, routes)
+			}
+		}
+	}
+	res := GatewayResult{Key: gw.key, Status: t.gatewayStatus(gw)}
+	out := gatewayOutput{result: res}
+	if meta := findCondition(res.Status.Conditions, gatewayv1.GatewayConditionProgrammed); meta.Status == metav1.ConditionTrue {
+		snap := gw.snapshot()
+		out.snap = &snap
+	}
+	o.gateways[gw.key] = out
+}
+
+// routeStatus is st's status on each of its parents.
+func (t *translator) routeStatus(st *routeState) {
+	st.result = RouteResult{Key: st.rt.key}
+	st.accepted = nil
+	for i := range st.rt.parents {
+		ref := &st.rt.parents[i]
+		if gw := t.parentGateway(ref, st.rt.key.Namespace); gw != nil {
+			status, accepted := t.parentStatus(st.rt, gw, ref)
+			st.result.Parents = append(st.result.Parents, status)
+			if accepted && !slices.Contains(st.accepted, gw.key) {
+				st.accepted = append(st.accepted, gw.key)
+			}
+		}
+	}
+}
+
+// output is the last Output with what ch touched replaced.
+func (t *translator) output(o *outputs, ch *changes) Output {
+	out := o.last
+	out.HTTPRoutes = t.routeResults(o, ch, "HTTPRoute", out.HTTPRoutes)
+	out.GRPCRoutes = t.routeResults(o, ch, "GRPCRoute", out.GRPCRoutes)
+	out.GatewayStatuses = gatewayStatuses(o, ch, out.GatewayStatuses)
+	out.Gateways = gatewaySnapshots(o, ch, out.Gateways)
+	out.Upstreams = upstreamList(o, ch, out.Upstreams)
+	out.BackendTLSPolicies = t.policyResults(o)
+	o.last = out
+	return out
+}
+
+func gatewayStatuses(o *outputs, ch *changes, last []GatewayResult) []GatewayResult {
+	return patched(last, ch.gateways, func(r GatewayResult) types.NamespacedName { return r.Key }, compareKeys,
+		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok },
+		func() []GatewayResult {
+			all := make([]GatewayResult, 0, len(o.gateways))
+			for _, g := range o.gateways {
+				all = append(all, g.result)
+			}
+			return all
+		})
+}
+
+// gatewaySnapshots are sorted by snapshot name, namespace/name.
+func gatewaySnapshots(o *outputs, ch *changes, last []snapshot.Gateway) []snapshot.Gateway {
+	names := make(map[string]bool, len(ch.gateways))
+	for k := range ch.gateways {
+		names[k.String()] = true
+	}
+	return patched(last, names, func(g snapshot.Gateway) string { return g.Name }, cmp.Compare[string],
+		func(name string) (snapshot.Gateway, bool) {
+			g, ok := o.gateways[keyFromString(name)]
+			if !ok || g.snap == nil {
+				return snapshot.Gateway{}, false
+			}
+			return *g.snap, true
+		},
+		func() []snapshot.Gateway {
+			var all []snapshot.Gateway
+			for _, g := range o.gateways {
+				if g.snap != nil {
+					all = append(all, *g.snap)
+				}
+			}
+			return all
+		})
+}
+
+func upstreamList(o *outputs, ch *changes, last []snapshot.Upstream) []snapshot.Upstream {
+	return patched(last, ch.upstreams, func(u snapshot.Upstream) string { return u.Name }, cmp.Compare[string],
+		func(name string) (snapshot.Upstream, bool) {
+			u, ok := o.upstreams[name]
+			if !ok {
+				return snapshot.Upstream{}, false
+			}
+			return u.up, true
+		},
+		func() []snapshot.Upstream {
+			all := make([]snapshot.Upstream, 0, len(o.upstreams))
+			for _, u := range o.upstreams {
+				all = append(all, u.up)
+			}
+			return all
+		})
+}
+
+func (t *translator) routeResults(o *outputs, ch *changes, kind string, last []RouteResult) []RouteResult {
+	keys := map[types.NamespacedName]bool{}
+	for id := range ch.routes {
+		if id.kind == kind {
+			keys[id.key] = true
+		}
+	}
+	return patched(last, keys, func(r RouteResult) types.NamespacedName { return r.Key }, compareKeys,
+		func(k types.NamespacedName) (RouteResult, bool) {
+			st, ok := o.routes[routeID{kind, k}]
+			if !ok {
+				return RouteResult{}, false
+			}
+			return st.result, true
+		},
+		func() []RouteResult {
+			var all []RouteResult
+			for id, st := range o.routes {
+				if id.kind == kind {
+					all = append(all, st.result)
+				}
+			}
+			return all
+		})
+}
+
+// keyFromString parses a Gateway's snapshot name, namespace/name.
+func keyFromString(s string) types.NamespacedName {
+	for i := range len(s) {
+		if s[i] == '/' {
+			return types.NamespacedName{Namespace: s[:i], Name: s[i+1:]}
+		}
+	}
+	return types.NamespacedName{Name: s}
+}
