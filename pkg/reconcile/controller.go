@@ -62,6 +62,9 @@ type Controller struct {
 	translations *translate.Cache
 	// gatewayTranslations does the same for Gateway API routes.
 	gatewayTranslations *gatewayCache
+	// gatewaysIdle: the last Gateway API translation had nothing of ours;
+	// until a GatewayClass of ours appears, there is nothing to translate.
+	gatewaysIdle bool
 	// lastGood are the certificates of the snapshot last applied, by
 	// Secret, so that deleting or breaking a TLS Secret keeps serving its
 	// last good certificate (see translate.Input.LastGoodCertificates).

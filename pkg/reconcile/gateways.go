@@ -136,10 +136,17 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 // only the routes that changed or read an object that did, and re-attaches
 // only the Gateways they name, but it checks every route's version: its
 // work per change still grows with the cluster, if far more slowly than a
-// full translation's.
+// full translation's. While no GatewayClass names our controller (and the
+// last translation had nothing of ours), none of that runs.
 func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*snapshot.Snapshot, *gateway.Output, error) {
 	if !c.gatewayAPI.enabled {
 		return s, nil, nil
+	}
+	if c.gatewaysIdle {
+		ours, err := c.hasClassOfOurs(ctx)
+		if err != nil || !ours {
+			return s, &gateway.Output{}, err
+		}
 	}
 	in, err := c.input(ctx)
 	if err != nil {
@@ -153,7 +160,26 @@ func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*s
 		c.gatewayTranslations = gateway.NewCache()
 	}
 	out := c.gatewayTranslations.Translate(*gwIn, &in)
+	c.gatewaysIdle = out.Empty()
 	return joinGateways(s, &out), &out, nil
+}
+
+// hasClassOfOurs reports whether a GatewayClass names our controller:
+// without one, no Gateway, route or policy can be ours. Clusters often
+// have the Gateway API installed for another implementation; listing every
+// object and resolving every Service on each Ingress change would then
+// cost work that grows with the cluster, for nothing.
+func (c *Controller) hasClassOfOurs(ctx context.Context) (bool, error) {
+	var classes gatewayv1.GatewayClassList
+	if err := c.cache.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("list GatewayClasses: %w", err)
+	}
+	for i := range classes.Items {
+		if string(classes.Items[i].Spec.ControllerName) == c.opts.GatewayControllerName {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // joinGateways is s with g's Gateways and upstreams, as a new snapshot.

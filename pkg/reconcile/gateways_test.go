@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/router"
@@ -199,5 +202,53 @@ func TestMergeUpstreams(t *testing.T) {
 		if names(have) != before {
 			t.Errorf("%q was written: %q", before, names(have))
 		}
+	}
+}
+
+// listCounter is an object cache holding only GatewayClasses; it counts
+// the lists of every other kind.
+type listCounter struct {
+	cache.Cache
+	classes []gatewayv1.GatewayClass
+	lists   map[string]int
+}
+
+func (l *listCounter) List(_ context.Context, list client.ObjectList, _ ...client.ListOption) error {
+	if classes, ok := list.(*gatewayv1.GatewayClassList); ok {
+		classes.Items = l.classes
+		return nil
+	}
+	l.lists[fmt.Sprintf("%T", list)]++
+	return nil
+}
+
+// TestGatewaySideIdleWithoutAClassOfOurs: with the Gateway API installed
+// for another implementation, a change costs no list of every object (at
+// 10k Ingresses, a list and a Resolver of every Service per change);
+// once a GatewayClass of ours appears, the Gateway side translates again.
+func TestGatewaySideIdleWithoutAClassOfOurs(t *testing.T) {
+	const ours = "baton.dev/gateway-controller"
+	objects := &listCounter{lists: map[string]int{},
+		classes: []gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "theirs"},
+			Spec: gatewayv1.GatewayClassSpec{ControllerName: "example.com/other"}}}}
+	c := &Controller{cache: objects, gatewayAPI: gatewayAPI{enabled: true}, opts: Options{GatewayControllerName: ours}}
+	ingressLists := func() int { return objects.lists["*v1.IngressList"] }
+	s := &snapshot.Snapshot{Version: 1}
+	for range 3 {
+		got, out, err := c.withGateways(context.Background(), s)
+		if err != nil || len(got.Gateways) != 0 || !out.Empty() {
+			t.Fatalf("with no class of ours: Gateways %v, output %+v, %v", got.Gateways, out, err)
+		}
+	}
+	if n := ingressLists(); n != 1 {
+		t.Fatalf("3 changes with no GatewayClass of ours listed every Ingress %d times, want once (the first)", n)
+	}
+	objects.classes = append(objects.classes, gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "baton"},
+		Spec: gatewayv1.GatewayClassSpec{ControllerName: ours}})
+	if _, out, err := c.withGateways(context.Background(), s); err != nil || len(out.Classes) != 1 {
+		t.Fatalf("a class of ours appeared: classes %+v, %v", out.Classes, err)
+	}
+	if n := ingressLists(); n != 2 {
+		t.Fatalf("a class of ours appeared and the Gateway side did not translate (Ingress lists %d, want 2)", n)
 	}
 }

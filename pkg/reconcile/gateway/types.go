@@ -61,6 +61,13 @@ type Output struct {
 	BackendTLSPolicies []PolicyResult
 }
 
+// Empty reports whether o has nothing at all: no Gateway, upstream or
+// status of ours.
+func (o *Output) Empty() bool {
+	return len(o.Gateways)+len(o.Upstreams)+len(o.Classes)+len(o.GatewayStatuses)+
+		len(o.HTTPRoutes)+len(o.GRPCRoutes)+len(o.BackendTLSPolicies) == 0
+}
+
 // PolicyResult is our part of one BackendTLSPolicy's status.
 type PolicyResult struct {
 	Key       types.NamespacedName
