@@ -123,14 +123,13 @@ type incremental struct {
 	catchAll  *group
 	global    *group // the default backend Service's upstream
 
-	// The last output's sorted lists, patched where groups changed.
+	// The last output's sorted lists, patched where groups changed;
+	// results, handed out as Output.Ingresses, are patched in a copy.
 	hosts     []snapshot.VirtualHost
 	results   []IngressResult
 	upstreams []snapshot.Upstream
 	certList  []snapshot.Certificate
 	snap      *snapshot.Snapshot
-	// snapResults is the last Output.Ingresses, a copy of results.
-	snapResults []IngressResult
 
 	dirty dirtyParts
 }
