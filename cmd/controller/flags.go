@@ -47,6 +47,7 @@ type config struct {
 	readHeaderTimeout       time.Duration
 	idleTimeout             time.Duration
 	maxConnections          int
+	memoryLimit             int64
 	maxHeaderBytes          int
 	trustedProxies          []netip.Prefix
 	proxyProtocol           bool
@@ -95,6 +96,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "Time a client has to send the request headers.")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 60*time.Second, "Time an idle keep-alive client connection is kept.")
 	fs.IntVar(&c.maxConnections, "max-connections", 20000, "Client connections served at once; beyond it a connection gets 503 and is closed. 0 is unlimited.")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", 0, "The container's memory limit in bytes (the chart passes resources.limits.memory through the downward API); the Go runtime's soft memory limit is set to 90% of it, so garbage collection works harder before the OOM killer would act. 0 leaves the runtime's default; GOMEMLIMIT, when set, wins.")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "Limit on the request line and headers; beyond it 431.")
 	fs.Func("trusted-proxies", "Comma-separated CIDRs or IPs of proxies and load balancers whose X-Forwarded-*, Forwarded and X-Real-IP fields and PROXY protocol headers are believed; from any other peer they are replaced by what Baton saw. Empty trusts nobody's forwarding fields.", c.setTrustedProxies)
 	fs.BoolVar(&c.proxyProtocol, "proxy-protocol", false, "Require a PROXY protocol v1 or v2 header (as layer-4 cloud load balancers send) on every connection to the http and https listeners; its client address is used. A connection without one is closed.")
@@ -174,6 +176,9 @@ func (c *config) validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, not %v", flagName, d))
 		}
+	}
+	if c.memoryLimit < 0 {
+		errs = append(errs, errors.New("--memory-limit must not be negative (0 is none)"))
 	}
 	if c.maxRequestBodyBytes < 0 {
 		errs = append(errs, errors.New("--max-request-body-bytes must not be negative (0 is unlimited)"))

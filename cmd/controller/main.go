@@ -54,6 +54,9 @@ func main() {
 }
 
 func run(cfg *config, logger *slog.Logger) error {
+	if soft := applyMemoryLimit(cfg.memoryLimit); soft > 0 {
+		logger.Info("soft memory limit set", slog.Int64("bytes", soft))
+	}
 	mgr, err := newManager(cfg)
 	if err != nil {
 		return err

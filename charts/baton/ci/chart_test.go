@@ -46,7 +46,7 @@ func TestDefaultArguments(t *testing.T) {
 			"--leader-elect", "--leader-election-namespace=ingress-system", "--leader-election-id=edge-baton-leader",
 			"--handoff-socket=/var/run/baton/handoff.sock", "--stay-after-handoff"}
 	}
-	tail := []string{"--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s", "--max-connections=36864"}
+	tail := []string{"--memory-limit=$(BATON_MEMORY_LIMIT)", "--shutdown-grace-period=25s", "--read-header-timeout=10s", "--idle-timeout=60s", "--max-connections=36864"}
 	hostNetwork := []string{"--handoff-wait=30s", "--probe-socket=/var/run/baton-probe/probe.sock"}
 	tests := []struct {
 		name string

@@ -3,6 +3,7 @@ package ci
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,13 +85,43 @@ func (c controller) selects(t *testing.T, selector map[string]string) bool {
 }
 
 func checkArgsAccepted(t *testing.T, c controller) {
-	if err := controllerAccepts(c.args); err != nil {
+	if err := controllerAccepts(kubeletArgs(t, c)); err != nil {
 		t.Error(err)
 	}
 	if c.container.Command != nil {
 		t.Errorf("command %v overrides the image's /baton entrypoint", c.container.Command)
 	}
 }
+
+// kubeletArgs are the args as the kubelet passes them, each $(NAME)
+// replaced by the container's variable; a resourceFieldRef to this
+// container's limits.memory resolves as the values' 512Mi would.
+func kubeletArgs(t *testing.T, c controller) []string {
+	t.Helper()
+	vars := map[string]string{}
+	for _, e := range c.container.Env {
+		switch ref := e.ValueFrom; {
+		case ref == nil:
+			vars[e.Name] = e.Value
+		case ref.ResourceFieldRef != nil && ref.ResourceFieldRef.Resource == "limits.memory" &&
+			ref.ResourceFieldRef.ContainerName == c.container.Name:
+			vars[e.Name] = "536870912"
+		}
+	}
+	out := make([]string, len(c.args))
+	for i, a := range c.args {
+		out[i] = varRef.ReplaceAllStringFunc(a, func(ref string) string {
+			v, ok := vars[ref[2:len(ref)-1]]
+			if !ok {
+				t.Errorf("argument %q names %s, which the container's env does not define", a, ref)
+			}
+			return v
+		})
+	}
+	return out
+}
+
+var varRef = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)`)
 
 func checkSelector(t *testing.T, c controller) {
 	sel, err := metav1.LabelSelectorAsSelector(c.selector)

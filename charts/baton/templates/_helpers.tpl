@@ -203,6 +203,7 @@ one wins.
 {{- with include "baton.probeSocket" . }}
 {{- $args = append $args (printf "--probe-socket=%s" .) }}
 {{- end }}
+{{- $args = append $args "--memory-limit=$(BATON_MEMORY_LIMIT)" }}
 {{- with .Values.trustedProxies }}
 {{- $args = append $args (printf "--trusted-proxies=%s" (join "," .)) }}
 {{- end }}

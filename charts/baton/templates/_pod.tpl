@@ -83,10 +83,18 @@ spec:
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args:
         {{- include "baton.args" . | trim | nindent 8 }}
-      {{- with .Values.env }}
       env:
+        # --memory-limit: the limit the kubelet enforces, whatever set it
+        # (these values or a LimitRange); without one, the node's
+        # allocatable memory.
+        - name: BATON_MEMORY_LIMIT
+          valueFrom:
+            resourceFieldRef:
+              containerName: controller
+              resource: limits.memory
+        {{- with .Values.env }}
         {{- toYaml . | nindent 8 }}
-      {{- end }}
+        {{- end }}
       {{- if not $hostNetwork }}
       ports:
         - name: http

@@ -3,6 +3,7 @@ package translate
 import (
 	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -37,7 +38,11 @@ type Cache struct {
 	allowLoopback bool
 	services      map[servicePortRef]*serviceUse
 	certs         map[types.NamespacedName]*loadedCert
-	state         *incremental
+	// accepted are the conditions of an Ingress without problems, by
+	// generation, one slice shared by every such Ingress: a copy each was
+	// 200 bytes an Ingress.
+	accepted map[int64][]metav1.Condition
+	state    *incremental
 }
 
 // NewCache returns an empty Cache.
@@ -45,7 +50,29 @@ func NewCache() *Cache {
 	return &Cache{
 		services: map[servicePortRef]*serviceUse{},
 		certs:    map[types.NamespacedName]*loadedCert{},
+		accepted: map[int64][]metav1.Condition{},
 	}
+}
+
+// maxSharedConditions bounds Cache.accepted: generations only grow.
+const maxSharedConditions = 1024
+
+// ingressConditions are r's conditions for an Ingress of generation gen;
+// without a problem to report, the Cache's shared ones. The slice is
+// read-only: who changes a result's conditions clones them first.
+func (t *translator) ingressConditions(r *report, gen int64) []metav1.Condition {
+	if t.cache == nil || len(r.warnings) > 0 {
+		return r.ingressConditions(gen)
+	}
+	if c, ok := t.cache.accepted[gen]; ok {
+		return c
+	}
+	if len(t.cache.accepted) >= maxSharedConditions {
+		clear(t.cache.accepted)
+	}
+	c := r.ingressConditions(gen)
+	t.cache.accepted[gen] = c
+	return c
 }
 
 // Translate is Translate(in), re-doing only what depends on the objects

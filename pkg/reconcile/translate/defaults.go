@@ -110,7 +110,7 @@ func (t *translator) useDefaultService(d *DefaultBackendService) {
 	} else {
 		u = use.upstream
 	}
-	t.used[u.Name] = u
+	t.used[u.Name] = &u
 	t.defaultRoute = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: u.Name, Source: source}
 }
 

@@ -29,7 +29,9 @@ type group struct {
 	// certs have the hosts this group serves them for.
 	certs []*snapshot.Certificate
 	good  []goodCertificate
-	used  []snapshot.Upstream
+	// used point into the Cache's resolved Services and Upstreams: a copy
+	// per group was 300 bytes an Ingress.
+	used []*snapshot.Upstream
 	// catchAll is the rule-less Ingresses' default backend, if they won it.
 	catchAll *snapshot.Route
 }
@@ -108,8 +110,8 @@ type incremental struct {
 
 	// plans of our Ingresses, and who claims what and reads what.
 	plans  map[types.NamespacedName]*ingressPlan
-	claims map[string]map[types.NamespacedName]bool
-	refs   map[dependency]map[types.NamespacedName]bool
+	claims map[string]*ingressSet
+	refs   map[dependency]*ingressSet
 
 	groupOf   map[types.NamespacedName]*group
 	hostGroup map[string]*group
@@ -121,14 +123,13 @@ type incremental struct {
 	catchAll  *group
 	global    *group // the default backend Service's upstream
 
-	// The last output's sorted lists, patched where groups changed.
+	// The last output's sorted lists, patched where groups changed;
+	// results, handed out as Output.Ingresses, are patched in a copy.
 	hosts     []snapshot.VirtualHost
 	results   []IngressResult
 	upstreams []snapshot.Upstream
 	certList  []snapshot.Certificate
 	snap      *snapshot.Snapshot
-	// snapResults is the last Output.Ingresses, a copy of results.
-	snapResults []IngressResult
 
 	dirty dirtyParts
 }
@@ -146,8 +147,8 @@ func newIncremental() *incremental {
 		w:         newWorld(),
 		built:     map[types.NamespacedName]builtUpstream{},
 		plans:     map[types.NamespacedName]*ingressPlan{},
-		claims:    map[string]map[types.NamespacedName]bool{},
-		refs:      map[dependency]map[types.NamespacedName]bool{},
+		claims:    map[string]*ingressSet{},
+		refs:      map[dependency]*ingressSet{},
 		groupOf:   map[types.NamespacedName]*group{},
 		hostGroup: map[string]*group{},
 		certUsers: map[string]map[*group]bool{},
@@ -221,7 +222,7 @@ func (x *incremental) changedIngresses(in *Input, built map[types.NamespacedName
 
 func (x *incremental) addReaders(keys map[types.NamespacedName]bool, kind dependencyKind, objects map[types.NamespacedName]bool) {
 	for k := range objects {
-		for ing := range x.refs[dependency{kind, k}] {
+		for ing := range x.refs[dependency{kind, k}].all() {
 			keys[ing] = true
 		}
 	}
@@ -293,19 +294,25 @@ func (x *incremental) replan(k types.NamespacedName) {
 	}
 }
 
-func addToIndex[K comparable](m map[K]map[types.NamespacedName]bool, keys []K, ing types.NamespacedName) {
+func addToIndex[K comparable](m map[K]*ingressSet, keys []K, ing types.NamespacedName) {
 	for _, key := range keys {
-		if m[key] == nil {
-			m[key] = map[types.NamespacedName]bool{}
+		s := m[key]
+		if s == nil {
+			s = &ingressSet{}
+			m[key] = s
 		}
-		m[key][ing] = true
+		s.add(ing)
 	}
 }
 
-func removeFromIndex[K comparable](m map[K]map[types.NamespacedName]bool, keys []K, ing types.NamespacedName) {
+func removeFromIndex[K comparable](m map[K]*ingressSet, keys []K, ing types.NamespacedName) {
 	for _, key := range keys {
-		delete(m[key], ing)
-		if len(m[key]) == 0 {
+		s := m[key]
+		if s == nil {
+			continue
+		}
+		s.remove(ing)
+		if s.len() == 0 {
 			delete(m, key)
 		}
 	}
@@ -335,7 +342,7 @@ func (x *incremental) affected(changed map[types.NamespacedName]bool) map[types.
 		}
 		if p := x.plans[k]; p != nil {
 			for _, c := range p.claims {
-				for m := range x.claims[c] {
+				for m := range x.claims[c].all() {
 					add(m)
 				}
 			}
@@ -374,7 +381,7 @@ func (x *incremental) connected(k types.NamespacedName, done map[types.Namespace
 		queue = queue[1:]
 		plans = append(plans, p)
 		for _, c := range p.claims {
-			for m := range x.claims[c] {
+			for m := range x.claims[c].all() {
 				if !done[m] {
 					done[m] = true
 					queue = append(queue, m)
@@ -441,7 +448,7 @@ func (x *incremental) addGroup(g *group) {
 	}
 	for _, u := range g.used {
 		x.upCount[u.Name]++
-		x.upValue[u.Name] = u
+		x.upValue[u.Name] = *u
 		x.dirty.upstreams[u.Name] = true
 	}
 	for _, gc := range g.good {

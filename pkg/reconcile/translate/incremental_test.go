@@ -51,6 +51,7 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 	t.Helper()
 	cache := NewCache()
 	world, _ := g.input()
+	var prevGot, prevWant Output
 	for step := 0; step < steps; step++ {
 		if step > 0 {
 			next, _ := g.input()
@@ -63,6 +64,13 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 			mustEqualJSON(t, fmt.Sprintf("step %d: incremental output", step), got, want)
 			t.Fatalf("step %d: incremental output differs from a full translation (not in JSON)", step)
 		}
+		// The caller may still hold the last output: the Cache must not
+		// have patched it in place.
+		if step > 0 && !reflect.DeepEqual(prevGot, prevWant) {
+			mustEqualJSON(t, fmt.Sprintf("step %d: the previous output", step), prevGot, prevWant)
+			t.Fatalf("step %d: the previous output changed (not in JSON)", step)
+		}
+		prevGot, prevWant = got, want
 		world.LastGoodCertificates = want.GoodCertificates
 	}
 }

@@ -147,43 +147,41 @@ func putSorted[T any](list []T, i int, found bool, v T) (_ []T, put bool) {
 	return list, true
 }
 
-// patchResults updates the results sorted by key; an unchanged list is
-// returned as it was.
+// patchResults updates the results sorted by key. The last list was
+// handed out, so a change is made to a copy of it, and an unchanged list
+// is returned as it was.
 func (x *incremental) patchResults() []IngressResult {
-	changed := false
-	if len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
+	if x.results == nil || len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
 		x.rebuildResults()
-		clear(x.dirty.results)
-		changed = true
+		return x.results
 	}
+	next, copied := x.results, false
 	for k := range x.dirty.results {
 		var r IngressResult
 		g := x.groupOf[k]
 		if g != nil {
 			r = g.result(k)
 		}
-		i, found := slices.BinarySearchFunc(x.results, k, func(r IngressResult, k types.NamespacedName) int {
+		i, found := slices.BinarySearchFunc(next, k, func(r IngressResult, k types.NamespacedName) int {
 			return cmp.Or(cmp.Compare(r.Key.Namespace, k.Namespace), cmp.Compare(r.Key.Name, k.Name))
 		})
-		switch {
-		case g == nil && found:
-			x.results = slices.Delete(x.results, i, i+1)
-		case g == nil:
+		if g == nil && !found || found && g != nil && reflect.DeepEqual(next[i], r) {
 			continue
-		case !found:
-			x.results = slices.Insert(x.results, i, r)
-		case reflect.DeepEqual(x.results[i], r):
-			continue
-		default:
-			x.results[i] = r
 		}
-		changed = true
+		if !copied {
+			next, copied = slices.Clone(next), true
+		}
+		switch {
+		case g == nil:
+			next = slices.Delete(next, i, i+1)
+		case !found:
+			next = slices.Insert(next, i, r)
+		default:
+			next[i] = r
+		}
 	}
-	if !changed && x.snapResults != nil {
-		return x.snapResults
-	}
-	x.snapResults = append(make([]IngressResult, 0, len(x.results)), x.results...)
-	return x.snapResults
+	x.results = next
+	return x.results
 }
 
 // rebuildHosts sorts every host anew, for a call that changed many:
@@ -205,7 +203,7 @@ func (x *incremental) rebuildHosts() bool {
 }
 
 func (x *incremental) rebuildResults() {
-	x.results = x.results[:0]
+	x.results = make([]IngressResult, 0, len(x.groupOf))
 	for k, g := range x.groupOf {
 		x.results = append(x.results, g.result(k))
 	}

@@ -103,9 +103,10 @@ func checkFiltered(route *snapshot.Route) error {
 
 // use adds u to the snapshot; most routes name an upstream already added,
 // and copying the struct for each of them was a good part of a rebuild.
+// u must not change afterwards: the Cache's groups keep it.
 func (t *translator) use(u *snapshot.Upstream) {
 	if _, ok := t.used[u.Name]; !ok {
-		t.used[u.Name] = *u
+		t.used[u.Name] = u
 	}
 }
 

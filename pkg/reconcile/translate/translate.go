@@ -133,7 +133,7 @@ type translator struct {
 	// built holds every Upstream CR already translated, by object key.
 	built map[types.NamespacedName]builtUpstream
 	// used holds the upstreams routes refer to, by snapshot name.
-	used map[string]snapshot.Upstream
+	used map[string]*snapshot.Upstream
 
 	routes     map[string][]snapshot.Route
 	routeOwner map[routeKey]string
@@ -175,7 +175,7 @@ func newPartTranslator(idx *index, in *Input, cache *Cache, n int) *translator {
 		cache:    cache,
 		services: map[servicePortRef]*serviceUse{},
 		built:    map[types.NamespacedName]builtUpstream{},
-		used:     map[string]snapshot.Upstream{},
+		used:     map[string]*snapshot.Upstream{},
 		// Sized for one host and two paths per Ingress: growing maps of
 		// thousands of entries was a tenth of a rebuild.
 		routes:     make(map[string][]snapshot.Route, n),
@@ -207,7 +207,7 @@ func (t *translator) translateIngress(p *ingressPlan) IngressResult {
 	return IngressResult{
 		Key:        p.key,
 		Generation: p.generation,
-		Conditions: r.ingressConditions(p.generation),
+		Conditions: t.ingressConditions(r, p.generation),
 		Warnings:   r.warnings,
 	}
 }
@@ -221,7 +221,7 @@ func (t *translator) snapshot() *snapshot.Snapshot {
 		DefaultCertificate: t.defaultCert,
 	}
 	for _, u := range t.used {
-		s.Upstreams = append(s.Upstreams, u)
+		s.Upstreams = append(s.Upstreams, *u)
 	}
 	sort.Slice(s.Upstreams, func(i, j int) bool { return s.Upstreams[i].Name < s.Upstreams[j].Name })
 	for _, c := range t.certs {
