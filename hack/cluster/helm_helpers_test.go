@@ -190,10 +190,11 @@ func podReady(p *corev1.Pod) bool {
 // for a just-created route or endpoint to arrive.
 func (h *helmEnv) expectEcho(addr, host string) {
 	h.t.Helper()
-	echo := h.echoPods()
 	err := poll(context.Background(), 30*time.Second, func() error {
 		status, pod, err := framework.RawGet(addr, host, "/", 2*time.Second)
-		if err != nil || status != http.StatusOK || !slices.Contains(echo, pod) {
+		// Ready pods are read after the answer: a pod that became ready
+		// meanwhile (and so joined the endpoints) counts.
+		if echo := h.echoPods(); err != nil || status != http.StatusOK || !slices.Contains(echo, pod) {
 			return fmt.Errorf("GET http://%s/ Host %s: status %d, X-Pod %q, %v", addr, host, status, pod, err)
 		}
 		return nil
