@@ -18,19 +18,7 @@ import (
 func BenchmarkTranslate(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			var objs []any
-			for i := range n {
-				svc := fmt.Sprintf("svc-%d", i)
-				objs = append(objs, service("team", svc, ""))
-				objs = append(objs, httpRoute("team", fmt.Sprintf("r-%d", i), i, parent(fmt.Sprintf("gw-%d", i/10)),
-					hostnames(fmt.Sprintf("h%d.example.com", i)),
-					rule(match(pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a")), match(pathMatchOf(gatewayv1.PathMatchExact, "/b")),
-						backendTo(svcRef(svc, 80)))))
-			}
-			for g := range n / 10 {
-				objs = append(objs, gw("team", fmt.Sprintf("gw-%d", g), g, httpListener("http", 80)))
-			}
-			in := input(objs...)
+			in := input(routeObjects(n)...)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -106,8 +94,9 @@ func nextVersion() string {
 	return fmt.Sprint("bench-", benchVersions)
 }
 
-// routesInput is n versioned HTTPRoutes and Services, 10 routes per Gateway.
-func routesInput(n int) (Input, translate.Input) {
+// routeObjects are n Services and HTTPRoutes (two matches each), 10
+// routes per Gateway, and their Gateways.
+func routeObjects(n int) []any {
 	var objs []any
 	for i := range n {
 		svc := fmt.Sprintf("svc-%d", i)
@@ -120,7 +109,12 @@ func routesInput(n int) (Input, translate.Input) {
 	for g := range n / 10 {
 		objs = append(objs, gw("team", fmt.Sprintf("gw-%d", g), g, httpListener("http", 80)))
 	}
-	flat := flatten(objs)
+	return objs
+}
+
+// routesInput is n versioned HTTPRoutes and Services, 10 routes per Gateway.
+func routesInput(n int) (Input, translate.Input) {
+	flat := flatten(routeObjects(n))
 	for i, o := range flat {
 		flat[i] = stamp(o, fmt.Sprint("uid-", i), "1")
 	}
