@@ -326,15 +326,22 @@ func (c *Controller) settings(ctx context.Context) (translate.Input, error) {
 	if err := c.cache.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
 		return translate.Input{}, fmt.Errorf("list %T: %w", &classes, err)
 	}
+	return c.inputWith(classes.Items), nil
+}
+
+// inputWith is the Input of the Controller's options and classes, no
+// other objects. The build loop replaces lastGood instead of modifying
+// it, and Translate only reads it.
+func (c *Controller) inputWith(classes []networkingv1.IngressClass) translate.Input {
 	return translate.Input{
 		ControllerName:         c.opts.ControllerName,
 		ClassName:              c.opts.ClassName,
 		DefaultTLSSecret:       c.opts.DefaultTLSSecret,
 		DefaultBackendService:  c.opts.DefaultBackendService,
 		LastGoodCertificates:   c.lastGood,
-		IngressClasses:         classes.Items,
+		IngressClasses:         classes,
 		AllowLoopbackEndpoints: c.opts.AllowLoopbackEndpoints,
-	}, nil
+	}
 }
 
 // input lists every watched kind from the cache. Translate never modifies
@@ -354,24 +361,10 @@ func (c *Controller) input(ctx context.Context) (translate.Input, error) {
 			return translate.Input{}, fmt.Errorf("list %T: %w", list, err)
 		}
 	}
-	return translate.Input{
-		ControllerName:   c.opts.ControllerName,
-		ClassName:        c.opts.ClassName,
-		DefaultTLSSecret: c.opts.DefaultTLSSecret,
-
-		DefaultBackendService: c.opts.DefaultBackendService,
-		// The build loop replaces lastGood instead of modifying it, and
-		// Translate only reads it.
-		LastGoodCertificates: c.lastGood,
-		IngressClasses:       classes.Items,
-		Ingresses:            ingresses.Items,
-		Services:             services.Items,
-		EndpointSlices:       slices.Items,
-		Secrets:              secrets.Items,
-		Upstreams:            upstreams.Items,
-
-		AllowLoopbackEndpoints: c.opts.AllowLoopbackEndpoints,
-	}, nil
+	in := c.inputWith(classes.Items)
+	in.Ingresses, in.Services, in.EndpointSlices = ingresses.Items, services.Items, slices.Items
+	in.Secrets, in.Upstreams = secrets.Items, upstreams.Items
+	return in, nil
 }
 
 // runnable lets a function join the manager on the right side of leader
