@@ -36,13 +36,7 @@ func TestIdleConnectionReleasesItsBuffers(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for holdingBuffers(s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("buffers still held 5s after the response (idleGrace %v)", idleGrace)
-		}
-		time.Sleep(idleGrace / 4)
-	}
+	waitBuffersReleased(t, s)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("after idling: %v %v", resp, err)
@@ -136,13 +130,7 @@ func TestIdleConnectionKeepsNoGrownStack(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for holdingBuffers(s) {
-		if time.Now().After(deadline) {
-			t.Fatalf("buffers still held 5s after the responses (idleGrace %v)", idleGrace)
-		}
-		time.Sleep(idleGrace / 4)
-	}
+	waitBuffersReleased(t, s)
 	time.Sleep(idleGrace) // the last hand-offs
 	t.Logf("stack per idle connection: %d bytes (StackInuse, rough)", (int64(stackInuse())-int64(before))/conns)
 	// The stack a goroutine grew stays until a GC shrinks it, which an
@@ -172,4 +160,17 @@ func stackInuse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.StackInuse
+}
+
+// waitBuffersReleased waits until no connection of s holds its buffers,
+// which idle connections give back after idleGrace.
+func waitBuffersReleased(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for holdingBuffers(s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffers still held 5s after the responses (idleGrace %v)", idleGrace)
+		}
+		time.Sleep(idleGrace / 4)
+	}
 }
