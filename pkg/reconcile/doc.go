@@ -3,8 +3,9 @@
 // The shape is Contour's: an object cache, a pure builder, an observer.
 // Informers for IngressClass, Ingress, Service, EndpointSlice, Secret and
 // baton.dev Upstream feed one cache; every event only marks the world
-// dirty. One loop rebuilds at once after a quiet spell and at most once
-// per Options.Debounce while changes keep arriving; it lists everything,
+// dirty. One loop rebuilds at once after a quiet spell (a few times back
+// to back) and at most once per Options.Debounce on average while changes
+// keep arriving; it lists everything,
 // translates it with a translate.Cache (which re-does only what depends on
 // changed objects), numbers the snapshot and hands it to the Sink exactly
 // once. Endpoint churn thus yields a new snapshot and

@@ -28,9 +28,9 @@ type Sink interface {
 	Apply(*snapshot.Snapshot) error
 }
 
-// DefaultDebounce is the shortest interval between the starts of two
-// rebuilds while changes keep arriving, when Options.Debounce is zero. A
-// change after a quiet spell is rebuilt at once.
+// DefaultDebounce is Options.Debounce when zero: while changes keep
+// arriving, rebuilds start at most once per DefaultDebounce on average.
+// A change after a quiet spell, and the next few, are rebuilt at once.
 const DefaultDebounce = 20 * time.Millisecond
 
 // DefaultStatusWritesPerSecond is Options.StatusWritesPerSecond when zero:
@@ -60,10 +60,11 @@ type Options struct {
 	// Ingress names (it may live outside WatchNamespace); otherwise the
 	// oldest rule-less Ingress's defaultBackend does.
 	DefaultBackendService *translate.DefaultBackendService
-	// Debounce is the shortest interval between the starts of two
-	// rebuilds: a change after a quiet spell is rebuilt at once, a burst
-	// is rebuilt at most once per Debounce, each rebuild taking in every
-	// change so far. DefaultDebounce when zero.
+	// Debounce paces rebuilds as a token bucket: after a quiet spell a
+	// few rebuilds (three) may start back to back, so a handful of changes
+	// are each rebuilt at once; a longer run is rebuilt at most once per
+	// Debounce, each rebuild taking in every change so far, and no change
+	// waits more than one Debounce. DefaultDebounce when zero.
 	Debounce time.Duration
 	// StatusWritesPerSecond bounds the status patches (Ingress and
 	// Upstream) the status writer sends, so that publishing the status of

@@ -17,23 +17,31 @@ import (
 )
 
 // debouncer turns any number of change notifications into few rebuilds
-// without taxing an isolated change: after a quiet spell (no rebuild in the
-// last interval) Wait returns at once, so a lone change is applied as soon
-// as it is seen. While changes keep arriving, rebuilds start at most once
-// per interval, and each takes in every change seen until it starts: a
-// change waits at most one interval (plus the rebuild in progress), however
-// long the burst lasts. Changes that arrive while the caller rebuilds are
+// without taxing isolated changes. It is a token bucket on rebuild starts
+// (GCRA: one timestamp instead of a token count): up to rebuildBurst
+// rebuilds may start back to back, so a lone change, or a person applying
+// three manifests in a row, is applied as soon as it is seen; a longer
+// run of changes is held to one rebuild start per interval, each rebuild
+// taking in every change seen until it starts. A change never waits more
+// than one interval (plus the rebuild in progress), however long the
+// stream lasts. Changes that arrive while the caller rebuilds are
 // remembered (the channel holds one) and start the next wait.
 type debouncer struct {
 	interval time.Duration
+	burst    int
 	kick     chan struct{}
-	// lastStart is when Wait last returned, that is when the last rebuild
-	// started; owned by the goroutine calling Wait.
-	lastStart time.Time
+	// refilled is when the bucket would be full again, had no rebuild
+	// started since; owned by the goroutine calling Wait.
+	refilled time.Time
 }
 
+// rebuildBurst is how many rebuilds may start back to back after a quiet
+// spell: a handful of manifests applied together are each rebuilt at once,
+// while churn still gets one rebuild per interval.
+const rebuildBurst = 3
+
 func newDebouncer(interval time.Duration) *debouncer {
-	return &debouncer{interval: interval, kick: make(chan struct{}, 1)}
+	return &debouncer{interval: interval, burst: rebuildBurst, kick: make(chan struct{}, 1)}
 }
 
 // Trigger never blocks: one pending notification stands for any number.
@@ -44,8 +52,8 @@ func (d *debouncer) Trigger() {
 	}
 }
 
-// Wait blocks until a change is pending and the last rebuild started at
-// least one interval ago, or ctx ends.
+// Wait blocks until a change is pending and the bucket holds a rebuild
+// start, or ctx ends.
 func (d *debouncer) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
@@ -55,7 +63,7 @@ func (d *debouncer) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err // select picks at random when both are ready
 	}
-	if hold := d.interval - time.Since(d.lastStart); hold > 0 {
+	if hold := d.hold(time.Now()); hold > 0 {
 		timer := time.NewTimer(hold)
 		defer timer.Stop()
 		select {
@@ -70,8 +78,24 @@ func (d *debouncer) Wait(ctx context.Context) error {
 		default:
 		}
 	}
-	d.lastStart = time.Now()
+	d.started(time.Now())
 	return nil
+}
+
+// hold is how long a rebuild wanted at now must wait for a token: none
+// while the bucket, refilled one token per interval, holds one. It is
+// never more than one interval, because started only spends a token
+// that is there.
+func (d *debouncer) hold(now time.Time) time.Duration {
+	return d.refilled.Add(-time.Duration(d.burst-1) * d.interval).Sub(now)
+}
+
+// started spends a token for a rebuild that starts at now.
+func (d *debouncer) started(now time.Time) {
+	if d.refilled.Before(now) {
+		d.refilled = now // full: tokens beyond the burst are not saved up
+	}
+	d.refilled = d.refilled.Add(d.interval)
 }
 
 // changeHandler triggers on every add and delete, and on the updates that

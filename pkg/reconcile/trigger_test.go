@@ -69,7 +69,9 @@ func TestDebouncerMaxDelayUnderAConstantStream(t *testing.T) {
 // period: with an interval of an hour, waiting at all would time out.
 func TestDebouncerAppliesAnIsolatedChangeAtOnce(t *testing.T) {
 	d := newDebouncer(time.Hour)
-	d.lastStart = time.Now().Add(-2 * time.Hour) // the last rebuild was long ago
+	for range d.burst { // a burst long ago emptied the bucket, which has refilled since
+		d.started(time.Now().Add(-10 * time.Hour))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d.Trigger()
@@ -78,43 +80,130 @@ func TestDebouncerAppliesAnIsolatedChangeAtOnce(t *testing.T) {
 	}
 }
 
-// A change right after a rebuild started is held until one interval after
-// that start, and the changes that arrive meanwhile join it.
+// A few changes in a row (three manifests applied together) are each
+// rebuilt at once: with an interval of an hour, any hold would time out.
+func TestDebouncerStartsAShortBurstAtOnce(t *testing.T) {
+	d := newDebouncer(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range rebuildBurst {
+		d.Trigger()
+		if err := d.Wait(ctx); err != nil {
+			t.Fatalf("change %d of a burst of %d was held back: %v", i+1, rebuildBurst, err)
+		}
+	}
+}
+
+// Once the burst is spent, a change is held until a token comes back,
+// one interval after the run began, and changes arriving meanwhile join it.
 func TestDebouncerBatchesABurstWithABound(t *testing.T) {
 	const interval = 40 * time.Millisecond
 	d := newDebouncer(interval)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d.Trigger()
-	if err := d.Wait(ctx); err != nil { // first change: at once
-		t.Fatal(err)
+	began := time.Now()
+	for range d.burst { // the burst: at once
+		d.Trigger()
+		if err := d.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	first := d.lastStart
 	d.Trigger()
-	go d.Trigger() // more of the burst, while Wait holds
+	go d.Trigger() // more of the run, while Wait holds
 	if err := d.Wait(ctx); err != nil {
 		t.Fatalf("a change in a burst was never rebuilt: %v", err)
 	}
-	if gap := d.lastStart.Sub(first); gap < interval {
-		t.Fatalf("two rebuilds of one burst started %v apart, want at least %v", gap, interval)
+	if gap := time.Since(began); gap < interval {
+		t.Fatalf("%d rebuilds started within %v, want the last at least %v after the first", d.burst+1, gap, interval)
 	}
 }
 
-// With an hour's interval a change right after a rebuild is still held
-// when a short context ends.
-func TestDebouncerHoldsAChangeRightAfterARebuild(t *testing.T) {
+// With an hour's interval a change right after a spent burst is still
+// held when a short context ends.
+func TestDebouncerHoldsAChangeRightAfterABurst(t *testing.T) {
 	d := newDebouncer(time.Hour)
 	first, cancelFirst := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelFirst()
-	d.Trigger()
-	if err := d.Wait(first); err != nil {
-		t.Fatal(err)
+	for range d.burst {
+		d.Trigger()
+		if err := d.Wait(first); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	d.Trigger()
 	if err := d.Wait(ctx); err == nil {
-		t.Fatal("a change right after a rebuild was not held for the interval")
+		t.Fatal("a change right after a spent burst was not held for the interval")
+	}
+}
+
+// replay runs the build loop's arithmetic on a synthetic clock: changes
+// arrive every period from 0 to span, each rebuild takes rebuild and serves
+// every change that arrived before it started. It returns the rebuild
+// starts and the longest any change waited for one.
+func replay(d *debouncer, period, span, rebuild time.Duration) (starts []time.Duration, maxWait time.Duration) {
+	epoch := time.Unix(1e9, 0)
+	free := time.Duration(0) // when the loop is next free to wait
+	for arrival := time.Duration(0); arrival <= span; {
+		at := max(free, arrival)
+		start := at + max(d.hold(epoch.Add(at)), 0)
+		d.started(epoch.Add(start))
+		starts = append(starts, start)
+		for ; arrival <= start; arrival += period { // all served by this rebuild
+			maxWait = max(maxWait, start-arrival)
+		}
+		free = start + rebuild
+	}
+	return starts, maxWait
+}
+
+// However long and dense the stream, no change waits more than one
+// interval plus the rebuild in progress, and after the burst rebuilds
+// start at most once per interval.
+func TestDebouncerBoundsTheDelayOfAContinuousStream(t *testing.T) {
+	const interval, rebuild, span = 20 * time.Millisecond, 2 * time.Millisecond, 5 * time.Second
+	for _, period := range []time.Duration{time.Millisecond / 10, time.Millisecond, 5 * time.Millisecond,
+		10 * time.Millisecond, 19 * time.Millisecond, 21 * time.Millisecond, 50 * time.Millisecond} {
+		d := newDebouncer(interval)
+		starts, maxWait := replay(d, period, span, rebuild)
+		if maxWait > interval+rebuild {
+			t.Errorf("a change every %v: one waited %v, want at most %v", period, maxWait, interval+rebuild)
+		}
+		for i := d.burst; i < len(starts); i++ {
+			if gap := starts[i] - starts[i-d.burst]; gap < interval {
+				t.Errorf("a change every %v: rebuilds %d and %d started %v apart, want at least %v", period, i-d.burst, i, gap, interval)
+				break
+			}
+		}
+		if limit := d.burst + int(span/interval) + 1; len(starts) > limit {
+			t.Errorf("a change every %v: %d rebuilds in %v, want at most %d", period, len(starts), span, limit)
+		}
+	}
+}
+
+// Endpoint churn, 100 changes a second, is batched: at most one rebuild
+// per interval after the burst, each taking in the changes since.
+func TestDebouncerBatchesChurn(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	starts, _ := replay(newDebouncer(interval), 10*time.Millisecond, 10*time.Second, time.Millisecond)
+	if changes := 1001; len(starts) > changes/2+rebuildBurst {
+		t.Fatalf("%d changes in 10 s made %d rebuilds, want at most %d", changes, len(starts), changes/2+rebuildBurst)
+	}
+}
+
+// A rebuild slower than the interval paces the loop by itself: no hold
+// on top of it once the bucket has refilled during the rebuild.
+func TestDebouncerAddsNoHoldAfterASlowRebuild(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	starts, maxWait := replay(newDebouncer(interval), time.Millisecond, time.Second, 3*interval)
+	if maxWait > 3*interval {
+		t.Fatalf("a change waited %v behind rebuilds of %v", maxWait, 3*interval)
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i] - starts[i-1]; gap != 3*interval {
+			t.Fatalf("rebuilds %d and %d started %v apart, want back to back (%v)", i-1, i, gap, 3*interval)
+		}
 	}
 }
 
