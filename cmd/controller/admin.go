@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync/atomic"
 	"time"
@@ -34,10 +35,11 @@ func (r *readiness) check() error {
 	return nil
 }
 
-// adminHandler serves the probes and metrics. They are served by the data
-// plane, not by controller-runtime, so that their sockets go through the
-// listener handoff with the others.
-func adminHandler(ready *readiness) http.Handler {
+// adminHandler serves the probes and metrics, and with profiling Go's
+// pprof profiles. They are served by the data plane, not by
+// controller-runtime, so that their sockets go through the listener
+// handoff with the others.
+func adminHandler(ready *readiness, profiling bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,6 +50,11 @@ func adminHandler(ready *readiness) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	if profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index) // every named profile: heap, allocs, goroutine...
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -48,6 +48,7 @@ type config struct {
 	idleTimeout             time.Duration
 	maxConnections          int
 	memoryLimit             int64
+	profiling               bool
 	maxHeaderBytes          int
 	trustedProxies          []netip.Prefix
 	proxyProtocol           bool
@@ -110,6 +111,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.accessLog, "access-log", "stdout", "Where the access log goes, one line per request: stdout, stderr, off, or a file path (appended to).")
 	fs.StringVar(&c.accessLogFormat, "access-log-format", "json", "Access log line format: json or text (key=value).")
 	fs.StringVar(&c.logLevel, "log-level", "info", "Level of Baton's own log (JSON on stderr): debug, info, warn or error.")
+	fs.BoolVar(&c.profiling, "profiling", false, "Serve Go's pprof profiles at /debug/pprof/ on the metrics and probe addresses, for finding where memory or CPU goes; they show internals and a profile costs CPU while it is taken.")
 	fs.BoolVar(&c.showVersion, "version", false, "Print the version and exit.")
 	c.gateway.register(fs)
 	if err := fs.Parse(args); err != nil {

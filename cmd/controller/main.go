@@ -67,7 +67,7 @@ func run(cfg *config, logger *slog.Logger) error {
 	}
 	registerLogMetrics(registry(), accessLog)
 	ready := &readiness{}
-	admin := adminHandler(ready)
+	admin := adminHandler(ready, cfg.profiling)
 	dp := dataplane.New(dataplaneOptions(cfg, admin, logger, accessLog))
 	opts, err := reconcileOptions(cfg)
 	if err != nil {

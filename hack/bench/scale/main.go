@@ -5,7 +5,8 @@
 // ready, then for each kind of change the time from the API write
 // returning to the first response through the proxy that shows it,
 // polling as a user would. Then EndpointSlice churn (100 changes/s) under
-// load. It prints one table.
+// load. Then 1,000 changes of the kinds in turn, with Baton's memory
+// every 250. It prints the tables.
 package main
 
 import (
@@ -30,19 +31,28 @@ func main() {
 	sizes := flag.String("ingresses", "1000,10000", "comma-separated numbers of Ingresses, one run each")
 	changes := flag.Int("changes", 30, "measured changes of each kind")
 	churn := flag.Duration("churn", 30*time.Second, "length of the EndpointSlice churn phase")
+	steady := flag.Int("steady", 1000, "changes of the steady phase, which reads Baton's memory every quarter of them")
+	profiles := flag.String("profiles", os.TempDir(), "directory for the heap profiles of the steady phase (one subdirectory per size)")
 	baton := flag.String("baton", "", "the Baton binary")
 	root := flag.String("root", ".", "the repository (bin/ holds kube-apiserver, etcd and baton-e2e-backend)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
-	if err := run(*sizes, *changes, *churn, *baton, *root); err != nil {
+	if err := run(*sizes, settings{*changes, *steady, *churn, *baton, *root, *profiles}); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sizes string, changes int, churn time.Duration, baton, root string) error {
-	root, err := filepath.Abs(root)
-	if err != nil {
+// settings are the flags every size's run shares.
+type settings struct {
+	changes, steady   int
+	churn             time.Duration
+	baton, root, prof string
+}
+
+func run(sizes string, s settings) error {
+	var err error
+	if s.root, err = filepath.Abs(s.root); err != nil {
 		return err
 	}
 	if err := framework.RequireRoot(); err != nil {
@@ -54,12 +64,12 @@ func run(sizes string, changes int, churn time.Duration, baton, root string) err
 	}
 	defer release()
 	var rows []row
-	for _, s := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
+	for _, size := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(size))
 		if err != nil {
 			return fmt.Errorf("-ingresses: %w", err)
 		}
-		r, err := measure(n, changes, churn, baton, root)
+		r, err := measure(n, s)
 		if err != nil {
 			return fmt.Errorf("%d Ingresses: %w", n, err)
 		}
@@ -67,6 +77,7 @@ func run(sizes string, changes int, churn time.Duration, baton, root string) err
 		fmt.Fprintf(os.Stderr, "scale: %d Ingresses done\n", n)
 	}
 	printTable(rows)
+	printSteadyTable(rows)
 	return nil
 }
 
@@ -81,16 +92,17 @@ type row struct {
 	rssAfter     int64 // after every change and the churn
 	churn        churnResult
 	changesTotal int
+	steady       []memPoint // memory along the steady phase
 }
 
-func measure(n, changes int, churn time.Duration, baton, root string) (row, error) {
+func measure(n int, s settings) (row, error) {
 	r := row{ingresses: n, kinds: map[string][]time.Duration{}}
-	cp, err := framework.StartControlPlane(root)
+	cp, err := framework.StartControlPlane(s.root)
 	if err != nil {
 		return r, err
 	}
 	defer cp.Stop()
-	w, err := newWorld(cp, root)
+	w, err := newWorld(cp, s.root)
 	if err != nil {
 		return r, err
 	}
@@ -104,8 +116,8 @@ func measure(n, changes int, churn time.Duration, baton, root string) (row, erro
 		return r, err
 	}
 	start = time.Now()
-	b, err := framework.StartBaton(framework.BatonOptions{Binary: baton, Kubeconfig: cp.Kubeconfig,
-		Args: []string{"--ingress-class", className, "--publish-status-address", "192.0.2.1"}})
+	b, err := framework.StartBaton(framework.BatonOptions{Binary: s.baton, Kubeconfig: cp.Kubeconfig,
+		Args: []string{"--ingress-class", className, "--publish-status-address", "192.0.2.1", "--profiling"}})
 	if err != nil {
 		return r, err
 	}
@@ -121,7 +133,7 @@ func measure(n, changes int, churn time.Duration, baton, root string) (row, erro
 		return r, err
 	}
 	for _, k := range kinds {
-		for i := range changes {
+		for i := range s.changes {
 			d, err := k.measure(w, p, i)
 			if err != nil {
 				return r, fmt.Errorf("%s #%d: %w", k.name, i, err)
@@ -136,7 +148,14 @@ func measure(n, changes int, churn time.Duration, baton, root string) (row, erro
 	}
 	r.buildMs = meanMs(before, after, "baton_snapshot_build_seconds")
 	r.statusWrites = (sum(after, "baton_status_writes_total") - sum(before, "baton_status_writes_total")) / float64(r.changesTotal)
-	if r.churn, err = runChurn(w, p, b, churn); err != nil {
+	dir := filepath.Join(s.prof, strconv.Itoa(n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, err
+	}
+	if r.steady, err = runSteady(w, p, b, s.steady, max(s.steady/4, 1), dir); err != nil {
+		return r, err
+	}
+	if r.churn, err = runChurn(w, p, b, s.churn); err != nil {
 		return r, err
 	}
 	r.rssAfter, _ = framework.ProcessRSS(b.PID())
@@ -182,6 +201,27 @@ func printTable(rows []row) {
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
 	}
 	fmt.Println("Propagation cells are p50 / p99 from the API write returning to the first response through the proxy that shows the change.")
+}
+
+// printSteadyTable shows each size's memory along the steady phase.
+func printSteadyTable(rows []row) {
+	if len(rows) == 0 || len(rows[0].steady) == 0 {
+		return
+	}
+	header, rule := "| Ingresses: RSS / heap in use / after GC: in use, live (MiB) |", "| --- |"
+	for _, pt := range rows[0].steady {
+		header += fmt.Sprintf(" %d changes |", pt.changes)
+		rule += " --- |"
+	}
+	fmt.Println(header)
+	fmt.Println(rule)
+	for _, r := range rows {
+		line := fmt.Sprintf("| %d |", r.ingresses)
+		for _, pt := range r.steady {
+			line += fmt.Sprintf(" %d / %.0f / %.0f, %.0f |", pt.rss>>20, pt.heapInuse/(1<<20), pt.heapInuseGC/(1<<20), pt.heapLive/(1<<20))
+		}
+		fmt.Println(line)
+	}
 }
 
 func kindNames() []string {
