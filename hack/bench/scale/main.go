@@ -208,7 +208,7 @@ func printSteadyTable(rows []row) {
 	if len(rows) == 0 || len(rows[0].steady) == 0 {
 		return
 	}
-	header, rule := "| Ingresses: RSS / heap in use / after GC: in use, live (MiB) |", "| --- |"
+	header, rule := "| Ingresses: RSS / heap in use / after GC: in use, live (MiB); request series |", "| --- |"
 	for _, pt := range rows[0].steady {
 		header += fmt.Sprintf(" %d changes |", pt.changes)
 		rule += " --- |"
@@ -218,7 +218,7 @@ func printSteadyTable(rows []row) {
 	for _, r := range rows {
 		line := fmt.Sprintf("| %d |", r.ingresses)
 		for _, pt := range r.steady {
-			line += fmt.Sprintf(" %d / %.0f / %.0f, %.0f |", pt.rss>>20, pt.heapInuse/(1<<20), pt.heapInuseGC/(1<<20), pt.heapLive/(1<<20))
+			line += fmt.Sprintf(" %d / %.0f / %.0f, %.0f; %d |", pt.rss>>20, pt.heapInuse/(1<<20), pt.heapInuseGC/(1<<20), pt.heapLive/(1<<20), pt.series)
 		}
 		fmt.Println(line)
 	}

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/baton-dev/baton/hack/e2e/framework"
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
@@ -20,40 +20,44 @@ import (
 // memPoint is Baton's memory after some changes of the steady phase: the
 // resident set and the Go heap in use as they were, then the heap in use
 // and the live heap right after a garbage collection (the heap profile
-// forces one), which tell growth from collector slack.
+// forces one), which tell growth from collector slack; and the number of
+// request latency series, one per routing Ingress and upstream.
 type memPoint struct {
 	changes               int
 	rss                   int64
 	heapInuse             float64
 	heapInuseGC, heapLive float64
+	series                int
 }
 
 // steadyChanges are the kinds of change, in turn, without objects piling
-// up: the new Ingress is deleted again the next time round. i counts the
-// changes of that kind.
-var steadyChanges = []func(w *world, i int) error{
-	func(w *world, i int) error { // an Ingress comes and goes
-		ing := ingress("steady", "steady.probe", "/", "probe", 80)
-		if i%2 == 0 {
-			return w.c.Create(background, ing)
+// up. i counts the changes of that kind.
+var steadyChanges = []func(w *world, p *poller, i int) error{
+	func(w *world, p *poller, i int) error { // a new Ingress, used, then deleted
+		ing := ingress(fmt.Sprintf("steady%d", i), fmt.Sprintf("steady%d.probe", i), "/", "probe", 80)
+		if err := w.c.Create(background, ing); err != nil {
+			return err
+		}
+		if _, err := p.until(ing.Spec.Rules[0].Host, "/", status(200)); err != nil {
+			return err
 		}
 		return w.c.Delete(background, ing)
 	},
-	func(w *world, i int) error { return setSteadyPath(w, i) },
-	func(w *world, i int) error {
+	func(w *world, _ *poller, i int) error { return setSteadyPath(w, i) },
+	func(w *world, _ *poller, i int) error {
 		addrs := map[bool][]string{true: {w.a.IP}}[i%2 == 0]
 		return patch(w, &discoveryv1.EndpointSlice{}, "epprobe-0", func(s *discoveryv1.EndpointSlice) { setEndpoints(s, addrs) })
 	},
-	func(w *world, i int) error {
+	func(w *world, _ *poller, i int) error {
 		return patch(w, &corev1.Service{}, "portsvc", func(s *corev1.Service) { s.Spec.Ports[0].Port = int32(80 + i%2) })
 	},
-	func(w *world, _ int) error {
+	func(w *world, _ *poller, _ int) error {
 		crt, key := w.certificate()
 		return patch(w, &corev1.Secret{}, "tlsprobe", func(s *corev1.Secret) {
 			s.Data = map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}
 		})
 	},
-	func(w *world, i int) error {
+	func(w *world, _ *poller, i int) error {
 		return patch(w, &v1alpha1.Upstream{}, "wprobe", func(u *v1alpha1.Upstream) { u.Spec.Endpoints = weights(1, int32(1+i%2*9999), w) })
 	},
 }
@@ -67,7 +71,9 @@ func setSteadyPath(w *world, i int) error {
 }
 
 // runSteady makes n changes of the kinds in turn, each written as soon as
-// the previous write returned (no waiting for traffic), and reads Baton's
+// the previous write returned (only a new Ingress is waited for, to be
+// used before it is deleted again: its name is new each time, as a leak
+// keyed by name would need), and reads Baton's
 // memory before the first and after every `every` changes, once the last
 // path change shows through the proxy and a second has passed. The heap
 // profiles go to dir, for `go tool pprof -diff_base`.
@@ -86,7 +92,7 @@ func runSteady(w *world, p *poller, b *framework.Baton, n, every int, dir string
 			break
 		}
 		k, i := c%len(steadyChanges), c/len(steadyChanges)
-		if err := steadyChanges[k](w, i); err != nil && !apierrors.IsNotFound(err) {
+		if err := steadyChanges[k](w, p, i); err != nil {
 			return points, fmt.Errorf("steady change %d: %w", c, err)
 		}
 		if k == 1 {
@@ -117,6 +123,11 @@ func steadyPoint(w *world, p *poller, b *framework.Baton, c, lastPath int, dir s
 		return pt, err
 	}
 	pt.heapInuseGC, pt.heapLive = sum(m, "go_memstats_heap_inuse_bytes"), sum(m, "go_memstats_heap_alloc_bytes")
+	for series := range m {
+		if strings.HasPrefix(series, "baton_request_duration_seconds_count{") {
+			pt.series++
+		}
+	}
 	return pt, nil
 }
 
