@@ -68,12 +68,13 @@ func run(cfg *config, logger *slog.Logger) error {
 	registerLogMetrics(registry(), accessLog)
 	ready := &readiness{}
 	admin := adminHandler(ready, cfg.profiling)
-	dp := dataplane.New(dataplaneOptions(cfg, admin, logger, accessLog))
+	dpOpts := dataplaneOptions(cfg, admin, logger, accessLog)
+	dp := dataplane.New(dpOpts)
 	opts, err := reconcileOptions(cfg)
 	if err != nil {
 		return err
 	}
-	controller, err := reconcile.Setup(mgr, dp, opts)
+	controller, err := reconcile.Setup(mgr, routedSink{dp, dpOpts.Observer.(*requestMetrics)}, opts)
 	if err != nil {
 		return fmt.Errorf("set up reconcilers: %w", err)
 	}
