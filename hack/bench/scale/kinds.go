@@ -192,6 +192,7 @@ type churnResult struct {
 	requests, failed  int
 	markerMax         time.Duration
 	changes           int
+	rebuilds          float64 // snapshot builds during the churn: fewer than changes when they batch
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -206,6 +207,11 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
 	r.idleP99 = pct(idle, 99)
 	r.rssStart, r.heapStart = memory(b)
+	builds := func() float64 {
+		m, _ := framework.ScrapeMetrics(b.MetricsAddr)
+		return sum(m, "baton_snapshot_build_seconds_count")
+	}
+	buildsBefore := builds()
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var werr error
@@ -228,6 +234,7 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	stop.Store(true)
 	wg.Wait()
 	r.rssEnd, r.heapEnd = memory(b)
+	r.rebuilds = builds() - buildsBefore
 	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
 	return r, errors.Join(werr)
 }
