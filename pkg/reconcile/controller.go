@@ -96,7 +96,7 @@ func Setup(mgr ctrl.Manager, sink Sink, opts Options) (*Controller, error) {
 	}
 	c := &Controller{
 		opts: opts, cache: objects, sink: sink, log: log, gatewayAPI: api,
-		changes: newDebouncer(opts.Debounce),
+		changes: newPacedDebouncer(opts.Debounce),
 		ready:   make(chan struct{}),
 	}
 	c.status = newStatusWriter(mgr, objects, opts, log.WithName("status"))

@@ -29,7 +29,8 @@ type Sink interface {
 }
 
 // DefaultDebounce is Options.Debounce when zero: while changes keep
-// arriving, rebuilds start at most once per DefaultDebounce on average.
+// arriving, rebuilds start at most once per DefaultDebounce on average
+// (sooner when they are cheap: see Options.Debounce).
 // A change after a quiet spell, and the next few, are rebuilt at once.
 const DefaultDebounce = 20 * time.Millisecond
 
@@ -62,7 +63,8 @@ type Options struct {
 	DefaultBackendService *translate.DefaultBackendService
 	// Debounce paces rebuilds as a token bucket: after a quiet spell a
 	// few rebuilds (three) may start back to back, so a handful of changes
-	// are each rebuilt at once; a longer run is rebuilt at most once per
+	// are each rebuilt at once; a longer run gets a token every four
+	// rebuild durations, at least every Debounce/10 and at most every
 	// Debounce, each rebuild taking in every change so far, and no change
 	// waits more than one Debounce. DefaultDebounce when zero.
 	Debounce time.Duration

@@ -26,13 +26,27 @@ import (
 // than one interval (plus the rebuild in progress), however long the
 // stream lasts. Changes that arrive while the caller rebuilds are
 // remembered (the channel holds one) and start the next wait.
+//
+// The hold exists to bound the CPU that rebuilds take under churn, so a
+// paced debouncer (the controller's) refills a token every costFactor
+// rebuild durations instead of every interval, within [interval/10,
+// interval]: when rebuilds are cheap, as incremental ones are, a stream
+// of changes is applied nearly as it comes while rebuilds still take at
+// most about 1/costFactor of the time; a slow rebuild is paced by the
+// interval as before.
 type debouncer struct {
 	interval time.Duration
 	burst    int
 	kick     chan struct{}
+	// period is how often a token comes back: interval, or from the
+	// last rebuild's cost when costFactor is set.
+	period     time.Duration
+	costFactor int
 	// refilled is when the bucket would be full again, had no rebuild
-	// started since; owned by the goroutine calling Wait.
-	refilled time.Time
+	// started since; lastStart is when Wait last returned. Both are owned
+	// by the goroutine calling Wait.
+	refilled  time.Time
+	lastStart time.Time
 }
 
 // rebuildBurst is how many rebuilds may start back to back after a quiet
@@ -40,8 +54,30 @@ type debouncer struct {
 // while churn still gets one rebuild per interval.
 const rebuildBurst = 3
 
+// rebuildCostFactor is how many rebuild durations a paced debouncer
+// waits per token: under a steady stream rebuilds take at most about a
+// quarter of the controller's time.
+const rebuildCostFactor = 4
+
 func newDebouncer(interval time.Duration) *debouncer {
-	return &debouncer{interval: interval, burst: rebuildBurst, kick: make(chan struct{}, 1)}
+	return &debouncer{interval: interval, period: interval, burst: rebuildBurst, kick: make(chan struct{}, 1)}
+}
+
+// newPacedDebouncer paces rebuilds by their cost, with interval as the
+// longest token period.
+func newPacedDebouncer(interval time.Duration) *debouncer {
+	d := newDebouncer(interval)
+	d.costFactor = rebuildCostFactor
+	return d
+}
+
+// rebuilt sets the token period from the cost of the rebuild that just
+// ended.
+func (d *debouncer) rebuilt(cost time.Duration) {
+	if d.costFactor == 0 {
+		return
+	}
+	d.period = min(d.interval, max(d.interval/10, time.Duration(d.costFactor)*cost))
 }
 
 // Trigger never blocks: one pending notification stands for any number.
@@ -55,6 +91,9 @@ func (d *debouncer) Trigger() {
 // Wait blocks until a change is pending and the bucket holds a rebuild
 // start, or ctx ends.
 func (d *debouncer) Wait(ctx context.Context) error {
+	if !d.lastStart.IsZero() { // the caller rebuilds between two Waits
+		d.rebuilt(time.Since(d.lastStart))
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -78,16 +117,17 @@ func (d *debouncer) Wait(ctx context.Context) error {
 		default:
 		}
 	}
-	d.started(time.Now())
+	d.lastStart = time.Now()
+	d.started(d.lastStart)
 	return nil
 }
 
 // hold is how long a rebuild wanted at now must wait for a token: none
-// while the bucket, refilled one token per interval, holds one. It is
-// never more than one interval, because started only spends a token
-// that is there.
+// while the bucket, refilled one token per period, holds one. It is
+// never more than one period, because started only spends a token that
+// is there (the min covers a period that just shrank).
 func (d *debouncer) hold(now time.Time) time.Duration {
-	return d.refilled.Add(-time.Duration(d.burst-1) * d.interval).Sub(now)
+	return min(d.period, d.refilled.Add(-time.Duration(d.burst-1)*d.period).Sub(now))
 }
 
 // started spends a token for a rebuild that starts at now.
@@ -95,7 +135,7 @@ func (d *debouncer) started(now time.Time) {
 	if d.refilled.Before(now) {
 		d.refilled = now // full: tokens beyond the burst are not saved up
 	}
-	d.refilled = d.refilled.Add(d.interval)
+	d.refilled = d.refilled.Add(d.period)
 }
 
 // changeHandler triggers on every add and delete, and on the updates that

@@ -154,6 +154,7 @@ func replay(d *debouncer, period, span, rebuild time.Duration) (starts []time.Du
 			maxWait = max(maxWait, start-arrival)
 		}
 		free = start + rebuild
+		d.rebuilt(rebuild)
 	}
 	return starts, maxWait
 }
@@ -204,6 +205,55 @@ func TestDebouncerAddsNoHoldAfterASlowRebuild(t *testing.T) {
 		if gap := starts[i] - starts[i-1]; gap != 3*interval {
 			t.Fatalf("rebuilds %d and %d started %v apart, want back to back (%v)", i-1, i, gap, 3*interval)
 		}
+	}
+}
+
+// The controller's debouncer paces a stream by what rebuilds cost: cheap
+// (incremental) rebuilds of a stream of changes start every few
+// milliseconds instead of every interval, while rebuilds still take about
+// a quarter of the time at most.
+func TestPacedDebouncerFollowsCheapRebuilds(t *testing.T) {
+	const interval, rebuild, span = 20 * time.Millisecond, time.Millisecond, 5 * time.Second
+	starts, maxWait := replay(newPacedDebouncer(interval), time.Millisecond, span, rebuild)
+	if want := rebuildCostFactor*rebuild + rebuild; maxWait > want {
+		t.Errorf("a change waited %v behind rebuilds of %v, want at most %v", maxWait, rebuild, want)
+	}
+	if busy := time.Duration(len(starts)) * rebuild; busy > span/rebuildCostFactor+interval {
+		t.Errorf("rebuilds of %v took %v of %v, want at most a %dth", rebuild, busy, span, rebuildCostFactor)
+	}
+}
+
+// A rebuild whose cost times the factor exceeds the interval is paced by
+// the interval, as an unpaced debouncer is.
+func TestPacedDebouncerKeepsTheIntervalForCostlyRebuilds(t *testing.T) {
+	const interval, rebuild = 20 * time.Millisecond, 10 * time.Millisecond
+	d := newPacedDebouncer(interval)
+	starts, _ := replay(d, time.Millisecond, time.Second, rebuild)
+	for i := d.burst; i < len(starts); i++ {
+		if gap := starts[i] - starts[i-d.burst]; gap < interval {
+			t.Fatalf("rebuilds %d and %d started %v apart, want at least %v", i-d.burst, i, gap, interval)
+		}
+	}
+}
+
+// Wait measures the rebuild as the time since it last returned, which is
+// what the build loop spends between two Waits.
+func TestPacedDebouncerMeasuresTheRebuild(t *testing.T) {
+	const interval, rebuild = 2 * time.Second, 100 * time.Millisecond
+	d := newPacedDebouncer(interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.Trigger()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(rebuild) // stands for the rebuild
+	d.Trigger()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d.period < rebuildCostFactor*rebuild || d.period >= interval {
+		t.Fatalf("token period %v after a rebuild of %v, want %d times it, under %v", d.period, rebuild, rebuildCostFactor, interval)
 	}
 }
 
