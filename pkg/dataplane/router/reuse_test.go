@@ -39,8 +39,8 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 		}
 		got := r.current.Load()
 		where := fmt.Sprintf("seed %d step %d", seed, step)
-		checkRuntimes(t, where, got.upstreams, s)
-		sameMatches(t, where, got.table, want, got.upstreams)
+		checkRuntimes(t, where, &got.upstreams, s)
+		sameMatches(t, where, got.table, want, &got.upstreams)
 		if before != nil { // a request that started on it still sees it as it was
 			sameMatches(t, where+", table before", before, wantBefore, nil)
 		}
@@ -50,7 +50,7 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 
 // sameMatches: got matches every probe request as want does, and (given
 // runtimes) to the runtime of the matched route's upstream.
-func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstreamRuntime) {
+func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotList) {
 	t.Helper()
 	for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
 		for _, path := range []string{"/", "/a", "/a/b", "/b"} {
@@ -59,8 +59,8 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstre
 			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
 				t.Fatalf("%s: %s%s matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
 			}
-			if gok && runtimes != nil && runtimes[gm.Upstream].name != gm.Route.Upstream {
-				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes[gm.Upstream].name, gm.Route.Upstream)
+			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
+				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
 		}
 	}
@@ -129,11 +129,12 @@ func nextUpstream(rng *rand.Rand, prev *snapshot.Snapshot, name string) snapshot
 
 // checkRuntimes: every upstream of s has one runtime, whose pool has its
 // endpoints; the other slots are empty.
-func checkRuntimes(t *testing.T, where string, runtimes []upstreamRuntime, s *snapshot.Snapshot) {
+func checkRuntimes(t *testing.T, where string, runtimes *slotList, s *snapshot.Snapshot) {
 	t.Helper()
 	named := 0
-	for _, u := range runtimes {
-		if u.name == "" {
+	for i := range runtimes.len() {
+		u := runtimes.at(i)
+		if u == nil {
 			continue
 		}
 		named++
@@ -269,7 +270,7 @@ func TestPeerFilterCostFollowsThePeers(t *testing.T) {
 func peerFilterBytes(t *testing.T, n int) uint64 {
 	r, s := scaleRouter(t, n)
 	st := r.current.Load()
-	peer := st.upstreams[st.byName[s.Upstreams[1].Name]].peer
+	peer := st.upstreams.at(st.byName[s.Upstreams[1].Name]).peer
 	peer.Address = s.Upstreams[1].Endpoints[0].Address
 	return allocated(func() {
 		keep := r.PeerFilter()
