@@ -257,6 +257,37 @@ func oneHostChangeBytes(t *testing.T, n int) uint64 {
 	return bytes
 }
 
+// TestApplyUpstreamChangeCostFollowsTheChange: applying a snapshot that
+// differs from the one in force in one upstream's endpoints (an
+// EndpointSlice change) allocates about as much with 2,000 upstreams as
+// with 200: the new state shares the runtimes of the others instead of
+// copying each one.
+func TestApplyUpstreamChangeCostFollowsTheChange(t *testing.T) {
+	small, large := oneUpstreamChangeBytes(t, 2000), oneUpstreamChangeBytes(t, 20000)
+	if large > 2*small+64<<10 {
+		t.Fatalf("one changed upstream allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
+	}
+}
+
+// oneUpstreamChangeBytes is what the Apply of one upstream with a new
+// endpoint allocates in a router serving n hosts (ten per upstream).
+func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	next := &snapshot.Snapshot{Version: 2, Hosts: s.Hosts, Upstreams: slices.Clone(s.Upstreams)}
+	changed := &next.Upstreams[n/20]
+	changed.Endpoints = []snapshot.Endpoint{{Address: "127.1.0.1:80", Weight: 1}}
+	bytes := allocated(func() {
+		if err := r.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	})
+	st := r.current.Load()
+	if pool := st.upstreams.at(st.byName[changed.Name]).pool; pool.Backends()[0].Addr() != "127.1.0.1:80" {
+		t.Fatalf("the changed upstream's pool lists %s", pool.Backends()[0].Addr())
+	}
+	return bytes
+}
+
 // TestPeerFilterCostFollowsThePeers: the data plane makes a PeerFilter on
 // every Apply to retire idle pooled peers; making it and asking about one
 // peer costs about the same among 2,000 upstreams as among 200.
