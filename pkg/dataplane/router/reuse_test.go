@@ -316,7 +316,7 @@ func peerFilterBytes(t *testing.T, n int) uint64 {
 
 // scaleRouter is a router serving n hosts, ten per upstream of one
 // endpoint, and the snapshot it serves.
-func scaleRouter(t *testing.T, n int) (*Router, *snapshot.Snapshot) {
+func scaleRouter(t testing.TB, n int) (*Router, *snapshot.Snapshot) {
 	t.Helper()
 	registry := lb.NewRegistry(lb.RegistryOptions{})
 	t.Cleanup(registry.Close)

@@ -34,7 +34,9 @@ type Snapshot struct {
 // host and upstream not listed must be the very same as in Base: the same
 // Routes slice, an equal Upstream. A name may be listed that did not
 // change, or that is in only one of the two snapshots (added or removed).
-// The DefaultBackend and Certificates are compared as without Changes.
+// Hosts and Upstreams must be sorted by name, as documented above: a data
+// plane finds the listed ones by binary search. The DefaultBackend and
+// Certificates are compared as without Changes.
 // A data plane not holding Base ignores Changes, so a producer whose
 // snapshot was refused, or only partly applied, must not rely on them:
 // Base 0 is never trusted.
