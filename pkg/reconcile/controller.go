@@ -266,6 +266,12 @@ func (c *Controller) apply(s *snapshot.Snapshot) error {
 	}
 	c.version++
 	s.Version = c.version
+	if c.applied != c.translated {
+		// The sink holds a part of the last snapshot (see admit) under that
+		// snapshot's version: what changed since it is not what changed
+		// since the sink's.
+		s.Changes = nil
+	}
 	good, rejected, err := c.admit(s)
 	recordApply(s.Version, err)
 	if err != nil {

@@ -187,6 +187,7 @@ func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
 	joined := *s
 	joined.Gateways = g.Gateways
 	joined.Upstreams = mergeUpstreams(s.Upstreams, g.Upstreams)
+	joined.Changes = nil // they do not cover the Gateway API's part
 	return &joined
 }
 

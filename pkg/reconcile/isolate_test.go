@@ -135,6 +135,31 @@ func TestRefusedSnapshotDoesNotFreezeRouting(t *testing.T) {
 	}
 }
 
+// TestChangesSinceAPartlyAppliedSnapshotAreNotTrusted: after the data
+// plane refused part of a snapshot, it holds the rest under that
+// snapshot's version, so the next snapshot's Changes (what differs from
+// the whole one) do not say what differs from the data plane's; trusted,
+// they let the refused host in unchecked. The refused part stays refused.
+func TestChangesSinceAPartlyAppliedSnapshotAreNotTrusted(t *testing.T) {
+	sink := router.New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	c := &Controller{sink: sink, log: logr.Discard(), ready: make(chan struct{})}
+	bad := snapshot.VirtualHost{Name: strings.Repeat("a", 64) + ".example.com", Routes: []snapshot.Route{route("/", "up", "tenant-b/bad")}}
+	good := snapshot.VirtualHost{Name: "good.example.com", Routes: []snapshot.Route{route("/", "up", "tenant-a/good")}}
+	first := &snapshot.Snapshot{Upstreams: []snapshot.Upstream{{Name: "up"}}, Hosts: []snapshot.VirtualHost{bad, good}}
+	if err := c.apply(first); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	added := snapshot.VirtualHost{Name: "new.example.com", Routes: []snapshot.Route{route("/", "up", "tenant-c/new")}}
+	later := &snapshot.Snapshot{Upstreams: first.Upstreams, Hosts: []snapshot.VirtualHost{bad, good, added},
+		Changes: &snapshot.Changes{Base: first.Version, Hosts: []string{added.Name}}}
+	if err := c.apply(later); err != nil {
+		t.Fatalf("apply of a later change: %v", err)
+	}
+	if len(c.rejected) != 1 || c.rejected[0].part != (part{partRoutes, "tenant-b/bad"}) {
+		t.Fatalf("rejected %v after the later change, want tenant-b/bad's routes still", c.rejected)
+	}
+}
+
 func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
 	s := tenants()
 	out := translate.Output{

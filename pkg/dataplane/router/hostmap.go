@@ -1,6 +1,9 @@
 package router
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"maps"
+)
 
 // hostShards is how many shards a hostMap has: at 30,000 hosts a patch
 // copies about 120 entries per shard it writes instead of all of them.
@@ -51,9 +54,11 @@ func (m *hostMap) delete(key string) {
 func (m *hostMap) writable(key string) map[string]*hostRoutes {
 	i := maphash.String(hostSeed, key) % hostShards
 	if bit := uint64(1) << (i % 64); m.owned[i/64]&bit == 0 {
-		shard := make(map[string]*hostRoutes, len(m.shards[i])+1)
-		for k, v := range m.shards[i] {
-			shard[k] = v
+		// maps.Clone copies the table whole, several times faster than
+		// inserting its entries one by one.
+		shard := maps.Clone(m.shards[i])
+		if shard == nil {
+			shard = map[string]*hostRoutes{}
 		}
 		m.shards[i] = shard
 		m.owned[i/64] |= bit

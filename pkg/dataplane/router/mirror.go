@@ -41,8 +41,8 @@ func (r *Router) mirror(s *proxy.Session, req *http.Request, ctx *RequestCtx, na
 			r.mirrorsDropped.Add(1)
 			continue
 		}
-		m, cancel := r.mirrorRequest(s, req, &ctx.st.upstreams[i])
-		go r.sendMirror(s, m, &ctx.st.upstreams[i], cancel)
+		m, cancel := r.mirrorRequest(s, req, ctx.st.upstreams.at(i))
+		go r.sendMirror(s, m, ctx.st.upstreams.at(i), cancel)
 	}
 }
 

@@ -75,7 +75,7 @@ func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) 
 	if m.Upstream < 0 {
 		return true, writeStatus(s, http.StatusInternalServerError, "no valid backend of weight above 0 for this request (see the route's status)\n")
 	}
-	ctx.upstream = &ctx.st.upstreams[m.Upstream]
+	ctx.upstream = ctx.st.upstreams.at(m.Upstream)
 	applyRoutePolicy(s, m.Route)
 	return false, nil
 }

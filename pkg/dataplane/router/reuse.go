@@ -27,10 +27,13 @@ type reuse struct {
 	snap      *snapshot.Snapshot
 	table     *Table
 	index     map[string]int // slot of each upstream name
-	upstreams []upstreamRuntime
+	upstreams slotList
 	// full is set by compileTable when it compiled s in full, numbering
 	// upstreams by position, for upstreamsOf to do the same.
 	full bool
+	// listed is set by compileTable when it compiled only what s's Changes
+	// list, for upstreamsOf to do the same.
+	listed *listedChanges
 	// sorted: snap's upstreams are sorted by name; nextSorted is the same
 	// for the snapshot being applied, committed with it.
 	sorted, nextSorted bool
@@ -46,6 +49,13 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 	// Patching walks both upstream lists in name order, and Patch merges
 	// pool settings in that order: unsorted lists are compiled in full.
 	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 || !ru.sorted
+	ru.listed = nil
+	if !ru.full {
+		if l, ok := ru.listChanges(s); ok {
+			ru.listed, ru.nextSorted = l, true
+			return ru.patchListed(s, l, inForce)
+		}
+	}
 	if !ru.full && sameNames(prev.Upstreams, s.Upstreams) {
 		// The names compiled last time, in the same order: checked and
 		// numbered then, so neither is done again for every upstream.
@@ -71,10 +81,7 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 // whose slot moved) into a copy-on-write copy of the previous table.
 func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted map[string]bool, inForce *Table) (*Table, map[string]int, error) {
 	prev := ru.snap
-	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
-	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
-	old := &ru.table.hosts
-	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll}, splitters: c.next}
+	t, c := ru.patchedTable(index, inForce)
 	var added []*snapshot.VirtualHost
 	i, j := 0, 0
 	for i < len(prev.Hosts) || j < len(s.Hosts) {
@@ -98,6 +105,21 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 			return nil, nil, err
 		}
 	}
+	return ru.finishPatch(s, c, t, index)
+}
+
+// patchedTable is a copy-on-write copy of the table in force and the
+// compiler that patches it.
+func (ru *reuse) patchedTable(index map[string]int, inForce *Table) (*Table, *compiler) {
+	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
+	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
+	old := &ru.table.hosts
+	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll}, splitters: c.next}
+	return t, c
+}
+
+// finishPatch compiles s's default backend into the patched table t.
+func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index map[string]int) (*Table, map[string]int, error) {
 	if s.DefaultBackend != nil {
 		d, err := c.candidate(s.DefaultBackend, "", "")
 		if err != nil {
@@ -112,7 +134,7 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 // slots numbers s's upstreams: the slot each had, else a free one.
 func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
 	index := make(map[string]int, len(s.Upstreams))
-	used := make([]bool, len(ru.upstreams)+len(s.Upstreams))
+	used := make([]bool, ru.upstreams.len()+len(s.Upstreams))
 	var fresh []string
 	for i := range s.Upstreams {
 		name := s.Upstreams[i].Name
@@ -133,7 +155,7 @@ func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
 }
 
 // commit remembers what was published.
-func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups []upstreamRuntime) {
+func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups slotList) {
 	ru.snap, ru.table, ru.index, ru.upstreams, ru.sorted = s, t, index, ups, ru.nextSorted
 }
 
@@ -274,9 +296,12 @@ func shallowEqual(a, b reflect.Value) bool {
 // a new one for the others, whose pools alone the registry rebuilds. Both
 // lists are sorted by name, so one walk over them finds what differs
 // without a map look-up per upstream.
-func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) ([]upstreamRuntime, error) {
+func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) (slotList, error) {
 	if ru.full {
 		return r.upstreams(s)
+	}
+	if ru.listed != nil {
+		return ru.listedUpstreams(r, ru.listed)
 	}
 	if sameList(ru.snap.Upstreams, s.Upstreams) {
 		return ru.upstreams, nil // the producer's promise: the very same list, numbered as before
@@ -285,26 +310,31 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	if len(changed) == 0 && len(removed) == 0 {
 		return ru.upstreams, nil
 	}
-	out := make([]upstreamRuntime, slotCount(ru, index))
-	copy(out, ru.upstreams) // a kept upstream keeps its slot (see slots)
+	out := ru.upstreams.writer(slotCount(ru, index)) // a kept upstream keeps its slot (see slots)
 	for _, name := range removed {
-		if slot := ru.index[name]; slot < len(out) {
-			out[slot] = upstreamRuntime{}
-		}
+		out.set(ru.index[name], nil)
 	}
+	return r.renewUpstreams(out, changed, removed, index)
+}
+
+// renewUpstreams puts new runtimes for changed in out, at their slots in
+// index, with the pools the registry builds for them; removed lose theirs.
+func (r *Router) renewUpstreams(out *slotWriter, changed []*snapshot.Upstream, removed []string, index map[string]int) (slotList, error) {
+	runtimes := make([]upstreamRuntime, len(changed))
 	configs := make([]lb.PoolConfig, len(changed))
 	for i, u := range changed {
 		rt, err := r.runtimeOf(u, r.caPools)
 		if err != nil {
-			return nil, err
+			return slotList{}, err
 		}
-		out[index[u.Name]], configs[i] = rt, poolConfig(u)
+		runtimes[i], configs[i] = rt, poolConfig(u)
+		out.set(index[u.Name], &runtimes[i])
 	}
 	pools := r.registry.Patch(configs, removed)
-	for _, u := range changed {
-		out[index[u.Name]].pool = pools[u.Name]
+	for i := range runtimes {
+		runtimes[i].pool = pools[runtimes[i].name]
 	}
-	return out, nil
+	return out.slotList, nil
 }
 
 // diffUpstreams walks the previous snapshot's upstreams beside next (both
@@ -334,7 +364,7 @@ func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Up
 // slotCount is the length of a runtime list numbered by index.
 func slotCount(ru *reuse, index map[string]int) int {
 	if sameMap(index, ru.index) {
-		return len(ru.upstreams)
+		return ru.upstreams.len()
 	}
 	size := 0
 	for _, slot := range index {

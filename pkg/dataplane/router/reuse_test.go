@@ -39,8 +39,8 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 		}
 		got := r.current.Load()
 		where := fmt.Sprintf("seed %d step %d", seed, step)
-		checkRuntimes(t, where, got.upstreams, s)
-		sameMatches(t, where, got.table, want, got.upstreams)
+		checkRuntimes(t, where, &got.upstreams, s)
+		sameMatches(t, where, got.table, want, &got.upstreams)
 		if before != nil { // a request that started on it still sees it as it was
 			sameMatches(t, where+", table before", before, wantBefore, nil)
 		}
@@ -50,7 +50,7 @@ func TestApplyReusingEqualsCompile(t *testing.T) {
 
 // sameMatches: got matches every probe request as want does, and (given
 // runtimes) to the runtime of the matched route's upstream.
-func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstreamRuntime) {
+func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotList) {
 	t.Helper()
 	for _, host := range []string{"h0", "h1", "h2", "h3", "h4", "x.w", "h9", ""} {
 		for _, path := range []string{"/", "/a", "/a/b", "/b"} {
@@ -59,8 +59,8 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes []upstre
 			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
 				t.Fatalf("%s: %s%s matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
 			}
-			if gok && runtimes != nil && runtimes[gm.Upstream].name != gm.Route.Upstream {
-				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes[gm.Upstream].name, gm.Route.Upstream)
+			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
+				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
 		}
 	}
@@ -129,11 +129,12 @@ func nextUpstream(rng *rand.Rand, prev *snapshot.Snapshot, name string) snapshot
 
 // checkRuntimes: every upstream of s has one runtime, whose pool has its
 // endpoints; the other slots are empty.
-func checkRuntimes(t *testing.T, where string, runtimes []upstreamRuntime, s *snapshot.Snapshot) {
+func checkRuntimes(t *testing.T, where string, runtimes *slotList, s *snapshot.Snapshot) {
 	t.Helper()
 	named := 0
-	for _, u := range runtimes {
-		if u.name == "" {
+	for i := range runtimes.len() {
+		u := runtimes.at(i)
+		if u == nil {
 			continue
 		}
 		named++
@@ -256,6 +257,37 @@ func oneHostChangeBytes(t *testing.T, n int) uint64 {
 	return bytes
 }
 
+// TestApplyUpstreamChangeCostFollowsTheChange: applying a snapshot that
+// differs from the one in force in one upstream's endpoints (an
+// EndpointSlice change) allocates about as much with 2,000 upstreams as
+// with 200: the new state shares the runtimes of the others instead of
+// copying each one.
+func TestApplyUpstreamChangeCostFollowsTheChange(t *testing.T) {
+	small, large := oneUpstreamChangeBytes(t, 2000), oneUpstreamChangeBytes(t, 20000)
+	if large > 2*small+64<<10 {
+		t.Fatalf("one changed upstream allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
+	}
+}
+
+// oneUpstreamChangeBytes is what the Apply of one upstream with a new
+// endpoint allocates in a router serving n hosts (ten per upstream).
+func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
+	r, s := scaleRouter(t, n)
+	next := &snapshot.Snapshot{Version: 2, Hosts: s.Hosts, Upstreams: slices.Clone(s.Upstreams)}
+	changed := &next.Upstreams[n/20]
+	changed.Endpoints = []snapshot.Endpoint{{Address: "127.1.0.1:80", Weight: 1}}
+	bytes := allocated(func() {
+		if err := r.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	})
+	st := r.current.Load()
+	if pool := st.upstreams.at(st.byName[changed.Name]).pool; pool.Backends()[0].Addr() != "127.1.0.1:80" {
+		t.Fatalf("the changed upstream's pool lists %s", pool.Backends()[0].Addr())
+	}
+	return bytes
+}
+
 // TestPeerFilterCostFollowsThePeers: the data plane makes a PeerFilter on
 // every Apply to retire idle pooled peers; making it and asking about one
 // peer costs about the same among 2,000 upstreams as among 200.
@@ -269,7 +301,7 @@ func TestPeerFilterCostFollowsThePeers(t *testing.T) {
 func peerFilterBytes(t *testing.T, n int) uint64 {
 	r, s := scaleRouter(t, n)
 	st := r.current.Load()
-	peer := st.upstreams[st.byName[s.Upstreams[1].Name]].peer
+	peer := st.upstreams.at(st.byName[s.Upstreams[1].Name]).peer
 	peer.Address = s.Upstreams[1].Endpoints[0].Address
 	return allocated(func() {
 		keep := r.PeerFilter()
@@ -284,7 +316,7 @@ func peerFilterBytes(t *testing.T, n int) uint64 {
 
 // scaleRouter is a router serving n hosts, ten per upstream of one
 // endpoint, and the snapshot it serves.
-func scaleRouter(t *testing.T, n int) (*Router, *snapshot.Snapshot) {
+func scaleRouter(t testing.TB, n int) (*Router, *snapshot.Snapshot) {
 	t.Helper()
 	registry := lb.NewRegistry(lb.RegistryOptions{})
 	t.Cleanup(registry.Close)

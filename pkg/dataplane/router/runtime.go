@@ -50,11 +50,12 @@ type Router struct {
 // state is everything one snapshot compiles into. It is never mutated after
 // it is published.
 type state struct {
-	version   uint64
-	table     *Table
-	certs     *Certificates
-	upstreams []upstreamRuntime // indexed like snapshot.Upstreams
-	byName    map[string]int    // upstreams by Name, for mirrors
+	version uint64
+	table   *Table
+	certs   *Certificates
+	// upstreams are indexed by slot (see reuse); a free slot is nil.
+	upstreams slotList
+	byName    map[string]int // upstreams by Name, for mirrors
 }
 
 // upstreamRuntime is an upstream ready for the hot path: its pool and a
@@ -161,17 +162,19 @@ func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // upstreams builds every peer template before it touches the registry, so
 // a snapshot refused for a bad CA bundle leaves pools and health checks as
 // they were; CA pools no longer used by any upstream are dropped.
-func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
+func (r *Router) upstreams(s *snapshot.Snapshot) (slotList, error) {
 	usedCAs := map[string]*x509.CertPool{}
-	out := make([]upstreamRuntime, len(s.Upstreams))
+	runtimes := make([]upstreamRuntime, len(s.Upstreams))
+	out := make([]*upstreamRuntime, len(s.Upstreams))
 	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
 	for i := range s.Upstreams {
 		u := &s.Upstreams[i]
 		rt, err := r.runtimeOf(u, usedCAs)
 		if err != nil {
-			return nil, err
+			return slotList{}, err
 		}
-		out[i] = rt
+		runtimes[i] = rt
+		out[i] = &runtimes[i]
 		cfgs[i] = poolConfig(u)
 	}
 	pools := r.registry.Update(cfgs)
@@ -179,7 +182,7 @@ func (r *Router) upstreams(s *snapshot.Snapshot) ([]upstreamRuntime, error) {
 		out[i].pool = pools[out[i].name]
 	}
 	r.caPools = usedCAs
-	return out, nil
+	return slotListOf(out), nil
 }
 
 // runtimeOf is u's runtime, without its pool.
@@ -278,7 +281,7 @@ func (r *Router) PeerFilter() func(proxy.Peer) bool {
 	return func(p proxy.Peer) bool {
 		names = r.registry.PoolsListing(names[:0], p.Address)
 		for _, name := range names {
-			if i, ok := st.byName[name]; ok && st.upstreams[i].pool != nil && st.upstreams[i].produces(p) {
+			if i, ok := st.byName[name]; ok && st.upstreams.at(i) != nil && st.upstreams.at(i).pool != nil && st.upstreams.at(i).produces(p) {
 				return true
 			}
 		}

@@ -26,7 +26,7 @@ func TestApplyRefusesBadCABundleAndKeepsPools(t *testing.T) {
 	if err := r.Apply(good); err != nil {
 		t.Fatal(err)
 	}
-	before := r.current.Load().upstreams[0].pool
+	before := r.current.Load().upstreams.at(0).pool
 	before.Backends()[0].Begin() // a request in flight: state the registry must keep
 
 	bad := snap(host("a.test", prefix("/", "u")))
@@ -40,7 +40,7 @@ func TestApplyRefusesBadCABundleAndKeepsPools(t *testing.T) {
 	if v := r.Version(); v != 1 {
 		t.Errorf("version in force is %d, want 1", v)
 	}
-	if after := r.current.Load().upstreams[0].pool; after != before || after.Backends()[0].Addr() != "127.0.0.1:1" {
+	if after := r.current.Load().upstreams.at(0).pool; after != before || after.Backends()[0].Addr() != "127.0.0.1:1" {
 		t.Errorf("pool changed by a refused snapshot: %v", after.Backends())
 	}
 	// Had the refused snapshot reached the registry, it would have
@@ -49,7 +49,7 @@ func TestApplyRefusesBadCABundleAndKeepsPools(t *testing.T) {
 	if err := r.Apply(good); err != nil {
 		t.Fatal(err)
 	}
-	if n := r.current.Load().upstreams[0].pool.Backends()[0].Inflight(); n != 1 {
+	if n := r.current.Load().upstreams.at(0).pool.Backends()[0].Inflight(); n != 1 {
 		t.Errorf("backend state lost across a refused snapshot: %d in flight, want 1", n)
 	}
 }
@@ -80,7 +80,7 @@ func TestActiveCheckOfH2CUpstreamSpeaksH2C(t *testing.T) {
 	if err := r.Apply(s); err != nil {
 		t.Fatal(err)
 	}
-	b := r.current.Load().upstreams[0].pool.Backends()[0]
+	b := r.current.Load().upstreams.at(0).pool.Backends()[0]
 	deadline := time.Now().Add(10 * time.Second) // safety limit only
 	for checks.Load() < 3 && b.Available() && time.Now().Before(deadline) {
 		time.Sleep(2 * time.Millisecond)
@@ -121,7 +121,7 @@ func TestUpstreamTimeoutsReachThePeer(t *testing.T) {
 	if err := r.Apply(s); err != nil {
 		t.Fatal(err)
 	}
-	p := r.current.Load().upstreams[0].peer
+	p := r.current.Load().upstreams.at(0).peer
 	if p.ConnectTimeout != 1 || p.ResponseTimeout != 2 || p.IdleTimeout != 3 || p.ReadTimeout != 4 {
 		t.Errorf("peer timeouts %v %v %v %v, want 1ns 2ns 3ns 4ns", p.ConnectTimeout, p.ResponseTimeout, p.IdleTimeout, p.ReadTimeout)
 	}

@@ -5,6 +5,8 @@
 // fresh one for every change and consumers never write to it. That is what
 // lets the data plane swap a whole configuration with one atomic store and
 // lets requests in flight keep reading the snapshot they started with.
+// A producer that knows what it changed says so (Snapshot.Changes), so
+// that the data plane compiles that much and not the whole configuration.
 //
 // The package depends on the standard library only, so neither side of the
 // boundary drags the other's dependencies along.

@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -347,4 +349,55 @@ func merge(a, b Input) Input {
 	a.Secrets = append(a.Secrets, b.Secrets...)
 	a.Upstreams = append(a.Upstreams, b.Upstreams...)
 	return a
+}
+
+// stampedWithoutChanges gives out's snapshot, when it is a new one, the
+// next version, as the controller does, so that the next call's Changes
+// name it; it then checks the Changes out's snapshot holds against prev,
+// the last one built (every host and upstream they do not list is the
+// very same as in prev), and returns out with a copy of the snapshot
+// without them, to compare with a full translation, which has none.
+func stampedWithoutChanges(t *testing.T, where string, prev *snapshot.Snapshot, out Output, version uint64) Output {
+	t.Helper()
+	s := out.Snapshot
+	if s != prev { // the same one again is not applied again
+		s.Version = version
+	}
+	if ch := s.Changes; ch != nil && s != prev {
+		if prev == nil || ch.Base != prev.Version {
+			t.Fatalf("%s: Changes since version %d, but the last snapshot built is %v", where, ch.Base, prev)
+		}
+		checkUnlisted(t, where+": host", ch.Hosts, prev.Hosts, s.Hosts, func(h *snapshot.VirtualHost) string { return h.Name },
+			func(a, b *snapshot.VirtualHost) bool {
+				return len(a.Routes) == len(b.Routes) && (len(a.Routes) == 0 || &a.Routes[0] == &b.Routes[0])
+			})
+		checkUnlisted(t, where+": upstream", ch.Upstreams, prev.Upstreams, s.Upstreams, func(u *snapshot.Upstream) string { return u.Name },
+			func(a, b *snapshot.Upstream) bool { return reflect.DeepEqual(a, b) })
+	}
+	bare := *s
+	bare.Changes = nil
+	out.Snapshot = &bare
+	return out
+}
+
+// checkUnlisted: every entry of prev or next whose name is not listed is
+// in both, the same.
+func checkUnlisted[T any](t *testing.T, what string, listed []string, prev, next []T, name func(*T) string, same func(a, b *T) bool) {
+	t.Helper()
+	byName := map[string]*T{}
+	for i := range prev {
+		byName[name(&prev[i])] = &prev[i]
+	}
+	for i := range next {
+		n := name(&next[i])
+		if p := byName[n]; !slices.Contains(listed, n) && (p == nil || !same(p, &next[i])) {
+			t.Fatalf("%s %q changed but Changes do not list it", what, n)
+		}
+		delete(byName, n)
+	}
+	for n := range byName {
+		if !slices.Contains(listed, n) {
+			t.Fatalf("%s %q was removed but Changes do not list it", what, n)
+		}
+	}
 }

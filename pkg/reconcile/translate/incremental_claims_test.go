@@ -11,6 +11,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 // TestIncrementalSharedClaims is TestIncrementalEqualsFull on a world made
@@ -27,18 +29,27 @@ func TestIncrementalSharedClaims(t *testing.T) {
 		in := w.initial()
 		cache, fed := NewCache(), NewCache()
 		var prev Input
+		var built, fedBuilt *snapshot.Snapshot // the last snapshots the caches built
 		for step := 0; step < 40; step++ {
 			if step > 0 {
 				w.change(&in)
 			}
 			stampVersions(&in)
+			where := fmt.Sprintf("seed %d run %d step %d", seed, run, step)
 			want := Translate(in)
 			got := cache.Translate(in)
+			got, built = stampedWithoutChanges(t, where, built, got, uint64(step+1)), got.Snapshot
+			want.Snapshot.Version = got.Snapshot.Version
 			if step == 0 {
-				fed.Translate(in)
-			} else if viaChanges := fed.TranslateChanges(in, changesBetween(prev, in)); !reflect.DeepEqual(viaChanges, want) {
-				got = viaChanges
-				w.last += ", fed as Changes"
+				fedBuilt = fed.Translate(in).Snapshot
+				fedBuilt.Version = uint64(step + 1)
+			} else {
+				viaChanges := fed.TranslateChanges(in, changesBetween(prev, in))
+				viaChanges, fedBuilt = stampedWithoutChanges(t, where+" fed as Changes", fedBuilt, viaChanges, uint64(step+1)), viaChanges.Snapshot
+				if wantFed := withVersion(want, viaChanges.Snapshot.Version); !reflect.DeepEqual(viaChanges, wantFed) {
+					got, want = viaChanges, wantFed
+					w.last += ", fed as Changes"
+				}
 			}
 			prev = in // with its own lists: change edits them in place
 			prev.Ingresses, prev.Services, prev.EndpointSlices = slices.Clone(in.Ingresses), slices.Clone(in.Services), slices.Clone(in.EndpointSlices)
@@ -216,5 +227,13 @@ func changedObjects[T any, P object[T]](old, next []T) map[types.NamespacedName]
 	for k := range was {
 		out[k] = nil
 	}
+	return out
+}
+
+// withVersion is out with a copy of its snapshot of the given version.
+func withVersion(out Output, version uint64) Output {
+	s := *out.Snapshot
+	s.Version = version
+	out.Snapshot = &s
 	return out
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
 // FuzzIncremental translates a random sequence of worlds, each one the
@@ -52,6 +54,7 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 	cache := NewCache()
 	world, _ := g.input()
 	var prevGot, prevWant Output
+	var built *snapshot.Snapshot // the last snapshot the cache built, with its Changes
 	for step := 0; step < steps; step++ {
 		if step > 0 {
 			next, _ := g.input()
@@ -60,6 +63,11 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 		stampVersions(&world)
 		want := Translate(world)
 		got := cache.Translate(world)
+		where := fmt.Sprintf("step %d", step)
+		prevBuilt := built
+		built = got.Snapshot
+		got = stampedWithoutChanges(t, where, prevBuilt, got, uint64(step+1))
+		want.Snapshot.Version = got.Snapshot.Version
 		if !reflect.DeepEqual(got, want) {
 			mustEqualJSON(t, fmt.Sprintf("step %d: incremental output", step), got, want)
 			t.Fatalf("step %d: incremental output differs from a full translation (not in JSON)", step)

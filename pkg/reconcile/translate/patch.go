@@ -2,6 +2,7 @@ package translate
 
 import (
 	"cmp"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,13 +27,32 @@ func (x *incremental) patch(g *translator) *snapshot.Snapshot {
 		reflect.DeepEqual(prev.DefaultBackend, def) && reflect.DeepEqual(prev.DefaultCertificate, g.defaultCert) {
 		return prev
 	}
-	s := &snapshot.Snapshot{DefaultBackend: def, DefaultCertificate: g.defaultCert}
+	s := &snapshot.Snapshot{DefaultBackend: def, DefaultCertificate: g.defaultCert, Changes: x.changesSince(prev)}
 	s.Hosts = sharedOrCopy(prev, hosts, x.hosts, func(p *snapshot.Snapshot) []snapshot.VirtualHost { return p.Hosts })
 	s.Upstreams = sharedOrCopy(prev, ups, x.upstreams, func(p *snapshot.Snapshot) []snapshot.Upstream { return p.Upstreams })
 	s.Certificates = sharedOrCopy(prev, certs, x.certList, func(p *snapshot.Snapshot) []snapshot.Certificate { return p.Certificates })
 	x.snap = s
 	return s
 }
+
+// changesSince lists the hosts and upstreams this call may have changed
+// since prev, so that a data plane holding prev compiles only those (see
+// snapshot.Changes): every other host keeps its Routes slice and every
+// other upstream its value. Nil when prev has no version to name, or when
+// so much changed that the lists were rebuilt rather than patched.
+func (x *incremental) changesSince(prev *snapshot.Snapshot) *snapshot.Changes {
+	if prev == nil || prev.Version == 0 || rebuilds(len(x.dirty.hosts), len(x.hosts)) ||
+		rebuilds(len(x.dirty.upstreams), len(x.upstreams)) {
+		return nil
+	}
+	return &snapshot.Changes{Base: prev.Version,
+		Hosts: slices.Sorted(maps.Keys(x.dirty.hosts)), Upstreams: slices.Sorted(maps.Keys(x.dirty.upstreams))}
+}
+
+// rebuilds tells whether a list of n entries with dirty of them changed
+// is rebuilt rather than patched: inserting many one by one would cost
+// the square of their number.
+func rebuilds(dirty, n int) bool { return dirty > 64 && dirty > n/8 }
 
 // sharedOrCopy is the previous snapshot's list when it did not change, or
 // a copy of the patched one (nil when empty, as Translate leaves it): the
@@ -50,7 +70,7 @@ func sharedOrCopy[T any](prev *snapshot.Snapshot, changed bool, list []T, of fun
 // patchHosts updates the sorted hosts where groups changed, keeping the
 // Routes slice of a host whose routes are equal, and reports a change.
 func (x *incremental) patchHosts() bool {
-	if len(x.dirty.hosts) > 64 && len(x.dirty.hosts) > len(x.hosts)/8 {
+	if rebuilds(len(x.dirty.hosts), len(x.hosts)) {
 		return x.rebuildHosts()
 	}
 	changed := false
@@ -78,7 +98,7 @@ func (x *incremental) patchHosts() bool {
 }
 
 func (x *incremental) patchUpstreams() bool {
-	if len(x.dirty.upstreams) > 64 && len(x.dirty.upstreams) > len(x.upstreams)/8 {
+	if rebuilds(len(x.dirty.upstreams), len(x.upstreams)) {
 		x.upstreams = x.upstreams[:0]
 		for _, u := range x.upValue {
 			x.upstreams = append(x.upstreams, u)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -102,6 +103,24 @@ func BenchmarkIncrementalScale(b *testing.B) {
 				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{keyOf(&ing): &ing}}
 			})
 		})
+		b.Run(fmt.Sprintf("new-ingress-%d", n), func(b *testing.B) {
+			benchIncremental(b, in, func(in *Input, i int) Changes {
+				k, ing := addedIngress(n, i)
+				return Changes{Ingresses: map[types.NamespacedName]*networkingv1.Ingress{k: ing}}
+			})
+		})
+		b.Run(fmt.Sprintf("secret-%d", n), func(b *testing.B) {
+			pairs := [2][2][]byte{}
+			for p := range pairs {
+				pairs[p][0], pairs[p][1] = makeCert("h0.example.com")
+			}
+			benchIncremental(b, in, func(in *Input, i int) Changes {
+				sec := tlsSecret("ns0", "tls0")
+				sec.UID, sec.ResourceVersion = types.UID(sec.Name), fmt.Sprint(i+1)
+				sec.Data = map[string][]byte{corev1.TLSCertKey: pairs[i%2][0], corev1.TLSPrivateKeyKey: pairs[i%2][1]}
+				return Changes{Secrets: map[types.NamespacedName]*corev1.Secret{keyOf(&sec): &sec}}
+			})
+		})
 		b.Run(fmt.Sprintf("slice-%d", n), func(b *testing.B) {
 			benchIncremental(b, in, func(in *Input, i int) Changes {
 				s := len(in.Services) / 2
@@ -111,6 +130,18 @@ func BenchmarkIncrementalScale(b *testing.B) {
 			})
 		})
 	}
+}
+
+// addedIngress is the change of the i-th step of "new Ingress": one more
+// Ingress with a host of its own, which the next step deletes (nil), so
+// that the cluster keeps its size.
+func addedIngress(n, i int) (types.NamespacedName, *networkingv1.Ingress) {
+	ing := scaleIngress(n+1, max(n/10, 1))
+	if i%2 == 0 {
+		return keyOf(&ing), nil
+	}
+	ing.ResourceVersion = fmt.Sprint(i + 1)
+	return keyOf(&ing), &ing
 }
 
 // benchIncremental applies each result to a Router, as the data plane

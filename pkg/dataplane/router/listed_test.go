@@ -1,0 +1,176 @@
+package router
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/lb"
+)
+
+// TestApplyListedChangesEqualsFullApply applies a random sequence of
+// snapshots that say what changed (snapshot.Changes, listing now and then
+// names that did not change or that neither snapshot has, or naming a
+// base that is not the one in force), some with a listed host routing to
+// an unknown upstream. After every Apply the router must be in the state a
+// fresh router reaches by applying the snapshot in full: the same
+// matches, the same runtimes and pools; a refused snapshot must be refused
+// by the fresh router too and leave the state in force alone. Upstreams
+// the snapshot did not change keep their pool. Some snapshots are built
+// but never applied, as when the producer's Apply failed: the next one's
+// base is then not the snapshot in force.
+func TestApplyListedChangesEqualsFullApply(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	var prev, applied *snapshot.Snapshot
+	listed := 0
+	for step := range 400 {
+		where := fmt.Sprintf("seed %d step %d", seed, step)
+		s := nextSnapshot(rng, prev)
+		s.Version = uint64(step + 1)
+		if prev != nil {
+			s.Changes = changesOf(rng, prev, s)
+		}
+		if rng.IntN(12) == 0 {
+			prev = s // built but never applied: the next one's base is not in force
+			continue
+		}
+		bad := rng.IntN(12) == 0 && breakListedHost(s)
+		before := r.current.Load()
+
+		err := r.Apply(s)
+		fresh, freshErr := fullApply(s)
+		if (err != nil) != (freshErr != nil) || err != nil != bad {
+			t.Fatalf("%s: Apply said %v, a full apply %v (broken on purpose: %v)", where, err, freshErr, bad)
+		}
+		prev = s // refused or not, the producer's next Changes are since s
+		if err != nil {
+			if r.current.Load() != before {
+				t.Fatalf("%s: a refused snapshot changed the state in force", where)
+			}
+			continue
+		}
+		if r.reuse.listed != nil {
+			listed++
+		}
+
+		sameState(t, where, r.current.Load(), fresh, s)
+		keptPools(t, where, before, r.current.Load(), applied, s)
+		applied = s
+	}
+	if listed < 40 {
+		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed", seed, listed)
+	}
+}
+
+// changesOf lists what differs between prev and s, as a producer must,
+// and now and then more, in any order, or names a base not in force.
+func changesOf(rng *rand.Rand, prev, s *snapshot.Snapshot) *snapshot.Changes {
+	ch := &snapshot.Changes{Base: prev.Version}
+	for _, name := range []string{"h0", "h1", "h2", "h3", "h4", "*.w", "", "absent"} {
+		a, inPrev, _ := findSorted(prev.Hosts, name, hostName)
+		b, inNext, _ := findSorted(s.Hosts, name, hostName)
+		if inPrev != inNext || inPrev && !sameRoutes(a.Routes, b.Routes) || rng.IntN(8) == 0 {
+			ch.Hosts = append(ch.Hosts, name)
+		}
+	}
+	for u := range 7 {
+		name := fmt.Sprintf("u%d", u)
+		a, inPrev, _ := findSorted(prev.Upstreams, name, upstreamName)
+		b, inNext, _ := findSorted(s.Upstreams, name, upstreamName)
+		if inPrev != inNext || inPrev && !reflect.DeepEqual(a, b) || rng.IntN(8) == 0 {
+			ch.Upstreams = append(ch.Upstreams, name)
+		}
+	}
+	rng.Shuffle(len(ch.Hosts), func(i, j int) { ch.Hosts[i], ch.Hosts[j] = ch.Hosts[j], ch.Hosts[i] })
+	if len(ch.Hosts) > 0 && rng.IntN(4) == 0 {
+		ch.Hosts = append(ch.Hosts, ch.Hosts[0]) // listed twice
+	}
+	switch rng.IntN(12) {
+	case 0:
+		ch.Base += 1000 // a base the router never held
+	case 1:
+		ch.Base = 0
+	}
+	return ch
+}
+
+// breakListedHost makes a host that Changes lists route to an upstream
+// that does not exist, in a new Routes slice; false if none is listed.
+func breakListedHost(s *snapshot.Snapshot) bool {
+	if s.Changes == nil {
+		return false
+	}
+	for _, name := range s.Changes.Hosts {
+		if vh, ok, _ := findSorted(s.Hosts, name, hostName); ok {
+			vh.Routes = append(slices.Clone(vh.Routes), snapshot.Route{PathType: snapshot.PathPrefix, Path: "/broken", Upstream: "missing"})
+			return true
+		}
+	}
+	return false
+}
+
+// fullApply is the state a fresh router reaches with s, its Changes
+// ignored.
+func fullApply(s *snapshot.Snapshot) (*state, error) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	whole := *s
+	whole.Changes = nil
+	r := New(registry, nil)
+	if err := r.Apply(&whole); err != nil {
+		return nil, err
+	}
+	return r.current.Load(), nil
+}
+
+// sameState: got routes every probe as want does, to a runtime equal to
+// want's, whose pool lists the same backends.
+func sameState(t *testing.T, where string, got, want *state, s *snapshot.Snapshot) {
+	t.Helper()
+	checkRuntimes(t, where, &got.upstreams, s)
+	sameMatches(t, where, got.table, want.table, &got.upstreams)
+	if len(got.byName) != len(want.byName) {
+		t.Fatalf("%s: %d upstreams by name, a full apply %d", where, len(got.byName), len(want.byName))
+	}
+	for name, i := range want.byName {
+		g, w := got.upstreams.at(got.byName[name]), want.upstreams.at(i)
+		gotRT, wantRT := *g, *w
+		gotRT.pool, wantRT.pool = nil, nil
+		if !reflect.DeepEqual(gotRT, wantRT) || !slices.Equal(addrs(g.pool), addrs(w.pool)) {
+			t.Fatalf("%s: upstream %s is %+v with %v, a full apply's %+v with %v", where, name, gotRT, addrs(g.pool), wantRT, addrs(w.pool))
+		}
+	}
+}
+
+// keptPools: an upstream equal in prev and s keeps the very pool it had.
+func keptPools(t *testing.T, where string, before, after *state, prev, s *snapshot.Snapshot) {
+	t.Helper()
+	if prev == nil {
+		return
+	}
+	for i := range s.Upstreams {
+		u := &s.Upstreams[i]
+		p, ok, _ := findSorted(prev.Upstreams, u.Name, upstreamName)
+		if !ok || !reflect.DeepEqual(p, u) || len(s.Gateways) > 0 {
+			continue
+		}
+		if a, b := after.upstreams.at(after.byName[u.Name]).pool, before.upstreams.at(before.byName[u.Name]).pool; a != b {
+			t.Fatalf("%s: upstream %s did not change but got a new pool", where, u.Name)
+		}
+	}
+}
+
+func addrs(p *lb.Pool) []string {
+	var out []string
+	for _, b := range p.Backends() {
+		out = append(out, b.Addr())
+	}
+	return out
+}
