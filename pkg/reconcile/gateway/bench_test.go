@@ -140,3 +140,93 @@ func BenchmarkResolver(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChange: the Gateway API side's work for one change among n
+// HTTPRoutes (and their Services) on four Gateways, as the controller
+// does it: the Resolver and the Cache's build. Kinds of change: one
+// route's path, one backend EndpointSlice's endpoint, one Gateway's
+// listeners (a second listener added or removed).
+func BenchmarkChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		for _, kind := range []string{"route", "slice", "listener"} {
+			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
+				bc := newBenchCluster(n)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					if out := bc.change(kind, i); len(out.HTTPRoutes) != n {
+						b.Fatalf("%d routes", len(out.HTTPRoutes))
+					}
+				}
+			})
+		}
+	}
+}
+
+// benchCluster is n routes on four Gateways and what the controller
+// keeps between changes.
+type benchCluster struct {
+	n        int
+	in       Input
+	backends translate.Input
+	c        *Cache
+}
+
+func newBenchCluster(n int) *benchCluster {
+	flat := flatten(fewGatewayObjects(n))
+	for i, o := range flat {
+		flat[i] = stamp(o, fmt.Sprint("uid-", i), "1")
+	}
+	bc := &benchCluster{n: n, c: NewCache()}
+	bc.in, bc.backends = inputAndBackends(flat...)
+	bc.build()
+	return bc
+}
+
+// fewGatewayObjects are n Services and HTTPRoutes spread over four Gateways.
+func fewGatewayObjects(n int) []any {
+	var objs []any
+	for i := range n {
+		svc := fmt.Sprintf("svc-%d", i)
+		objs = append(objs, service("team", svc, ""))
+		objs = append(objs, httpRoute("team", fmt.Sprintf("r-%d", i), i, parent(fmt.Sprintf("gw-%d", i%4)),
+			hostnames(fmt.Sprintf("h%d.example.com", i)),
+			rule(match(pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a")), backendTo(svcRef(svc, 80)))))
+	}
+	for g := range 4 {
+		objs = append(objs, stamp(gw("team", fmt.Sprintf("gw-%d", g), g, httpListener("http", 80)), "gw", "1"))
+	}
+	return objs
+}
+
+// change makes the i-th change of kind and builds.
+func (bc *benchCluster) change(kind string, i int) Output {
+	v := nextVersion()
+	switch kind {
+	case "route":
+		r := &bc.in.HTTPRoutes[(i*7919)%bc.n]
+		r.ResourceVersion = v
+		r.Spec.Rules[0].Matches[0].Path.Value = ptr("/a" + v)
+	case "slice":
+		s := &bc.backends.EndpointSlices[(i*7919)%bc.n]
+		s.ResourceVersion = v
+		s.Endpoints = append(s.Endpoints[:0:0], discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.2.%d.%d", i/200%200, i%200+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}})
+	case "listener":
+		g := &bc.in.Gateways[i%len(bc.in.Gateways)]
+		g.ResourceVersion = v
+		ls := g.Spec.Listeners[:1:1]
+		if len(g.Spec.Listeners) == 1 {
+			ls = append(ls, gatewayv1.Listener{Name: "extra", Protocol: gatewayv1.HTTPProtocolType, Port: 8080})
+		}
+		g.Spec.Listeners = ls
+	}
+	return bc.build()
+}
+
+// build is what the controller does per change: a Resolver of every
+// backend object, then the Cache's build.
+func (bc *benchCluster) build() Output {
+	bc.in.Backends = translate.NewResolver(bc.backends)
+	return bc.c.Translate(bc.in, &bc.backends)
+}
