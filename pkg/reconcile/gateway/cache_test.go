@@ -162,7 +162,11 @@ func newWorld() *world {
 		w.add(maybe(func(rng *rand.Rand) any { return randomSlice(rng, k.Namespace, k.Name) }))
 	}
 	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "HTTPRoute", "other", "", "Service") }))
-	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "GRPCRoute", "other", "", "Service") }))
+	w.add(maybe(func(rng *rand.Rand) any {
+		g := grant("team", "GRPCRoute", "other", "", "Service")
+		g.Name += "-grpc" // one key, one object, as in a cluster
+		return g
+	}))
 	w.add(maybe(func(rng *rand.Rand) any { return tlsPolicy("p", rng.IntN(2), pick(rng, "ca", "nope")) }))
 	w.add(maybe(func(rng *rand.Rand) any {
 		return corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": pick(rng, string(testCert.CertPEM), "junk")}}

@@ -18,7 +18,7 @@ import (
 // and backends did not change, and only the Gateways that a changed route
 // names, or named, are attached again: numbering routes per Gateway keeps
 // one route's change from renumbering the others'.
-func (t *translator) run(o *outputs, full bool) Output {
+func (t *translator) run(o *outputs, full bool, batch routeBatch) Output {
 	o.epoch++
 	ch := newChanges()
 	o.newGateways = full
@@ -34,9 +34,14 @@ func (t *translator) run(o *outputs, full bool) Output {
 			ch.gateways[k] = true
 		}
 	}
-	httpRoutes(t, o, ch, t.in.HTTPRoutes)
-	grpcRoutes(t, o, ch, t.in.GRPCRoutes)
-	o.removeUnseen(ch)
+	httpRoutes(t, o, ch, batch.http)
+	grpcRoutes(t, o, ch, batch.grpc)
+	if batch.all {
+		o.removeUnseen(ch)
+	}
+	for _, id := range batch.gone {
+		o.remove(id, ch)
+	}
 	for g := range ch.gateways {
 		if gw := t.gateways[g]; gw != nil {
 			t.attachGateway(o, gw, ch)
@@ -58,7 +63,9 @@ func (t *translator) attachGateway(o *outputs, gw *gateway, ch *changes) {
 	}
 	base := 0
 	for _, st := range o.routesOf(gw.key) {
-		ch.routes[st.id] = true
+		if o.newGateways {
+			ch.routes[st.id] = true // its parent is new: its status may differ
+		}
 		routes := st.rt.numbered(base)
 		base += st.rt.orders
 		for i := range st.rt.parents {
