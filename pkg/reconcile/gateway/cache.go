@@ -60,11 +60,14 @@ func NewCache() *Cache {
 	return &Cache{memo: newRouteMemo()}
 }
 
-// Translate is Translate(in); backends are the objects in.Backends was
-// resolved from (the Cache resolves them itself).
+// Translate is Translate(in); backends are the objects in.Backends
+// resolves (the Cache resolves them itself, and in.Backends may be nil).
 func (c *Cache) Translate(in Input, backends *translate.Input) Output {
 	if backends == nil || !allVersioned(&in, backends) {
 		c.memo, c.store, c.t, c.out = newRouteMemo(), nil, nil, nil
+		if in.Backends == nil && backends != nil {
+			in.Backends = translate.NewResolver(*backends)
+		}
 		return Translate(in)
 	}
 	if c.store == nil {
