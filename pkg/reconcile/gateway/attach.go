@@ -60,16 +60,6 @@ type attachment struct {
 	hosts []string
 }
 
-// attachAll adds routes to the listeners and hosts of to.
-func attachAll(to []attachment, routes []snapshot.Route) {
-	for _, a := range to {
-		a.l.attached++
-		for _, h := range a.hosts {
-			a.l.hosts[h] = append(a.l.hosts[h], routes...)
-		}
-	}
-}
-
 // attachments returns why rt cannot attach to gw through ref, or where it
 // attaches: the listeners of gw that ref selects, allow it and share a
 // hostname with it. It changes nothing, so that a route's status can be

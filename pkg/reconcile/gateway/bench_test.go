@@ -209,7 +209,7 @@ func (bc *benchCluster) change(kind string, i int) Output {
 	switch kind {
 	case "route":
 		r := bc.in.HTTPRoutes[(i*7919)%bc.n]
-		r.ResourceVersion = v
+		r.ResourceVersion, r.Generation = v, r.Generation+1
 		r.Spec.Rules = slices.Clone(r.Spec.Rules)
 		r.Spec.Rules[0].Matches = []gatewayv1.HTTPRouteMatch{pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a"+v)}
 		ch.HTTPRoutes = map[types.NamespacedName]*gatewayv1.HTTPRoute{keyOf(&r): &r}
@@ -221,7 +221,7 @@ func (bc *benchCluster) change(kind string, i int) Output {
 		ch.EndpointSlices = map[types.NamespacedName]*discoveryv1.EndpointSlice{keyOf(&s): &s}
 	case "listener":
 		g := &bc.in.Gateways[i%len(bc.in.Gateways)]
-		g.ResourceVersion = v
+		g.ResourceVersion, g.Generation = v, g.Generation+1
 		ls := g.Spec.Listeners[:1:1]
 		if len(g.Spec.Listeners) == 1 {
 			ls = append(ls, gatewayv1.Listener{Name: "extra", Protocol: gatewayv1.HTTPProtocolType, Port: 8080})

@@ -19,6 +19,8 @@ type outputs struct {
 	// byGateway are the routes whose parentRefs name each of our Gateways.
 	byGateway map[types.NamespacedName]map[routeID]struct{}
 	gateways  map[types.NamespacedName]gatewayOutput
+	// attached are what the routes attached to each Gateway.
+	attached map[types.NamespacedName]*attached
 	upstreams map[string]*upstreamUse
 	// withPolicies are the routes that applied a BackendTLSPolicy.
 	withPolicies map[routeID]struct{}
@@ -57,7 +59,7 @@ type upstreamUse struct {
 
 func newOutputs() *outputs {
 	return &outputs{routes: map[routeID]*routeState{}, byGateway: map[types.NamespacedName]map[routeID]struct{}{},
-		gateways: map[types.NamespacedName]gatewayOutput{}, upstreams: map[string]*upstreamUse{},
+		gateways: map[types.NamespacedName]gatewayOutput{}, attached: map[types.NamespacedName]*attached{}, upstreams: map[string]*upstreamUse{},
 		withPolicies: map[routeID]struct{}{}}
 }
 
@@ -76,6 +78,12 @@ func newChanges() *changes {
 
 // set records rt as route id's translation, naming gws.
 func (o *outputs) set(id routeID, rt *routeTranslation, gws []types.NamespacedName, ch *changes) {
+	// The new uses first: an upstream the route keeps using is then
+	// never counted out, and the Output's list of upstreams is not
+	// patched for it.
+	for _, u := range rt.uses {
+		o.use(u, 1, ch)
+	}
 	o.remove(id, ch)
 	st := &routeState{id: id, rt: rt, gws: gws, seen: o.epoch}
 	o.routes[id] = st
@@ -85,9 +93,6 @@ func (o *outputs) set(id routeID, rt *routeTranslation, gws []types.NamespacedNa
 		}
 		o.byGateway[g][id] = struct{}{}
 		ch.gateways[g] = true
-	}
-	for _, u := range rt.uses {
-		o.use(u, 1, ch)
 	}
 	if len(rt.policies) > 0 {
 		o.withPolicies[id] = struct{}{}

@@ -30,6 +30,7 @@ func (t *translator) run(o *outputs, full bool, batch routeBatch) Output {
 			ch.gateways[k] = true // patched away unless still ours
 		}
 		clear(o.gateways)
+		clear(o.attached)
 		for k := range t.gateways {
 			ch.gateways[k] = true
 		}
@@ -56,33 +57,40 @@ func (t *translator) run(o *outputs, full bool, batch routeBatch) Output {
 }
 
 // attachGateway attaches to gw the routes naming it, numbered in order,
-// and assembles its status and snapshot; the routes' statuses are redone.
+// and assembles its status and snapshot. A Gateway kept from the last
+// call re-attaches only the routes ch touched (and those they renumber)
+// and rebuilds only the hosts they touch; a new one attaches every route,
+// whose statuses are then redone.
 func (t *translator) attachGateway(o *outputs, gw *gateway, ch *changes) {
-	for _, l := range gw.listeners {
-		l.attached, l.hosts = 0, map[string][]snapshot.Route{}
-	}
-	base := 0
-	for _, st := range o.routesOf(gw.key) {
-		if o.newGateways {
+	a, fresh := o.attachedOf(gw)
+	touched := map[place]bool{}
+	if fresh {
+		a.order = o.routesOf(gw.key)
+		base := 0
+		for _, st := range a.order {
 			ch.routes[st.id] = true // its parent is new: its status may differ
+			t.attach(a, gw, st, base, touched)
+			base += st.rt.orders
 		}
-		routes := st.rt.numbered(base)
-		base += st.rt.orders
-		for i := range st.rt.parents {
-			ref := &st.rt.parents[i]
-			if t.parentGateway(ref, st.rt.key.Namespace) != gw {
-				continue
-			}
-			if p, to := t.attachments(st.rt, gw, ref); p == nil {
-				attachAll(to, routes)
-			}
+	} else {
+		detach, attach := a.update(o, gw, ch)
+		for _, id := range detach {
+			a.detach(id, touched)
 		}
+		for _, n := range attach {
+			t.attach(a, gw, n.st, n.base, touched)
+		}
+	}
+	for i, l := range gw.listeners {
+		l.attached = a.counts[i]
 	}
 	res := GatewayResult{Key: gw.key, Status: t.gatewayStatus(gw)}
 	out := gatewayOutput{result: res}
+	prev := a.snap
+	a.snap = nil
 	if meta := findCondition(res.Status.Conditions, gatewayv1.GatewayConditionProgrammed); meta.Status == metav1.ConditionTrue {
-		snap := gw.snapshot()
-		out.snap = &snap
+		snap := a.snapshot(gw, prev, touched)
+		out.snap, a.snap = &snap, &snap
 	}
 	o.gateways[gw.key] = out
 }
