@@ -17,11 +17,7 @@ func (t *translator) parentGateway(ref *gatewayv1.ParentReference, routeNS strin
 	if (ref.Group != nil && *ref.Group != Group) || (ref.Kind != nil && *ref.Kind != "Gateway") {
 		return nil
 	}
-	key := types.NamespacedName{Namespace: routeNS, Name: string(ref.Name)}
-	if ref.Namespace != nil {
-		key.Namespace = string(*ref.Namespace)
-	}
-	return t.gateways[key]
+	return t.gateways[parentKey(ref, routeNS)]
 }
 
 // ourParents are the keys of our Gateways refs name, each once.

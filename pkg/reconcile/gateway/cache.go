@@ -96,23 +96,72 @@ func (c *Cache) TranslateChanges(in Input, allowLoopback bool, ch *Changes) Outp
 		c.store.backends.endCall()
 		c.memo.versions = nil
 	}()
-	if settings := settingsDigest(&in); c.t == nil || d.rest || settings != c.settings {
-		c.t, c.settings = newTranslator(c.store.input(in)), settings
-		c.t.configMaps, c.t.memo = c.store.configMaps, &c.memo
+	settings := settingsDigest(&in)
+	if c.t == nil || d.rest || settings != c.settings {
+		c.t, c.settings = c.newTranslator(in), settings
 		if c.out == nil {
 			c.out = newOutputs()
 		}
 		c.rebuilds++
-		out := c.t.run(c.out, true, c.store.allRoutes())
+		out := c.t.run(c.out, true, nil, c.store.allRoutes())
 		c.memo.forgetUnseen()
 		return out
 	}
-	batch := c.store.batch(d, &c.memo)
-	out := c.t.run(c.out, false, batch)
+	var regateways map[types.NamespacedName]bool
+	if len(d.gateways) > 0 {
+		regateways = c.regateway(in)
+	}
+	batch := c.store.batch(d, &c.memo, regateways)
+	out := c.t.run(c.out, false, regateways, batch)
 	for _, id := range batch.gone {
 		c.memo.forget(id)
 	}
 	return out
+}
+
+// newTranslator is a translator of the store's objects with in's settings.
+func (c *Cache) newTranslator(in Input) *translator {
+	t := newTranslator(c.store.input(in))
+	t.configMaps, t.memo = c.store.configMaps, &c.memo
+	return t
+}
+
+// regateway makes the translator anew after only Gateways changed,
+// keeping the gateway (and so what attached to it) of each Gateway whose
+// object and address did not change, and returns the keys of the others:
+// new, changed or no longer ours. Only the routes naming those are
+// looked at again.
+func (c *Cache) regateway(in Input) map[types.NamespacedName]bool {
+	old := c.t
+	c.t = c.newTranslator(in)
+	c.t.addGateways(c.t.classes(&Output{}))
+	changed := map[types.NamespacedName]bool{}
+	for k, gw := range c.t.gateways {
+		if og := old.gateways[k]; og != nil && sameGateway(og, gw) {
+			c.t.gateways[k] = og
+		} else {
+			changed[k] = true
+		}
+	}
+	for k := range old.gateways {
+		if c.t.gateways[k] == nil {
+			changed[k] = true
+		}
+	}
+	return changed
+}
+
+// sameGateway reports whether a and b are one version of one Gateway
+// with one address: then their listeners are the same too, since nothing
+// else they read changed.
+func sameGateway(a, b *gateway) bool {
+	return a.obj.UID == b.obj.UID && a.obj.ResourceVersion == b.obj.ResourceVersion &&
+		slices.Equal(a.address.addrs, b.address.addrs) &&
+		equalProblems(a.address.unusable, b.address.unusable) && equalProblems(a.address.unsupported, b.address.unsupported)
+}
+
+func equalProblems(a, b *problem) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
 }
 
 // routeMemo holds the routes a Cache translated, and while a call runs,

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -31,6 +32,10 @@ type outputs struct {
 	// newGateways says this call's Gateways are new: the routes' parents
 	// must be resolved again.
 	newGateways bool
+	// regateways are the Gateways that are new (or gone) in this call
+	// while the others are kept: the routes naming them must resolve
+	// their parents again.
+	regateways map[types.NamespacedName]bool
 }
 
 // routeState is one route's translation and its part of the output.
@@ -74,6 +79,16 @@ type changes struct {
 
 func newChanges() *changes {
 	return &changes{routes: map[routeID]bool{}, gateways: map[types.NamespacedName]bool{}, upstreams: map[string]bool{}}
+}
+
+// namesRegateway reports whether refs name a Gateway of regateways.
+func (o *outputs) namesRegateway(refs []gatewayv1.ParentReference, ns string) bool {
+	for i := range refs {
+		if o.regateways[parentKey(&refs[i], ns)] {
+			return true
+		}
+	}
+	return false
 }
 
 // set records rt as route id's translation, naming gws.

@@ -100,7 +100,7 @@ func translateRoutes[T any, P interface {
 		rt := t.memo.reuse(kind, r, spec.parents)
 		st := o.routes[id]
 		// The same version names the same Gateways unless they are new.
-		if rt != nil && st != nil && st.rt == rt && !o.newGateways {
+		if rt != nil && st != nil && st.rt == rt && !o.newGateways && !o.namesRegateway(spec.parents, r.GetNamespace()) {
 			st.seen = o.epoch
 			continue
 		}

@@ -11,17 +11,24 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// run updates o with in's routes and returns the Output. full says t's
-// Gateways are new: every Gateway is assembled, and every route's
-// parents are resolved again (its translation is kept). Otherwise
-// t's Gateways are those of the last call, whose inputs besides routes
-// and backends did not change, and only the Gateways that a changed route
-// names, or named, are attached again: numbering routes per Gateway keeps
-// one route's change from renumbering the others'.
-func (t *translator) run(o *outputs, full bool, batch routeBatch) Output {
+// run updates o with the routes of batch and returns the Output. full
+// says t's Gateways are all new: every Gateway is assembled, and every
+// route's parents are resolved again (its translation is kept).
+// Otherwise t's Gateways are those of the last call but regateways (new,
+// changed or gone), whose routes resolve their parents again and which
+// are attached anew; of the others, only those that a changed route
+// names, or named, are attached again, and only for the routes that
+// changed (see attached): numbering routes per Gateway keeps one route's
+// change from renumbering the others'.
+func (t *translator) run(o *outputs, full bool, regateways map[types.NamespacedName]bool, batch routeBatch) Output {
 	o.epoch++
 	ch := newChanges()
-	o.newGateways = full
+	o.newGateways, o.regateways = full, regateways
+	for k := range regateways {
+		ch.gateways[k] = true
+		delete(o.gateways, k) // patched away unless still ours
+		delete(o.attached, k)
+	}
 	if full {
 		var classes Output
 		t.addGateways(t.classes(&classes))

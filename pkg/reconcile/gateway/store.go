@@ -45,8 +45,11 @@ type store struct {
 	policies   map[types.NamespacedName]*gatewayv1.BackendTLSPolicy
 	namespaces map[types.NamespacedName]*corev1.Namespace
 	configMaps map[types.NamespacedName]*corev1.ConfigMap
-	backends   *storeBackends
-	versions   versions
+	// naming are the routes whose parentRefs name each Gateway key,
+	// ours or not: the routes a Gateway's change may attach or detach.
+	naming   map[types.NamespacedName]map[routeID]struct{}
+	backends *storeBackends
+	versions versions
 	// changes counts the grant and policy changes, their versions.
 	changes uint64
 }
@@ -56,7 +59,7 @@ func newStore(allowLoopback bool) *store {
 		http: map[types.NamespacedName]*gatewayv1.HTTPRoute{}, grpc: map[types.NamespacedName]*gatewayv1.GRPCRoute{},
 		grants: map[types.NamespacedName]*gatewayv1.ReferenceGrant{}, policies: map[types.NamespacedName]*gatewayv1.BackendTLSPolicy{},
 		namespaces: map[types.NamespacedName]*corev1.Namespace{}, configMaps: map[types.NamespacedName]*corev1.ConfigMap{},
-		backends: newStoreBackends(allowLoopback)}
+		naming: map[types.NamespacedName]map[routeID]struct{}{}, backends: newStoreBackends(allowLoopback)}
 	s.versions = versions{services: map[types.NamespacedName]version{}, configMaps: map[types.NamespacedName]version{},
 		secrets: map[types.NamespacedName]version{}, backends: s.backends}
 	return s
@@ -64,9 +67,11 @@ func newStore(allowLoopback bool) *store {
 
 // delta is what one call's Changes touched, as the translation needs it.
 type delta struct {
-	// rest says something besides routes and what they read changed: a
-	// GatewayClass, Gateway, Namespace, grant, policy or listener Secret.
+	// rest says something besides routes, Gateways and what routes read
+	// changed: a GatewayClass, Namespace, grant, policy or listener Secret.
 	rest bool
+	// gateways are the Gateways that changed.
+	gateways []types.NamespacedName
 	// routes are the routes that changed; deps the objects routes read.
 	routes []routeID
 	deps   []dependency
@@ -75,9 +80,12 @@ type delta struct {
 // apply takes in ch and says what it touched.
 func (s *store) apply(ch *Changes) delta {
 	var d delta
-	d.rest = len(ch.GatewayClasses)+len(ch.Gateways)+len(ch.Namespaces)+len(ch.ReferenceGrants)+len(ch.BackendTLSPolicies) > 0
+	d.rest = len(ch.GatewayClasses)+len(ch.Namespaces)+len(ch.ReferenceGrants)+len(ch.BackendTLSPolicies) > 0
 	setAll(s.classes, ch.GatewayClasses)
-	setAll(s.gateways, ch.Gateways)
+	for k, g := range ch.Gateways {
+		set(s.gateways, k, g)
+		d.gateways = append(d.gateways, k)
+	}
 	setAll(s.namespaces, ch.Namespaces)
 	if len(ch.ReferenceGrants) > 0 {
 		setAll(s.grants, ch.ReferenceGrants)
@@ -90,12 +98,16 @@ func (s *store) apply(ch *Changes) delta {
 		s.versions.policies = version{joined: "policies " + strconv.FormatUint(s.changes, 10)}
 	}
 	for k, r := range ch.HTTPRoutes {
+		id := routeID{"HTTPRoute", k}
+		s.indexParents(id, httpParents(s.http[k]), httpParents(r))
 		set(s.http, k, r)
-		d.routes = append(d.routes, routeID{"HTTPRoute", k})
+		d.routes = append(d.routes, id)
 	}
 	for k, r := range ch.GRPCRoutes {
+		id := routeID{"GRPCRoute", k}
+		s.indexParents(id, grpcParents(s.grpc[k]), grpcParents(r))
 		set(s.grpc, k, r)
-		d.routes = append(d.routes, routeID{"GRPCRoute", k})
+		d.routes = append(d.routes, id)
 	}
 	for k, cm := range ch.ConfigMaps {
 		set(s.configMaps, k, cm)
@@ -104,6 +116,54 @@ func (s *store) apply(ch *Changes) delta {
 	}
 	s.applyBackends(ch, &d)
 	return d
+}
+
+// routeParents are a route's parentRefs and namespace.
+type routeParents struct {
+	ns   string
+	refs []gatewayv1.ParentReference
+}
+
+func httpParents(r *gatewayv1.HTTPRoute) routeParents {
+	if r == nil {
+		return routeParents{}
+	}
+	return routeParents{r.Namespace, r.Spec.ParentRefs}
+}
+
+func grpcParents(r *gatewayv1.GRPCRoute) routeParents {
+	if r == nil {
+		return routeParents{}
+	}
+	return routeParents{r.Namespace, r.Spec.ParentRefs}
+}
+
+// indexParents files route id under the Gateways its new parentRefs name
+// instead of those its old ones did.
+func (s *store) indexParents(id routeID, old, now routeParents) {
+	for i := range old.refs {
+		k := parentKey(&old.refs[i], old.ns)
+		delete(s.naming[k], id)
+		if len(s.naming[k]) == 0 {
+			delete(s.naming, k)
+		}
+	}
+	for i := range now.refs {
+		k := parentKey(&now.refs[i], now.ns)
+		if s.naming[k] == nil {
+			s.naming[k] = map[routeID]struct{}{}
+		}
+		s.naming[k][id] = struct{}{}
+	}
+}
+
+// parentKey is the key of the object a parentRef names, whatever its kind.
+func parentKey(ref *gatewayv1.ParentReference, routeNS string) types.NamespacedName {
+	key := types.NamespacedName{Namespace: routeNS, Name: string(ref.Name)}
+	if ref.Namespace != nil {
+		key.Namespace = string(*ref.Namespace)
+	}
+	return key
 }
 
 // applyBackends takes in the Services, slices, Secrets and Upstreams of ch.
@@ -227,12 +287,18 @@ func (s *store) allRoutes() routeBatch {
 	return b
 }
 
-// batch are the routes d may affect: those that changed and those whose
-// last translation read an object that did.
-func (s *store) batch(d delta, m *routeMemo) routeBatch {
+// batch are the routes d may affect: those that changed, those whose
+// last translation read an object that did, and those naming the
+// Gateways of regateways.
+func (s *store) batch(d delta, m *routeMemo, regateways map[types.NamespacedName]bool) routeBatch {
 	ids := map[routeID]bool{}
 	for _, id := range d.routes {
 		ids[id] = true
+	}
+	for k := range regateways {
+		for id := range s.naming[k] {
+			ids[id] = true
+		}
 	}
 	for _, dep := range d.deps {
 		for id := range m.dependents[dep] {

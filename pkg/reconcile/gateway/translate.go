@@ -36,7 +36,7 @@ type translator struct {
 
 // Translate builds the Gateways of the snapshot and every status.
 func Translate(in Input) Output {
-	return newTranslator(in).run(newOutputs(), true, batchOf(&in))
+	return newTranslator(in).run(newOutputs(), true, nil, batchOf(&in))
 }
 
 func newTranslator(in Input) *translator {
