@@ -21,7 +21,7 @@ type outputs struct {
 	byGateway map[types.NamespacedName]map[routeID]struct{}
 	gateways  map[types.NamespacedName]gatewayOutput
 	// attached are what the routes attached to each Gateway.
-	attached map[types.NamespacedName]*attached
+	attached  map[types.NamespacedName]*attached
 	upstreams map[string]*upstreamUse
 	// withPolicies are the routes that applied a BackendTLSPolicy.
 	withPolicies map[routeID]struct{}
