@@ -189,19 +189,15 @@ func kindRank(kind string) int {
 
 // patched returns s, sorted by key, with the entries of keys replaced by
 // get's (removed when it has none), in a new slice: s is never written.
-// With many keys, it sorts everything get has again instead.
+// With many keys, it merges the sorted keys into s in one pass instead
+// of searching and moving s once per key.
 func patched[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare func(a, b K) int,
-	get func(K) (T, bool), all func() []T) []T {
+	get func(K) (T, bool)) []T {
 	if len(keys) == 0 {
 		return s
 	}
 	if len(keys) > len(s)/8+8 {
-		out := all()
-		if len(out) == 0 {
-			return nil
-		}
-		slices.SortFunc(out, func(a, b T) int { return compare(key(a), key(b)) })
-		return out
+		return merged(s, keys, key, compare, get)
 	}
 	out := slices.Clone(s)
 	for k := range keys {
@@ -217,7 +213,35 @@ func patched[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare
 		}
 	}
 	if len(out) == 0 {
-		return nil // as all() gives
+		return nil
+	}
+	return out
+}
+
+// merged is patched in one pass over s and the sorted keys.
+func merged[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare func(a, b K) int, get func(K) (T, bool)) []T {
+	ks := make([]K, 0, len(keys))
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, compare)
+	out := make([]T, 0, len(s)+len(ks))
+	i := 0
+	for _, k := range ks {
+		for i < len(s) && compare(key(s[i]), k) < 0 {
+			out = append(out, s[i])
+			i++
+		}
+		if i < len(s) && compare(key(s[i]), k) == 0 {
+			i++ // replaced, or removed
+		}
+		if v, ok := get(k); ok {
+			out = append(out, v)
+		}
+	}
+	out = append(out, s[i:]...)
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -133,14 +133,7 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 
 func gatewayStatuses(o *outputs, ch *changes, last []GatewayResult) []GatewayResult {
 	return patched(last, ch.gateways, func(r GatewayResult) types.NamespacedName { return r.Key }, compareKeys,
-		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok },
-		func() []GatewayResult {
-			all := make([]GatewayResult, 0, len(o.gateways))
-			for _, g := range o.gateways {
-				all = append(all, g.result)
-			}
-			return all
-		})
+		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok })
 }
 
 // gatewaySnapshots are sorted by snapshot name, namespace/name.
@@ -156,15 +149,6 @@ func gatewaySnapshots(o *outputs, ch *changes, last []snapshot.Gateway) []snapsh
 				return snapshot.Gateway{}, false
 			}
 			return *g.snap, true
-		},
-		func() []snapshot.Gateway {
-			var all []snapshot.Gateway
-			for _, g := range o.gateways {
-				if g.snap != nil {
-					all = append(all, *g.snap)
-				}
-			}
-			return all
 		})
 }
 
@@ -176,13 +160,6 @@ func upstreamList(o *outputs, ch *changes, last []snapshot.Upstream) []snapshot.
 				return snapshot.Upstream{}, false
 			}
 			return u.up, true
-		},
-		func() []snapshot.Upstream {
-			all := make([]snapshot.Upstream, 0, len(o.upstreams))
-			for _, u := range o.upstreams {
-				all = append(all, u.up)
-			}
-			return all
 		})
 }
 
@@ -200,15 +177,6 @@ func (t *translator) routeResults(o *outputs, ch *changes, kind string, last []R
 				return RouteResult{}, false
 			}
 			return st.result, true
-		},
-		func() []RouteResult {
-			var all []RouteResult
-			for id, st := range o.routes {
-				if id.kind == kind {
-					all = append(all, st.result)
-				}
-			}
-			return all
 		})
 }
 
