@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -168,5 +169,35 @@ func TestPatchHost(t *testing.T) {
 			got := patchHost(tc.hosts, tc.host, func() (snapshot.VirtualHost, bool) { return tc.v, tc.ok })
 			mustEqualJSON(t, "hosts", got, tc.want)
 		})
+	}
+}
+
+// TestCacheForgetsDeletedObjects: once every object is deleted, the
+// Cache holds nothing of them: no object, version, index entry or route.
+func TestCacheForgetsDeletedObjects(t *testing.T) {
+	w := newWorld()
+	rng := rand.New(rand.NewPCG(3, 4))
+	c := NewCache()
+	for range 30 {
+		w.change(rng)
+		in, backends := inputAndBackends(w.objects()...)
+		c.Translate(in, &backends)
+	}
+	in, backends := inputAndBackends()
+	in.GatewayClasses = nil
+	c.Translate(in, &backends)
+	s, b := c.store, c.store.backends
+	for what, n := range map[string]int{
+		"classes": len(s.classes), "gateways": len(s.gateways), "HTTPRoutes": len(s.http), "GRPCRoutes": len(s.grpc),
+		"grants": len(s.grants), "policies": len(s.policies), "namespaces": len(s.namespaces), "ConfigMaps": len(s.configMaps),
+		"parent index": len(s.naming), "Services": len(b.services), "slices": len(b.slices), "slices by Service": len(b.slicesOf),
+		"Secrets": len(b.secrets), "Upstreams": len(b.upstreams), "Service versions": len(s.versions.services),
+		"Secret versions": len(s.versions.secrets), "ConfigMap versions": len(s.versions.configMaps),
+		"kept routes": len(c.memo.routes), "dependents": len(c.memo.dependents), "route outputs": len(c.out.routes),
+		"attachments": len(c.out.attached), "upstreams": len(c.out.upstreams),
+	} {
+		if n != 0 {
+			t.Errorf("%d %s left", n, what)
+		}
 	}
 }

@@ -177,6 +177,9 @@ func (s *store) applyBackends(ch *Changes, d *delta) {
 			v.uid, v.rv = svc.UID, svc.ResourceVersion
 		}
 		s.versions.services[k] = v
+		if v == (version{}) {
+			delete(s.versions.services, k) // gone, and no slice left
+		}
 		d.deps = append(d.deps, dependency{depService, k})
 	}
 	for k, sl := range ch.EndpointSlices {
