@@ -12,8 +12,8 @@ import (
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 )
 
-// gatewayReads are the kinds whose changes the Gateway API translation
-// takes: its own, and the backend kinds of the Ingress side it resolves.
+// reads reports whether the Gateway API translation takes the changes of
+// obj's kind among the Ingress side's: the backends it resolves.
 func (api gatewayAPI) reads(obj any) bool {
 	if !api.enabled {
 		return false
