@@ -40,8 +40,9 @@ type Controller struct {
 	status  *statusWriter
 	// gatewayAPI says which Gateway API kinds are installed and watched.
 	gatewayAPI gatewayAPI
-	// changed are the keys seen changing since the last rebuild.
-	changed changedKeys
+	// changed are the keys seen changing since the last rebuild;
+	// gatewayChanged those the Gateway API translation reads.
+	changed, gatewayChanged changedKeys
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -155,11 +156,16 @@ func (c *Controller) WaitReady(ctx context.Context) error {
 func (c *Controller) watch(objects cache.Cache) error {
 	ingressSide := len(watchedObjects())
 	for i, obj := range append(watchedObjects(), c.gatewayAPI.objects()...) {
-		h := changeHandler(func(any) { c.changes.Trigger() }) // Gateway API: translated in full
-		if i < ingressSide {
-			kind := kindOf(obj)
-			h = changeHandler(func(o any) { c.changed.add(kind, o); c.changes.Trigger() })
-		}
+		kind, gatewaySide := kindOf(obj), i >= ingressSide || c.gatewayAPI.reads(obj)
+		h := changeHandler(func(o any) {
+			if i < ingressSide {
+				c.changed.add(kind, o)
+			}
+			if gatewaySide {
+				c.gatewayChanged.add(kind, o)
+			}
+			c.changes.Trigger()
+		})
 		inf, err := objects.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 		if meta.IsNoMatchError(err) {
 			return fmt.Errorf("reconcile: watch %T: %w (is the CRD from config/crd installed?)", obj, err)

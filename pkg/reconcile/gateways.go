@@ -16,7 +16,6 @@ import (
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
-	"github.com/baton-dev/baton/pkg/reconcile/translate"
 )
 
 // gatewayAPI says which Gateway API kinds the cluster serves. Baton
@@ -93,12 +92,19 @@ type gatewayLists struct {
 	configMaps corev1.ConfigMapList
 }
 
-// gatewayInput lists the Gateway API objects; base supplies the objects
-// backends are resolved from. Nil when Gateway API is off.
-func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*gateway.Input, error) {
-	if !c.gatewayAPI.enabled {
-		return nil, nil
+// gatewaySettings is the gateway.Input of the Controller's options, no
+// objects.
+func (c *Controller) gatewaySettings() gateway.Input {
+	return gateway.Input{
+		ControllerName: gatewayv1.GatewayController(c.opts.GatewayControllerName),
+		AddressPool:    c.opts.GatewayAddressPool,
+		HTTPPorts:      c.opts.GatewayHTTPPorts, HTTPSPorts: c.opts.GatewayHTTPSPorts,
 	}
+}
+
+// gatewayInput lists the Gateway API objects (the Cache resolves
+// backends itself, from the objects of the Ingress side's Input).
+func (c *Controller) gatewayInput(ctx context.Context) (gateway.Input, error) {
 	var l gatewayLists
 	lists := []client.ObjectList{&l.classes, &l.gateways, &l.http, &l.namespaces}
 	if c.gatewayAPI.grpc {
@@ -112,18 +118,14 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 	}
 	for _, list := range lists {
 		if err := c.cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("list %T: %w", list, err)
+			return gateway.Input{}, fmt.Errorf("list %T: %w", list, err)
 		}
 	}
-	return &gateway.Input{
-		ControllerName: gatewayv1.GatewayController(c.opts.GatewayControllerName),
-		AddressPool:    c.opts.GatewayAddressPool,
-		HTTPPorts:      c.opts.GatewayHTTPPorts, HTTPSPorts: c.opts.GatewayHTTPSPorts,
-		Backends:   translate.NewResolver(*base),
-		Namespaces: l.namespaces.Items, ConfigMaps: l.configMaps.Items,
-		GatewayClasses: l.classes.Items, Gateways: l.gateways.Items, HTTPRoutes: l.http.Items, GRPCRoutes: l.grpc.Items,
-		ReferenceGrants: l.grants.Items, BackendTLSPolicies: l.policies.Items,
-	}, nil
+	in := c.gatewaySettings()
+	in.Namespaces, in.ConfigMaps = l.namespaces.Items, l.configMaps.Items
+	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = l.classes.Items, l.gateways.Items, l.http.Items, l.grpc.Items
+	in.ReferenceGrants, in.BackendTLSPolicies = l.grants.Items, l.policies.Items
+	return in, nil
 }
 
 // withGateways returns s, the Ingress translation's snapshot, with the
@@ -131,13 +133,11 @@ func (c *Controller) gatewayInput(ctx context.Context, base *translate.Input) (*
 // use that the Ingress routes do not (an upstream both use has one name and
 // the same content, so it is listed once). The result is a new snapshot: s
 // belongs to the translate Cache, which hands it out again while no
-// Ingress-side object changes. The Gateway API side lists every object and
-// builds a Resolver of every Service; its gateway.Cache translates again
-// only the routes that changed or read an object that did, and re-attaches
-// only the Gateways they name, but it checks every route's version: its
-// work per change still grows with the cluster, if far more slowly than a
-// full translation's. While no GatewayClass names our controller (and the
-// last translation had nothing of ours), none of that runs.
+// Ingress-side object changes. The first translation lists every object;
+// later ones read only the objects whose keys the informers reported (see
+// translateGateways). While no GatewayClass names our controller (and the
+// last translation had nothing of ours), none of that runs, and changes
+// are not tracked: the first translation after lists again.
 func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*snapshot.Snapshot, *gateway.Output, error) {
 	if !c.gatewayAPI.enabled {
 		return s, nil, nil
@@ -145,23 +145,42 @@ func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*s
 	if c.gatewaysIdle {
 		ours, err := c.hasClassOfOurs(ctx)
 		if err != nil || !ours {
+			c.gatewayTranslations = nil
+			c.gatewayChanged.take()
 			return s, &gateway.Output{}, err
 		}
 	}
-	in, err := c.input(ctx)
+	out, err := c.translateGateways(ctx)
 	if err != nil {
+		c.gatewayTranslations = nil // start again from a full list
 		return nil, nil, err
 	}
-	gwIn, err := c.gatewayInput(ctx, &in)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.gatewayTranslations == nil {
-		c.gatewayTranslations = gateway.NewCache()
-	}
-	out := c.gatewayTranslations.Translate(*gwIn, &in)
 	c.gatewaysIdle = out.Empty()
 	return joinGateways(s, &out), &out, nil
+}
+
+// translateGateways lists every object on the first call, and afterwards
+// hands the gateway Cache only the objects that changed: one route's
+// change costs that route and its Gateway, not every route.
+func (c *Controller) translateGateways(ctx context.Context) (gateway.Output, error) {
+	if c.gatewayTranslations == nil {
+		c.gatewayChanged.take() // the lists below see every change so far
+		in, err := c.input(ctx)
+		if err != nil {
+			return gateway.Output{}, err
+		}
+		gwIn, err := c.gatewayInput(ctx)
+		if err != nil {
+			return gateway.Output{}, err
+		}
+		c.gatewayTranslations = gateway.NewCache()
+		return c.gatewayTranslations.Translate(gwIn, &in), nil
+	}
+	ch, err := c.readGateway(ctx, c.gatewayChanged.take())
+	if err != nil {
+		return gateway.Output{}, err
+	}
+	return c.gatewayTranslations.TranslateChanges(c.gatewaySettings(), c.opts.AllowLoopbackEndpoints, &ch), nil
 }
 
 // hasClassOfOurs reports whether a GatewayClass names our controller:

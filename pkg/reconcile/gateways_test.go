@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -250,5 +253,40 @@ func TestGatewaySideIdleWithoutAClassOfOurs(t *testing.T) {
 	}
 	if n := ingressLists(); n != 2 {
 		t.Fatalf("a class of ours appeared and the Gateway side did not translate (Ingress lists %d, want 2)", n)
+	}
+}
+
+// Get finds no object (every changed key reads as deleted) and counts.
+func (l *listCounter) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	l.lists[fmt.Sprintf("get %T", obj)]++
+	return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
+}
+
+// TestGatewaySideReadsOnlyChangedObjects: once a GatewayClass of ours
+// exists, a change reads the objects whose keys the informers reported
+// and lists nothing (28fe60b listed every Ingress-side and Gateway API
+// object, and indexed every Service, on each change).
+func TestGatewaySideReadsOnlyChangedObjects(t *testing.T) {
+	const ours = "baton.dev/gateway-controller"
+	objects := &listCounter{lists: map[string]int{}, classes: []gatewayv1.GatewayClass{{
+		ObjectMeta: metav1.ObjectMeta{Name: "baton", ResourceVersion: "1"}, Spec: gatewayv1.GatewayClassSpec{ControllerName: ours}}}}
+	c := &Controller{cache: objects, gatewayAPI: gatewayAPI{enabled: true}, opts: Options{GatewayControllerName: ours}}
+	s := &snapshot.Snapshot{Version: 1}
+	if _, _, err := c.withGateways(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	before := maps.Clone(objects.lists)
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "r"}}
+	c.gatewayChanged.add(kindOf(route), route)
+	if _, out, err := c.withGateways(context.Background(), s); err != nil || len(out.Classes) != 1 {
+		t.Fatalf("classes %+v, %v", out, err)
+	}
+	for kind, n := range objects.lists {
+		if kind != "get *v1.HTTPRoute" && n != before[kind] {
+			t.Errorf("a route's change listed %s %d more times", kind, n-before[kind])
+		}
+	}
+	if n := objects.lists["get *v1.HTTPRoute"]; n != 1 {
+		t.Errorf("the changed route was read %d times, want once", n)
 	}
 }

@@ -17,11 +17,7 @@ func (t *translator) parentGateway(ref *gatewayv1.ParentReference, routeNS strin
 	if (ref.Group != nil && *ref.Group != Group) || (ref.Kind != nil && *ref.Kind != "Gateway") {
 		return nil
 	}
-	key := types.NamespacedName{Namespace: routeNS, Name: string(ref.Name)}
-	if ref.Namespace != nil {
-		key.Namespace = string(*ref.Namespace)
-	}
-	return t.gateways[key]
+	return t.gateways[parentKey(ref, routeNS)]
 }
 
 // ourParents are the keys of our Gateways refs name, each once.
@@ -58,16 +54,6 @@ func (t *translator) parentStatus(rt *routeTranslation, gw *gateway, ref *gatewa
 type attachment struct {
 	l     *listener
 	hosts []string
-}
-
-// attachAll adds routes to the listeners and hosts of to.
-func attachAll(to []attachment, routes []snapshot.Route) {
-	for _, a := range to {
-		a.l.attached++
-		for _, h := range a.hosts {
-			a.l.hosts[h] = append(a.l.hosts[h], routes...)
-		}
-	}
 }
 
 // attachments returns why rt cannot attach to gw through ref, or where it

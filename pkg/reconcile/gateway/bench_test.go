@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -139,4 +141,94 @@ func BenchmarkResolver(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkChange: the Gateway API side's work for one change among n
+// HTTPRoutes (and their Services) on four Gateways, as the controller
+// does it: the Cache's build from the changed object alone. Kinds of
+// change: one route's path, one backend EndpointSlice's endpoint, one
+// Gateway's listeners (a second listener added or removed).
+func BenchmarkChange(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		for _, kind := range []string{"route", "slice", "listener"} {
+			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
+				bc := newBenchCluster(n)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					if out := bc.change(kind, i); len(out.HTTPRoutes) != n {
+						b.Fatalf("%d routes", len(out.HTTPRoutes))
+					}
+				}
+			})
+		}
+	}
+}
+
+// benchCluster is n routes on four Gateways and the Cache the
+// controller keeps between changes.
+type benchCluster struct {
+	n        int
+	in       Input
+	backends translate.Input
+	c        *Cache
+}
+
+func newBenchCluster(n int) *benchCluster {
+	flat := flatten(fewGatewayObjects(n))
+	for i, o := range flat {
+		flat[i] = stamp(o, fmt.Sprint("uid-", i), "1")
+	}
+	bc := &benchCluster{n: n, c: NewCache()}
+	bc.in, bc.backends = inputAndBackends(flat...)
+	bc.c.Translate(bc.in, &bc.backends)
+	return bc
+}
+
+// fewGatewayObjects are n Services and HTTPRoutes spread over four Gateways.
+func fewGatewayObjects(n int) []any {
+	var objs []any
+	for i := range n {
+		svc := fmt.Sprintf("svc-%d", i)
+		objs = append(objs, service("team", svc, ""))
+		objs = append(objs, httpRoute("team", fmt.Sprintf("r-%d", i), i, parent(fmt.Sprintf("gw-%d", i%4)),
+			hostnames(fmt.Sprintf("h%d.example.com", i)),
+			rule(match(pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a")), backendTo(svcRef(svc, 80)))))
+	}
+	for g := range 4 {
+		objs = append(objs, stamp(gw("team", fmt.Sprintf("gw-%d", g), g, httpListener("http", 80)), "gw", "1"))
+	}
+	return objs
+}
+
+// change makes the i-th change of kind (a new version of one object,
+// as an informer hands it over) and builds from it.
+func (bc *benchCluster) change(kind string, i int) Output {
+	v := nextVersion()
+	var ch Changes
+	switch kind {
+	case "route":
+		r := bc.in.HTTPRoutes[(i*7919)%bc.n]
+		r.ResourceVersion, r.Generation = v, r.Generation+1
+		r.Spec.Rules = slices.Clone(r.Spec.Rules)
+		r.Spec.Rules[0].Matches = []gatewayv1.HTTPRouteMatch{pathMatchOf(gatewayv1.PathMatchPathPrefix, "/a"+v)}
+		ch.HTTPRoutes = map[types.NamespacedName]*gatewayv1.HTTPRoute{keyOf(&r): &r}
+	case "slice":
+		s := bc.backends.EndpointSlices[(i*7919)%bc.n]
+		s.ResourceVersion = v
+		s.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("10.2.%d.%d", i/200%200, i%200+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true)}}}
+		ch.EndpointSlices = map[types.NamespacedName]*discoveryv1.EndpointSlice{keyOf(&s): &s}
+	case "listener":
+		g := &bc.in.Gateways[i%len(bc.in.Gateways)]
+		g.ResourceVersion, g.Generation = v, g.Generation+1
+		ls := g.Spec.Listeners[:1:1]
+		if len(g.Spec.Listeners) == 1 {
+			ls = append(ls, gatewayv1.Listener{Name: "extra", Protocol: gatewayv1.HTTPProtocolType, Port: 8080})
+		}
+		g.Spec.Listeners = ls
+		cp := *g
+		ch.Gateways = map[types.NamespacedName]*gatewayv1.Gateway{keyOf(g): &cp}
+	}
+	return bc.c.TranslateChanges(bc.in, false, &ch)
 }

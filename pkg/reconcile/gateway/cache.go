@@ -6,9 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -25,93 +23,155 @@ import (
 // namespace, the BackendTLSPolicies when it names a Service, and the CA
 // ConfigMaps and Secrets of the policies it applied.
 //
-// While nothing but routes and what they read (Services, slices,
-// Upstreams) changed, it also keeps the rest of the output: only the
-// Gateways a changed route names (or named) are attached and assembled
-// again, only the statuses of their routes are redone, and the sorted
-// lists of the Output are patched. A change to anything else (a Gateway,
-// GatewayClass, Namespace, grant, policy, a Secret a listener names, or
-// an option)
-// rebuilds every Gateway, reusing the routes' translations. So the result
-// equals Translate's (tests check that over random sequences of changes).
-// Each call still checks every route's version and dependencies and
-// indexes the versions of every object: cheap, but per object.
+// It keeps the objects (see store), and TranslateChanges takes only those
+// that changed: an index from each object to the routes that read it
+// finds the routes to translate again, so unchanged routes are not even
+// looked at. Backends are resolved from the kept objects, one Service at
+// a time (see storeBackends), not by indexing every Service again.
 //
-// Objects without a resourceVersion, as in some tests, turn reuse off for
-// that call. A Cache is for one goroutine at a time.
+// While nothing but routes and what they read (Services, slices,
+// Upstreams, CA ConfigMaps and Secrets) changed, it also keeps the rest of
+// the output: only the Gateways a changed route names (or named) are
+// attached and assembled again, only the changed routes' statuses are
+// redone, and the sorted lists of the Output are patched. A change to
+// anything else (a Gateway, GatewayClass, Namespace, grant, policy, a
+// Secret a listener names, or an option) rebuilds every Gateway, reusing
+// the routes' translations. So the result equals Translate's (tests check
+// that over random sequences of changes).
+//
+// Translate, given whole lists, finds the changes by comparing versions
+// with the kept objects; objects without a resourceVersion, as in some
+// tests, turn reuse off for that call. A Cache is for one goroutine at a
+// time.
 type Cache struct {
-	memo          routeMemo
-	allowLoopback bool
+	memo  routeMemo
+	store *store
 	// t and out are the last call's translator (its Gateways) and
-	// outputs; rest the digest of the inputs they depend on besides
-	// routes and what routes read.
-	t    *translator
-	out  *outputs
-	rest uint64
+	// outputs; settings the digest of the options they were made with.
+	t        *translator
+	out      *outputs
+	settings uint64
 	// rebuilds counts the calls that rebuilt every Gateway, for tests.
 	rebuilds int
 }
 
 // NewCache returns an empty Cache.
 func NewCache() *Cache {
-	return &Cache{memo: routeMemo{routes: map[routeID]*memoEntry{}}}
+	return &Cache{memo: newRouteMemo()}
 }
 
-// Translate is Translate(in); backends are the objects in.Backends was
-// resolved from, whose versions say which reused routes are still valid.
+// Translate is Translate(in); backends are the objects in.Backends
+// resolves (the Cache resolves them itself, and in.Backends may be nil).
 func (c *Cache) Translate(in Input, backends *translate.Input) Output {
-	v, ok := newVersions(&in, backends)
-	if ok && backends.AllowLoopbackEndpoints != c.allowLoopback {
-		clear(c.memo.routes) // endpoints were filtered by the other policy
-		c.allowLoopback = backends.AllowLoopbackEndpoints
-		c.t = nil
-	}
-	rest, restOK := restDigest(&in, backends)
-	if !ok || !restOK {
-		clear(c.memo.routes)
-		c.t, c.out = nil, nil
+	if backends == nil || !allVersioned(&in, backends) {
+		c.memo, c.store, c.t, c.out = newRouteMemo(), nil, nil, nil
+		if in.Backends == nil && backends != nil {
+			in.Backends = translate.NewResolver(*backends)
+		}
 		return Translate(in)
 	}
-	c.memo.versions = v
+	if c.store == nil {
+		c.store = newStore(backends.AllowLoopbackEndpoints)
+	}
+	ch := c.store.diff(&in, backends)
+	return c.TranslateChanges(in, backends.AllowLoopbackEndpoints, &ch)
+}
+
+// TranslateChanges is Translate of the objects of the last call with ch
+// applied; in's settings are used, its lists and Backends are not, and
+// allowLoopback is translate.Input.AllowLoopbackEndpoints. Its cost
+// depends on what changed, not on how many objects there are.
+func (c *Cache) TranslateChanges(in Input, allowLoopback bool, ch *Changes) Output {
+	if c.store == nil {
+		c.store = newStore(allowLoopback)
+	}
+	if b := c.store.backends; b.allowLoopback != allowLoopback {
+		b.allowLoopback, b.ofUpstreams = allowLoopback, nil
+		c.memo, c.t = newRouteMemo(), nil // endpoints were filtered by the other policy
+	}
+	d := c.store.apply(ch)
+	c.memo.versions = &c.store.versions
 	c.memo.epoch++
-	var out Output
-	if c.t == nil || rest != c.rest {
-		c.t, c.rest = newTranslator(in), rest
+	defer func() {
+		c.store.backends.endCall()
+		c.memo.versions = nil
+	}()
+	settings := settingsDigest(&in)
+	if c.t == nil || d.rest || settings != c.settings {
+		c.t, c.settings = c.newTranslator(in), settings
 		if c.out == nil {
 			c.out = newOutputs()
 		}
-		c.t.memo = &c.memo
 		c.rebuilds++
-		out = c.t.run(c.out, true)
-	} else {
-		c.t.routesOf(in)
-		out = c.t.run(c.out, false)
+		out := c.t.run(c.out, true, nil, c.store.allRoutes())
+		c.memo.forgetUnseen()
+		return out
 	}
-	c.memo.forgetUnseen()
-	c.memo.versions = nil
+	var regateways map[types.NamespacedName]bool
+	if len(d.gateways) > 0 {
+		regateways = c.regateway(in)
+	}
+	batch := c.store.batch(d, &c.memo, regateways)
+	out := c.t.run(c.out, false, regateways, batch)
+	for _, id := range batch.gone {
+		c.memo.forget(id)
+	}
 	return out
 }
 
-// routesOf makes t, kept from the last call, translate in's routes with
-// in's backends; its other inputs are the same versions as in's.
-// ConfigMaps are read only for policies' CAs, by routes (whose versions
-// say when) and by the policies' statuses, which are redone each call.
-func (t *translator) routesOf(in Input) {
-	t.in.HTTPRoutes, t.in.GRPCRoutes = in.HTTPRoutes, in.GRPCRoutes
-	t.in.Backends, t.backends = in.Backends, in.Backends
-	t.in.ConfigMaps = in.ConfigMaps
-	clear(t.configMaps)
-	for i := range in.ConfigMaps {
-		t.configMaps[keyOf(&in.ConfigMaps[i])] = &in.ConfigMaps[i]
+// newTranslator is a translator of the store's objects with in's settings.
+func (c *Cache) newTranslator(in Input) *translator {
+	t := newTranslator(c.store.input(in))
+	t.configMaps, t.memo = c.store.configMaps, &c.memo
+	return t
+}
+
+// regateway makes the translator anew after only Gateways changed,
+// keeping the gateway (and so what attached to it) of each Gateway whose
+// object and address did not change, and returns the keys of the others:
+// new, changed or no longer ours. Only the routes naming those are
+// looked at again.
+func (c *Cache) regateway(in Input) map[types.NamespacedName]bool {
+	old := c.t
+	c.t = c.newTranslator(in)
+	c.t.addGateways(c.t.classes(&Output{}))
+	changed := map[types.NamespacedName]bool{}
+	for k, gw := range c.t.gateways {
+		if og := old.gateways[k]; og != nil && sameGateway(og, gw) {
+			c.t.gateways[k] = og
+		} else {
+			changed[k] = true
+		}
 	}
+	for k := range old.gateways {
+		if c.t.gateways[k] == nil {
+			changed[k] = true
+		}
+	}
+	return changed
+}
+
+// sameGateway reports whether a and b are one version of one Gateway
+// with one address: then their listeners are the same too, since nothing
+// else they read changed.
+func sameGateway(a, b *gateway) bool {
+	return a.obj.UID == b.obj.UID && a.obj.ResourceVersion == b.obj.ResourceVersion &&
+		slices.Equal(a.address.addrs, b.address.addrs) &&
+		equalProblems(a.address.unusable, b.address.unusable) && equalProblems(a.address.unsupported, b.address.unsupported)
+}
+
+func equalProblems(a, b *problem) bool {
+	return a == b || (a != nil && b != nil && *a == *b)
 }
 
 // routeMemo holds the routes a Cache translated, and while a call runs,
 // the versions of the objects they may have read.
 type routeMemo struct {
-	routes   map[routeID]*memoEntry
-	versions *versions
-	epoch    uint64
+	routes map[routeID]*memoEntry
+	// dependents are the routes whose translation read each object.
+	dependents map[dependency]map[routeID]struct{}
+	versions   *versions
+	epoch      uint64
 	// reused counts the routes reused, for tests.
 	reused int
 }
@@ -128,6 +188,10 @@ type memoEntry struct {
 	rt      *routeTranslation
 	// versions are those of rt.deps when rt was translated.
 	versions []version
+}
+
+func newRouteMemo() routeMemo {
+	return routeMemo{routes: map[routeID]*memoEntry{}, dependents: map[dependency]map[routeID]struct{}{}}
 }
 
 // reuse returns the translation of obj kept from an earlier call, if
@@ -157,11 +221,32 @@ func (m *routeMemo) remember(rt *routeTranslation) {
 	if m == nil {
 		return
 	}
+	id := routeID{rt.kind, rt.key}
+	m.forget(id)
 	e := &memoEntry{uid: rt.obj.GetUID(), version: rt.obj.GetResourceVersion(), seen: m.epoch, rt: rt}
 	for _, d := range rt.deps {
 		e.versions = append(e.versions, m.versions.of(d))
+		if m.dependents[d] == nil {
+			m.dependents[d] = map[routeID]struct{}{}
+		}
+		m.dependents[d][id] = struct{}{}
 	}
-	m.routes[routeID{rt.kind, rt.key}] = e
+	m.routes[id] = e
+}
+
+// forget drops route id, if kept.
+func (m *routeMemo) forget(id routeID) {
+	e := m.routes[id]
+	if e == nil {
+		return
+	}
+	for _, d := range e.rt.deps {
+		delete(m.dependents[d], id)
+		if len(m.dependents[d]) == 0 {
+			delete(m.dependents, d)
+		}
+	}
+	delete(m.routes, id)
 }
 
 // forgetUnseen drops the routes this call did not translate: deleted, or
@@ -169,7 +254,7 @@ func (m *routeMemo) remember(rt *routeTranslation) {
 func (m *routeMemo) forgetUnseen() {
 	for id, e := range m.routes {
 		if e.seen != m.epoch {
-			delete(m.routes, id)
+			m.forget(id)
 		}
 	}
 }
@@ -215,7 +300,7 @@ func (rt *routeTranslation) dependOnCA(ns string, ref gatewayv1.LocalObjectRefer
 type versions struct {
 	services, configMaps, secrets map[types.NamespacedName]version
 	grants, policies              version
-	backends                      *translate.Resolver
+	backends                      Backends
 }
 
 // version is one dependency's version: an object's UID and
@@ -229,81 +314,6 @@ type version struct {
 	rv     string
 	slices uint64
 	joined string
-}
-
-// newVersions indexes the versions of in's and backends' objects; false
-// when some object has no resourceVersion.
-func newVersions(in *Input, backends *translate.Input) (*versions, bool) {
-	if backends == nil || in.Backends == nil {
-		return nil, false
-	}
-	v := &versions{services: make(map[types.NamespacedName]version, len(backends.Services)),
-		configMaps: make(map[types.NamespacedName]version, len(in.ConfigMaps)),
-		secrets:    make(map[types.NamespacedName]version, len(backends.Secrets)), backends: in.Backends}
-	ok := indexVersions(v.services, backends.Services) && indexVersions(v.configMaps, in.ConfigMaps) &&
-		indexVersions(v.secrets, backends.Secrets) && addSliceVersions(v.services, backends.EndpointSlices)
-	var okG, okP bool
-	v.grants, okG = joinVersions(in.ReferenceGrants)
-	v.policies, okP = joinVersions(in.BackendTLSPolicies)
-	return v, ok && okG && okP && versioned(in.HTTPRoutes) && versioned(in.GRPCRoutes)
-}
-
-func indexVersions[T any, P interface {
-	*T
-	metav1.Object
-}](into map[types.NamespacedName]version, items []T) bool {
-	for i := range items {
-		o := P(&items[i])
-		if o.GetResourceVersion() == "" {
-			return false
-		}
-		into[keyOf(o)] = version{uid: o.GetUID(), rv: o.GetResourceVersion()}
-	}
-	return true
-}
-
-// digestSeed seeds the EndpointSlice digests; it only has to be the same
-// within one process.
-var digestSeed = maphash.MakeSeed()
-
-// addSliceVersions adds each EndpointSlice to its Service's version. The
-// digests are summed, so the order of the slices does not matter; two
-// different sets of slices giving one sum is a 64-bit hash collision.
-func addSliceVersions(into map[types.NamespacedName]version, slices []discoveryv1.EndpointSlice) bool {
-	for i := range slices {
-		s := &slices[i]
-		if s.ResourceVersion == "" {
-			return false
-		}
-		var h maphash.Hash
-		h.SetSeed(digestSeed)
-		for _, part := range []string{s.Name, string(s.UID), s.ResourceVersion} {
-			h.WriteString(part)
-			h.WriteByte(0)
-		}
-		svc := types.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
-		v := into[svc]
-		v.slices += h.Sum64()
-		into[svc] = v
-	}
-	return true
-}
-
-// joinVersions is one version for all items, whatever their order.
-func joinVersions[T any, P interface {
-	*T
-	metav1.Object
-}](items []T) (version, bool) {
-	vs := make([]string, 0, len(items))
-	for i := range items {
-		o := P(&items[i])
-		if o.GetResourceVersion() == "" {
-			return version{}, false
-		}
-		vs = append(vs, keyOf(o).String()+"/"+string(o.GetUID())+"/"+o.GetResourceVersion())
-	}
-	slices.Sort(vs)
-	return version{joined: strings.Join(vs, ",")}, true
 }
 
 func versioned[T any, P interface {
@@ -352,52 +362,16 @@ func upstreamVersion(up snapshot.Upstream, found bool) string {
 	return string(b)
 }
 
-// restDigest is a digest of what the Gateways and listeners read besides
-// routes, whatever the order of the lists; false when some object has
-// no resourceVersion. Of the Secrets, only those a listener names count:
-// routes record the ones they read (policies' CAs) themselves. Like the slices' digests, per-object hashes are
-// summed; a collision is a 64-bit hash collision.
-func restDigest(in *Input, backends *translate.Input) (uint64, bool) {
-	if backends == nil {
-		return 0, false
-	}
-	sum, ok := settingsDigest(in), true
-	add := func(kind string, o metav1.Object) {
-		if o.GetResourceVersion() == "" {
-			ok = false
-		}
-		var h maphash.Hash
-		h.SetSeed(digestSeed)
-		for _, part := range []string{kind, o.GetNamespace(), o.GetName(), string(o.GetUID()), o.GetResourceVersion()} {
-			h.WriteString(part)
-			h.WriteByte(0)
-		}
-		sum += h.Sum64()
-	}
-	digestAll(in.GatewayClasses, "GatewayClass", add)
-	digestAll(in.Gateways, "Gateway", add)
-	digestAll(in.Namespaces, "Namespace", add)
-	digestAll(in.ReferenceGrants, "ReferenceGrant", add)
-	digestAll(in.BackendTLSPolicies, "BackendTLSPolicy", add)
-	named := listenerSecrets(in.Gateways)
-	for i := range backends.Secrets {
-		if named[keyOf(&backends.Secrets[i])] {
-			add("Secret", &backends.Secrets[i])
-		}
-	}
-	return sum, ok
-}
-
 // listenerSecrets are the Secrets the Gateways' listeners name.
-func listenerSecrets(gws []gatewayv1.Gateway) map[types.NamespacedName]bool {
+func listenerSecrets(gws map[types.NamespacedName]*gatewayv1.Gateway) map[types.NamespacedName]bool {
 	named := map[types.NamespacedName]bool{}
-	for i := range gws {
-		for _, l := range gws[i].Spec.Listeners {
+	for _, g := range gws {
+		for _, l := range g.Spec.Listeners {
 			if l.TLS == nil {
 				continue
 			}
 			for _, ref := range l.TLS.CertificateRefs {
-				key := types.NamespacedName{Namespace: gws[i].Namespace, Name: string(ref.Name)}
+				key := types.NamespacedName{Namespace: g.Namespace, Name: string(ref.Name)}
 				if ref.Namespace != nil {
 					key.Namespace = string(*ref.Namespace)
 				}
@@ -420,13 +394,4 @@ func settingsDigest(in *Input) uint64 {
 		}
 	}
 	return h.Sum64()
-}
-
-func digestAll[T any, P interface {
-	*T
-	metav1.Object
-}](items []T, kind string, add func(string, metav1.Object)) {
-	for i := range items {
-		add(kind, P(&items[i]))
-	}
 }

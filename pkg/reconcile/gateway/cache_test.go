@@ -162,8 +162,17 @@ func newWorld() *world {
 		w.add(maybe(func(rng *rand.Rand) any { return randomSlice(rng, k.Namespace, k.Name) }))
 	}
 	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "HTTPRoute", "other", "", "Service") }))
-	w.add(maybe(func(rng *rand.Rand) any { return grant("team", "GRPCRoute", "other", "", "Service") }))
-	w.add(maybe(func(rng *rand.Rand) any { return tlsPolicy("p", rng.IntN(2), pick(rng, "ca", "nope")) }))
+	w.add(maybe(func(rng *rand.Rand) any {
+		g := grant("team", "GRPCRoute", "other", "", "Service")
+		g.Name += "-grpc" // one key, one object, as in a cluster
+		return g
+	}))
+	w.add(maybe(func(rng *rand.Rand) any {
+		p := tlsPolicy("p", rng.IntN(2), pick(rng, "ca", "nope"))
+		p.Spec.Validation.CACertificateRefs[0].Kind = pick[gatewayv1.Kind](rng, "ConfigMap", "Secret")
+		return p
+	}))
+	w.add(maybe(caSecret))
 	w.add(maybe(func(rng *rand.Rand) any {
 		return corev1.ConfigMap{ObjectMeta: meta("team", "ca", 0), Data: map[string]string{"ca.crt": pick(rng, string(testCert.CertPEM), "junk")}}
 	}))
@@ -269,11 +278,26 @@ func randomSlice(rng *rand.Rand, ns, name string) any {
 	return slice
 }
 
+// randomUpstream has static endpoints or those of Service api, and may
+// verify them with the CA of Secret team/ca: what it reads changes too.
 func randomUpstream(rng *rand.Rand) any {
-	return v1alpha1.Upstream{ObjectMeta: meta("team", "pool", 0), Spec: v1alpha1.UpstreamSpec{
-		Endpoints: []v1alpha1.StaticEndpoint{{Address: pick(rng, "10.2.0.1", "10.2.0.2"), Port: 8080}},
-		Protocol:  pick(rng, v1alpha1.ProtocolHTTP1, v1alpha1.ProtocolH2C),
-	}}
+	spec := v1alpha1.UpstreamSpec{Protocol: pick(rng, v1alpha1.ProtocolHTTP1, v1alpha1.ProtocolH2C)}
+	if rng.IntN(2) == 0 {
+		spec.Endpoints = []v1alpha1.StaticEndpoint{{Address: pick(rng, "10.2.0.1", "10.2.0.2"), Port: 8080}}
+	} else {
+		spec.ServiceRef = &v1alpha1.ServiceRef{Name: "api", Port: v1alpha1.ServicePort{Number: 80}}
+	}
+	if rng.IntN(2) == 0 {
+		spec.Protocol = v1alpha1.ProtocolHTTPS
+		spec.TLS = &v1alpha1.UpstreamTLS{CASecretRef: &v1alpha1.SecretKeyRef{Name: "ca", Key: "ca.crt"}}
+	}
+	return v1alpha1.Upstream{ObjectMeta: meta("team", "pool", 0), Spec: spec}
+}
+
+// caSecret is an Opaque Secret holding a CA, or junk.
+func caSecret(rng *rand.Rand) any {
+	return corev1.Secret{ObjectMeta: meta("team", "ca", 0), Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"ca.crt": pick(rng, testCert.CertPEM, []byte("junk"))}}
 }
 
 // TestCacheSeesSettings: changing only a setting (the controller name,

@@ -19,11 +19,17 @@
 // only matters among the routes of one host, and numbering per Gateway
 // keeps one route's change from renumbering every later route.
 //
-// A Cache gives the same result as Translate but translates again only the
-// routes that changed or read an object that changed, and while only
-// routes and their backends change, attaches and assembles again only the
-// Gateways those routes name and redoes only those Gateways' and routes'
-// statuses. It still checks every route's version on each call.
+// A Cache gives the same result as Translate but keeps the objects and
+// takes only those that changed (Cache.TranslateChanges, fed from the
+// informers' keys): an index from each object to the routes that read it,
+// and from each Gateway key to the routes naming it, says which routes to
+// translate again; Services are resolved one at a time from the kept
+// objects instead of by a Resolver of every Service. Only the Gateways
+// those routes name are attached again, each only for those routes (and
+// the routes they renumber), and only the virtual hosts they touch are
+// rebuilt; a Gateway's change makes anew that Gateway alone. A change to
+// a GatewayClass, Namespace, grant, policy or listener Secret still
+// re-attaches every route (reusing their translations).
 //
 // Conditions carry the object's generation and a zero lastTransitionTime:
 // the status writer keeps the old time unless the status flips.

@@ -8,7 +8,7 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-func grpcRoutes(t *translator, o *outputs, ch *changes, items []gatewayv1.GRPCRoute) {
+func grpcRoutes(t *translator, o *outputs, ch *changes, items []*gatewayv1.GRPCRoute) {
 	translateRoutes(t, o, ch, items, "GRPCRoute", func(r *gatewayv1.GRPCRoute) routeSpec[gatewayv1.GRPCRouteRule] {
 		return routeSpec[gatewayv1.GRPCRouteRule]{r.Spec.ParentRefs, r.Spec.Hostnames, r.Spec.Rules}
 	}, t.grpcRule)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -19,6 +20,8 @@ type outputs struct {
 	// byGateway are the routes whose parentRefs name each of our Gateways.
 	byGateway map[types.NamespacedName]map[routeID]struct{}
 	gateways  map[types.NamespacedName]gatewayOutput
+	// attached are what the routes attached to each Gateway.
+	attached  map[types.NamespacedName]*attached
 	upstreams map[string]*upstreamUse
 	// withPolicies are the routes that applied a BackendTLSPolicy.
 	withPolicies map[routeID]struct{}
@@ -29,6 +32,10 @@ type outputs struct {
 	// newGateways says this call's Gateways are new: the routes' parents
 	// must be resolved again.
 	newGateways bool
+	// regateways are the Gateways that are new (or gone) in this call
+	// while the others are kept: the routes naming them must resolve
+	// their parents again.
+	regateways map[types.NamespacedName]bool
 }
 
 // routeState is one route's translation and its part of the output.
@@ -57,7 +64,7 @@ type upstreamUse struct {
 
 func newOutputs() *outputs {
 	return &outputs{routes: map[routeID]*routeState{}, byGateway: map[types.NamespacedName]map[routeID]struct{}{},
-		gateways: map[types.NamespacedName]gatewayOutput{}, upstreams: map[string]*upstreamUse{},
+		gateways: map[types.NamespacedName]gatewayOutput{}, attached: map[types.NamespacedName]*attached{}, upstreams: map[string]*upstreamUse{},
 		withPolicies: map[routeID]struct{}{}}
 }
 
@@ -74,8 +81,24 @@ func newChanges() *changes {
 	return &changes{routes: map[routeID]bool{}, gateways: map[types.NamespacedName]bool{}, upstreams: map[string]bool{}}
 }
 
+// namesRegateway reports whether refs name a Gateway of regateways.
+func (o *outputs) namesRegateway(refs []gatewayv1.ParentReference, ns string) bool {
+	for i := range refs {
+		if o.regateways[parentKey(&refs[i], ns)] {
+			return true
+		}
+	}
+	return false
+}
+
 // set records rt as route id's translation, naming gws.
 func (o *outputs) set(id routeID, rt *routeTranslation, gws []types.NamespacedName, ch *changes) {
+	// The new uses first: an upstream the route keeps using is then
+	// never counted out, and the Output's list of upstreams is not
+	// patched for it.
+	for _, u := range rt.uses {
+		o.use(u, 1, ch)
+	}
 	o.remove(id, ch)
 	st := &routeState{id: id, rt: rt, gws: gws, seen: o.epoch}
 	o.routes[id] = st
@@ -85,9 +108,6 @@ func (o *outputs) set(id routeID, rt *routeTranslation, gws []types.NamespacedNa
 		}
 		o.byGateway[g][id] = struct{}{}
 		ch.gateways[g] = true
-	}
-	for _, u := range rt.uses {
-		o.use(u, 1, ch)
 	}
 	if len(rt.policies) > 0 {
 		o.withPolicies[id] = struct{}{}
@@ -169,19 +189,15 @@ func kindRank(kind string) int {
 
 // patched returns s, sorted by key, with the entries of keys replaced by
 // get's (removed when it has none), in a new slice: s is never written.
-// With many keys, it sorts everything get has again instead.
+// With many keys, it merges the sorted keys into s in one pass instead
+// of searching and moving s once per key.
 func patched[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare func(a, b K) int,
-	get func(K) (T, bool), all func() []T) []T {
+	get func(K) (T, bool)) []T {
 	if len(keys) == 0 {
 		return s
 	}
 	if len(keys) > len(s)/8+8 {
-		out := all()
-		if len(out) == 0 {
-			return nil
-		}
-		slices.SortFunc(out, func(a, b T) int { return compare(key(a), key(b)) })
-		return out
+		return merged(s, keys, key, compare, get)
 	}
 	out := slices.Clone(s)
 	for k := range keys {
@@ -197,7 +213,35 @@ func patched[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare
 		}
 	}
 	if len(out) == 0 {
-		return nil // as all() gives
+		return nil
+	}
+	return out
+}
+
+// merged is patched in one pass over s and the sorted keys.
+func merged[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare func(a, b K) int, get func(K) (T, bool)) []T {
+	ks := make([]K, 0, len(keys))
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, compare)
+	out := make([]T, 0, len(s)+len(ks))
+	i := 0
+	for _, k := range ks {
+		for i < len(s) && compare(key(s[i]), k) < 0 {
+			out = append(out, s[i])
+			i++
+		}
+		if i < len(s) && compare(key(s[i]), k) == 0 {
+			i++ // replaced, or removed
+		}
+		if v, ok := get(k); ok {
+			out = append(out, v)
+		}
+	}
+	out = append(out, s[i:]...)
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

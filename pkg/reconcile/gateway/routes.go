@@ -92,21 +92,21 @@ type routeSpec[Rule any] struct {
 func translateRoutes[T any, P interface {
 	*T
 	metav1.Object
-}, Rule any](t *translator, o *outputs, ch *changes, items []T, kind string, specOf func(P) routeSpec[Rule],
+}, Rule any](t *translator, o *outputs, ch *changes, items []P, kind string, specOf func(P) routeSpec[Rule],
 	translateRule func(*routeTranslation, *Rule) ([]snapshot.Route, *problem)) {
-	for i := range items {
-		r := P(&items[i])
+	for _, r := range items {
 		spec := specOf(r)
 		id := routeID{kind, keyOf(r)}
 		rt := t.memo.reuse(kind, r, spec.parents)
 		st := o.routes[id]
 		// The same version names the same Gateways unless they are new.
-		if rt != nil && st != nil && st.rt == rt && !o.newGateways {
+		if rt != nil && st != nil && st.rt == rt && !o.newGateways && !o.namesRegateway(spec.parents, r.GetNamespace()) {
 			st.seen = o.epoch
 			continue
 		}
 		gws := t.ourParents(spec.parents, r.GetNamespace())
 		if len(gws) == 0 {
+			o.remove(id, ch) // no longer ours, if it was
 			continue
 		}
 		if rt != nil && st != nil && st.rt == rt && slices.Equal(st.gws, gws) {
@@ -137,7 +137,7 @@ func (rt *routeTranslation) numbered(base int) []snapshot.Route {
 	return out
 }
 
-func httpRoutes(t *translator, o *outputs, ch *changes, items []gatewayv1.HTTPRoute) {
+func httpRoutes(t *translator, o *outputs, ch *changes, items []*gatewayv1.HTTPRoute) {
 	translateRoutes(t, o, ch, items, "HTTPRoute", func(r *gatewayv1.HTTPRoute) routeSpec[gatewayv1.HTTPRouteRule] {
 		return routeSpec[gatewayv1.HTTPRouteRule]{r.Spec.ParentRefs, r.Spec.Hostnames, r.Spec.Rules}
 	}, t.httpRule)

@@ -11,17 +11,24 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// run updates o with in's routes and returns the Output. full says t's
-// Gateways are new: every Gateway is assembled, and every route's
-// parents are resolved again (its translation is kept). Otherwise
-// t's Gateways are those of the last call, whose inputs besides routes
-// and backends did not change, and only the Gateways that a changed route
-// names, or named, are attached again: numbering routes per Gateway keeps
-// one route's change from renumbering the others'.
-func (t *translator) run(o *outputs, full bool) Output {
+// run updates o with the routes of batch and returns the Output. full
+// says t's Gateways are all new: every Gateway is assembled, and every
+// route's parents are resolved again (its translation is kept).
+// Otherwise t's Gateways are those of the last call but regateways (new,
+// changed or gone), whose routes resolve their parents again and which
+// are attached anew; of the others, only those that a changed route
+// names, or named, are attached again, and only for the routes that
+// changed (see attached): numbering routes per Gateway keeps one route's
+// change from renumbering the others'.
+func (t *translator) run(o *outputs, full bool, regateways map[types.NamespacedName]bool, batch routeBatch) Output {
 	o.epoch++
 	ch := newChanges()
-	o.newGateways = full
+	o.newGateways, o.regateways = full, regateways
+	for k := range regateways {
+		ch.gateways[k] = true
+		delete(o.gateways, k) // patched away unless still ours
+		delete(o.attached, k)
+	}
 	if full {
 		var classes Output
 		t.addGateways(t.classes(&classes))
@@ -30,13 +37,19 @@ func (t *translator) run(o *outputs, full bool) Output {
 			ch.gateways[k] = true // patched away unless still ours
 		}
 		clear(o.gateways)
+		clear(o.attached)
 		for k := range t.gateways {
 			ch.gateways[k] = true
 		}
 	}
-	httpRoutes(t, o, ch, t.in.HTTPRoutes)
-	grpcRoutes(t, o, ch, t.in.GRPCRoutes)
-	o.removeUnseen(ch)
+	httpRoutes(t, o, ch, batch.http)
+	grpcRoutes(t, o, ch, batch.grpc)
+	if batch.all {
+		o.removeUnseen(ch)
+	}
+	for _, id := range batch.gone {
+		o.remove(id, ch)
+	}
 	for g := range ch.gateways {
 		if gw := t.gateways[g]; gw != nil {
 			t.attachGateway(o, gw, ch)
@@ -51,31 +64,40 @@ func (t *translator) run(o *outputs, full bool) Output {
 }
 
 // attachGateway attaches to gw the routes naming it, numbered in order,
-// and assembles its status and snapshot; the routes' statuses are redone.
+// and assembles its status and snapshot. A Gateway kept from the last
+// call re-attaches only the routes ch touched (and those they renumber)
+// and rebuilds only the hosts they touch; a new one attaches every route,
+// whose statuses are then redone.
 func (t *translator) attachGateway(o *outputs, gw *gateway, ch *changes) {
-	for _, l := range gw.listeners {
-		l.attached, l.hosts = 0, map[string][]snapshot.Route{}
-	}
-	base := 0
-	for _, st := range o.routesOf(gw.key) {
-		ch.routes[st.id] = true
-		routes := st.rt.numbered(base)
-		base += st.rt.orders
-		for i := range st.rt.parents {
-			ref := &st.rt.parents[i]
-			if t.parentGateway(ref, st.rt.key.Namespace) != gw {
-				continue
-			}
-			if p, to := t.attachments(st.rt, gw, ref); p == nil {
-				attachAll(to, routes)
-			}
+	a, fresh := o.attachedOf(gw)
+	touched := map[place]bool{}
+	if fresh {
+		a.order = o.routesOf(gw.key)
+		base := 0
+		for _, st := range a.order {
+			ch.routes[st.id] = true // its parent is new: its status may differ
+			t.attach(a, gw, st, base, touched)
+			base += st.rt.orders
 		}
+	} else {
+		detach, attach := a.update(o, gw, ch)
+		for _, id := range detach {
+			a.detach(id, touched)
+		}
+		for _, n := range attach {
+			t.attach(a, gw, n.st, n.base, touched)
+		}
+	}
+	for i, l := range gw.listeners {
+		l.attached = a.counts[i]
 	}
 	res := GatewayResult{Key: gw.key, Status: t.gatewayStatus(gw)}
 	out := gatewayOutput{result: res}
+	prev := a.snap
+	a.snap = nil
 	if meta := findCondition(res.Status.Conditions, gatewayv1.GatewayConditionProgrammed); meta.Status == metav1.ConditionTrue {
-		snap := gw.snapshot()
-		out.snap = &snap
+		snap := a.snapshot(gw, prev, touched)
+		out.snap, a.snap = &snap, &snap
 	}
 	o.gateways[gw.key] = out
 }
@@ -111,14 +133,7 @@ func (t *translator) output(o *outputs, ch *changes) Output {
 
 func gatewayStatuses(o *outputs, ch *changes, last []GatewayResult) []GatewayResult {
 	return patched(last, ch.gateways, func(r GatewayResult) types.NamespacedName { return r.Key }, compareKeys,
-		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok },
-		func() []GatewayResult {
-			all := make([]GatewayResult, 0, len(o.gateways))
-			for _, g := range o.gateways {
-				all = append(all, g.result)
-			}
-			return all
-		})
+		func(k types.NamespacedName) (GatewayResult, bool) { g, ok := o.gateways[k]; return g.result, ok })
 }
 
 // gatewaySnapshots are sorted by snapshot name, namespace/name.
@@ -134,15 +149,6 @@ func gatewaySnapshots(o *outputs, ch *changes, last []snapshot.Gateway) []snapsh
 				return snapshot.Gateway{}, false
 			}
 			return *g.snap, true
-		},
-		func() []snapshot.Gateway {
-			var all []snapshot.Gateway
-			for _, g := range o.gateways {
-				if g.snap != nil {
-					all = append(all, *g.snap)
-				}
-			}
-			return all
 		})
 }
 
@@ -154,13 +160,6 @@ func upstreamList(o *outputs, ch *changes, last []snapshot.Upstream) []snapshot.
 				return snapshot.Upstream{}, false
 			}
 			return u.up, true
-		},
-		func() []snapshot.Upstream {
-			all := make([]snapshot.Upstream, 0, len(o.upstreams))
-			for _, u := range o.upstreams {
-				all = append(all, u.up)
-			}
-			return all
 		})
 }
 
@@ -178,15 +177,6 @@ func (t *translator) routeResults(o *outputs, ch *changes, kind string, last []R
 				return RouteResult{}, false
 			}
 			return st.result, true
-		},
-		func() []RouteResult {
-			var all []RouteResult
-			for id, st := range o.routes {
-				if id.kind == kind {
-					all = append(all, st.result)
-				}
-			}
-			return all
 		})
 }
 

@@ -17,7 +17,7 @@ import (
 type translator struct {
 	in       Input
 	ctrl     gatewayv1.GatewayController
-	backends *translate.Resolver
+	backends Backends
 	grants   []*gatewayv1.ReferenceGrant
 	policies map[policyTarget]*gatewayv1.BackendTLSPolicy
 	// policyByKey finds the policies routes applied (see absorb).
@@ -36,7 +36,7 @@ type translator struct {
 
 // Translate builds the Gateways of the snapshot and every status.
 func Translate(in Input) Output {
-	return newTranslator(in).run(newOutputs(), true)
+	return newTranslator(in).run(newOutputs(), true, nil, batchOf(&in))
 }
 
 func newTranslator(in Input) *translator {

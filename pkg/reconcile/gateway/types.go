@@ -25,8 +25,8 @@ type Input struct {
 	// without and with TLS; a listener on another port is PortUnavailable.
 	HTTPPorts, HTTPSPorts []int
 	// Backends resolves Services, Upstreams and Secrets as the Ingress
-	// translation does.
-	Backends *translate.Resolver
+	// translation does (a *translate.Resolver); a Cache uses its own.
+	Backends Backends
 	// Namespaces are needed for allowedRoutes selectors (labels only).
 	Namespaces []corev1.Namespace
 	// ConfigMaps may hold BackendTLSPolicy CA certificates (key ca.crt).
@@ -39,6 +39,19 @@ type Input struct {
 	ReferenceGrants    []gatewayv1.ReferenceGrant
 	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
 }
+
+// Backends are the lookups a translation makes, as *translate.Resolver
+// answers them. A Cache answers them from the objects it keeps, so that a
+// change does not index every Service again.
+type Backends interface {
+	Service(key types.NamespacedName, port int32) (up snapshot.Upstream, failed *translate.Warning, extra []translate.Warning)
+	ServicePort(key types.NamespacedName, port int32) (corev1.ServicePort, bool)
+	Upstream(key types.NamespacedName) (up snapshot.Upstream, found bool, notReady *translate.Warning)
+	Certificate(key types.NamespacedName) (snapshot.Certificate, *translate.Warning)
+	CA(key types.NamespacedName, dataKey string) ([]byte, *translate.Warning)
+}
+
+var _ Backends = (*translate.Resolver)(nil)
 
 // Output is what to add to the snapshot and the statuses to write.
 type Output struct {
