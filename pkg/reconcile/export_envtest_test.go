@@ -18,3 +18,6 @@ func RunElector(ctx context.Context, cfg *rest.Config, le LeaderElection, lead f
 	}
 	return e.run(ctx)
 }
+
+// RebuildBurst is how many rebuilds may start back to back.
+const RebuildBurst = rebuildBurst
