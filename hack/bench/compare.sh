@@ -4,7 +4,9 @@
 set -euo pipefail
 out=$1 duration=$2 conns=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
-backend=127.0.0.1:18000 front=127.0.0.1:18080
+# BENCH_PORT_BASE moves the ports (see engine.sh).
+port=${BENCH_PORT_BASE:-18000}
+backend=127.0.0.1:$port front=127.0.0.1:$((port + 80))
 . "$root/hack/bench/lib.sh"
 
 
