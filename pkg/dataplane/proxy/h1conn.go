@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -232,7 +231,6 @@ func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothi
 	if limit > 0 {
 		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
 	}
-	pc.yieldBeforeRead()
 	if _, err = pc.br.Peek(1); err != nil {
 		gotNothing = true
 	} else {
@@ -242,18 +240,6 @@ func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothi
 		_ = pc.conn.SetReadDeadline(time.Time{})
 	}
 	return resp, gotNothing, err
-}
-
-// yieldBeforeRead lets the goroutines ready to run go first when the
-// response cannot have come yet: it was asked for a moment ago. The peer
-// answers meanwhile, and the read that follows finds the answer instead
-// of failing with EAGAIN and parking (a system call and a goroutine
-// switch, per request, that nginx's epoll loop does not make). With none
-// ready to run it returns at once.
-func (pc *h1Conn) yieldBeforeRead() {
-	if pc.br.Buffered() == 0 {
-		runtime.Gosched()
-	}
 }
 
 // keepsDeadline: resp, the final response, is whole in the buffer, and so

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -244,12 +243,6 @@ func (c *h1conn) awaitRequest() bool {
 		wait = min(idleGrace, timeout)
 	}
 	_ = c.conn.SetReadDeadline(start.Add(wait))
-	if wait > 0 {
-		// The response went out a moment ago: the goroutines ready to
-		// run go first, and the next request has likely come when the
-		// peek reads, which then neither fails with EAGAIN nor parks.
-		runtime.Gosched()
-	}
 	_, err := c.br.Peek(1)
 	switch {
 	case err == nil:
