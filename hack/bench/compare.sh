@@ -4,22 +4,14 @@
 set -euo pipefail
 out=$1 duration=$2 conns=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)
-backend=127.0.0.1:18000 front=127.0.0.1:18080
+# BENCH_PORT_BASE moves the ports (see engine.sh).
+port=${BENCH_PORT_BASE:-18000}
+backend=127.0.0.1:$port front=127.0.0.1:$((port + 80))
 . "$root/hack/bench/lib.sh"
 
 
 start_nginx() {
-	mkdir -p "$out/nginx"
-	cat >"$out/nginx/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $out/nginx/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off;
-  upstream be { server $backend; keepalive 64; keepalive_requests 100000; }
-  server { listen $front; keepalive_requests 100000;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
-CONF
+	write_proxy_nginx "$out/nginx" "$front" "$backend"
 	taskset -c 0 nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" -e "$out/nginx/error.log" &
 	pids+=($!)
 	wait_port "$front"

@@ -25,23 +25,11 @@ wrk.body = string.rep("x", 1048576)
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
 
-# nginx: one worker, keep-alive upstream, the forwarding headers Baton sets;
-# streamed uploads as Baton does (no request buffering to disk). nginx 1.22
-# serves h2c on a port of its own; Baton tells h2c from HTTP/1 by preface.
+# nginx: the config compare.sh uses too (lib.sh), with h2c and TLS. nginx
+# 1.22 serves h2c on a port of its own; Baton tells h2c from HTTP/1 by preface.
 start_nginx() {
-	cat >"$dir/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $dir/nginx.pid; worker_rlimit_nofile 20000;
-events { worker_connections 16384; }
-http { access_log off;
-  upstream be { server $backend; keepalive 64; keepalive_requests 100000; }
-  server { listen $front; listen $h2cfront http2; listen $tlsfront ssl http2;
-    ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;
-    keepalive_requests 100000; client_max_body_size 2m;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_request_buffering off;
-      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
-CONF
+	write_proxy_nginx "$dir" "$front" "$backend" "listen $h2cfront http2; listen $tlsfront ssl http2;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
 	taskset -c 0 nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/nginx-error.log" &
 	pids+=($!)
 	wait_port "$front"
@@ -155,10 +143,14 @@ idle_case() {
 go build -o "$root/bin/baton-idleclients" "$root/hack/bench/idleclients"
 start_backend "$dir/backend" "$backend" 1
 results=()
-for p in baton nginx; do
-	"start_$p"
-	mapfile -t -O "${#results[@]}" results < <(run_cases "$p")
-	stop_proxy
+# Case by case, Baton then nginx: the machine's load drifts over minutes,
+# and the two figures of a case are compared, so they are taken together.
+for c in $cases; do
+	for p in baton nginx; do
+		"start_$p"
+		mapfile -t -O "${#results[@]}" results < <(cases=$c run_cases "$p")
+		stop_proxy
+	done
 done
 
 printf '\n== issue #14 engine cases: Baton data plane vs nginx (%s connections, h2: x8 streams, %s, proxy pinned to core 0)\n' "$conns" "$duration"

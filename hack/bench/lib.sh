@@ -41,3 +41,26 @@ CONF
 	pids+=($!)
 	wait_port "$addr"
 }
+
+# write_proxy_nginx DIR FRONT BACKEND [SERVER DIRECTIVES]: the nginx every
+# bench compares Baton with, in DIR/nginx.conf: one worker, a keep-alive
+# upstream, the forwarding headers Baton sets, streamed uploads (no request
+# buffering, as Baton). compare.sh and engine.sh use this one config, so
+# that their nginx figures are of the same thing; the directives (more
+# listeners, TLS) go in the server block.
+write_proxy_nginx() {
+	local dir=$1 front=$2 backend=$3 extra=${4:-}
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $dir/nginx.pid; worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
+http { access_log off;
+  upstream be { server $backend; keepalive 64; keepalive_requests 100000; }
+  server { listen $front; $extra
+    keepalive_requests 100000; client_max_body_size 2m;
+    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_request_buffering off;
+      proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
+CONF
+}

@@ -63,6 +63,19 @@ func (b *BodyReader) Reset(src *bufio.Reader, h *Head, maxTrailer int) {
 // due): the stream is then at the next message.
 func (b *BodyReader) Done() bool { return b.state == bodyDone && b.err == nil }
 
+// Buffered reports whether the rest of the body is in the buffer it is
+// read from: reading it then reads nothing from the stream, and needs no
+// read deadline.
+func (b *BodyReader) Buffered() bool {
+	switch b.state {
+	case bodyDone:
+		return true
+	case bodyLength:
+		return b.left <= int64(b.src.Buffered())
+	}
+	return false
+}
+
 // Trailer is the trailer section of a chunked body once it is read; the
 // views stay valid until Reset.
 func (b *BodyReader) Trailer() []Field { return b.trailer }

@@ -22,6 +22,14 @@ func ReadResponse(br *bufio.Reader, h *Head, limit int, method string) error {
 	return readHead(br, h, limit, func(b []byte) (int, error) { return ParseResponse(b, h, limit, method) })
 }
 
+// HeadBuffered reports whether br holds a whole head, no empty line
+// before it: reading it then reads nothing from the stream, and needs no
+// read deadline.
+func HeadBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return len(b) > 0 && b[0] != '\r' && b[0] != '\n' && headEnd(b, 0) >= 0
+}
+
 func skipEmptyLines(br *bufio.Reader) error {
 	for {
 		b, err := br.Peek(1)

@@ -210,6 +210,29 @@ func TestH1ClientSkipsConnectionClosedWhileIdle(t *testing.T) {
 	}
 }
 
+// A response read whole with its head leaves its read deadline on the
+// connection (clearing it costs a timer per request); a connection that
+// idled past that deadline is still used again, for a request that is
+// not safe to repeat too (which polls the idle connection first).
+func TestH1ClientReusesConnectionIdlePastResponseTimeout(t *testing.T) {
+	const responseTimeout = 20 * time.Millisecond
+	backend := newScriptedBackend(t, answerEach(func(int64, *http.Request, []byte) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	}))
+	peer := backend.peer
+	peer.ResponseTimeout = responseTimeout
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peer}}, proxy.Options{}, nil)
+	client := h1Client()
+	get(t, client, mustRequest(t, "GET", r.url, nil))
+	time.Sleep(5 * responseTimeout) // the idle time is what is tested
+	if resp, body := get(t, client, mustRequest(t, "POST", r.url, strings.NewReader("x"))); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("POST on the connection idle past the response timeout: %d %q, want 200 \"ok\"", resp.StatusCode, body)
+	}
+	if n := backend.accepted.Load(); n != 1 {
+		t.Errorf("%d upstream connections, want 1", n)
+	}
+}
+
 // A reused connection that the peer drops on receiving the next request
 // (it timed out its idle connection just then) costs a safe request
 // nothing: it is sent again on a new connection. A request that is not

@@ -222,16 +222,34 @@ func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
 // readResponse reads the final response head within the response timeout,
 // counted from now: once the request is written, so that a slow upload
 // is not a slow peer. gotNothing reports that no byte of it came.
+//
+// The deadline is left in place when the whole response is in the buffer
+// (see keepsDeadline): nothing reads the socket again before the next
+// request sets its own, which saves disarming a timer per request.
 func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothing bool, err error) {
-	if limit := pc.client.responseTimeout; limit > 0 {
+	limit := pc.client.responseTimeout
+	if limit > 0 {
 		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
-		defer pc.conn.SetReadDeadline(time.Time{})
 	}
-	if _, err := pc.br.Peek(1); err != nil {
-		return nil, true, err
+	if _, err = pc.br.Peek(1); err != nil {
+		gotNothing = true
+	} else {
+		resp, err = pc.readFinalResponse(req)
 	}
-	resp, err = pc.readFinalResponse(req)
-	return resp, false, err
+	if limit > 0 && !pc.keepsDeadline(resp) {
+		_ = pc.conn.SetReadDeadline(time.Time{})
+	}
+	return resp, gotNothing, err
+}
+
+// keepsDeadline: resp, the final response, is whole in the buffer, and so
+// is read without reading the socket (a tunnel after 101 reads it).
+func (pc *h1Conn) keepsDeadline(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+		return false
+	}
+	return resp.Body == http.NoBody || pc.body.Buffered() // pc.body frames a body only
+
 }
 
 // readFinalResponse reads response heads until one is not informational,

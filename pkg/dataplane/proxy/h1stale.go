@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"errors"
 	"net"
+	"os"
 	"syscall"
+	"time"
 )
 
 // staleCheck tells, without blocking, whether an idle connection can be
@@ -10,6 +13,7 @@ import (
 // must not carry another request. Pingora makes the same check before it
 // reuses a connection; http.Transport learns it from its read goroutine.
 type staleCheck struct {
+	conn    net.Conn
 	raw     syscall.RawConn // nil: the connection cannot be checked
 	peek    func(fd uintptr) bool
 	gotData bool
@@ -18,7 +22,7 @@ type staleCheck struct {
 func (s *staleCheck) init(c net.Conn) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			s.raw = raw
+			s.conn, s.raw = c, raw
 			s.peek = s.peekOnce
 		}
 	}
@@ -37,8 +41,12 @@ func (s *staleCheck) readable() bool {
 	if s.raw == nil {
 		return false
 	}
-	if err := s.raw.Read(s.peek); err != nil {
-		return true
+	err := s.raw.Read(s.peek)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The response's deadline, which the exchange may leave in place
+		// (see h1Conn.readResponse), passed while the connection idled.
+		_ = s.conn.SetReadDeadline(time.Time{})
+		err = s.raw.Read(s.peek)
 	}
-	return s.gotData
+	return err != nil || s.gotData
 }

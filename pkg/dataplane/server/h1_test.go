@@ -230,6 +230,29 @@ func TestExpectContinue(t *testing.T) {
 	_ = c
 }
 
+// A head that came whole is read without a read deadline of its own, so
+// the one the wait for it set (the idle grace, 200 ms) is still on the
+// connection: the body, which has no deadline, must not run into it.
+func TestBodyOfBufferedHeadHasNoLeftOverDeadline(t *testing.T) {
+	s := start(t, server.Options{}, cleartext("http", semantics()))
+	c, rd, _, _ := exchange(t, s.Addr("http").String(), "", 0)
+	for range 3 { // the third request waits with the idle grace
+		if !stillOpen(t, c, rd) {
+			t.Fatal("keep-alive request failed")
+		}
+	}
+	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+	time.Sleep(400 * time.Millisecond) // a slow body is what is tested
+	io.WriteString(c, "body")
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("slow body after a buffered head: %v %v, want 200", resp, err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "body" {
+		t.Errorf("echoed %q, want \"body\"", b)
+	}
+}
+
 // TestKeptRequestStringsSurviveLaterRequests: a handler may keep a
 // request's strings (a pool key made from the Host, a log line sent
 // later); the connection's next requests, whose heads are cut from the

@@ -305,17 +305,18 @@ func (c *h1conn) release() {
 // serveOne reads one request, has the handler answer it, and reports
 // whether the connection may serve another.
 func (c *h1conn) serveOne() bool {
-	by := c.headBy
-	if by.IsZero() {
-		by = time.Now().Add(c.srv.opts.ReadHeaderTimeout)
-	}
-	_ = c.conn.SetReadDeadline(by)
-	if err := h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes); err != nil {
+	deadline, err := c.readHead()
+	if err != nil {
 		c.refuse(err)
 		return false
 	}
-	_ = c.conn.SetReadDeadline(time.Time{})
 	req, err := c.newRequest()
+	if deadline || c.reqBody != nil {
+		// The body is read without a deadline (the proxy's watchdog
+		// bounds it); a request without one reads nothing more, and
+		// the wait for the next request sets its own.
+		_ = c.conn.SetReadDeadline(time.Time{})
+	}
 	if err == nil && len(req.Header["Expect"]) > 0 && !c.head.Expect100 {
 		// RFC 9110 §10.1.1 allows 417 for an expectation other than
 		// 100-continue; net/http answered so, and so does Baton.
@@ -330,6 +331,23 @@ func (c *h1conn) serveOne() bool {
 		return false
 	}
 	return c.finish()
+}
+
+// readHead reads the request head within ReadHeaderTimeout, and reports
+// whether it set the read deadline for it. A head already in the buffer
+// whole, as a keep-alive client's usually is once its first byte came,
+// needs none: setting and clearing one costs a timer's arming and
+// disarming per request.
+func (c *h1conn) readHead() (deadline bool, err error) {
+	if !h1.HeadBuffered(c.br) {
+		by := c.headBy
+		if by.IsZero() {
+			by = time.Now().Add(c.srv.opts.ReadHeaderTimeout)
+		}
+		_ = c.conn.SetReadDeadline(by)
+		deadline = true
+	}
+	return deadline, h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes)
 }
 
 // runHandler calls the handler; a panic (http.ErrAbortHandler is how a
