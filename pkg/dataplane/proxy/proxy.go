@@ -22,7 +22,8 @@ type Proxy[C any] struct {
 	ports  portNames // X-Forwarded-Port values
 	dogs   watchdogs
 	ids    *requestIDs
-	// exchanges are those connections gave back when they went idle.
+	// exchanges are those connections gave back when they went idle, and
+	// those HTTP/2 requests gave back when they ended.
 	exchanges sync.Pool
 }
 
@@ -60,7 +61,10 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.session.resolveClient(p.opts.TrustedProxies)
 	x.session.resolveRequestID(p.ids)
 	abort := p.run(&x.session, &x.writer)
-	if slot != nil && (abort || !x.reusable) {
+	switch {
+	case slot == nil:
+		x.Release() // the request's own: pooled again unless something may still hold it
+	case abort || !x.reusable:
 		*slot = nil // something may still hold parts of it: the next request gets another
 		x.Release()
 	}
@@ -73,23 +77,32 @@ func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // exchangeFor is the exchange of a request written to w: the one its
 // connection kept from its previous request when the server offers a
-// per-connection slot (see exchange), else a new one. slot is nil then.
+// per-connection slot (see exchange), else a pooled one of the request's
+// own, released when it ends (HTTP/2: concurrent streams of a connection
+// cannot share one). slot is nil then.
 func (p *Proxy[C]) exchangeFor(w http.ResponseWriter) (*exchange, *any) {
 	cl, ok := w.(connLocal)
 	if !ok {
-		return &exchange{}, nil
+		return p.pooledExchange(), nil
 	}
 	slot := cl.ConnLocal()
 	if x, ok := (*slot).(*exchange); ok && x.session.peers == p.peers {
 		return x, slot
 	}
+	x := p.pooledExchange()
+	*slot = x
+	return x, slot
+}
+
+// pooledExchange is an exchange a connection or a request gave back, or
+// a new one; its scratch is the holder's until it releases it.
+func (p *Proxy[C]) pooledExchange() *exchange {
 	x, _ := p.exchanges.Get().(*exchange)
 	if x == nil || x.session.peers != p.peers {
 		x = &exchange{home: &p.exchanges}
 	}
 	x.local = true
-	*slot = x
-	return x, slot
+	return x
 }
 
 // connLocal is a server that keeps a value with a connection from one
