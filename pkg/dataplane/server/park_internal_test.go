@@ -139,9 +139,10 @@ func TestIdleConnectionsHaveNoGoroutine(t *testing.T) {
 		dialIdle(t, s, nil)
 	}
 	waitParked(t, s, before, conns)
-	if n := s.served.n.Load(); n != conns+1 {
-		t.Errorf("%d connections tracked, want %d", n, conns+1)
-	}
+	// While a connection parks, both its halves are tracked for a moment
+	// (a drain must see one of them), so the count settles rather than
+	// being exact at once; none may be lost.
+	waitConns(t, s, conns+1)
 }
 
 func TestParkedConnectionServesItsNextRequests(t *testing.T) {
