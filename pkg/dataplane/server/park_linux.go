@@ -3,7 +3,6 @@
 package server
 
 import (
-	"context"
 	"net"
 	"sync/atomic"
 	"time"
@@ -19,8 +18,8 @@ type parkedConn struct {
 	srv      *Server
 	b        *bound
 	conn     net.Conn
-	base     context.Context // what connContext made: the requests' base
-	deadline time.Time       // the idle timeout
+	base     connValues // the requests' base context
+	deadline time.Time  // the idle timeout
 	timer    *time.Timer
 	fd       int32  // while registered with the poller
 	gen      uint32 // tells this registration's events from an earlier holder's of fd
@@ -42,7 +41,7 @@ const (
 // closed it. On true the caller's goroutine may end; c is done with.
 func (c *h1conn) park() bool {
 	pl := c.srv.poller()
-	if pl == nil || c.raw == nil || time.Until(c.idleDeadline) <= 0 {
+	if pl == nil || c.rawConn() == nil || time.Until(c.idleDeadline) <= 0 {
 		return false
 	}
 	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline}
@@ -51,7 +50,7 @@ func (c *h1conn) park() bool {
 		c.srv.served.remove(p)
 		return false
 	}
-	if !pl.add(p, c.raw) {
+	if !pl.add(p, c.rawConn()) {
 		p.state.Store(parkClosed) // still parkParking: no one else had it
 		c.srv.served.remove(p)
 		c.state.CompareAndSwap(connParked, connIdle)

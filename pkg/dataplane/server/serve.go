@@ -49,20 +49,19 @@ func isTemporary(err error) bool {
 // connection as HTTP/2 (ALPN "h2", or the h2c preface in cleartext) or
 // HTTP/1.1.
 func (s *Server) serveConn(b *bound, c net.Conn) {
-	ctx := s.connContext(b, c)
+	base := s.connValues(b, c)
 	if tc, ok := c.(*tls.Conn); ok {
 		if !s.handshake(b, tc) {
 			return
 		}
 		if tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
-			s.serveH2(b, tc, ctx)
+			h2base := base // the copy escapes, base stays on the stack
+			s.serveH2(b, tc, &h2base)
 			return
 		}
 	}
-	h := s.newH1conn(b, c, ctx)
-	if b.tls == nil {
-		h.h2c = func(c net.Conn) { b.h2.ServeConn(newBatchConn(c), b.h2opts(ctx)) }
-	}
+	h := s.newH1conn(b, c, base)
+	h.h2c = b.tls == nil
 	s.served.add(h)
 	h.serve()
 }
@@ -102,21 +101,41 @@ func (b *bound) h2opts(ctx context.Context) *http2.ServeConnOpts {
 	return &http2.ServeConnOpts{Context: ctx, BaseConfig: b.hs, Handler: b.handler}
 }
 
-// connContext is the base context of a connection's requests: the
+// connValues is the base context of a connection's requests: the
 // server's, with the values net/http used to set and the connection
 // record the tracker reads.
-func (s *Server) connContext(b *bound, c net.Conn) context.Context {
-	ctx := context.WithValue(s.base, http.ServerContextKey, b.hs)
-	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.LocalAddr())
-	var info connInfo
-	info.tls, _ = c.(*tls.Conn)
+func (s *Server) connValues(b *bound, c net.Conn) connValues {
+	v := connValues{Context: s.base, hs: b.hs, local: c.LocalAddr()}
+	v.info.tls, _ = c.(*tls.Conn)
 	if max := s.opts.MaxConnections; max > 0 && s.conns.Load() > int64(max) {
-		info.overLimit = true
+		v.info.overLimit = true
 	}
-	if info == (connInfo{}) {
-		return ctx
+	return v
+}
+
+// connValues is a connection's base context: one value in place of a
+// context.WithValue layer for each key, which an HTTP/1 connection holds
+// in its own state (three allocations less per connection).
+type connValues struct {
+	context.Context // the Server's base
+	hs              *http.Server
+	local           net.Addr
+	info            connInfo
+}
+
+func (v *connValues) Value(key any) any {
+	switch key {
+	case http.ServerContextKey:
+		return v.hs
+	case http.LocalAddrContextKey:
+		return v.local
+	case connInfoKey{}:
+		if v.info == (connInfo{}) {
+			return nil
+		}
+		return &v.info
 	}
-	return context.WithValue(ctx, connInfoKey{}, &info)
+	return v.Context.Value(key)
 }
 
 // newH2 is the HTTP/2 side of a listener: x/net/http2 serving connections
