@@ -23,7 +23,7 @@ func (s *Server) acceptLoop(b *bound, ln net.Listener) error {
 		c, err := ln.Accept()
 		if err == nil {
 			backoff = 0
-			go s.serveConn(b, c)
+			s.dispatch(b, c)
 			continue
 		}
 		if errors.Is(err, errStopped) || errors.Is(err, net.ErrClosed) {
@@ -37,6 +37,60 @@ func (s *Server) acceptLoop(b *bound, ln net.Listener) error {
 		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 		s.opts.Logger.Warn("server: accept failed; retrying", slog.String("listener", b.name), slog.Any("err", err), slog.Duration("in", backoff))
 		time.Sleep(backoff)
+	}
+}
+
+// Connections are served by workers: a goroutine that served one waits
+// a while for the next instead of ending, up to maxIdleWorkers of them. A
+// new goroutine starts on a small stack and grows it, copying it each
+// time, to what the proxy needs: with a new connection per request that
+// was 5% of the CPU. An idle worker keeps its stack, so there are few.
+const (
+	maxIdleWorkers = 4
+	workerIdle     = time.Second
+)
+
+// accepted is a connection handed to an idle worker.
+type accepted struct {
+	b *bound
+	c net.Conn
+}
+
+// dispatch serves c in an idle worker, else in a new one.
+func (s *Server) dispatch(b *bound, c net.Conn) {
+	select {
+	case s.handoff <- accepted{b, c}:
+	default:
+		go s.work(b, c)
+	}
+}
+
+// work serves connections until none came for workerIdle, enough
+// workers are idle, or the Server stopped.
+func (s *Server) work(b *bound, c net.Conn) {
+	var idle *time.Timer
+	for {
+		s.serveConn(b, c)
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		if idle == nil {
+			idle = time.NewTimer(workerIdle)
+		} else {
+			idle.Reset(workerIdle)
+		}
+		select {
+		case next := <-s.handoff:
+			s.idleWorkers.Add(-1)
+			b, c = next.b, next.c
+		case <-idle.C:
+			s.idleWorkers.Add(-1)
+			return
+		case <-s.stopWatch:
+			s.idleWorkers.Add(-1)
+			return
+		}
 	}
 }
 
