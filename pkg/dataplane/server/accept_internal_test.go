@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -106,5 +107,74 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A first request that arrives with the connection is read with one read
+// from the connection, not its first byte and then the rest.
+func TestFirstRequestIsReadInOneCall(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &readCountingListener{Listener: raw}
+	s := New(Options{Inherited: map[string]net.Listener{"http": ln}}, Service{Name: "svc",
+		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if body := closeRequest(t, s); body != "hi" {
+		t.Fatalf("body %q", body)
+	}
+	if n := ln.reads.Load(); n != 1 {
+		t.Errorf("the request took %d reads, want 1", n)
+	}
+}
+
+type readCountingListener struct {
+	net.Listener
+	reads atomic.Int64
+}
+
+func (l *readCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readCountingConn{Conn: c, reads: &l.reads}, nil
+}
+
+type readCountingConn struct {
+	net.Conn
+	reads *atomic.Int64
+}
+
+func (c *readCountingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// An h2c preface that comes in pieces, the rest after firstByteGrace, is
+// still HTTP/2: waiting with the buffers shortens only the wait for the
+// first byte, not the ReadHeaderTimeout the rest has.
+func TestSlowH2CPrefaceIsStillHTTP2(t *testing.T) {
+	s := startParking(t, Options{}, nil)
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(parkSafety))
+	io.WriteString(c, h2Preface[:5])
+	time.Sleep(10 * firstByteGrace)                                         // the pause under test, not a synchronisation
+	io.WriteString(c, h2Preface[5:]+"\x00\x00\x00\x04\x00\x00\x00\x00\x00") // and an empty SETTINGS
+	var frame [9]byte
+	if _, err := io.ReadFull(c, frame[:]); err != nil {
+		t.Fatal(err)
+	}
+	if frame[3] != 0x4 { // SETTINGS, the server's first frame
+		t.Errorf("server answered %q, want an HTTP/2 SETTINGS frame", frame)
 	}
 }

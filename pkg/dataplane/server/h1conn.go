@@ -43,6 +43,10 @@ const (
 	// before the socket is closed (a close with unread input resets the
 	// connection and may destroy the error response in flight).
 	lingerTimeout = 500 * time.Millisecond
+	// firstByteGrace is how long a connection holds its buffers waiting
+	// for its first request, which most clients send with the handshake's
+	// last packet (see awaitFirst).
+	firstByteGrace = time.Millisecond
 )
 
 var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
@@ -90,6 +94,7 @@ type h1conn struct {
 	headBy       time.Time // the first request's head must be in by then; zero after it
 	idleDeadline time.Time // when an idle connection without buffers closes
 	hijacked     bool
+	woken        bool // from a parkedConn: its socket is in the poller's set
 	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
 }
 
@@ -249,7 +254,7 @@ func (c *h1conn) awaitRequest() bool {
 		return false
 	}
 	if c.br == nil {
-		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
+		return c.awaitFirst(start.Add(timeout)) // the first request: its stack is still small
 	}
 	// Without a grace the peek only takes what the layers above the
 	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
@@ -270,6 +275,26 @@ func (c *h1conn) awaitRequest() bool {
 	c.release()
 	c.idleDeadline = start.Add(timeout)
 	return true
+}
+
+// awaitFirst waits for a connection's first request: with the buffers
+// for firstByteGrace, as it comes at once from most clients, then
+// without them. Read into the buffers, a request
+// takes one read(2) instead of two (its first byte, then the rest).
+func (c *h1conn) awaitFirst(deadline time.Time) bool {
+	c.acquire()
+	grace := time.Now().Add(firstByteGrace)
+	_ = c.conn.SetReadDeadline(grace)
+	_, err := c.br.Peek(1)
+	switch {
+	case err == nil:
+		_ = c.conn.SetReadDeadline(deadline) // for the rest of an h2c preface
+		return c.state.CompareAndSwap(connIdle, connActive)
+	case !errors.Is(err, os.ErrDeadlineExceeded) || !grace.Before(deadline):
+		return false
+	}
+	c.release()
+	return c.awaitUnbuffered(deadline)
 }
 
 // awaitUnbuffered reads the next request's first byte without a buffer.

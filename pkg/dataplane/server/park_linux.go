@@ -21,9 +21,12 @@ type parkedConn struct {
 	base     connValues // the requests' base context
 	deadline time.Time  // the idle timeout
 	timer    *time.Timer
-	fd       int32  // while registered with the poller
-	gen      uint32 // tells this registration's events from an earlier holder's of fd
-	state    atomic.Int32
+	fd       int32 // while registered with the poller
+	// parkedBefore: the socket is in the poller's epoll set from an
+	// earlier park (see poller.add).
+	parkedBefore bool
+	gen          uint32 // tells this registration's events from an earlier holder's of fd
+	state        atomic.Int32
 }
 
 // Parked states: only the one who moves a parkedConn out of parkIdle may
@@ -44,7 +47,7 @@ func (c *h1conn) park() bool {
 	if pl == nil || c.rawConn() == nil || time.Until(c.idleDeadline) <= 0 {
 		return false
 	}
-	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline}
+	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline, parkedBefore: c.woken}
 	c.srv.served.add(p) // before c leaves the set: a drain always sees one of them
 	if !c.state.CompareAndSwap(connIdle, connParked) {
 		c.srv.served.remove(p)
@@ -70,6 +73,7 @@ func (p *parkedConn) wake() {
 	p.timer.Stop()
 	c := p.srv.newH1conn(p.b, p.conn, p.base)
 	c.served = 1 // no h2c preface, and the idle timeout applies
+	c.woken = true
 	c.state.Store(connIdle)
 	p.srv.served.add(c)
 	p.srv.served.remove(p)
