@@ -139,14 +139,7 @@ type rawChain struct {
 
 func newRawChain(t testing.TB, body []byte) *rawChain {
 	backend := newScriptedBackend(t, rawAnswer)
-	p := proxy.New[struct{}](&benchPhases{peer: backend.peer}, proxy.Options{Logger: logtest.Logger(t)})
-	srv := server.New(server.Options{Logger: logtest.Logger(t)},
-		server.Service{Name: "bench", Handler: p, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0"}}})
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	conn, err := net.Dial("tcp", srv.Addr("main").String())
+	conn, err := net.Dial("tcp", startRawProxy(t, backend).String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +150,19 @@ func newRawChain(t testing.TB, body []byte) *rawChain {
 			"Content-Type: application/octet-stream\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
 	}
 	return &rawChain{conn: conn, br: bufio.NewReader(conn), req: []byte(req), body: make([]byte, len(benchBody))}
+}
+
+// startRawProxy serves the proxy, sending every request to backend, and
+// returns its address.
+func startRawProxy(t testing.TB, backend *scriptedBackend) net.Addr {
+	p := proxy.New[struct{}](&benchPhases{peer: backend.peer}, proxy.Options{Logger: logtest.Logger(t)})
+	srv := server.New(server.Options{Logger: logtest.Logger(t)},
+		server.Service{Name: "bench", Handler: p, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0"}}})
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr("main")
 }
 
 // roundTrip sends the request and reads the whole response; it allocates

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"sync"
@@ -42,6 +43,10 @@ const (
 	// before the socket is closed (a close with unread input resets the
 	// connection and may destroy the error response in flight).
 	lingerTimeout = 500 * time.Millisecond
+	// firstByteGrace is how long a connection holds its buffers waiting
+	// for its first request, which most clients send with the handshake's
+	// last packet (see awaitFirst).
+	firstByteGrace = time.Millisecond
 )
 
 var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
@@ -58,9 +63,10 @@ type h1conn struct {
 	srv     *Server
 	b       *bound
 	conn    net.Conn
-	raw     syscall.RawConn // the socket, for checkGone; nil if unreachable
+	rawOnce sync.Once
+	raw     syscall.RawConn // the socket, for checkGone and park: see rawConn
 	isTLS   bool
-	base    context.Context // what connContext made, for a connection parked and woken
+	base    connValues      // the requests' base context, kept for a connection parked and woken
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
@@ -69,6 +75,7 @@ type h1conn struct {
 
 	cr      connReader
 	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
+	store   *connStore  // lent with br and bw
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	wmu     sync.Mutex // the writer, between the handler and a 100 Continue
@@ -87,7 +94,8 @@ type h1conn struct {
 	headBy       time.Time // the first request's head must be in by then; zero after it
 	idleDeadline time.Time // when an idle connection without buffers closes
 	hijacked     bool
-	h2c          func(net.Conn) // serves a connection that turned out to be h2c; nil over TLS
+	woken        bool // from a parkedConn: its socket is in the poller's set
+	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
 }
 
 // connReader reads the connection, first the byte read while the
@@ -106,24 +114,38 @@ func (r *connReader) Read(p []byte) (int, error) {
 	return r.conn.Read(p)
 }
 
-func (s *Server) newH1conn(b *bound, conn net.Conn, ctx context.Context) *h1conn {
-	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: ctx}
-	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.raw = rawConnOf(conn)
+func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
+	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
+	c.ctx, c.cancel = context.WithCancel(&c.base)
 	tc, isTLS := conn.(*tls.Conn)
 	c.isTLS = isTLS
-	c.pristine = *(&http.Request{}).WithContext(c.ctx)
+	c.req = (&http.Request{}).WithContext(c.ctx) // the request WithContext allocates is the one reused
+	c.pristine = *c.req
 	c.pristine.RemoteAddr = remoteString(conn)
 	if isTLS {
 		st := tc.ConnectionState()
 		c.pristine.TLS = &st
 	}
-	c.req = new(http.Request)
 	return c
 }
 
+// rawConn is the socket under the connection, nil if unreachable; made
+// on first use, as most connections never need it.
+func (c *h1conn) rawConn() syscall.RawConn {
+	c.rawOnce.Do(func() { c.raw = rawConnOf(c.conn) })
+	return c.raw
+}
+
+// remoteString is the client's address as TCPAddr.String has it, in
+// one allocation instead of its two.
 func remoteString(conn net.Conn) string {
-	if a := conn.RemoteAddr(); a != nil {
+	a := conn.RemoteAddr()
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP != nil && ta.Zone == "" {
+		ap := ta.AddrPort()
+		var buf [len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]byte
+		return string(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(buf[:0]))
+	}
+	if a != nil {
 		return a.String()
 	}
 	return ""
@@ -160,7 +182,7 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			}
 			return false
 		}
-		if c.served == 0 && c.h2c != nil && c.prefaceFollows() {
+		if c.served == 0 && c.h2c && c.prefaceFollows() {
 			c.state.Store(connActive)
 			c.serveH2C()
 			return true
@@ -232,7 +254,7 @@ func (c *h1conn) awaitRequest() bool {
 		return false
 	}
 	if c.br == nil {
-		return c.awaitUnbuffered(start.Add(timeout)) // the first request: its stack is still small
+		return c.awaitFirst(start.Add(timeout)) // the first request: its stack is still small
 	}
 	// Without a grace the peek only takes what the layers above the
 	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
@@ -255,6 +277,26 @@ func (c *h1conn) awaitRequest() bool {
 	return true
 }
 
+// awaitFirst waits for a connection's first request: with the buffers
+// for firstByteGrace, as it comes at once from most clients, then
+// without them. Read into the buffers, a request
+// takes one read(2) instead of two (its first byte, then the rest).
+func (c *h1conn) awaitFirst(deadline time.Time) bool {
+	c.acquire()
+	grace := time.Now().Add(firstByteGrace)
+	_ = c.conn.SetReadDeadline(grace)
+	_, err := c.br.Peek(1)
+	switch {
+	case err == nil:
+		_ = c.conn.SetReadDeadline(deadline) // for the rest of an h2c preface
+		return c.state.CompareAndSwap(connIdle, connActive)
+	case !errors.Is(err, os.ErrDeadlineExceeded) || !grace.Before(deadline):
+		return false
+	}
+	c.release()
+	return c.awaitUnbuffered(deadline)
+}
+
 // awaitUnbuffered reads the next request's first byte without a buffer.
 func (c *h1conn) awaitUnbuffered(deadline time.Time) bool {
 	_ = c.conn.SetReadDeadline(deadline)
@@ -274,7 +316,50 @@ func (c *h1conn) acquire() {
 		c.bw = writerPool.Get().(*bufio.Writer)
 		c.bw.Reset(c.conn)
 		c.holding.Store(true)
+		c.takeStore()
 	}
+}
+
+// connStore is what serving requests grows in a connection and another
+// can use next: header maps, value and field arrays, the rest of a chunk
+// for head strings. Lent with the buffers, it spares a connection that
+// makes one request (a new connection per request) allocating each anew.
+type connStore struct {
+	fields             []h1.Field
+	header, respHeader http.Header
+	vals               []string
+	strs               []byte // strings cut from it before are never written again
+}
+
+var storePool = sync.Pool{New: func() any { return new(connStore) }}
+
+func (c *h1conn) takeStore() {
+	st := storePool.Get().(*connStore)
+	c.head.Fields = st.fields // giveStore took the connection's
+	c.pristine.Header, c.w.header = st.header, st.respHeader
+	c.vals, c.strs = st.vals, st.strs
+	*st = connStore{}
+	c.store = st
+}
+
+// giveStore returns the store, emptied: nothing in it may keep a request's
+// strings alive, nor a map grown by an unusually large head.
+func (c *h1conn) giveStore() {
+	st := c.store
+	c.store = nil
+	c.head.Release()
+	st.fields, c.head.Fields = c.head.Fields[:0], nil
+	if len(c.pristine.Header) <= maxPooledFields && len(c.w.header) <= maxPooledFields {
+		st.header, st.respHeader = c.pristine.Header, c.w.header
+		clear(st.header)
+		clear(st.respHeader)
+	}
+	if cap(c.vals) <= maxPooledFields {
+		st.vals = c.vals[:0]
+		clear(st.vals[:cap(st.vals)])
+	}
+	st.strs = c.strs
+	storePool.Put(st)
 }
 
 // release returns the buffers; the reader holds nothing unread and the
@@ -292,7 +377,7 @@ func (c *h1conn) release() {
 	// Nothing may keep pointing into the buffers given back: once the
 	// pool drops them, such a pointer would keep them alive for as long
 	// as the connection idles.
-	c.head.Release()
+	c.giveStore()
 	c.body = h1.BodyReader{}
 	c.w.cw.Reset(nil)
 	c.w.release()

@@ -378,7 +378,7 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 // that only shut down its sending side counts as gone, as with net/http.
 func (c *h1conn) checkGone(now int64) {
 	since := c.busy.Load()
-	if since == 0 || now-since < int64(goneCheckInterval) || c.raw == nil {
+	if since == 0 || now-since < int64(goneCheckInterval) || c.rawConn() == nil {
 		return
 	}
 	if c.peerGone() {
@@ -435,7 +435,7 @@ func (c *h1conn) serveH2C() {
 	c.bw.Reset(nil)
 	writerPool.Put(c.bw)
 	c.br, c.bw = nil, nil
-	c.h2c(&bufConn{Conn: c.conn, r: br})
+	c.b.h2.ServeConn(newBatchConn(&bufConn{Conn: c.conn, r: br}), c.b.h2opts(&c.base))
 }
 
 // bufConn is a connection whose first bytes were read into r already.

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"context"
 	"net"
 	"sync/atomic"
 	"time"
@@ -19,12 +18,15 @@ type parkedConn struct {
 	srv      *Server
 	b        *bound
 	conn     net.Conn
-	base     context.Context // what connContext made: the requests' base
-	deadline time.Time       // the idle timeout
+	base     connValues // the requests' base context
+	deadline time.Time  // the idle timeout
 	timer    *time.Timer
-	fd       int32  // while registered with the poller
-	gen      uint32 // tells this registration's events from an earlier holder's of fd
-	state    atomic.Int32
+	fd       int32 // while registered with the poller
+	// parkedBefore: the socket is in the poller's epoll set from an
+	// earlier park (see poller.add).
+	parkedBefore bool
+	gen          uint32 // tells this registration's events from an earlier holder's of fd
+	state        atomic.Int32
 }
 
 // Parked states: only the one who moves a parkedConn out of parkIdle may
@@ -42,16 +44,16 @@ const (
 // closed it. On true the caller's goroutine may end; c is done with.
 func (c *h1conn) park() bool {
 	pl := c.srv.poller()
-	if pl == nil || c.raw == nil || time.Until(c.idleDeadline) <= 0 {
+	if pl == nil || c.rawConn() == nil || time.Until(c.idleDeadline) <= 0 {
 		return false
 	}
-	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline}
+	p := &parkedConn{srv: c.srv, b: c.b, conn: c.conn, base: c.base, deadline: c.idleDeadline, parkedBefore: c.woken}
 	c.srv.served.add(p) // before c leaves the set: a drain always sees one of them
 	if !c.state.CompareAndSwap(connIdle, connParked) {
 		c.srv.served.remove(p)
 		return false
 	}
-	if !pl.add(p, c.raw) {
+	if !pl.add(p, c.rawConn()) {
 		p.state.Store(parkClosed) // still parkParking: no one else had it
 		c.srv.served.remove(p)
 		c.state.CompareAndSwap(connParked, connIdle)
@@ -71,6 +73,7 @@ func (p *parkedConn) wake() {
 	p.timer.Stop()
 	c := p.srv.newH1conn(p.b, p.conn, p.base)
 	c.served = 1 // no h2c preface, and the idle timeout applies
+	c.woken = true
 	c.state.Store(connIdle)
 	p.srv.served.add(c)
 	p.srv.served.remove(p)

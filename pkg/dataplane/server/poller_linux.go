@@ -83,9 +83,16 @@ func (pl *poller) add(p *parkedConn, raw syscall.RawConn) bool {
 	cerr := raw.Control(func(fd uintptr) {
 		p.fd = int32(fd)
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: p.fd, Pad: int32(p.gen)}
-		err = unix.EpollCtl(pl.fd, unix.EPOLL_CTL_MOD, int(fd), &ev)
-		if errors.Is(err, unix.ENOENT) { // the first time this socket parks
-			err = unix.EpollCtl(pl.fd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+		// A socket parked before is in the set still (one-shot leaves it
+		// there, disabled); one that never parked is not: guessing right
+		// spares a failing call on every connection's first park.
+		first, again := unix.EPOLL_CTL_ADD, unix.EPOLL_CTL_MOD
+		if p.parkedBefore {
+			first, again = again, first
+		}
+		err = unix.EpollCtl(pl.fd, first, int(fd), &ev)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EEXIST) {
+			err = unix.EpollCtl(pl.fd, again, int(fd), &ev)
 		}
 	})
 	if cerr != nil || err != nil {

@@ -91,17 +91,19 @@ type Server struct {
 
 	// base is every request's base context; cancelling it ends what
 	// the connection set does not track, such as hijacked (upgraded) connections.
-	base       context.Context
-	cancelBase context.CancelFunc
-	inflight   atomic.Int64
-	conns      atomic.Int64 // open client connections, h1, h2 and hijacked (countingListener)
-	served     connSet      // connections being served (not hijacked ones)
-	draining   atomic.Bool  // HTTP/1 responses close their connection
-	failed     chan error
-	stopWatch  chan struct{} // ends served.watchGone
-	stopOnce   sync.Once
-	parker     poller // watches parked idle HTTP/1 connections
-	accepting  sync.WaitGroup
+	base        context.Context
+	cancelBase  context.CancelFunc
+	inflight    atomic.Int64
+	conns       atomic.Int64 // open client connections, h1, h2 and hijacked (countingListener)
+	served      connSet      // connections being served (not hijacked ones)
+	draining    atomic.Bool  // HTTP/1 responses close their connection
+	failed      chan error
+	stopWatch   chan struct{} // ends served.watchGone and the idle workers
+	handoff     chan accepted // to an idle worker (see dispatch)
+	idleWorkers atomic.Int32
+	stopOnce    sync.Once
+	parker      poller // watches parked idle HTTP/1 connections
+	accepting   sync.WaitGroup
 }
 
 // bound is a Listener with its socket and the engines serving it.
@@ -123,7 +125,7 @@ type bound struct {
 func New(opts Options, services ...Service) *Server {
 	base, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel,
-		failed: make(chan error, 1), stopWatch: make(chan struct{})}
+		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted)}
 }
 
 // Start opens the listeners (or adopts inherited ones) and serves them.
@@ -238,13 +240,20 @@ func (s *Server) socket(l Listener) (net.Listener, error) {
 		acquire(in)
 		_ = release(in)
 	}
-	raw, err := net.Listen("tcp", l.Addr)
+	raw, err := listenConfig.Listen(context.Background(), "tcp", l.Addr)
 	if err != nil {
 		return nil, err
 	}
 	acquire(raw)
 	return raw, nil
 }
+
+// listenConfig opens listeners whose connections send no TCP keep-alive
+// probes, as nginx, HAProxy and Envoy by default: an idle client is ended
+// by IdleTimeout, and Go's default (probes after 15 s) cost four
+// setsockopt calls on every connection accepted. Inherited listeners keep
+// what their opener chose.
+var listenConfig = net.ListenConfig{KeepAlive: -1}
 
 // samePort reports whether an inherited socket still fits the configured
 // address. Port 0 (any) fits everything.

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Client connections send no TCP keep-alive probes, as with nginx, HAProxy
+// and Envoy by default; Go's default cost four setsockopt calls per
+// connection.
+func TestAcceptedConnectionsSendNoKeepAliveProbes(t *testing.T) {
+	s := New(Options{})
+	ln, err := s.socket(Listener{Name: "http", Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(ln)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	var gerr error
+	rc.Control(func(fd uintptr) { on, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) })
+	if gerr != nil || on != 0 {
+		t.Errorf("SO_KEEPALIVE %d (%v), want 0", on, gerr)
+	}
+}
+
+// A connection accepted after another ended is served by the goroutine
+// that served the other, whose stack has grown already, instead of a new
+// one that grows its own (a new connection per request: 5% of the CPU).
+func TestNextConnectionReusesTheIdleWorker(t *testing.T) {
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := runtime.NumGoroutine()
+	first := closeRequest(t, s)
+	waitUntil(t, "an idle worker", func() bool { return s.idleWorkers.Load() == 1 })
+	if second := closeRequest(t, s); second != first {
+		t.Errorf("second connection served by goroutine %s, want the idle worker %s", second, first)
+	}
+	waitUntil(t, "an idle worker", func() bool { return s.idleWorkers.Load() == 1 })
+	s.Close()
+	waitUntil(t, "the idle worker to end with the Server", func() bool { return runtime.NumGoroutine() < before })
+}
+
+// closeRequest makes one request on a connection of its own, which the
+// server closes, and returns the body.
+func closeRequest(t *testing.T, s *Server) string {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
+	if !ok {
+		t.Fatalf("response %q", resp)
+	}
+	return string(body)
+}
+
+func goroutineID() uint64 {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	buf = bytes.TrimPrefix(buf, []byte("goroutine "))
+	id, _ := strconv.ParseUint(string(buf[:bytes.IndexByte(buf, ' ')]), 10, 64)
+	return id
+}
+
+// waitUntil polls cond until it holds, failing after parkSafety.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(parkSafety)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A first request that arrives with the connection is read with one read
+// from the connection, not its first byte and then the rest.
+func TestFirstRequestIsReadInOneCall(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &readCountingListener{Listener: raw}
+	s := New(Options{Inherited: map[string]net.Listener{"http": ln}}, Service{Name: "svc",
+		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if body := closeRequest(t, s); body != "hi" {
+		t.Fatalf("body %q", body)
+	}
+	if n := ln.reads.Load(); n != 1 {
+		t.Errorf("the request took %d reads, want 1", n)
+	}
+}
+
+type readCountingListener struct {
+	net.Listener
+	reads atomic.Int64
+}
+
+func (l *readCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readCountingConn{Conn: c, reads: &l.reads}, nil
+}
+
+type readCountingConn struct {
+	net.Conn
+	reads *atomic.Int64
+}
+
+func (c *readCountingConn) Read(p []byte) (int, error) {
+	c.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+// An h2c preface that comes in pieces, the rest after firstByteGrace, is
+// still HTTP/2: waiting with the buffers shortens only the wait for the
+// first byte, not the ReadHeaderTimeout the rest has.
+func TestSlowH2CPrefaceIsStillHTTP2(t *testing.T) {
+	s := startParking(t, Options{}, nil)
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(parkSafety))
+	io.WriteString(c, h2Preface[:5])
+	time.Sleep(10 * firstByteGrace)                                         // the pause under test, not a synchronisation
+	io.WriteString(c, h2Preface[5:]+"\x00\x00\x00\x04\x00\x00\x00\x00\x00") // and an empty SETTINGS
+	var frame [9]byte
+	if _, err := io.ReadFull(c, frame[:]); err != nil {
+		t.Fatal(err)
+	}
+	if frame[3] != 0x4 { // SETTINGS, the server's first frame
+		t.Errorf("server answered %q, want an HTTP/2 SETTINGS frame", frame)
+	}
+}
