@@ -7,6 +7,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
 
 func filteredRoute(r snapshot.Route, f snapshot.RouteFilters) snapshot.Route {
@@ -226,5 +227,5 @@ func TestCanaryServiceChangeRetranslates(t *testing.T) {
 		}
 	}
 	stampVersions(&in)
-	mustEqualJSON(t, "snapshot after the canary's slice changed", cache.Translate(in).Snapshot, Translate(in).Snapshot)
+	mustEqualJSON(t, "snapshot after the canary's slice changed", snapshottest.Flat(cache.Translate(in).Snapshot), Translate(in).Snapshot)
 }
