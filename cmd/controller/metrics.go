@@ -94,7 +94,7 @@ func routedNames(s *snapshot.Snapshot) (sources, upstreams map[string]bool) {
 			}
 		}
 	}
-	addHosts(s.Hosts)
+	addHosts(s.HostSlice())
 	for _, g := range s.Gateways {
 		for _, p := range g.Ports {
 			addHosts(p.Hosts)
@@ -103,7 +103,7 @@ func routedNames(s *snapshot.Snapshot) (sources, upstreams map[string]bool) {
 	if s.DefaultBackend != nil {
 		sources[s.DefaultBackend.Source] = true
 	}
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		upstreams[u.Name] = true
 	}
 	return sources, upstreams

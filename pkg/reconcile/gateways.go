@@ -186,7 +186,8 @@ func (c *Controller) hasClassOfOurs(ctx context.Context) (bool, error) {
 func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
 	joined := *s
 	joined.Gateways = g.Gateways
-	joined.Upstreams = mergeUpstreams(s.Upstreams, g.Upstreams)
+	joined.Upstreams = mergeUpstreams(s.UpstreamSlice(), g.Upstreams)
+	joined.SetUpstreamList(snapshot.UpstreamList{}) // one form of the upstreams (see Snapshot.CheckLists)
 	joined.Changes = nil // they do not cover the Gateway API's part
 	return &joined
 }

@@ -55,7 +55,7 @@ func ingressesOf(p part, s *snapshot.Snapshot, ingresses []networkingv1.Ingress)
 		out = append(out, parseKey(p.name))
 	case partUpstream:
 		seen := map[string]bool{}
-		for _, vh := range s.Hosts {
+		for _, vh := range s.AllHosts() {
 			for _, r := range vh.Routes {
 				if slices.Contains(routeUpstreams(&r), p.name) && !seen[r.Source] {
 					seen[r.Source] = true
