@@ -26,7 +26,7 @@ func refusing(bad ...string) func(*snapshot.Snapshot) error {
 		isBad[b] = true
 	}
 	return func(s *snapshot.Snapshot) error {
-		for _, u := range s.Upstreams {
+		for _, u := range s.AllUpstreams() {
 			if isBad[u.Name] {
 				return errors.New("bad upstream " + u.Name)
 			}
@@ -36,7 +36,7 @@ func refusing(bad ...string) func(*snapshot.Snapshot) error {
 				return errors.New("bad certificate " + c.Source)
 			}
 		}
-		for _, vh := range s.Hosts {
+		for _, vh := range s.AllHosts() {
 			for _, r := range vh.Routes {
 				if isBad[r.Source] {
 					return errors.New("bad routes of " + r.Source)
