@@ -187,7 +187,8 @@ func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
 	joined := *s
 	joined.Gateways = g.Gateways
 	joined.Upstreams = mergeUpstreams(s.UpstreamSlice(), g.Upstreams)
-	joined.SetUpstreamList(snapshot.UpstreamList{}) // one form of the upstreams (see Snapshot.CheckLists)
+	// The merged slice is the one form of the upstreams (Snapshot.CheckLists).
+	joined.SetUpstreamList(snapshot.UpstreamList{})
 	joined.Changes = nil // they do not cover the Gateway API's part
 	return &joined
 }

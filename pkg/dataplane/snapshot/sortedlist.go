@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"iter"
 	"slices"
 	"sort"
@@ -182,4 +183,12 @@ func (l SortedList[T, O]) replace(from, to int, with ...[]T) SortedList[T, O] {
 // a producer's promise that nothing in it changed.
 func (l SortedList[T, O]) Same(o SortedList[T, O]) bool {
 	return l.n == o.n && len(l.chunks) == len(o.chunks) && (len(l.chunks) == 0 || &l.chunks[0] == &o.chunks[0])
+}
+
+// MarshalJSON writes the entries as a JSON array, as a slice would be.
+func (l SortedList[T, O]) MarshalJSON() ([]byte, error) {
+	if l.n == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(l.Slice())
 }

@@ -108,7 +108,7 @@ func TestBadAnnotationDropsOnlyItsIngress(t *testing.T) {
 			t.Errorf("%s: warnings %v, want %v", key, got, want)
 		}
 	}
-	for _, res := range out.Ingresses {
+	for _, res := range out.Ingresses.All() {
 		if res.Key.Name == "old" && (res.Conditions[0].Type != ConditionAccepted || res.Conditions[0].Reason != ReasonInvalidAnnotation) {
 			t.Errorf("old: conditions %+v, want Accepted False with %s", res.Conditions, ReasonInvalidAnnotation)
 		}

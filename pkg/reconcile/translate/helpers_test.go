@@ -285,7 +285,7 @@ func mustEqualJSON(t *testing.T, what string, got, want any) {
 // reasons lists the warning reasons of the Ingress result for key, or nil
 // when there is no result.
 func reasons(out Output, key string) []string {
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		if r.Key.String() == key {
 			rs := []string{}
 			for _, w := range r.Warnings {
@@ -299,7 +299,7 @@ func reasons(out Output, key string) []string {
 
 func resultKeys(out Output) []string {
 	keys := []string{}
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		keys = append(keys, r.Key.String())
 	}
 	return keys
@@ -378,6 +378,7 @@ func stampedWithoutChanges(t *testing.T, where string, prev *snapshot.Snapshot, 
 	bare := snapshottest.Flat(s) // as Translate has them, for comparisons
 	bare.Changes = nil
 	out.Snapshot = bare
+	out.Ingresses = NewIngressResults(out.Ingresses.Slice()) // chunked as Translate chunks them
 	return out
 }
 

@@ -127,7 +127,7 @@ type incremental struct {
 	// and upstreams are persistent lists the snapshot shares, and results,
 	// handed out as Output.Ingresses, are patched in a copy.
 	hosts     snapshot.HostList
-	results   []IngressResult
+	results   IngressResults
 	upstreams snapshot.UpstreamList
 	certList  []snapshot.Certificate
 	snap      *snapshot.Snapshot

@@ -57,6 +57,8 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 	var prevGot, prevWant Output
 	var built *snapshot.Snapshot // the last snapshot the cache built, with its Changes
 	var builtFlat *snapshot.Snapshot
+	var results IngressResults // and its results
+	var resultsFlat []IngressResult
 	for step := 0; step < steps; step++ {
 		if step > 0 {
 			next, _ := g.input()
@@ -73,9 +75,13 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 			mustEqualJSON(t, where+": the previous snapshot", snapshottest.Flat(prevBuilt), builtFlat)
 			t.Fatalf("%s: the previous snapshot changed (not in JSON)", where)
 		}
-		built = got.Snapshot
+		if step > 0 && !reflect.DeepEqual(results.Slice(), resultsFlat) {
+			mustEqualJSON(t, where+": the previous results", results.Slice(), resultsFlat)
+			t.Fatalf("%s: the previous results changed (not in JSON)", where)
+		}
+		built, results = got.Snapshot, got.Ingresses
 		got = stampedWithoutChanges(t, where, prevBuilt, got, uint64(step+1))
-		builtFlat = snapshottest.Flat(built)
+		builtFlat, resultsFlat = snapshottest.Flat(built), results.Slice()
 		want.Snapshot.Version = got.Snapshot.Version
 		if !reflect.DeepEqual(got, want) {
 			mustEqualJSON(t, fmt.Sprintf("step %d: incremental output", step), got, want)

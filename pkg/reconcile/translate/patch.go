@@ -1,13 +1,10 @@
 package translate
 
 import (
-	"cmp"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -169,40 +166,27 @@ func putSorted[T any](list []T, i int, found bool, v T) (_ []T, put bool) {
 	return list, true
 }
 
-// patchResults updates the results sorted by key. The last list was
-// handed out, so a change is made to a copy of it, and an unchanged list
-// is returned as it was.
-func (x *incremental) patchResults() []IngressResult {
-	if x.results == nil || len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
+// patchResults updates the results sorted by key. The list is
+// persistent, so the last one handed out stays as it was, and an
+// unchanged list is returned as it was.
+func (x *incremental) patchResults() IngressResults {
+	if x.results.Len() == 0 || rebuilds(len(x.dirty.results), x.results.Len()) {
 		x.rebuildResults()
 		return x.results
 	}
-	next, copied := x.results, false
 	for k := range x.dirty.results {
-		var r IngressResult
 		g := x.groupOf[k]
-		if g != nil {
-			r = g.result(k)
-		}
-		i, found := slices.BinarySearchFunc(next, k, func(r IngressResult, k types.NamespacedName) int {
-			return cmp.Or(cmp.Compare(r.Key.Namespace, k.Namespace), cmp.Compare(r.Key.Name, k.Name))
-		})
-		if g == nil && !found || found && g != nil && reflect.DeepEqual(next[i], r) {
-			continue
-		}
-		if !copied {
-			next, copied = slices.Clone(next), true
-		}
+		old, found, _ := x.results.Find(&IngressResult{Key: k})
 		switch {
+		case g == nil && found:
+			x.results = x.results.Delete(old)
 		case g == nil:
-			next = slices.Delete(next, i, i+1)
-		case !found:
-			next = slices.Insert(next, i, r)
 		default:
-			next[i] = r
+			if r := g.result(k); !found || !reflect.DeepEqual(*old, r) {
+				x.results = x.results.Put(r)
+			}
 		}
 	}
-	x.results = next
 	return x.results
 }
 
@@ -224,11 +208,10 @@ func (x *incremental) rebuildHosts() bool {
 }
 
 func (x *incremental) rebuildResults() {
-	x.results = make([]IngressResult, 0, len(x.groupOf))
+	results := make([]IngressResult, 0, len(x.groupOf))
 	for k, g := range x.groupOf {
-		x.results = append(x.results, g.result(k))
+		results = append(results, g.result(k))
 	}
-	slices.SortFunc(x.results, func(a, b IngressResult) int {
-		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
-	})
+	slices.SortFunc(results, func(a, b IngressResult) int { return compareKeys(a.Key, b.Key) })
+	x.results = NewIngressResults(results)
 }
