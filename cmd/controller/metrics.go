@@ -87,23 +87,25 @@ func (m *requestMetrics) forgetUnrouted() {
 // "" (requests no route or no upstream took).
 func routedNames(s *snapshot.Snapshot) (sources, upstreams map[string]bool) {
 	sources, upstreams = map[string]bool{"": true}, map[string]bool{"": true}
-	addHosts := func(hosts []snapshot.VirtualHost) {
-		for _, h := range hosts {
-			for _, r := range h.Routes {
-				sources[r.Source] = true
-			}
+	addRoutes := func(h *snapshot.VirtualHost) {
+		for _, r := range h.Routes {
+			sources[r.Source] = true
 		}
 	}
-	addHosts(s.Hosts)
+	for _, h := range s.AllHosts() {
+		addRoutes(h)
+	}
 	for _, g := range s.Gateways {
 		for _, p := range g.Ports {
-			addHosts(p.Hosts)
+			for i := range p.Hosts {
+				addRoutes(&p.Hosts[i])
+			}
 		}
 	}
 	if s.DefaultBackend != nil {
 		sources[s.DefaultBackend.Source] = true
 	}
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		upstreams[u.Name] = true
 	}
 	return sources, upstreams

@@ -284,7 +284,7 @@ func (c *Controller) apply(s *snapshot.Snapshot) error {
 		return fmt.Errorf("apply snapshot %d: %w", s.Version, err)
 	}
 	c.applied, c.translated, c.rejected = good, s, rejected
-	c.log.V(1).Info("applied snapshot", "version", s.Version, "hosts", len(good.Hosts), "upstreams", len(good.Upstreams))
+	c.log.V(1).Info("applied snapshot", "version", s.Version, "hosts", good.HostCount(), "upstreams", good.UpstreamCount())
 	c.readyOnce.Do(func() { close(c.ready) })
 	return nil
 }

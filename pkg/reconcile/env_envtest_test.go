@@ -380,12 +380,8 @@ func (e *env) tlsSecret(name string, hosts ...string) *corev1.Secret {
 // Snapshot queries.
 
 func findHost(s *snapshot.Snapshot, name string) *snapshot.VirtualHost {
-	for i := range s.Hosts {
-		if s.Hosts[i].Name == name {
-			return &s.Hosts[i]
-		}
-	}
-	return nil
+	h, _, _ := s.FindHost(name)
+	return h
 }
 
 func findRoute(s *snapshot.Snapshot, host, path string) *snapshot.Route {
@@ -419,12 +415,12 @@ func describe(s *snapshot.Snapshot) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "version %d;", s.Version)
-	for _, h := range s.Hosts {
+	for _, h := range s.AllHosts() {
 		for _, r := range h.Routes {
 			fmt.Fprintf(&b, " %s%s->%s", h.Name, r.Path, r.Upstream)
 		}
 	}
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		fmt.Fprintf(&b, " [%s %v]", u.Name, u.Endpoints)
 	}
 	return b.String()

@@ -56,7 +56,7 @@ func (e *warningEvents) fresh(out *translate.Output, gw *gateway.Output) []warni
 			added = append(added, k)
 		}
 	}
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		for _, w := range r.Warnings {
 			note(warningKey{kindIngress, r.Key, w.Reason, w.Message})
 		}

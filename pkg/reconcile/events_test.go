@@ -17,7 +17,7 @@ func TestWarningEventsAnnounceEachWarningOnce(t *testing.T) {
 	noEndpoints := translate.Warning{Reason: translate.ReasonNoReadyEndpoints, Message: "no ready endpoints"}
 	output := func(ingWarnings ...translate.Warning) *translate.Output {
 		return &translate.Output{
-			Ingresses: []translate.IngressResult{{Key: ing, Warnings: ingWarnings}},
+			Ingresses: translate.NewIngressResults([]translate.IngressResult{{Key: ing, Warnings: ingWarnings}}),
 			Upstreams: []translate.UpstreamResult{{Key: up, Warnings: []translate.Warning{noEndpoints}}},
 		}
 	}

@@ -205,7 +205,9 @@ func (c *Controller) hasClassOfOurs(ctx context.Context) (bool, error) {
 func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
 	joined := *s
 	joined.Gateways = g.Gateways
-	joined.Upstreams = mergeUpstreams(s.Upstreams, g.Upstreams)
+	joined.Upstreams = mergeUpstreams(s.UpstreamSlice(), g.Upstreams)
+	// The merged slice is the one form of the upstreams (Snapshot.CheckLists).
+	joined.SetUpstreamList(snapshot.UpstreamList{})
 	joined.Changes = nil // they do not cover the Gateway API's part
 	return &joined
 }

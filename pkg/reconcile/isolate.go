@@ -62,7 +62,7 @@ func parts(s *snapshot.Snapshot) []part {
 			out = append(out, p)
 		}
 	}
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		add(part{partUpstream, u.Name})
 	}
 	for _, c := range s.Certificates {
@@ -72,7 +72,7 @@ func parts(s *snapshot.Snapshot) []part {
 		add(part{kind: partDefaultCertificate})
 	}
 	var sources []string
-	for _, vh := range s.Hosts {
+	for _, vh := range s.AllHosts() {
 		for _, r := range vh.Routes {
 			sources = append(sources, r.Source)
 		}
@@ -95,12 +95,12 @@ func parts(s *snapshot.Snapshot) []part {
 // is dropped.
 func restrict(s *snapshot.Snapshot, keep map[part]bool) *snapshot.Snapshot {
 	out := &snapshot.Snapshot{Version: s.Version}
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		if keep[part{partUpstream, u.Name}] {
-			out.Upstreams = append(out.Upstreams, u)
+			out.Upstreams = append(out.Upstreams, *u)
 		}
 	}
-	for _, vh := range s.Hosts {
+	for _, vh := range s.AllHosts() {
 		kept := snapshot.VirtualHost{Name: vh.Name}
 		for _, r := range vh.Routes {
 			if keep[part{partRoutes, r.Source}] && upstreamsKept(&r, keep) {

@@ -26,7 +26,7 @@ func refusing(bad ...string) func(*snapshot.Snapshot) error {
 		isBad[b] = true
 	}
 	return func(s *snapshot.Snapshot) error {
-		for _, u := range s.Upstreams {
+		for _, u := range s.AllUpstreams() {
 			if isBad[u.Name] {
 				return errors.New("bad upstream " + u.Name)
 			}
@@ -36,7 +36,7 @@ func refusing(bad ...string) func(*snapshot.Snapshot) error {
 				return errors.New("bad certificate " + c.Source)
 			}
 		}
-		for _, vh := range s.Hosts {
+		for _, vh := range s.AllHosts() {
 			for _, r := range vh.Routes {
 				if isBad[r.Source] {
 					return errors.New("bad routes of " + r.Source)
@@ -163,11 +163,11 @@ func TestChangesSinceAPartlyAppliedSnapshotAreNotTrusted(t *testing.T) {
 func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
 	s := tenants()
 	out := translate.Output{
-		Ingresses: []translate.IngressResult{
+		Ingresses: translate.NewIngressResults([]translate.IngressResult{
 			{Key: types.NamespacedName{Namespace: "ns", Name: "b"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
 			{Key: types.NamespacedName{Namespace: "ns", Name: "c"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
 			{Key: types.NamespacedName{Namespace: "ns", Name: "d"}, Conditions: []metav1.Condition{{Type: translate.ConditionAccepted, Status: metav1.ConditionTrue}}},
-		},
+		}),
 		GoodCertificates: map[types.NamespacedName]snapshot.Certificate{{Namespace: "ns", Name: "cert-bad"}: {}},
 	}
 	_, rejected := isolate(s, refusing("up-bad", "ns/cert-bad", "ns/c"))
@@ -175,12 +175,12 @@ func TestRejectionsAreReportedOnTheirObjects(t *testing.T) {
 	// reporting must leave them as they were.
 	cached := out.Ingresses
 	reportRejections(&out, s, nil, rejected)
-	for _, r := range cached {
+	for _, r := range cached.All() {
 		if r.Conditions[0].Status != metav1.ConditionTrue || len(r.Warnings) != 0 {
 			t.Fatalf("%s: the translation's own result was modified: %+v", r.Key, r)
 		}
 	}
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		refused := r.Key.Name == "b" || r.Key.Name == "c" // b's route used the refused upstream
 		if got := r.Conditions[0].Status == metav1.ConditionFalse; got != refused {
 			t.Errorf("%s: Accepted False = %v, want %v", r.Key, got, refused)

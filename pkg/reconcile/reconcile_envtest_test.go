@@ -169,7 +169,7 @@ func TestIgnoresOtherClassesAndNamespaces(t *testing.T) {
 		return findHost(s, "mine.example.com") != nil
 	})
 	e.waitIngressLB("mine", wantLB)
-	if len(snap.Hosts) != 1 {
+	if snap.HostCount() != 1 {
 		t.Errorf("hosts = %s, want mine.example.com only", describe(snap))
 	}
 	for _, key := range []types.NamespacedName{{Namespace: e.ns, Name: "classless"}, {Namespace: outside, Name: "elsewhere"}} {
@@ -181,7 +181,7 @@ func TestIgnoresOtherClassesAndNamespaces(t *testing.T) {
 	// "mine" moves to the other class: no route, our address cleared.
 	mine := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: e.ns}}
 	update(e, mine, func(i *networkingv1.Ingress) { i.Spec.IngressClassName = ptr.To(other) })
-	e.sink.waitFor(t, "without mine.example.com", func(s *snapshot.Snapshot) bool { return len(s.Hosts) == 0 })
+	e.sink.waitFor(t, "without mine.example.com", func(s *snapshot.Snapshot) bool { return s.HostCount() == 0 })
 	e.waitIngressLB("mine", nil)
 	if lb := e.ingressLBOf(types.NamespacedName{Namespace: e.ns, Name: "foreign"}); !reflect.DeepEqual(lb, foreignLB) {
 		t.Errorf("another controller's status changed to %+v", lb)

@@ -27,8 +27,8 @@ const ReasonRejectedByDataPlane = "RejectedByDataPlane"
 func reportRejections(out *translate.Output, s *snapshot.Snapshot, ingresses []networkingv1.Ingress, rejected []rejection) {
 	if len(rejected) > 0 {
 		// The translate Cache hands out its own lists again while nothing
-		// changes: what is added here must go to copies.
-		out.Ingresses = slices.Clone(out.Ingresses)
+		// changes: what is added here must go to copies (the Ingress
+		// results are a persistent list, which rejectIngress copies).
 		out.Upstreams = slices.Clone(out.Upstreams)
 	}
 	for _, r := range rejected {
@@ -55,7 +55,7 @@ func ingressesOf(p part, s *snapshot.Snapshot, ingresses []networkingv1.Ingress)
 		out = append(out, parseKey(p.name))
 	case partUpstream:
 		seen := map[string]bool{}
-		for _, vh := range s.Hosts {
+		for _, vh := range s.AllHosts() {
 			for _, r := range vh.Routes {
 				if slices.Contains(routeUpstreams(&r), p.name) && !seen[r.Source] {
 					seen[r.Source] = true
@@ -87,13 +87,15 @@ func usesSecret(ing *networkingv1.Ingress, secret types.NamespacedName) bool {
 }
 
 func rejectIngress(out *translate.Output, key types.NamespacedName, msg string) {
-	for i := range out.Ingresses {
-		if r := &out.Ingresses[i]; r.Key == key {
-			r.Warnings = append(slices.Clip(r.Warnings), translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
-			r.Conditions = slices.Clone(r.Conditions)
-			setFalse(&r.Conditions, translate.ConditionAccepted, msg)
-		}
+	old := translate.FindResult(out.Ingresses, key)
+	if old == nil {
+		return
 	}
+	r := *old
+	r.Warnings = append(slices.Clip(r.Warnings), translate.Warning{Reason: ReasonRejectedByDataPlane, Message: msg})
+	r.Conditions = slices.Clone(r.Conditions)
+	setFalse(&r.Conditions, translate.ConditionAccepted, msg)
+	out.Ingresses = out.Ingresses.Put(r)
 }
 
 // rejectUpstream reports on the Upstream object a refused upstream was

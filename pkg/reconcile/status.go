@@ -58,7 +58,7 @@ type statusWriter struct {
 	// Ingresses whose status someone else changed since, or whose write
 	// failed.
 	checked       bool
-	lastResults   []translate.IngressResult
+	lastResults   translate.IngressResults
 	lastAddresses loadBalancer
 	recheckMu     sync.Mutex
 	recheck       map[types.NamespacedName]bool
@@ -190,7 +190,7 @@ func mergeUpstreamStatus(cur, next v1alpha1.UpstreamStatus) v1alpha1.UpstreamSta
 // on Ingresses that left our class while still showing our addresses
 // (another controller's addresses are left alone). Without an address
 // source Baton never touches Ingress status.
-func (w *statusWriter) writeIngresses(ctx context.Context, results []translate.IngressResult) error {
+func (w *statusWriter) writeIngresses(ctx context.Context, results translate.IngressResults) error {
 	if !w.opts.publishesStatus() {
 		return nil
 	}
@@ -208,9 +208,9 @@ func (w *statusWriter) writeIngresses(ctx context.Context, results []translate.I
 		}
 	}
 	now := w.ours
-	if everything || !sameResults(results, w.lastResults) {
-		now = make(map[types.NamespacedName]bool, len(results))
-		for _, r := range results {
+	if everything || !results.Same(w.lastResults) {
+		now = make(map[types.NamespacedName]bool, results.Len())
+		for _, r := range results.All() {
 			now[r.Key] = true
 			if everything || !w.ours[r.Key] || recheck[r.Key] {
 				failed(r.Key, w.setIngressStatus(ctx, r.Key, want))
@@ -242,13 +242,6 @@ func (w *statusWriter) statusChangedKey(key types.NamespacedName) {
 		w.recheck = map[types.NamespacedName]bool{}
 	}
 	w.recheck[key] = true
-}
-
-// sameResults tells whether a is b's very list: the translate Cache
-// returns the same list while no Ingress's result changed, so the set of
-// Ingresses to publish is the same too.
-func sameResults(a, b []translate.IngressResult) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // addresses are the ones to publish. A missing publish Service is an

@@ -3,7 +3,6 @@ package router
 import (
 	"maps"
 	"slices"
-	"sort"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -34,13 +33,13 @@ func (ru *reuse) listChanges(s *snapshot.Snapshot) (*listedChanges, bool) {
 	}
 	l := &listedChanges{hosts: uniqueNames(ch.Hosts), index: ru.index, slots: ru.upstreams.len()}
 	for _, name := range l.hosts {
-		if _, ok, twice := findSorted(s.Hosts, name, hostName); ok && twice {
+		if _, ok, twice := s.FindHost(name); ok && twice {
 			return nil, false
 		}
 	}
 	var added []string
 	for _, name := range uniqueNames(ch.Upstreams) {
-		u, inNext, twice := findSorted(s.Upstreams, name, upstreamName)
+		u, inNext, twice := s.FindUpstream(name)
 		_, inForce := ru.index[name]
 		switch {
 		case twice || inForce && !inNext:
@@ -72,7 +71,7 @@ func (l *listedChanges) addSlots(added []string) {
 // sameAsInForce tells whether u is equal to the upstream of its name in
 // force, which keeps its runtime and pool.
 func (ru *reuse) sameAsInForce(u *snapshot.Upstream) bool {
-	prev, ok, _ := findSorted(ru.snap.Upstreams, u.Name, upstreamName)
+	prev, ok, _ := ru.snap.FindUpstream(u.Name)
 	return ok && sameUpstream(prev, u)
 }
 
@@ -82,12 +81,12 @@ func (ru *reuse) sameAsInForce(u *snapshot.Upstream) bool {
 func (ru *reuse) patchListed(s *snapshot.Snapshot, l *listedChanges, inForce *Table) (*Table, map[string]int, error) {
 	t, c := ru.patchedTable(l.index, inForce)
 	for _, name := range l.hosts {
-		if _, ok, _ := findSorted(ru.snap.Hosts, name, hostName); ok {
+		if _, ok, _ := ru.snap.FindHost(name); ok {
 			t.hosts.removeHost(name)
 		}
 	}
 	for _, name := range l.hosts {
-		if vh, ok, _ := findSorted(s.Hosts, name, hostName); ok {
+		if vh, ok, _ := s.FindHost(name); ok {
 			if err := c.addHost(&t.hosts, vh, ""); err != nil {
 				return nil, nil, err
 			}
@@ -103,17 +102,6 @@ func (ru *reuse) listedUpstreams(r *Router, l *listedChanges) (slotList, error) 
 		return ru.upstreams, nil
 	}
 	return r.renewUpstreams(ru.upstreams.writer(l.slots), l.upstreams, nil, l.index)
-}
-
-// findSorted finds name in list, sorted by name; twice tells whether a
-// neighbour has the name too, which Compile refuses.
-func findSorted[T any](list []T, name string, nameOf func(*T) string) (_ *T, found, twice bool) {
-	i := sort.Search(len(list), func(i int) bool { return nameOf(&list[i]) >= name })
-	if i == len(list) || nameOf(&list[i]) != name {
-		return nil, false, false
-	}
-	twice = i+1 < len(list) && nameOf(&list[i+1]) == name
-	return &list[i], true, twice
 }
 
 // uniqueNames is names sorted, each once, in a new slice: a snapshot's

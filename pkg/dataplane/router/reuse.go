@@ -50,13 +50,16 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 	// pool settings in that order: unsorted lists are compiled in full.
 	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 || !ru.sorted
 	ru.listed = nil
+	if err := s.CheckLists(); err != nil {
+		return nil, nil, err
+	}
 	if !ru.full {
 		if l, ok := ru.listChanges(s); ok {
 			ru.listed, ru.nextSorted = l, true
 			return ru.patchListed(s, l, inForce)
 		}
 	}
-	if !ru.full && sameNames(prev.Upstreams, s.Upstreams) {
+	if !ru.full && sameNames(prev, s) {
 		// The names compiled last time, in the same order: checked and
 		// numbered then, so neither is done again for every upstream.
 		ru.nextSorted = true
@@ -66,7 +69,7 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 	if err != nil {
 		return nil, nil, err
 	}
-	ru.nextSorted = slices.IsSortedFunc(s.Upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+	ru.nextSorted = slices.IsSortedFunc(s.UpstreamSlice(), func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
 	ru.full = ru.full || !ru.nextSorted
 	if ru.full {
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
@@ -83,19 +86,20 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 	prev := ru.snap
 	t, c := ru.patchedTable(index, inForce)
 	var added []*snapshot.VirtualHost
+	before, after := prev.HostSlice(), s.HostSlice()
 	i, j := 0, 0
-	for i < len(prev.Hosts) || j < len(s.Hosts) {
-		switch k := compareNamed(prev.Hosts, s.Hosts, i, j, hostName); {
+	for i < len(before) || j < len(after) {
+		switch k := compareNamed(before, after, i, j, hostName); {
 		case k < 0:
-			t.hosts.removeHost(prev.Hosts[i].Name)
+			t.hosts.removeHost(before[i].Name)
 			i++
 		case k > 0:
-			added = append(added, &s.Hosts[j])
+			added = append(added, &after[j])
 			j++
 		default:
-			if !sameRoutes(prev.Hosts[i].Routes, s.Hosts[j].Routes) || usesAny(s.Hosts[j].Routes, shifted) {
-				t.hosts.removeHost(prev.Hosts[i].Name)
-				added = append(added, &s.Hosts[j])
+			if !sameRoutes(before[i].Routes, after[j].Routes) || usesAny(after[j].Routes, shifted) {
+				t.hosts.removeHost(before[i].Name)
+				added = append(added, &after[j])
 			}
 			i, j = i+1, j+1
 		}
@@ -133,11 +137,11 @@ func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index 
 
 // slots numbers s's upstreams: the slot each had, else a free one.
 func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
-	index := make(map[string]int, len(s.Upstreams))
-	used := make([]bool, ru.upstreams.len()+len(s.Upstreams))
+	index := make(map[string]int, s.UpstreamCount())
+	used := make([]bool, ru.upstreams.len()+s.UpstreamCount())
 	var fresh []string
-	for i := range s.Upstreams {
-		name := s.Upstreams[i].Name
+	for _, u := range s.AllUpstreams() {
+		name := u.Name
 		if slot, ok := ru.index[name]; ok {
 			index[name], used[slot] = slot, true
 		} else {
@@ -160,8 +164,8 @@ func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, up
 }
 
 func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
-	index := make(map[string]int, len(s.Upstreams))
-	for i, u := range s.Upstreams {
+	index := make(map[string]int, s.UpstreamCount())
+	for i, u := range s.AllUpstreams() {
 		if _, dup := index[u.Name]; dup {
 			_, err := Compile(s) // the same refusal, worded once
 			return nil, err
@@ -303,10 +307,10 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	if ru.listed != nil {
 		return ru.listedUpstreams(r, ru.listed)
 	}
-	if sameList(ru.snap.Upstreams, s.Upstreams) {
+	if ru.snap.SameUpstreams(s) {
 		return ru.upstreams, nil // the producer's promise: the very same list, numbered as before
 	}
-	changed, removed := ru.diffUpstreams(s.Upstreams)
+	changed, removed := ru.diffUpstreams(s.UpstreamSlice())
 	if len(changed) == 0 && len(removed) == 0 {
 		return ru.upstreams, nil
 	}
@@ -341,7 +345,7 @@ func (r *Router) renewUpstreams(out *slotWriter, changed []*snapshot.Upstream, r
 // sorted by name): changed are next's upstreams that are new or differ,
 // removed the names next no longer has.
 func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Upstream, removed []string) {
-	prev := ru.snap.Upstreams
+	prev := ru.snap.UpstreamSlice()
 	i, j := 0, 0
 	for i < len(prev) || j < len(next) {
 		switch k := compareNamed(prev, next, i, j, upstreamName); {
@@ -377,25 +381,22 @@ func sameMap(a, b map[string]int) bool {
 	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
-// sameNames tells whether a and b name the same upstreams in the same
+// sameNames tells whether prev and s name the same upstreams in the same
 // order; strings a producer shares compare by pointer at once.
-func sameNames(a, b []snapshot.Upstream) bool {
-	if sameList(a, b) {
+func sameNames(prev, s *snapshot.Snapshot) bool {
+	if prev.SameUpstreams(s) {
 		return true
 	}
-	if len(a) != len(b) {
+	if prev.UpstreamCount() != s.UpstreamCount() {
 		return false
 	}
+	a, b := prev.UpstreamSlice(), s.UpstreamSlice()
 	for i := range a {
 		if a[i].Name != b[i].Name {
 			return false
 		}
 	}
 	return true
-}
-
-func sameList(a, b []snapshot.Upstream) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // certificates returns the certificates in force when s has the very same

@@ -132,9 +132,9 @@ func (r *Router) Check(s *snapshot.Snapshot) error {
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	scratch := map[string]*x509.CertPool{}
-	for i := range s.Upstreams {
-		if _, err := r.peerTemplate(&s.Upstreams[i], scratch); err != nil {
-			return fmt.Errorf("upstream %s: %w", s.Upstreams[i].Name, err)
+	for _, u := range s.AllUpstreams() {
+		if _, err := r.peerTemplate(u, scratch); err != nil {
+			return fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
 	}
 	return nil
@@ -164,11 +164,11 @@ func (r *Router) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // they were; CA pools no longer used by any upstream are dropped.
 func (r *Router) upstreams(s *snapshot.Snapshot) (slotList, error) {
 	usedCAs := map[string]*x509.CertPool{}
-	runtimes := make([]upstreamRuntime, len(s.Upstreams))
-	out := make([]*upstreamRuntime, len(s.Upstreams))
-	cfgs := make([]lb.PoolConfig, len(s.Upstreams))
-	for i := range s.Upstreams {
-		u := &s.Upstreams[i]
+	n := s.UpstreamCount()
+	runtimes := make([]upstreamRuntime, n)
+	out := make([]*upstreamRuntime, n)
+	cfgs := make([]lb.PoolConfig, n)
+	for i, u := range s.AllUpstreams() {
 		rt, err := r.runtimeOf(u, usedCAs)
 		if err != nil {
 			return slotList{}, err

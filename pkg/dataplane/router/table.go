@@ -50,18 +50,21 @@ func compile(s *snapshot.Snapshot, scanLimit int) (*Table, error) {
 // compileAfter compiles s to replace prev (nil: none), whose weighted
 // rotations the new table continues.
 func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, error) {
-	c := &compiler{index: make(map[string]int, len(s.Upstreams)), scanLimit: scanLimit, next: splitters{}}
+	if err := s.CheckLists(); err != nil {
+		return nil, err
+	}
+	c := &compiler{index: make(map[string]int, s.UpstreamCount()), scanLimit: scanLimit, next: splitters{}}
 	if prev != nil {
 		c.prev = prev.splitters
 	}
-	for i, u := range s.Upstreams {
+	for i, u := range s.AllUpstreams() {
 		if _, dup := c.index[u.Name]; dup {
 			return nil, fmt.Errorf("duplicate upstream %q", u.Name)
 		}
 		c.index[u.Name] = i
 	}
 	t := &Table{splitters: c.next}
-	if err := c.compileHosts(&t.hosts, s.Hosts, ""); err != nil {
+	if err := c.compileHosts(&t.hosts, s.HostSlice(), ""); err != nil {
 		return nil, err
 	}
 	if s.DefaultBackend != nil {

@@ -8,11 +8,15 @@ type Snapshot struct {
 	// used for logs and metrics.
 	Version uint64
 	// Hosts are the virtual hosts, sorted by Name. A host named "" matches
-	// any request whose host matches no other virtual host.
+	// any request whose host matches no other virtual host. A producer
+	// that changes a few of many hosts sets them with SetHostList instead
+	// (see lists.go); readers use the accessors (AllHosts, FindHost, ...),
+	// which read whichever form is set.
 	Hosts []VirtualHost
 	// DefaultBackend serves requests that match no route. Nil means 404.
 	DefaultBackend *Route
-	// Upstreams are sorted by Name; routes refer to them by Name.
+	// Upstreams are sorted by Name; routes refer to them by Name. Like
+	// Hosts, they may be set as a list instead (SetUpstreamList).
 	Upstreams []Upstream
 	// Certificates are offered by SNI: exact names first, then wildcards.
 	Certificates []Certificate
@@ -25,6 +29,11 @@ type Snapshot struct {
 	// Changes, when not nil, is the producer's promise of what differs
 	// from the snapshot it built before; nil means anything may differ.
 	Changes *Changes
+
+	// hostList and upstreamList are the persistent forms of Hosts and
+	// Upstreams: at most one form of each is set (see CheckLists).
+	hostList     HostList
+	upstreamList UpstreamList
 }
 
 // Changes lists what differs between a snapshot and the one its producer
@@ -249,14 +258,4 @@ type Certificate struct {
 	KeyPEM  []byte
 	// Source names the Secret ("namespace/name").
 	Source string
-}
-
-// Upstream returns the upstream called name, or nil.
-func (s *Snapshot) Upstream(name string) *Upstream {
-	for i := range s.Upstreams {
-		if s.Upstreams[i].Name == name {
-			return &s.Upstreams[i]
-		}
-	}
-	return nil
 }

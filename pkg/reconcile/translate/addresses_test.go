@@ -113,8 +113,8 @@ func TestForbiddenSliceAddressesAreDropped(t *testing.T) {
 		"fe80::1 (link-local); loopback is allowed only with " + AllowLoopbackFlag
 	checkDropWarning(t, "Upstream", res.Warnings, want)
 	mustEqualJSON(t, "ingress warnings", reasons(out, "a/i"), []string{ReasonForbiddenEndpoint})
-	checkDropWarning(t, "Ingress", out.Ingresses[0].Warnings, want)
-	for _, c := range out.Ingresses[0].Conditions {
+	checkDropWarning(t, "Ingress", out.Ingresses.Slice()[0].Warnings, want)
+	for _, c := range out.Ingresses.Slice()[0].Conditions {
 		if c.Status != metav1.ConditionTrue {
 			t.Errorf("Ingress condition %+v: dropping addresses changes no condition", c)
 		}

@@ -7,6 +7,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
 
 func filteredRoute(r snapshot.Route, f snapshot.RouteFilters) snapshot.Route {
@@ -107,7 +108,7 @@ func TestBadAnnotationDropsOnlyItsIngress(t *testing.T) {
 			t.Errorf("%s: warnings %v, want %v", key, got, want)
 		}
 	}
-	for _, res := range out.Ingresses {
+	for _, res := range out.Ingresses.All() {
 		if res.Key.Name == "old" && (res.Conditions[0].Type != ConditionAccepted || res.Conditions[0].Reason != ReasonInvalidAnnotation) {
 			t.Errorf("old: conditions %+v, want Accepted False with %s", res.Conditions, ReasonInvalidAnnotation)
 		}
@@ -226,5 +227,5 @@ func TestCanaryServiceChangeRetranslates(t *testing.T) {
 		}
 	}
 	stampVersions(&in)
-	mustEqualJSON(t, "snapshot after the canary's slice changed", cache.Translate(in).Snapshot, Translate(in).Snapshot)
+	mustEqualJSON(t, "snapshot after the canary's slice changed", snapshottest.Flat(cache.Translate(in).Snapshot), Translate(in).Snapshot)
 }

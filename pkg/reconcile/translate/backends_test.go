@@ -120,11 +120,11 @@ func h2cService() corev1.Service {
 
 func TestMissingRefWarningsSayWhatAndWhere(t *testing.T) {
 	out := Translate(input(ingress("default", "i", 0, rule("a.com", prefix("/api", backend("nope", 80))))))
-	got := out.Ingresses[0].Warnings
+	got := out.Ingresses.Slice()[0].Warnings
 	want := []Warning{{Reason: ReasonServiceNotFound,
 		Message: `host "a.com" path "/api": Service "default/nope" not found`}}
 	mustEqualJSON(t, "warnings", got, want)
-	conds := out.Ingresses[0].Conditions
+	conds := out.Ingresses.Slice()[0].Conditions
 	if conds[0].Type != ConditionAccepted || conds[0].Status != "True" {
 		t.Errorf("Accepted = %+v, want True: the rule itself is fine", conds[0])
 	}
@@ -140,7 +140,7 @@ func TestMissingRefWarningsSayWhatAndWhere(t *testing.T) {
 func TestConditionMessageCountsFurtherProblems(t *testing.T) {
 	out := Translate(input(ingress("default", "i", 0, rule("a.com",
 		prefix("/a", backend("x", 80)), prefix("/b", backend("y", 80)), prefix("/c", backend("z", 80))))))
-	c := out.Ingresses[0].Conditions[1]
+	c := out.Ingresses.Slice()[0].Conditions[1]
 	want := `host "a.com" path "/a": Service "default/x" not found (and 2 more problems, see events)`
 	if c.Message != want {
 		t.Errorf("message = %q, want %q", c.Message, want)

@@ -75,12 +75,12 @@ func TestRouteConflictOldestWins(t *testing.T) {
 
 func TestRouteConflictMessageNamesTheWinner(t *testing.T) {
 	out := Translate(input(contenders(0, 10)...))
-	got := out.Ingresses[1].Warnings[0].Message
+	got := out.Ingresses.Slice()[1].Warnings[0].Message
 	want := `host "a.com" path "/api/" is not used: Ingress "team-a/api" serves it already and is older (creationTimestamp, then namespace/name)`
 	if got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
-	accepted := out.Ingresses[1].Conditions[0]
+	accepted := out.Ingresses.Slice()[1].Conditions[0]
 	if accepted.Status != "False" || accepted.Reason != ReasonRouteConflict || accepted.Message != want {
 		t.Errorf("Accepted = %+v, want False/RouteConflict with the message", accepted)
 	}

@@ -317,7 +317,7 @@ func checkInvariants(t *testing.T, in Input, out Output, ours map[string]bool) {
 	if len(out.Upstreams) != len(in.Upstreams) {
 		t.Fatalf("%d Upstream results for %d Upstreams", len(out.Upstreams), len(in.Upstreams))
 	}
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		checkConditions(t, r.Key.String(), r.Conditions)
 	}
 	for _, r := range out.Upstreams {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api/v1alpha1"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
 
 const (
@@ -284,7 +285,7 @@ func mustEqualJSON(t *testing.T, what string, got, want any) {
 // reasons lists the warning reasons of the Ingress result for key, or nil
 // when there is no result.
 func reasons(out Output, key string) []string {
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		if r.Key.String() == key {
 			rs := []string{}
 			for _, w := range r.Warnings {
@@ -298,7 +299,7 @@ func reasons(out Output, key string) []string {
 
 func resultKeys(out Output) []string {
 	keys := []string{}
-	for _, r := range out.Ingresses {
+	for _, r := range out.Ingresses.All() {
 		keys = append(keys, r.Key.String())
 	}
 	return keys
@@ -367,16 +368,17 @@ func stampedWithoutChanges(t *testing.T, where string, prev *snapshot.Snapshot, 
 		if prev == nil || ch.Base != prev.Version {
 			t.Fatalf("%s: Changes since version %d, but the last snapshot built is %v", where, ch.Base, prev)
 		}
-		checkUnlisted(t, where+": host", ch.Hosts, prev.Hosts, s.Hosts, func(h *snapshot.VirtualHost) string { return h.Name },
+		checkUnlisted(t, where+": host", ch.Hosts, prev.HostSlice(), s.HostSlice(), func(h *snapshot.VirtualHost) string { return h.Name },
 			func(a, b *snapshot.VirtualHost) bool {
 				return len(a.Routes) == len(b.Routes) && (len(a.Routes) == 0 || &a.Routes[0] == &b.Routes[0])
 			})
-		checkUnlisted(t, where+": upstream", ch.Upstreams, prev.Upstreams, s.Upstreams, func(u *snapshot.Upstream) string { return u.Name },
+		checkUnlisted(t, where+": upstream", ch.Upstreams, prev.UpstreamSlice(), s.UpstreamSlice(), func(u *snapshot.Upstream) string { return u.Name },
 			func(a, b *snapshot.Upstream) bool { return reflect.DeepEqual(a, b) })
 	}
-	bare := *s
+	bare := snapshottest.Flat(s) // as Translate has them, for comparisons
 	bare.Changes = nil
-	out.Snapshot = &bare
+	out.Snapshot = bare
+	out.Ingresses = NewIngressResults(out.Ingresses.Slice()) // chunked as Translate chunks them
 	return out
 }
 

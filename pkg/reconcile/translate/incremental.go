@@ -123,11 +123,12 @@ type incremental struct {
 	catchAll  *group
 	global    *group // the default backend Service's upstream
 
-	// The last output's sorted lists, patched where groups changed;
-	// results, handed out as Output.Ingresses, are patched in a copy.
-	hosts     []snapshot.VirtualHost
-	results   []IngressResult
-	upstreams []snapshot.Upstream
+	// The last output's sorted lists, patched where groups changed; hosts
+	// and upstreams are persistent lists the snapshot shares, and results,
+	// handed out as Output.Ingresses, are patched in a copy.
+	hosts     snapshot.HostList
+	results   IngressResults
+	upstreams snapshot.UpstreamList
 	certList  []snapshot.Certificate
 	snap      *snapshot.Snapshot
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
 )
 
 // FuzzIncremental translates a random sequence of worlds, each one the
@@ -55,6 +56,9 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 	world, _ := g.input()
 	var prevGot, prevWant Output
 	var built *snapshot.Snapshot // the last snapshot the cache built, with its Changes
+	var builtFlat *snapshot.Snapshot
+	var results IngressResults // and its results
+	var resultsFlat []IngressResult
 	for step := 0; step < steps; step++ {
 		if step > 0 {
 			next, _ := g.input()
@@ -65,8 +69,19 @@ func checkIncremental(t *testing.T, g *gen, steps int) {
 		got := cache.Translate(world)
 		where := fmt.Sprintf("step %d", step)
 		prevBuilt := built
-		built = got.Snapshot
+		// The data plane may still hold the last snapshot: its lists
+		// must be as they were when it was built.
+		if prevBuilt != nil && !reflect.DeepEqual(snapshottest.Flat(prevBuilt), builtFlat) {
+			mustEqualJSON(t, where+": the previous snapshot", snapshottest.Flat(prevBuilt), builtFlat)
+			t.Fatalf("%s: the previous snapshot changed (not in JSON)", where)
+		}
+		if step > 0 && !reflect.DeepEqual(results.Slice(), resultsFlat) {
+			mustEqualJSON(t, where+": the previous results", results.Slice(), resultsFlat)
+			t.Fatalf("%s: the previous results changed (not in JSON)", where)
+		}
+		built, results = got.Snapshot, got.Ingresses
 		got = stampedWithoutChanges(t, where, prevBuilt, got, uint64(step+1))
+		builtFlat, resultsFlat = snapshottest.Flat(built), results.Slice()
 		want.Snapshot.Version = got.Snapshot.Version
 		if !reflect.DeepEqual(got, want) {
 			mustEqualJSON(t, fmt.Sprintf("step %d: incremental output", step), got, want)

@@ -92,10 +92,10 @@ func TestLastGoodCertificate(t *testing.T) {
 			before := maps.Clone(tc.in.LastGoodCertificates)
 			out := Translate(tc.in)
 			mustEqualJSON(t, "certificates", out.Snapshot.Certificates, tc.wantCerts)
-			if len(out.Ingresses) != 1 {
+			if out.Ingresses.Len() != 1 {
 				t.Fatalf("ingress results = %+v", out.Ingresses)
 			}
-			mustEqualJSON(t, "warnings", out.Ingresses[0].Warnings, tc.wantWarn)
+			mustEqualJSON(t, "warnings", out.Ingresses.Slice()[0].Warnings, tc.wantWarn)
 			mustEqualJSON(t, "good certificates", goodPEMs(out), tc.wantGood)
 			if !reflect.DeepEqual(tc.in.LastGoodCertificates, before) {
 				t.Errorf("Translate modified Input.LastGoodCertificates")
@@ -111,7 +111,7 @@ func TestLastGoodCertificateConditions(t *testing.T) {
 		rule("a.com", prefix("/", backend("web", 80))), tlsFor("cert", "a.com")))...)
 	in.LastGoodCertificates = map[types.NamespacedName]snapshot.Certificate{{Namespace: "default", Name: "cert"}: cert("default/cert")}
 	out := Translate(in)
-	c := out.Ingresses[0].Conditions[1]
+	c := out.Ingresses.Slice()[0].Conditions[1]
 	if c.Type != ConditionResolvedRefs || c.Status != "False" || c.Reason != ReasonSecretNotFound ||
 		!bytes.Contains([]byte(c.Message), []byte("still serving the last good certificate")) {
 		t.Errorf("ResolvedRefs = %+v", c)

@@ -1,13 +1,10 @@
 package translate
 
 import (
-	"cmp"
 	"maps"
 	"reflect"
 	"slices"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -28,8 +25,10 @@ func (x *incremental) patch(g *translator) *snapshot.Snapshot {
 		return prev
 	}
 	s := &snapshot.Snapshot{DefaultBackend: def, DefaultCertificate: g.defaultCert, Changes: x.changesSince(prev)}
-	s.Hosts = sharedOrCopy(prev, hosts, x.hosts, func(p *snapshot.Snapshot) []snapshot.VirtualHost { return p.Hosts })
-	s.Upstreams = sharedOrCopy(prev, ups, x.upstreams, func(p *snapshot.Snapshot) []snapshot.Upstream { return p.Upstreams })
+	// The lists are persistent: the next call's changes go to copies of
+	// the chunks they touch, so this snapshot can have them as they are.
+	s.SetHostList(x.hosts)
+	s.SetUpstreamList(x.upstreams)
 	s.Certificates = sharedOrCopy(prev, certs, x.certList, func(p *snapshot.Snapshot) []snapshot.Certificate { return p.Certificates })
 	x.snap = s
 	return s
@@ -41,8 +40,8 @@ func (x *incremental) patch(g *translator) *snapshot.Snapshot {
 // other upstream its value. Nil when prev has no version to name, or when
 // so much changed that the lists were rebuilt rather than patched.
 func (x *incremental) changesSince(prev *snapshot.Snapshot) *snapshot.Changes {
-	if prev == nil || prev.Version == 0 || rebuilds(len(x.dirty.hosts), len(x.hosts)) ||
-		rebuilds(len(x.dirty.upstreams), len(x.upstreams)) {
+	if prev == nil || prev.Version == 0 || rebuilds(len(x.dirty.hosts), x.hosts.Len()) ||
+		rebuilds(len(x.dirty.upstreams), x.upstreams.Len()) {
 		return nil
 	}
 	return &snapshot.Changes{Base: prev.Version,
@@ -70,7 +69,7 @@ func sharedOrCopy[T any](prev *snapshot.Snapshot, changed bool, list []T, of fun
 // patchHosts updates the sorted hosts where groups changed, keeping the
 // Routes slice of a host whose routes are equal, and reports a change.
 func (x *incremental) patchHosts() bool {
-	if rebuilds(len(x.dirty.hosts), len(x.hosts)) {
+	if rebuilds(len(x.dirty.hosts), x.hosts.Len()) {
 		return x.rebuildHosts()
 	}
 	changed := false
@@ -79,18 +78,17 @@ func (x *incremental) patchHosts() bool {
 		if g := x.hostGroup[h]; g != nil {
 			routes = g.routes(h)
 		}
-		i, found := slices.BinarySearchFunc(x.hosts, h, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
+		vh := snapshot.VirtualHost{Name: h, Routes: routes}
+		old, found, _ := x.hosts.Find(&vh)
 		switch {
 		case routes == nil && found:
-			x.hosts = slices.Delete(x.hosts, i, i+1)
+			x.hosts = x.hosts.Delete(&vh)
 		case routes == nil:
 			continue
-		case !found:
-			x.hosts = slices.Insert(x.hosts, i, snapshot.VirtualHost{Name: h, Routes: routes})
-		case reflect.DeepEqual(x.hosts[i].Routes, routes):
+		case found && reflect.DeepEqual(old.Routes, routes):
 			continue // the old slice stays, and with it what the data plane compiled
 		default:
-			x.hosts[i].Routes = routes
+			x.hosts = x.hosts.Put(vh)
 		}
 		changed = true
 	}
@@ -98,27 +96,28 @@ func (x *incremental) patchHosts() bool {
 }
 
 func (x *incremental) patchUpstreams() bool {
-	if rebuilds(len(x.dirty.upstreams), len(x.upstreams)) {
-		x.upstreams = x.upstreams[:0]
+	if rebuilds(len(x.dirty.upstreams), x.upstreams.Len()) {
+		ups := make([]snapshot.Upstream, 0, len(x.upValue))
 		for _, u := range x.upValue {
-			x.upstreams = append(x.upstreams, u)
+			ups = append(ups, u)
 		}
-		slices.SortFunc(x.upstreams, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(ups, func(a, b snapshot.Upstream) int { return strings.Compare(a.Name, b.Name) })
+		x.upstreams = snapshot.NewUpstreamList(ups)
 		return true
 	}
 	changed := false
 	for name := range x.dirty.upstreams {
 		u, used := x.upValue[name]
-		i, found := slices.BinarySearchFunc(x.upstreams, name, func(v snapshot.Upstream, n string) int { return strings.Compare(v.Name, n) })
+		old, found, _ := x.upstreams.Find(&snapshot.Upstream{Name: name})
 		switch {
 		case !used && found:
-			x.upstreams = slices.Delete(x.upstreams, i, i+1)
-			changed = true
-		case used:
-			var put bool
-			x.upstreams, put = putSorted(x.upstreams, i, found, u)
-			changed = changed || put
+			x.upstreams = x.upstreams.Delete(old)
+		case !used, found && reflect.DeepEqual(*old, u):
+			continue
+		default:
+			x.upstreams = x.upstreams.Put(u)
 		}
+		changed = true
 	}
 	return changed
 }
@@ -167,67 +166,52 @@ func putSorted[T any](list []T, i int, found bool, v T) (_ []T, put bool) {
 	return list, true
 }
 
-// patchResults updates the results sorted by key. The last list was
-// handed out, so a change is made to a copy of it, and an unchanged list
-// is returned as it was.
-func (x *incremental) patchResults() []IngressResult {
-	if x.results == nil || len(x.dirty.results) > 64 && len(x.dirty.results) > len(x.results)/8 {
+// patchResults updates the results sorted by key. The list is
+// persistent, so the last one handed out stays as it was, and an
+// unchanged list is returned as it was.
+func (x *incremental) patchResults() IngressResults {
+	if x.results.Len() == 0 || rebuilds(len(x.dirty.results), x.results.Len()) {
 		x.rebuildResults()
 		return x.results
 	}
-	next, copied := x.results, false
 	for k := range x.dirty.results {
-		var r IngressResult
 		g := x.groupOf[k]
-		if g != nil {
-			r = g.result(k)
-		}
-		i, found := slices.BinarySearchFunc(next, k, func(r IngressResult, k types.NamespacedName) int {
-			return cmp.Or(cmp.Compare(r.Key.Namespace, k.Namespace), cmp.Compare(r.Key.Name, k.Name))
-		})
-		if g == nil && !found || found && g != nil && reflect.DeepEqual(next[i], r) {
-			continue
-		}
-		if !copied {
-			next, copied = slices.Clone(next), true
-		}
+		old, found, _ := x.results.Find(&IngressResult{Key: k})
 		switch {
+		case g == nil && found:
+			x.results = x.results.Delete(old)
 		case g == nil:
-			next = slices.Delete(next, i, i+1)
-		case !found:
-			next = slices.Insert(next, i, r)
 		default:
-			next[i] = r
+			if r := g.result(k); !found || !reflect.DeepEqual(*old, r) {
+				x.results = x.results.Put(r)
+			}
 		}
 	}
-	x.results = next
 	return x.results
 }
 
 // rebuildHosts sorts every host anew, for a call that changed many:
 // inserting them one by one would cost the square of their number.
 func (x *incremental) rebuildHosts() bool {
-	old := x.hosts
-	x.hosts = make([]snapshot.VirtualHost, 0, len(x.hostGroup))
+	hosts := make([]snapshot.VirtualHost, 0, len(x.hostGroup))
 	for h, g := range x.hostGroup {
-		x.hosts = append(x.hosts, snapshot.VirtualHost{Name: h, Routes: g.routes(h)})
+		hosts = append(hosts, snapshot.VirtualHost{Name: h, Routes: g.routes(h)})
 	}
-	slices.SortFunc(x.hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
-	for i := range x.hosts { // keep the slices of unchanged hosts
-		j, found := slices.BinarySearchFunc(old, x.hosts[i].Name, func(v snapshot.VirtualHost, h string) int { return strings.Compare(v.Name, h) })
-		if found && reflect.DeepEqual(old[j].Routes, x.hosts[i].Routes) {
-			x.hosts[i].Routes = old[j].Routes
+	slices.SortFunc(hosts, func(a, b snapshot.VirtualHost) int { return strings.Compare(a.Name, b.Name) })
+	for i := range hosts { // keep the slices of unchanged hosts
+		if old, found, _ := x.hosts.Find(&hosts[i]); found && reflect.DeepEqual(old.Routes, hosts[i].Routes) {
+			hosts[i].Routes = old.Routes
 		}
 	}
+	x.hosts = snapshot.NewHostList(hosts)
 	return true
 }
 
 func (x *incremental) rebuildResults() {
-	x.results = make([]IngressResult, 0, len(x.groupOf))
+	results := make([]IngressResult, 0, len(x.groupOf))
 	for k, g := range x.groupOf {
-		x.results = append(x.results, g.result(k))
+		results = append(results, g.result(k))
 	}
-	slices.SortFunc(x.results, func(a, b IngressResult) int {
-		return cmp.Or(cmp.Compare(a.Key.Namespace, b.Key.Namespace), cmp.Compare(a.Key.Name, b.Key.Name))
-	})
+	slices.SortFunc(results, func(a, b IngressResult) int { return compareKeys(a.Key, b.Key) })
+	x.results = NewIngressResults(results)
 }

@@ -82,7 +82,7 @@ func TestTLSHostConflictOldestWins(t *testing.T) {
 		cert("default/new", "b.com"), cert("default/old", "a.com"), cert("default/shared", "c.com")})
 	mustEqualJSON(t, "older", reasons(out, "default/older"), []string{})
 	mustEqualJSON(t, "newer", reasons(out, "default/newer"), []string{ReasonTLSConflict})
-	w := out.Ingresses[0].Warnings[0] // "newer" sorts first
+	w := out.Ingresses.Slice()[0].Warnings[0] // "newer" sorts first
 	want := `TLS host "a.com" is not served with Secret "default/new": Ingress "default/older" is older and serves it with Secret "default/old"`
 	if w.Message != want {
 		t.Errorf("message = %q, want %q", w.Message, want)

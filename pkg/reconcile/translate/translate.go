@@ -55,7 +55,7 @@ type Output struct {
 	Snapshot *snapshot.Snapshot
 	// Ingresses has one result per Ingress of our class, sorted by
 	// namespace/name. Ingresses of other classes are absent.
-	Ingresses []IngressResult
+	Ingresses IngressResults
 	// Upstreams has one result per Upstream, sorted by namespace/name.
 	Upstreams []UpstreamResult
 	// Warnings concern no single Ingress or Upstream (the default
@@ -113,7 +113,7 @@ func translate(in Input, cache *Cache) Output {
 	})
 	return Output{
 		Snapshot:  t.snapshot(),
-		Ingresses: results,
+		Ingresses: NewIngressResults(results),
 		Upstreams: upstreams,
 		Warnings:  t.warnings,
 

@@ -37,3 +37,26 @@ func SelfSigned(cn string, names ...string) (snapshot.Certificate, error) {
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})}, nil
 }
+
+// Flat is s with its hosts and upstreams as plain slices (copies, when s
+// has them as lists), for comparing snapshots with reflect.DeepEqual.
+func Flat(s *snapshot.Snapshot) *snapshot.Snapshot {
+	if s == nil {
+		return nil
+	}
+	f := *s
+	f.Hosts, f.Upstreams = s.HostSlice(), s.UpstreamSlice()
+	f.SetHostList(snapshot.HostList{})
+	f.SetUpstreamList(snapshot.UpstreamList{})
+	return &f
+}
+
+// WithLists is s with its hosts and upstreams as lists, as a producer
+// that patches them sets them; the entries (and Routes slices) are s's.
+func WithLists(s *snapshot.Snapshot) *snapshot.Snapshot {
+	l := *s
+	l.SetHostList(s.HostList())
+	l.SetUpstreamList(s.UpstreamList())
+	l.Hosts, l.Upstreams = nil, nil
+	return &l
+}
