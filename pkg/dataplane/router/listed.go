@@ -92,7 +92,7 @@ func (ru *reuse) patchListed(s *snapshot.Snapshot, l *listedChanges, inForce *Ta
 			}
 		}
 	}
-	return ru.finishPatch(s, c, t, l.index)
+	return ru.finishPatch(s, c, t, l.index, true) // added upstreams take new slots
 }
 
 // listedUpstreams are the runtimes in force with those of the listed

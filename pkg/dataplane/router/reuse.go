@@ -41,14 +41,16 @@ type reuse struct {
 
 // compileTable is Compile(s), patching the previous table where s differs
 // from the previous snapshot; inForce is the table in force, whose
-// weighted rotations the new one continues. Gateways are compiled in full.
+// weighted rotations the new one continues. Gateways are compiled apart
+// from the hosts (see patchGateways), so that a snapshot with Gateways
+// still patches its hosts and upstreams.
 func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map[string]int, error) {
 	prev := ru.snap
 	// The same snapshot again may have been modified in place since (tests
 	// do it), so nothing of it can be trusted to be what was compiled.
 	// Patching walks both upstream lists in name order, and Patch merges
 	// pool settings in that order: unsorted lists are compiled in full.
-	ru.full = prev == nil || prev == s || len(s.Gateways) > 0 || len(prev.Gateways) > 0 || !ru.sorted
+	ru.full = prev == nil || prev == s || !ru.sorted
 	ru.listed = nil
 	if err := s.CheckLists(); err != nil {
 		return nil, nil, err
@@ -109,7 +111,8 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 			return nil, nil, err
 		}
 	}
-	return ru.finishPatch(s, c, t, index)
+	// Upstreams kept their slots only when index is the one in force.
+	return ru.finishPatch(s, c, t, index, shifted == nil && sameMap(index, ru.index))
 }
 
 // patchedTable is a copy-on-write copy of the table in force and the
@@ -122,8 +125,12 @@ func (ru *reuse) patchedTable(index map[string]int, inForce *Table) (*Table, *co
 	return t, c
 }
 
-// finishPatch compiles s's default backend into the patched table t.
-func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index map[string]int) (*Table, map[string]int, error) {
+// finishPatch compiles s's default backend and gateways into the patched
+// table t; slotsKept says every upstream in force kept its slot.
+func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index map[string]int, slotsKept bool) (*Table, map[string]int, error) {
+	if err := ru.patchGateways(s, c, t, slotsKept); err != nil {
+		return nil, nil, err
+	}
 	if s.DefaultBackend != nil {
 		d, err := c.candidate(s.DefaultBackend, "", "")
 		if err != nil {
@@ -133,6 +140,24 @@ func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index 
 		t.defaultBkd = &d
 	}
 	return t, index, nil
+}
+
+// patchGateways gives t the gateway tables in force when s has the very
+// same Gateways slice (a producer's promise that none changed) and every
+// upstream kept its slot, the slots their routes were compiled with;
+// otherwise it compiles them, which costs the gateways' routes, not the
+// Ingress hosts'.
+func (ru *reuse) patchGateways(s *snapshot.Snapshot, c *compiler, t *Table, slotsKept bool) error {
+	if slotsKept && sameGateways(ru.snap.Gateways, s.Gateways) {
+		t.gwAddrs, t.gwPorts = ru.table.gwAddrs, ru.table.gwPorts
+		return nil
+	}
+	return c.addGateways(t, s.Gateways)
+}
+
+// sameGateways tells whether b is a's very slice.
+func sameGateways(a, b []snapshot.Gateway) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // slots numbers s's upstreams: the slot each had, else a free one.
@@ -400,10 +425,11 @@ func sameNames(prev, s *snapshot.Snapshot) bool {
 }
 
 // certificates returns the certificates in force when s has the very same
-// certificate list as the snapshot in force and an equal default one.
+// certificate list as the snapshot in force, an equal default one and the
+// very same Gateways (whose TLS ports have certificates of their own).
 func (ru *reuse) certificates(s *snapshot.Snapshot, inForce *Certificates) (*Certificates, bool) {
 	prev := ru.snap
-	if ru.full || inForce == nil || len(prev.Certificates) != len(s.Certificates) ||
+	if ru.full || inForce == nil || !sameGateways(prev.Gateways, s.Gateways) || len(prev.Certificates) != len(s.Certificates) ||
 		len(s.Certificates) > 0 && &prev.Certificates[0] != &s.Certificates[0] ||
 		!reflect.DeepEqual(prev.DefaultCertificate, s.DefaultCertificate) {
 		return nil, false

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"reflect"
 	"runtime"
 	"slices"
@@ -62,6 +64,15 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotLis
 			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
 				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
+			req := newRequest("GET", host, path, gatewayProbe)
+			gm, gok = got.MatchRequest(req)
+			wm, wok = want.MatchRequest(req)
+			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
+				t.Fatalf("%s: %s%s on the gateway matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
+			}
+			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
+				t.Fatalf("%s: gateway runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
+			}
 		}
 	}
 }
@@ -108,7 +119,43 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 	if rng.IntN(2) == 0 {
 		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
 	}
+	s.Gateways = nextGateways(rng, prev, pickUp, has)
 	return s
+}
+
+// gatewayProbe is the address nextGateways' gateway listens on.
+const gatewayProbe = "192.0.2.1:80"
+
+// nextGateways keeps prev's very Gateways slice (as the producer shares
+// it) when its routes' upstreams are all still there, or draws a gateway
+// routing to the new upstreams, or none.
+func nextGateways(rng *rand.Rand, prev *snapshot.Snapshot, pickUp func() string, has func(string) bool) []snapshot.Gateway {
+	if prev != nil && len(prev.Gateways) > 0 && rng.IntN(2) == 0 && gatewaysUseOnly(prev.Gateways, has) {
+		return prev.Gateways
+	}
+	if rng.IntN(3) == 0 {
+		return nil
+	}
+	hosts := []snapshot.VirtualHost{
+		{Name: "*.w", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/", pickUp())}},
+		{Name: "h0", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/a", pickUp()), gwRoute(snapshot.PathPrefix, "/", pickUp())}},
+	}
+	return []snapshot.Gateway{{Name: "ns/gw", Addresses: []string{"192.0.2.1"}, Ports: []snapshot.GatewayPort{{Port: 80, Hosts: hosts}}}}
+}
+
+// gatewaysUseOnly tells whether every route of gws goes to an upstream has
+// knows.
+func gatewaysUseOnly(gws []snapshot.Gateway, has func(string) bool) bool {
+	for _, g := range gws {
+		for _, p := range g.Ports {
+			for _, vh := range p.Hosts {
+				if slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return !has(r.Upstream) }) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // nextUpstream is prev's upstream called name, or one with new endpoints.
@@ -224,6 +271,40 @@ func TestCertificatesFollowTheSnapshot(t *testing.T) {
 	}
 	if leaf, _ := x509.ParseCertificate(c.Certificate[0]); leaf.Subject.CommonName != "one" {
 		t.Fatalf("the new default certificate is not served: %s", leaf.Subject.CommonName)
+	}
+}
+
+// TestGatewayCertificatesFollowTheGateways: a snapshot that patches the
+// table in force (the same Ingress certificates, Changes since the one in
+// force) but has new Gateways serves the new gateways' certificates.
+func TestGatewayCertificatesFollowTheGateways(t *testing.T) {
+	registry := lb.NewRegistry(lb.RegistryOptions{})
+	defer registry.Close()
+	r := New(registry, nil)
+	gw := func(cert snapshot.Certificate) []snapshot.Gateway {
+		return []snapshot.Gateway{{Name: "ns/gw", Addresses: []string{"192.0.2.1"},
+			Ports: []snapshot.GatewayPort{{Port: 443, TLS: true, Certificates: []snapshot.Certificate{cert}}}}}
+	}
+	ingress := []snapshot.Certificate{selfSigned(t, "ingress", "a.example.com")}
+	s1 := &snapshot.Snapshot{Version: 1, Certificates: ingress, Gateways: gw(selfSigned(t, "one", "a.example.com"))}
+	s2 := &snapshot.Snapshot{Version: 2, Certificates: ingress, Gateways: gw(selfSigned(t, "two", "a.example.com")),
+		Changes: &snapshot.Changes{Base: 1}}
+	for _, step := range []struct {
+		s    *snapshot.Snapshot
+		want string
+	}{{s1, "one"}, {s2, "two"}} {
+		if err := r.Apply(step.s); err != nil {
+			t.Fatal(err)
+		}
+		hello := &tls.ClientHelloInfo{ServerName: "a.example.com",
+			Conn: connAt{local: net.TCPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:443"))}}
+		c, err := r.GetCertificate(hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf, _ := x509.ParseCertificate(c.Certificate[0]); leaf.Subject.CommonName != step.want {
+			t.Fatalf("snapshot %d: the gateway served %q, want %q", step.s.Version, leaf.Subject.CommonName, step.want)
+		}
 	}
 }
 
