@@ -66,6 +66,9 @@ type Controller struct {
 	// gatewaysIdle: the last Gateway API translation had nothing of ours;
 	// until a GatewayClass of ours appears, there is nothing to translate.
 	gatewaysIdle bool
+	// gatewayJoin is the last snapshot withGateways made, for the next
+	// to patch.
+	gatewayJoin gatewayJoin
 	// lastGood are the certificates of the snapshot last applied, by
 	// Secret, so that deleting or breaking a TLS Secret keeps serving its
 	// last good certificate (see translate.Input.LastGoodCertificates).
@@ -221,6 +224,9 @@ func (c *Controller) rebuild(ctx context.Context) {
 		c.retryLater(err)
 		return
 	}
+	// The translate Cache says what changed since its snapshot's version:
+	// with Gateways joined, the one the sink holds is the joined one's.
+	out.Snapshot.Version = snap.Version
 	c.retry = 0
 	if len(c.rejected) > 0 && in.Ingresses == nil {
 		if in, err = c.input(ctx); err != nil {

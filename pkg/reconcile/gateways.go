@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -145,18 +147,18 @@ func (c *Controller) withGateways(ctx context.Context, s *snapshot.Snapshot) (*s
 	if c.gatewaysIdle {
 		ours, err := c.hasClassOfOurs(ctx)
 		if err != nil || !ours {
-			c.gatewayTranslations = nil
+			c.gatewayTranslations, c.gatewayJoin = nil, gatewayJoin{}
 			c.gatewayChanged.take()
 			return s, &gateway.Output{}, err
 		}
 	}
 	out, err := c.translateGateways(ctx)
 	if err != nil {
-		c.gatewayTranslations = nil // start again from a full list
+		c.gatewayTranslations, c.gatewayJoin = nil, gatewayJoin{} // start again from a full list
 		return nil, nil, err
 	}
 	c.gatewaysIdle = out.Empty()
-	return joinGateways(s, &out), &out, nil
+	return c.gatewayJoin.join(s, &out), &out, nil
 }
 
 // translateGateways lists every object on the first call, and afterwards
@@ -203,13 +205,113 @@ func (c *Controller) hasClassOfOurs(ctx context.Context) (bool, error) {
 
 // joinGateways is s with g's Gateways and upstreams, as a new snapshot.
 func joinGateways(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
+	var j gatewayJoin
+	return j.join(s, g)
+}
+
+// gatewayJoin is the last join: the Ingress snapshot and Gateway API
+// upstreams it was made of, and the snapshot it made. The next join
+// patches that snapshot's upstream list where either side changed and
+// says so in its Changes, so that an Ingress change with Gateways present
+// costs what it touches, as it does without them.
+type gatewayJoin struct {
+	ingress   *snapshot.Snapshot
+	gatewayUp []snapshot.Upstream
+	joined    *snapshot.Snapshot
+}
+
+// join is s with g's Gateways and upstreams, as a new snapshot (s belongs
+// to the translate Cache, which hands it out again), or the last one when
+// neither side changed. An upstream of a name both sides have is the
+// Ingress side's: one name, one content (see mergeUpstreams).
+func (j *gatewayJoin) join(s *snapshot.Snapshot, g *gateway.Output) *snapshot.Snapshot {
+	if j.joined != nil && s == j.ingress && sameSlice(j.gatewayUp, g.Upstreams) && sameSlice(j.joined.Gateways, g.Gateways) {
+		return j.joined
+	}
 	joined := *s
 	joined.Gateways = g.Gateways
-	joined.Upstreams = mergeUpstreams(s.UpstreamSlice(), g.Upstreams)
-	// The merged slice is the one form of the upstreams (Snapshot.CheckLists).
-	joined.SetUpstreamList(snapshot.UpstreamList{})
-	joined.Changes = nil // they do not cover the Gateway API's part
+	joined.Upstreams = nil
+	if names, ok := j.ingressChanges(s); ok {
+		names = append(names, changedUpstreams(j.gatewayUp, g.Upstreams)...)
+		joined.SetUpstreamList(patchJoined(j.joined.UpstreamList(), s, g.Upstreams, names))
+		joined.Changes = &snapshot.Changes{Base: j.joined.Version, Hosts: hostChanges(s, j.ingress), Upstreams: names}
+	} else {
+		joined.SetUpstreamList(snapshot.NewUpstreamList(mergeUpstreams(s.UpstreamSlice(), g.Upstreams)))
+		joined.Changes = nil // they do not cover the Gateway API's part
+	}
+	*j = gatewayJoin{ingress: s, gatewayUp: g.Upstreams, joined: &joined}
 	return &joined
+}
+
+// ingressChanges are the upstreams s changed since the Ingress snapshot
+// of the last join, or false when that is not known: no last join, or s's
+// Changes are since another snapshot (or since one without a version).
+func (j *gatewayJoin) ingressChanges(s *snapshot.Snapshot) ([]string, bool) {
+	switch {
+	case j.joined == nil || j.joined.Version == 0:
+		return nil, false
+	case s == j.ingress: // handed out again: nothing changed
+		return nil, true
+	case s.Changes == nil || s.Changes.Base == 0 || s.Changes.Base != j.ingress.Version:
+		return nil, false
+	}
+	return slices.Clone(s.Changes.Upstreams), true
+}
+
+// hostChanges are the hosts s changed since last, the Ingress snapshot
+// ingressChanges accepted.
+func hostChanges(s, last *snapshot.Snapshot) []string {
+	if s == last {
+		return nil
+	}
+	return s.Changes.Hosts
+}
+
+// changedUpstreams names the upstreams in only one of prev and next (both
+// sorted by name) or different in the two.
+func changedUpstreams(prev, next []snapshot.Upstream) []string {
+	if sameSlice(prev, next) {
+		return nil
+	}
+	var names []string
+	i, k := 0, 0
+	for i < len(prev) || k < len(next) {
+		switch {
+		case k == len(next) || i < len(prev) && prev[i].Name < next[k].Name:
+			names = append(names, prev[i].Name)
+			i++
+		case i == len(prev) || next[k].Name < prev[i].Name:
+			names = append(names, next[k].Name)
+			k++
+		default:
+			if !reflect.DeepEqual(&prev[i], &next[k]) {
+				names = append(names, next[k].Name)
+			}
+			i, k = i+1, k+1
+		}
+	}
+	return names
+}
+
+// patchJoined is the last joined list with each named upstream replaced
+// by the Ingress side's, else the Gateway API side's (gw, sorted by
+// name), else removed.
+func patchJoined(list snapshot.UpstreamList, s *snapshot.Snapshot, gw []snapshot.Upstream, names []string) snapshot.UpstreamList {
+	for _, name := range names {
+		if u, ok, _ := s.FindUpstream(name); ok {
+			list = list.Put(*u)
+		} else if i, ok := slices.BinarySearchFunc(gw, name, func(u snapshot.Upstream, n string) int { return strings.Compare(u.Name, n) }); ok {
+			list = list.Put(gw[i])
+		} else {
+			list = list.Delete(&snapshot.Upstream{Name: name})
+		}
+	}
+	return list
+}
+
+// sameSlice tells whether b is a's very slice.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // mergeUpstreams returns ups with the extra ones it lacks (both sorted by

@@ -79,7 +79,7 @@ func TestGatewaysJoinTheIngressSnapshot(t *testing.T) {
 	}
 	out.Snapshot = joined
 	var names []string
-	for _, u := range out.Snapshot.Upstreams {
+	for _, u := range out.Snapshot.UpstreamSlice() {
 		names = append(names, u.Name)
 	}
 	if want := []string{"service/team/api/80", "service/team/web/80"}; !equalStrings(names, want) {
@@ -164,8 +164,8 @@ func BenchmarkJoinGateways(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if j := joinGateways(s, g); len(j.Upstreams) != 2*n {
-					b.Fatalf("%d upstreams", len(j.Upstreams))
+				if j := joinGateways(s, g); j.UpstreamCount() != 2*n {
+					b.Fatalf("%d upstreams", j.UpstreamCount())
 				}
 			}
 		})
