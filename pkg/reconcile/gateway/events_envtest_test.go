@@ -70,7 +70,7 @@ func TestGatewayAPIWarningEvents(t *testing.T) {
 }
 
 func hasEndpoint(s *snapshot.Snapshot, addr string) bool {
-	for _, u := range s.Upstreams {
+	for _, u := range s.AllUpstreams() {
 		for _, ep := range u.Endpoints {
 			if ep.Address == addr {
 				return true
