@@ -4,6 +4,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +55,11 @@ func TestGatewayAPIWarningEvents(t *testing.T) {
 			s := e.sink.snapshot()
 			return s != nil && hasEndpoint(s, addr+":8080"), "not yet"
 		})
+		// With Gateways present too, a change says what it changed, so
+		// that the data plane compiles only that (issue 10).
+		if s := e.sink.snapshot(); s.Changes == nil || s.Changes.Base == 0 || !slices.Contains(s.Changes.Upstreams, "service/"+e.ns+"/web/80") {
+			t.Errorf("endpoint %s: the snapshot's Changes are %+v, want the web upstream listed", addr, s.Changes)
+		}
 	}
 	// Events are recorded in order: once this one is stored, a repeat of
 	// the earlier ones would be too.
