@@ -27,16 +27,18 @@ go test -run '^$' -bench 'BenchmarkIncrementalScale' -benchtime "${BENCH_SCALE_I
 	>"$out/scale/incremental.txt"
 awk '
 /^BenchmarkIncrementalScale\// {
-	split($1, part, "/"); split(part[2], kn, "-")
-	for (i = 3; i < NF; i++) if ($(i+1) == "cpu-ms/op") cpu[kn[1], kn[2]] = $i
-	if (!(kn[2] in seen)) { seen[kn[2]] = 1; order[++n] = kn[2] } # the benchmark runs the sizes in order
+	# BenchmarkIncrementalScale/KIND-SIZE-GOMAXPROCS; KIND may hold dashes.
+	split($1, part, "/"); k = split(part[2], kn, "-")
+	size = kn[k-1]; kind = kn[1]; for (j = 2; j < k-1; j++) kind = kind "-" kn[j]
+	for (i = 3; i < NF; i++) if ($(i+1) == "cpu-ms/op") cpu[kind, size] = $i
+	if (!(size in seen)) { seen[size] = 1; order[++n] = size } # the benchmark runs the sizes in order
 }
 END {
 	header = "| in memory, CPU ms per change (GC included) |"; rule = "| --- |"
 	for (i = 1; i <= n; i++) { header = header " " order[i] " Ingresses |"; rule = rule " --- |" }
 	print header; print rule
-	split("ingress:Ingress changed,slice:EndpointSlice changed", rows, ",")
-	for (r = 1; r <= 2; r++) {
+	split("ingress:Ingress changed,new-ingress:new Ingress,slice:EndpointSlice changed,secret:TLS Secret rotated", rows, ",")
+	for (r = 1; r <= 4; r++) {
 		split(rows[r], kv, ":"); line = "| " kv[2] " |"
 		for (i = 1; i <= n; i++) line = line " " cpu[kv[1], order[i]] " |"
 		print line
