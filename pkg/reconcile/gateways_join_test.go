@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/allocstest"
 	"github.com/baton-dev/baton/pkg/lb"
 	"github.com/baton-dev/baton/pkg/reconcile/gateway"
 )
@@ -181,7 +181,7 @@ func ingressChangeWithGatewaysBytes(t *testing.T, n int) uint64 {
 	changed.Endpoints = []snapshot.Endpoint{{Address: "127.0.0.2:80", Weight: 1}}
 	next := &snapshot.Snapshot{Changes: &snapshot.Changes{Base: 1, Upstreams: []string{changed.Name}}}
 	next.SetUpstreamList(ingress.UpstreamList().Put(changed))
-	bytes := allocated(func() {
+	bytes := allocstest.Bytes(func() {
 		joined := j.join(next, &g)
 		joined.Version = 2
 		if err := r.Apply(joined); err != nil {
@@ -206,14 +206,4 @@ func gatewayOutput(n int) gateway.Output {
 	g.Gateways = []snapshot.Gateway{{Name: "gw/gw", Addresses: []string{"192.0.2.1"},
 		Ports: []snapshot.GatewayPort{{Port: 80, Hosts: []snapshot.VirtualHost{{Name: "a.example.com", Routes: routes}}}}}}
 	return g
-}
-
-// allocated is how many bytes f allocates (the process's, so the tests
-// using it do not run in parallel).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

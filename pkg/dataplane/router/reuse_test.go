@@ -8,11 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
+	"github.com/baton-dev/baton/pkg/internal/allocstest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
@@ -327,7 +327,7 @@ func oneHostChangeBytes(t *testing.T, n int) uint64 {
 	// unchanged elements shared.
 	next := &snapshot.Snapshot{Version: 2, Hosts: slices.Clone(s.Hosts), Upstreams: s.Upstreams}
 	next.Hosts[n/2].Routes = []snapshot.Route{prefix("/v2", "u00000")}
-	bytes := allocated(func() {
+	bytes := allocstest.Bytes(func() {
 		if err := r.Apply(next); err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +357,7 @@ func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
 	next := &snapshot.Snapshot{Version: 2, Hosts: s.Hosts, Upstreams: slices.Clone(s.Upstreams)}
 	changed := &next.Upstreams[n/20]
 	changed.Endpoints = []snapshot.Endpoint{{Address: "127.1.0.1:80", Weight: 1}}
-	bytes := allocated(func() {
+	bytes := allocstest.Bytes(func() {
 		if err := r.Apply(next); err != nil {
 			t.Fatal(err)
 		}
@@ -384,7 +384,7 @@ func peerFilterBytes(t *testing.T, n int) uint64 {
 	st := r.current.Load()
 	peer := st.upstreams.at(st.byName[s.Upstreams[1].Name]).peer
 	peer.Address = s.Upstreams[1].Endpoints[0].Address
-	return allocated(func() {
+	return allocstest.Bytes(func() {
 		keep := r.PeerFilter()
 		if !keep(peer) {
 			t.Fatal("the peer of an upstream in force is not kept")
@@ -414,14 +414,4 @@ func scaleRouter(t testing.TB, n int) (*Router, *snapshot.Snapshot) {
 		t.Fatal(err)
 	}
 	return r, s
-}
-
-// allocated is how many bytes f allocates (the process's, so the tests
-// using it do not run in parallel).
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

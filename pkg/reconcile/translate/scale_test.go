@@ -2,7 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
+	"github.com/baton-dev/baton/pkg/internal/allocstest"
 	"github.com/baton-dev/baton/pkg/internal/racetest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
@@ -171,7 +171,7 @@ func changeBytes(t *testing.T, n int) map[string]uint64 {
 	for _, c := range scaleChanges(n) {
 		for i := range 6 {
 			ch := c.change(&in, i+1)
-			b := allocated(func() { cache.TranslateChanges(in, ch) })
+			b := allocstest.Bytes(func() { cache.TranslateChanges(in, ch) })
 			if i > 1 && (bytes[c.name] == 0 || b < bytes[c.name]) {
 				bytes[c.name] = b
 			}
@@ -179,14 +179,6 @@ func changeBytes(t *testing.T, n int) map[string]uint64 {
 		t.Logf("%d Ingresses, one %s change: %d KiB", n, c.name, bytes[c.name]>>10)
 	}
 	return bytes
-}
-
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // addedIngress is the change of the i-th step of "new Ingress": one more
