@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -276,25 +277,8 @@ func (a *attached) fillListeners(gw *gateway) {
 
 // patchHost replaces, inserts or removes host h of hosts (sorted by name).
 func patchHost(hosts []snapshot.VirtualHost, h string, get func() (snapshot.VirtualHost, bool)) []snapshot.VirtualHost {
-	i, found := slices.BinarySearchFunc(hosts, h, func(v snapshot.VirtualHost, h string) int {
-		switch {
-		case v.Name < h:
-			return -1
-		case v.Name > h:
-			return 1
-		}
-		return 0
-	})
 	v, ok := get()
-	switch {
-	case found && ok:
-		hosts[i] = v
-	case found:
-		hosts = slices.Delete(hosts, i, i+1)
-	case ok:
-		hosts = slices.Insert(hosts, i, v)
-	}
-	return hosts
+	return putSorted(hosts, h, func(v snapshot.VirtualHost) string { return v.Name }, strings.Compare, v, ok)
 }
 
 // attachedOf is gw's attachment state, new when gw is.

@@ -201,21 +201,28 @@ func patched[T any, K comparable](s []T, keys map[K]bool, key func(T) K, compare
 	}
 	out := slices.Clone(s)
 	for k := range keys {
-		i, found := slices.BinarySearchFunc(out, k, func(e T, k K) int { return compare(key(e), k) })
 		v, ok := get(k)
-		switch {
-		case found && ok:
-			out[i] = v
-		case found:
-			out = slices.Delete(out, i, i+1)
-		case ok:
-			out = slices.Insert(out, i, v)
-		}
+		out = putSorted(out, k, key, compare, v, ok)
 	}
 	if len(out) == 0 {
 		return nil
 	}
 	return out
+}
+
+// putSorted replaces the entry of key k in s (sorted by key) with v,
+// inserts v, or removes the entry when ok is false; s is written in place.
+func putSorted[T, K any](s []T, k K, key func(T) K, compare func(a, b K) int, v T, ok bool) []T {
+	i, found := slices.BinarySearchFunc(s, k, func(e T, k K) int { return compare(key(e), k) })
+	switch {
+	case found && ok:
+		s[i] = v
+	case found:
+		s = slices.Delete(s, i, i+1)
+	case ok:
+		s = slices.Insert(s, i, v)
+	}
+	return s
 }
 
 // merged is patched in one pass over s and the sorted keys.
