@@ -9,7 +9,6 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot/snapshottest"
-	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // selfSigned makes a certificate for names, marked with cn so a test can
@@ -135,8 +134,7 @@ func served(t *testing.T, r *Router, sni string) *tls.Certificate {
 // reuse the certificates parsed before (the same *tls.Certificate is
 // served); a rotated Secret is parsed once and served from then on.
 func TestApplyParsesEachCertificateOnce(t *testing.T) {
-	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
-	t.Cleanup(r.registry.Close)
+	r := newTestRouter(t)
 	a, b := selfSigned(t, "a", "a.test"), selfSigned(t, "b", "b.test")
 	s := &snapshot.Snapshot{Hosts: []snapshot.VirtualHost{host("a.test", prefix("/", "u"))},
 		Certificates: []snapshot.Certificate{a, b}}
@@ -175,8 +173,7 @@ func TestApplyParsesEachCertificateOnce(t *testing.T) {
 // TestRefusedSnapshotKeepsParsedCertificates: a snapshot refused for a bad
 // pair does not empty the cache the next good one reuses.
 func TestRefusedSnapshotKeepsParsedCertificates(t *testing.T) {
-	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
-	t.Cleanup(r.registry.Close)
+	r := newTestRouter(t)
 	good := selfSigned(t, "good", "a.test")
 	s := &snapshot.Snapshot{Certificates: []snapshot.Certificate{good}}
 	if err := r.Apply(endpointChurn(s, 1)); err != nil {

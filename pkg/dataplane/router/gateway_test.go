@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
-	"github.com/baton-dev/baton/pkg/lb"
 )
 
 // gatewaySnap has an Ingress side (shared.test, ingress-only.test, a
@@ -130,8 +129,7 @@ func TestGatewayCertificateSelection(t *testing.T) {
 				{Port: 443, TLS: true, Certificates: []snapshot.Certificate{selfSigned(t, "gw-b", "*.example.com")}},
 			}},
 		}}
-	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
-	t.Cleanup(r.registry.Close)
+	r := newTestRouter(t)
 	if err := r.Apply(s); err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,16 @@ type proxyRig struct {
 // maxArrivals bounds the requests a rig proxies in one test.
 const maxArrivals = 20
 
+// newTestRouter is a Router on a registry of its own, closed with the test.
+func newTestRouter(t testing.TB) *Router {
+	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)
+	t.Cleanup(r.registry.Close)
+	return r
+}
+
 func newProxyRig(t *testing.T) *proxyRig {
 	t.Helper()
-	registry := lb.NewRegistry(lb.RegistryOptions{})
-	t.Cleanup(registry.Close)
-	rig := &proxyRig{router: New(registry, nil)}
+	rig := &proxyRig{router: newTestRouter(t)}
 	p := proxy.New[*RequestCtx](rig.router, proxy.Options{Logger: logtest.Logger(t)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rig.arrivals.Add(1) > maxArrivals {

@@ -26,9 +26,7 @@ import (
 func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 0))
-	registry := lb.NewRegistry(lb.RegistryOptions{})
-	defer registry.Close()
-	r := New(registry, nil)
+	r := newTestRouter(t)
 	var prev, applied *snapshot.Snapshot
 	listed := 0
 	for step := range 400 {

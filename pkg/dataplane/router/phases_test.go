@@ -11,7 +11,6 @@ import (
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/internal/racetest"
-	"github.com/baton-dev/baton/pkg/lb"
 )
 
 func TestNormalisePath(t *testing.T) {
@@ -97,9 +96,7 @@ func peerFor(t *testing.T, r *Router, host string) proxy.Peer {
 
 func httpsRouter(t *testing.T, tlsConf snapshot.UpstreamTLS, hostRewrite string) *Router {
 	t.Helper()
-	registry := lb.NewRegistry(lb.RegistryOptions{})
-	t.Cleanup(registry.Close)
-	r := New(registry, nil)
+	r := newTestRouter(t)
 	s := snap(host("", prefix("/", "u")))
 	s.Upstreams[0].Endpoints = []snapshot.Endpoint{{Address: "127.0.0.1:1"}}
 	s.Upstreams[0].Protocol = snapshot.ProtocolHTTPS

@@ -24,9 +24,7 @@ import (
 func TestApplyReusingEqualsCompile(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 0))
-	registry := lb.NewRegistry(lb.RegistryOptions{})
-	defer registry.Close()
-	r := New(registry, nil)
+	r := newTestRouter(t)
 	var s *snapshot.Snapshot
 	var before, wantBefore *Table
 	for step := range 300 {
