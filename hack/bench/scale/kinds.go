@@ -1,8 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,10 +190,15 @@ func patch[T client.Object](w *world, obj T, name string, change func(T)) error 
 // failed requests, and how long the marker changes took to show.
 type churnResult struct {
 	idleP99, churnP99 time.Duration
-	requests, failed  int
-	markerMax         time.Duration
-	changes           int
-	rebuilds          float64 // snapshot builds during the churn: fewer than changes when they batch
+	// directIdle and directChurn are the same load's p99 sent straight to
+	// a backend, past Baton, without and with the same churn: the part of
+	// the rise that is the machine (API server, etcd, the churn writers
+	// and this client share its two cores), not the proxy.
+	directIdle, directChurn time.Duration
+	requests, failed        int
+	markerMax               time.Duration
+	changes                 int
+	rebuilds                float64 // snapshot builds during the churn: fewer than changes when they batch
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -236,7 +242,25 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	r.rssEnd, r.heapEnd = memory(b)
 	r.rebuilds = builds() - buildsBefore
 	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
-	return r, errors.Join(werr)
+	if werr != nil {
+		return r, werr
+	}
+	r.directIdle, r.directChurn, werr = directUnderChurn(w, d/3)
+	return r, werr
+}
+
+// directUnderChurn is the p99 of the paced load sent straight to backend
+// a, first without churn, then for d under the same churn.
+func directUnderChurn(w *world, d time.Duration) (idle, busy time.Duration, err error) {
+	addr := net.JoinHostPort(w.a.IP, strconv.Itoa(podPort))
+	quiet, _ := load(addr, 3*time.Second, nil)
+	var stop atomic.Bool
+	var changes atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- churn(w, &stop, &changes) }()
+	churned, _ := load(addr, d, nil)
+	stop.Store(true)
+	return pct(quiet, 99), pct(churned, 99), <-done
 }
 
 // churn writes 100 EndpointSlice changes a second, from four writers, to
