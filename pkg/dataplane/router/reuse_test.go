@@ -325,15 +325,21 @@ func oneHostChangeBytes(t *testing.T, n int) uint64 {
 	// unchanged elements shared.
 	next := &snapshot.Snapshot{Version: 2, Hosts: slices.Clone(s.Hosts), Upstreams: s.Upstreams}
 	next.Hosts[n/2].Routes = []snapshot.Route{prefix("/v2", "u00000")}
-	bytes := allocstest.Bytes(func() {
-		if err := r.Apply(next); err != nil {
-			t.Fatal(err)
-		}
-	})
+	bytes := applyBytes(t, r, next)
 	if m, ok := r.current.Load().table.Match(next.Hosts[n/2].Name, "/v2"); !ok || m.Route.Path != "/v2" {
 		t.Fatalf("the changed host does not route /v2: %+v %v", m, ok)
 	}
 	return bytes
+}
+
+// applyBytes is what r's Apply of next allocates.
+func applyBytes(t *testing.T, r *Router, next *snapshot.Snapshot) uint64 {
+	t.Helper()
+	return allocstest.Bytes(func() {
+		if err := r.Apply(next); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestApplyUpstreamChangeCostFollowsTheChange: applying a snapshot that
@@ -355,11 +361,7 @@ func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
 	next := &snapshot.Snapshot{Version: 2, Hosts: s.Hosts, Upstreams: slices.Clone(s.Upstreams)}
 	changed := &next.Upstreams[n/20]
 	changed.Endpoints = []snapshot.Endpoint{{Address: "127.1.0.1:80", Weight: 1}}
-	bytes := allocstest.Bytes(func() {
-		if err := r.Apply(next); err != nil {
-			t.Fatal(err)
-		}
-	})
+	bytes := applyBytes(t, r, next)
 	st := r.current.Load()
 	if pool := st.upstreams.at(st.byName[changed.Name]).pool; pool.Backends()[0].Addr() != "127.1.0.1:80" {
 		t.Fatalf("the changed upstream's pool lists %s", pool.Backends()[0].Addr())
