@@ -399,9 +399,7 @@ func peerFilterBytes(t *testing.T, n int) uint64 {
 // endpoint, and the snapshot it serves.
 func scaleRouter(t testing.TB, n int) (*Router, *snapshot.Snapshot) {
 	t.Helper()
-	registry := lb.NewRegistry(lb.RegistryOptions{})
-	t.Cleanup(registry.Close)
-	r := New(registry, nil)
+	r := newTestRouter(t)
 	s := &snapshot.Snapshot{}
 	for u := range n / 10 {
 		s.Upstreams = append(s.Upstreams, snapshot.Upstream{Name: fmt.Sprintf("u%05d", u),
