@@ -312,7 +312,7 @@ func TestGatewayCertificatesFollowTheGateways(t *testing.T) {
 // host lives, not copied whole.
 func TestApplyCostFollowsTheChange(t *testing.T) {
 	small, large := oneHostChangeBytes(t, 2000), oneHostChangeBytes(t, 20000)
-	if large > 2*small+64<<10 {
+	if !allocstest.Flat(small, large, 64<<10) {
 		t.Fatalf("one changed host allocated %d KiB among 2,000 hosts but %d KiB among 20,000", small>>10, large>>10)
 	}
 }
@@ -349,7 +349,7 @@ func applyBytes(t *testing.T, r *Router, next *snapshot.Snapshot) uint64 {
 // copying each one.
 func TestApplyUpstreamChangeCostFollowsTheChange(t *testing.T) {
 	small, large := oneUpstreamChangeBytes(t, 2000), oneUpstreamChangeBytes(t, 20000)
-	if large > 2*small+64<<10 {
+	if !allocstest.Flat(small, large, 64<<10) {
 		t.Fatalf("one changed upstream allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
 	}
 }
@@ -374,7 +374,7 @@ func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
 // peer costs about the same among 2,000 upstreams as among 200.
 func TestPeerFilterCostFollowsThePeers(t *testing.T) {
 	small, large := peerFilterBytes(t, 2000), peerFilterBytes(t, 20000)
-	if large > 2*small+16<<10 {
+	if !allocstest.Flat(small, large, 16<<10) {
 		t.Fatalf("a PeerFilter asked once allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
 	}
 }

@@ -10,3 +10,9 @@ func Bytes(f func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// Flat tells whether a cost measured in a cluster ten times larger, large,
+// is still about the cost in the smaller one, small: at most twice it,
+// plus slack for the fixed overheads that dominate small numbers. Issue
+// #10's "work per change follows the change, not the cluster", in bytes.
+func Flat(small, large, slack uint64) bool { return large <= 2*small+slack }
