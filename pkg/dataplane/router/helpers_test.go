@@ -31,6 +31,14 @@ type proxyRig struct {
 // maxArrivals bounds the requests a rig proxies in one test.
 const maxArrivals = 20
 
+// slotOf is the slot of the upstream called name in st, -1 if none.
+func slotOf(st *state, name string) int {
+	if slot, ok := st.byName.lookup(name); ok {
+		return slot
+	}
+	return -1
+}
+
 // newTestRouter is a Router on a registry of its own, closed with the test.
 func newTestRouter(t testing.TB) *Router {
 	r := New(lb.NewRegistry(lb.RegistryOptions{}), nil)

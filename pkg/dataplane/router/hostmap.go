@@ -2,66 +2,128 @@ package router
 
 import (
 	"hash/maphash"
+	"iter"
 	"maps"
 )
 
-// hostShards is how many shards a hostMap has: at 30,000 hosts a patch
-// copies about 120 entries per shard it writes instead of all of them.
-const hostShards = 256
+// cowFanout is how many children a level of a cowMap has: 64 × 64 leaves,
+// so that at 30,000 keys a patch copies a few entries per leaf it writes,
+// and a pointer array of 64 per level, instead of a 256th of the keys.
+const cowFanout = 64
 
 var hostSeed = maphash.MakeSeed()
 
-// hostMap maps host keys to their compiled routes, split into shards by
-// hash so that a table patched from the one in force copies only the
-// shards it writes and shares the rest: the work of an Apply follows the
-// hosts that changed, not the number of hosts. A map reachable from a
-// published table is never written; the zero value is an empty map.
-type hostMap struct {
-	shards [hostShards]map[string]*hostRoutes
-	// owned marks the shards this map made itself and may write; the
+// cowMap maps strings to V in two levels of 64 by hash, the leaves small
+// maps, so that a map patched from the one in force copies only the path
+// to the leaves it writes and shares the rest: the work of an Apply
+// follows what changed, not the number of keys. A map reachable from a
+// published state is never written; the zero value is an empty map.
+type cowMap[V any] struct {
+	mids [cowFanout]*cowMid[V]
+	// owned marks the mids this map made itself and may write; the
 	// others are shared with the map it was copied from.
-	owned [hostShards / 64]uint64
+	owned uint64
+	n     int
 }
 
+// cowMid is a level of a cowMap: leaves by the hash's second part.
+type cowMid[V any] struct {
+	leaves [cowFanout]map[string]V
+	owned  uint64 // leaves this mid made itself, while its map owns it
+}
+
+// hostMap maps host keys to their compiled routes.
+type hostMap = cowMap[*hostRoutes]
+
 // copyOnWrite returns a map with m's entries whose writes leave m alone.
-func (m *hostMap) copyOnWrite() hostMap {
-	return hostMap{shards: m.shards}
+func (m *cowMap[V]) copyOnWrite() cowMap[V] {
+	return cowMap[V]{mids: m.mids, n: m.n}
 }
 
 // get looks key up without allocating (the compiler keeps string(key)
 // on the stack).
-func (m *hostMap) get(key []byte) (*hostRoutes, bool) {
-	hr, ok := m.shards[maphash.Bytes(hostSeed, key)%hostShards][string(key)]
-	return hr, ok
+func (m *cowMap[V]) get(key []byte) (V, bool) {
+	v, ok := m.leaf(maphash.Bytes(hostSeed, key))[string(key)]
+	return v, ok
 }
 
-func (m *hostMap) has(key string) bool {
-	_, ok := m.shards[maphash.String(hostSeed, key)%hostShards][key]
+func (m *cowMap[V]) lookup(key string) (V, bool) {
+	v, ok := m.leaf(maphash.String(hostSeed, key))[key]
+	return v, ok
+}
+
+func (m *cowMap[V]) has(key string) bool {
+	_, ok := m.lookup(key)
 	return ok
 }
 
-func (m *hostMap) set(key string, hr *hostRoutes) {
-	m.writable(key)[key] = hr
+func (m *cowMap[V]) len() int { return m.n }
+
+// leaf is the leaf of hash h; nil (which reads as empty) when none was made.
+func (m *cowMap[V]) leaf(h uint64) map[string]V {
+	mid := m.mids[h%cowFanout]
+	if mid == nil {
+		return nil
+	}
+	return mid.leaves[h/cowFanout%cowFanout]
 }
 
-func (m *hostMap) delete(key string) {
+func (m *cowMap[V]) set(key string, v V) {
+	leaf := m.writable(key)
+	if _, ok := leaf[key]; !ok {
+		m.n++
+	}
+	leaf[key] = v
+}
+
+func (m *cowMap[V]) delete(key string) {
 	if m.has(key) {
 		delete(m.writable(key), key)
+		m.n--
 	}
 }
 
-// writable is key's shard, copied first if m shares it.
-func (m *hostMap) writable(key string) map[string]*hostRoutes {
-	i := maphash.String(hostSeed, key) % hostShards
-	if bit := uint64(1) << (i % 64); m.owned[i/64]&bit == 0 {
+// all yields the entries in no particular order.
+func (m *cowMap[V]) all() iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
+		for _, mid := range m.mids {
+			if mid == nil {
+				continue
+			}
+			for _, leaf := range mid.leaves {
+				for k, v := range leaf {
+					if !yield(k, v) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// writable is key's leaf, copied first (and the mid above it) if m
+// shares it.
+func (m *cowMap[V]) writable(key string) map[string]V {
+	h := maphash.String(hostSeed, key)
+	i, j := h%cowFanout, h/cowFanout%cowFanout
+	if bit := uint64(1) << i; m.owned&bit == 0 {
+		mid := &cowMid[V]{}
+		if m.mids[i] != nil {
+			mid.leaves = m.mids[i].leaves
+		}
+		m.mids[i] = mid
+		m.owned |= bit
+	}
+	mid := m.mids[i]
+	if bit := uint64(1) << j; mid.owned&bit == 0 {
 		// maps.Clone copies the table whole, several times faster than
 		// inserting its entries one by one.
-		shard := maps.Clone(m.shards[i])
-		if shard == nil {
-			shard = map[string]*hostRoutes{}
+		leaf := maps.Clone(mid.leaves[j])
+		if leaf == nil {
+			leaf = map[string]V{}
 		}
-		m.shards[i] = shard
-		m.owned[i/64] |= bit
+		mid.leaves[j] = leaf
+		mid.owned |= bit
 	}
-	return m.shards[i]
+	return mid.leaves[j]
 }

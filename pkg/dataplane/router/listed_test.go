@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
@@ -16,23 +17,31 @@ import (
 // snapshots that say what changed (snapshot.Changes, listing now and then
 // names that did not change or that neither snapshot has, or naming a
 // base that is not the one in force), some with a listed host routing to
-// an unknown upstream. After every Apply the router must be in the state a
+// an unknown upstream, or with an unlisted host of the snapshot before
+// kept though it routes to an upstream that is removed. After every Apply the router must be in the state a
 // fresh router reaches by applying the snapshot in full: the same
 // matches, the same runtimes and pools; a refused snapshot must be refused
 // by the fresh router too and leave the state in force alone. Upstreams
 // the snapshot did not change keep their pool. Some snapshots are built
 // but never applied, as when the producer's Apply failed: the next one's
-// base is then not the snapshot in force.
+// base is then not the snapshot in force. Upstreams come and go (see
+// nextSnapshot), so removed ones leave free slots that added ones take:
+// a route left on a freed slot, a slot not freed or a name left in the
+// index shows as a match or runtime a full apply does not have.
 func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 0))
 	r := newTestRouter(t)
 	var prev, applied *snapshot.Snapshot
-	listed := 0
+	listed, removed, dangling := 0, 0, 0
 	for step := range 400 {
 		where := fmt.Sprintf("seed %d step %d", seed, step)
 		s := nextSnapshot(rng, prev)
 		s.Version = uint64(step + 1)
+		dangles := prev != nil && rng.IntN(8) == 0 && keepDanglingHost(s, prev)
+		if dangles {
+			dangling++
+		}
 		if prev != nil {
 			s.Changes = changesOf(rng, prev, s)
 		}
@@ -40,7 +49,7 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 			prev = s // built but never applied: the next one's base is not in force
 			continue
 		}
-		bad := rng.IntN(12) == 0 && breakListedHost(s)
+		bad := rng.IntN(12) == 0 && breakListedHost(s) || dangles
 		before := r.current.Load()
 		flat := s
 		if rng.IntN(2) == 0 { // as the translate Cache hands them out
@@ -61,15 +70,35 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 		}
 		if r.reuse.listed != nil {
 			listed++
+			if len(r.reuse.listed.removed) > 0 {
+				removed++
+			}
 		}
 
 		sameState(t, where, r.current.Load(), fresh, flat)
 		keptPools(t, where, before, r.current.Load(), applied, s)
 		applied = s
 	}
-	if listed < 40 {
-		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed", seed, listed)
+	if listed < 40 || removed < 10 || dangling < 5 {
+		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed, %d of them removing an upstream; %d kept a host routing to a removed one",
+			seed, listed, removed, dangling)
 	}
+}
+
+// keepDanglingHost puts back into s a host of prev that s dropped and
+// that routes to an upstream s no longer has, with the very Routes slice
+// it had: unchanged, so a producer need not list it, but s is refused as
+// any snapshot routing to an unknown upstream. False if prev has none.
+func keepDanglingHost(s, prev *snapshot.Snapshot) bool {
+	for _, vh := range prev.Hosts {
+		if _, ok, _ := s.FindHost(vh.Name); ok || !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return s.Upstream(r.Upstream) == nil }) {
+			continue
+		}
+		at, _ := slices.BinarySearchFunc(s.Hosts, vh.Name, func(h snapshot.VirtualHost, name string) int { return strings.Compare(h.Name, name) })
+		s.Hosts = slices.Insert(s.Hosts, at, vh)
+		return true
+	}
+	return false
 }
 
 // changesOf lists what differs between prev and s, as a producer must,
@@ -150,11 +179,15 @@ func sameState(t *testing.T, where string, got, want *state, s *snapshot.Snapsho
 	t.Helper()
 	checkRuntimes(t, where, &got.upstreams, s)
 	sameMatches(t, where, got.table, want.table, &got.upstreams)
-	if len(got.byName) != len(want.byName) {
-		t.Fatalf("%s: %d upstreams by name, a full apply %d", where, len(got.byName), len(want.byName))
+	if got.byName.len() != want.byName.len() {
+		t.Fatalf("%s: %d upstreams by name, a full apply %d", where, got.byName.len(), want.byName.len())
 	}
-	for name, i := range want.byName {
-		g, w := got.upstreams.at(got.byName[name]), want.upstreams.at(i)
+	for name, i := range want.byName.all() {
+		slot := slotOf(got, name)
+		if slot < 0 || slot >= got.upstreams.len() || got.upstreams.at(slot) == nil {
+			t.Fatalf("%s: upstream %s has no runtime (slot %d)", where, name, slot)
+		}
+		g, w := got.upstreams.at(slot), want.upstreams.at(i)
 		gotRT, wantRT := *g, *w
 		gotRT.pool, wantRT.pool = nil, nil
 		if !reflect.DeepEqual(gotRT, wantRT) || !slices.Equal(addrs(g.pool), addrs(w.pool)) {
@@ -174,7 +207,7 @@ func keptPools(t *testing.T, where string, before, after *state, prev, s *snapsh
 		if !ok || !reflect.DeepEqual(p, u) {
 			continue
 		}
-		if a, b := after.upstreams.at(after.byName[u.Name]).pool, before.upstreams.at(before.byName[u.Name]).pool; a != b {
+		if a, b := after.upstreams.at(slotOf(after, u.Name)).pool, before.upstreams.at(slotOf(before, u.Name)).pool; a != b {
 			t.Fatalf("%s: upstream %s did not change but got a new pool", where, u.Name)
 		}
 	}

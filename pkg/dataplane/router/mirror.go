@@ -31,7 +31,7 @@ func (r *Router) mirror(s *proxy.Session, req *http.Request, ctx *RequestCtx, na
 		return
 	}
 	for _, name := range names {
-		i, ok := ctx.st.byName[name]
+		i, ok := ctx.st.byName.lookup(name)
 		if !ok {
 			continue
 		}

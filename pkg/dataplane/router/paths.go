@@ -112,7 +112,7 @@ func (c *compiler) candidate(r *snapshot.Route, scope, host string) (candidate, 
 	case snapshot.RedirectOnly(r):
 		m.Upstream = -1 // never read: the redirect answers every request
 	case len(r.Backends) == 0:
-		i, ok := c.index[r.Upstream]
+		i, ok := c.index.lookup(r.Upstream)
 		if !ok {
 			return candidate{}, errUnknownUpstream(r.Upstream)
 		}
@@ -120,7 +120,7 @@ func (c *compiler) candidate(r *snapshot.Route, scope, host string) (candidate, 
 	}
 	if f := r.Filters; f != nil {
 		for _, name := range f.Mirrors {
-			if _, ok := c.index[name]; !ok {
+			if !c.index.has(name) {
 				return candidate{}, fmt.Errorf("mirror: %w", errUnknownUpstream(name))
 			}
 		}

@@ -26,8 +26,15 @@ import (
 type reuse struct {
 	snap      *snapshot.Snapshot
 	table     *Table
-	index     map[string]int // slot of each upstream name
+	index     *cowMap[int] // slot of each upstream name
 	upstreams slotList
+	// free are the slots below upstreams.len() that no upstream holds.
+	free *freeSlot
+	// refs counts the references of the hosts in force to each upstream
+	// name (see hostRefs), for an Apply of listed changes to tell that no
+	// unlisted host still routes to an upstream it removes; nil when not
+	// known, counted again when needed.
+	refs *cowMap[int]
 	// full is set by compileTable when it compiled s in full, numbering
 	// upstreams by position, for upstreamsOf to do the same.
 	full bool
@@ -37,6 +44,17 @@ type reuse struct {
 	// sorted: snap's upstreams are sorted by name; nextSorted is the same
 	// for the snapshot being applied, committed with it.
 	sorted, nextSorted bool
+	// nextFree and nextRefs are free and refs for the snapshot being
+	// applied, committed with it.
+	nextFree *freeSlot
+	nextRefs *cowMap[int]
+}
+
+// freeSlot is a stack of free slots, shared by the states that have it: a
+// push or a pop makes a new top and leaves the rest alone.
+type freeSlot struct {
+	slot int
+	next *freeSlot
 }
 
 // compileTable is Compile(s), patching the previous table where s differs
@@ -44,27 +62,27 @@ type reuse struct {
 // weighted rotations the new one continues. Gateways are compiled apart
 // from the hosts (see patchGateways), so that a snapshot with Gateways
 // still patches its hosts and upstreams.
-func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map[string]int, error) {
+func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, *cowMap[int], error) {
 	prev := ru.snap
 	// The same snapshot again may have been modified in place since (tests
 	// do it), so nothing of it can be trusted to be what was compiled.
 	// Patching walks both upstream lists in name order, and Patch merges
 	// pool settings in that order: unsorted lists are compiled in full.
 	ru.full = prev == nil || prev == s || !ru.sorted
-	ru.listed = nil
+	ru.listed, ru.nextFree, ru.nextRefs = nil, nil, nil
 	if err := s.CheckLists(); err != nil {
 		return nil, nil, err
 	}
 	if !ru.full {
 		if l, ok := ru.listChanges(s); ok {
-			ru.listed, ru.nextSorted = l, true
+			ru.listed, ru.nextSorted, ru.nextFree, ru.nextRefs = l, true, l.free, l.refs
 			return ru.patchListed(s, l, inForce)
 		}
 	}
 	if !ru.full && sameNames(prev, s) {
 		// The names compiled last time, in the same order: checked and
 		// numbered then, so neither is done again for every upstream.
-		ru.nextSorted = true
+		ru.nextSorted, ru.nextFree = true, ru.free
 		return ru.patchTable(s, ru.index, nil, inForce)
 	}
 	index, err := upstreamIndex(s)
@@ -77,14 +95,14 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, map
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
 		return t, index, err
 	}
-	index = ru.slots(s)
+	index, ru.nextFree = ru.slots(s)
 	return ru.patchTable(s, index, shiftedUpstreams(ru.index, index), inForce)
 }
 
 // patchTable compiles the hosts of s that differ from the previous
 // snapshot's (a new Routes slice, or routes to an upstream in shifted,
 // whose slot moved) into a copy-on-write copy of the previous table.
-func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted map[string]bool, inForce *Table) (*Table, map[string]int, error) {
+func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted map[string]bool, inForce *Table) (*Table, *cowMap[int], error) {
 	prev := ru.snap
 	t, c := ru.patchedTable(index, inForce)
 	var added []*snapshot.VirtualHost
@@ -112,12 +130,12 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index map[string]int, shifted 
 		}
 	}
 	// Upstreams kept their slots only when index is the one in force.
-	return ru.finishPatch(s, c, t, index, shifted == nil && sameMap(index, ru.index))
+	return ru.finishPatch(s, c, t, index, shifted == nil && index == ru.index)
 }
 
 // patchedTable is a copy-on-write copy of the table in force and the
 // compiler that patches it.
-func (ru *reuse) patchedTable(index map[string]int, inForce *Table) (*Table, *compiler) {
+func (ru *reuse) patchedTable(index *cowMap[int], inForce *Table) (*Table, *compiler) {
 	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
 	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
 	old := &ru.table.hosts
@@ -127,7 +145,7 @@ func (ru *reuse) patchedTable(index map[string]int, inForce *Table) (*Table, *co
 
 // finishPatch compiles s's default backend and gateways into the patched
 // table t; slotsKept says every upstream in force kept its slot.
-func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index map[string]int, slotsKept bool) (*Table, map[string]int, error) {
+func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index *cowMap[int], slotsKept bool) (*Table, *cowMap[int], error) {
 	if err := ru.patchGateways(s, c, t, slotsKept); err != nil {
 		return nil, nil, err
 	}
@@ -160,15 +178,18 @@ func sameGateways(a, b []snapshot.Gateway) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
-// slots numbers s's upstreams: the slot each had, else a free one.
-func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
-	index := make(map[string]int, s.UpstreamCount())
+// slots numbers s's upstreams: the slot each had, else a free one. free
+// are the slots left free below the length of the runtime list (which
+// never shrinks here: see slotCount).
+func (ru *reuse) slots(s *snapshot.Snapshot) (index *cowMap[int], free *freeSlot) {
+	index = &cowMap[int]{}
 	used := make([]bool, ru.upstreams.len()+s.UpstreamCount())
 	var fresh []string
 	for _, u := range s.AllUpstreams() {
 		name := u.Name
-		if slot, ok := ru.index[name]; ok {
-			index[name], used[slot] = slot, true
+		if slot, ok := ru.index.lookup(name); ok {
+			index.set(name, slot)
+			used[slot] = true
 		} else {
 			fresh = append(fresh, name)
 		}
@@ -178,24 +199,35 @@ func (ru *reuse) slots(s *snapshot.Snapshot) map[string]int {
 		for used[next] {
 			next++
 		}
-		index[name], used[next] = next, true
+		index.set(name, next)
+		used[next] = true
 	}
-	return index
+	size := ru.upstreams.len()
+	if len(fresh) > 0 {
+		size = max(size, next+1)
+	}
+	for slot := size - 1; slot >= 0; slot-- {
+		if !used[slot] {
+			free = &freeSlot{slot: slot, next: free}
+		}
+	}
+	return index, free
 }
 
 // commit remembers what was published.
-func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index map[string]int, ups slotList) {
+func (ru *reuse) commit(s *snapshot.Snapshot, t *Table, index *cowMap[int], ups slotList) {
 	ru.snap, ru.table, ru.index, ru.upstreams, ru.sorted = s, t, index, ups, ru.nextSorted
+	ru.free, ru.refs = ru.nextFree, ru.nextRefs
 }
 
-func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
-	index := make(map[string]int, s.UpstreamCount())
+func upstreamIndex(s *snapshot.Snapshot) (*cowMap[int], error) {
+	index := &cowMap[int]{}
 	for i, u := range s.AllUpstreams() {
-		if _, dup := index[u.Name]; dup {
+		if index.has(u.Name) {
 			_, err := Compile(s) // the same refusal, worded once
 			return nil, err
 		}
-		index[u.Name] = i
+		index.set(u.Name, i)
 	}
 	return index, nil
 }
@@ -204,10 +236,10 @@ func upstreamIndex(s *snapshot.Snapshot) (map[string]int, error) {
 // none did, so most calls skip looking at routes for them.
 // A removed upstream counts as shifted, so that a route still naming it is
 // refused as Compile would refuse it.
-func shiftedUpstreams(prev, next map[string]int) map[string]bool {
+func shiftedUpstreams(prev, next *cowMap[int]) map[string]bool {
 	var shifted map[string]bool
-	for name, j := range prev {
-		if i, ok := next[name]; !ok || i != j {
+	for name, j := range prev.all() {
+		if i, ok := next.lookup(name); !ok || i != j {
 			if shifted == nil {
 				shifted = map[string]bool{}
 			}
@@ -325,7 +357,7 @@ func shallowEqual(a, b reflect.Value) bool {
 // a new one for the others, whose pools alone the registry rebuilds. Both
 // lists are sorted by name, so one walk over them finds what differs
 // without a map look-up per upstream.
-func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]int) (slotList, error) {
+func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index *cowMap[int]) (slotList, error) {
 	if ru.full {
 		return r.upstreams(s)
 	}
@@ -341,14 +373,15 @@ func (ru *reuse) upstreamsOf(r *Router, s *snapshot.Snapshot, index map[string]i
 	}
 	out := ru.upstreams.writer(slotCount(ru, index)) // a kept upstream keeps its slot (see slots)
 	for _, name := range removed {
-		out.set(ru.index[name], nil)
+		slot, _ := ru.index.lookup(name)
+		out.set(slot, nil)
 	}
 	return r.renewUpstreams(out, changed, removed, index)
 }
 
 // renewUpstreams puts new runtimes for changed in out, at their slots in
 // index, with the pools the registry builds for them; removed lose theirs.
-func (r *Router) renewUpstreams(out *slotWriter, changed []*snapshot.Upstream, removed []string, index map[string]int) (slotList, error) {
+func (r *Router) renewUpstreams(out *slotWriter, changed []*snapshot.Upstream, removed []string, index *cowMap[int]) (slotList, error) {
 	runtimes := make([]upstreamRuntime, len(changed))
 	configs := make([]lb.PoolConfig, len(changed))
 	for i, u := range changed {
@@ -357,7 +390,8 @@ func (r *Router) renewUpstreams(out *slotWriter, changed []*snapshot.Upstream, r
 			return slotList{}, err
 		}
 		runtimes[i], configs[i] = rt, poolConfig(u)
-		out.set(index[u.Name], &runtimes[i])
+		slot, _ := index.lookup(u.Name)
+		out.set(slot, &runtimes[i])
 	}
 	pools := r.registry.Patch(configs, removed)
 	for i := range runtimes {
@@ -391,19 +425,15 @@ func (ru *reuse) diffUpstreams(next []snapshot.Upstream) (changed []*snapshot.Up
 }
 
 // slotCount is the length of a runtime list numbered by index.
-func slotCount(ru *reuse, index map[string]int) int {
-	if sameMap(index, ru.index) {
+func slotCount(ru *reuse, index *cowMap[int]) int {
+	if index == ru.index {
 		return ru.upstreams.len()
 	}
 	size := 0
-	for _, slot := range index {
+	for _, slot := range index.all() {
 		size = max(size, slot+1)
 	}
 	return size
-}
-
-func sameMap(a, b map[string]int) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // sameNames tells whether prev and s name the same upstreams in the same

@@ -363,7 +363,7 @@ func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
 	changed.Endpoints = []snapshot.Endpoint{{Address: "127.1.0.1:80", Weight: 1}}
 	bytes := applyBytes(t, r, next)
 	st := r.current.Load()
-	if pool := st.upstreams.at(st.byName[changed.Name]).pool; pool.Backends()[0].Addr() != "127.1.0.1:80" {
+	if pool := st.upstreams.at(slotOf(st, changed.Name)).pool; pool.Backends()[0].Addr() != "127.1.0.1:80" {
 		t.Fatalf("the changed upstream's pool lists %s", pool.Backends()[0].Addr())
 	}
 	return bytes
@@ -382,7 +382,7 @@ func TestPeerFilterCostFollowsThePeers(t *testing.T) {
 func peerFilterBytes(t *testing.T, n int) uint64 {
 	r, s := scaleRouter(t, n)
 	st := r.current.Load()
-	peer := st.upstreams.at(st.byName[s.Upstreams[1].Name]).peer
+	peer := st.upstreams.at(slotOf(st, s.Upstreams[1].Name)).peer
 	peer.Address = s.Upstreams[1].Endpoints[0].Address
 	return allocstest.Bytes(func() {
 		keep := r.PeerFilter()

@@ -55,7 +55,7 @@ type state struct {
 	certs   *Certificates
 	// upstreams are indexed by slot (see reuse); a free slot is nil.
 	upstreams slotList
-	byName    map[string]int // upstreams by Name, for mirrors
+	byName    *cowMap[int] // upstreams by Name, for mirrors
 }
 
 // upstreamRuntime is an upstream ready for the hot path: its pool and a
@@ -81,7 +81,7 @@ func New(registry *lb.Registry, observer Observer) *Router {
 	if err != nil {
 		panic("router: an empty snapshot must compile: " + err.Error())
 	}
-	r.current.Store(&state{table: empty})
+	r.current.Store(&state{table: empty, byName: &cowMap[int]{}})
 	return r
 }
 
@@ -281,7 +281,7 @@ func (r *Router) PeerFilter() func(proxy.Peer) bool {
 	return func(p proxy.Peer) bool {
 		names = r.registry.PoolsListing(names[:0], p.Address)
 		for _, name := range names {
-			if i, ok := st.byName[name]; ok && st.upstreams.at(i) != nil && st.upstreams.at(i).pool != nil && st.upstreams.at(i).produces(p) {
+			if i, ok := st.byName.lookup(name); ok && st.upstreams.at(i) != nil && st.upstreams.at(i).pool != nil && st.upstreams.at(i).produces(p) {
 				return true
 			}
 		}

@@ -53,15 +53,15 @@ func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, err
 	if err := s.CheckLists(); err != nil {
 		return nil, err
 	}
-	c := &compiler{index: make(map[string]int, s.UpstreamCount()), scanLimit: scanLimit, next: splitters{}}
+	c := &compiler{index: &cowMap[int]{}, scanLimit: scanLimit, next: splitters{}}
 	if prev != nil {
 		c.prev = prev.splitters
 	}
 	for i, u := range s.AllUpstreams() {
-		if _, dup := c.index[u.Name]; dup {
+		if c.index.has(u.Name) {
 			return nil, fmt.Errorf("duplicate upstream %q", u.Name)
 		}
-		c.index[u.Name] = i
+		c.index.set(u.Name, i)
 	}
 	t := &Table{splitters: c.next}
 	if err := c.compileHosts(&t.hosts, s.HostSlice(), ""); err != nil {
@@ -82,7 +82,7 @@ func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, err
 
 // compiler holds what compiling one snapshot shares across its hosts.
 type compiler struct {
-	index     map[string]int // upstream index by name
+	index     *cowMap[int] // upstream index by name
 	scanLimit int
 	prev      splitters // of the table being replaced
 	next      splitters // of the table being built

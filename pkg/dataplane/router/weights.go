@@ -42,10 +42,10 @@ func (s *splitter) next() int {
 // compileBackends sets m.Upstream, or c.split when the route has more
 // than one backend to choose from. Backends of weight 0 never get a
 // request, so they are left out.
-func compileBackends(r *snapshot.Route, c *candidate, index map[string]int) error {
+func compileBackends(r *snapshot.Route, c *candidate, index *cowMap[int]) error {
 	s := &splitter{}
 	for _, b := range r.Backends {
-		i, ok := index[b.Upstream]
+		i, ok := index.lookup(b.Upstream)
 		if b.Invalid {
 			i, ok = noUpstream, true
 		}
