@@ -83,6 +83,7 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed, %d of them removing an upstream; %d kept a host routing to a removed one",
 			seed, listed, removed, dangling)
 	}
+	t.Logf("seed %d: %d Applies of what Changes listed, %d removing an upstream; %d hosts left routing to a removed one", seed, listed, removed, dangling)
 }
 
 // keepDanglingHost puts back into s a host of prev that s dropped and

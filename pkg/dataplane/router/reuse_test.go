@@ -79,11 +79,12 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotLis
 // draws its upstreams anew from u0..u5 (so their indexes move).
 func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{}
-	if prev != nil && rng.IntN(3) == 0 {
+	shared := prev != nil && rng.IntN(3) == 0
+	if shared {
 		s.Upstreams = prev.Upstreams // the very list, as the producer shares it
 	}
 	for u := range 6 {
-		if s.Upstreams == nil && (u == 0 || rng.IntN(3) != 0) {
+		if !shared && (u == 0 || rng.IntN(3) != 0) {
 			s.Upstreams = append(s.Upstreams, nextUpstream(rng, prev, fmt.Sprintf("u%d", u)))
 		}
 	}
