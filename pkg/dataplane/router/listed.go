@@ -99,23 +99,12 @@ func (l *listedChanges) renumber(added []string) {
 
 // listedRefs are the references to upstreams of the hosts after the
 // listed ones changed, or false when a removed upstream still has some:
-// a host s did not list routes to it. They are counted once when not
-// known, and only when an upstream is removed; after that each Apply
-// updates them by its listed hosts.
+// a host s did not list routes to it.
 func (ru *reuse) listedRefs(s *snapshot.Snapshot, l *listedChanges) (*cowMap[int], bool) {
-	switch {
-	case ru.refs == nil && len(l.removed) == 0:
-		return nil, true
-	case len(l.hosts) == 0 && len(l.removed) == 0:
+	if len(l.hosts) == 0 && len(l.removed) == 0 && ru.refs != nil {
 		return ru.refs, true
 	}
-	refs := ru.refs
-	if refs == nil {
-		refs = hostRefs(ru.snap)
-	} else {
-		c := refs.copyOnWrite()
-		refs = &c
-	}
+	refs := ru.refsToPatch()
 	for _, name := range l.hosts {
 		if vh, ok, _ := ru.snap.FindHost(name); ok {
 			countRefs(refs, vh.Routes, -1)

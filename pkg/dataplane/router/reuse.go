@@ -32,8 +32,8 @@ type reuse struct {
 	free *freeSlot
 	// refs counts the references of the hosts in force to each upstream
 	// name (see hostRefs), for an Apply of listed changes to tell that no
-	// unlisted host still routes to an upstream it removes; nil when not
-	// known, counted again when needed.
+	// unlisted host still routes to an upstream it removes. Every Apply
+	// updates them by the hosts it compiles.
 	refs *cowMap[int]
 	// full is set by compileTable when it compiled s in full, numbering
 	// upstreams by position, for upstreamsOf to do the same.
@@ -93,6 +93,9 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, *co
 	ru.full = ru.full || !ru.nextSorted
 	if ru.full {
 		t, err := compileAfter(s, maxScannedPrefixes, inForce)
+		if err == nil {
+			ru.nextRefs = hostRefs(s)
+		}
 		return t, index, err
 	}
 	index, ru.nextFree = ru.slots(s)
@@ -105,6 +108,7 @@ func (ru *reuse) compileTable(s *snapshot.Snapshot, inForce *Table) (*Table, *co
 func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted map[string]bool, inForce *Table) (*Table, *cowMap[int], error) {
 	prev := ru.snap
 	t, c := ru.patchedTable(index, inForce)
+	refs := ru.refsToPatch()
 	var added []*snapshot.VirtualHost
 	before, after := prev.HostSlice(), s.HostSlice()
 	i, j := 0, 0
@@ -112,6 +116,7 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted ma
 		switch k := compareNamed(before, after, i, j, hostName); {
 		case k < 0:
 			t.hosts.removeHost(before[i].Name)
+			countRefs(refs, before[i].Routes, -1)
 			i++
 		case k > 0:
 			added = append(added, &after[j])
@@ -119,18 +124,31 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted ma
 		default:
 			if !sameRoutes(before[i].Routes, after[j].Routes) || usesAny(after[j].Routes, shifted) {
 				t.hosts.removeHost(before[i].Name)
+				countRefs(refs, before[i].Routes, -1)
 				added = append(added, &after[j])
 			}
 			i, j = i+1, j+1
 		}
 	}
+	ru.nextRefs = refs
 	for _, vh := range added {
+		countRefs(refs, vh.Routes, 1)
 		if err := c.addHost(&t.hosts, vh, ""); err != nil {
 			return nil, nil, err
 		}
 	}
 	// Upstreams kept their slots only when index is the one in force.
 	return ru.finishPatch(s, c, t, index, shifted == nil && index == ru.index)
+}
+
+// refsToPatch is a copy-on-write copy of the references of the hosts in
+// force, counted now if they were not.
+func (ru *reuse) refsToPatch() *cowMap[int] {
+	if ru.refs == nil {
+		return hostRefs(ru.snap)
+	}
+	refs := ru.refs.copyOnWrite()
+	return &refs
 }
 
 // patchedTable is a copy-on-write copy of the table in force and the

@@ -92,8 +92,9 @@ func BenchmarkTranslateScale(b *testing.B) {
 // BenchmarkIncrementalScale is one rebuild after one change, with a
 // Cache warmed by the previous state and told the changed object, as the
 // controller tells it (TranslateChanges): an Ingress changed (a path
-// renamed), a new Ingress, a TLS Secret rotated, or an EndpointSlice
-// changed (an endpoint replaced).
+// renamed), a new Ingress, a TLS Secret rotated, an EndpointSlice
+// changed (an endpoint replaced), or a Service moved off the port its
+// Ingresses name and back.
 func BenchmarkIncrementalScale(b *testing.B) {
 	for _, n := range scaleSizes {
 		in := scaleInput(n)
@@ -137,6 +138,19 @@ func scaleChanges(n int) []scaleChange {
 			sl := scaleSlice(fmt.Sprintf("ns%d", s%10), s, i+1)
 			in.EndpointSlices[s] = sl
 			return Changes{EndpointSlices: map[types.NamespacedName]*discoveryv1.EndpointSlice{keyOf(&sl): &sl}}
+		}},
+		{"service-port", func(in *Input, i int) Changes {
+			// Off the port its Ingresses name, which drops their routes
+			// and its upstream, and back on the next step.
+			s := len(in.Services) / 2
+			port := int32(80)
+			if i%2 == 1 {
+				port = 81
+			}
+			svc := service(fmt.Sprintf("ns%d", s%10), fmt.Sprintf("svc%d", s), svcPort("http", port))
+			svc.UID, svc.ResourceVersion = types.UID(svc.Name), fmt.Sprint(i+1)
+			in.Services[s] = svc
+			return Changes{Services: map[types.NamespacedName]*corev1.Service{keyOf(&svc): &svc}}
 		}},
 	}
 }
@@ -199,6 +213,7 @@ func addedIngress(n, i int) (types.NamespacedName, *networkingv1.Ingress) {
 func benchIncremental(b *testing.B, in Input, change func(*Input, int) Changes) {
 	in.Ingresses = slices.Clone(in.Ingresses)
 	in.EndpointSlices = slices.Clone(in.EndpointSlices)
+	in.Services = slices.Clone(in.Services)
 	cache := NewCache()
 	registry := lb.NewRegistry(lb.RegistryOptions{})
 	defer registry.Close()
