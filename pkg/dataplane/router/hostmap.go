@@ -11,7 +11,7 @@ import (
 // and a pointer array of 64 per level, instead of a 256th of the keys.
 const cowFanout = 64
 
-var hostSeed = maphash.MakeSeed()
+var cowSeed = maphash.MakeSeed()
 
 // cowMap maps strings to V in two levels of 64 by hash, the leaves small
 // maps, so that a map patched from the one in force copies only the path
@@ -43,12 +43,12 @@ func (m *cowMap[V]) copyOnWrite() cowMap[V] {
 // get looks key up without allocating (the compiler keeps string(key)
 // on the stack).
 func (m *cowMap[V]) get(key []byte) (V, bool) {
-	v, ok := m.leaf(maphash.Bytes(hostSeed, key))[string(key)]
+	v, ok := m.leaf(maphash.Bytes(cowSeed, key))[string(key)]
 	return v, ok
 }
 
 func (m *cowMap[V]) lookup(key string) (V, bool) {
-	v, ok := m.leaf(maphash.String(hostSeed, key))[key]
+	v, ok := m.leaf(maphash.String(cowSeed, key))[key]
 	return v, ok
 }
 
@@ -104,7 +104,7 @@ func (m *cowMap[V]) all() iter.Seq2[string, V] {
 // writable is key's leaf, copied first (and the mid above it) if m
 // shares it.
 func (m *cowMap[V]) writable(key string) map[string]V {
-	h := maphash.String(hostSeed, key)
+	h := maphash.String(cowSeed, key)
 	i, j := h%cowFanout, h/cowFanout%cowFanout
 	if bit := uint64(1) << i; m.owned&bit == 0 {
 		mid := &cowMid[V]{}

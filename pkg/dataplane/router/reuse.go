@@ -130,13 +130,13 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted ma
 			i, j = i+1, j+1
 		}
 	}
-	ru.nextRefs = refs
 	for _, vh := range added {
 		countRefs(refs, vh.Routes, 1)
 		if err := c.addHost(&t.hosts, vh, ""); err != nil {
 			return nil, nil, err
 		}
 	}
+	ru.nextRefs = refs
 	// Upstreams kept their slots only when index is the one in force.
 	return ru.finishPatch(s, c, t, index, shifted == nil && index == ru.index)
 }
