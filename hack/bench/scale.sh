@@ -37,8 +37,8 @@ END {
 	header = "| in memory, CPU ms per change (GC included) |"; rule = "| --- |"
 	for (i = 1; i <= n; i++) { header = header " " order[i] " Ingresses |"; rule = rule " --- |" }
 	print header; print rule
-	split("ingress:Ingress changed,new-ingress:new Ingress,slice:EndpointSlice changed,secret:TLS Secret rotated", rows, ",")
-	for (r = 1; r <= 4; r++) {
+	nr = split("ingress:Ingress changed,new-ingress:new Ingress,slice:EndpointSlice changed,service-port:Service port change,secret:TLS Secret rotated", rows, ",")
+	for (r = 1; r <= nr; r++) {
 		split(rows[r], kv, ":"); line = "| " kv[2] " |"
 		for (i = 1; i <= n; i++) line = line " " cpu[kv[1], order[i]] " |"
 		print line
