@@ -65,6 +65,18 @@ func TestSoak(t *testing.T) {
 	mon.checkGrowth(t)
 	// After all that churn, changes must still reach the data plane.
 	res.ingress.finalCheck(t, b.HTTPAddr)
+	keepLog(t, b)
+}
+
+// keepLog writes Baton's log, access log included, to $BATON_SOAK_LOG
+// when it is set (soak.sh sets it), to match slow requests with their
+// access log lines (upstream address, attempts, duration).
+func keepLog(t *testing.T, b *framework.Baton) {
+	if path := os.Getenv("BATON_SOAK_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(b.Logs()), 0o644); err != nil {
+			t.Log(err)
+		}
+	}
 }
 
 // dumpOnFailure makes a failed Baton print every goroutine's stack (Go does
@@ -118,10 +130,10 @@ type soakResult struct {
 func runSoak(d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMonitor) *soakResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	res := &soakResult{slice: newSliceChurn(ns, "web", pods), ingress: &ingressChurn{ns: ns, name: "web"}}
-	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers)
-	steps := &periodic{ctx: ctx}
 	start := time.Now()
+	res := &soakResult{slice: newSliceChurn(ns, "web", pods, start), ingress: &ingressChurn{ns: ns, name: "web"}}
+	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers, start)
+	steps := &periodic{ctx: ctx}
 	steps.every(sliceInterval, "endpointslice", res.slice.step)
 	steps.every(ingressInterval, "ingress", res.ingress.step)
 	steps.every(time.Second, "memory", func() error { return mon.record(time.Since(start)) })
@@ -177,6 +189,18 @@ func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
 		before.rss/mib, after.rss/mib, before.heap/mib, after.heap/mib, before.goroutines, after.goroutines,
 		r.slice.updates, r.ingress.updates, r.snapshots, r.snapshotErrors)
 	t.Logf("requests by pod: %v", r.load.byPod())
+	r.reportSlow(t)
+}
+
+// reportSlow lists the requests slower than slowRequest with the slice
+// changes made shortly before and during each, so that a latency spike
+// can be tied to the endpoint that came or went.
+func (r *soakResult) reportSlow(t *testing.T) {
+	slow := r.load.slowRequests()
+	t.Logf("soak started at %s; %d requests took longer than %v", r.slice.start.UTC().Format(time.RFC3339Nano), len(slow), slowRequest)
+	for _, s := range slow[:min(len(slow), 40)] {
+		t.Logf("slow: %s; slice changes from 1s before: %s", s, r.slice.changesAround(s.at-time.Second, s.at+s.took))
+	}
 }
 
 func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
@@ -218,10 +242,30 @@ type sliceChurn struct {
 	state    []int // index into endpointCycle per pod
 	tick     int
 	updates  int
+	start    time.Time
+	changes  []sliceChange
 }
 
-func newSliceChurn(ns, svc string, pods []*framework.Pod) *sliceChurn {
-	return &sliceChurn{ns: ns, name: svc + "-1", pods: pods, state: make([]int, len(pods))}
+// sliceChange is one endpoint's new state, as written to the API.
+type sliceChange struct {
+	at    time.Duration // since the soak started, when the update returned
+	pod   string
+	state string
+}
+
+func newSliceChurn(ns, svc string, pods []*framework.Pod, start time.Time) *sliceChurn {
+	return &sliceChurn{ns: ns, name: svc + "-1", pods: pods, state: make([]int, len(pods)), start: start}
+}
+
+// changesAround lists the changes made between from and to.
+func (c *sliceChurn) changesAround(from, to time.Duration) string {
+	var out []string
+	for _, ch := range c.changes {
+		if ch.at >= from && ch.at <= to {
+			out = append(out, fmt.Sprintf("%v %s→%s", ch.at.Round(time.Millisecond), ch.pod, ch.state))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *sliceChurn) step() error {
@@ -239,6 +283,7 @@ func (c *sliceChurn) step() error {
 	})
 	if err == nil {
 		c.updates++
+		c.changes = append(c.changes, sliceChange{at: time.Since(c.start), pod: c.pods[j].Name, state: endpointCycle[c.state[j]]})
 	}
 	return err
 }
@@ -336,12 +381,30 @@ type timedLoad struct {
 	pods         []map[string]int64
 	mu           sync.Mutex
 	failures     []string
+	slow         []slowRequestRecord
 	wg           sync.WaitGroup
 }
 
-func startTimedLoad(ctx context.Context, addr, host string, workers int) *timedLoad {
+// slowRequest is the latency from which a request is listed with what
+// happened around it.
+const slowRequest = 100 * time.Millisecond
+
+// slowRequestRecord is one request that took at least slowRequest.
+type slowRequestRecord struct {
+	at, took time.Duration // start, since the soak started; latency
+	worker   int
+	pod      string
+	dialed   bool // the request opened a new connection to Baton first
+	err      error
+}
+
+func (s slowRequestRecord) String() string {
+	return fmt.Sprintf("at %v took %v worker %d pod %q dialed %v err %v",
+		s.at.Round(time.Millisecond), s.took.Round(time.Millisecond), s.worker, s.pod, s.dialed, s.err)
+}
+
+func startTimedLoad(ctx context.Context, addr, host string, workers int, start time.Time) *timedLoad {
 	l := &timedLoad{lat: make([][]time.Duration, workers), pods: make([]map[string]int64, workers)}
-	start := time.Now()
 	for i := range workers {
 		l.pods[i] = map[string]int64{}
 		l.wg.Add(1)
@@ -359,10 +422,16 @@ func (l *timedLoad) worker(ctx context.Context, i int, addr, host string, start 
 	for ctx.Err() == nil {
 		// The request does not carry ctx: the end of the soak must not
 		// cancel a request and count it as failed.
-		t0 := time.Now()
+		t0, dialed := time.Now(), !c.Connected()
 		status, pod, err := c.Get(host, "/load")
-		l.lat[i] = append(l.lat[i], time.Since(t0))
+		took := time.Since(t0)
+		l.lat[i] = append(l.lat[i], took)
 		l.sent.Add(1)
+		if took >= slowRequest {
+			l.mu.Lock()
+			l.slow = append(l.slow, slowRequestRecord{at: t0.Sub(start), took: took, worker: i, pod: pod, dialed: dialed, err: err})
+			l.mu.Unlock()
+		}
 		if err != nil || status < 200 || status > 299 {
 			l.failed.Add(1)
 			l.mu.Lock()
@@ -375,6 +444,15 @@ func (l *timedLoad) worker(ctx context.Context, i int, addr, host string, start 
 }
 
 func (l *timedLoad) wait() { l.wg.Wait() }
+
+// slowRequests returns the slow requests, slowest first.
+func (l *timedLoad) slowRequests() []slowRequestRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.slow)
+	slices.SortFunc(out, func(a, b slowRequestRecord) int { return int(b.took - a.took) })
+	return out
+}
 
 func (l *timedLoad) latencies() []time.Duration {
 	var all []time.Duration
