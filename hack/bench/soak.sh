@@ -12,5 +12,5 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/bin/bench}
 mkdir -p "$out/soak"
 cd "$root"
-BATON_SOAK=${BATON_SOAK:-60s} BATON_SOAK_LOG=$out/soak/baton.log go test -count=1 -run '^TestSoak$' -v -timeout 20m ./hack/e2e/ 2>&1 |
+BATON_SOAK=${BATON_SOAK:-60s} BATON_SOAK_LOG=$out/soak/baton.log BATON_SOAK_ACCESS_LOG=$out/soak/access.log go test -count=1 -run '^TestSoak$' -v -timeout 20m ./hack/e2e/ 2>&1 |
 	tee "$out/soak/test.log" | grep -E '^(soak:|--- |FAIL|ok )|requests failed|grew|not true|log with|longer than'

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,8 +50,9 @@ func TestSoak(t *testing.T) {
 	create(t, ingressClass("soak"), service(ns, "web"), endpointSlice(ns, "web", pods...),
 		ingress(ns, "web", "soak", rule{soakHost, "/", "web"}))
 	metricsAddr := framework.FreeAddr()
+	accessLog := soakAccessLog(t)
 	// A repeated flag wins over StartBaton's own --metrics-bind-address.
-	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr)
+	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr, "--access-log", accessLog)
 	t.Cleanup(func() { dumpOnFailure(t, b, pods) })
 	eventually(t, 30*time.Second, func() error { return statusIs(b.HTTPAddr, soakHost, "/", http.StatusOK) })
 
@@ -58,6 +61,7 @@ func TestSoak(t *testing.T) {
 	res := runSoak(d, b.HTTPAddr, ns, pods, mon)
 	last := mon.scrape(t)
 
+	res.batonMax = maxAccessLogDuration(t, accessLog)
 	res.snapshots = counterDelta(first, last, `baton_snapshot_applies_total{result="ok"}`)
 	res.snapshotErrors = counterDelta(first, last, `baton_snapshot_applies_total{result="error"}`)
 	res.report(t, d, mon)
@@ -103,6 +107,50 @@ func dumpOnFailure(t *testing.T, b *framework.Baton, pods []*framework.Pod) {
 	t.Logf("Baton's log with a goroutine dump: %s", f.Name())
 }
 
+// soakAccessLog is where Baton writes its access log: $BATON_SOAK_ACCESS_LOG
+// (soak.sh keeps it with the results), else a temporary file. Not
+// Baton's stdout: the framework keeps that in the test's memory, and a
+// minute of access log is hundreds of MB there, which the load's own
+// process would then carry, copy and garbage-collect while it times
+// requests.
+func soakAccessLog(t *testing.T) string {
+	if path := os.Getenv("BATON_SOAK_ACCESS_LOG"); path != "" {
+		return path
+	}
+	return filepath.Join(t.TempDir(), "access.log")
+}
+
+// maxAccessLogDuration is the longest request as Baton timed it, from
+// its JSON access log: with the load's own timing, it tells a request
+// slow in Baton from one slow in the load's process or on the machine.
+func maxAccessLogDuration(t *testing.T, path string) time.Duration {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Log(err)
+		return 0
+	}
+	defer f.Close()
+	var longest float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		_, rest, ok := strings.Cut(sc.Text(), `"duration":`)
+		if !ok {
+			continue
+		}
+		end := strings.IndexAny(rest, ",}")
+		if end < 0 {
+			continue
+		}
+		if d, err := strconv.ParseFloat(rest[:end], 64); err == nil {
+			longest = max(longest, d)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Log(err)
+	}
+	return time.Duration(longest * float64(time.Second))
+}
+
 func soakDuration(t *testing.T) time.Duration {
 	v := os.Getenv("BATON_SOAK")
 	if v == "" {
@@ -123,6 +171,8 @@ type soakResult struct {
 	slice                     *sliceChurn
 	ingress                   *ingressChurn
 	stepErrors                []string
+	stalls                    *stallWatch
+	batonMax                  time.Duration // the longest request in Baton's access log
 	snapshots, snapshotErrors float64
 }
 
@@ -133,6 +183,7 @@ func runSoak(d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMo
 	start := time.Now()
 	res := &soakResult{slice: newSliceChurn(ns, "web", pods, start), ingress: &ingressChurn{ns: ns, name: "web"}}
 	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers, start)
+	res.stalls = watchStalls(ctx, start)
 	steps := &periodic{ctx: ctx}
 	steps.every(sliceInterval, "endpointslice", res.slice.step)
 	steps.every(ingressInterval, "ingress", res.ingress.step)
@@ -181,11 +232,12 @@ func (p *periodic) wait() []string {
 func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
 	lat := r.load.latencies()
 	before, after := mon.windows()
-	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v "+
+	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v baton_max=%v load_stall_max=%v "+
 		"rss_before=%.1fMiB rss_after=%.1fMiB heap_before=%.1fMiB heap_after=%.1fMiB goroutines=%.0f→%.0f "+
 		"slice_updates=%d ingress_updates=%d snapshots=%.0f snapshot_errors=%.0f\n",
 		d, soakWorkers, r.load.sent.Load(), r.load.failed.Load(), float64(r.load.sent.Load())/d.Seconds(),
 		percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1),
+		r.batonMax.Round(10*time.Microsecond), r.stalls.longest().Round(time.Millisecond),
 		before.rss/mib, after.rss/mib, before.heap/mib, after.heap/mib, before.goroutines, after.goroutines,
 		r.slice.updates, r.ingress.updates, r.snapshots, r.snapshotErrors)
 	t.Logf("requests by pod: %v", r.load.byPod())
@@ -198,6 +250,7 @@ func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
 func (r *soakResult) reportSlow(t *testing.T) {
 	slow := r.load.slowRequests()
 	t.Logf("soak started at %s; %d requests took longer than %v", r.slice.start.UTC().Format(time.RFC3339Nano), len(slow), slowRequest)
+	t.Logf("the load's own process was not scheduled for %v or longer at: %s", stallGap, r.stalls.String())
 	for _, s := range slow[:min(len(slow), 40)] {
 		t.Logf("slow: %s; slice changes from 1s before: %s", s, r.slice.changesAround(s.at-time.Second, s.at+s.took))
 	}
@@ -234,6 +287,50 @@ func (r *soakResult) checkEveryPodServed(t *testing.T, pods []*framework.Pod) {
 // change: flapping readiness, then graceful termination, then removal, all
 // while its backend process keeps running.
 var endpointCycle = []string{"ready", "not-ready", "ready", "terminating", "absent"}
+
+// stallGap is how late the stall watch's tick must be to count: the
+// soak's own process (its load included) did not run for that long, so
+// requests it timed across such a gap were slow on the client's side.
+const stallGap = 50 * time.Millisecond
+
+// stallWatch records when the test process itself was descheduled.
+type stallWatch struct {
+	mu     sync.Mutex
+	stalls []string
+	max    time.Duration
+}
+
+func watchStalls(ctx context.Context, start time.Time) *stallWatch {
+	w := &stallWatch{}
+	go func() {
+		const tick = 5 * time.Millisecond
+		last := time.Now()
+		for ctx.Err() == nil {
+			time.Sleep(tick)
+			now := time.Now()
+			if late := now.Sub(last) - tick; late >= stallGap {
+				w.mu.Lock()
+				w.stalls = append(w.stalls, fmt.Sprintf("%v for %v", last.Sub(start).Round(time.Millisecond), late.Round(time.Millisecond)))
+				w.max = max(w.max, late)
+				w.mu.Unlock()
+			}
+			last = now
+		}
+	}()
+	return w
+}
+
+func (w *stallWatch) longest() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.max
+}
+
+func (w *stallWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.stalls, ", ")
+}
 
 // sliceChurn rewrites the EndpointSlice; pods[0] stays ready throughout.
 type sliceChurn struct {
