@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +64,8 @@ func TestSoak(t *testing.T) {
 	res := runSoak(d, b.HTTPAddr, ns, pods, mon)
 	last := mon.scrape(t)
 
-	res.batonMax = maxAccessLogDuration(t, accessLog)
+	res.loadHeap = liveHeap()
+	res.batonMax = maxAccessLogDuration(t, b, accessLog)
 	res.snapshots = counterDelta(first, last, `baton_snapshot_applies_total{result="ok"}`)
 	res.snapshotErrors = counterDelta(first, last, `baton_snapshot_applies_total{result="error"}`)
 	res.report(t, d, mon)
@@ -110,9 +114,11 @@ func dumpOnFailure(t *testing.T, b *framework.Baton, pods []*framework.Pod) {
 // soakAccessLog is where Baton writes its access log: $BATON_SOAK_ACCESS_LOG
 // (soak.sh keeps it with the results), else a temporary file. Not
 // Baton's stdout: the framework keeps that in the test's memory, and a
-// minute of access log is hundreds of MB there, which the load's own
-// process would then carry, copy and garbage-collect while it times
-// requests.
+// minute of access log is hundreds of MB there; each garbage collection
+// of that heap stalled the load's own goroutines for about its mark
+// phase (100-200 ms at 300-450 MB, longer as the heap grows), and the
+// soak reported those stalls as Baton's latency. "stdout" still does
+// that, to compare.
 func soakAccessLog(t *testing.T) string {
 	if path := os.Getenv("BATON_SOAK_ACCESS_LOG"); path != "" {
 		return path
@@ -123,15 +129,20 @@ func soakAccessLog(t *testing.T) string {
 // maxAccessLogDuration is the longest request as Baton timed it, from
 // its JSON access log: with the load's own timing, it tells a request
 // slow in Baton from one slow in the load's process or on the machine.
-func maxAccessLogDuration(t *testing.T, path string) time.Duration {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Log(err)
-		return 0
+func maxAccessLogDuration(t *testing.T, b *framework.Baton, path string) time.Duration {
+	var log io.Reader = strings.NewReader(b.Logs())
+	if path != "stdout" {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Log(err)
+			return 0
+		}
+		defer f.Close()
+		log = f
 	}
-	defer f.Close()
 	var longest float64
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(log)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		_, rest, ok := strings.Cut(sc.Text(), `"duration":`)
 		if !ok {
@@ -149,6 +160,25 @@ func maxAccessLogDuration(t *testing.T, path string) time.Duration {
 		t.Log(err)
 	}
 	return time.Duration(longest * float64(time.Second))
+}
+
+// maxLoadHeap bounds the live heap of the test process, which runs the
+// load: what it holds is a few latencies per request, and the heap far
+// beyond that (Baton's access log kept in memory: 300-650 MB) made each
+// of its garbage collections stall the load's goroutines, which the soak
+// then reported as Baton's latency.
+const maxLoadHeap = 64 * mib
+
+// liveHeap is the heap found live by a garbage collection run now (the
+// load has stopped, so it stalls nothing).
+func liveHeap() float64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return float64(s[0].Value.Uint64())
 }
 
 func soakDuration(t *testing.T) time.Duration {
@@ -173,6 +203,7 @@ type soakResult struct {
 	stepErrors                []string
 	stalls                    *stallWatch
 	batonMax                  time.Duration // the longest request in Baton's access log
+	loadHeap                  float64       // the test process's live heap after the soak, bytes
 	snapshots, snapshotErrors float64
 }
 
@@ -232,12 +263,12 @@ func (p *periodic) wait() []string {
 func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
 	lat := r.load.latencies()
 	before, after := mon.windows()
-	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v baton_max=%v load_stall_max=%v "+
+	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v baton_max=%v load_stall_max=%v load_heap=%.1fMiB "+
 		"rss_before=%.1fMiB rss_after=%.1fMiB heap_before=%.1fMiB heap_after=%.1fMiB goroutines=%.0f→%.0f "+
 		"slice_updates=%d ingress_updates=%d snapshots=%.0f snapshot_errors=%.0f\n",
 		d, soakWorkers, r.load.sent.Load(), r.load.failed.Load(), float64(r.load.sent.Load())/d.Seconds(),
 		percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1),
-		r.batonMax.Round(10*time.Microsecond), r.stalls.longest().Round(time.Millisecond),
+		r.batonMax.Round(10*time.Microsecond), r.stalls.longest().Round(time.Millisecond), r.loadHeap/mib,
 		before.rss/mib, after.rss/mib, before.heap/mib, after.heap/mib, before.goroutines, after.goroutines,
 		r.slice.updates, r.ingress.updates, r.snapshots, r.snapshotErrors)
 	t.Logf("requests by pod: %v", r.load.byPod())
@@ -270,6 +301,10 @@ func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
 		t.Errorf("the data plane refused %.0f snapshots", r.snapshotErrors)
 	}
 	r.checkEveryPodServed(t, pods)
+	if r.loadHeap > float64(maxLoadHeap) {
+		t.Errorf("the load's own process holds %.0f MiB of live heap (limit %.0f MiB): its garbage collections stall the load, "+
+			"and the soak would report them as Baton's latency", r.loadHeap/mib, float64(maxLoadHeap)/mib)
+	}
 }
 
 // checkEveryPodServed: churned endpoints are ready about 40% of the time,
