@@ -76,9 +76,9 @@ func TestSoak(t *testing.T) {
 	keepLog(t, b)
 }
 
-// keepLog writes Baton's log, access log included, to $BATON_SOAK_LOG
-// when it is set (soak.sh sets it), to match slow requests with their
-// access log lines (upstream address, attempts, duration).
+// keepLog writes Baton's own log (its stdout and stderr) to
+// $BATON_SOAK_LOG when it is set (soak.sh sets it), beside the access log,
+// which Baton writes to its file itself (see soakAccessLog).
 func keepLog(t *testing.T, b *framework.Baton) {
 	if path := os.Getenv("BATON_SOAK_LOG"); path != "" {
 		if err := os.WriteFile(path, []byte(b.Logs()), 0o644); err != nil {
