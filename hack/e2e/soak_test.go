@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,8 +53,9 @@ func TestSoak(t *testing.T) {
 	create(t, ingressClass("soak"), service(ns, "web"), endpointSlice(ns, "web", pods...),
 		ingress(ns, "web", "soak", rule{soakHost, "/", "web"}))
 	metricsAddr := framework.FreeAddr()
+	accessLog := soakAccessLog(t)
 	// A repeated flag wins over StartBaton's own --metrics-bind-address.
-	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr)
+	b := startBaton(t, "soak", "--metrics-bind-address", metricsAddr, "--access-log", accessLog)
 	t.Cleanup(func() { dumpOnFailure(t, b, pods) })
 	eventually(t, 30*time.Second, func() error { return statusIs(b.HTTPAddr, soakHost, "/", http.StatusOK) })
 
@@ -58,6 +64,8 @@ func TestSoak(t *testing.T) {
 	res := runSoak(d, b.HTTPAddr, ns, pods, mon)
 	last := mon.scrape(t)
 
+	res.loadHeap = liveHeap()
+	res.batonMax = maxAccessLogDuration(t, b, accessLog)
 	res.snapshots = counterDelta(first, last, `baton_snapshot_applies_total{result="ok"}`)
 	res.snapshotErrors = counterDelta(first, last, `baton_snapshot_applies_total{result="error"}`)
 	res.report(t, d, mon)
@@ -65,6 +73,18 @@ func TestSoak(t *testing.T) {
 	mon.checkGrowth(t)
 	// After all that churn, changes must still reach the data plane.
 	res.ingress.finalCheck(t, b.HTTPAddr)
+	keepLog(t, b)
+}
+
+// keepLog writes Baton's own log (its stdout and stderr) to
+// $BATON_SOAK_LOG when it is set (soak.sh sets it), beside the access log,
+// which Baton writes to its file itself (see soakAccessLog).
+func keepLog(t *testing.T, b *framework.Baton) {
+	if path := os.Getenv("BATON_SOAK_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(b.Logs()), 0o644); err != nil {
+			t.Log(err)
+		}
+	}
 }
 
 // dumpOnFailure makes a failed Baton print every goroutine's stack (Go does
@@ -91,6 +111,76 @@ func dumpOnFailure(t *testing.T, b *framework.Baton, pods []*framework.Pod) {
 	t.Logf("Baton's log with a goroutine dump: %s", f.Name())
 }
 
+// soakAccessLog is where Baton writes its access log: $BATON_SOAK_ACCESS_LOG
+// (soak.sh keeps it with the results), else a temporary file. Not
+// Baton's stdout: the framework keeps that in the test's memory, and a
+// minute of access log is hundreds of MB there; each garbage collection
+// of that heap stalled the load's own goroutines for about its mark
+// phase (100-200 ms at 300-450 MB, longer as the heap grows), and the
+// soak reported those stalls as Baton's latency. "stdout" still does
+// that, to compare.
+func soakAccessLog(t *testing.T) string {
+	if path := os.Getenv("BATON_SOAK_ACCESS_LOG"); path != "" {
+		return path
+	}
+	return filepath.Join(t.TempDir(), "access.log")
+}
+
+// maxAccessLogDuration is the longest request as Baton timed it, from
+// its JSON access log: with the load's own timing, it tells a request
+// slow in Baton from one slow in the load's process or on the machine.
+func maxAccessLogDuration(t *testing.T, b *framework.Baton, path string) time.Duration {
+	var log io.Reader = strings.NewReader(b.Logs())
+	if path != "stdout" {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Log(err)
+			return 0
+		}
+		defer f.Close()
+		log = f
+	}
+	var longest float64
+	sc := bufio.NewScanner(log)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		_, rest, ok := strings.Cut(sc.Text(), `"duration":`)
+		if !ok {
+			continue
+		}
+		end := strings.IndexAny(rest, ",}")
+		if end < 0 {
+			continue
+		}
+		if d, err := strconv.ParseFloat(rest[:end], 64); err == nil {
+			longest = max(longest, d)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Log(err)
+	}
+	return time.Duration(longest * float64(time.Second))
+}
+
+// maxLoadHeap bounds the live heap of the test process, which runs the
+// load: what it holds is a few latencies per request, and the heap far
+// beyond that (Baton's access log kept in memory: 300-650 MB) made each
+// of its garbage collections stall the load's goroutines, which the soak
+// then reported as Baton's latency.
+const maxLoadHeap = 64 * mib
+
+// liveHeap is the heap found live by a garbage collection run now (the
+// load has stopped, so it stalls nothing).
+func liveHeap() float64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return float64(s[0].Value.Uint64())
+}
+
 func soakDuration(t *testing.T) time.Duration {
 	v := os.Getenv("BATON_SOAK")
 	if v == "" {
@@ -111,6 +201,9 @@ type soakResult struct {
 	slice                     *sliceChurn
 	ingress                   *ingressChurn
 	stepErrors                []string
+	stalls                    *stallWatch
+	batonMax                  time.Duration // the longest request in Baton's access log
+	loadHeap                  float64       // the test process's live heap after the soak, bytes
 	snapshots, snapshotErrors float64
 }
 
@@ -118,10 +211,11 @@ type soakResult struct {
 func runSoak(d time.Duration, addr, ns string, pods []*framework.Pod, mon *memMonitor) *soakResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	res := &soakResult{slice: newSliceChurn(ns, "web", pods), ingress: &ingressChurn{ns: ns, name: "web"}}
-	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers)
-	steps := &periodic{ctx: ctx}
 	start := time.Now()
+	res := &soakResult{slice: newSliceChurn(ns, "web", pods, start), ingress: &ingressChurn{ns: ns, name: "web"}}
+	res.load = startTimedLoad(ctx, addr, soakHost, soakWorkers, start)
+	res.stalls = watchStalls(ctx, start)
+	steps := &periodic{ctx: ctx}
 	steps.every(sliceInterval, "endpointslice", res.slice.step)
 	steps.every(ingressInterval, "ingress", res.ingress.step)
 	steps.every(time.Second, "memory", func() error { return mon.record(time.Since(start)) })
@@ -169,14 +263,28 @@ func (p *periodic) wait() []string {
 func (r *soakResult) report(t *testing.T, d time.Duration, mon *memMonitor) {
 	lat := r.load.latencies()
 	before, after := mon.windows()
-	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v "+
+	fmt.Printf("soak: duration=%v workers=%d sent=%d failed=%d rps=%.0f p50=%v p99=%v max=%v baton_max=%v load_stall_max=%v load_heap=%.1fMiB "+
 		"rss_before=%.1fMiB rss_after=%.1fMiB heap_before=%.1fMiB heap_after=%.1fMiB goroutines=%.0f→%.0f "+
 		"slice_updates=%d ingress_updates=%d snapshots=%.0f snapshot_errors=%.0f\n",
 		d, soakWorkers, r.load.sent.Load(), r.load.failed.Load(), float64(r.load.sent.Load())/d.Seconds(),
 		percentile(lat, 0.50), percentile(lat, 0.99), percentile(lat, 1),
+		r.batonMax.Round(10*time.Microsecond), r.stalls.longest().Round(time.Millisecond), r.loadHeap/mib,
 		before.rss/mib, after.rss/mib, before.heap/mib, after.heap/mib, before.goroutines, after.goroutines,
 		r.slice.updates, r.ingress.updates, r.snapshots, r.snapshotErrors)
 	t.Logf("requests by pod: %v", r.load.byPod())
+	r.reportSlow(t)
+}
+
+// reportSlow lists the requests slower than slowRequest with the slice
+// changes made shortly before and during each, so that a latency spike
+// can be tied to the endpoint that came or went.
+func (r *soakResult) reportSlow(t *testing.T) {
+	slow := r.load.slowRequests()
+	t.Logf("soak started at %s; %d requests took longer than %v", r.slice.start.UTC().Format(time.RFC3339Nano), len(slow), slowRequest)
+	t.Logf("the load's own process was not scheduled for %v or longer at: %s", stallGap, r.stalls.String())
+	for _, s := range slow[:min(len(slow), 40)] {
+		t.Logf("slow: %s; slice changes from 1s before: %s", s, r.slice.changesAround(s.at-time.Second, s.at+s.took))
+	}
 }
 
 func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
@@ -193,6 +301,10 @@ func (r *soakResult) check(t *testing.T, pods []*framework.Pod) {
 		t.Errorf("the data plane refused %.0f snapshots", r.snapshotErrors)
 	}
 	r.checkEveryPodServed(t, pods)
+	if r.loadHeap > float64(maxLoadHeap) {
+		t.Errorf("the load's own process holds %.0f MiB of live heap (limit %.0f MiB): its garbage collections stall the load, "+
+			"and the soak would report them as Baton's latency", r.loadHeap/mib, float64(maxLoadHeap)/mib)
+	}
 }
 
 // checkEveryPodServed: churned endpoints are ready about 40% of the time,
@@ -211,6 +323,50 @@ func (r *soakResult) checkEveryPodServed(t *testing.T, pods []*framework.Pod) {
 // while its backend process keeps running.
 var endpointCycle = []string{"ready", "not-ready", "ready", "terminating", "absent"}
 
+// stallGap is how late the stall watch's tick must be to count: the
+// soak's own process (its load included) did not run for that long, so
+// requests it timed across such a gap were slow on the client's side.
+const stallGap = 50 * time.Millisecond
+
+// stallWatch records when the test process itself was descheduled.
+type stallWatch struct {
+	mu     sync.Mutex
+	stalls []string
+	max    time.Duration
+}
+
+func watchStalls(ctx context.Context, start time.Time) *stallWatch {
+	w := &stallWatch{}
+	go func() {
+		const tick = 5 * time.Millisecond
+		last := time.Now()
+		for ctx.Err() == nil {
+			time.Sleep(tick)
+			now := time.Now()
+			if late := now.Sub(last) - tick; late >= stallGap {
+				w.mu.Lock()
+				w.stalls = append(w.stalls, fmt.Sprintf("%v for %v", last.Sub(start).Round(time.Millisecond), late.Round(time.Millisecond)))
+				w.max = max(w.max, late)
+				w.mu.Unlock()
+			}
+			last = now
+		}
+	}()
+	return w
+}
+
+func (w *stallWatch) longest() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.max
+}
+
+func (w *stallWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.stalls, ", ")
+}
+
 // sliceChurn rewrites the EndpointSlice; pods[0] stays ready throughout.
 type sliceChurn struct {
 	ns, name string
@@ -218,10 +374,30 @@ type sliceChurn struct {
 	state    []int // index into endpointCycle per pod
 	tick     int
 	updates  int
+	start    time.Time
+	changes  []sliceChange
 }
 
-func newSliceChurn(ns, svc string, pods []*framework.Pod) *sliceChurn {
-	return &sliceChurn{ns: ns, name: svc + "-1", pods: pods, state: make([]int, len(pods))}
+// sliceChange is one endpoint's new state, as written to the API.
+type sliceChange struct {
+	at    time.Duration // since the soak started, when the update returned
+	pod   string
+	state string
+}
+
+func newSliceChurn(ns, svc string, pods []*framework.Pod, start time.Time) *sliceChurn {
+	return &sliceChurn{ns: ns, name: svc + "-1", pods: pods, state: make([]int, len(pods)), start: start}
+}
+
+// changesAround lists the changes made between from and to.
+func (c *sliceChurn) changesAround(from, to time.Duration) string {
+	var out []string
+	for _, ch := range c.changes {
+		if ch.at >= from && ch.at <= to {
+			out = append(out, fmt.Sprintf("%v %s→%s", ch.at.Round(time.Millisecond), ch.pod, ch.state))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *sliceChurn) step() error {
@@ -239,6 +415,7 @@ func (c *sliceChurn) step() error {
 	})
 	if err == nil {
 		c.updates++
+		c.changes = append(c.changes, sliceChange{at: time.Since(c.start), pod: c.pods[j].Name, state: endpointCycle[c.state[j]]})
 	}
 	return err
 }
@@ -336,12 +513,30 @@ type timedLoad struct {
 	pods         []map[string]int64
 	mu           sync.Mutex
 	failures     []string
+	slow         []slowRequestRecord
 	wg           sync.WaitGroup
 }
 
-func startTimedLoad(ctx context.Context, addr, host string, workers int) *timedLoad {
+// slowRequest is the latency from which a request is listed with what
+// happened around it.
+const slowRequest = 100 * time.Millisecond
+
+// slowRequestRecord is one request that took at least slowRequest.
+type slowRequestRecord struct {
+	at, took time.Duration // start, since the soak started; latency
+	worker   int
+	pod      string
+	dialed   bool // the request opened a new connection to Baton first
+	err      error
+}
+
+func (s slowRequestRecord) String() string {
+	return fmt.Sprintf("at %v took %v worker %d pod %q dialed %v err %v",
+		s.at.Round(time.Millisecond), s.took.Round(time.Millisecond), s.worker, s.pod, s.dialed, s.err)
+}
+
+func startTimedLoad(ctx context.Context, addr, host string, workers int, start time.Time) *timedLoad {
 	l := &timedLoad{lat: make([][]time.Duration, workers), pods: make([]map[string]int64, workers)}
-	start := time.Now()
 	for i := range workers {
 		l.pods[i] = map[string]int64{}
 		l.wg.Add(1)
@@ -359,10 +554,16 @@ func (l *timedLoad) worker(ctx context.Context, i int, addr, host string, start 
 	for ctx.Err() == nil {
 		// The request does not carry ctx: the end of the soak must not
 		// cancel a request and count it as failed.
-		t0 := time.Now()
+		t0, dialed := time.Now(), !c.Connected()
 		status, pod, err := c.Get(host, "/load")
-		l.lat[i] = append(l.lat[i], time.Since(t0))
+		took := time.Since(t0)
+		l.lat[i] = append(l.lat[i], took)
 		l.sent.Add(1)
+		if took >= slowRequest {
+			l.mu.Lock()
+			l.slow = append(l.slow, slowRequestRecord{at: t0.Sub(start), took: took, worker: i, pod: pod, dialed: dialed, err: err})
+			l.mu.Unlock()
+		}
 		if err != nil || status < 200 || status > 299 {
 			l.failed.Add(1)
 			l.mu.Lock()
@@ -375,6 +576,15 @@ func (l *timedLoad) worker(ctx context.Context, i int, addr, host string, start 
 }
 
 func (l *timedLoad) wait() { l.wg.Wait() }
+
+// slowRequests returns the slow requests, slowest first.
+func (l *timedLoad) slowRequests() []slowRequestRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.slow)
+	slices.SortFunc(out, func(a, b slowRequestRecord) int { return int(b.took - a.took) })
+	return out
+}
 
 func (l *timedLoad) latencies() []time.Duration {
 	var all []time.Duration

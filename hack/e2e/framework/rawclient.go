@@ -72,6 +72,10 @@ func (c *KeepAliveClient) exchange(host, path string) (status int, pod string, k
 	return resp.StatusCode, resp.Header.Get("X-Pod"), !resp.Close, nil
 }
 
+// Connected tells whether a connection is open, so that the next Get
+// reuses it rather than dialing first.
+func (c *KeepAliveClient) Connected() bool { return c.conn != nil }
+
 // Close drops the connection; the next Get opens a new one.
 func (c *KeepAliveClient) Close() {
 	if c.conn != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/internal/logtest"
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
 
 func TestResponseTimeoutIs504(t *testing.T) {
@@ -81,6 +82,42 @@ func TestRetryOnConnectFailureUsesNextPeer(t *testing.T) {
 	}
 	if len(logs) != 1 || logs[0].attempt != 2 || logs[0].status != 200 || logs[0].err != nil {
 		t.Errorf("logs = %+v", logs)
+	}
+}
+
+// A peer whose SYNs are dropped (its node gone, its EndpointSlice not yet
+// updated) costs a request its connect timeout, not the kernel's SYN
+// retransmits (1 s, 3 s, ... up to minutes), and the request is then
+// served by the next peer: nothing was sent, so any method may go again.
+// nginx (proxy_next_upstream error timeout) and Envoy (retry_on
+// connect-failure) do the same.
+func TestConnectTimeoutUsesNextPeer(t *testing.T) {
+	var served atomic.Int64
+	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "second peer got %q", body)
+	}))
+	const connectTimeout = 300 * time.Millisecond
+	silent := proxy.Peer{Address: nettest.BlackholeAddr(t), Scheme: proxy.SchemeHTTP1, ConnectTimeout: connectTimeout}
+	phases := &testPhases{retry: true, peers: []proxy.Peer{silent, peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
+	r := newRig(t, phases, proxy.Options{}, nil)
+	start := time.Now()
+	resp, body := get(t, h1Client(), mustRequest(t, "POST", r.url, strings.NewReader("the body")))
+	took := time.Since(start)
+	if resp.StatusCode != 200 || body != `second peer got "the body"` {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	// Well under the first SYN retransmit (1 s), which a dial without a
+	// timeout of its own would wait for.
+	if took < connectTimeout || took > connectTimeout+500*time.Millisecond {
+		t.Errorf("served after %v, want the connect timeout (%v) and a little", took, connectTimeout)
+	}
+	if _, logs := r.settle(t); len(logs) != 1 || logs[0].attempt != 2 || logs[0].err != nil {
+		t.Errorf("logs = %+v", logs)
+	}
+	if n := served.Load(); n != 1 {
+		t.Errorf("the second peer got %d requests, want 1", n)
 	}
 }
 
