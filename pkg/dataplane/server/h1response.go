@@ -318,12 +318,16 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.hijacked = true
 	w.c.busy.Store(0) // a tunnel's half-close is no client gone (checkGone)
 	w.c.state.Store(connActive)
+	w.c.graceBy.Store(0)
 	_ = w.c.conn.SetDeadline(time.Time{})
 	return w.c.conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error  { return w.c.conn.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.graceBy.Store(0)
+	return w.c.conn.SetReadDeadline(t)
+}
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.conn.SetWriteDeadline(t) }
 
 // EnableFullDuplex: the body can be read while the response is written.
