@@ -93,7 +93,9 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	// The key is canonical already: indexing spares Header.Get's
+	// canonicalizing it per response.
+	if cl := firstValue(w.header["Content-Length"]); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.length = n
 		} else {
@@ -355,4 +357,12 @@ func hasToken(values []string, token string) bool {
 		}
 	}
 	return false
+}
+
+// firstValue is what Header.Get returns for a field's values.
+func firstValue(vv []string) string {
+	if len(vv) == 0 {
+		return ""
+	}
+	return vv[0]
 }
