@@ -46,6 +46,15 @@ start_baton() {
 	h2c_url="http://$front/"
 }
 
+# start_bare: the floor, a bare Go keep-alive proxy (hack/bench/bareproxy),
+# for the keep-alive case only: what Baton costs beyond it is Baton's.
+start_bare() {
+	taskset -c 0 "$root/bin/baton-bareproxy" -listen "$front" -backend "$backend" 2>"$dir/bare.log" &
+	pids+=($!)
+	wait_port "$front"
+	proxy_pids="$!"
+}
+
 # stop_proxy waits for the processes to go, so that the next proxy can bind.
 stop_proxy() {
 	local p
@@ -141,19 +150,22 @@ idle_case() {
 }
 
 go build -o "$root/bin/baton-idleclients" "$root/hack/bench/idleclients"
+go build -o "$root/bin/baton-bareproxy" "$root/hack/bench/bareproxy"
 start_backend "$dir/backend" "$backend" 1
 results=()
 # Case by case, Baton then nginx: the machine's load drifts over minutes,
 # and the two figures of a case are compared, so they are taken together.
 for c in $cases; do
-	for p in baton nginx; do
+	proxies="baton nginx"
+	if [ "$c" = keepalive ]; then proxies="baton bare nginx"; fi
+	for p in $proxies; do
 		"start_$p"
 		mapfile -t -O "${#results[@]}" results < <(cases=$c run_cases "$p")
 		stop_proxy
 	done
 done
 
-printf '\n== issue #14 engine cases: Baton data plane vs nginx (%s connections, h2: x8 streams, %s, proxy pinned to core 0)\n' "$conns" "$duration"
+printf '\n== issue #14 engine cases: Baton data plane vs nginx; bare: a bare Go keep-alive proxy, the floor (%s connections, h2: x8 streams, %s, proxy pinned to core 0)\n' "$conns" "$duration"
 printf '%-11s %-6s %10s %10s %11s %12s %14s %10s\n' case proxy req/s p99 cpu-us/req cpu-vs-nginx req/s-vs-nginx p99-vs-ng
 for r in "${results[@]}"; do
 	name=${r%% *}

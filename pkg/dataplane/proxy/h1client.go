@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // h1Client is the HTTP/1.1 client for one peer: an http.RoundTripper that
@@ -104,7 +106,7 @@ func (c *h1Client) conn(ctx context.Context, fresh, repeatable bool) (*h1Conn, e
 // takeIdle pops idle connections, newest first, until one is neither past
 // the idle timeout nor closed by the peer while it waited.
 func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
-	now := time.Now()
+	now := monoclock.Now()
 	for {
 		c.mu.Lock()
 		n := len(c.idle)
@@ -126,7 +128,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 // put returns a connection whose exchange finished cleanly to the pool.
 func (c *h1Client) put(pc *h1Conn) {
 	pc.trim()
-	pc.idleSince = time.Now()
+	pc.idleSince = monoclock.Now()
 	pc.reused = true
 	c.mu.Lock()
 	if len(c.idle) >= c.maxIdle {

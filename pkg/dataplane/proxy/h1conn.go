@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 const (
@@ -38,8 +39,9 @@ type h1Conn struct {
 	body      h1.BodyReader // its body
 	head      []byte        // the request head, built here and written in one write
 	idleSince time.Time
-	reused    bool // it served a request before: it may have died idle
-	noReuse   bool // the exchange left the connection in an unknown state
+	readBy    time.Time // the read deadline set last (see armResponseDeadline)
+	reused    bool      // it served a request before: it may have died idle
+	noReuse   bool      // the exchange left the connection in an unknown state
 	stale     staleCheck
 	last      *h1Response // the latest response made, for deliver
 	abort     func()      // closes the socket under a blocked read or write
@@ -204,8 +206,8 @@ func (pc *h1Conn) awaitResponse(limit time.Duration) error {
 	if pc.br.Buffered() > 0 {
 		return nil
 	}
-	_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
-	defer pc.conn.SetReadDeadline(time.Time{})
+	pc.setReadDeadline(time.Now().Add(limit))
+	defer pc.setReadDeadline(time.Time{})
 	_, err := pc.br.Peek(1)
 	return err
 }
@@ -213,8 +215,8 @@ func (pc *h1Conn) awaitResponse(limit time.Duration) error {
 // readHeadWithin reads a response head whose first byte came, within limit.
 func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
 	if limit > 0 {
-		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
-		defer pc.conn.SetReadDeadline(time.Time{})
+		pc.setReadDeadline(time.Now().Add(limit))
+		defer pc.setReadDeadline(time.Time{})
 	}
 	return pc.readHead(method)
 }
@@ -225,11 +227,12 @@ func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
 //
 // The deadline is left in place when the whole response is in the buffer
 // (see keepsDeadline): nothing reads the socket again before the next
-// request sets its own, which saves disarming a timer per request.
+// request, which saves disarming a timer per request, and the next
+// request may find it good enough to keep (see armResponseDeadline).
 func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothing bool, err error) {
 	limit := pc.client.responseTimeout
 	if limit > 0 {
-		_ = pc.conn.SetReadDeadline(time.Now().Add(limit))
+		pc.armResponseDeadline(limit)
 	}
 	if _, err = pc.br.Peek(1); err != nil {
 		gotNothing = true
@@ -237,9 +240,34 @@ func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothi
 		resp, err = pc.readFinalResponse(req)
 	}
 	if limit > 0 && !pc.keepsDeadline(resp) {
-		_ = pc.conn.SetReadDeadline(time.Time{})
+		pc.setReadDeadline(time.Time{})
 	}
 	return resp, gotNothing, err
+}
+
+// maxResponseSlack bounds how much later than its limit a response
+// timeout may fire (see armResponseDeadline); nginx's timers are lazy by
+// 300 ms alike (NGX_TIMER_LAZY_DELAY).
+const maxResponseSlack = 300 * time.Millisecond
+
+// armResponseDeadline bounds the wait for a response by limit from now,
+// and by at most limit/16 (maxResponseSlack at most) more: it sets the
+// deadline that much later, and keeps a deadline the previous exchange
+// left (see keepsDeadline) while it falls in that window. Busy keep-alive
+// connections then re-arm their timer every slack, not every request.
+func (pc *h1Conn) armResponseDeadline(limit time.Duration) {
+	want := monoclock.Now().Add(limit)
+	slack := min(limit/16, maxResponseSlack)
+	if !pc.readBy.Before(want) && pc.readBy.Sub(want) <= slack {
+		return
+	}
+	pc.setReadDeadline(want.Add(slack))
+}
+
+// setReadDeadline sets the connection's read deadline and remembers it.
+func (pc *h1Conn) setReadDeadline(t time.Time) {
+	pc.readBy = t
+	_ = pc.conn.SetReadDeadline(t)
 }
 
 // keepsDeadline: resp, the final response, is whole in the buffer, and so

@@ -47,3 +47,32 @@ func TestRemoveHopByHopAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per response, want 0", allocs)
 	}
 }
+
+// TestRemoveHopByHopSmallAndLargeHeads: a head of few fields is looked
+// over, a large one probed for each hop-by-hop name; both remove every
+// name of hopHeaders and keep the rest.
+func TestRemoveHopByHopSmallAndLargeHeads(t *testing.T) {
+	for _, fields := range []int{0, 1, len(hopHeaders) + 1, 40} {
+		h := http.Header{}
+		for _, name := range hopHeaders {
+			h[name] = []string{"x"}
+		}
+		for i := range fields {
+			h["X-Kept-"+string(rune('A'+i%26))+string(rune('a'+i/26))] = []string{"y"}
+		}
+		removeHopByHop(h)
+		for _, name := range hopHeaders {
+			if _, ok := h[name]; ok {
+				t.Errorf("%d other fields: %s left", fields, name)
+			}
+		}
+		if len(h) != fields {
+			t.Errorf("%d other fields: %d left", fields, len(h))
+		}
+	}
+	for _, name := range []string{"Content-Type", "Host", "X-Upgrade", "te", "Tes"} {
+		if isHopHeader(name) {
+			t.Errorf("isHopHeader(%q)", name)
+		}
+	}
+}

@@ -469,9 +469,29 @@ func removeHopByHop(h http.Header) {
 			}
 		}
 	}
-	for _, name := range hopHeaders {
-		delete(h, name)
+	if len(h) > len(hopHeaders) {
+		for _, name := range hopHeaders {
+			delete(h, name)
+		}
+		return
 	}
+	// A head of a few fields, the usual one, is cheaper to look over
+	// than to probe nine times (each a string hash; issue 14).
+	for name := range h {
+		if isHopHeader(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// isHopHeader reports whether name, as a Header key, is one of hopHeaders.
+func isHopHeader(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // delToken deletes the field a Connection option names. Options are

@@ -5,7 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // stream sends the upstream response downstream as it arrives.
@@ -49,7 +50,7 @@ func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
 // with a connection deadline, which ServeHTTP clears for the next request.
 func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
 	if in.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
-		_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(time.Now().Add(p.opts.SendTimeout))
+		_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(monoclock.Now().Add(p.opts.SendTimeout))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // stall names the operation a watchdog waits on, and so what it breaks
@@ -88,7 +90,7 @@ func (w *watchdog) watch(s stall, d time.Duration) {
 		w.rest()
 		return
 	}
-	deadline := time.Now().Add(d)
+	deadline := monoclock.Now().Add(d)
 	w.mu.Lock()
 	w.watching, w.deadline = s, deadline
 	if w.wake.IsZero() || deadline.Before(w.wake) {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // Connection states for the drain: only an idle connection may be closed
@@ -80,9 +82,9 @@ func (s *connSet) watchGone(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case now := <-tick.C:
+		case <-tick.C:
 			if s.n.Load() > 0 {
-				s.checkAll(now.UnixNano())
+				s.checkAll(monoclock.Nanos())
 			}
 		}
 	}

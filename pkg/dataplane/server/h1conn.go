@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // Buffers of a connection, lent from pools while a request is under way
@@ -70,7 +71,11 @@ type h1conn struct {
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
-	busy    atomic.Int64 // when the handler started with the whole body read; 0 otherwise
+	busy    atomic.Int64 // when (monoclock.Nanos) the handler started with the whole body read; 0 otherwise
+	// graceBy is the grace read deadline (monoclock.Nanos) awaitRequest
+	// left in force, 0 once anything else set a read deadline: see
+	// armGrace. Atomic, as a handler's timer may set a deadline.
+	graceBy atomic.Int64
 	closing sync.Once
 
 	cr      connReader
@@ -242,7 +247,8 @@ func (c *h1conn) awaitRequest() bool {
 		return true // pipelined
 	}
 	timeout := c.srv.opts.IdleTimeout
-	start := time.Now()
+	mono := monoclock.Nanos()
+	start := monoclock.At(mono)
 	c.headBy = time.Time{}
 	if c.served == 0 {
 		// As net/http: the first head is due ReadHeaderTimeout after
@@ -264,7 +270,11 @@ func (c *h1conn) awaitRequest() bool {
 	if c.served >= graceAfter {
 		wait = min(idleGrace, timeout)
 	}
-	_ = c.conn.SetReadDeadline(start.Add(wait))
+	if wait == idleGrace && wait < timeout {
+		c.armGrace(mono)
+	} else {
+		c.setReadDeadline(start.Add(wait))
+	}
 	_, err := c.br.Peek(1)
 	switch {
 	case err == nil:
@@ -277,6 +287,28 @@ func (c *h1conn) awaitRequest() bool {
 	return true
 }
 
+// armGrace sets the read deadline for idleGrace from now, unless the
+// one an earlier wait set is in force and has half a grace or more to
+// go: a keep-alive client's next request then costs no timer re-armed
+// (a deadline set, and its timer moved, per request). The grace is
+// then 100-200 ms, which only decides when an idle connection gives
+// its buffers back; nginx's timers are lazy alike, by 300 ms.
+func (c *h1conn) armGrace(now int64) {
+	if by := c.graceBy.Load(); by-now >= int64(idleGrace/2) {
+		return
+	}
+	by := now + int64(idleGrace)
+	_ = c.conn.SetReadDeadline(monoclock.At(by))
+	c.graceBy.Store(by)
+}
+
+// setReadDeadline sets the connection's read deadline; a grace deadline
+// in force (see armGrace) no longer is.
+func (c *h1conn) setReadDeadline(t time.Time) {
+	c.graceBy.Store(0)
+	_ = c.conn.SetReadDeadline(t)
+}
+
 // awaitFirst waits for a connection's first request: with the buffers
 // for firstByteGrace, as it comes at once from most clients, then
 // without them. Read into the buffers, a request
@@ -284,11 +316,11 @@ func (c *h1conn) awaitRequest() bool {
 func (c *h1conn) awaitFirst(deadline time.Time) bool {
 	c.acquire()
 	grace := time.Now().Add(firstByteGrace)
-	_ = c.conn.SetReadDeadline(grace)
+	c.setReadDeadline(grace)
 	_, err := c.br.Peek(1)
 	switch {
 	case err == nil:
-		_ = c.conn.SetReadDeadline(deadline) // for the rest of an h2c preface
+		c.setReadDeadline(deadline) // for the rest of an h2c preface
 		return c.state.CompareAndSwap(connIdle, connActive)
 	case !errors.Is(err, os.ErrDeadlineExceeded) || !grace.Before(deadline):
 		return false
@@ -299,7 +331,7 @@ func (c *h1conn) awaitFirst(deadline time.Time) bool {
 
 // awaitUnbuffered reads the next request's first byte without a buffer.
 func (c *h1conn) awaitUnbuffered(deadline time.Time) bool {
-	_ = c.conn.SetReadDeadline(deadline)
+	c.setReadDeadline(deadline)
 	n, _ := c.conn.Read(c.cr.first[:])
 	if n == 0 || !c.state.CompareAndSwap(connIdle, connActive) {
 		return false
@@ -400,7 +432,7 @@ func (c *h1conn) serveOne() bool {
 		// The body is read without a deadline (the proxy's watchdog
 		// bounds it); a request without one reads nothing more, and
 		// the wait for the next request sets its own.
-		_ = c.conn.SetReadDeadline(time.Time{})
+		c.setReadDeadline(time.Time{})
 	}
 	if err == nil && len(req.Header["Expect"]) > 0 && !c.head.Expect100 {
 		// RFC 9110 §10.1.1 allows 417 for an expectation other than
@@ -427,9 +459,9 @@ func (c *h1conn) readHead() (deadline bool, err error) {
 	if !h1.HeadBuffered(c.br) {
 		by := c.headBy
 		if by.IsZero() {
-			by = time.Now().Add(c.srv.opts.ReadHeaderTimeout)
+			by = monoclock.Now().Add(c.srv.opts.ReadHeaderTimeout)
 		}
-		_ = c.conn.SetReadDeadline(by)
+		c.setReadDeadline(by)
 		deadline = true
 	}
 	return deadline, h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes)
@@ -448,7 +480,7 @@ func (c *h1conn) runHandler(req *http.Request) (ok bool) {
 		}
 	}()
 	if c.reqBody == nil {
-		c.busy.Store(time.Now().UnixNano())
+		c.busy.Store(monoclock.Nanos())
 	}
 	c.b.handler.ServeHTTP(&c.w, req)
 	return !c.hijacked
@@ -505,7 +537,7 @@ func (c *h1conn) lingerClose() {
 	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	_ = c.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+	c.setReadDeadline(time.Now().Add(lingerTimeout))
 	_, _ = io.Copy(io.Discard, c.conn)
 }
 

@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 	"golang.org/x/sys/unix"
 )
 
@@ -262,7 +263,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.eof = true
 		b.fillTrailer()
-		b.c.busy.Store(time.Now().UnixNano())
+		b.c.busy.Store(monoclock.Nanos())
 	case err != nil:
 		b.failed = true
 	}
@@ -313,8 +314,8 @@ func (b *requestBody) finish(drain bool) bool {
 		b.eof = true
 		return true
 	}
-	_ = b.c.conn.SetReadDeadline(time.Now().Add(lingerTimeout))
-	defer b.c.conn.SetReadDeadline(time.Time{})
+	b.c.setReadDeadline(time.Now().Add(lingerTimeout))
+	defer b.c.setReadDeadline(time.Time{})
 	n, err := io.CopyN(io.Discard, &b.c.body, maxDrainBytes)
 	b.eof = err == io.EOF && n < maxDrainBytes
 	return b.eof

@@ -93,7 +93,9 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	// The key is canonical already: indexing spares Header.Get's
+	// canonicalizing it per response.
+	if cl := firstValue(w.header["Content-Length"]); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.length = n
 		} else {
@@ -318,12 +320,16 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.hijacked = true
 	w.c.busy.Store(0) // a tunnel's half-close is no client gone (checkGone)
 	w.c.state.Store(connActive)
+	w.c.graceBy.Store(0)
 	_ = w.c.conn.SetDeadline(time.Time{})
 	return w.c.conn, bufio.NewReadWriter(w.c.br, w.c.bw), nil
 }
 
 // SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error  { return w.c.conn.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.graceBy.Store(0)
+	return w.c.conn.SetReadDeadline(t)
+}
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.conn.SetWriteDeadline(t) }
 
 // EnableFullDuplex: the body can be read while the response is written.
@@ -351,4 +357,12 @@ func hasToken(values []string, token string) bool {
 		}
 	}
 	return false
+}
+
+// firstValue is what Header.Get returns for a field's values.
+func firstValue(vv []string) string {
+	if len(vv) == 0 {
+		return ""
+	}
+	return vv[0]
 }
