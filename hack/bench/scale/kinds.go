@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,8 +210,9 @@ type churnResult struct {
 // runChurn changes a bulk EndpointSlice every 10 ms for d while a paced
 // load (one request per ms) goes through the proxy; once a second the
 // marker change adds or removes the endpoint of ep.probe, polled until it
-// shows.
-func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnResult, error) {
+// shows. Each churn request's start (Unix ns) and latency (µs) go to
+// dir/churn.tsv, to line slow ones up with Baton's garbage collections.
+func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir string) (churnResult, error) {
 	var r churnResult
 	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
 	r.idleP99 = pct(idle, 99)
@@ -227,7 +231,9 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 		defer wg.Done()
 		werr = churn(w, &stop, &changes)
 	}()
-	busy, failed := load(b.HTTPAddr, d, func(i int) error {
+	trace := &requestTrace{}
+	defer trace.save(filepath.Join(dir, "churn.tsv"))
+	busy, failed := loadTraced(b.HTTPAddr, d, trace, func(i int) error {
 		addrs := []string{w.a.IP}
 		if i%2 == 1 {
 			addrs = nil
@@ -316,6 +322,30 @@ func churn(w *world, stop *atomic.Bool, changes *atomic.Int64) error {
 // called once a second (in its own goroutine), and returns the latencies
 // of the 200s and the number of other outcomes.
 func load(addr string, d time.Duration, marker func(i int) error) ([]time.Duration, int) {
+	return loadTraced(addr, d, nil, marker)
+}
+
+// requestTrace is when each request started and how long it took.
+type requestTrace struct {
+	start []time.Time
+	took  []time.Duration
+}
+
+func (t *requestTrace) add(start time.Time, took time.Duration) {
+	if t != nil {
+		t.start, t.took = append(t.start, start), append(t.took, took)
+	}
+}
+
+func (t *requestTrace) save(path string) {
+	var b strings.Builder
+	for i := range t.start {
+		fmt.Fprintf(&b, "%d\t%d\n", t.start[i].UnixNano(), t.took[i].Microseconds())
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func loadTraced(addr string, d time.Duration, trace *requestTrace, marker func(i int) error) ([]time.Duration, int) {
 	c := framework.NewKeepAliveClient(addr, 5*time.Second)
 	defer c.Close()
 	var lat []time.Duration
@@ -338,6 +368,7 @@ func load(addr string, d time.Duration, marker func(i int) error) ([]time.Durati
 			failed++
 		} else {
 			lat = append(lat, time.Since(start))
+			trace.add(start, lat[len(lat)-1])
 		}
 		next = next.Add(time.Millisecond)
 		time.Sleep(time.Until(next))
