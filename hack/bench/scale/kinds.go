@@ -202,6 +202,7 @@ type churnResult struct {
 	markerMax               time.Duration
 	changes                 int
 	rebuilds                float64 // snapshot builds during the churn: fewer than changes when they batch
+	cpu                     float64 // Baton's CPU during the churn, in cores (of the machine's two)
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -222,6 +223,9 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 		return sum(m, "baton_snapshot_build_seconds_count")
 	}
 	buildsBefore := builds()
+	cpuBefore, churnStart := cpuSeconds(b), time.Now()
+	profiled := make(chan error, 1)
+	go func() { profiled <- saveCPUProfile(b.MetricsAddr, d-time.Second, filepath.Join(dir, "churn-cpu.pb.gz")) }()
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var werr error
@@ -247,6 +251,10 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 	wg.Wait()
 	r.rssEnd, r.heapEnd = memory(b)
 	r.rebuilds = builds() - buildsBefore
+	r.cpu = (cpuSeconds(b) - cpuBefore) / time.Since(churnStart).Seconds()
+	if err := <-profiled; err != nil {
+		return r, err
+	}
 	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
 	if werr != nil {
 		return r, werr
@@ -375,6 +383,12 @@ func loadTraced(addr string, d time.Duration, trace *requestTrace, marker func(i
 	}
 	mwg.Wait()
 	return lat, failed
+}
+
+// cpuSeconds is the CPU time Baton has used.
+func cpuSeconds(b *framework.Baton) float64 {
+	m, _ := framework.ScrapeMetrics(b.MetricsAddr)
+	return sum(m, "process_cpu_seconds_total")
 }
 
 // memory is Baton's resident set and Go heap in use.

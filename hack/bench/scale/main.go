@@ -222,9 +222,9 @@ func printTable(rows []row) {
 		cells = append(cells, fmt.Sprintf("%.2f", r.statusWrites),
 			fmt.Sprintf("%d → %d MiB", r.rssReady>>20, r.rssAfter>>20),
 			fmt.Sprintf("%d (%.0f) → %d (%.0f) MiB", r.churn.rssStart>>20, r.churn.heapStart/(1<<20), r.churn.rssEnd>>20, r.churn.heapEnd/(1<<20)),
-			fmt.Sprintf("%s → %s (straight to a backend %s → %s), %d of %d, %s (%d changes, %.0f rebuilds)",
+			fmt.Sprintf("%s → %s (straight to a backend %s → %s), %d of %d, %s (%d changes, %.0f rebuilds, Baton %.2f cores)",
 				ms(r.churn.idleP99), ms(r.churn.churnP99), ms(r.churn.directIdle), ms(r.churn.directChurn),
-				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds))
+				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds, r.churn.cpu))
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
 	}
 	fmt.Println("Propagation cells are p50 / p99 from the API write returning to the first response through the proxy that shows the change.")
