@@ -225,7 +225,9 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 	buildsBefore := builds()
 	cpuBefore, churnStart := cpuSeconds(b), time.Now()
 	profiled := make(chan error, 1)
-	go func() { profiled <- saveCPUProfile(b.MetricsAddr, d-time.Second, filepath.Join(dir, "churn-cpu.pb.gz")) }()
+	go func() {
+		profiled <- saveCPUProfile(b.MetricsAddr, d-time.Second, filepath.Join(dir, "churn-cpu.pb.gz"))
+	}()
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var werr error
