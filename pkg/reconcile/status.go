@@ -216,6 +216,10 @@ func (w *statusWriter) writeIngresses(ctx context.Context, results translate.Ing
 				failed(r.Key, w.setIngressStatus(ctx, r.Key, want))
 			}
 		}
+		// Only a changed list can have lost Ingresses: with the same
+		// results (every EndpointSlice change) this walk over every
+		// Ingress of ours would be the pass's whole cost.
+		errs = append(errs, w.clearLeft(ctx, now, want))
 	} else {
 		for key := range recheck {
 			if now[key] {
@@ -223,15 +227,22 @@ func (w *statusWriter) writeIngresses(ctx context.Context, results translate.Ing
 			}
 		}
 	}
+	w.ours, w.lastResults, w.lastAddresses, w.checked = now, results, want, true
+	return errors.Join(errs...)
+}
+
+// clearLeft clears the status of the Ingresses of the last pass that are
+// not in now; one whose clear fails joins now, to be tried again.
+func (w *statusWriter) clearLeft(ctx context.Context, now map[types.NamespacedName]bool, ours loadBalancer) error {
+	var errs []error
 	for key := range w.ours {
 		if !now[key] {
-			if err := w.clearIngressStatus(ctx, key, want); err != nil {
+			if err := w.clearIngressStatus(ctx, key, ours); err != nil {
 				errs = append(errs, err)
 				now[key] = true // try again on the next pass
 			}
 		}
 	}
-	w.ours, w.lastResults, w.lastAddresses, w.checked = now, results, want, true
 	return errors.Join(errs...)
 }
 
