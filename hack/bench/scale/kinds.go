@@ -198,11 +198,15 @@ type churnResult struct {
 	// the rise that is the machine (API server, etcd, the churn writers
 	// and this client share its two cores), not the proxy.
 	directIdle, directChurn time.Duration
-	requests, failed        int
-	markerMax               time.Duration
-	changes                 int
-	rebuilds                float64 // snapshot builds during the churn: fewer than changes when they batch
-	cpu                     float64 // Baton's CPU during the churn, in cores (of the machine's two)
+	// unwatched is the p99 through Baton under the same rate of changes
+	// to slices Baton does not watch (no Service label): the machine's
+	// load with one more hop, without Baton's work per change.
+	unwatched        time.Duration
+	requests, failed int
+	markerMax        time.Duration
+	changes          int
+	rebuilds         float64 // snapshot builds during the churn: fewer than changes when they batch
+	cpu              float64 // Baton's CPU during the churn, in cores (of the machine's two)
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -235,7 +239,7 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		werr = churn(w, &stop, &changes)
+		werr = churn(w, &stop, &changes, true)
 	}()
 	trace := &requestTrace{}
 	defer trace.save(filepath.Join(dir, "churn.tsv"))
@@ -261,8 +265,23 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 	if werr != nil {
 		return r, werr
 	}
+	if r.unwatched, werr = underChurn(w, b.HTTPAddr, d/3, false); werr != nil {
+		return r, werr
+	}
 	r.directIdle, r.directChurn, werr = directUnderChurn(w, d/3)
 	return r, werr
+}
+
+// underChurn is the p99 of the paced load sent to addr for d under churn
+// of the watched or the unwatched bulk slices.
+func underChurn(w *world, addr string, d time.Duration, watched bool) (time.Duration, error) {
+	var stop atomic.Bool
+	var changes atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- churn(w, &stop, &changes, watched) }()
+	churned, _ := load(addr, d, nil)
+	stop.Store(true)
+	return pct(churned, 99), <-done
 }
 
 // directUnderChurn is the p99 of the paced load sent straight to backend
@@ -270,25 +289,21 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 func directUnderChurn(w *world, d time.Duration) (idle, busy time.Duration, err error) {
 	addr := net.JoinHostPort(w.a.IP, strconv.Itoa(podPort))
 	quiet, _ := load(addr, 3*time.Second, nil)
-	var stop atomic.Bool
-	var changes atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- churn(w, &stop, &changes) }()
-	churned, _ := load(addr, d, nil)
-	stop.Store(true)
-	return pct(quiet, 99), pct(churned, 99), <-done
+	busy, err = underChurn(w, addr, d, true)
+	return pct(quiet, 99), busy, err
 }
 
 // churn writes 100 EndpointSlice changes a second, from four writers, to
-// the bulk Services in turn, each replacing one endpoint address.
-func churn(w *world, stop *atomic.Bool, changes *atomic.Int64) error {
+// the bulk Services' slices in turn (or the unwatched ones, of the same
+// size), each replacing one endpoint address.
+func churn(w *world, stop *atomic.Bool, changes *atomic.Int64, watched bool) error {
 	var list discoveryv1.EndpointSliceList
 	if err := w.c.List(background, &list, client.InNamespace(ns)); err != nil {
 		return err
 	}
 	var bulk []string
 	for _, s := range list.Items {
-		if len(s.Endpoints) == 50 {
+		if _, labelled := s.Labels[discoveryv1.LabelServiceName]; len(s.Endpoints) == 50 && labelled == watched {
 			bulk = append(bulk, s.Name)
 		}
 	}
