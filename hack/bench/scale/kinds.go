@@ -219,6 +219,11 @@ type churnResult struct {
 // dir/churn.tsv, to line slow ones up with Baton's garbage collections.
 func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir string) (churnResult, error) {
 	var r churnResult
+	// Heap profiles around the churn (each after a collection) tell what
+	// it allocates: pprof -diff_base churn-start.pb.gz -sample_index=alloc_space.
+	if err := saveHeapProfile(b.MetricsAddr, filepath.Join(dir, "churn-start.pb.gz")); err != nil {
+		return r, err
+	}
 	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
 	r.idleP99 = pct(idle, 99)
 	r.rssStart, r.heapStart = memory(b)
@@ -258,6 +263,9 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 	r.rssEnd, r.heapEnd = memory(b)
 	r.rebuilds = builds() - buildsBefore
 	r.cpu = (cpuSeconds(b) - cpuBefore) / time.Since(churnStart).Seconds()
+	if err := saveHeapProfile(b.MetricsAddr, filepath.Join(dir, "churn-end.pb.gz")); err != nil {
+		return r, err
+	}
 	if err := <-profiled; err != nil {
 		return r, err
 	}
