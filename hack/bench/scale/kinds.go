@@ -207,6 +207,11 @@ type churnResult struct {
 	changes          int
 	rebuilds         float64 // snapshot builds during the churn: fewer than changes when they batch
 	cpu              float64 // Baton's CPU during the churn, in cores (of the machine's two)
+	// trace times the churn's requests; gcDuring counts Baton's
+	// collections in the churn, slowInGC the slow requests (at or above
+	// p99) that started in one (with GODEBUG=gctrace=1).
+	trace                    *requestTrace
+	gcDuring, slow, slowInGC int
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -247,6 +252,7 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir stri
 		werr = churn(w, &stop, &changes, true)
 	}()
 	trace := &requestTrace{}
+	r.trace = trace
 	defer trace.save(filepath.Join(dir, "churn.tsv"))
 	busy, failed := loadTraced(b.HTTPAddr, d, trace, func(i int) error {
 		addrs := []string{w.a.IP}

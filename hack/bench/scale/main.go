@@ -166,6 +166,7 @@ func measure(n int, s settings) (row, error) {
 	if r.churn, err = runChurn(w, p, b, s.churn, dir); err != nil {
 		return r, err
 	}
+	r.churn.gcDuring, r.churn.slow, r.churn.slowInGC = gcShare(r.churn.trace, gcCycles(b.Logs(), start))
 	r.rssAfter, _ = framework.ProcessRSS(b.PID())
 	return r, nil
 }
@@ -187,6 +188,15 @@ func withEnv(binary string, env []string, dir string) (string, error) {
 func keepLog(b *framework.Baton, start time.Time, dir string) {
 	_ = os.WriteFile(filepath.Join(dir, "baton.log"), []byte(b.Logs()), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "baton.start"), []byte(strconv.FormatInt(start.UnixNano(), 10)+"\n"), 0o644)
+}
+
+// gcCell says how many of the churn's slowest requests met a collection,
+// when Baton ran with GODEBUG=gctrace=1.
+func gcCell(c churnResult) string {
+	if c.gcDuring == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d GC cycles, %d of the %d requests at or above p99 started in one", c.gcDuring, c.slowInGC, c.slow)
 }
 
 // meanMs is the mean of a histogram's observations between two scrapes.
@@ -225,7 +235,7 @@ func printTable(rows []row) {
 			fmt.Sprintf("%d (%.0f) → %d (%.0f) MiB", r.churn.rssStart>>20, r.churn.heapStart/(1<<20), r.churn.rssEnd>>20, r.churn.heapEnd/(1<<20)),
 			fmt.Sprintf("%s → %s (unwatched churn %s; straight to a backend %s → %s), %d of %d, %s (%d changes, %.0f rebuilds, Baton %.2f cores)",
 				ms(r.churn.idleP99), ms(r.churn.churnP99), ms(r.churn.unwatched), ms(r.churn.directIdle), ms(r.churn.directChurn),
-				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds, r.churn.cpu))
+				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds, r.churn.cpu)+gcCell(r.churn))
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
 	}
 	fmt.Println("Propagation cells are p50 / p99 from the API write returning to the first response through the proxy that shows the change.")
