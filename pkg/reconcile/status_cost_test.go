@@ -34,7 +34,7 @@ func TestIngressStatusPassWithSameResultsCostsNothingPerIngress(t *testing.T) {
 // of ours whose results did not change since the last pass.
 func samePassTime(t *testing.T, n int) time.Duration {
 	list := resultsOf(n)
-	w := passedStatusWriter(list)
+	w := passedStatusWriter(t, list)
 	fastest := time.Hour
 	for range 20 {
 		start := time.Now()
@@ -56,7 +56,7 @@ func TestIngressStatusPassAfterOneNewIngressAllocatesLittle(t *testing.T) {
 	pass := func(n int) uint64 {
 		all := resultsOf(n)
 		before := all.Delete(&translate.IngressResult{Key: resultKey(n / 2)})
-		w := passedStatusWriter(before)
+		w := passedStatusWriter(t, before)
 		return allocstest.Bytes(func() {
 			if err := w.writeIngresses(context.Background(), all); err != nil {
 				t.Fatal(err)
@@ -83,13 +83,16 @@ func resultsOf(n int) translate.IngressResults {
 	return translate.NewIngressResults(results)
 }
 
-// passedStatusWriter is a status writer whose last pass published a
-// static address on the Ingresses of last, reading from a cache that has
-// none of them (a write finds its Ingress gone).
-func passedStatusWriter(last translate.IngressResults) *statusWriter {
+// passedStatusWriter is a status writer that has made its first pass,
+// publishing a static address on the Ingresses of last, reading from a
+// cache that has none of them (a write finds its Ingress gone).
+func passedStatusWriter(t *testing.T, last translate.IngressResults) *statusWriter {
 	addrs := []string{"192.0.2.1"}
-	return &statusWriter{opts: Options{PublishStatusAddress: addrs}, reader: emptyReader{}, checked: true,
-		lastResults: last, lastAddresses: staticAddresses(addrs)}
+	w := &statusWriter{opts: Options{PublishStatusAddress: addrs}, reader: emptyReader{}}
+	if err := w.writeIngresses(context.Background(), last); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // emptyReader finds no object.
