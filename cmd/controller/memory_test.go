@@ -28,3 +28,13 @@ func TestMemoryLimitFlag(t *testing.T) {
 		t.Error("--memory-limit=-1 accepted")
 	}
 }
+
+// TestGCPercent: without GOGC Baton collects at 75% growth, which keeps
+// RSS at 10k Ingresses under issue 10's 200 MiB; GOGC, even "off", wins.
+func TestGCPercent(t *testing.T) {
+	for gogc, want := range map[string]int{"": 75, "100": -1, "off": -1} {
+		if got := gcPercent(gogc); got != want {
+			t.Errorf("GOGC %q: GC percent %d, want %d", gogc, got, want)
+		}
+	}
+}

@@ -7,7 +7,8 @@
 # OUT/scale/N), and 100 EndpointSlice changes/s under load. Needs root (two
 # backend pods in network namespaces). Prints the tables, then the
 # in-memory cost of a change at 1k, 10k and 30k Ingresses; full output in
-# OUT/scale.
+# OUT/scale. BENCH_BATON_ENV (e.g. GODEBUG=gctrace=1) is added to Baton's
+# environment only; its log and the churn's request times stay in OUT/scale/N.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/bin/bench}
@@ -18,7 +19,7 @@ go build -o "$out/scale/baton" ./cmd/controller
 go build -o "$out/scale/scale" ./hack/bench/scale
 "$out/scale/scale" -ingresses "$sizes" -changes "${BENCH_SCALE_CHANGES:-30}" -churn "${BENCH_SCALE_CHURN:-30s}" \
 	-steady "${BENCH_SCALE_STEADY:-1000}" -profiles "$out/scale" \
-	-baton "$out/scale/baton" -root "$root" 2>&1 | tee "$out/scale/output.txt" | grep -E '^\||^Propagation|scale:'
+	-baton "$out/scale/baton" -baton-env "${BENCH_BATON_ENV:-}" -root "$root" 2>&1 | tee "$out/scale/output.txt" | grep -E '^\||^Propagation|scale:'
 # The same kinds of change in memory, translate + apply to a Router, CPU
 # per change with garbage collection (BenchmarkIncrementalScale): what a
 # change costs at 1k, 10k and 30k Ingresses without the API server, the

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // RunElector runs Baton's Lease elector alone, with lead in place of the
@@ -21,3 +22,7 @@ func RunElector(ctx context.Context, cfg *rest.Config, le LeaderElection, lead f
 
 // RebuildBurst is how many rebuilds may start back to back.
 const RebuildBurst = rebuildBurst
+
+// CachedObjects reads Baton's own informer cache, as the build loop and
+// the status writer do.
+func (c *Controller) CachedObjects() client.Reader { return c.cache }

@@ -1,9 +1,12 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,10 +48,9 @@ type statusWriter struct {
 
 	// Owned by run.
 	events warningEvents
-	// ours are the Ingresses of our class at the last pass, to clear the
-	// status of those that leave it.
-	ours  map[types.NamespacedName]bool
-	retry time.Duration
+	// leaving are Ingresses that left our class whose status clear failed.
+	leaving map[types.NamespacedName]bool
+	retry   time.Duration
 	// routesWithUs are the routes our last pass gave parent statuses, to
 	// take ours off those whose parentRefs left our Gateways.
 	routesWithUs map[routeKey]bool
@@ -207,32 +209,82 @@ func (w *statusWriter) writeIngresses(ctx context.Context, results translate.Ing
 			w.statusChangedKey(key) // try again on the next pass
 		}
 	}
-	now := w.ours
+	w.retryLeaving(ctx, results, want, &errs)
 	if everything || !results.Same(w.lastResults) {
-		now = make(map[types.NamespacedName]bool, results.Len())
-		for _, r := range results.All() {
-			now[r.Key] = true
-			if everything || !w.ours[r.Key] || recheck[r.Key] {
-				failed(r.Key, w.setIngressStatus(ctx, r.Key, want))
+		// Only a changed list can have gained or lost Ingresses: with the
+		// same results (every EndpointSlice change) the pass costs what
+		// was rechecked, not the cluster.
+		diffResults(w.lastResults, results, func(key types.NamespacedName, joined, left bool) {
+			switch {
+			case left:
+				w.clearLeft(ctx, key, want, &errs)
+			case joined || everything || recheck[key]:
+				failed(key, w.setIngressStatus(ctx, key, want))
 			}
-		}
+		})
 	} else {
 		for key := range recheck {
-			if now[key] {
+			if translate.FindResult(results, key) != nil {
 				failed(key, w.setIngressStatus(ctx, key, want))
 			}
 		}
 	}
-	for key := range w.ours {
-		if !now[key] {
-			if err := w.clearIngressStatus(ctx, key, want); err != nil {
-				errs = append(errs, err)
-				now[key] = true // try again on the next pass
-			}
+	w.lastResults, w.lastAddresses, w.checked = results, want, true
+	return errors.Join(errs...)
+}
+
+// retryLeaving clears again the status of the Ingresses whose clear
+// failed and that are still out of our class.
+func (w *statusWriter) retryLeaving(ctx context.Context, results translate.IngressResults, ours loadBalancer, errs *[]error) {
+	for key := range w.leaving {
+		if translate.FindResult(results, key) == nil {
+			w.clearLeft(ctx, key, ours, errs)
+		} else {
+			delete(w.leaving, key) // back in our class: the list changed, so the pass sets it
 		}
 	}
-	w.ours, w.lastResults, w.lastAddresses, w.checked = now, results, want, true
-	return errors.Join(errs...)
+}
+
+// clearLeft clears the status of an Ingress that left our class; when
+// that fails, the next pass tries again.
+func (w *statusWriter) clearLeft(ctx context.Context, key types.NamespacedName, ours loadBalancer, errs *[]error) {
+	if err := w.clearIngressStatus(ctx, key, ours); err != nil {
+		*errs = append(*errs, err)
+		if w.leaving == nil {
+			w.leaving = map[types.NamespacedName]bool{}
+		}
+		w.leaving[key] = true
+		return
+	}
+	delete(w.leaving, key)
+}
+
+// diffResults walks last and now, both sorted by key, in step: visit sees
+// every key of either, and whether it is only in now (joined) or only in
+// last (left). No map of every Ingress is made.
+func diffResults(last, now translate.IngressResults, visit func(key types.NamespacedName, joined, left bool)) {
+	next, stop := iter.Pull2(last.All())
+	defer stop()
+	_, old, more := next()
+	for _, r := range now.All() {
+		for more && compareKeys(old.Key, r.Key) < 0 {
+			visit(old.Key, false, true)
+			_, old, more = next()
+		}
+		same := more && old.Key == r.Key
+		visit(r.Key, !same, false)
+		if same {
+			_, old, more = next()
+		}
+	}
+	for ; more; _, old, more = next() {
+		visit(old.Key, false, true)
+	}
+}
+
+// compareKeys is the order of IngressResults: namespace, then name.
+func compareKeys(a, b types.NamespacedName) int {
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 }
 
 func (w *statusWriter) statusChangedKey(key types.NamespacedName) {

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,10 +198,20 @@ type churnResult struct {
 	// the rise that is the machine (API server, etcd, the churn writers
 	// and this client share its two cores), not the proxy.
 	directIdle, directChurn time.Duration
-	requests, failed        int
-	markerMax               time.Duration
-	changes                 int
-	rebuilds                float64 // snapshot builds during the churn: fewer than changes when they batch
+	// unwatched is the p99 through Baton under the same rate of changes
+	// to slices Baton does not watch (no Service label): the machine's
+	// load with one more hop, without Baton's work per change.
+	unwatched        time.Duration
+	requests, failed int
+	markerMax        time.Duration
+	changes          int
+	rebuilds         float64 // snapshot builds during the churn: fewer than changes when they batch
+	cpu              float64 // Baton's CPU during the churn, in cores (of the machine's two)
+	// trace times the churn's requests; gcDuring counts Baton's
+	// collections in the churn, slowInGC the slow requests (at or above
+	// p99) that started in one (with GODEBUG=gctrace=1).
+	trace                    *requestTrace
+	gcDuring, slow, slowInGC int
 	// rss and heap (in use) when the churn started and when it ended.
 	rssStart, rssEnd   int64
 	heapStart, heapEnd float64
@@ -207,9 +220,15 @@ type churnResult struct {
 // runChurn changes a bulk EndpointSlice every 10 ms for d while a paced
 // load (one request per ms) goes through the proxy; once a second the
 // marker change adds or removes the endpoint of ep.probe, polled until it
-// shows.
-func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnResult, error) {
+// shows. Each churn request's start (Unix ns) and latency (µs) go to
+// dir/churn.tsv, to line slow ones up with Baton's garbage collections.
+func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration, dir string) (churnResult, error) {
 	var r churnResult
+	// Heap profiles around the churn (each after a collection) tell what
+	// it allocates: pprof -diff_base churn-start.pb.gz -sample_index=alloc_space.
+	if err := saveHeapProfile(b.MetricsAddr, filepath.Join(dir, "churn-start.pb.gz")); err != nil {
+		return r, err
+	}
 	idle, failedIdle := load(b.HTTPAddr, 3*time.Second, nil)
 	r.idleP99 = pct(idle, 99)
 	r.rssStart, r.heapStart = memory(b)
@@ -218,6 +237,11 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 		return sum(m, "baton_snapshot_build_seconds_count")
 	}
 	buildsBefore := builds()
+	cpuBefore, churnStart := cpuSeconds(b), time.Now()
+	profiled := make(chan error, 1)
+	go func() {
+		profiled <- saveCPUProfile(b.MetricsAddr, d-time.Second, filepath.Join(dir, "churn-cpu.pb.gz"))
+	}()
 	var stop atomic.Bool
 	var changes atomic.Int64
 	var werr error
@@ -225,9 +249,12 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		werr = churn(w, &stop, &changes)
+		werr = churn(w, &stop, &changes, true)
 	}()
-	busy, failed := load(b.HTTPAddr, d, func(i int) error {
+	trace := &requestTrace{}
+	r.trace = trace
+	defer trace.save(filepath.Join(dir, "churn.tsv"))
+	busy, failed := loadTraced(b.HTTPAddr, d, trace, func(i int) error {
 		addrs := []string{w.a.IP}
 		if i%2 == 1 {
 			addrs = nil
@@ -241,12 +268,34 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 	wg.Wait()
 	r.rssEnd, r.heapEnd = memory(b)
 	r.rebuilds = builds() - buildsBefore
+	r.cpu = (cpuSeconds(b) - cpuBefore) / time.Since(churnStart).Seconds()
+	if err := saveHeapProfile(b.MetricsAddr, filepath.Join(dir, "churn-end.pb.gz")); err != nil {
+		return r, err
+	}
+	if err := <-profiled; err != nil {
+		return r, err
+	}
 	r.churnP99, r.requests, r.failed, r.changes = pct(busy, 99), len(busy)+failed, failed+failedIdle, int(changes.Load())
 	if werr != nil {
 		return r, werr
 	}
+	if r.unwatched, werr = underChurn(w, b.HTTPAddr, d/3, false); werr != nil {
+		return r, werr
+	}
 	r.directIdle, r.directChurn, werr = directUnderChurn(w, d/3)
 	return r, werr
+}
+
+// underChurn is the p99 of the paced load sent to addr for d under churn
+// of the watched or the unwatched bulk slices.
+func underChurn(w *world, addr string, d time.Duration, watched bool) (time.Duration, error) {
+	var stop atomic.Bool
+	var changes atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- churn(w, &stop, &changes, watched) }()
+	churned, _ := load(addr, d, nil)
+	stop.Store(true)
+	return pct(churned, 99), <-done
 }
 
 // directUnderChurn is the p99 of the paced load sent straight to backend
@@ -254,25 +303,21 @@ func runChurn(w *world, p *poller, b *framework.Baton, d time.Duration) (churnRe
 func directUnderChurn(w *world, d time.Duration) (idle, busy time.Duration, err error) {
 	addr := net.JoinHostPort(w.a.IP, strconv.Itoa(podPort))
 	quiet, _ := load(addr, 3*time.Second, nil)
-	var stop atomic.Bool
-	var changes atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- churn(w, &stop, &changes) }()
-	churned, _ := load(addr, d, nil)
-	stop.Store(true)
-	return pct(quiet, 99), pct(churned, 99), <-done
+	busy, err = underChurn(w, addr, d, true)
+	return pct(quiet, 99), busy, err
 }
 
 // churn writes 100 EndpointSlice changes a second, from four writers, to
-// the bulk Services in turn, each replacing one endpoint address.
-func churn(w *world, stop *atomic.Bool, changes *atomic.Int64) error {
+// the bulk Services' slices in turn (or the unwatched ones, of the same
+// size), each replacing one endpoint address.
+func churn(w *world, stop *atomic.Bool, changes *atomic.Int64, watched bool) error {
 	var list discoveryv1.EndpointSliceList
 	if err := w.c.List(background, &list, client.InNamespace(ns)); err != nil {
 		return err
 	}
 	var bulk []string
 	for _, s := range list.Items {
-		if len(s.Endpoints) == 50 {
+		if _, labelled := s.Labels[discoveryv1.LabelServiceName]; len(s.Endpoints) == 50 && labelled == watched {
 			bulk = append(bulk, s.Name)
 		}
 	}
@@ -316,6 +361,30 @@ func churn(w *world, stop *atomic.Bool, changes *atomic.Int64) error {
 // called once a second (in its own goroutine), and returns the latencies
 // of the 200s and the number of other outcomes.
 func load(addr string, d time.Duration, marker func(i int) error) ([]time.Duration, int) {
+	return loadTraced(addr, d, nil, marker)
+}
+
+// requestTrace is when each request started and how long it took.
+type requestTrace struct {
+	start []time.Time
+	took  []time.Duration
+}
+
+func (t *requestTrace) add(start time.Time, took time.Duration) {
+	if t != nil {
+		t.start, t.took = append(t.start, start), append(t.took, took)
+	}
+}
+
+func (t *requestTrace) save(path string) {
+	var b strings.Builder
+	for i := range t.start {
+		fmt.Fprintf(&b, "%d\t%d\n", t.start[i].UnixNano(), t.took[i].Microseconds())
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func loadTraced(addr string, d time.Duration, trace *requestTrace, marker func(i int) error) ([]time.Duration, int) {
 	c := framework.NewKeepAliveClient(addr, 5*time.Second)
 	defer c.Close()
 	var lat []time.Duration
@@ -338,12 +407,19 @@ func load(addr string, d time.Duration, marker func(i int) error) ([]time.Durati
 			failed++
 		} else {
 			lat = append(lat, time.Since(start))
+			trace.add(start, lat[len(lat)-1])
 		}
 		next = next.Add(time.Millisecond)
 		time.Sleep(time.Until(next))
 	}
 	mwg.Wait()
 	return lat, failed
+}
+
+// cpuSeconds is the CPU time Baton has used.
+func cpuSeconds(b *framework.Baton) float64 {
+	m, _ := framework.ScrapeMetrics(b.MetricsAddr)
+	return sum(m, "process_cpu_seconds_total")
 }
 
 // memory is Baton's resident set and Go heap in use.

@@ -5,7 +5,8 @@
 // ready, then for each kind of change the time from the API write
 // returning to the first response through the proxy that shows it,
 // polling as a user would. Then EndpointSlice churn (100 changes/s) under
-// load. Then 1,000 changes of the kinds in turn, with Baton's memory
+// load, and the same churn of slices Baton does not watch (the machine's
+// share of the latency). Then 1,000 changes of the kinds in turn, with Baton's memory
 // every 250. It prints the tables.
 package main
 
@@ -35,9 +36,10 @@ func main() {
 	profiles := flag.String("profiles", os.TempDir(), "directory for the heap profiles of the steady phase (one subdirectory per size)")
 	baton := flag.String("baton", "", "the Baton binary")
 	root := flag.String("root", ".", "the repository (bin/ holds kube-apiserver, etcd and baton-e2e-backend)")
+	env := flag.String("baton-env", "", "space-separated NAME=value pairs for Baton's environment only, e.g. GODEBUG=gctrace=1 (its log is kept in the profiles directory)")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
-	if err := run(*sizes, settings{*changes, *steady, *churn, *baton, *root, *profiles}); err != nil {
+	if err := run(*sizes, settings{*changes, *steady, *churn, *baton, *root, *profiles, strings.Fields(*env)}); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
@@ -48,6 +50,7 @@ type settings struct {
 	changes, steady   int
 	churn             time.Duration
 	baton, root, prof string
+	env               []string // Baton's extra environment
 }
 
 func run(sizes string, s settings) error {
@@ -115,13 +118,22 @@ func measure(n int, s settings) (row, error) {
 	if err := w.probes(); err != nil {
 		return r, err
 	}
+	dir := filepath.Join(s.prof, strconv.Itoa(n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, err
+	}
+	binary, err := withEnv(s.baton, s.env, dir)
+	if err != nil {
+		return r, err
+	}
 	start = time.Now()
-	b, err := framework.StartBaton(framework.BatonOptions{Binary: s.baton, Kubeconfig: cp.Kubeconfig,
+	b, err := framework.StartBaton(framework.BatonOptions{Binary: binary, Kubeconfig: cp.Kubeconfig,
 		Args: []string{"--ingress-class", className, "--publish-status-address", "192.0.2.1", "--profiling"}})
 	if err != nil {
 		return r, err
 	}
 	defer b.Kill()
+	defer keepLog(b, start, dir)
 	r.ready = time.Since(start)
 	r.rssReady, _ = framework.ProcessRSS(b.PID())
 	p := newPoller(b)
@@ -148,18 +160,43 @@ func measure(n int, s settings) (row, error) {
 	}
 	r.buildMs = meanMs(before, after, "baton_snapshot_build_seconds")
 	r.statusWrites = (sum(after, "baton_status_writes_total") - sum(before, "baton_status_writes_total")) / float64(r.changesTotal)
-	dir := filepath.Join(s.prof, strconv.Itoa(n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, err
-	}
 	if r.steady, err = runSteady(w, p, b, s.steady, max(s.steady/4, 1), dir); err != nil {
 		return r, err
 	}
-	if r.churn, err = runChurn(w, p, b, s.churn); err != nil {
+	if r.churn, err = runChurn(w, p, b, s.churn, dir); err != nil {
 		return r, err
 	}
+	r.churn.gcDuring, r.churn.slow, r.churn.slowInGC = gcShare(r.churn.trace, gcCycles(b.Logs(), start))
 	r.rssAfter, _ = framework.ProcessRSS(b.PID())
 	return r, nil
+}
+
+// withEnv returns binary itself, or with extra environment a script in
+// dir that execs it with env added (same process, so the PID is Baton's).
+func withEnv(binary string, env []string, dir string) (string, error) {
+	if len(env) == 0 {
+		return binary, nil
+	}
+	script := filepath.Join(dir, "baton-env.sh")
+	body := fmt.Sprintf("#!/bin/sh\nexec env %s %s \"$@\"\n", strings.Join(env, " "), binary)
+	return script, os.WriteFile(script, []byte(body), 0o755) //nolint:gosec // a script to run
+}
+
+// keepLog writes Baton's log (with GODEBUG=gctrace=1, its collections,
+// timed from the process start) to dir/baton.log, and when it started as
+// Unix nanoseconds to dir/baton.start, to line them up with churn.tsv.
+func keepLog(b *framework.Baton, start time.Time, dir string) {
+	_ = os.WriteFile(filepath.Join(dir, "baton.log"), []byte(b.Logs()), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "baton.start"), []byte(strconv.FormatInt(start.UnixNano(), 10)+"\n"), 0o644)
+}
+
+// gcCell says how many of the churn's slowest requests met a collection,
+// when Baton ran with GODEBUG=gctrace=1.
+func gcCell(c churnResult) string {
+	if c.gcDuring == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d GC cycles, %d of the %d requests at or above p99 started in one", c.gcDuring, c.slowInGC, c.slow)
 }
 
 // meanMs is the mean of a histogram's observations between two scrapes.
@@ -196,9 +233,9 @@ func printTable(rows []row) {
 		cells = append(cells, fmt.Sprintf("%.2f", r.statusWrites),
 			fmt.Sprintf("%d → %d MiB", r.rssReady>>20, r.rssAfter>>20),
 			fmt.Sprintf("%d (%.0f) → %d (%.0f) MiB", r.churn.rssStart>>20, r.churn.heapStart/(1<<20), r.churn.rssEnd>>20, r.churn.heapEnd/(1<<20)),
-			fmt.Sprintf("%s → %s (straight to a backend %s → %s), %d of %d, %s (%d changes, %.0f rebuilds)",
-				ms(r.churn.idleP99), ms(r.churn.churnP99), ms(r.churn.directIdle), ms(r.churn.directChurn),
-				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds))
+			fmt.Sprintf("%s → %s (unwatched churn %s; straight to a backend %s → %s), %d of %d, %s (%d changes, %.0f rebuilds, Baton %.2f cores)",
+				ms(r.churn.idleP99), ms(r.churn.churnP99), ms(r.churn.unwatched), ms(r.churn.directIdle), ms(r.churn.directChurn),
+				r.churn.failed, r.churn.requests, ms(r.churn.markerMax), r.churn.changes, r.churn.rebuilds, r.churn.cpu)+gcCell(r.churn))
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
 	}
 	fmt.Println("Propagation cells are p50 / p99 from the API write returning to the first response through the proxy that shows the change.")

@@ -134,13 +134,23 @@ func steadyPoint(w *world, p *poller, b *framework.Baton, c, lastPath int, dir s
 // saveHeapProfile asks Baton (--profiling) for its heap profile after a
 // garbage collection.
 func saveHeapProfile(addr, path string) error {
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	return saveProfile("http://"+addr+"/debug/pprof/heap?gc=1", 30*time.Second, path)
+}
+
+// saveCPUProfile asks Baton (--profiling) for a CPU profile of the next d.
+func saveCPUProfile(addr string, d time.Duration, path string) error {
+	secs := max(int(d.Seconds()), 1)
+	return saveProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), time.Duration(secs+30)*time.Second, path)
+}
+
+func saveProfile(url string, timeout time.Duration, path string) error {
+	resp, err := (&http.Client{Timeout: timeout}).Get(url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /debug/pprof/heap: %s", resp.Status)
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {

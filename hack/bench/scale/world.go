@@ -69,7 +69,8 @@ func (w *world) close() {
 }
 
 // load creates n Ingresses with two paths, n/10 Services with one slice of
-// 50 endpoints (in the pod network, never dialled), and publishes each
+// 50 endpoints (in the pod network, never dialled), the unwatched slices,
+// and publishes each
 // Ingress's status as Baton would, so that Baton starts with nothing to
 // write. Eight writers work in parallel.
 func (w *world) load(n int) error {
@@ -98,6 +99,13 @@ func (w *world) load(n int) error {
 		jobs <- func() error { return w.c.Create(background, service(name, 80)) }
 		jobs <- func() error { return w.c.Create(background, slice(name, "-0", bulkAddrs(s))) }
 	}
+	for s := range unwatchedSlices {
+		jobs <- func() error {
+			sl := slice(fmt.Sprintf("unwatched%d", s), "", bulkAddrs(s))
+			sl.Labels = nil // Baton's cache lists only slices of a Service
+			return w.c.Create(background, sl)
+		}
+	}
 	for i := range n {
 		jobs <- func() error { return w.createIngress(i, services) }
 	}
@@ -120,6 +128,10 @@ func (w *world) createIngress(i, services int) error {
 
 // bulkAddrs are 50 addresses of Service s in 10.244.200.0/21: inside the
 // pod network, whose guard route makes them unreachable.
+// unwatchedSlices are slices of 50 endpoints that Baton does not watch,
+// for the churn that loads the API server without giving Baton work.
+const unwatchedSlices = 100
+
 func bulkAddrs(s int) []string {
 	var addrs []string
 	for e := range 50 {
