@@ -175,7 +175,7 @@ func (ru *reuse) patchListed(s *snapshot.Snapshot, l *listedChanges, inForce *Ta
 	t, c := ru.patchedTable(l.index, inForce)
 	for _, name := range l.hosts {
 		if _, ok, _ := ru.snap.FindHost(name); ok {
-			t.hosts.removeHost(name)
+			c.removeHost(&t.hosts, name)
 		}
 	}
 	for _, name := range l.hosts {
