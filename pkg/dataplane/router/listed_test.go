@@ -76,8 +76,12 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 		}
 
 		sameState(t, where, r.current.Load(), fresh, flat)
+		samePairs(t, where, r, flat)
 		keptPools(t, where, before, r.current.Load(), applied, s)
 		applied = s
+	}
+	if r.keyPairs.patches < 40 {
+		t.Fatalf("seed %d: only %d of 400 Applies patched the certificates in force", seed, r.keyPairs.patches)
 	}
 	if listed < 40 || removed < 10 || dangling < 5 {
 		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed, %d of them removing an upstream; %d kept a host routing to a removed one",
@@ -182,6 +186,7 @@ func sameState(t *testing.T, where string, got, want *state, s *snapshot.Snapsho
 	t.Helper()
 	checkRuntimes(t, where, &got.upstreams, s)
 	sameMatches(t, where, got.table, want.table, &got.upstreams)
+	sameCertificates(t, where, got.certs, want.certs)
 	if g, w := splitNames(got.table), splitNames(want.table); !slices.Equal(g, w) {
 		t.Fatalf("%s: the table keeps the splitters of %q, a full apply %q", where, g, w)
 	}

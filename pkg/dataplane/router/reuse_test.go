@@ -136,6 +136,7 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
 	}
 	s.Gateways = nextGateways(rng, prev, pickUp, has)
+	s.Certificates, s.DefaultCertificate = nextCertificates(rng, prev), nextDefaultCertificate(rng, prev)
 	return s
 }
 
@@ -156,7 +157,11 @@ func nextGateways(rng *rand.Rand, prev *snapshot.Snapshot, pickUp func() string,
 		{Name: "*.w", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/", pickUp())}},
 		{Name: "h0", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/a", pickUp()), gwRoute(snapshot.PathPrefix, "/", pickUp())}},
 	}
-	return []snapshot.Gateway{{Name: "ns/gw", Addresses: []string{"192.0.2.1"}, Ports: []snapshot.GatewayPort{{Port: 80, Hosts: hosts}}}}
+	gw := snapshot.Gateway{Name: "ns/gw", Addresses: []string{"192.0.2.1"}, Ports: []snapshot.GatewayPort{{Port: 80, Hosts: hosts}}}
+	if rng.IntN(2) == 0 {
+		gw.Ports = append(gw.Ports, gatewayTLSPort(rng, hosts))
+	}
+	return []snapshot.Gateway{gw}
 }
 
 // gatewaysUseOnly tells whether every route of gws goes to an upstream has

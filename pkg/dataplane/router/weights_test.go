@@ -110,7 +110,9 @@ func TestWeightedSplitContinuesAcrossSwaps(t *testing.T) {
 // host it did not list.
 func TestWeightedSplitContinuesAcrossPatches(t *testing.T) {
 	r := newTestRouter(t)
-	split := func() []snapshot.Route { return []snapshot.Route{gwRoute(pfx, "/", "", withBackends(w("a", 2), w("b", 1)))} }
+	split := func() []snapshot.Route {
+		return []snapshot.Route{gwRoute(pfx, "/", "", withBackends(w("a", 2), w("b", 1)))}
+	}
 	s := snapWith(host("listed.test", split()...), host("unlisted.test", split()...))
 	got := map[string]map[string]int{"listed.test": {}, "unlisted.test": {}}
 	s.Version = 1
