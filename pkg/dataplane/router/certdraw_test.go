@@ -109,9 +109,9 @@ func nextDefaultCertificate(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.C
 // not.
 func sameCertificates(t *testing.T, where string, got, want *Certificates) {
 	t.Helper()
-	if got.exact.len() != want.exact.len() || got.wildcard.len() != want.wildcard.len() {
-		t.Fatalf("%s: %d exact and %d wildcard names, a full apply %d and %d",
-			where, got.exact.len(), got.wildcard.len(), want.exact.len(), want.wildcard.len())
+	if got.exact.len() != want.exact.len() || got.wildcard.len() != want.wildcard.len() || got.bySource.len() != want.bySource.len() {
+		t.Fatalf("%s: %d exact and %d wildcard names, %d certificates; a full apply %d, %d and %d", where,
+			got.exact.len(), got.wildcard.len(), got.bySource.len(), want.exact.len(), want.wildcard.len(), want.bySource.len())
 	}
 	gw := connAt{local: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(gatewayTLSProbe))}
 	for _, conn := range []net.Conn{nil, gw} {

@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"crypto/tls"
 	"fmt"
 	"reflect"
 	"slices"
@@ -37,7 +36,8 @@ func bySource(certs []snapshot.Certificate) bool {
 // (issue 10). Call commit once s is published.
 func (kp *keyPairs) patch(prev, s *snapshot.Snapshot, inForce *Certificates) (*Certificates, error) {
 	kp.next, kp.patches = kp.inForce.copyOnWrite(), kp.patches+1
-	c := &Certificates{exact: inForce.exact.copyOnWrite(), wildcard: inForce.wildcard.copyOnWrite(), fallback: inForce.fallback}
+	c := &Certificates{exact: inForce.exact.copyOnWrite(), wildcard: inForce.wildcard.copyOnWrite(),
+		bySource: inForce.bySource.copyOnWrite(), fallback: inForce.fallback}
 	if err := kp.patchListed(c, prev.Certificates, s.Certificates); err != nil {
 		return nil, err
 	}
@@ -61,31 +61,57 @@ func (kp *keyPairs) patchListed(c *Certificates, before, after []snapshot.Certif
 	var orphans []string // names whose certificate went, which another may list
 	i, j := 0, 0
 	for i < len(before) || j < len(after) {
-		k := compareNamed(before, after, i, j, certSource)
-		if k == 0 && sameCertificate(&before[i], &after[j]) {
-			i, j = i+1, j+1
-			continue
-		}
-		if k <= 0 {
-			kp.release(&before[i])
-			orphans = c.drop(&before[i], orphans)
+		var err error
+		switch k := compareNamed(before, after, i, j, certSource); {
+		case k < 0:
+			orphans = kp.remove(c, &before[i], orphans)
+			c.bySource.delete(before[i].Source)
 			i++
-		}
-		if k >= 0 {
-			cert, err := kp.parse(&after[j])
-			if err != nil {
-				return err
-			}
-			if err := c.claimAll(&after[j], cert); err != nil {
-				return err
-			}
+		case k > 0:
+			err = kp.put(c, &after[j], true)
 			j++
+		case !sameCertificate(&before[i], &after[j]):
+			// A rotated Secret keeps its names: its new pair is all
+			// there is to write.
+			newNames := !slices.Equal(before[i].Hosts, after[j].Hosts)
+			if newNames {
+				orphans = kp.remove(c, &before[i], orphans)
+			} else {
+				kp.release(&before[i])
+			}
+			err = kp.put(c, &after[j], newNames)
+			i, j = i+1, j+1
+		default:
+			i, j = i+1, j+1
+		}
+		if err != nil {
+			return err
 		}
 	}
 	for _, name := range orphans {
-		c.reclaim(name, after, kp)
+		c.reclaim(name, after)
 	}
 	return nil
+}
+
+// remove releases sc's pair and drops its names (see drop).
+func (kp *keyPairs) remove(c *Certificates, sc *snapshot.Certificate, orphans []string) []string {
+	kp.release(sc)
+	return c.drop(sc, orphans)
+}
+
+// put parses sc's pair into bySource and, with names, has sc claim its
+// names.
+func (kp *keyPairs) put(c *Certificates, sc *snapshot.Certificate, names bool) error {
+	cert, err := kp.parse(sc)
+	if err != nil {
+		return err
+	}
+	c.bySource.set(sc.Source, cert)
+	if !names {
+		return nil
+	}
+	return c.claimAll(sc)
 }
 
 func certSource(c *snapshot.Certificate) string { return c.Source }
@@ -116,9 +142,9 @@ func (c *Certificates) drop(sc *snapshot.Certificate, orphans []string) []string
 	return orphans
 }
 
-// claimAll gives sc's names cert where sc comes before the certificate
+// claimAll gives sc's names sc where it comes before the certificate
 // serving them, as add does for a list compiled in order.
-func (c *Certificates) claimAll(sc *snapshot.Certificate, cert *tls.Certificate) error {
+func (c *Certificates) claimAll(sc *snapshot.Certificate) error {
 	for _, h := range sc.Hosts {
 		name, err := normaliseHostName(h)
 		if err != nil {
@@ -127,10 +153,10 @@ func (c *Certificates) claimAll(sc *snapshot.Certificate, cert *tls.Certificate)
 		m, key := c.sniMap(name)
 		switch e, ok := m.lookup(key); {
 		case !ok:
-			m.set(key, sniEntry{cert: cert, source: sc.Source})
+			m.set(key, sniEntry{source: sc.Source})
 		case e.source == sc.Source: // sc lists the name twice
 		case sc.Source < e.source:
-			m.set(key, sniEntry{cert: cert, source: sc.Source, shadowed: true})
+			m.set(key, sniEntry{source: sc.Source, shadowed: true})
 		default:
 			e.shadowed = true
 			m.set(key, e)
@@ -142,7 +168,7 @@ func (c *Certificates) claimAll(sc *snapshot.Certificate, cert *tls.Certificate)
 // reclaim gives name the first certificate of certs that lists it, or
 // none. It looks at every name of every certificate, which only a name
 // two certificates list costs: Ingresses seldom disagree on a Secret.
-func (c *Certificates) reclaim(name string, certs []snapshot.Certificate, kp *keyPairs) {
+func (c *Certificates) reclaim(name string, certs []snapshot.Certificate) {
 	m, key := c.sniMap(name)
 	m.delete(key)
 	for i := range certs {
@@ -155,9 +181,7 @@ func (c *Certificates) reclaim(name string, certs []snapshot.Certificate, kp *ke
 			m.set(key, e)
 			return
 		}
-		k := pairKeyOf(sc)
-		p, _ := kp.next.get(k[:]) // every certificate of certs counts among its pair's users
-		m.set(key, sniEntry{cert: p.cert, source: sc.Source})
+		m.set(key, sniEntry{source: sc.Source})
 	}
 }
 

@@ -16,11 +16,14 @@ import (
 // address gets one of that gateway port's certificates instead (see
 // ForConn), never an Ingress one.
 type Certificates struct {
-	// exact and wildcard (keyed by the suffix after "*.") are
-	// copy-on-write, so that a rotated Secret patches the names of its
-	// certificate alone (see keyPairs.patch).
+	// exact and wildcard (keyed by the suffix after "*.") name the
+	// certificate of bySource served for a name. They are copy-on-write,
+	// so that a patch (see keyPairs.patch) writes the names of the
+	// certificates that changed alone, and a rotated Secret, whose names
+	// stay, only its certificate in bySource.
 	exact    cowMap[sniEntry]
 	wildcard cowMap[sniEntry]
+	bySource cowMap[*tls.Certificate]
 	fallback *tls.Certificate
 	// deepWildcards: "*.a.com" covers any number of labels (gateways).
 	deepWildcards bool
@@ -28,12 +31,11 @@ type Certificates struct {
 	gwPorts       map[netip.AddrPort]*Certificates
 }
 
-// sniEntry is the certificate served for a name: that of the first
-// certificate listed for it, whose Source it keeps. shadowed says another
-// certificate may list the name too, for a patch that drops the first to
-// look for the next.
+// sniEntry is the certificate served for a name: the first listed for
+// it, by its key in bySource (its Source, see addAll). shadowed says
+// another certificate may list the name too, for a patch that drops the
+// first to look for the next.
 type sniEntry struct {
-	cert     *tls.Certificate
 	source   string
 	shadowed bool
 }
@@ -89,7 +91,7 @@ func (kp *keyPairs) compile(s *snapshot.Snapshot) (*Certificates, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.addAll(sc, cert); err != nil {
+		if err := c.addAll(sc, cert, i); err != nil {
 			return nil, err
 		}
 	}
@@ -106,14 +108,21 @@ func (kp *keyPairs) compile(s *snapshot.Snapshot) (*Certificates, error) {
 	return c, nil
 }
 
-// addAll adds sc's names, served cert.
-func (c *Certificates) addAll(sc *snapshot.Certificate, cert *tls.Certificate) error {
+// addAll adds sc, the i-th certificate listed, served cert, under its
+// Source; under one made unique with i when an earlier certificate of the
+// list has that Source and another pair (no producer of ours does that).
+func (c *Certificates) addAll(sc *snapshot.Certificate, cert *tls.Certificate, i int) error {
+	source := sc.Source
+	if other, ok := c.bySource.lookup(source); ok && other != cert {
+		source = fmt.Sprintf("%s\x00%d", source, i)
+	}
+	c.bySource.set(source, cert)
 	for _, h := range sc.Hosts {
 		name, err := normaliseHostName(h)
 		if err != nil {
 			return fmt.Errorf("certificate from %s: %w", sc.Source, err)
 		}
-		c.add(name, cert, sc.Source)
+		c.add(name, source)
 	}
 	return nil
 }
@@ -164,7 +173,7 @@ func (kp *keyPairs) compilePort(p *snapshot.GatewayPort) (*Certificates, error) 
 		if pc.fallback == nil {
 			pc.fallback = cert
 		}
-		if err := pc.addAll(sc, cert); err != nil {
+		if err := pc.addAll(sc, cert, i); err != nil {
 			return nil, err
 		}
 	}
@@ -235,14 +244,14 @@ func parsePair(sc *snapshot.Certificate) (*tls.Certificate, error) {
 
 // add keeps the first certificate listed for a name: the producer lists
 // them in precedence order.
-func (c *Certificates) add(host string, cert *tls.Certificate, source string) {
+func (c *Certificates) add(host, source string) {
 	m, key := c.sniMap(host)
 	if e, taken := m.lookup(key); taken {
-		e.shadowed = true
+		e.shadowed = e.shadowed || e.source != source
 		m.set(key, e)
 		return
 	}
-	m.set(key, sniEntry{cert: cert, source: source})
+	m.set(key, sniEntry{source: source})
 }
 
 // sniMap is the map a normalised host name goes in, and its key there.
@@ -265,16 +274,22 @@ func (c *Certificates) Get(serverName string) *tls.Certificate {
 		return c.fallback
 	}
 	if e, ok := c.exact.get(name); ok {
-		return e.cert
+		return c.served(e)
 	}
 	for dot := indexByte(name, '.'); dot > 0; dot = indexByte(name, '.') {
 		name = name[dot+1:]
 		if e, ok := c.wildcard.get(name); ok {
-			return e.cert
+			return c.served(e)
 		}
 		if !c.deepWildcards {
 			break
 		}
 	}
 	return c.fallback
+}
+
+// served is the certificate of e.
+func (c *Certificates) served(e sniEntry) *tls.Certificate {
+	cert, _ := c.bySource.lookup(e.source)
+	return cert
 }
