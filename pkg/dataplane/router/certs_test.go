@@ -164,9 +164,9 @@ func TestApplyParsesEachCertificateOnce(t *testing.T) {
 	if cn := served(t, r, "a.test").Leaf.Subject.CommonName; cn != "a-rotated" {
 		t.Errorf("after rotation a.test is served %q", cn)
 	}
-	if r.keyPairs.parses != 3 || len(r.keyPairs.prev) != 2 {
+	if r.keyPairs.parses != 3 || r.keyPairs.inForce.len() != 2 {
 		t.Errorf("after rotation: %d parses, %d kept, want 3 parses and 2 kept (the old pair dropped)",
-			r.keyPairs.parses, len(r.keyPairs.prev))
+			r.keyPairs.parses, r.keyPairs.inForce.len())
 	}
 }
 

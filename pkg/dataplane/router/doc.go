@@ -106,6 +106,13 @@
 // paths without a leading '/', unparsable key pairs), so Apply keeps the
 // previous configuration rather than serving part of a broken one.
 //
+// Apply compiles what differs from the snapshot in force (see reuse):
+// hosts, splitters and SNI names live in copy-on-write maps shared with
+// the state in force. Certificate lists sorted by Source, each Source
+// once (as the translate Cache makes them), are compared with the list in
+// force, so a rotated Secret writes its new pair alone; other lists are
+// compiled in full, parsed pairs reused by content either way.
+//
 // Match and Certificates.Get allocate nothing: hosts are lower-cased into
 // a stack buffer and looked up with map[string(bytes)] conversions the
 // compiler does not copy. A host with more than a few Prefix routes indexes

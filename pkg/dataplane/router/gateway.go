@@ -32,7 +32,7 @@ func (c *compiler) addGateways(t *Table, gws []snapshot.Gateway) error {
 		for j := range g.Ports {
 			p := &g.Ports[j]
 			ht := &hostTable{deepWildcards: true}
-			if err := c.compileHosts(ht, p.Hosts, g.Name+":"+strconv.Itoa(p.Port)); err != nil {
+			if err := c.compileHosts(ht, p.Hosts, gatewayScope(g, p)); err != nil {
 				return fmt.Errorf("gateway %s port %d: %w", g.Name, p.Port, err)
 			}
 			for _, a := range addrs {
@@ -41,6 +41,11 @@ func (c *compiler) addGateways(t *Table, gws []snapshot.Gateway) error {
 		}
 	}
 	return nil
+}
+
+// gatewayScope names port p of g for the splitters of its routes.
+func gatewayScope(g *snapshot.Gateway, p *snapshot.GatewayPort) string {
+	return g.Name + ":" + strconv.Itoa(p.Port)
 }
 
 // gatewayAddrs parses the addresses snapshot.CheckGateways accepted.

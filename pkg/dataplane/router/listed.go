@@ -170,19 +170,28 @@ func (ru *reuse) sameAsInForce(u *snapshot.Upstream) bool {
 
 // patchListed compiles the listed hosts of s into a copy-on-write copy of
 // the table in force: a listed host the snapshot in force has is removed,
-// and added again from s if s has it.
+// and added again from s if s has it, unless s has the very Routes slice
+// compiled already (a producer may list the hosts of an Ingress whose
+// Secret alone changed).
 func (ru *reuse) patchListed(s *snapshot.Snapshot, l *listedChanges, inForce *Table) (*Table, *cowMap[int], error) {
 	t, c := ru.patchedTable(l.index, inForce)
+	var added []*snapshot.VirtualHost
 	for _, name := range l.hosts {
-		if _, ok, _ := ru.snap.FindHost(name); ok {
-			t.hosts.removeHost(name)
+		before, had, _ := ru.snap.FindHost(name)
+		after, inNext, _ := s.FindHost(name)
+		if had && inNext && sameRoutes(before.Routes, after.Routes) {
+			continue // listed, but the very routes compiled already
+		}
+		if had {
+			c.removeHost(&t.hosts, name)
+		}
+		if inNext {
+			added = append(added, after)
 		}
 	}
-	for _, name := range l.hosts {
-		if vh, ok, _ := s.FindHost(name); ok {
-			if err := c.addHost(&t.hosts, vh, ""); err != nil {
-				return nil, nil, err
-			}
+	for _, vh := range added {
+		if err := c.addHost(&t.hosts, vh, ""); err != nil {
+			return nil, nil, err
 		}
 	}
 	// Upstreams kept their slots unless one was removed, whose slot

@@ -76,8 +76,12 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 		}
 
 		sameState(t, where, r.current.Load(), fresh, flat)
+		samePairs(t, where, r, flat)
 		keptPools(t, where, before, r.current.Load(), applied, s)
 		applied = s
+	}
+	if r.keyPairs.patches < 40 {
+		t.Fatalf("seed %d: only %d of 400 Applies patched the certificates in force", seed, r.keyPairs.patches)
 	}
 	if listed < 40 || removed < 10 || dangling < 5 {
 		t.Fatalf("seed %d: only %d of 400 Applies compiled what Changes listed, %d of them removing an upstream; %d kept a host routing to a removed one",
@@ -92,7 +96,9 @@ func TestApplyListedChangesEqualsFullApply(t *testing.T) {
 // any snapshot routing to an unknown upstream. False if prev has none.
 func keepDanglingHost(s, prev *snapshot.Snapshot) bool {
 	for _, vh := range prev.Hosts {
-		if _, ok, _ := s.FindHost(vh.Name); ok || !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return s.Upstream(r.Upstream) == nil }) {
+		if _, ok, _ := s.FindHost(vh.Name); ok || !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool {
+			return !routesOnly(&r, func(name string) bool { return s.Upstream(name) != nil })
+		}) {
 			continue
 		}
 		at, _ := slices.BinarySearchFunc(s.Hosts, vh.Name, func(h snapshot.VirtualHost, name string) int { return strings.Compare(h.Name, name) })
@@ -180,6 +186,10 @@ func sameState(t *testing.T, where string, got, want *state, s *snapshot.Snapsho
 	t.Helper()
 	checkRuntimes(t, where, &got.upstreams, s)
 	sameMatches(t, where, got.table, want.table, &got.upstreams)
+	sameCertificates(t, where, got.certs, want.certs)
+	if g, w := splitNames(got.table), splitNames(want.table); !slices.Equal(g, w) {
+		t.Fatalf("%s: the table keeps the splitters of %q, a full apply %q", where, g, w)
+	}
 	if got.byName.len() != want.byName.len() {
 		t.Fatalf("%s: %d upstreams by name, a full apply %d", where, got.byName.len(), want.byName.len())
 	}
@@ -212,6 +222,18 @@ func keptPools(t *testing.T, where string, before, after *state, prev, s *snapsh
 			t.Fatalf("%s: upstream %s did not change but got a new pool", where, u.Name)
 		}
 	}
+}
+
+// splitNames names t's splitters, group and key, sorted.
+func splitNames(t *Table) []string {
+	var out []string
+	for group, splits := range t.splitters.all() {
+		for key := range splits {
+			out = append(out, group+" "+key)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func addrs(p *lb.Pool) []string {

@@ -40,6 +40,8 @@ type regexRoute struct {
 }
 
 func (c *compiler) compileHost(vh *snapshot.VirtualHost, scope string) (*hostRoutes, error) {
+	c.startSplits(splitGroup(scope, vh.Name))
+	defer c.keepSplits()
 	hr := &hostRoutes{exact: map[string]candidates{}}
 	prefixAt := map[string]int{}
 	for i := range vh.Routes {
@@ -134,8 +136,11 @@ func (c *compiler) candidate(r *snapshot.Route, scope, host string) (candidate, 
 	}
 	if cand.split != nil {
 		key := splitKey(scope, host, r)
-		c.prev.carry(key, cand.split)
-		c.next[key] = cand.split
+		carry(c.prev, c.group, key, cand.split)
+		if c.splits == nil {
+			c.splits = routeSplitters{}
+		}
+		c.splits[key] = cand.split
 	}
 	return cand, nil
 }

@@ -2,7 +2,6 @@ package router
 
 import (
 	"bytes"
-	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -115,7 +114,7 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted ma
 	for i < len(before) || j < len(after) {
 		switch k := compareNamed(before, after, i, j, hostName); {
 		case k < 0:
-			t.hosts.removeHost(before[i].Name)
+			c.removeHost(&t.hosts, before[i].Name)
 			countRefs(refs, before[i].Routes, -1)
 			i++
 		case k > 0:
@@ -123,7 +122,7 @@ func (ru *reuse) patchTable(s *snapshot.Snapshot, index *cowMap[int], shifted ma
 			j++
 		default:
 			if !sameRoutes(before[i].Routes, after[j].Routes) || usesAny(after[j].Routes, shifted) {
-				t.hosts.removeHost(before[i].Name)
+				c.removeHost(&t.hosts, before[i].Name)
 				countRefs(refs, before[i].Routes, -1)
 				added = append(added, &after[j])
 			}
@@ -155,9 +154,10 @@ func (ru *reuse) refsToPatch() *cowMap[int] {
 // compiler that patches it.
 func (ru *reuse) patchedTable(index *cowMap[int], inForce *Table) (*Table, *compiler) {
 	// Unchanged hosts keep their splitters; recompiled ones continue theirs.
-	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: inForce.splitters, next: maps.Clone(inForce.splitters)}
 	old := &ru.table.hosts
-	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll}, splitters: c.next}
+	t := &Table{hosts: hostTable{exact: old.exact.copyOnWrite(), wildcard: old.wildcard.copyOnWrite(), catchAll: old.catchAll},
+		splitters: inForce.splitters.copyOnWrite()}
+	c := &compiler{index: index, scanLimit: maxScannedPrefixes, prev: &inForce.splitters, next: &t.splitters}
 	return t, c
 }
 
@@ -168,12 +168,14 @@ func (ru *reuse) finishPatch(s *snapshot.Snapshot, c *compiler, t *Table, index 
 		return nil, nil, err
 	}
 	if s.DefaultBackend != nil {
-		d, err := c.candidate(s.DefaultBackend, "", "")
+		d, err := c.defaultBackend(s.DefaultBackend)
 		if err != nil {
 			t, err := Compile(s) // for Compile's error message
 			return t, index, err
 		}
 		t.defaultBkd = &d
+	} else {
+		t.splitters.delete(defaultSplitGroup)
 	}
 	return t, index, nil
 }
@@ -187,6 +189,13 @@ func (ru *reuse) patchGateways(s *snapshot.Snapshot, c *compiler, t *Table, slot
 	if slotsKept && sameGateways(ru.snap.Gateways, s.Gateways) {
 		t.gwAddrs, t.gwPorts = ru.table.gwAddrs, ru.table.gwPorts
 		return nil
+	}
+	for _, g := range ru.snap.Gateways { // their hosts may be gone
+		for _, p := range g.Ports {
+			for _, vh := range p.Hosts {
+				t.splitters.delete(splitGroup(gatewayScope(&g, &p), vh.Name))
+			}
+		}
 	}
 	return c.addGateways(t, s.Gateways)
 }

@@ -59,7 +59,7 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotLis
 			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
 				t.Fatalf("%s: %s%s matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
 			}
-			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
+			if gok && runtimes != nil && !routesTo(gm.Route, runtimes.at(gm.Upstream).name) {
 				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
 			req := newRequest("GET", host, path, gatewayProbe)
@@ -68,11 +68,23 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotLis
 			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
 				t.Fatalf("%s: %s%s on the gateway matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
 			}
-			if gok && runtimes != nil && runtimes.at(gm.Upstream).name != gm.Route.Upstream {
+			if gok && runtimes != nil && !routesTo(gm.Route, runtimes.at(gm.Upstream).name) {
 				t.Fatalf("%s: gateway runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
 		}
 	}
+}
+
+// routesTo tells whether r sends requests to the upstream called name:
+// its Upstream, or one of its Backends.
+func routesTo(r *snapshot.Route, name string) bool {
+	return r.Upstream == name || slices.ContainsFunc(r.Backends, func(b snapshot.WeightedBackend) bool { return b.Upstream == name })
+}
+
+// routesOnly tells whether every upstream r names is one has knows.
+func routesOnly(r *snapshot.Route, has func(string) bool) bool {
+	return (r.Upstream == "" || has(r.Upstream)) &&
+		!slices.ContainsFunc(r.Backends, func(b snapshot.WeightedBackend) bool { return !has(b.Upstream) })
 }
 
 // nextSnapshot keeps, replaces or drops each host of prev, adds some, and
@@ -95,7 +107,7 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 	hosts := map[string][]snapshot.Route{}
 	if prev != nil {
 		for _, vh := range prev.Hosts {
-			usable := !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return !has(r.Upstream) })
+			usable := !slices.ContainsFunc(vh.Routes, func(r snapshot.Route) bool { return !routesOnly(&r, has) })
 			if usable && rng.IntN(4) != 0 {
 				hosts[vh.Name] = vh.Routes // shared, as the producer promises
 			}
@@ -106,6 +118,11 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 			hosts[name] = []snapshot.Route{
 				{PathType: snapshot.PathPrefix, Path: "/a", Upstream: pickUp(), Source: "x"},
 				{PathType: snapshot.PathExact, Path: "/", Upstream: pickUp(), Source: fmt.Sprint(rng.IntN(9))},
+			}
+			if rng.IntN(3) == 0 { // split between two upstreams
+				r := &hosts[name][0]
+				r.Backends = []snapshot.WeightedBackend{{Upstream: r.Upstream, Weight: 2}, {Upstream: pickUp(), Weight: 1 + rng.IntN(2)}}
+				r.Upstream = ""
 			}
 		}
 	}
@@ -119,6 +136,7 @@ func nextSnapshot(rng *rand.Rand, prev *snapshot.Snapshot) *snapshot.Snapshot {
 		s.DefaultBackend = &snapshot.Route{PathType: snapshot.PathPrefix, Path: "/", Upstream: pickUp()}
 	}
 	s.Gateways = nextGateways(rng, prev, pickUp, has)
+	s.Certificates, s.DefaultCertificate = nextCertificates(rng, prev), nextDefaultCertificate(rng, prev)
 	return s
 }
 
@@ -139,7 +157,11 @@ func nextGateways(rng *rand.Rand, prev *snapshot.Snapshot, pickUp func() string,
 		{Name: "*.w", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/", pickUp())}},
 		{Name: "h0", Routes: []snapshot.Route{gwRoute(snapshot.PathPrefix, "/a", pickUp()), gwRoute(snapshot.PathPrefix, "/", pickUp())}},
 	}
-	return []snapshot.Gateway{{Name: "ns/gw", Addresses: []string{"192.0.2.1"}, Ports: []snapshot.GatewayPort{{Port: 80, Hosts: hosts}}}}
+	gw := snapshot.Gateway{Name: "ns/gw", Addresses: []string{"192.0.2.1"}, Ports: []snapshot.GatewayPort{{Port: 80, Hosts: hosts}}}
+	if rng.IntN(2) == 0 {
+		gw.Ports = append(gw.Ports, gatewayTLSPort(rng, hosts))
+	}
+	return []snapshot.Gateway{gw}
 }
 
 // gatewaysUseOnly tells whether every route of gws goes to an upstream has

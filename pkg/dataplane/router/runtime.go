@@ -102,7 +102,7 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	}
 	certs, sameCerts := r.reuse.certificates(s, r.current.Load().certs)
 	if !sameCerts {
-		if certs, err = r.keyPairs.compile(s); err != nil {
+		if certs, err = r.compileCertificates(s, r.current.Load().certs); err != nil {
 			return fmt.Errorf("compile certificates of snapshot %d: %w", s.Version, err)
 		}
 	}
@@ -117,6 +117,16 @@ func (r *Router) Apply(s *snapshot.Snapshot) error {
 	}
 	r.reuse.commit(s, table, index, ups)
 	return nil
+}
+
+// compileCertificates patches inForce, the certificates of the snapshot
+// in force, into those of s where it can (see patchable), else compiles
+// them all.
+func (r *Router) compileCertificates(s *snapshot.Snapshot, inForce *Certificates) (*Certificates, error) {
+	if patchable(r.reuse.snap, s, inForce) {
+		return r.keyPairs.patch(r.reuse.snap, s, inForce)
+	}
+	return r.keyPairs.compile(s)
 }
 
 // Check tells whether Apply would accept s, without publishing it or

@@ -53,9 +53,10 @@ func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, err
 	if err := s.CheckLists(); err != nil {
 		return nil, err
 	}
-	c := &compiler{index: &cowMap[int]{}, scanLimit: scanLimit, next: splitters{}}
+	t := &Table{}
+	c := &compiler{index: &cowMap[int]{}, scanLimit: scanLimit, next: &t.splitters}
 	if prev != nil {
-		c.prev = prev.splitters
+		c.prev = &prev.splitters
 	}
 	for i, u := range s.AllUpstreams() {
 		if c.index.has(u.Name) {
@@ -63,12 +64,11 @@ func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, err
 		}
 		c.index.set(u.Name, i)
 	}
-	t := &Table{splitters: c.next}
 	if err := c.compileHosts(&t.hosts, s.HostSlice(), ""); err != nil {
 		return nil, err
 	}
 	if s.DefaultBackend != nil {
-		d, err := c.candidate(s.DefaultBackend, "", "")
+		d, err := c.defaultBackend(s.DefaultBackend)
 		if err != nil {
 			return nil, fmt.Errorf("default backend (from %s): %w", s.DefaultBackend.Source, err)
 		}
@@ -84,8 +84,42 @@ func compileAfter(s *snapshot.Snapshot, scanLimit int, prev *Table) (*Table, err
 type compiler struct {
 	index     *cowMap[int] // upstream index by name
 	scanLimit int
-	prev      splitters // of the table being replaced
-	next      splitters // of the table being built
+	prev      *splitters // of the table being replaced (nil: none)
+	next      *splitters // of the table being built
+	// group and splits are the splitters of the host being compiled.
+	group  string
+	splits routeSplitters
+}
+
+// startSplits collects the splitters of the routes compiled next as
+// group's, until keepSplits.
+func (c *compiler) startSplits(group string) {
+	c.group, c.splits = group, nil
+}
+
+// keepSplits makes the splitters collected since startSplits their
+// group's in the table being built, in place of any it had there.
+func (c *compiler) keepSplits() {
+	if c.splits != nil {
+		c.next.set(c.group, c.splits)
+	} else {
+		c.next.delete(c.group)
+	}
+	c.splits = nil
+}
+
+// defaultBackend compiles the default backend, with its splitter group.
+func (c *compiler) defaultBackend(r *snapshot.Route) (candidate, error) {
+	c.startSplits(defaultSplitGroup)
+	defer c.keepSplits()
+	return c.candidate(r, "", "")
+}
+
+// removeHost undoes addHost for an Ingress host of the table in force,
+// and drops its splitters.
+func (c *compiler) removeHost(ht *hostTable, name string) {
+	ht.removeHost(name)
+	c.next.delete(splitGroup("", name))
 }
 
 // Match finds the route of a request on a connection of no gateway. host

@@ -71,11 +71,31 @@ func compileBackends(r *snapshot.Route, c *candidate, index *cowMap[int]) error 
 	return nil
 }
 
-// splitters are a table's splitters by splitKey, so that the next table
-// continues each route's rotation: snapshots are rebuilt on every
-// EndpointSlice change, and a rotation restarted each time would send
-// most requests to the heaviest backend, which every rotation starts with.
-type splitters map[string]*splitter
+// splitters are a table's splitters, so that the next table continues
+// each route's rotation: snapshots are rebuilt on every EndpointSlice
+// change, and a rotation restarted each time would send most requests to
+// the heaviest backend, which every rotation starts with. They are
+// grouped by the host whose routes they split (see splitGroup), in a
+// copy-on-write map: a table patched from the one in force replaces or
+// drops the groups of the hosts it compiles or removes and shares the
+// others, so that its cost follows the change, not the number of
+// weighted routes (issue 10).
+type splitters = cowMap[routeSplitters]
+
+// routeSplitters are one host's splitters by splitKey.
+type routeSplitters map[string]*splitter
+
+// defaultSplitGroup is the default backend's group: no host name has a NUL.
+const defaultSplitGroup = "\x00default"
+
+// splitGroup names the group of a host's splitters: its name on the
+// Ingress side (no string to build per host), scoped on a gateway port.
+func splitGroup(scope, host string) string {
+	if scope == "" {
+		return host
+	}
+	return scope + "\x00" + host
+}
 
 // splitKey names a route across snapshots: where it is served and what
 // the producer says it is.
@@ -84,10 +104,14 @@ func splitKey(scope, host string, r *snapshot.Route) string {
 		r.Method + "\x00" + strconv.Itoa(r.Order)
 }
 
-// carry starts s from where the same route's splitter in prev stood, for
-// the backends both have (by upstream name).
-func (prev splitters) carry(key string, s *splitter) {
-	old := prev[key]
+// carry starts s from where the same route's splitter in prev (nil:
+// none) stood, for the backends both have (by upstream name).
+func carry(prev *splitters, group, key string, s *splitter) {
+	if prev == nil {
+		return
+	}
+	splits, _ := prev.lookup(group)
+	old := splits[key]
 	if old == nil {
 		return
 	}

@@ -104,6 +104,43 @@ func TestWeightedSplitContinuesAcrossSwaps(t *testing.T) {
 	}
 }
 
+// TestWeightedSplitContinuesAcrossPatches: a table patched from the one
+// in force (Changes listing one weighted host, compiled again from a new
+// Routes slice) continues the rotation of that host, and of the weighted
+// host it did not list.
+func TestWeightedSplitContinuesAcrossPatches(t *testing.T) {
+	r := newTestRouter(t)
+	split := func() []snapshot.Route {
+		return []snapshot.Route{gwRoute(pfx, "/", "", withBackends(w("a", 2), w("b", 1)))}
+	}
+	s := snapWith(host("listed.test", split()...), host("unlisted.test", split()...))
+	got := map[string]map[string]int{"listed.test": {}, "unlisted.test": {}}
+	s.Version = 1
+	for v := range 30 {
+		if v > 0 {
+			next := *s
+			next.Version, next.Hosts = s.Version+1, []snapshot.VirtualHost{host("listed.test", split()...), s.Hosts[1]}
+			next.Changes = &snapshot.Changes{Base: s.Version, Hosts: []string{"listed.test"}}
+			s = &next
+		}
+		if err := r.Apply(s); err != nil {
+			t.Fatal(err)
+		}
+		if v > 0 && r.reuse.listed == nil {
+			t.Fatalf("snapshot %d was not patched by what Changes listed", s.Version)
+		}
+		for name, n := range got {
+			m, ok := r.current.Load().table.Match(name, "/")
+			n[upstreamOf(s, m, ok)]++
+		}
+	}
+	for name, n := range got {
+		if n["a"] != 20 || n["b"] != 10 {
+			t.Errorf("%s: one request per snapshot went %v, want a 20, b 10", name, n)
+		}
+	}
+}
+
 func TestWeightedSplitConcurrent(t *testing.T) {
 	s := weightedSnap(w("a", 7), w("b", 3))
 	table, err := Compile(s)
