@@ -2,9 +2,7 @@ package nettest
 
 import (
 	"errors"
-	"fmt"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -20,22 +18,7 @@ import (
 // firewall rule is needed.
 func BlackholeAddr(t testing.TB) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	addr := loopbackPort(t, true)
 	fillAcceptQueue(t, addr)
 	return addr
 }

@@ -12,6 +12,13 @@ import (
 // proxied to itself until the client gave up.
 func RefusedAddr(t testing.TB) string {
 	t.Helper()
+	return loopbackPort(t, false)
+}
+
+// loopbackPort binds a loopback port for the whole test, listening with
+// the shortest accept queue when listen is set, and returns its address.
+func loopbackPort(t testing.TB, listen bool) string {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -19,6 +26,11 @@ func RefusedAddr(t testing.TB) string {
 	t.Cleanup(func() { syscall.Close(fd) })
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatal(err)
+	}
+	if listen {
+		if err := syscall.Listen(fd, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {
