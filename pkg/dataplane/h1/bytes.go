@@ -38,6 +38,43 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // isValueByte: field-vchar, SP or HTAB; obs-text (0x80-0xFF) is allowed.
 func isValueByte(c byte) bool { return c == '\t' || (c >= ' ' && c != 0x7f) }
 
+// validValue reports whether every byte of v is a value byte
+// (isValueByte), eight at a time: a value is most of a head's bytes.
+func validValue[T string | []byte](v T) bool {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		if swarSuspect(load64(v[i:i+8])) && !validValueLoop(v[i:i+8]) {
+			return false // a control byte or DEL; a tab alone is suspect but valid
+		}
+	}
+	return validValueLoop(v[i:])
+}
+
+func validValueLoop[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if !isValueByte(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// load64 reads 8 bytes little-endian; the compiler makes it one load.
+func load64[T string | []byte](b T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// swarSuspect reports whether one of the 8 bytes in x is below 0x20 or
+// is 0x7f (the "has less than" and "has zero" bit tricks, exact as a
+// yes/no for the whole word): only then are the bytes checked one by one.
+func swarSuspect(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0
+}
+
 // isTargetByte: no whitespace, no control characters.
 func isTargetByte(c byte) bool { return c > ' ' && c != 0x7f }
 
