@@ -51,10 +51,18 @@ func WriteField(w *bufio.Writer, name, value string) {
 	if !ValidFieldName(name) || !ValidFieldValue(value) {
 		return
 	}
-	_, _ = w.WriteString(name)
-	_, _ = w.WriteString(": ")
-	_, _ = w.WriteString(value)
-	_, _ = w.WriteString("\r\n")
+	if w.Available() < len(name)+len(value)+4 {
+		_, _ = w.WriteString(name)
+		_, _ = w.WriteString(": ")
+		_, _ = w.WriteString(value)
+		_, _ = w.WriteString("\r\n")
+		return
+	}
+	// One Write of the line built in place, rather than four.
+	b := append(w.AvailableBuffer(), name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	_, _ = w.Write(append(b, "\r\n"...))
 }
 
 // ValidFieldName reports whether name is a token.
@@ -71,11 +79,4 @@ func ValidFieldName(name string) bool {
 }
 
 // ValidFieldValue reports whether v may be sent as a field value.
-func ValidFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !isValueByte(v[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidFieldValue(v string) bool { return validValue(v) }
