@@ -110,7 +110,9 @@ func equalFold(b []byte, s string) bool {
 		return false
 	}
 	for i := range b {
-		if lower(b[i]) != s[i] {
+		// Bytes sent in s's case, most of them, cost one comparison; c|0x20
+		// is lower(c) where s[i] is a letter, and only there is it asked.
+		if c := b[i]; c != s[i] && (c|0x20 != s[i] || s[i] < 'a' || s[i] > 'z') {
 			return false
 		}
 	}

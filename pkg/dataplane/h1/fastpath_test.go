@@ -94,3 +94,19 @@ func FuzzScansAgainstByteLoops(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkScans(t, b) })
 }
+
+// TestEqualFoldEachByte compares every byte with every byte of the
+// lower-case names and tokens the parser looks for.
+func TestEqualFoldEachByte(t *testing.T) {
+	for _, s := range []string{"content-length", "100-continue", "keep-alive", "x_~.!#$%&'*+^`|09"} {
+		for i := range len(s) {
+			for c := range 256 {
+				b := []byte(s)
+				b[i] = byte(c)
+				if got, want := equalFold(b, s), lower(byte(c)) == s[i]; got != want {
+					t.Fatalf("equalFold(%q, %q) = %v, want %v", b, s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -387,26 +387,40 @@ func parseField(line []byte) (Field, error) {
 	return Field{Name: line[:i], Value: v}, nil
 }
 
-// noteField records what the fields that frame a message say.
+// noteField records what the fields that frame a message say. The
+// length picks the one name a field could be, so that most fields cost
+// one comparison of lengths rather than six of names.
 func (h *Head) noteField(f Field) {
-	switch {
-	case equalFold(f.Name, "content-length"):
-		h.scan.cls++
-		n, ok := parseLength(f.Value)
-		h.scan.clBad = h.scan.clBad || !ok
-		h.ContentLength = n
-	case equalFold(f.Name, "transfer-encoding"):
-		h.scan.tes++
-		h.scan.teChunked = equalFold(f.Value, "chunked")
-	case equalFold(f.Name, "connection"):
-		h.noteConnection(f.Value)
-	case equalFold(f.Name, "host"):
-		h.scan.hosts++
-		h.Host = f.Value
-	case equalFold(f.Name, "expect"):
-		h.Expect100 = equalFold(f.Value, "100-continue")
-	case equalFold(f.Name, "upgrade"):
-		h.scan.upg = true
+	switch len(f.Name) {
+	case len("content-length"):
+		if equalFold(f.Name, "content-length") {
+			h.scan.cls++
+			n, ok := parseLength(f.Value)
+			h.scan.clBad = h.scan.clBad || !ok
+			h.ContentLength = n
+		}
+	case len("transfer-encoding"):
+		if equalFold(f.Name, "transfer-encoding") {
+			h.scan.tes++
+			h.scan.teChunked = equalFold(f.Value, "chunked")
+		}
+	case len("connection"):
+		if equalFold(f.Name, "connection") {
+			h.noteConnection(f.Value)
+		}
+	case len("host"):
+		if equalFold(f.Name, "host") {
+			h.scan.hosts++
+			h.Host = f.Value
+		}
+	case len("expect"):
+		if equalFold(f.Name, "expect") {
+			h.Expect100 = equalFold(f.Value, "100-continue")
+		}
+	case len("upgrade"):
+		if equalFold(f.Name, "upgrade") {
+			h.scan.upg = true
+		}
 	}
 }
 
