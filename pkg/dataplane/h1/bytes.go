@@ -41,13 +41,16 @@ func isValueByte(c byte) bool { return c == '\t' || (c >= ' ' && c != 0x7f) }
 // validValue reports whether every byte of v is a value byte
 // (isValueByte), eight at a time: a value is most of a head's bytes.
 func validValue[T string | []byte](v T) bool {
-	i := 0
-	for ; i+8 <= len(v); i += 8 {
+	if len(v) < 8 {
+		return validValueLoop(v)
+	}
+	for i := 0; i < len(v); i += 8 {
+		i = min(i, len(v)-8) // the last word overlaps the one before
 		if swarSuspect(load64(v[i:i+8])) && !validValueLoop(v[i:i+8]) {
 			return false // a control byte or DEL; a tab alone is suspect but valid
 		}
 	}
-	return validValueLoop(v[i:])
+	return true
 }
 
 func validValueLoop[T string | []byte](v T) bool {
