@@ -14,6 +14,16 @@ var tokenByte = func() (t [256]bool) {
 	return t
 }()
 
+// tokenBit is tokenByte as 1 and 0, for checking bytes without a branch each.
+var tokenBit = func() (t [256]uint8) {
+	for c, ok := range tokenByte {
+		if ok {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
 // hostByte is what net/http accepts in Host (httpguts.ValidHostHeader).
 var hostByte = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {

@@ -110,3 +110,26 @@ func TestEqualFoldEachByte(t *testing.T) {
 		}
 	}
 }
+
+// TestValidFieldNameEachByte puts every byte value at every position of
+// names up to 12 long, against the byte loop.
+func TestValidFieldNameEachByte(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				want := true
+				for _, c := range b {
+					want = want && isToken(c)
+				}
+				if got := ValidFieldName(string(b)); got != want {
+					t.Fatalf("ValidFieldName(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+	if ValidFieldName("") {
+		t.Error("the empty name is valid")
+	}
+}
