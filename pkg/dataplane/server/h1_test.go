@@ -298,3 +298,29 @@ func TestKeptRequestStringsSurviveLaterRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestHostAsNetHTTP: r.Host is the target's authority if it has
+// one, else the Host field (empty or absent: ""), and Host is never in
+// r.Header, as with net/http's server.
+func TestRequestHostAsNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%q %v", r.Host, r.Header["Host"]))
+	})
+	s := start(t, server.Options{}, cleartext("h", h))
+	raw := "GET / HTTP/1.1\r\nhost: a.test\r\n\r\n" +
+		"GET http://abs.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n" +
+		"GET / HTTP/1.1\r\nHost:\r\n\r\n" +
+		"GET / HTTP/1.1\r\nX-A: 1\r\nHOST: c.test:8080\r\n\r\n" +
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+	exchange(t, s.Addr("h").String(), raw, 5)
+	want := []string{`"a.test" []`, `"abs.test" []`, `"" []`, `"c.test:8080" []`, `"" []`}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("hosts %q, want %q", got, want)
+	}
+}
