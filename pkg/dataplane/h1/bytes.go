@@ -14,6 +14,16 @@ var tokenByte = func() (t [256]bool) {
 	return t
 }()
 
+// tokenBit is tokenByte as 1 and 0, for checking bytes without a branch each.
+var tokenBit = func() (t [256]uint8) {
+	for c, ok := range tokenByte {
+		if ok {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
 // hostByte is what net/http accepts in Host (httpguts.ValidHostHeader).
 var hostByte = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
@@ -37,6 +47,46 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // isValueByte: field-vchar, SP or HTAB; obs-text (0x80-0xFF) is allowed.
 func isValueByte(c byte) bool { return c == '\t' || (c >= ' ' && c != 0x7f) }
+
+// validValue reports whether every byte of v is a value byte
+// (isValueByte), eight at a time: a value is most of a head's bytes.
+func validValue[T string | []byte](v T) bool {
+	if len(v) < 8 {
+		return validValueLoop(v)
+	}
+	for i := 0; i < len(v); i += 8 {
+		i = min(i, len(v)-8) // the last word overlaps the one before
+		if swarSuspect(load64(v[i:i+8])) && !validValueLoop(v[i:i+8]) {
+			return false // a control byte or DEL; a tab alone is suspect but valid
+		}
+	}
+	return true
+}
+
+func validValueLoop[T string | []byte](v T) bool {
+	for i := 0; i < len(v); i++ {
+		if !isValueByte(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// load64 reads 8 bytes little-endian; the compiler makes it one load.
+func load64[T string | []byte](b T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// swarSuspect reports whether one of the 8 bytes in x is below 0x20 or
+// is 0x7f (the "has less than" and "has zero" bit tricks, exact as a
+// yes/no for the whole word): only then are the bytes checked one by one.
+func swarSuspect(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0
+}
 
 // isTargetByte: no whitespace, no control characters.
 func isTargetByte(c byte) bool { return c > ' ' && c != 0x7f }
@@ -73,7 +123,9 @@ func equalFold(b []byte, s string) bool {
 		return false
 	}
 	for i := range b {
-		if lower(b[i]) != s[i] {
+		// Bytes sent in s's case, most of them, cost one comparison; c|0x20
+		// is lower(c) where s[i] is a letter, and only there is it asked.
+		if c := b[i]; c != s[i] && (c|0x20 != s[i] || s[i] < 'a' || s[i] > 'z') {
 			return false
 		}
 	}

@@ -51,10 +51,18 @@ func WriteField(w *bufio.Writer, name, value string) {
 	if !ValidFieldName(name) || !ValidFieldValue(value) {
 		return
 	}
-	_, _ = w.WriteString(name)
-	_, _ = w.WriteString(": ")
-	_, _ = w.WriteString(value)
-	_, _ = w.WriteString("\r\n")
+	if w.Available() < len(name)+len(value)+4 {
+		_, _ = w.WriteString(name)
+		_, _ = w.WriteString(": ")
+		_, _ = w.WriteString(value)
+		_, _ = w.WriteString("\r\n")
+		return
+	}
+	// One Write of the line built in place, rather than four.
+	b := append(w.AvailableBuffer(), name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	_, _ = w.Write(append(b, "\r\n"...))
 }
 
 // ValidFieldName reports whether name is a token.
@@ -62,7 +70,14 @@ func ValidFieldName(name string) bool {
 	if name == "" {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
+	i := 0
+	for ; i+4 <= len(name); i += 4 {
+		// Four table lookups and one branch, not four branches.
+		if tokenBit[name[i]]&tokenBit[name[i+1]]&tokenBit[name[i+2]]&tokenBit[name[i+3]] == 0 {
+			return false
+		}
+	}
+	for ; i < len(name); i++ {
 		if !isToken(name[i]) {
 			return false
 		}
@@ -71,11 +86,4 @@ func ValidFieldName(name string) bool {
 }
 
 // ValidFieldValue reports whether v may be sent as a field value.
-func ValidFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !isValueByte(v[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidFieldValue(v string) bool { return validValue(v) }

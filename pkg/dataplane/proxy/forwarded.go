@@ -118,12 +118,10 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 // not send it either, backends read X-Forwarded-*, and a second list that
 // could disagree with the first costs an allocation per request.
 func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
-	removeUnderscoreForwarding(h)
-	if !s.origin.trusted {
-		for _, k := range forwardingHeaders {
-			delete(h, k)
-		}
-	}
+	// From an untrusted peer none is left: the fields are then set
+	// without looking for what is there (each look a string hash).
+	replace := !s.origin.trusted
+	removeForwarding(h, replace)
 	// One backing array for the values (the spare slots of the header's
 	// clone); each slice is capped at one element, so that appending to
 	// one (Header.Add) cannot overwrite the next.
@@ -132,11 +130,14 @@ func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
 	}
 	in := s.Request
 	if s.origin.peer != "" {
-		vals[0] = appendHop(h[hdrXFF], s.origin.peer)
+		vals[0] = s.origin.peer
+		if !replace {
+			vals[0] = appendHop(h[hdrXFF], s.origin.peer)
+		}
 		h[hdrXFF] = vals[0:1:1]
 		vals[1] = s.origin.client
 		h[hdrXRealIP] = vals[1:2:2]
-		if prior := h[hdrForwarded]; len(prior) > 0 {
+		if prior := h[hdrForwarded]; !replace && len(prior) > 0 {
 			h[hdrForwarded] = []string{strings.Join(prior, ", ") + ", " + forwardedFor(s.origin.peer)}
 		}
 	}
@@ -144,14 +145,14 @@ func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
 	if in.TLS != nil {
 		vals[2] = "https"
 	}
-	setIfAbsent(h, hdrXFProto, vals[2:3:3])
+	setIfAbsent(h, hdrXFProto, vals[2:3:3], replace)
 	if in.Host != "" {
 		vals[3] = in.Host
-		setIfAbsent(h, hdrXFHost, vals[3:4:4])
+		setIfAbsent(h, hdrXFHost, vals[3:4:4], replace)
 	}
 	if port := p.ports.of(in); port != "" {
 		vals[4] = port
-		setIfAbsent(h, hdrXFPort, vals[4:5:5])
+		setIfAbsent(h, hdrXFPort, vals[4:5:5], replace)
 	}
 }
 
@@ -172,18 +173,25 @@ func forwardedFor(ip string) string {
 	return "for=" + ip
 }
 
-func setIfAbsent(h http.Header, key string, v []string) {
-	if len(h[key]) == 0 {
+// setIfAbsent sets key unless it has a value; absent: it has none.
+func setIfAbsent(h http.Header, key string, v []string, absent bool) {
+	if absent || len(h[key]) == 0 {
 		h[key] = v
 	}
 }
 
-// removeUnderscoreForwarding deletes fields like X_Forwarded_For, which
-// CGI-style backends (PHP, WSGI) read as X-Forwarded-For: both become
-// HTTP_X_FORWARDED_FOR. No proxy writes them, whoever the peer is; nginx
-// ignores underscored names by default for the same reason.
-func removeUnderscoreForwarding(h http.Header) {
+// removeForwarding deletes the forwarding fields if all, and in any
+// case fields like X_Forwarded_For, which CGI-style backends (PHP, WSGI)
+// read as X-Forwarded-For: both become HTTP_X_FORWARDED_FOR. No proxy
+// writes them, whoever the peer is; nginx ignores underscored names by
+// default for the same reason. One pass over the fields: a request has
+// fewer than there are names to delete, and a delete costs a hash.
+func removeForwarding(h http.Header, all bool) {
 	for k := range h {
+		if all && isForwardingHeader(k) {
+			delete(h, k)
+			continue
+		}
 		if strings.IndexByte(k, '_') < 0 {
 			continue
 		}
@@ -194,6 +202,15 @@ func removeUnderscoreForwarding(h http.Header) {
 			}
 		}
 	}
+}
+
+// isForwardingHeader reports whether k, as a Header key, is one of forwardingHeaders.
+func isForwardingHeader(k string) bool {
+	switch k {
+	case hdrXFF, hdrXFProto, hdrXFHost, hdrXFPort, hdrXRealIP, hdrForwarded:
+		return true
+	}
+	return false
 }
 
 // sameIgnoringUnderscore compares names case-insensitively, '_' matching '-'.

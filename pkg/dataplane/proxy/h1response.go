@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -69,7 +70,8 @@ type h1Response struct {
 	header http.Header // reused: its map, value slots and value bytes
 	slots  []string
 	values []byte
-	reused bool // an exchange's: values is written again for its next request
+	names  []string // the keys of the previous response, field by field
+	reused bool     // an exchange's: values is written again for its next request
 }
 
 // responseFor is the storage of the response to req: its exchange's
@@ -119,25 +121,72 @@ func (r *h1Response) headerOf(fields []h1.Field) http.Header {
 	if r.reused {
 		r.header, r.slots, r.values = hdr, slots, all
 	}
+	cache := r.names
+	if !r.reused || len(fields) > maxPooledFields {
+		cache = nil
+	}
 	at := 0
 	for i, f := range fields {
 		v := values[at : at+len(f.Value)]
 		at += len(f.Value)
-		name := canonicalName(f.Name)
-		if prev, ok := hdr[name]; ok {
-			hdr[name] = append(prev, v)
+		name := cachedName(cache, i, f.Name)
+		if r.reused && len(fields) <= maxPooledFields {
+			cache = setName(cache, i, name)
+		}
+		if !firstOfName(hdr, fields, i, name) {
+			hdr[name] = append(hdr[name], v)
 			continue
 		}
 		slots[i] = v
 		hdr[name] = slots[i : i+1 : i+1]
 	}
+	if r.reused {
+		r.names = cache[:min(len(cache), len(fields))]
+	}
 	return hdr
+}
+
+// setName records the key of field i for the next response. A key is a
+// constant or a string CanonicalMIMEHeaderKey made: no view of a buffer.
+func setName(names []string, i int, name string) []string {
+	if i < len(names) {
+		names[i] = name
+		return names
+	}
+	return append(names, name)
+}
+
+// cachedName is the key of field i: an upstream sends the same names in
+// the same order response after response, so the previous response's
+// key, when it is the name as sent, spares the lookup of canonicalName.
+func cachedName(names []string, i int, name []byte) string {
+	if i < len(names) && names[i] == string(name) {
+		return names[i]
+	}
+	return canonicalName(name)
+}
+
+// firstOfName reports whether field i is the first of its name, which a
+// short head tells by comparing the names before it (equal without case
+// is the same key: the parser let only tokens through), cheaper than a
+// map lookup; a long one asks hdr.
+func firstOfName(hdr http.Header, fields []h1.Field, i int, key string) bool {
+	if len(fields) > 16 {
+		_, ok := hdr[key]
+		return !ok
+	}
+	for _, f := range fields[:i] {
+		if len(f.Name) == len(fields[i].Name) && bytes.EqualFold(f.Name, fields[i].Name) {
+			return false
+		}
+	}
+	return true
 }
 
 // trim drops header storage grown for an unusually large response.
 func (r *h1Response) trim() {
 	if len(r.header) > maxPooledFields || cap(r.slots) > 4*maxPooledFields || cap(r.values) > 16<<10 {
-		r.header, r.slots, r.values = nil, nil, nil
+		r.header, r.slots, r.values, r.names = nil, nil, nil, nil
 	}
 	r.resp, r.body = http.Response{}, h1Body{}
 }

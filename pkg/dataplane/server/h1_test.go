@@ -55,6 +55,15 @@ func semantics() http.Handler {
 			w.Write(b)
 		},
 		"/ignore-body": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ignored") },
+		// As net/http: a nil Date suppresses the one the server adds.
+		"/no-date": func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Date"] = nil
+			io.WriteString(w, "hi")
+		},
+		"/own-date": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Date", ownDate)
+			io.WriteString(w, "hi")
+		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mux[r.URL.Path](w, r) })
 }
@@ -110,6 +119,8 @@ func stillOpen(t *testing.T, c net.Conn, rd *bufio.Reader) (open bool) {
 	return resp.StatusCode == 200
 }
 
+const ownDate = "Sun, 06 Nov 1994 08:49:37 GMT"
+
 func TestH1Semantics(t *testing.T) {
 	s := start(t, server.Options{}, cleartext("http", semantics()))
 	addr := s.Addr("http").String()
@@ -124,6 +135,12 @@ func TestH1Semantics(t *testing.T) {
 		{"keep-alive", "GET /hello" + host + "\r\nGET /hello" + host + "\r\n", []string{"hi", "hi"}, nil, true},
 		{"small body gets a length", "GET /hello" + host + "\r\n", []string{"hi"},
 			want(func(r *http.Response) bool { return r.ContentLength == 2 && r.TransferEncoding == nil }), true},
+		{"a Date is added", "GET /hello" + host + "\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return len(r.Header["Date"]) == 1 && r.Header.Get("Date") != "" }), true},
+		{"a nil Date is not sent", "GET /no-date" + host + "\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return r.Header["Date"] == nil }), true},
+		{"the handler's Date is sent, once", "GET /own-date" + host + "\r\n", []string{"hi"},
+			want(func(r *http.Response) bool { return slices.Equal(r.Header["Date"], []string{ownDate}) }), true},
 		{"client asks to close", "GET /hello" + host + "Connection: close\r\n\r\n", []string{"hi"},
 			want(func(r *http.Response) bool { return r.Close }), false},
 		{"handler asks to close", "GET /close" + host + "\r\n", []string{"bye"},
@@ -279,5 +296,31 @@ func TestKeptRequestStringsSurviveLaterRequests(t *testing.T) {
 		if got := kept[3*i : 3*i+3]; !slices.Equal(got, want) {
 			t.Fatalf("request %d's strings became %q, want %q", i, got, want)
 		}
+	}
+}
+
+// TestRequestHostAsNetHTTP: r.Host is the target's authority if it has
+// one, else the Host field (empty or absent: ""), and Host is never in
+// r.Header, as with net/http's server.
+func TestRequestHostAsNetHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%q %v", r.Host, r.Header["Host"]))
+	})
+	s := start(t, server.Options{}, cleartext("h", h))
+	raw := "GET / HTTP/1.1\r\nhost: a.test\r\n\r\n" +
+		"GET http://abs.test/ HTTP/1.1\r\nHost: b.test\r\n\r\n" +
+		"GET / HTTP/1.1\r\nHost:\r\n\r\n" +
+		"GET / HTTP/1.1\r\nX-A: 1\r\nHOST: c.test:8080\r\n\r\n" +
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+	exchange(t, s.Addr("h").String(), raw, 5)
+	want := []string{`"a.test" []`, `"abs.test" []`, `"" []`, `"c.test:8080" []`, `"" []`}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("hosts %q, want %q", got, want)
 	}
 }

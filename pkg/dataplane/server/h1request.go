@@ -44,16 +44,12 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 	if h.Minor == 0 {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
-	c.vals = fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):], c.vals)
+	var host string
+	c.vals, host = fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):], c.vals)
 	r.Host = u.Host
 	if r.Host == "" {
-		if v := hdr["Host"]; len(v) > 0 {
-			r.Host = v[0] // a view of the head's string
-		} else {
-			r.Host = string(h.Host) // rare
-		}
+		r.Host = host // a view of the head's string; "" without Host
 	}
-	delete(hdr, "Host")
 	r.Close = h.Close
 	c.setBody(r, hdr)
 	return r, nil
@@ -99,8 +95,10 @@ const headChunkSize, firstHeadChunkSize = 4 << 10, 1 << 10
 // fillHeader adds the fields, cut from raw, to hdr; values share one
 // backing array, each capped so that an append copies. The array is the
 // connection's, like hdr and the request itself: it is returned for the
-// next request.
-func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) []string {
+// next request. Host is returned rather than added: it is r.Host, never
+// in r.Header (as net/http), and adding it to delete it cost two hashes.
+func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) ([]string, string) {
+	var host string
 	if cap(vals) < len(h.Fields) || cap(vals) > maxPooledFields && len(h.Fields) <= maxPooledFields {
 		vals = make([]string, len(h.Fields))
 	}
@@ -111,8 +109,12 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) []string
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
 		raw = raw[len(f.Name)+len(f.Value):]
 		key := textproto.CanonicalMIMEHeaderKey(name)
-		if key == "Transfer-Encoding" {
+		switch key {
+		case "Transfer-Encoding":
 			continue // in r.TransferEncoding, as net/http
+		case "Host":
+			host = value // the parser lets one Host through, no more
+			continue
 		}
 		vals[i] = value
 		if old, ok := hdr[key]; ok {
@@ -121,7 +123,7 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) []string
 		}
 		hdr[key] = vals[i : i+1 : i+1]
 	}
-	return vals
+	return vals, host
 }
 
 // maxPooledFields bounds the value array a connection keeps between

@@ -211,8 +211,7 @@ func (w *response) writeHead() {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(w.status))
-	writeFields(bw, w.header)
-	if _, ok := w.header["Date"]; !ok {
+	if hasDate := writeFields(bw, w.header); !hasDate {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.Write(httpDate())
 		_, _ = bw.WriteString("\r\n")
@@ -237,9 +236,12 @@ func (w *response) writeConnection(bw *bufio.Writer) {
 }
 
 // writeFields writes the header fields, leaving out trailers announced
-// with http.TrailerPrefix and fields that could split the message.
-func writeFields(bw *bufio.Writer, h http.Header) {
+// with http.TrailerPrefix and fields that could split the message. It
+// reports whether h has a Date key (even with no value, which net/http
+// reads as "send no Date"), seen on the way rather than looked up.
+func writeFields(bw *bufio.Writer, h http.Header) (hasDate bool) {
 	for name, values := range h {
+		hasDate = hasDate || name == "Date"
 		if strings.HasPrefix(name, http.TrailerPrefix) {
 			continue
 		}
@@ -247,6 +249,7 @@ func writeFields(bw *bufio.Writer, h http.Header) {
 			h1.WriteField(bw, name, v)
 		}
 	}
+	return hasDate
 }
 
 // finish completes the response once the handler has returned.

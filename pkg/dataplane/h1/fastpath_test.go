@@ -1,0 +1,135 @@
+package h1
+
+import (
+	"strings"
+	"testing"
+)
+
+// The scans that find line ends and check values skip ahead a word or
+// a vector at a time; these tests hold them to the byte-at-a-time rules
+// they replace, refusals and their reasons included.
+
+// refHeadEnd, refNextLine and refValidValue are the byte-at-a-time scans.
+func refHeadEnd(b []byte, from int) int {
+	for i := max(from, 0); i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 3
+		}
+	}
+	return -1
+}
+
+func refNextLine(b []byte) (line, rest []byte, err error) {
+	for i, c := range b {
+		switch c {
+		case '\n':
+			line = b[:i]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, b[i+1:], nil
+		case '\r':
+			if i+1 >= len(b) || b[i+1] != '\n' {
+				return nil, nil, errBareCR
+			}
+		}
+	}
+	return b, nil, nil
+}
+
+func refValidValue(v []byte) bool {
+	for _, c := range v {
+		if !isValueByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func checkScans(t *testing.T, b []byte) {
+	t.Helper()
+	for from := range min(len(b), 3) + 1 {
+		if got, want := headEnd(b, from), refHeadEnd(b, from); got != want {
+			t.Fatalf("headEnd(%q, %d) = %d, want %d", b, from, got, want)
+		}
+	}
+	line, rest, err := nextLine(b)
+	wline, wrest, werr := refNextLine(b)
+	if string(line) != string(wline) || string(rest) != string(wrest) || err != werr {
+		t.Fatalf("nextLine(%q) = %q, %q, %v; want %q, %q, %v", b, line, rest, err, wline, wrest, werr)
+	}
+	if got, want := validValue(b), refValidValue(b); got != want {
+		t.Fatalf("validValue(%q) = %v, want %v", b, got, want)
+	}
+	if got, want := validValue(string(b)), refValidValue(b); got != want {
+		t.Fatalf("validValue(string %q) = %v, want %v", b, got, want)
+	}
+}
+
+// TestValueBytesEachPosition puts every byte value at every position of
+// values up to three words long, in a valid value of printable bytes.
+func TestValueBytesEachPosition(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				checkScans(t, b)
+				b[(pos+5)%n] = '\t' // a tab elsewhere in the word (valid, but suspect)
+				checkScans(t, b)
+			}
+		}
+	}
+}
+
+func FuzzScansAgainstByteLoops(f *testing.F) {
+	for _, s := range []string{get, postCL, chunked, obsFold, "a\r\r\nb", "x\rb\n\n", "\t\x7f\x80\xff", "v\n\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkScans(t, b) })
+}
+
+// TestEqualFoldEachByte compares every byte with every byte of the
+// lower-case names and tokens the parser looks for.
+func TestEqualFoldEachByte(t *testing.T) {
+	for _, s := range []string{"content-length", "100-continue", "keep-alive", "x_~.!#$%&'*+^`|09"} {
+		for i := range len(s) {
+			for c := range 256 {
+				b := []byte(s)
+				b[i] = byte(c)
+				if got, want := equalFold(b, s), lower(byte(c)) == s[i]; got != want {
+					t.Fatalf("equalFold(%q, %q) = %v, want %v", b, s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestValidFieldNameEachByte puts every byte value at every position of
+// names up to 12 long, against the byte loop.
+func TestValidFieldNameEachByte(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				want := true
+				for _, c := range b {
+					want = want && isToken(c)
+				}
+				if got := ValidFieldName(string(b)); got != want {
+					t.Fatalf("ValidFieldName(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+	if ValidFieldName("") {
+		t.Error("the empty name is valid")
+	}
+}
