@@ -53,16 +53,38 @@ func TestMain(m *testing.M) {
 	envtesting.Main(m, scheme, &restConfig, crds...)
 }
 
-// lastSink keeps the last snapshot applied.
+// lastSink keeps the snapshots applied, the last one first of all.
 type lastSink struct {
-	mu   sync.Mutex
-	last *snapshot.Snapshot
+	mu      sync.Mutex
+	last    *snapshot.Snapshot
+	applied []*snapshot.Snapshot
 }
 
 func (s *lastSink) Apply(snap *snapshot.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last = snap
+	s.applied = append(s.applied, snap)
+	return nil
+}
+
+// count is how many snapshots were applied so far.
+func (s *lastSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.applied)
+}
+
+// firstSince is the first snapshot applied after the first n for which
+// ok holds, or nil.
+func (s *lastSink) firstSince(n int, ok func(*snapshot.Snapshot) bool) *snapshot.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, snap := range s.applied[n:] {
+		if ok(snap) {
+			return snap
+		}
+	}
 	return nil
 }
 
