@@ -188,7 +188,9 @@ type Phases[C any] interface {
 	// with a new UpstreamPeer call.
 	FailToConnect(s *Session, peer *Peer, err error, ctx C) (retry bool)
 	// ResponseFilter may edit the upstream response before its headers are
-	// sent downstream.
+	// sent downstream. Over HTTP/1 its Header map then becomes the
+	// downstream response's own (handed over, not copied): read later, it
+	// shows the framing fields the server set.
 	ResponseFilter(s *Session, upstream *http.Response, ctx C) error
 	// Logging runs last, once per request, with the error that ended the
 	// request, if any. Errors caused by the downstream client going away

@@ -225,3 +225,104 @@ func TestGeneratedRequestIDsSurviveReuse(t *testing.T) {
 		}
 	}
 }
+
+// The upstream response's header map and the server's response header
+// trade places rather than being copied (see handOverHeader): on a
+// connection's pipelined requests, each response must carry its own
+// upstream fields and what a phase set for it, no field of the response
+// before, and a 502 after filtered responses none of theirs. A map shared
+// by the two sides would lose the phase's field (emptied by the next
+// upstream response) or leak the previous response's.
+func TestHandedOverHeaderKeepsResponsesApart(t *testing.T) {
+	backend := newScriptedBackend(t, answerEach(func(_ int64, req *http.Request, _ []byte) (string, bool) {
+		n := strings.TrimPrefix(req.URL.Path, "/")
+		if n == "fail" {
+			return "", false // hang up: the proxy answers 502
+		}
+		return "HTTP/1.1 200 OK\r\nX-Seq: " + n + "\r\nX-Only-" + n + ": yes\r\nContent-Length: 2\r\n\r\nok", false
+	}))
+	var filterErrs []error // written by the connection's requests, one at a time
+	phases := &testPhases{peers: []proxy.Peer{backend.peer}, quiet: true}
+	phases.requestFilter = func(s *proxy.Session) (bool, error) {
+		s.Writer.Header()["X-Phase"] = []string{s.Request.URL.Path}
+		return false, nil
+	}
+	phases.responseFilter = func(s *proxy.Session, resp *http.Response) error {
+		want := strings.TrimPrefix(s.Request.URL.Path, "/")
+		if got := resp.Header["X-Seq"]; len(got) != 1 || got[0] != want || len(resp.Header) != 3 {
+			filterErrs = append(filterErrs, fmt.Errorf("request %s: ResponseFilter saw %v", want, resp.Header))
+		}
+		resp.Header["X-Filtered"] = []string{want}
+		return nil
+	}
+	r := newRig(t, phases, proxy.Options{}, nil)
+	conn, br := dialRaw(t, r.addr, safety)
+	paths := []string{"1", "2", "3", "fail"}
+	var reqs string
+	for _, p := range paths {
+		reqs += "GET /" + p + " HTTP/1.1\r\nHost: handover.test\r\n\r\n"
+	}
+	if _, err := io.WriteString(conn, reqs); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range paths {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if p == "fail" {
+			if resp.StatusCode != http.StatusBadGateway || resp.Header["X-Seq"] != nil || resp.Header["X-Filtered"] != nil || resp.Header["X-Phase"] != nil {
+				t.Errorf("the failed request got %d %v, want a bare 502", resp.StatusCode, resp.Header)
+			}
+			continue
+		}
+		var only []string
+		for k := range resp.Header {
+			if strings.HasPrefix(k, "X-Only-") {
+				only = append(only, k)
+			}
+		}
+		if got := resp.Header; got.Get("X-Seq") != p || got.Get("X-Filtered") != p || got.Get("X-Phase") != "/"+p || len(only) != 1 || only[0] != "X-Only-"+p {
+			t.Errorf("response to /%s has %v", p, got)
+		}
+	}
+	conn.Close()
+	r.settle(t)
+	for _, err := range filterErrs {
+		t.Error(err)
+	}
+}
+
+// A ResponseFilter may put a map of its own in the response's place, one
+// it keeps for later responses: the server must copy it, not take it (and
+// empty it for the connection's next request).
+func TestResponseFilterMapIsNotTaken(t *testing.T) {
+	backend := newScriptedBackend(t, answerEach(func(int64, *http.Request, []byte) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	}))
+	kept := http.Header{"X-Kept": {"yes"}, "Content-Length": {"2"}}
+	phases := &testPhases{peers: []proxy.Peer{backend.peer}, quiet: true}
+	phases.responseFilter = func(_ *proxy.Session, resp *http.Response) error {
+		resp.Header = kept
+		return nil
+	}
+	r := newRig(t, phases, proxy.Options{}, nil)
+	conn, br := dialRaw(t, r.addr, safety)
+	for i := range 3 {
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: kept.test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.Header.Get("X-Kept") != "yes" {
+			t.Errorf("response %d lacks the filter's field: %v", i, resp.Header)
+		}
+	}
+	conn.Close()
+	r.settle(t)
+	if len(kept) != 2 || kept.Get("X-Kept") != "yes" {
+		t.Errorf("the filter's map was changed: %v", kept)
+	}
+}

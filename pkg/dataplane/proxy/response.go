@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
@@ -13,10 +14,7 @@ import (
 func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	resp := a.resp
 	removeHopByHop(resp.Header)
-	h := rw.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
-	}
+	h := handOverHeader(s, rw, resp)
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
@@ -35,6 +33,41 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	copyTrailers(h, resp.Trailer, announced)
 	p.boundLastFlush(s.Request, rw)
 	return nil
+}
+
+// headerSwapper is the server's HTTP/1 response writer, which can take
+// a header map in exchange for its own.
+type headerSwapper interface {
+	SwapHeader(h http.Header) (old http.Header, ok bool)
+}
+
+// handOverHeader puts the upstream response's fields in the downstream
+// response's header, which it returns. When both maps are a connection's
+// reused storage (the exchange's response header; the server's response
+// writer's) they trade places instead of the fields being copied: each
+// side still owns exactly one map, never one the other uses. Any other
+// map (a new response's, one a ResponseFilter put in its place, an
+// HTTP/2 writer's) is copied, as its owner may keep it.
+func handOverHeader(s *Session, rw *responseWriter, resp *http.Response) http.Header {
+	if x := s.x; x != nil && x.respUsed && resp == &x.resp.resp && x.resp.reused && sameMap(resp.Header, x.resp.header) {
+		if sw, ok := rw.ResponseWriter.(headerSwapper); ok {
+			if old, ok := sw.SwapHeader(resp.Header); ok {
+				x.resp.header = old // emptied by the next response's headerOf
+				return resp.Header
+			}
+		}
+	}
+	h := rw.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	return h
+}
+
+// sameMap reports whether a and b are one map. A map value is a pointer
+// to the map (reflect.Value.UnsafePointer says as much, slower).
+func sameMap(a, b http.Header) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // putDog gives the watchdog back. One that broke a stall may still be

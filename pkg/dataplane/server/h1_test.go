@@ -324,3 +324,53 @@ func TestRequestHostAsNetHTTP(t *testing.T) {
 		t.Errorf("hosts %q, want %q", got, want)
 	}
 }
+
+// SwapHeader hands a handler's own header map to the HTTP/1 response in
+// exchange for the response's (the proxy's upstream header): fields set
+// before and missing from the new map are kept, the old map is the
+// handler's (its edits go nowhere), and once the status is written there
+// is no swapping. The connection's next response starts empty.
+func TestSwapHeader(t *testing.T) {
+	type swapper interface {
+		SwapHeader(http.Header) (http.Header, bool)
+	}
+	errs := make(chan string, 8)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/swap" {
+			io.WriteString(w, "plain")
+			return
+		}
+		sw := w.(swapper)
+		w.Header()["X-Before"] = []string{"before"}
+		w.Header()["X-Both"] = []string{"before"}
+		if _, ok := sw.SwapHeader(w.Header()); ok {
+			errs <- "swapping the response's own map succeeded"
+		}
+		old, ok := sw.SwapHeader(http.Header{"X-Both": {"up"}, "X-Up": {"up"}})
+		if !ok || old.Get("X-Before") != "before" {
+			errs <- "the swap did not hand back the response's map"
+		}
+		old["X-Late"] = []string{"late"}
+		w.WriteHeader(http.StatusOK)
+		if _, ok := sw.SwapHeader(http.Header{"X-After": {"after"}}); ok {
+			errs <- "a swap after WriteHeader succeeded"
+		}
+		io.WriteString(w, "swapped")
+	})
+	s := start(t, server.Options{}, cleartext("http", h))
+	c := h1Client()
+	base := "http://" + s.Addr("http").String()
+	resp, _ := getBody(t, c, base+"/swap")
+	got := resp.Header
+	if got.Get("X-Before") != "before" || got.Get("X-Both") != "up" || got.Get("X-Up") != "up" || got["X-Late"] != nil || got["X-After"] != nil {
+		t.Errorf("swapped response has %v", got)
+	}
+	resp, _ = getBody(t, c, base+"/plain")
+	if resp.Header["X-Up"] != nil || resp.Header["X-Before"] != nil {
+		t.Errorf("the next response on the connection has %v", resp.Header)
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}

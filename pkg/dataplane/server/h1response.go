@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
@@ -64,6 +65,36 @@ func (w *response) release() {
 }
 
 func (w *response) Header() http.Header { return w.header }
+
+// SwapHeader makes h the response's header and hands back the map it
+// had, for a handler that built the header in a map of its own (the
+// proxy, from the upstream's response) to give it over instead of
+// copying it field by field. Each side keeps one map: the caller owns
+// the map returned, whose content is stale (it is for the caller to
+// empty), and no longer h, which the response empties for its
+// connection's next request. Fields set before that h lacks are moved
+// into h, as copying h over them would have kept them. Once the status
+// is written the header is no longer the handler's to swap: ok is false.
+func (w *response) SwapHeader(h http.Header) (old http.Header, ok bool) {
+	if w.wroteHeader || w.c.hijacked || h == nil || sameMap(h, w.header) {
+		return nil, false
+	}
+	old, w.header = w.header, h
+	if len(old) > 0 { // mostly empty: ranging over it would still cost
+		for k, vv := range old {
+			if _, set := h[k]; !set {
+				h[k] = vv
+			}
+		}
+	}
+	return old, true
+}
+
+// sameMap reports whether a and b are one map. A map value is a pointer
+// to the map (reflect.Value.UnsafePointer says as much, slower).
+func sameMap(a, b http.Header) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
+}
 
 // ConnLocal is a slot for what a handler keeps with the connection from
 // one request to the next (the proxy's per-request state, reused so that
