@@ -152,11 +152,8 @@ func bodiless(status []byte) bool {
 // copyChunked copies a chunked body through its last chunk and trailers.
 func copyChunked(r *bufio.Reader, w *bufio.Writer) error {
 	for {
-		line, err := r.ReadSlice('\n')
+		line, err := copyLine(r, w)
 		if err != nil {
-			return err
-		}
-		if _, err := w.Write(line); err != nil {
 			return err
 		}
 		size := bytes.TrimSpace(line)
@@ -178,15 +175,23 @@ func copyChunked(r *bufio.Reader, w *bufio.Writer) error {
 
 func copyTrailers(r *bufio.Reader, w *bufio.Writer) error {
 	for {
-		line, err := r.ReadSlice('\n')
+		line, err := copyLine(r, w)
 		if err != nil {
-			return err
-		}
-		if _, err := w.Write(line); err != nil {
 			return err
 		}
 		if len(line) <= 2 {
 			return nil
 		}
 	}
+}
+
+// copyLine copies one line, its LF included, and returns it (valid until
+// the next read from r).
+func copyLine(r *bufio.Reader, w *bufio.Writer) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	_, err = w.Write(line)
+	return line, err
 }
