@@ -64,3 +64,79 @@ http { access_log off;
       proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header X-Forwarded-Host \$host; } } }
 CONF
 }
+
+# Rounds (engine.sh, compare.sh): the machine's load drifts within minutes,
+# so one run per proxy cannot tell a 10 % difference from the drift. Each
+# case runs BENCH_ROUNDS rounds, all its proxies once per round, in an order
+# that rotates between rounds, with DURATION split between the rounds; the
+# tables give medians and the spread of the per-round ratios.
+rounds=${BENCH_ROUNDS:-3}
+
+# round_secs DURATION: seconds of one round's run (wrk and h2load take whole
+# seconds), at least 1. DURATION: "10s", "10" or "1m".
+round_secs() {
+	local d=$1 s
+	case $d in *m) s=$((${d%m} * 60)) ;; *s) s=${d%s} ;; *) s=$d ;; esac
+	s=$(((s + rounds / 2) / rounds))
+	echo $((s < 1 ? 1 : s))
+}
+
+# rotate N WORD...: the words from the (N mod count)th on, then the rest,
+# so that each proxy takes each place in turn over the rounds.
+rotate() {
+	local n=$1; shift
+	local words=("$@") i
+	n=$((n % ${#words[@]}))
+	for ((i = 0; i < ${#words[@]}; i++)); do printf '%s ' "${words[(i + n) % ${#words[@]}]}"; done
+}
+
+# summarize_rounds: reads lines "CASE PROXY ROUND rps p99 cpu_us_per_req
+# requests mallocs [errors]" (mallocs: the count's increase, or -) and prints
+# per case and proxy, in the order first seen: "CASE PROXY rps p99_ms cpu
+# cpu_vs_nginx cpu_lo cpu_hi rps_vs_nginx p99_vs_nginx p99_lo p99_hi requests
+# mallocs_per_req [errors]". rps, p99 and cpu are medians over the rounds;
+# the ratios divide medians by nginx's of the same case; lo and hi are the
+# least and greatest ratio of the same round's figures ("-" without nginx).
+summarize_rounds() {
+	awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v + 0 }
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+	# spread C P WHAT: "lo hi" of the per-round ratios of P to nginx in case C.
+	function spread(c, p, what,   n, rs, i, x, lo, hi) {
+		n = split(rounds[c, p], rs, " ")
+		for (i = 1; i <= n; i++) {
+			if (!((c, "nginx", rs[i]) in cpu) || fig[c, "nginx", rs[i], what] <= 0) continue
+			x = fig[c, p, rs[i], what] / fig[c, "nginx", rs[i], what]
+			if (lo == "" || x < lo) lo = x
+			if (hi == "" || x > hi) hi = x
+		}
+		return lo == "" ? "- -" : sprintf("%.2f %.2f", lo, hi)
+	}
+	{
+		k = $1 SUBSEP $2
+		if (!(k in seen)) { seen[k]; order[++nk] = k }
+		rounds[k] = rounds[k] " " $3
+		cpu[$1, $2, $3]; fig[$1, $2, $3, "cpu"] = $6; fig[$1, $2, $3, "p99"] = ms($5)
+		rpss[k] = rpss[k] " " $4; p99s[k] = p99s[k] " " ms($5); cpus[k] = cpus[k] " " $6
+		n[k] += $7
+		if ($8 == "-") nomal[k] = 1; else mal[k] += $8
+		if (NF > 8) { e = $0; for (j = 0; j < 8; j++) sub(/^[^ ]+ +/, "", e); err[k] = err[k] " round " $3 ": " e }
+	}
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; split(k, f, SUBSEP); g = f[1] SUBSEP "nginx"
+			ng = (g in seen)
+			printf "%s %s %.0f %.2f %.2f %s %s %s %s %s %d %s%s\n", f[1], f[2],
+				median(rpss[k]), median(p99s[k]), median(cpus[k]),
+				ng ? ratio(median(cpus[k]), median(cpus[g])) : "-", spread(f[1], f[2], "cpu"),
+				ng ? ratio(median(rpss[k]), median(rpss[g])) : "-",
+				ng ? ratio(median(p99s[k]), median(p99s[g])) : "-", spread(f[1], f[2], "p99"),
+				n[k], (nomal[k] || n[k] == 0) ? "-" : sprintf("%.2f", mal[k] / n[k]), err[k]
+		}
+	}'
+}
