@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086 # the proxies' pid lists are split into words on purpose
 # compare.sh OUT DURATION CONNECTIONS: wrk against Baton, nginx and HAProxy,
 # each proxying to the same nginx backend on loopback, in BENCH_ROUNDS rounds
 # (see lib.sh). Prints one table.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086 # the proxies' pid lists are split into words on purpose
 # engine.sh OUT DURATION CONNECTIONS: the scenarios of issue #14 (Baton's own
 # HTTP/1.1 engine), Baton's data plane against nginx in the same run, each
-# proxying to the same nginx backend on loopback. Prints one table with
-# ratios to nginx, then the memory an idle keep-alive client costs each.
+# proxying to the same nginx backend on loopback, each case in BENCH_ROUNDS
+# rounds (lib.sh). Prints one table with medians and ratios to nginx, then
+# the memory an idle keep-alive client costs each (one measurement).
 set -euo pipefail
 out=$1 duration=$2 conns=$3
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # benchproxy and tick_hz are for the scripts that source this
 # Shared by the bench scripts: process cleanup, readiness and the nginx
 # backend every proxy under test forwards to. Source it; it sets an EXIT trap.
 pids=()
