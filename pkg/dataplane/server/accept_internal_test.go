@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Client connections send no TCP keep-alive probes, as with nginx, HAProxy
@@ -143,7 +146,35 @@ func (l *readCountingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The test is about a request that came with the connection: on a
+	// loaded machine the client's write may land after the accept, and
+	// the server rightly parks such a connection before reading it.
+	if err := awaitReadable(c, 10*time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return &readCountingConn{Conn: c, reads: &l.reads}, nil
+}
+
+// awaitReadable blocks until c has bytes to read, without reading them.
+func awaitReadable(c net.Conn, limit time.Duration) error {
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var pollErr error
+	err = raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		var n int
+		n, pollErr = unix.Poll(fds, int(limit/time.Millisecond))
+		if pollErr == nil && n == 0 {
+			pollErr = errors.New("no request within " + limit.String())
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return pollErr
 }
 
 type readCountingConn struct {
