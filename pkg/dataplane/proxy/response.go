@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"unsafe"
-
-	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // stream sends the upstream response downstream as it arrives.
@@ -75,15 +73,6 @@ func sameMap(a, b http.Header) bool {
 func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
 	if p.dogs.put(dog) && s.x != nil {
 		s.x.reusable = false
-	}
-}
-
-// boundLastFlush bounds the write net/http makes after the handler returns
-// (what is left in its buffers, the last chunk), which no watchdog sees:
-// with a connection deadline, which ServeHTTP clears for the next request.
-func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
-	if in.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
-		_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(monoclock.Now().Add(p.opts.SendTimeout))
 	}
 }
 
@@ -178,11 +167,16 @@ type responseWriter struct {
 	http.ResponseWriter
 	session     *Session
 	wroteHeader bool
+	kept        bool  // a write deadline of an earlier response is in force (see openWriteDeadline)
+	keptUntil   int64 // the last time (monoclock.Nanos) a write may start under it
 }
 
 var _ http.Flusher = (*responseWriter)(nil)
 
 func (w *responseWriter) WriteHeader(code int) {
+	if w.kept {
+		w.keepDeadline()
+	}
 	if !w.wroteHeader && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.wroteHeader = true
 		w.session.Status = code
@@ -194,6 +188,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.kept {
+		w.keepDeadline()
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.session.BytesSent += int64(n)
 	return n, err
@@ -203,6 +200,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 func (w *responseWriter) Flush() { _ = w.flush() }
 
 func (w *responseWriter) flush() error {
+	if w.kept {
+		w.keepDeadline()
+	}
 	switch f := w.ResponseWriter.(type) {
 	case interface{ FlushError() error }:
 		return f.FlushError()
