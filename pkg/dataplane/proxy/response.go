@@ -16,7 +16,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
-	dog.watch(clientSend, p.opts.SendTimeout)
+	rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
 	rw.WriteHeader(resp.StatusCode)
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
@@ -89,7 +89,7 @@ func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, do
 		dog.watch(upstreamRead, readTimeout)
 		n, rerr := a.resp.Body.Read(buf)
 		if n > 0 {
-			dog.watch(clientSend, p.opts.SendTimeout)
+			rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
 			if _, err := rw.Write(buf[:n]); err != nil {
 				return p.copyFailed(in, a, dog, clientGone(err))
 			}
@@ -169,6 +169,7 @@ type responseWriter struct {
 	wroteHeader bool
 	kept        bool  // a write deadline of an earlier response is in force (see openWriteDeadline)
 	keptUntil   int64 // the last time (monoclock.Nanos) a write may start under it
+	checked     bool  // the next write starts under it (see keepDeadlineAt)
 }
 
 var _ http.Flusher = (*responseWriter)(nil)

@@ -64,7 +64,7 @@ func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
 	if in.ProtoMajor != 1 || p.opts.SendTimeout <= 0 {
 		return
 	}
-	rw.kept = false
+	rw.kept, rw.checked = false, false
 	want, slack := monoclock.Nanos()+int64(p.opts.SendTimeout), p.sendSlack()
 	x := rw.session.x
 	if x != nil && x.writeBy >= want && x.writeBy-want <= slack {
@@ -77,17 +77,35 @@ func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
 }
 
 // keepDeadline lifts the kept write deadline (see openWriteDeadline) if a
-// write starting now could be cut by it before SendTimeout.
+// write starting now could be cut by it before SendTimeout. The writer's
+// methods call it before they write, unless keepDeadlineAt just checked.
 func (w *responseWriter) keepDeadline() {
+	if w.checked {
+		w.checked = false
+		return
+	}
 	if monoclock.Nanos() > w.keptUntil {
 		w.liftDeadline()
+	}
+}
+
+// keepDeadlineAt is keepDeadline with the clock now a watchdog just read
+// (0 for none) for a write that follows at once, nothing blocking between:
+// that write makes no clock read of its own.
+func (w *responseWriter) keepDeadlineAt(now int64) {
+	switch {
+	case !w.kept || now == 0:
+	case now > w.keptUntil:
+		w.liftDeadline()
+	default:
+		w.checked = true
 	}
 }
 
 // liftDeadline clears the connection's write deadline.
 func (w *responseWriter) liftDeadline() {
 	_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(time.Time{})
-	w.kept = false
+	w.kept, w.checked = false, false
 	if x := w.session.x; x != nil {
 		x.writeBy = 0
 	}
@@ -96,7 +114,7 @@ func (w *responseWriter) liftDeadline() {
 // SetWriteDeadline serves http.ResponseController: a deadline set from
 // outside the proxy is one it no longer knows.
 func (w *responseWriter) SetWriteDeadline(t time.Time) error {
-	w.kept = false
+	w.kept, w.checked = false, false
 	if x := w.session.x; x != nil {
 		x.writeBy = unknownWriteDeadline
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // deadlineWriter is an HTTP/1 connection's response writer that fails the
@@ -124,6 +126,13 @@ func TestKeptWriteDeadlineNeverCutsAWriteShort(t *testing.T) {
 			rw.Write([]byte("late"))
 			wait()
 			rw.Flush()
+		}},
+		"late write after a watchdog's clock read": {httptestRequest("GET", nil), true, func(t *testing.T, rw *responseWriter) {
+			rw.keepDeadlineAt(monoclock.Nanos())
+			rw.WriteHeader(http.StatusOK)
+			wait()
+			rw.keepDeadlineAt(monoclock.Nanos())
+			rw.Write([]byte("late"))
 		}},
 		"late end of an unstreamed response": {httptestRequest("GET", nil), false, func(t *testing.T, rw *responseWriter) {
 			writeSmall(rw)

@@ -86,13 +86,15 @@ func (ws *watchdogs) put(w *watchdog) (stalled bool) {
 }
 
 // watch starts (or restarts) watching s: it must make progress within d.
-// A zero or negative d watches nothing.
-func (w *watchdog) watch(s stall, d time.Duration) {
+// A zero or negative d watches nothing. It returns the clock it read
+// (monoclock.Nanos; 0 if it read none), for the caller's checks of now.
+func (w *watchdog) watch(s stall, d time.Duration) (now int64) {
 	if d <= 0 {
 		w.rest()
-		return
+		return 0
 	}
-	deadline := monoclock.Nanos() + int64(d)
+	now = monoclock.Nanos()
+	deadline := now + int64(d)
 	w.mu.Lock()
 	w.watching, w.deadline = s, deadline
 	if w.wake == 0 || deadline < w.wake {
@@ -100,6 +102,7 @@ func (w *watchdog) watch(s stall, d time.Duration) {
 		w.timer.Reset(d)
 	}
 	w.mu.Unlock()
+	return now
 }
 
 // rest stops watching until the next watch.
