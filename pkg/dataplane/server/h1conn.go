@@ -71,7 +71,7 @@ type h1conn struct {
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
-	busy    atomic.Int64 // when (monoclock.Nanos) the handler started with the whole body read; 0 otherwise
+	busy    atomic.Int64 // when (monoclock.Nanos) checkGone first saw the handler run with the whole body read (busyUnseen before); 0 otherwise
 	// graceBy is the grace read deadline (monoclock.Nanos) awaitRequest
 	// left in force, 0 once anything else set a read deadline: see
 	// armGrace. Atomic, as a handler's timer may set a deadline.
@@ -479,7 +479,7 @@ func (c *h1conn) runHandler(req *http.Request) (ok bool) {
 		}
 	}()
 	if c.reqBody == nil {
-		c.busy.Store(monoclock.Nanos())
+		c.busy.Store(busyUnseen)
 	}
 	c.b.handler.ServeHTTP(&c.w, req)
 	return !c.hijacked
