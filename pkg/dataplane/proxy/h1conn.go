@@ -375,6 +375,13 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// buffered reports whether the rest of the body is in the connection's
+// buffer, so that reading it cannot stall: it needs no watchdog, nor
+// its clock read. Only the body's reader may ask.
+func (b *h1Body) buffered() bool {
+	return b.state.Load() == bodyReading && b.pc.body.Buffered()
+}
+
 func (b *h1Body) Close() error {
 	b.finish(false)
 	return nil

@@ -86,7 +86,11 @@ func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, do
 	buf := *bp
 	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
 	for {
-		dog.watch(upstreamRead, readTimeout)
+		if b, ok := a.resp.Body.(*h1Body); ok && b.buffered() {
+			dog.rest() // the read takes what is buffered: it cannot stall
+		} else {
+			dog.watch(upstreamRead, readTimeout)
+		}
 		n, rerr := a.resp.Body.Read(buf)
 		if n > 0 {
 			rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
