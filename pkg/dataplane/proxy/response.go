@@ -29,7 +29,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 		return err
 	}
 	copyTrailers(h, resp.Trailer, announced)
-	p.boundLastFlush(s.Request, rw)
+	p.boundLastFlush(s.Request, rw, dog.rest())
 	return nil
 }
 

@@ -59,15 +59,17 @@ func (p *Proxy[C]) closeWriteDeadline(x *exchange) {
 
 // boundLastFlush bounds the write the server makes after the handler
 // returns (what is left in its buffers, the last chunk), which no
-// watchdog sees, by SendTimeout from now plus at most the slack.
-func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
+// watchdog sees, by SendTimeout from now plus at most the slack. expired
+// is what the response's watchdog broke, which for clientSend moved the
+// deadline into the past behind the exchange's back.
+func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter, expired stall) {
 	if in.ProtoMajor != 1 || p.opts.SendTimeout <= 0 {
 		return
 	}
 	rw.kept, rw.checked = false, false
 	want, slack := monoclock.Nanos()+int64(p.opts.SendTimeout), p.sendSlack()
 	x := rw.session.x
-	if x != nil && x.writeBy >= want && x.writeBy-want <= slack {
+	if x != nil && expired == noStall && x.writeBy >= want && x.writeBy-want <= slack {
 		return
 	}
 	_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(monoclock.At(want + slack))

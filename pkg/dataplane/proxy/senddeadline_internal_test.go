@@ -45,9 +45,10 @@ func (w *deadlineWriter) check(what string) {
 // sendDeadlineRig serves requests on one connection as ServeHTTP does,
 // with the response written by write.
 type sendDeadlineRig struct {
-	p *Proxy[struct{}]
-	x *exchange
-	w *deadlineWriter
+	p       *Proxy[struct{}]
+	x       *exchange
+	w       *deadlineWriter
+	expired stall // what the response's watchdog broke
 }
 
 func newSendDeadlineRig(t *testing.T, limit time.Duration) *sendDeadlineRig {
@@ -65,7 +66,7 @@ func (r *sendDeadlineRig) serve(req *http.Request, streamed bool, write func(rw 
 	r.p.openWriteDeadline(r.x, req)
 	write(&r.x.writer)
 	if streamed {
-		r.p.boundLastFlush(req, &r.x.writer)
+		r.p.boundLastFlush(req, &r.x.writer, r.expired)
 	}
 	r.p.closeWriteDeadline(r.x)
 }
@@ -106,6 +107,21 @@ func TestKeptWriteDeadlineBoundsEachLastFlush(t *testing.T) {
 	if r.w.sets != 2 {
 		t.Fatalf("%d deadline updates for 5 back-to-back responses, want the first response's 2", r.w.sets)
 	}
+}
+
+// A send stall the watchdog broke moved the connection's write deadline
+// into the past: the last flush of that response gets one anew, the one
+// the exchange remembers notwithstanding.
+func TestLastFlushAfterABrokenSendStallGetsADeadline(t *testing.T) {
+	r := newSendDeadlineRig(t, 10*time.Second)
+	get := httptestRequest("GET", nil)
+	r.serve(get, true, writeSmall)
+	r.expired = clientSend
+	r.serve(get, true, func(rw *responseWriter) {
+		writeSmall(rw)
+		breakStall(clientSend, rw.ResponseWriter, nil) // as the watchdog's timer does
+	})
+	r.lastFlushBound(t, time.Now())
 }
 
 // A kept deadline is lifted before a write it could cut short: one that

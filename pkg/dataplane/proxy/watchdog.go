@@ -105,11 +105,14 @@ func (w *watchdog) watch(s stall, d time.Duration) (now int64) {
 	return now
 }
 
-// rest stops watching until the next watch.
-func (w *watchdog) rest() {
+// rest stops watching until the next watch, and reports what expired,
+// noStall if nothing did.
+func (w *watchdog) rest() (expired stall) {
 	w.mu.Lock()
 	w.watching = noStall
+	expired = w.expired
 	w.mu.Unlock()
+	return expired
 }
 
 // expiredOn reports what expired, noStall if nothing did.
