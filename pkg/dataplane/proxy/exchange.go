@@ -30,6 +30,10 @@ type exchange struct {
 
 	local    bool // kept by the connection: the scratch below is reused
 	reusable bool // nothing left behind by the current request (see above)
+	// writeBy is the HTTP/1 connection's write deadline as the proxy
+	// left it (monoclock.Nanos; 0 for none, or unknownWriteDeadline):
+	// see senddeadline.go.
+	writeBy int64
 	// lend: the current attempt may use the exchange's upstream request,
 	// header and response storage: it is the first, and goes to the
 	// proxy's HTTP/1 client. Other transports get storage of their own,

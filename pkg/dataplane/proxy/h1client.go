@@ -106,7 +106,7 @@ func (c *h1Client) conn(ctx context.Context, fresh, repeatable bool) (*h1Conn, e
 // takeIdle pops idle connections, newest first, until one is neither past
 // the idle timeout nor closed by the peer while it waited.
 func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
-	now := monoclock.Now()
+	now := monoclock.Nanos()
 	for {
 		c.mu.Lock()
 		n := len(c.idle)
@@ -118,7 +118,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 		c.idle[n-1] = nil
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
-		if now.Sub(pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
+		if time.Duration(now-pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
 			return pc
 		}
 		pc.close()
@@ -128,7 +128,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 // put returns a connection whose exchange finished cleanly to the pool.
 func (c *h1Client) put(pc *h1Conn) {
 	pc.trim()
-	pc.idleSince = monoclock.Now()
+	pc.idleSince = monoclock.Nanos()
 	pc.reused = true
 	c.mu.Lock()
 	if len(c.idle) >= c.maxIdle {
@@ -148,10 +148,10 @@ func (c *h1Client) put(pc *h1Conn) {
 // timeout and schedules itself for the next one to expire. One timer per
 // peer, not one per connection.
 func (c *h1Client) closeExpired() {
-	now := time.Now()
+	now := monoclock.Nanos()
 	c.mu.Lock()
 	n := 0
-	for n < len(c.idle) && now.Sub(c.idle[n].idleSince) >= c.idleTimeout {
+	for n < len(c.idle) && time.Duration(now-c.idle[n].idleSince) >= c.idleTimeout {
 		n++
 	}
 	expired := append([]*h1Conn(nil), c.idle[:n]...)
@@ -159,7 +159,7 @@ func (c *h1Client) closeExpired() {
 	clear(c.idle[len(c.idle):cap(c.idle)])
 	c.armed = len(c.idle) > 0
 	if c.armed {
-		c.sweep.Reset(c.idle[0].idleSince.Add(c.idleTimeout).Sub(now))
+		c.sweep.Reset(c.idleTimeout - time.Duration(now-c.idle[0].idleSince))
 	}
 	c.mu.Unlock()
 	for _, pc := range expired {

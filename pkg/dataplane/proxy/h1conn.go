@@ -38,10 +38,10 @@ type h1Conn struct {
 	h         h1.Head       // the latest response head
 	body      h1.BodyReader // its body
 	head      []byte        // the request head, built here and written in one write
-	idleSince time.Time
-	readBy    time.Time // the read deadline set last (see armResponseDeadline)
-	reused    bool      // it served a request before: it may have died idle
-	noReuse   bool      // the exchange left the connection in an unknown state
+	idleSince int64         // when it went back to the pool (monoclock.Nanos)
+	readBy    int64         // the read deadline set last (monoclock.Nanos; 0 for none): see armResponseDeadline
+	reused    bool          // it served a request before: it may have died idle
+	noReuse   bool          // the exchange left the connection in an unknown state
 	stale     staleCheck
 	last      *h1Response // the latest response made, for deliver
 	abort     func()      // closes the socket under a blocked read or write
@@ -79,11 +79,11 @@ const maxPooledHeadBuffer = 16 << 10
 // should this one be dead (see exchange): a close is then no loss, and
 // what the poll also catches, a peer that answers what was not asked (a
 // 408 before it closes), comes at its idle timeout, which is seconds.
-func (pc *h1Conn) closedByPeer(now time.Time, repeatable bool) bool {
+func (pc *h1Conn) closedByPeer(now int64, repeatable bool) bool {
 	if pc.br.Buffered() > 0 {
 		return true
 	}
-	if repeatable && now.Sub(pc.idleSince) < pc.client.staleCheckAfter {
+	if repeatable && time.Duration(now-pc.idleSince) < pc.client.staleCheckAfter {
 		return false
 	}
 	return pc.stale.readable()
@@ -206,8 +206,8 @@ func (pc *h1Conn) awaitResponse(limit time.Duration) error {
 	if pc.br.Buffered() > 0 {
 		return nil
 	}
-	pc.setReadDeadline(time.Now().Add(limit))
-	defer pc.setReadDeadline(time.Time{})
+	pc.setReadDeadline(monoclock.Nanos() + int64(limit))
+	defer pc.setReadDeadline(0)
 	_, err := pc.br.Peek(1)
 	return err
 }
@@ -215,8 +215,8 @@ func (pc *h1Conn) awaitResponse(limit time.Duration) error {
 // readHeadWithin reads a response head whose first byte came, within limit.
 func (pc *h1Conn) readHeadWithin(method string, limit time.Duration) error {
 	if limit > 0 {
-		pc.setReadDeadline(time.Now().Add(limit))
-		defer pc.setReadDeadline(time.Time{})
+		pc.setReadDeadline(monoclock.Nanos() + int64(limit))
+		defer pc.setReadDeadline(0)
 	}
 	return pc.readHead(method)
 }
@@ -240,7 +240,7 @@ func (pc *h1Conn) readResponse(req *http.Request) (resp *http.Response, gotNothi
 		resp, err = pc.readFinalResponse(req)
 	}
 	if limit > 0 && !pc.keepsDeadline(resp) {
-		pc.setReadDeadline(time.Time{})
+		pc.setReadDeadline(0)
 	}
 	return resp, gotNothing, err
 }
@@ -256,17 +256,22 @@ const maxResponseSlack = 300 * time.Millisecond
 // left (see keepsDeadline) while it falls in that window. Busy keep-alive
 // connections then re-arm their timer every slack, not every request.
 func (pc *h1Conn) armResponseDeadline(limit time.Duration) {
-	want := monoclock.Now().Add(limit)
-	slack := min(limit/16, maxResponseSlack)
-	if !pc.readBy.Before(want) && pc.readBy.Sub(want) <= slack {
+	want := monoclock.Nanos() + int64(limit)
+	slack := int64(min(limit/16, maxResponseSlack))
+	if pc.readBy >= want && pc.readBy-want <= slack {
 		return
 	}
-	pc.setReadDeadline(want.Add(slack))
+	pc.setReadDeadline(want + slack)
 }
 
-// setReadDeadline sets the connection's read deadline and remembers it.
-func (pc *h1Conn) setReadDeadline(t time.Time) {
-	pc.readBy = t
+// setReadDeadline sets the connection's read deadline to by (monoclock.Nanos;
+// 0 clears it) and remembers it.
+func (pc *h1Conn) setReadDeadline(by int64) {
+	pc.readBy = by
+	t := time.Time{}
+	if by != 0 {
+		t = monoclock.At(by)
+	}
 	_ = pc.conn.SetReadDeadline(t)
 }
 
@@ -368,6 +373,13 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		b.finish(false)
 	}
 	return n, err
+}
+
+// buffered reports whether the rest of the body is in the connection's
+// buffer, so that reading it cannot stall: it needs no watchdog, nor
+// its clock read. Only the body's reader may ask.
+func (b *h1Body) buffered() bool {
+	return b.state.Load() == bodyReading && b.pc.body.Buffered()
 }
 
 func (b *h1Body) Close() error {

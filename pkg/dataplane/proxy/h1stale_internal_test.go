@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // The stale check's recvfrom(2) is saved for a pooled connection that came
@@ -53,7 +55,7 @@ func TestH1ClientPollsPooledConnectionOnlyWhenItMatters(t *testing.T) {
 		t.Errorf("a POST polled the pooled connection %d times, want 1", n)
 	}
 	c.mu.Lock()
-	c.idle[len(c.idle)-1].idleSince = time.Now().Add(-2 * time.Minute)
+	c.idle[len(c.idle)-1].idleSince = monoclock.Nanos() - int64(2*time.Minute)
 	c.mu.Unlock()
 	roundTrip("GET", nil)
 	if n := polls.Load(); n != 2 {

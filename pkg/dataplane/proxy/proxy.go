@@ -51,16 +51,13 @@ func (p *Proxy[C]) CloseIdlePeers(keep func(Peer) bool) {
 
 // ServeHTTP proxies one request.
 func (p *Proxy[C]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
-		// The previous response on this connection left its deadline
-		// for net/http's last flush (see boundLastFlush).
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	}
 	x, slot := p.exchangeFor(w)
 	x.begin(r, w, p.peers)
+	p.openWriteDeadline(x, r)
 	x.session.resolveClient(p.opts.TrustedProxies)
 	x.session.resolveRequestID(p.ids)
 	abort := p.run(&x.session, &x.writer)
+	p.closeWriteDeadline(x)
 	switch {
 	case slot == nil:
 		x.Release() // the request's own: pooled again unless something may still hold it
@@ -102,6 +99,7 @@ func (p *Proxy[C]) pooledExchange() *exchange {
 		x = &exchange{home: &p.exchanges}
 	}
 	x.local = true
+	x.writeBy = unknownWriteDeadline // whatever connection it served before
 	return x
 }
 

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"unsafe"
-
-	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // stream sends the upstream response downstream as it arrives.
@@ -18,7 +16,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
-	dog.watch(clientSend, p.opts.SendTimeout)
+	rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
 	rw.WriteHeader(resp.StatusCode)
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
@@ -31,7 +29,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 		return err
 	}
 	copyTrailers(h, resp.Trailer, announced)
-	p.boundLastFlush(s.Request, rw)
+	p.boundLastFlush(s.Request, rw, dog.rest())
 	return nil
 }
 
@@ -78,15 +76,6 @@ func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
 	}
 }
 
-// boundLastFlush bounds the write net/http makes after the handler returns
-// (what is left in its buffers, the last chunk), which no watchdog sees:
-// with a connection deadline, which ServeHTTP clears for the next request.
-func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter) {
-	if in.ProtoMajor == 1 && p.opts.SendTimeout > 0 {
-		_ = http.NewResponseController(rw.ResponseWriter).SetWriteDeadline(monoclock.Now().Add(p.opts.SendTimeout))
-	}
-}
-
 // copyBody copies without buffering the whole body, flushing each chunk.
 // The watchdog bounds each read from the upstream and each write to the
 // client; it keeps watching the last write, which net/http flushes after
@@ -97,10 +86,14 @@ func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, do
 	buf := *bp
 	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
 	for {
-		dog.watch(upstreamRead, readTimeout)
+		if b, ok := a.resp.Body.(*h1Body); ok && b.buffered() {
+			dog.rest() // the read takes what is buffered: it cannot stall
+		} else {
+			dog.watch(upstreamRead, readTimeout)
+		}
 		n, rerr := a.resp.Body.Read(buf)
 		if n > 0 {
-			dog.watch(clientSend, p.opts.SendTimeout)
+			rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
 			if _, err := rw.Write(buf[:n]); err != nil {
 				return p.copyFailed(in, a, dog, clientGone(err))
 			}
@@ -178,11 +171,17 @@ type responseWriter struct {
 	http.ResponseWriter
 	session     *Session
 	wroteHeader bool
+	kept        bool  // a write deadline of an earlier response is in force (see openWriteDeadline)
+	keptUntil   int64 // the last time (monoclock.Nanos) a write may start under it
+	checked     bool  // the next write starts under it (see keepDeadlineAt)
 }
 
 var _ http.Flusher = (*responseWriter)(nil)
 
 func (w *responseWriter) WriteHeader(code int) {
+	if w.kept {
+		w.keepDeadline()
+	}
 	if !w.wroteHeader && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.wroteHeader = true
 		w.session.Status = code
@@ -194,6 +193,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.kept {
+		w.keepDeadline()
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.session.BytesSent += int64(n)
 	return n, err
@@ -203,6 +205,9 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 func (w *responseWriter) Flush() { _ = w.flush() }
 
 func (w *responseWriter) flush() error {
+	if w.kept {
+		w.keepDeadline()
+	}
 	switch f := w.ResponseWriter.(type) {
 	case interface{ FlushError() error }:
 		return f.FlushError()

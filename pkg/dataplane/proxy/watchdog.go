@@ -26,7 +26,9 @@ const (
 // timer serves every operation watched: it is moved earlier only when an
 // operation needs it sooner, and when it fires for a deadline that has
 // since moved on it just sleeps again. So watching a read costs a clock
-// read and an uncontended lock, not a timer per read.
+// read and an uncontended lock, not a timer per read. Times are
+// monoclock.Nanos, so that a watch adds and compares integers instead of
+// time.Times (each Add of those costs as much as the clock read).
 //
 // Breaking never happens under the watched goroutine's feet in a way it
 // cannot see: it closes the upstream body or conn, or moves the client
@@ -37,9 +39,9 @@ type watchdog struct {
 
 	mu       sync.Mutex
 	watching stall
-	deadline time.Time // when watching expires
-	wake     time.Time // when the timer fires; zero when it is stopped
-	expired  stall     // what expired, noStall if nothing did
+	deadline int64 // when watching expires (monoclock.Nanos)
+	wake     int64 // when the timer fires (monoclock.Nanos); 0 when it is stopped
+	expired  stall // what expired, noStall if nothing did
 
 	rw     http.ResponseWriter // clientBody, clientSend: its connection's deadlines
 	closer io.Closer           // upstreamRead, tunnelIdle: closing it ends the stall
@@ -84,27 +86,33 @@ func (ws *watchdogs) put(w *watchdog) (stalled bool) {
 }
 
 // watch starts (or restarts) watching s: it must make progress within d.
-// A zero or negative d watches nothing.
-func (w *watchdog) watch(s stall, d time.Duration) {
+// A zero or negative d watches nothing. It returns the clock it read
+// (monoclock.Nanos; 0 if it read none), for the caller's checks of now.
+func (w *watchdog) watch(s stall, d time.Duration) (now int64) {
 	if d <= 0 {
 		w.rest()
-		return
+		return 0
 	}
-	deadline := monoclock.Now().Add(d)
+	now = monoclock.Nanos()
+	deadline := now + int64(d)
 	w.mu.Lock()
 	w.watching, w.deadline = s, deadline
-	if w.wake.IsZero() || deadline.Before(w.wake) {
+	if w.wake == 0 || deadline < w.wake {
 		w.wake = deadline
 		w.timer.Reset(d)
 	}
 	w.mu.Unlock()
+	return now
 }
 
-// rest stops watching until the next watch.
-func (w *watchdog) rest() {
+// rest stops watching until the next watch, and reports what expired,
+// noStall if nothing did.
+func (w *watchdog) rest() (expired stall) {
 	w.mu.Lock()
 	w.watching = noStall
+	expired = w.expired
 	w.mu.Unlock()
+	return expired
 }
 
 // expiredOn reports what expired, noStall if nothing did.
@@ -117,18 +125,18 @@ func (w *watchdog) expiredOn() stall {
 func (w *watchdog) fire() {
 	w.mu.Lock()
 	if w.watching == noStall {
-		w.wake = time.Time{}
+		w.wake = 0
 		w.mu.Unlock()
 		return
 	}
-	if left := time.Until(w.deadline); left > 0 {
+	if left := w.deadline - monoclock.Nanos(); left > 0 {
 		w.wake = w.deadline
-		w.timer.Reset(left)
+		w.timer.Reset(time.Duration(left))
 		w.mu.Unlock()
 		return
 	}
 	s, rw, closer := w.watching, w.rw, w.closer
-	w.watching, w.expired, w.wake = noStall, s, time.Time{}
+	w.watching, w.expired, w.wake = noStall, s, 0
 	w.mu.Unlock()
 	breakStall(s, rw, closer)
 }

@@ -65,3 +65,28 @@ func TestRecycledWatchdogIgnoresItsFormerDeadline(t *testing.T) {
 		t.Fatalf("expired %v", w.expiredOn())
 	}
 }
+
+// A watch expires no earlier than its timeout after it began, however the
+// deadline is kept (monoclock nanoseconds since issue 14), and not much
+// later either.
+func TestWatchdogExpiresNeitherEarlyNorLate(t *testing.T) {
+	const d = 40 * time.Millisecond
+	var dogs watchdogs
+	for _, s := range []stall{upstreamRead, tunnelIdle} {
+		closed := make(closeCounter, 1)
+		w := dogs.get(nil, closed)
+		w.watch(s, time.Hour) // the timer set far: the next watch must move it
+		start := time.Now()
+		w.watch(s, d)
+		if !closedWithin(closed, 5*time.Second) {
+			t.Fatalf("%v: a %v watch did not expire within 5s", s, d)
+		}
+		if took := time.Since(start); took < d {
+			t.Fatalf("%v: a %v watch expired after %v", s, d, took)
+		}
+		if w.expiredOn() != s {
+			t.Fatalf("expired %v, want %v", w.expiredOn(), s)
+		}
+		dogs.put(w)
+	}
+}

@@ -71,7 +71,7 @@ type h1conn struct {
 	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
 	cancel  context.CancelFunc
 	state   atomic.Int32
-	busy    atomic.Int64 // when (monoclock.Nanos) the handler started with the whole body read; 0 otherwise
+	busy    atomic.Int64 // when (monoclock.Nanos) checkGone first saw the handler run with the whole body read (busyUnseen before); 0 otherwise
 	// graceBy is the grace read deadline (monoclock.Nanos) awaitRequest
 	// left in force, 0 once anything else set a read deadline: see
 	// armGrace. Atomic, as a handler's timer may set a deadline.
@@ -247,20 +247,19 @@ func (c *h1conn) awaitRequest() bool {
 		return true // pipelined
 	}
 	timeout := c.srv.opts.IdleTimeout
-	mono := monoclock.Nanos()
-	start := monoclock.At(mono)
+	mono := monoclock.Nanos() // monoclock.At only when needed: it costs as much
 	c.headBy = time.Time{}
 	if c.served == 0 {
 		// As net/http: the first head is due ReadHeaderTimeout after
 		// the connection is ready, however slowly its first byte came.
 		timeout = c.srv.opts.ReadHeaderTimeout
-		c.headBy = start.Add(timeout)
+		c.headBy = monoclock.At(mono + int64(timeout))
 	}
 	if !c.state.CompareAndSwap(connActive, connIdle) {
 		return false
 	}
 	if c.br == nil {
-		return c.awaitFirst(start.Add(timeout)) // the first request: its stack is still small
+		return c.awaitFirst(monoclock.At(mono + int64(timeout))) // the first request: its stack is still small
 	}
 	// Without a grace the peek only takes what the layers above the
 	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
@@ -273,7 +272,7 @@ func (c *h1conn) awaitRequest() bool {
 	if wait == idleGrace && wait < timeout {
 		c.armGrace(mono)
 	} else {
-		c.setReadDeadline(start.Add(wait))
+		c.setReadDeadline(monoclock.At(mono + int64(wait)))
 	}
 	_, err := c.br.Peek(1)
 	switch {
@@ -283,7 +282,7 @@ func (c *h1conn) awaitRequest() bool {
 		return false
 	}
 	c.release()
-	c.idleDeadline = start.Add(timeout)
+	c.idleDeadline = monoclock.At(mono + int64(timeout))
 	return true
 }
 
@@ -480,7 +479,7 @@ func (c *h1conn) runHandler(req *http.Request) (ok bool) {
 		}
 	}()
 	if c.reqBody == nil {
-		c.busy.Store(monoclock.Nanos())
+		c.busy.Store(busyUnseen)
 	}
 	c.b.handler.ServeHTTP(&c.w, req)
 	return !c.hijacked

@@ -14,7 +14,6 @@ import (
 	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
-	"github.com/baton-dev/baton/pkg/internal/monoclock"
 	"golang.org/x/sys/unix"
 )
 
@@ -265,7 +264,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.eof = true
 		b.fillTrailer()
-		b.c.busy.Store(monoclock.Nanos())
+		b.c.busy.Store(busyUnseen)
 	case err != nil:
 		b.failed = true
 	}
@@ -381,6 +380,10 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 // that only shut down its sending side counts as gone, as with net/http.
 func (c *h1conn) checkGone(now int64) {
 	since := c.busy.Load()
+	if since == busyUnseen {
+		c.busy.CompareAndSwap(busyUnseen, now) // see busyUnseen
+		return
+	}
 	if since == 0 || now-since < int64(goneCheckInterval) || c.rawConn() == nil {
 		return
 	}
@@ -388,6 +391,13 @@ func (c *h1conn) checkGone(now int64) {
 		c.cancel()
 	}
 }
+
+// busyUnseen is h1conn.busy for a handler checkGone has not seen yet: the
+// first check stamps it, rather than the handler with a clock read per
+// request (issue 14). The stamp comes after the start, by less than a
+// tick (goneCheckInterval): a handler is polled up to a tick later than
+// with its start stamped, never sooner.
+const busyUnseen int64 = -1
 
 // peerGone polls the socket without waiting. In cleartext, bytes waiting
 // before the hang-up are a pipelined request, so only a hang-up with
