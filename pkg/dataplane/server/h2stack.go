@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 )
 
 // h2Handler runs a listener's handler for x/net/http2 on a pooled worker
@@ -32,20 +33,20 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // instead of a stack copy, and x/net's goroutine stays small.
 //
 // Idle workers wait in a LIFO, so that the busiest stay warm; at most
-// maxIdleH2Workers wait. A worker that stayed idle over a whole trim
-// window (h2TrimEvery requests) is not needed for the load: the window's
-// fewest idle end, so a burst's workers outlive it by two windows at most.
+// maxIdleH2Workers wait. A worker that stayed idle over a whole
+// h2WorkerIdle is not needed for the load: every h2WorkerIdle the fewest
+// idle of the period end, so a burst's workers outlive it by two periods
+// at most.
 type h2Workers struct {
 	mu      sync.Mutex
 	idle    []*h2Worker // the most recently used last
 	low     int         // fewest idle since the last trim
-	served  int         // requests since the last trim
 	stopped bool
 }
 
 const (
 	maxIdleH2Workers = 512
-	h2TrimEvery      = 1 << 14
+	h2WorkerIdle     = 10 * time.Second
 	// workerStackBytes is the frame a worker's loop runs under: with what
 	// a proxied request needs below it, its stack fits in 16 KiB, which
 	// the GC shrinks only while less than a quarter of it is in use.
@@ -114,28 +115,37 @@ func (p *h2Workers) put(wk *h2Worker) bool {
 		return false
 	}
 	p.idle = append(p.idle, wk)
-	var unneeded []*h2Worker
-	if p.served++; p.served >= h2TrimEvery {
-		unneeded = p.trim()
-	}
 	p.mu.Unlock()
-	for _, u := range unneeded {
-		u.jobs <- h2Job{}
-	}
 	return true
 }
 
-// trim takes out the workers that were idle the whole window: the
-// oldest, at the bottom of the LIFO.
-func (p *h2Workers) trim() []*h2Worker {
-	// low is below the count before the last put: the worker that put
-	// itself is never among them.
+// trimIdle ends, every h2WorkerIdle until stop is closed, the workers
+// that were idle the whole period.
+func (p *h2Workers) trimIdle(stop <-chan struct{}) {
+	tick := time.NewTicker(h2WorkerIdle)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			p.trim()
+		}
+	}
+}
+
+// trim ends the workers idle since the last trim: the oldest, at the
+// bottom of the LIFO.
+func (p *h2Workers) trim() {
+	p.mu.Lock()
 	unneeded := slices.Clone(p.idle[:p.low])
 	n := copy(p.idle, p.idle[p.low:])
 	clear(p.idle[n:])
-	p.idle = p.idle[:n]
-	p.low, p.served = n, 0
-	return unneeded
+	p.idle, p.low = p.idle[:n], n
+	p.mu.Unlock()
+	for _, wk := range unneeded {
+		wk.jobs <- h2Job{} // idle: it waits for a job, or is about to
+	}
 }
 
 // stop ends the idle workers; busy ones end when their handler returns.

@@ -84,7 +84,7 @@ func TestH2HandlerAbortsResetTheStream(t *testing.T) {
 	}
 }
 
-// Workers that stayed idle through a whole trim window end; the one the
+// Workers that stayed idle through a whole trim period end; the one the
 // load keeps using stays; stop ends the idle ones and later ones do not
 // stay.
 func TestH2WorkersEndWhenTheLoadNoLongerNeedsThem(t *testing.T) {
@@ -108,11 +108,16 @@ func TestH2WorkersEndWhenTheLoadNoLongerNeedsThem(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	for range 2 * h2TrimEvery {
+	p.trim() // the period of the burst: all were busy at some point
+	for range 10 {
 		p.serve(nop, nil, nil)
 	}
+	if n := idleH2Workers(&p); n != 3 {
+		t.Fatalf("%d idle workers after the first period, want 3", n)
+	}
+	p.trim() // a period of one request at a time
 	if n := idleH2Workers(&p); n != 1 {
-		t.Fatalf("%d idle workers after two windows of one request at a time, want 1", n)
+		t.Fatalf("%d idle workers after a period of one request at a time, want 1", n)
 	}
 	waitGoroutines(t, before-2)
 	p.stop()

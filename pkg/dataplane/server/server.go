@@ -147,6 +147,7 @@ func (s *Server) Start() error {
 	}
 	s.started, s.bound = true, bound
 	go s.served.watchGone(s.stopWatch)
+	go s.h2workers.trimIdle(s.stopWatch)
 	for _, b := range bound {
 		s.serve(b)
 	}
