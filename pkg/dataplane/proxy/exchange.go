@@ -70,7 +70,7 @@ func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool
 	x.session.begin(r, &x.writer, peers)
 	x.reusable, x.respUsed, x.lend = x.local, false, false
 	if x.local && (x.ctx == nil || x.ctx.Context != r.Context()) {
-		x.ctx, x.outProto = &exchangeCtx{Context: r.Context(), x: x}, nil // once per connection
+		x.ctx, x.outProto = newExchangeCtx(r.Context(), x) // once per connection (HTTP/2: per request)
 	}
 	x.session.x = x
 }

@@ -153,7 +153,7 @@ func (h *h2conn) closeNow()         { _ = h.conn.Close() }
 func (h *h2conn) checkGone(int64)   {}
 
 func (b *bound) h2opts(ctx context.Context) *http2.ServeConnOpts {
-	return &http2.ServeConnOpts{Context: ctx, BaseConfig: b.hs, Handler: h2Handler{b.handler}}
+	return &http2.ServeConnOpts{Context: ctx, BaseConfig: b.hs, Handler: h2Handler{b.handler, b.h2workers}}
 }
 
 // connValues is the base context of a connection's requests: the

@@ -103,6 +103,7 @@ type Server struct {
 	idleWorkers atomic.Int32
 	stopOnce    sync.Once
 	parker      poller // watches parked idle HTTP/1 connections
+	h2workers   h2Workers
 	accepting   sync.WaitGroup
 }
 
@@ -117,6 +118,7 @@ type bound struct {
 	// hook by which Shutdown sends every HTTP/2 connection a GOAWAY.
 	hs            *http.Server
 	h2            *http2.Server
+	h2workers     *h2Workers     // run its HTTP/2 handlers
 	pp            *proxyListener // nil without the PROXY protocol; its Listener is set in serve
 	handshakeErrs *sparseLog
 }
@@ -145,6 +147,7 @@ func (s *Server) Start() error {
 	}
 	s.started, s.bound = true, bound
 	go s.served.watchGone(s.stopWatch)
+	go s.h2workers.trimIdle(s.stopWatch)
 	for _, b := range bound {
 		s.serve(b)
 	}
@@ -210,7 +213,7 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 		return nil, err
 	}
 	log := s.opts.Logger.With(slog.String("listener", l.Name))
-	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), handler: handler, hs: hs, h2: h2,
+	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), handler: handler, hs: hs, h2: h2, h2workers: &s.h2workers,
 		pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
 }
 
