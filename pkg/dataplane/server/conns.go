@@ -74,8 +74,8 @@ const goneCheckInterval = 100 * time.Millisecond
 
 // watchGone checks the requests in flight for clients that went away
 // until stop is closed: one goroutine per Server instead of net/http's
-// background read per connection.
-func (s *connSet) watchGone(stop <-chan struct{}) {
+// background read per connection. onTick runs on every check.
+func (s *connSet) watchGone(stop <-chan struct{}, onTick func()) {
 	tick := time.NewTicker(goneCheckInterval)
 	defer tick.Stop()
 	for {
@@ -86,6 +86,7 @@ func (s *connSet) watchGone(stop <-chan struct{}) {
 			if s.n.Load() > 0 {
 				s.checkAll(monoclock.Nanos())
 			}
+			onTick()
 		}
 	}
 }

@@ -192,6 +192,9 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			c.serveH2C()
 			return true
 		}
+		if c.served == 0 || ready {
+			presizeStack() // the first request this goroutine serves
+		}
 		if !c.serveOne() {
 			return true
 		}
@@ -320,7 +323,9 @@ func (c *h1conn) awaitFirst(deadline time.Time) bool {
 	_, err := c.br.Peek(1)
 	switch {
 	case err == nil:
-		c.setReadDeadline(deadline) // for the rest of an h2c preface
+		// The grace deadline stays: what reads on sets its own (readHead
+		// for the rest of a head, prefaceFollows), and a head read whole
+		// costs no second deadline, set and then cleared.
 		return c.state.CompareAndSwap(connIdle, connActive)
 	case !errors.Is(err, os.ErrDeadlineExceeded) || !grace.Before(deadline):
 		return false

@@ -100,6 +100,7 @@ type Server struct {
 	failed      chan error
 	stopWatch   chan struct{} // ends served.watchGone and the idle workers
 	handoff     chan accepted // to an idle worker (see dispatch)
+	retire      chan struct{} // ends an idle worker (see workerRetirement)
 	idleWorkers atomic.Int32
 	stopOnce    sync.Once
 	parker      poller // watches parked idle HTTP/1 connections
@@ -125,7 +126,8 @@ type bound struct {
 func New(opts Options, services ...Service) *Server {
 	base, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel,
-		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted)}
+		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted),
+		retire: make(chan struct{})}
 }
 
 // Start opens the listeners (or adopts inherited ones) and serves them.
@@ -144,7 +146,8 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started, s.bound = true, bound
-	go s.served.watchGone(s.stopWatch)
+	var retirement workerRetirement
+	go s.served.watchGone(s.stopWatch, func() { retirement.tick(s) })
 	for _, b := range bound {
 		s.serve(b)
 	}
