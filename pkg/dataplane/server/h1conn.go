@@ -101,6 +101,7 @@ type h1conn struct {
 	hijacked     bool
 	woken        bool // from a parkedConn: its socket is in the poller's set
 	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
+	freshStack   bool // served by a new goroutine, its stack not grown yet (see presizeStack)
 }
 
 // connReader reads the connection, first the byte read while the
@@ -192,8 +193,9 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			c.serveH2C()
 			return true
 		}
-		if c.served == 0 || ready {
-			presizeStack() // the first request this goroutine serves
+		if c.freshStack || ready { // the first request this goroutine serves
+			presizeStack()
+			c.freshStack = false
 		}
 		if !c.serveOne() {
 			return true

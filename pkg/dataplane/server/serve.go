@@ -74,8 +74,8 @@ func (s *Server) dispatch(b *bound, c net.Conn) {
 // or the Server stopped. It sets no timer of its own: re-arming one for
 // each connection cost more than the handoff.
 func (s *Server) work(b *bound, c net.Conn) {
-	for {
-		s.serveConn(b, c)
+	for fresh := true; ; fresh = false {
+		s.serveConn(b, c, fresh)
 		if s.idleWorkers.Add(1) > maxIdleWorkers {
 			s.idleWorkers.Add(-1)
 			return
@@ -84,10 +84,7 @@ func (s *Server) work(b *bound, c net.Conn) {
 		case next := <-s.handoff:
 			s.idleWorkers.Add(-1)
 			b, c = next.b, next.c
-		case <-s.retire:
-			s.idleWorkers.Add(-1)
-			return
-		case <-s.stopWatch:
+		case <-s.retire: // or closed: the Server stopped
 			s.idleWorkers.Add(-1)
 			return
 		}
@@ -136,8 +133,9 @@ var presizeIndex int
 // twenty-odd frames to walk, each copy cost more than parsing the request,
 // and a new connection's goroutine went through one or two (with a new
 // connection per request, 14% of the CPU). Called from a few frames deep,
-// the one copy costs a tenth of that; a stack already grown only clears
-// the frame.
+// the one copy costs a tenth of that. Only a new goroutine calls it: on
+// a grown stack it would only clear the frame, which costs more than the
+// occasional regrowth of an idle worker's stack a GC shrank.
 //
 //go:noinline
 func presizeStack() byte {
@@ -152,8 +150,8 @@ func isTemporary(err error) bool {
 
 // serveConn finishes the TLS handshake, if any, and serves the
 // connection as HTTP/2 (ALPN "h2", or the h2c preface in cleartext) or
-// HTTP/1.1.
-func (s *Server) serveConn(b *bound, c net.Conn) {
+// HTTP/1.1; freshStack: in a goroutine that has served nothing yet.
+func (s *Server) serveConn(b *bound, c net.Conn, freshStack bool) {
 	base := s.connValues(b, c)
 	if tc, ok := c.(*tls.Conn); ok {
 		if !s.handshake(b, tc) {
@@ -167,6 +165,7 @@ func (s *Server) serveConn(b *bound, c net.Conn) {
 	}
 	h := s.newH1conn(b, c, base)
 	h.h2c = b.tls == nil
+	h.freshStack = freshStack
 	s.served.add(h)
 	h.serve()
 }

@@ -98,9 +98,9 @@ type Server struct {
 	served      connSet      // connections being served (not hijacked ones)
 	draining    atomic.Bool  // HTTP/1 responses close their connection
 	failed      chan error
-	stopWatch   chan struct{} // ends served.watchGone and the idle workers
+	stopWatch   chan struct{} // ends served.watchGone, and so the idle workers
 	handoff     chan accepted // to an idle worker (see dispatch)
-	retire      chan struct{} // ends an idle worker (see workerRetirement)
+	retire      chan struct{} // ends an idle worker (see workerRetirement); closed once stopped
 	idleWorkers atomic.Int32
 	stopOnce    sync.Once
 	parker      poller // watches parked idle HTTP/1 connections
@@ -146,8 +146,11 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started, s.bound = true, bound
-	var retirement workerRetirement
-	go s.served.watchGone(s.stopWatch, func() { retirement.tick(s) })
+	go func() {
+		var retirement workerRetirement
+		s.served.watchGone(s.stopWatch, func() { retirement.tick(s) })
+		close(s.retire) // ends the idle workers; its only sender is done
+	}()
 	for _, b := range bound {
 		s.serve(b)
 	}
