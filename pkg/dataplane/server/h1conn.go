@@ -61,6 +61,7 @@ var (
 // read, handled and answered in order (pipelined ones included), and the
 // *http.Request and its header map are reused from one to the next.
 type h1conn struct {
+	connSlot
 	srv     *Server
 	b       *bound
 	conn    net.Conn

@@ -195,7 +195,10 @@ func (s *Server) serveH2(b *bound, c net.Conn, ctx context.Context) {
 
 // h2conn is an HTTP/2 connection as the drain sees it: x/net/http2 sends
 // the GOAWAY (see Shutdown) and ends it; Close cuts it.
-type h2conn struct{ conn net.Conn }
+type h2conn struct {
+	connSlot
+	conn net.Conn
+}
 
 func (h *h2conn) closeIfIdle() bool { return false }
 func (h *h2conn) closeNow()         { _ = h.conn.Close() }
