@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,11 +65,11 @@ func TestNextConnectionReusesTheIdleWorker(t *testing.T) {
 	defer s.Close()
 	before := runtime.NumGoroutine()
 	first := closeRequest(t, s)
-	waitUntil(t, "an idle worker", func() bool { return s.idleWorkers.Load() == 1 })
+	waitUntil(t, "an idle worker", func() bool { return waitingWorkers() == 1 })
 	if second := closeRequest(t, s); second != first {
 		t.Errorf("second connection served by goroutine %s, want the idle worker %s", second, first)
 	}
-	waitUntil(t, "an idle worker", func() bool { return s.idleWorkers.Load() == 1 })
+	waitUntil(t, "an idle worker", func() bool { return waitingWorkers() == 1 })
 	s.Close()
 	waitUntil(t, "the idle worker to end with the Server", func() bool { return runtime.NumGoroutine() < before })
 }
@@ -91,6 +94,19 @@ func closeRequest(t *testing.T, s *Server) string {
 		t.Fatalf("response %q", resp)
 	}
 	return string(body)
+}
+
+// waitingWorkers counts the workers waiting for a connection (see
+// Server.work): idleWorkers counts one a moment before it waits.
+func waitingWorkers() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, " [select") && strings.Contains(g, "server.(*Server).work(") {
+			n++
+		}
+	}
+	return n
 }
 
 func goroutineID() uint64 {
@@ -208,4 +224,124 @@ func TestSlowH2CPrefaceIsStillHTTP2(t *testing.T) {
 	if frame[3] != 0x4 { // SETTINGS, the server's first frame
 		t.Errorf("server answered %q, want an HTTP/2 SETTINGS frame", frame)
 	}
+}
+
+// A connection's first request runs on a stack already big enough for
+// the handler: growing it deep in the proxy copied twenty-odd frames, more
+// than parsing the request cost (a new connection per request: 14% of the
+// CPU). Each handler here needs 6 KiB of stack, and checks that its own
+// frame did not move.
+func TestFirstRequestRunsOnAPresizedStack(t *testing.T) {
+	var moved atomic.Int64
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var marker byte
+			before := uintptr(unsafe.Pointer(&marker))
+			growStack(6)
+			if uintptr(unsafe.Pointer(&marker)) != before {
+				moved.Add(1)
+			}
+			io.WriteString(w, "hi")
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const conns = 10
+	for range conns {
+		closeRequest(t, s)
+	}
+	if n := moved.Load(); n > 0 {
+		t.Errorf("the stack was grown under %d of %d handlers", n, conns)
+	}
+}
+
+// A burst of connections at once leaves as many idle workers as it
+// needed, up to maxIdleWorkers, and the next burst is served by them:
+// with four kept, half of a burst of eight started goroutines anew (and
+// grew their stacks) every time. Workers no connection needed for about
+// workerIdle end.
+func TestIdleWorkersServeTheNextBurstThenRetire(t *testing.T) {
+	const burst = 8
+	var arrived sync.WaitGroup
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Done()
+			arrived.Wait() // all of the burst is in, each on a worker of its own
+			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first := closeBurst(t, s, burst, &arrived)
+	waitUntil(t, "the burst's workers to idle", func() bool { return waitingWorkers() == burst })
+	for id := range closeBurst(t, s, burst, &arrived) {
+		if !first[id] {
+			t.Errorf("goroutine %s served the second burst, want one of the first's idle workers", id)
+		}
+	}
+	waitUntil(t, "the idle workers to retire", func() bool { return s.idleWorkers.Load() == 0 })
+}
+
+// closeBurst makes n requests at once, each on a connection of its own,
+// and returns the bodies.
+func closeBurst(t *testing.T, s *Server, n int, arrived *sync.WaitGroup) map[string]bool {
+	t.Helper()
+	arrived.Add(n)
+	bodies := make(chan string, n)
+	for range n {
+		go func() { bodies <- closeRequest(t, s) }()
+	}
+	got := make(map[string]bool)
+	for range n {
+		got[<-bodies] = true
+	}
+	return got
+}
+
+// A first request whose head comes whole within firstByteGrace sets one
+// read deadline, the grace's: each deadline set re-arms a runtime timer.
+func TestFirstRequestSetsOneReadDeadline(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &deadlineCountingListener{Listener: raw}
+	s := New(Options{Inherited: map[string]net.Listener{"http": ln}}, Service{Name: "svc",
+		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if body := closeRequest(t, s); body != "hi" {
+		t.Fatalf("body %q", body)
+	}
+	if n := ln.sets.Load(); n != 1 {
+		t.Errorf("the request set %d read deadlines, want 1", n)
+	}
+}
+
+type deadlineCountingListener struct {
+	net.Listener
+	sets atomic.Int64
+}
+
+func (l *deadlineCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineCountingConn{Conn: c, sets: &l.sets}, nil
+}
+
+type deadlineCountingConn struct {
+	net.Conn
+	sets *atomic.Int64
+}
+
+func (c *deadlineCountingConn) SetReadDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.Conn.SetReadDeadline(t)
 }

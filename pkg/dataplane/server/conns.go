@@ -26,22 +26,31 @@ type served interface {
 	closeNow()
 	// checkGone cancels the request under way if its client has gone.
 	checkGone(now int64)
+	// slot is where the connection is in its connSet.
+	slot() *connSlot
 }
 
+// connSlot is a connection's place in its connSet: its index in all, plus
+// one; 0 while it is in none.
+type connSlot struct{ i int32 }
+
+func (s *connSlot) slot() *connSlot { return s }
+
 // connSet tracks the connections served, which http.Server used to do.
+// A slice with each connection's index in it, rather than a map: a
+// connection per request added and removed a key hashed as an interface,
+// in a map as large as the connections open.
 type connSet struct {
-	mu sync.Mutex
-	m  map[served]struct{}
-	wg sync.WaitGroup
-	n  atomic.Int64
+	mu  sync.Mutex
+	all []served
+	wg  sync.WaitGroup
+	n   atomic.Int64
 }
 
 func (s *connSet) add(c served) {
 	s.mu.Lock()
-	if s.m == nil {
-		s.m = make(map[served]struct{})
-	}
-	s.m[c] = struct{}{}
+	s.all = append(s.all, c)
+	c.slot().i = int32(len(s.all))
 	s.mu.Unlock()
 	s.n.Add(1)
 	s.wg.Add(1)
@@ -49,7 +58,14 @@ func (s *connSet) add(c served) {
 
 func (s *connSet) remove(c served) {
 	s.mu.Lock()
-	delete(s.m, c)
+	if at := c.slot(); at.i > 0 {
+		i, last := at.i-1, len(s.all)-1
+		s.all[i] = s.all[last]
+		s.all[i].slot().i = i + 1
+		s.all[last] = nil
+		s.all = s.all[:last]
+		at.i = 0
+	}
 	s.mu.Unlock()
 	s.n.Add(-1)
 	s.wg.Done()
@@ -58,10 +74,7 @@ func (s *connSet) remove(c served) {
 // each calls f on every tracked connection, outside the lock.
 func (s *connSet) each(f func(served)) {
 	s.mu.Lock()
-	all := make([]served, 0, len(s.m))
-	for c := range s.m {
-		all = append(all, c)
-	}
+	all := append([]served(nil), s.all...)
 	s.mu.Unlock()
 	for _, c := range all {
 		f(c)
@@ -74,8 +87,8 @@ const goneCheckInterval = 100 * time.Millisecond
 
 // watchGone checks the requests in flight for clients that went away
 // until stop is closed: one goroutine per Server instead of net/http's
-// background read per connection.
-func (s *connSet) watchGone(stop <-chan struct{}) {
+// background read per connection. onTick runs on every check.
+func (s *connSet) watchGone(stop <-chan struct{}, onTick func()) {
 	tick := time.NewTicker(goneCheckInterval)
 	defer tick.Stop()
 	for {
@@ -86,6 +99,7 @@ func (s *connSet) watchGone(stop <-chan struct{}) {
 			if s.n.Load() > 0 {
 				s.checkAll(monoclock.Nanos())
 			}
+			onTick()
 		}
 	}
 }
@@ -95,7 +109,7 @@ func (s *connSet) watchGone(stop <-chan struct{}) {
 func (s *connSet) checkAll(now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for c := range s.m {
+	for _, c := range s.all {
 		c.checkGone(now)
 	}
 }

@@ -61,6 +61,7 @@ var (
 // read, handled and answered in order (pipelined ones included), and the
 // *http.Request and its header map are reused from one to the next.
 type h1conn struct {
+	connSlot
 	srv     *Server
 	b       *bound
 	conn    net.Conn
@@ -101,6 +102,7 @@ type h1conn struct {
 	hijacked     bool
 	woken        bool // from a parkedConn: its socket is in the poller's set
 	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
+	freshStack   bool // served by a new goroutine, its stack not grown yet (see presizeStack)
 }
 
 // connReader reads the connection, first the byte read while the
@@ -191,6 +193,10 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			c.state.Store(connActive)
 			c.serveH2C()
 			return true
+		}
+		if c.freshStack || ready { // the first request this goroutine serves
+			presizeStack()
+			c.freshStack = false
 		}
 		if !c.serveOne() {
 			return true
@@ -319,7 +325,9 @@ func (c *h1conn) awaitFirst(deadline time.Time) bool {
 	_, err := c.br.Peek(1)
 	switch {
 	case err == nil:
-		c.setReadDeadline(deadline) // for the rest of an h2c preface
+		// The grace deadline stays: what reads on sets its own (readHead
+		// for the rest of a head, prefaceFollows), and a head read whole
+		// costs no second deadline, set and then cleared.
 		return c.state.CompareAndSwap(connIdle, connActive)
 	case !errors.Is(err, os.ErrDeadlineExceeded) || !grace.Before(deadline):
 		return false

@@ -432,12 +432,23 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // prefaceFollows reports whether the connection begins with the HTTP/2
 // preface (h2c with prior knowledge). It waits for more bytes only while
 // those received are the preface's beginning.
+//
+// Reading on, and HTTP/2 after it, is under the first head's deadline:
+// awaitFirst left its short grace deadline in force.
 func (c *h1conn) prefaceFollows() bool {
+	deadline := false
 	for n := 1; n <= len(h2Preface); n++ {
+		if !deadline && n > c.br.Buffered() {
+			c.setReadDeadline(c.headBy)
+			deadline = true
+		}
 		b, err := c.br.Peek(n)
 		if err != nil || b[n-1] != h2Preface[n-1] {
 			return false
 		}
+	}
+	if !deadline {
+		c.setReadDeadline(c.headBy)
 	}
 	return true
 }

@@ -15,6 +15,7 @@ import (
 // When the socket turns readable, or its client hangs up, a new goroutine
 // serves it (wake); its idle timeout, or the drain, closes it.
 type parkedConn struct {
+	connSlot
 	srv      *Server
 	b        *bound
 	conn     net.Conn

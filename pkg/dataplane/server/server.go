@@ -98,8 +98,9 @@ type Server struct {
 	served      connSet      // connections being served (not hijacked ones)
 	draining    atomic.Bool  // HTTP/1 responses close their connection
 	failed      chan error
-	stopWatch   chan struct{} // ends served.watchGone and the idle workers
+	stopWatch   chan struct{} // ends served.watchGone, and so the idle workers
 	handoff     chan accepted // to an idle worker (see dispatch)
+	retire      chan struct{} // ends an idle worker (see workerRetirement); closed once stopped
 	idleWorkers atomic.Int32
 	stopOnce    sync.Once
 	parker      poller // watches parked idle HTTP/1 connections
@@ -127,7 +128,8 @@ type bound struct {
 func New(opts Options, services ...Service) *Server {
 	base, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel,
-		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted)}
+		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted),
+		retire: make(chan struct{})}
 }
 
 // Start opens the listeners (or adopts inherited ones) and serves them.
@@ -146,7 +148,11 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started, s.bound = true, bound
-	go s.served.watchGone(s.stopWatch)
+	go func() {
+		var retirement workerRetirement
+		s.served.watchGone(s.stopWatch, func() { retirement.tick(s) })
+		close(s.retire) // ends the idle workers; its only sender is done
+	}()
 	go s.h2workers.trimIdle(s.stopWatch)
 	for _, b := range bound {
 		s.serve(b)
