@@ -41,6 +41,7 @@ type h2Workers struct {
 	mu      sync.Mutex
 	idle    []*h2Worker // the most recently used last
 	low     int         // fewest idle since the last trim
+	ticks   int         // of the gone check since the last trim (see tick)
 	stopped bool
 }
 
@@ -119,18 +120,16 @@ func (p *h2Workers) put(wk *h2Worker) bool {
 	return true
 }
 
-// trimIdle ends, every h2WorkerIdle until stop is closed, the workers
-// that were idle the whole period.
-func (p *h2Workers) trimIdle(stop <-chan struct{}) {
-	tick := time.NewTicker(h2WorkerIdle)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-			p.trim()
-		}
+// h2TrimTicks is h2WorkerIdle in ticks of the Server's gone check, which
+// calls tick: one ticker serves every periodic check of a Server.
+const h2TrimTicks = int(h2WorkerIdle / goneCheckInterval)
+
+// tick is called every goneCheckInterval, from one goroutine; every
+// h2TrimTicks it ends the workers that were idle the whole period.
+func (p *h2Workers) tick() {
+	if p.ticks++; p.ticks >= h2TrimTicks {
+		p.ticks = 0
+		p.trim()
 	}
 }
 

@@ -108,14 +108,22 @@ func TestH2WorkersEndWhenTheLoadNoLongerNeedsThem(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	p.trim() // the period of the burst: all were busy at some point
+	for range h2TrimTicks { // the period of the burst: all were busy at some point
+		p.tick()
+	}
 	for range 10 {
 		p.serve(nop, nil, nil)
 	}
 	if n := idleH2Workers(&p); n != 3 {
 		t.Fatalf("%d idle workers after the first period, want 3", n)
 	}
-	p.trim() // a period of one request at a time
+	for range h2TrimTicks - 1 { // a period of one request at a time, ticked by the gone check
+		p.tick()
+	}
+	if n := idleH2Workers(&p); n != 3 {
+		t.Fatalf("%d idle workers a tick before the period ended, want 3", n)
+	}
+	p.tick()
 	if n := idleH2Workers(&p); n != 1 {
 		t.Fatalf("%d idle workers after a period of one request at a time, want 1", n)
 	}

@@ -150,10 +150,12 @@ func (s *Server) Start() error {
 	s.started, s.bound = true, bound
 	go func() {
 		var retirement workerRetirement
-		s.served.watchGone(s.stopWatch, func() { retirement.tick(s) })
+		s.served.watchGone(s.stopWatch, func() {
+			retirement.tick(s)
+			s.h2workers.tick()
+		})
 		close(s.retire) // ends the idle workers; its only sender is done
 	}()
-	go s.h2workers.trimIdle(s.stopWatch)
 	for _, b := range bound {
 		s.serve(b)
 	}
