@@ -369,31 +369,77 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 
 // upstreamHeader copies the downstream header without hop-by-hop fields and
 // sets the forwarding fields. An upgrade offer is forwarded with them.
+// Lent the exchange's storage, it notes the fields' order for the writer:
+// the client's as received, then the proxy's (see h1.FieldOrder).
 func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	in := s.Request
 	x := s.x
 	if x != nil && !x.lend {
 		x = nil
 	}
-	h, spare := cloneHeader(in.Header, forwardingFields, x)
-	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
+	h, spare, o := cloneHeader(in.Header, receivedOrder(s, x), !s.origin.trusted, x)
+	upgrade, settings := forwardedUpgrade(in.Header, scheme)
 	trailers := headerHasToken(in.Header["Te"], "trailers")
-	removeHopByHop(h)
+	for _, v := range in.Header["Connection"] {
+		delConnectionOptions(h, v)
+	}
 	if trailers { // gRPC needs it, and it is the one TE value every hop supports
 		h["Te"] = []string{"trailers"}
 	}
 	switch {
 	case settings != nil:
-		h["Connection"] = []string{"Upgrade, HTTP2-Settings"}
-		h["Http2-Settings"] = settings
-		h["Upgrade"] = upgrade
+		setOrdered(h, o, "Connection", []string{"Upgrade, HTTP2-Settings"})
+		setOrdered(h, o, "Http2-Settings", takeValues(&spare, settings)) // not shared with in
+		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
 	case upgrade != nil:
-		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = upgrade
+		setOrdered(h, o, "Connection", []string{"Upgrade"})
+		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
 	}
-	p.setForwarded(h, s, spare)
-	s.setRequestID(h)
+	p.setForwarded(h, s, spare, o)
+	if id := s.requestIDField[0]; id != "" && len(spare) > 5 {
+		// In the clone's slots, after setForwarded's five, so that the
+		// writer places it rather than sorts it with the phases' fields.
+		spare[5] = id
+		h[hdrRequestID] = spare[5:6:6]
+		orderField(o, hdrRequestID, spare[5:6:6], true) // generated: hex digits
+	} else {
+		s.setRequestID(h)
+	}
 	return h
+}
+
+// setOrdered sets key to vv in h and puts it in o, if not nil.
+func setOrdered(h http.Header, o *h1.FieldOrder, key string, vv []string) {
+	h[key] = vv
+	orderField(o, key, vv, false)
+}
+
+// receivedOrder is the order of the downstream request's fields, nil if
+// the server does not tell it or the exchange does not need it.
+func receivedOrder(s *Session, x *exchange) *h1.FieldOrder {
+	if x == nil {
+		return nil
+	}
+	if ro, ok := x.writer.ResponseWriter.(requestOrderer); ok {
+		return ro.RequestFieldOrder()
+	}
+	return nil
+}
+
+// requestOrderer is the server's HTTP/1 response writer, which tells the
+// order in which the request's fields came.
+type requestOrderer interface{ RequestFieldOrder() *h1.FieldOrder }
+
+// takeValues copies vv into the first slots of spare, or into an array
+// of its own when they are too few.
+func takeValues(spare *[]string, vv []string) []string {
+	if len(*spare) < len(vv)+5 { // setForwarded needs 5
+		return append([]string(nil), vv...)
+	}
+	n := copy(*spare, vv)
+	out := (*spare)[:n:n]
+	*spare = (*spare)[n:]
+	return out
 }
 
 // forwardingFields is how many values the proxy may add to the client's;
@@ -401,36 +447,75 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 // -Proto, -Host, -Port, X-Real-Ip, X-Request-Id).
 const forwardingFields, forwardedAdds = 8, 6
 
-// cloneHeader is h.Clone() with room for extra more fields, whose values
-// take the extra slots returned: one map and one array of values, grown
-// no more while the forwarding fields are set.
-// With an exchange, the map and the array are the exchange's, reused.
-func cloneHeader(h http.Header, extra int, x *exchange) (http.Header, []string) {
-	nv := 0
-	for _, vv := range h {
-		nv += len(vv)
-	}
+// cloneHeader is h.Clone() without the hop-by-hop fields and those
+// dropForwarding names (all: every forwarding field), with room for
+// extra more values, taken from the spare slots returned: one map and
+// one array of values, grown no more while the forwarding fields are set.
+// With an exchange, the map and the array are the exchange's, reused,
+// and the keys go to the order returned in the order of down (nil
+// without an exchange).
+func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (http.Header, []string, *h1.FieldOrder) {
 	var out http.Header
 	var vals []string
+	var o *h1.FieldOrder
 	if x != nil {
-		out, vals = x.upstreamHeader(len(h)+forwardedAdds, nv+extra)
+		// Most fields have one value: the array is grown in the rare
+		// case that is too few, rather than counted in a pass of its own.
+		out, vals = x.upstreamHeader(len(h)+forwardedAdds, max(len(h), slotsOf(down))+extraValues)
+		o = &x.outOrder
+		o.Reset(parsedOf(down), vals, nil)
 	} else {
-		vals = make([]string, nv+extra)
+		nv := 0
+		for _, vv := range h {
+			nv += len(vv)
+		}
+		vals = make([]string, nv+extraValues)
 		// Sized for the fields setForwarded adds: a map that fits one
 		// group (8 fields) is two allocations, a larger one four or more.
 		out = make(http.Header, len(h)+forwardedAdds)
 	}
-	for k, vv := range h {
-		if vv == nil {
-			out[k] = nil // as Header.Clone: a nil value stays nil
-			continue
+	down.Range(h, func(i int, k string, vv []string) {
+		if isHopHeader(k) || dropForwarding(k, all) {
+			return
 		}
-		n := copy(vals, vv)
-		out[k] = vals[:n:n]
-		vals = vals[n:]
-	}
-	return out, vals
+		var cp []string // as Header.Clone: a nil value stays nil
+		if vv != nil {
+			if len(vals) < len(vv)+extraValues {
+				vals = make([]string, 2*(len(vv)+len(h))+extraValues)
+				if x != nil {
+					x.outVals = vals // large enough for the next such head
+				}
+			}
+			n := copy(vals, vv)
+			cp, vals = vals[:n:n], vals[n:]
+		}
+		out[k] = cp
+		if o != nil && (i >= 0 || h1.ValidFieldName(k)) {
+			o.Note(k, cp) // a phase's name is checked here, once
+		}
+	})
+	return out, vals, o
 }
+
+// slotsOf is how many values the parser gave the map o is of: most
+// maps have no more (a phase may have added some).
+func slotsOf(o *h1.FieldOrder) int {
+	if o == nil {
+		return 0
+	}
+	return o.Slots()
+}
+
+// parsedOf is the bytes of the head o was parsed from, "" if none.
+func parsedOf(o *h1.FieldOrder) string {
+	if o == nil {
+		return ""
+	}
+	return o.Parsed
+}
+
+// extraValues is the room left for the values the proxy adds.
+const extraValues = forwardingFields
 
 // forwardedUpgrade is the Upgrade offer of a request as sent to a peer of
 // scheme, and the HTTP2-Settings of an h2c offer. The upgrade is tunnelled,
@@ -461,13 +546,7 @@ var hopHeaders = []string{
 // removeHopByHop deletes the hop-by-hop fields, those named in Connection too.
 func removeHopByHop(h http.Header) {
 	for _, v := range h["Connection"] {
-		for v != "" {
-			var name string
-			name, v, _ = strings.Cut(v, ",")
-			if name = strings.TrimSpace(name); name != "" {
-				delToken(h, name)
-			}
-		}
+		delConnectionOptions(h, v)
 	}
 	if len(h) > len(hopHeaders) {
 		for _, name := range hopHeaders {
@@ -480,6 +559,17 @@ func removeHopByHop(h http.Header) {
 	for name := range h {
 		if isHopHeader(name) {
 			delete(h, name)
+		}
+	}
+}
+
+// delConnectionOptions deletes the fields a Connection value names.
+func delConnectionOptions(h http.Header, v string) {
+	for v != "" {
+		var name string
+		name, v, _ = strings.Cut(v, ",")
+		if name = strings.TrimSpace(name); name != "" {
+			delToken(h, name)
 		}
 	}
 }

@@ -45,7 +45,7 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	var host string
-	c.vals, host = fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):], c.vals)
+	c.vals, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.vals, &c.w.reqOrder)
 	r.Host = u.Host
 	if r.Host == "" {
 		r.Host = host // a view of the head's string; "" without Host
@@ -97,33 +97,51 @@ const headChunkSize, firstHeadChunkSize = 4 << 10, 1 << 10
 // connection's, like hdr and the request itself: it is returned for the
 // next request. Host is returned rather than added: it is r.Host, never
 // in r.Header (as net/http), and adding it to delete it cost two hashes.
-func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) ([]string, string) {
+// The keys go to order as they first come. The fields begin at raw[at:].
+func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, order *h1.FieldOrder) ([]string, string) {
 	var host string
-	if cap(vals) < len(h.Fields) || cap(vals) > maxPooledFields && len(h.Fields) <= maxPooledFields {
-		vals = make([]string, len(h.Fields))
+	n := len(h.Fields)
+	// The second half holds the order's names: no array of its own.
+	if cap(vals) < 2*n || cap(vals) > 2*maxPooledFields && n <= maxPooledFields {
+		vals = make([]string, 2*n)
 	}
-	vals = vals[:len(h.Fields)]
-	clear(vals)
+	vals = vals[:2*n]
+	clear(vals[:n])
+	order.Reset(raw, vals[:n:n], vals[n:]) // every byte of raw may be in a field value: see h1.FieldOrder
+	raw = raw[at:]
 	for i, f := range h.Fields {
 		name := raw[:len(f.Name)]
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
 		raw = raw[len(f.Name)+len(f.Value):]
-		key := textproto.CanonicalMIMEHeaderKey(name)
-		switch key {
-		case "Transfer-Encoding":
-			continue // in r.TransferEncoding, as net/http
-		case "Host":
+		if len(name) == 4 && (name == "Host" || strings.EqualFold(name, "host")) {
 			host = value // the parser lets one Host through, no more
 			continue
 		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if key == "Transfer-Encoding" {
+			continue // in r.TransferEncoding, as net/http
+		}
 		vals[i] = value
-		if old, ok := hdr[key]; ok {
-			hdr[key] = append(old, value)
+		if !firstOfKey(hdr, order, key, i, n) {
+			hdr[key] = append(hdr[key], value)
 			continue
 		}
-		hdr[key] = vals[i : i+1 : i+1]
+		vv := vals[i : i+1 : i+1]
+		hdr[key] = vv
+		order.Note(key, vv)
 	}
 	return vals, host
+}
+
+// firstOfKey reports whether key is not in hdr yet: a short head of n
+// fields tells by its order's keys, cheaper than a map lookup (a hash).
+// Field i is the one it is asked for.
+func firstOfKey(hdr http.Header, order *h1.FieldOrder, key string, i, n int) bool {
+	if n <= 16 {
+		return !order.Has(key, i)
+	}
+	_, ok := hdr[key]
+	return !ok
 }
 
 // maxPooledFields bounds the value array a connection keeps between

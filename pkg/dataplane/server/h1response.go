@@ -32,6 +32,11 @@ type response struct {
 	length  int64 // declared Content-Length, -1 if none
 	pending []byte
 	cw      h1.ChunkedWriter
+	// order is how header's fields are written (see OrderFields); nil:
+	// in the map's order, each checked.
+	order *h1.FieldOrder
+	// reqOrder is the request header's, as it was parsed; kept by reset.
+	reqOrder h1.FieldOrder
 
 	wroteHeader bool        // WriteHeader called with a final status
 	headSent    atomic.Bool // the head is in the writer: no 100 Continue any more
@@ -53,7 +58,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 		header = make(http.Header)
 	}
 	clear(header)
-	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close}
+	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close, reqOrder: w.reqOrder}
 	w.headSent.Store(false)
 	w.cw.Reset(c.bw)
 }
@@ -62,6 +67,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 // reset allocates afresh what it needs.
 func (w *response) release() {
 	w.header, w.pending, w.req = nil, nil, nil
+	w.order, w.reqOrder = nil, h1.FieldOrder{} // its arrays are c.vals
 }
 
 func (w *response) Header() http.Header { return w.header }
@@ -88,6 +94,21 @@ func (w *response) SwapHeader(h http.Header) (old http.Header, ok bool) {
 		}
 	}
 	return old, true
+}
+
+// RequestFieldOrder is the order of the current request's fields as
+// received, and the bytes of its head (see h1.FieldOrder), for a handler
+// that forwards them: valid until the handler returns.
+func (w *response) RequestFieldOrder() *h1.FieldOrder { return &w.reqOrder }
+
+// OrderFields has the header written in o's order, for a handler that
+// built the header it gave with SwapHeader from a parsed head (the
+// proxy, from the upstream's response). o must keep the promises of
+// h1.FieldOrder until the head is written.
+func (w *response) OrderFields(o *h1.FieldOrder) {
+	if !w.wroteHeader {
+		w.order = o
+	}
 }
 
 // sameMap reports whether a and b are one map. A map value is a pointer
@@ -147,7 +168,7 @@ func (w *response) writeInformational(code int) {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(code))
-	writeFields(bw, w.header)
+	writeFields(bw, w.header, nil)
 	_, _ = bw.WriteString("\r\n")
 	_ = bw.Flush()
 }
@@ -242,7 +263,7 @@ func (w *response) writeHead() {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(w.status))
-	if hasDate := writeFields(bw, w.header); !hasDate {
+	if hasDate := writeFields(bw, w.header, w.order); !hasDate {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.Write(httpDate())
 		_, _ = bw.WriteString("\r\n")
@@ -266,20 +287,23 @@ func (w *response) writeConnection(bw *bufio.Writer) {
 	}
 }
 
-// writeFields writes the header fields, leaving out trailers announced
-// with http.TrailerPrefix and fields that could split the message. It
-// reports whether h has a Date key (even with no value, which net/http
-// reads as "send no Date"), seen on the way rather than looked up.
-func writeFields(bw *bufio.Writer, h http.Header) (hasDate bool) {
-	for name, values := range h {
+// writeFields writes the header fields in o's order, leaving out
+// trailers announced with http.TrailerPrefix and fields that could split
+// the message: those that o does not vouch for are checked. It reports
+// whether h has a Date key (even with no value, which net/http reads as
+// "send no Date"), seen on the way rather than looked up.
+func writeFields(bw *bufio.Writer, h http.Header, o *h1.FieldOrder) (hasDate bool) {
+	o.Range(h, func(i int, name string, values []string) {
 		hasDate = hasDate || name == "Date"
-		if strings.HasPrefix(name, http.TrailerPrefix) {
-			continue
+		if i < 0 && (strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name)) {
+			return // o's keys are tokens, without the prefix's colon
 		}
 		for _, v := range values {
-			h1.WriteField(bw, name, v)
+			if o.Trusted(i, v) || h1.ValidFieldValue(v) {
+				h1.WriteCheckedField(bw, name, v)
+			}
 		}
-	}
+	})
 	return hasDate
 }
 
