@@ -18,9 +18,7 @@ import (
 // Parsed may be in a field value (the parser checked it) and is not
 // written again while the order is in use: a value still lying within
 // Parsed is then valid, whoever put it in the map, as strings are
-// immutable. A key may come with the one value the engine set for it,
-// valid by construction: a phase that put another string there is
-// checked.
+// immutable.
 type FieldOrder struct {
 	Parsed string
 	// slots is the array the engine put the map's values in, in the
@@ -28,15 +26,11 @@ type FieldOrder struct {
 	// slots[j] ("" if none). A key is found by where its values are, not
 	// by comparing its name with each key's.
 	slots, names []string
-	// known[j], if not "", is the value the engine put in slots[j],
-	// valid by construction (nil until the engine vouches for one).
-	known []string
 }
 
 // Reset empties o for another map whose values are put in slots, with
 // storage for as many names (nil: o's own).
 func (o *FieldOrder) Reset(parsed string, slots, names []string) {
-	clear(o.known)
 	if names == nil {
 		names = o.names
 	}
@@ -47,33 +41,19 @@ func (o *FieldOrder) Reset(parsed string, slots, names []string) {
 		names = make([]string, len(slots))
 	}
 	o.Parsed, o.slots, o.names = parsed, slots, names[:len(slots)]
-	o.known = o.known[:0]
 	clear(names[:cap(names)])
 }
 
 // Note records that key, which must be a token, has the values vv, if
 // they begin in o's slots; a key whose do not is not placed.
+// A nil o notes nothing.
 func (o *FieldOrder) Note(key string, vv []string) {
+	if o == nil {
+		return
+	}
 	if j, ok := o.slotOf(vv); ok {
 		o.names[j] = key
 	}
-}
-
-// NoteKnown is Note for a key whose one value the engine set, valid by
-// construction: a writer will not check it while it is that string.
-func (o *FieldOrder) NoteKnown(key string, vv []string) {
-	j, ok := o.slotOf(vv)
-	if !ok {
-		return
-	}
-	o.names[j] = key
-	if len(o.known) < len(o.slots) {
-		if cap(o.known) < len(o.slots) {
-			o.known = make([]string, len(o.slots))
-		}
-		o.known = o.known[:len(o.slots)]
-	}
-	o.known[j] = vv[0]
 }
 
 // slotOf is the index in slots of vv's first element, if it is there.
@@ -108,16 +88,8 @@ func sameKey(k, key string) bool {
 	return len(k) == len(key) && (unsafe.StringData(k) == unsafe.StringData(key) || k == key)
 }
 
-// Trusted reports whether v needs no check: the engine set it, or it
-// lies within Parsed. i is what Range gave with v's key.
-func (o *FieldOrder) Trusted(i int, v string) bool {
-	return o != nil && (i >= 0 && i < len(o.known) && sameString(o.known[i], v) || within(o.Parsed, v))
-}
-
-// sameString reports whether a and b are one string, not merely equal.
-func sameString(a, b string) bool {
-	return len(a) == len(b) && len(a) > 0 && unsafe.StringData(a) == unsafe.StringData(b)
-}
+// Trusted reports whether v needs no check: it lies within Parsed.
+func (o *FieldOrder) Trusted(v string) bool { return o != nil && within(o.Parsed, v) }
 
 // within reports whether v's bytes lie in s's.
 func within(s, v string) bool {
@@ -129,8 +101,8 @@ func within(s, v string) bool {
 }
 
 // Range calls fn for each key of h with its values: the noted keys in
-// their order, then the others, sorted by name. i is a noted key's place
-// (for Trusted), -1 for the others (whose names are unchecked). A nil o
+// their order, then the others, sorted by name. i is a noted key's
+// place, -1 for the others (whose names are unchecked). A nil o
 // ranges over h in the map's order, each key unchecked. One pass over
 // the map places each key by where its values lie: a lookup per key
 // would cost half as much again as the pass.
@@ -153,7 +125,8 @@ func (o *FieldOrder) Range(h http.Header, fn func(i int, name string, values []s
 // slot j that still has them there. Keys noted whose values moved (a
 // phase's slice, a repeated field's) keep their place too.
 func (o *FieldOrder) rangeSlots(h http.Header, lens []uint16, fn func(int, string, []string)) {
-	var buf, movedBuf [4]field
+	var buf [2]field
+	var movedBuf [1]field
 	others, moved := buf[:0], movedBuf[:0]
 	for k, vv := range h {
 		if j, ok := o.slotOf(vv); ok && len(vv) < 1<<16-1 && sameKey(o.names[j], k) {

@@ -119,7 +119,7 @@ func (x *exchange) Release() {
 // a connection does not keep it.
 func (x *exchange) trim() {
 	if len(x.outHdr) > maxPooledFields || cap(x.outVals) > 4*maxPooledFields {
-		x.outHdr, x.outVals = nil, nil
+		x.outHdr, x.outVals, x.outOrder = nil, nil, h1.FieldOrder{}
 	}
 	x.outOrder.Reset("", nil, nil) // its keys may be views of the client's heads
 	x.resp.trim()

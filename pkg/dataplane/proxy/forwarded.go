@@ -120,7 +120,7 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 // Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
 // not send it either, backends read X-Forwarded-*, and a second list that
 // could disagree with the first costs an allocation per request. The
-// fields set go to o, if not nil, after the client's.
+// fields set are noted in o after the client's.
 func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string, o *h1.FieldOrder) {
 	// From an untrusted peer none is left: the fields are then set
 	// without looking for what is there (each look a string hash).
@@ -143,39 +143,27 @@ func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string, o *h1.
 		if prior := h[hdrForwarded]; !replace && len(prior) > 0 {
 			h[hdrForwarded] = []string{strings.Join(prior, ", ") + ", " + forwardedFor(s.origin.peer)}
 		}
-		orderField(o, hdrXFF, vals[0:1:1], false)
-		orderField(o, hdrXRealIP, vals[1:2:2], false)
+		o.Note(hdrXFF, vals[0:1:1])
+		o.Note(hdrXRealIP, vals[1:2:2])
 	}
 	vals[2] = "http"
 	if in.TLS != nil {
 		vals[2] = "https"
 	}
 	if setIfAbsent(h, hdrXFProto, vals[2:3:3], replace) {
-		orderField(o, hdrXFProto, vals[2:3:3], true) // a constant
+		o.Note(hdrXFProto, vals[2:3:3])
 	}
 	if in.Host != "" {
 		vals[3] = in.Host
 		if setIfAbsent(h, hdrXFHost, vals[3:4:4], replace) {
-			orderField(o, hdrXFHost, vals[3:4:4], false)
+			o.Note(hdrXFHost, vals[3:4:4])
 		}
 	}
 	if port := p.ports.of(in); port != "" {
 		vals[4] = port
 		if setIfAbsent(h, hdrXFPort, vals[4:5:5], replace) {
-			orderField(o, hdrXFPort, vals[4:5:5], true) // digits
+			o.Note(hdrXFPort, vals[4:5:5])
 		}
-	}
-}
-
-// orderField notes key, set to vv, in o, if not nil; known: its one
-// value needs no check (the proxy made it, valid by construction).
-func orderField(o *h1.FieldOrder, key string, vv []string, known bool) {
-	switch {
-	case o == nil:
-	case known:
-		o.NoteKnown(key, vv)
-	default:
-		o.Note(key, vv)
 	}
 }
 

@@ -42,7 +42,7 @@ func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]b
 			return
 		}
 		for _, v := range values {
-			if !o.Trusted(i, v) && !h1.ValidFieldValue(v) {
+			if !o.Trusted(v) && !h1.ValidFieldValue(v) {
 				valid = false
 				return
 			}

@@ -401,17 +401,17 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 		// writer places it rather than sorts it with the phases' fields.
 		spare[5] = id
 		h[hdrRequestID] = spare[5:6:6]
-		orderField(o, hdrRequestID, spare[5:6:6], true) // generated: hex digits
+		o.Note(hdrRequestID, spare[5:6:6])
 	} else {
 		s.setRequestID(h)
 	}
 	return h
 }
 
-// setOrdered sets key to vv in h and puts it in o, if not nil.
+// setOrdered sets key to vv in h and notes it in o.
 func setOrdered(h http.Header, o *h1.FieldOrder, key string, vv []string) {
 	h[key] = vv
-	orderField(o, key, vv, false)
+	o.Note(key, vv)
 }
 
 // receivedOrder is the order of the downstream request's fields, nil if
