@@ -380,9 +380,6 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	h, spare, o := cloneHeader(in.Header, receivedOrder(s, x), !s.origin.trusted, x)
 	upgrade, settings := forwardedUpgrade(in.Header, scheme)
 	trailers := headerHasToken(in.Header["Te"], "trailers")
-	for _, v := range in.Header["Connection"] {
-		delConnectionOptions(h, v)
-	}
 	if trailers { // gRPC needs it, and it is the one TE value every hop supports
 		h["Te"] = []string{"trailers"}
 	}
@@ -447,14 +444,16 @@ func takeValues(spare *[]string, vv []string) []string {
 // -Proto, -Host, -Port, X-Real-Ip, X-Request-Id).
 const forwardingFields, forwardedAdds = 8, 6
 
-// cloneHeader is h.Clone() without the hop-by-hop fields and those
-// dropForwarding names (all: every forwarding field), with room for
+// cloneHeader is h.Clone() without the hop-by-hop fields, those
+// Connection names, and those dropForwarding names (all: every forwarding field), with room for
 // extra more values, taken from the spare slots returned: one map and
 // one array of values, grown no more while the forwarding fields are set.
 // With an exchange, the map and the array are the exchange's, reused,
 // and the keys go to the order returned in the order of down (nil
 // without an exchange).
 func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (http.Header, []string, *h1.FieldOrder) {
+	var buf [8]string
+	options, listed := connectionOptions(h["Connection"], &buf)
 	var out http.Header
 	var vals []string
 	var o *h1.FieldOrder
@@ -475,7 +474,7 @@ func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (htt
 		out = make(http.Header, len(h)+forwardedAdds)
 	}
 	down.Range(h, func(i int, k string, vv []string) {
-		if isHopHeader(k) || dropForwarding(k, all) {
+		if isHopHeader(k) || dropForwarding(k, all) || namedIn(options, k) {
 			return
 		}
 		var cp []string // as Header.Clone: a nil value stays nil
@@ -494,6 +493,11 @@ func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (htt
 			o.Note(k, cp) // a phase's name is checked here, once
 		}
 	})
+	if !listed {
+		for _, v := range h["Connection"] {
+			delConnectionOptions(out, v)
+		}
+	}
 	return out, vals, o
 }
 
@@ -545,22 +549,55 @@ var hopHeaders = []string{
 
 // removeHopByHop deletes the hop-by-hop fields, those named in Connection too.
 func removeHopByHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		delConnectionOptions(h, v)
-	}
-	if len(h) > len(hopHeaders) {
+	var buf [8]string
+	options, listed := connectionOptions(h["Connection"], &buf)
+	if len(h) > len(hopHeaders) || !listed {
+		for _, v := range h["Connection"] {
+			delConnectionOptions(h, v)
+		}
 		for _, name := range hopHeaders {
 			delete(h, name)
 		}
 		return
 	}
 	// A head of a few fields, the usual one, is cheaper to look over
-	// than to probe nine times (each a string hash; issue 14).
+	// than to probe nine times (each a string hash; issue 14), and the
+	// options Connection names are told on the way, not looked up.
 	for name := range h {
-		if isHopHeader(name) {
+		if isHopHeader(name) || namedIn(options, name) {
 			delete(h, name)
 		}
 	}
+}
+
+// connectionOptions lists the options of Connection values in buf;
+// listed is false when there are more than it holds.
+func connectionOptions(values []string, buf *[8]string) (options []string, listed bool) {
+	options = buf[:0]
+	for _, v := range values {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if len(options) == len(buf) {
+				return nil, false
+			}
+			options = append(options, name)
+		}
+	}
+	return options, true
+}
+
+// namedIn reports whether key is one of options, in any case.
+func namedIn(options []string, key string) bool {
+	for _, o := range options {
+		if len(o) == len(key) && strings.EqualFold(o, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // delConnectionOptions deletes the fields a Connection value names.
