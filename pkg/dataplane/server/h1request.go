@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -122,26 +123,31 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 			continue // in r.TransferEncoding, as net/http
 		}
 		vals[i] = value
-		if !firstOfKey(hdr, order, key, i, n) {
-			hdr[key] = append(hdr[key], value)
+		vv := vals[i : i+1 : i+1]
+		known := len(hdr)
+		hdr[key] = vv
+		if len(hdr) > known {
+			order.Note(key, vv)
 			continue
 		}
-		vv := vals[i : i+1 : i+1]
-		hdr[key] = vv
-		order.Note(key, vv)
+		// A repeated name: the map's values were just replaced, which a
+		// lookup before each field (a hash) would have spared, at the
+		// cost of one for every field rather than for repeats alone.
+		hdr[key] = valuesOf(h.Fields[:i+1], vals, f.Name)
 	}
 	return vals, host
 }
 
-// firstOfKey reports whether key is not in hdr yet: a short head of n
-// fields tells by its order's keys, cheaper than a map lookup (a hash).
-// Field i is the one it is asked for.
-func firstOfKey(hdr http.Header, order *h1.FieldOrder, key string, i, n int) bool {
-	if n <= 16 {
-		return !order.Has(key, i)
+// valuesOf gathers the values of the fields named name (in any case: a
+// key is canonical, and the parser lets only tokens through), in order.
+func valuesOf(fields []h1.Field, vals []string, name []byte) []string {
+	var out []string
+	for j, f := range fields {
+		if len(f.Name) == len(name) && bytes.EqualFold(f.Name, name) {
+			out = append(out, vals[j])
+		}
 	}
-	_, ok := hdr[key]
-	return !ok
+	return out
 }
 
 // maxPooledFields bounds the value array a connection keeps between
