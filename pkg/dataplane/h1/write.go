@@ -51,6 +51,12 @@ func WriteField(w *bufio.Writer, name, value string) {
 	if !ValidFieldName(name) || !ValidFieldValue(value) {
 		return
 	}
+	WriteCheckedField(w, name, value)
+}
+
+// WriteCheckedField writes "name: value\r\n" whose name and value are
+// known to be valid (see FieldOrder).
+func WriteCheckedField(w *bufio.Writer, name, value string) {
 	if w.Available() < len(name)+len(value)+4 {
 		_, _ = w.WriteString(name)
 		_, _ = w.WriteString(": ")

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // exchange is the state of one downstream request. Over HTTP/1 it is the
@@ -49,6 +51,7 @@ type exchange struct {
 	out      http.Request
 	outHdr   http.Header
 	outVals  []string
+	outOrder h1.FieldOrder // outHdr's (see upstreamHeader)
 	body     requestBody
 	resp     h1Response
 	respUsed bool // resp holds this request's response
@@ -63,6 +66,20 @@ type exchangeCtx struct {
 	context.Context
 	x *exchange
 }
+
+// Value leads a context derived from c (with a deadline, say) to its
+// exchange too: see orderOf.
+func (c *exchangeCtx) Value(key any) any {
+	if key == (exchangeKey{}) {
+		if c.x.ctx != c {
+			return nil // an earlier connection's: x serves another now
+		}
+		return c.x
+	}
+	return c.Context.Value(key)
+}
+
+type exchangeKey struct{}
 
 // begin readies x for the request r written to w.
 func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
@@ -106,8 +123,9 @@ func (x *exchange) Release() {
 // a connection does not keep it.
 func (x *exchange) trim() {
 	if len(x.outHdr) > maxPooledFields || cap(x.outVals) > 4*maxPooledFields {
-		x.outHdr, x.outVals = nil, nil
+		x.outHdr, x.outVals, x.outOrder = nil, nil, h1.FieldOrder{}
 	}
+	x.outOrder.Reset("", nil, nil) // its keys may be views of the client's heads
 	x.resp.trim()
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // The forwarding fields a client can use to claim another address, scheme
@@ -110,18 +112,19 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 	return netip.Addr{}, "", false
 }
 
-// setForwarded writes the forwarding fields of an upstream request. From
-// an untrusted peer every client-sent one is replaced by what the proxy
-// saw; a trusted peer's are kept, X-Forwarded-For (and Forwarded, if it
-// sent one) get the peer appended, as each proxy in a chain does.
+// setForwarded writes the forwarding fields of an upstream request, whose
+// clone of the client's header left out the fields dropForwarding names.
+// From an untrusted peer every client-sent one is replaced by what the
+// proxy saw; a trusted peer's are kept, X-Forwarded-For (and Forwarded,
+// if it sent one) get the peer appended, as each proxy in a chain does.
 // Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
 // not send it either, backends read X-Forwarded-*, and a second list that
-// could disagree with the first costs an allocation per request.
-func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
+// could disagree with the first costs an allocation per request. The
+// fields set are noted in o after the client's.
+func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string, o *h1.FieldOrder) {
 	// From an untrusted peer none is left: the fields are then set
 	// without looking for what is there (each look a string hash).
 	replace := !s.origin.trusted
-	removeForwarding(h, replace)
 	// One backing array for the values (the spare slots of the header's
 	// clone); each slice is capped at one element, so that appending to
 	// one (Header.Add) cannot overwrite the next.
@@ -140,19 +143,27 @@ func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string) {
 		if prior := h[hdrForwarded]; !replace && len(prior) > 0 {
 			h[hdrForwarded] = []string{strings.Join(prior, ", ") + ", " + forwardedFor(s.origin.peer)}
 		}
+		o.Note(hdrXFF, vals[0:1:1])
+		o.Note(hdrXRealIP, vals[1:2:2])
 	}
 	vals[2] = "http"
 	if in.TLS != nil {
 		vals[2] = "https"
 	}
-	setIfAbsent(h, hdrXFProto, vals[2:3:3], replace)
+	if setIfAbsent(h, hdrXFProto, vals[2:3:3], replace) {
+		o.Note(hdrXFProto, vals[2:3:3])
+	}
 	if in.Host != "" {
 		vals[3] = in.Host
-		setIfAbsent(h, hdrXFHost, vals[3:4:4], replace)
+		if setIfAbsent(h, hdrXFHost, vals[3:4:4], replace) {
+			o.Note(hdrXFHost, vals[3:4:4])
+		}
 	}
 	if port := p.ports.of(in); port != "" {
 		vals[4] = port
-		setIfAbsent(h, hdrXFPort, vals[4:5:5], replace)
+		if setIfAbsent(h, hdrXFPort, vals[4:5:5], replace) {
+			o.Note(hdrXFPort, vals[4:5:5])
+		}
 	}
 }
 
@@ -173,35 +184,36 @@ func forwardedFor(ip string) string {
 	return "for=" + ip
 }
 
-// setIfAbsent sets key unless it has a value; absent: it has none.
-func setIfAbsent(h http.Header, key string, v []string, absent bool) {
+// setIfAbsent sets key unless it has a value, and reports whether it
+// did; absent: it has none.
+func setIfAbsent(h http.Header, key string, v []string, absent bool) bool {
 	if absent || len(h[key]) == 0 {
 		h[key] = v
+		return true
 	}
+	return false
 }
 
-// removeForwarding deletes the forwarding fields if all, and in any
-// case fields like X_Forwarded_For, which CGI-style backends (PHP, WSGI)
-// read as X-Forwarded-For: both become HTTP_X_FORWARDED_FOR. No proxy
-// writes them, whoever the peer is; nginx ignores underscored names by
-// default for the same reason. One pass over the fields: a request has
-// fewer than there are names to delete, and a delete costs a hash.
-func removeForwarding(h http.Header, all bool) {
-	for k := range h {
-		if all && isForwardingHeader(k) {
-			delete(h, k)
-			continue
-		}
-		if strings.IndexByte(k, '_') < 0 {
-			continue
-		}
-		for _, name := range forwardingHeaders {
-			if sameIgnoringUnderscore(k, name) {
-				delete(h, k)
-				break
-			}
+// dropForwarding reports whether the clone of a client's header for an
+// upstream leaves k out: the forwarding fields if all, and in any case
+// fields like X_Forwarded_For, which CGI-style backends (PHP, WSGI) read
+// as X-Forwarded-For: both become HTTP_X_FORWARDED_FOR. No proxy writes
+// them, whoever the peer is; nginx ignores underscored names by default
+// for the same reason. Decided while cloning: deleting afterwards would
+// cost a pass over the fields and a hash each.
+func dropForwarding(k string, all bool) bool {
+	if all && isForwardingHeader(k) {
+		return true
+	}
+	if strings.IndexByte(k, '_') < 0 {
+		return false
+	}
+	for _, name := range forwardingHeaders {
+		if sameIgnoringUnderscore(k, name) {
+			return true
 		}
 	}
+	return false
 }
 
 // isForwardingHeader reports whether k, as a Header key, is one of forwardingHeaders.

@@ -31,24 +31,44 @@ func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]b
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
-	for name, values := range req.Header {
-		if framingField(name) {
-			continue
+	valid := true
+	o := orderOf(req)
+	o.Range(req.Header, func(i int, name string, values []string) {
+		if !valid || framingField(name) {
+			return
 		}
-		if !h1.ValidFieldName(name) {
-			return b, errInvalidRequestHead
+		if i < 0 && !h1.ValidFieldName(name) {
+			valid = false
+			return
 		}
 		for _, v := range values {
-			if !h1.ValidFieldValue(v) {
-				return b, errInvalidRequestHead
+			if !o.Trusted(v) && !h1.ValidFieldValue(v) {
+				valid = false
+				return
 			}
 			b = append(b, name...)
 			b = append(b, ": "...)
 			b = append(b, v...)
 			b = append(b, "\r\n"...)
 		}
+	})
+	if !valid {
+		return b, errInvalidRequestHead
 	}
 	return appendFraming(b, req, withBody, chunked), nil
+}
+
+// orderOf is the order of req's fields, which the proxy noted when it
+// built them in its exchange's storage; nil otherwise.
+func orderOf(req *http.Request) *h1.FieldOrder {
+	x := exchangeOf(req)
+	if x == nil {
+		x, _ = req.Context().Value(exchangeKey{}).(*exchange)
+	}
+	if x == nil || !sameMap(req.Header, x.outHdr) {
+		return nil
+	}
+	return &x.outOrder
 }
 
 // errInvalidRequestHead: a phase set a method, Host or field that cannot

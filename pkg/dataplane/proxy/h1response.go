@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -71,7 +70,8 @@ type h1Response struct {
 	slots  []string
 	values []byte
 	names  []string // the keys of the previous response, field by field
-	reused bool     // an exchange's: values is written again for its next request
+	order  h1.FieldOrder
+	reused bool // an exchange's: values is written again for its next request
 }
 
 // responseFor is the storage of the response to req: its exchange's
@@ -93,35 +93,28 @@ func responseFor(req *http.Request) *h1Response {
 // headerOf copies fields into an http.Header: one string holds every
 // value, one slice every value's slot, and common names are not copied.
 // A reused h1Response reuses all three, so its values are valid until
-// the exchange's next request (see Session).
+// the exchange's next request (see Session), and notes the keys' order
+// for the downstream writer (see h1.FieldOrder).
 func (r *h1Response) headerOf(fields []h1.Field) http.Header {
-	size := 0
-	for _, f := range fields {
-		size += len(f.Value)
-	}
-	all := r.values[:0]
-	if cap(all) < size || !r.reused {
-		all = make([]byte, 0, size)
-	}
-	for _, f := range fields {
-		all = append(all, f.Value...)
-	}
-	values := unsafe.String(unsafe.SliceData(all), len(all)) // written again only by the exchange's next response
+	values := r.valueString(fields)
 	slots := r.slots[:0]
 	if cap(slots) < len(fields) || !r.reused {
 		slots = make([]string, len(fields))
 	}
 	slots = slots[:len(fields)]
-	clear(slots)
 	hdr := r.header
 	if hdr == nil || !r.reused {
 		hdr = make(http.Header, len(fields))
 	}
 	clear(hdr)
+	o := &r.order
 	if r.reused {
-		r.header, r.slots, r.values = hdr, slots, all
+		o.Reset(values, slots, nil)
 	}
 	cache := r.names
+	if r.reused {
+		r.header, r.slots = hdr, slots
+	}
 	if !r.reused || len(fields) > maxPooledFields {
 		cache = nil
 	}
@@ -133,17 +126,64 @@ func (r *h1Response) headerOf(fields []h1.Field) http.Header {
 		if r.reused && len(fields) <= maxPooledFields {
 			cache = setName(cache, i, name)
 		}
-		if !firstOfName(hdr, fields, i, name) {
+		if !firstOfKey(hdr, o, name, i, r.reused && len(fields) <= 16) {
 			hdr[name] = append(hdr[name], v)
 			continue
 		}
 		slots[i] = v
-		hdr[name] = slots[i : i+1 : i+1]
+		vv := slots[i : i+1 : i+1]
+		hdr[name] = vv
+		if r.reused {
+			o.Note(name, vv) // a canonical token
+		}
 	}
 	if r.reused {
 		r.names = cache[:min(len(cache), len(fields))]
 	}
 	return hdr
+}
+
+// valueString copies the fields' values into one string, in the
+// response's reused bytes if it has them.
+func (r *h1Response) valueString(fields []h1.Field) string {
+	size := 0
+	for _, f := range fields {
+		size += len(f.Value)
+	}
+	all := r.values[:0]
+	if cap(all) < size || !r.reused {
+		all = make([]byte, 0, size)
+	}
+	for _, f := range fields {
+		all = append(all, f.Value...)
+	}
+	if r.reused {
+		r.values = all
+	}
+	return unsafe.String(unsafe.SliceData(all), len(all)) // written again only by the exchange's next response
+}
+
+// firstOfKey reports whether key is not in hdr yet: a short head whose
+// keys o notes tells by them, cheaper than a map lookup (a string hash).
+// Field i is the one it is asked for.
+func firstOfKey(hdr http.Header, o *h1.FieldOrder, key string, i int, short bool) bool {
+	if short {
+		return !o.Has(key, i)
+	}
+	_, ok := hdr[key]
+	return !ok
+}
+
+// fieldOrderer is the server's HTTP/1 response writer, which writes a
+// header it was handed in the order its fields came.
+type fieldOrderer interface{ OrderFields(o *h1.FieldOrder) }
+
+// orderFields has w write the header the exchange's response built (and
+// handed over) in o's order, if it can.
+func orderFields(w http.ResponseWriter, o *h1.FieldOrder) {
+	if fo, ok := w.(fieldOrderer); ok {
+		fo.OrderFields(o)
+	}
 }
 
 // setName records the key of field i for the next response. A key is a
@@ -166,27 +206,11 @@ func cachedName(names []string, i int, name []byte) string {
 	return canonicalName(name)
 }
 
-// firstOfName reports whether field i is the first of its name, which a
-// short head tells by comparing the names before it (equal without case
-// is the same key: the parser let only tokens through), cheaper than a
-// map lookup; a long one asks hdr.
-func firstOfName(hdr http.Header, fields []h1.Field, i int, key string) bool {
-	if len(fields) > 16 {
-		_, ok := hdr[key]
-		return !ok
-	}
-	for _, f := range fields[:i] {
-		if len(f.Name) == len(fields[i].Name) && bytes.EqualFold(f.Name, fields[i].Name) {
-			return false
-		}
-	}
-	return true
-}
-
 // trim drops header storage grown for an unusually large response.
 func (r *h1Response) trim() {
 	if len(r.header) > maxPooledFields || cap(r.slots) > 4*maxPooledFields || cap(r.values) > 16<<10 {
 		r.header, r.slots, r.values, r.names = nil, nil, nil, nil
+		r.order = h1.FieldOrder{}
 	}
 	r.resp, r.body = http.Response{}, h1Body{}
 }

@@ -369,31 +369,74 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 
 // upstreamHeader copies the downstream header without hop-by-hop fields and
 // sets the forwarding fields. An upgrade offer is forwarded with them.
+// Lent the exchange's storage, it notes the fields' order for the writer:
+// the client's as received, then the proxy's (see h1.FieldOrder).
 func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 	in := s.Request
 	x := s.x
 	if x != nil && !x.lend {
 		x = nil
 	}
-	h, spare := cloneHeader(in.Header, forwardingFields, x)
-	upgrade, settings := forwardedUpgrade(h, scheme) // values of the clone, not shared with in
+	h, spare, o := cloneHeader(in.Header, receivedOrder(s, x), !s.origin.trusted, x)
+	upgrade, settings := forwardedUpgrade(in.Header, scheme)
 	trailers := headerHasToken(in.Header["Te"], "trailers")
-	removeHopByHop(h)
 	if trailers { // gRPC needs it, and it is the one TE value every hop supports
 		h["Te"] = []string{"trailers"}
 	}
 	switch {
 	case settings != nil:
-		h["Connection"] = []string{"Upgrade, HTTP2-Settings"}
-		h["Http2-Settings"] = settings
-		h["Upgrade"] = upgrade
+		setOrdered(h, o, "Connection", []string{"Upgrade, HTTP2-Settings"})
+		setOrdered(h, o, "Http2-Settings", takeValues(&spare, settings)) // not shared with in
+		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
 	case upgrade != nil:
-		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = upgrade
+		setOrdered(h, o, "Connection", []string{"Upgrade"})
+		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
 	}
-	p.setForwarded(h, s, spare)
-	s.setRequestID(h)
+	p.setForwarded(h, s, spare, o)
+	if id := s.requestIDField[0]; id != "" && len(spare) > 5 {
+		// In the clone's slots, after setForwarded's five, so that the
+		// writer places it rather than sorts it with the phases' fields.
+		spare[5] = id
+		h[hdrRequestID] = spare[5:6:6]
+		o.Note(hdrRequestID, spare[5:6:6])
+	} else {
+		s.setRequestID(h)
+	}
 	return h
+}
+
+// setOrdered sets key to vv in h and notes it in o.
+func setOrdered(h http.Header, o *h1.FieldOrder, key string, vv []string) {
+	h[key] = vv
+	o.Note(key, vv)
+}
+
+// receivedOrder is the order of the downstream request's fields, nil if
+// the server does not tell it or the exchange does not need it.
+func receivedOrder(s *Session, x *exchange) *h1.FieldOrder {
+	if x == nil {
+		return nil
+	}
+	if ro, ok := x.writer.ResponseWriter.(requestOrderer); ok {
+		return ro.RequestFieldOrder()
+	}
+	return nil
+}
+
+// requestOrderer is the server's HTTP/1 response writer, which tells the
+// order in which the request's fields came.
+type requestOrderer interface{ RequestFieldOrder() *h1.FieldOrder }
+
+// takeValues copies vv into the first slots of spare, or into an array
+// of its own when they are too few.
+func takeValues(spare *[]string, vv []string) []string {
+	if len(*spare) < len(vv)+5 { // setForwarded needs 5
+		return append([]string(nil), vv...)
+	}
+	n := copy(*spare, vv)
+	out := (*spare)[:n:n]
+	*spare = (*spare)[n:]
+	return out
 }
 
 // forwardingFields is how many values the proxy may add to the client's;
@@ -401,36 +444,82 @@ func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
 // -Proto, -Host, -Port, X-Real-Ip, X-Request-Id).
 const forwardingFields, forwardedAdds = 8, 6
 
-// cloneHeader is h.Clone() with room for extra more fields, whose values
-// take the extra slots returned: one map and one array of values, grown
-// no more while the forwarding fields are set.
-// With an exchange, the map and the array are the exchange's, reused.
-func cloneHeader(h http.Header, extra int, x *exchange) (http.Header, []string) {
-	nv := 0
-	for _, vv := range h {
-		nv += len(vv)
-	}
+// cloneHeader is h.Clone() without the hop-by-hop fields, those
+// Connection names, and those dropForwarding names (all: every forwarding field), with room for
+// extra more values, taken from the spare slots returned: one map and
+// one array of values, grown no more while the forwarding fields are set.
+// With an exchange, the map and the array are the exchange's, reused,
+// and the keys go to the order returned in the order of down (nil
+// without an exchange).
+func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (http.Header, []string, *h1.FieldOrder) {
+	var buf [8]string
+	options, listed := connectionOptions(h["Connection"], &buf)
 	var out http.Header
 	var vals []string
+	var o *h1.FieldOrder
 	if x != nil {
-		out, vals = x.upstreamHeader(len(h)+forwardedAdds, nv+extra)
+		// Most fields have one value: the array is grown in the rare
+		// case that is too few, rather than counted in a pass of its own.
+		out, vals = x.upstreamHeader(len(h)+forwardedAdds, max(len(h), slotsOf(down))+extraValues)
+		o = &x.outOrder
+		o.Reset(parsedOf(down), vals, nil)
 	} else {
-		vals = make([]string, nv+extra)
+		nv := 0
+		for _, vv := range h {
+			nv += len(vv)
+		}
+		vals = make([]string, nv+extraValues)
 		// Sized for the fields setForwarded adds: a map that fits one
 		// group (8 fields) is two allocations, a larger one four or more.
 		out = make(http.Header, len(h)+forwardedAdds)
 	}
-	for k, vv := range h {
-		if vv == nil {
-			out[k] = nil // as Header.Clone: a nil value stays nil
-			continue
+	down.Range(h, func(i int, k string, vv []string) {
+		if isHopHeader(k) || dropForwarding(k, all) || namedIn(options, k) {
+			return
 		}
-		n := copy(vals, vv)
-		out[k] = vals[:n:n]
-		vals = vals[n:]
+		var cp []string // as Header.Clone: a nil value stays nil
+		if vv != nil {
+			if len(vals) < len(vv)+extraValues {
+				vals = make([]string, 2*(len(vv)+len(h))+extraValues)
+				if x != nil {
+					x.outVals = vals // large enough for the next such head
+				}
+			}
+			n := copy(vals, vv)
+			cp, vals = vals[:n:n], vals[n:]
+		}
+		out[k] = cp
+		if o != nil && (i >= 0 || h1.ValidFieldName(k)) {
+			o.Note(k, cp) // a phase's name is checked here, once
+		}
+	})
+	if !listed {
+		for _, v := range h["Connection"] {
+			delConnectionOptions(out, v)
+		}
 	}
-	return out, vals
+	return out, vals, o
 }
+
+// slotsOf is how many values the parser gave the map o is of: most
+// maps have no more (a phase may have added some).
+func slotsOf(o *h1.FieldOrder) int {
+	if o == nil {
+		return 0
+	}
+	return o.Slots()
+}
+
+// parsedOf is the bytes of the head o was parsed from, "" if none.
+func parsedOf(o *h1.FieldOrder) string {
+	if o == nil {
+		return ""
+	}
+	return o.Parsed
+}
+
+// extraValues is the room left for the values the proxy adds.
+const extraValues = forwardingFields
 
 // forwardedUpgrade is the Upgrade offer of a request as sent to a peer of
 // scheme, and the HTTP2-Settings of an h2c offer. The upgrade is tunnelled,
@@ -460,26 +549,64 @@ var hopHeaders = []string{
 
 // removeHopByHop deletes the hop-by-hop fields, those named in Connection too.
 func removeHopByHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		for v != "" {
-			var name string
-			name, v, _ = strings.Cut(v, ",")
-			if name = strings.TrimSpace(name); name != "" {
-				delToken(h, name)
-			}
+	var buf [8]string
+	options, listed := connectionOptions(h["Connection"], &buf)
+	if len(h) > len(hopHeaders) || !listed {
+		for _, v := range h["Connection"] {
+			delConnectionOptions(h, v)
 		}
-	}
-	if len(h) > len(hopHeaders) {
 		for _, name := range hopHeaders {
 			delete(h, name)
 		}
 		return
 	}
 	// A head of a few fields, the usual one, is cheaper to look over
-	// than to probe nine times (each a string hash; issue 14).
+	// than to probe nine times (each a string hash; issue 14), and the
+	// options Connection names are told on the way, not looked up.
 	for name := range h {
-		if isHopHeader(name) {
+		if isHopHeader(name) || namedIn(options, name) {
 			delete(h, name)
+		}
+	}
+}
+
+// connectionOptions lists the options of Connection values in buf;
+// listed is false when there are more than it holds.
+func connectionOptions(values []string, buf *[8]string) (options []string, listed bool) {
+	options = buf[:0]
+	for _, v := range values {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if len(options) == len(buf) {
+				return nil, false
+			}
+			options = append(options, name)
+		}
+	}
+	return options, true
+}
+
+// namedIn reports whether key is one of options, in any case.
+func namedIn(options []string, key string) bool {
+	for _, o := range options {
+		if len(o) == len(key) && strings.EqualFold(o, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// delConnectionOptions deletes the fields a Connection value names.
+func delConnectionOptions(h http.Header, v string) {
+	for v != "" {
+		var name string
+		name, v, _ = strings.Cut(v, ",")
+		if name = strings.TrimSpace(name); name != "" {
+			delToken(h, name)
 		}
 	}
 }

@@ -51,6 +51,7 @@ func handOverHeader(s *Session, rw *responseWriter, resp *http.Response) http.He
 		if sw, ok := rw.ResponseWriter.(headerSwapper); ok {
 			if old, ok := sw.SwapHeader(resp.Header); ok {
 				x.resp.header = old // emptied by the next response's headerOf
+				orderFields(rw.ResponseWriter, &x.resp.order)
 				return resp.Header
 			}
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -44,7 +45,7 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	var host string
-	c.vals, host = fillHeader(hdr, h, raw[len(h.Method)+len(h.Target):], c.vals)
+	c.vals, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.vals, &c.w.reqOrder)
 	r.Host = u.Host
 	if r.Host == "" {
 		r.Host = host // a view of the head's string; "" without Host
@@ -96,33 +97,56 @@ const headChunkSize, firstHeadChunkSize = 4 << 10, 1 << 10
 // connection's, like hdr and the request itself: it is returned for the
 // next request. Host is returned rather than added: it is r.Host, never
 // in r.Header (as net/http), and adding it to delete it cost two hashes.
-func fillHeader(hdr http.Header, h *h1.Head, raw string, vals []string) ([]string, string) {
+// The keys go to order as they first come. The fields begin at raw[at:].
+func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, order *h1.FieldOrder) ([]string, string) {
 	var host string
-	if cap(vals) < len(h.Fields) || cap(vals) > maxPooledFields && len(h.Fields) <= maxPooledFields {
-		vals = make([]string, len(h.Fields))
+	n := len(h.Fields)
+	// The second half holds the order's names: no array of its own.
+	if cap(vals) < 2*n || cap(vals) > 2*maxPooledFields && n <= maxPooledFields {
+		vals = make([]string, 2*n)
 	}
-	vals = vals[:len(h.Fields)]
-	clear(vals)
+	vals = vals[:2*n]
+	clear(vals[:n])
+	order.Reset(raw, vals[:n:n], vals[n:]) // every byte of raw may be in a field value: see h1.FieldOrder
+	raw = raw[at:]
 	for i, f := range h.Fields {
 		name := raw[:len(f.Name)]
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
 		raw = raw[len(f.Name)+len(f.Value):]
-		key := textproto.CanonicalMIMEHeaderKey(name)
-		switch key {
-		case "Transfer-Encoding":
-			continue // in r.TransferEncoding, as net/http
-		case "Host":
+		if len(name) == 4 && (name == "Host" || strings.EqualFold(name, "host")) {
 			host = value // the parser lets one Host through, no more
 			continue
 		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if key == "Transfer-Encoding" {
+			continue // in r.TransferEncoding, as net/http
+		}
 		vals[i] = value
-		if old, ok := hdr[key]; ok {
-			hdr[key] = append(old, value)
+		vv := vals[i : i+1 : i+1]
+		known := len(hdr)
+		hdr[key] = vv
+		if len(hdr) > known {
+			order.Note(key, vv)
 			continue
 		}
-		hdr[key] = vals[i : i+1 : i+1]
+		// A repeated name: the map's values were just replaced, which a
+		// lookup before each field (a hash) would have spared, at the
+		// cost of one for every field rather than for repeats alone.
+		hdr[key] = valuesOf(h.Fields[:i+1], vals, f.Name)
 	}
 	return vals, host
+}
+
+// valuesOf gathers the values of the fields named name (in any case: a
+// key is canonical, and the parser lets only tokens through), in order.
+func valuesOf(fields []h1.Field, vals []string, name []byte) []string {
+	var out []string
+	for j, f := range fields {
+		if len(f.Name) == len(name) && bytes.EqualFold(f.Name, name) {
+			out = append(out, vals[j])
+		}
+	}
+	return out
 }
 
 // maxPooledFields bounds the value array a connection keeps between

@@ -32,6 +32,11 @@ type response struct {
 	length  int64 // declared Content-Length, -1 if none
 	pending []byte
 	cw      h1.ChunkedWriter
+	// order is how header's fields are written (see OrderFields); nil:
+	// in the map's order, each checked.
+	order *h1.FieldOrder
+	// reqOrder is the request header's, as it was parsed; kept by reset.
+	reqOrder h1.FieldOrder
 
 	wroteHeader bool        // WriteHeader called with a final status
 	headSent    atomic.Bool // the head is in the writer: no 100 Continue any more
@@ -53,7 +58,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 		header = make(http.Header)
 	}
 	clear(header)
-	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close}
+	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close, reqOrder: w.reqOrder}
 	w.headSent.Store(false)
 	w.cw.Reset(c.bw)
 }
@@ -62,6 +67,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 // reset allocates afresh what it needs.
 func (w *response) release() {
 	w.header, w.pending, w.req = nil, nil, nil
+	w.order, w.reqOrder = nil, h1.FieldOrder{} // its arrays are c.vals
 }
 
 func (w *response) Header() http.Header { return w.header }
@@ -88,6 +94,21 @@ func (w *response) SwapHeader(h http.Header) (old http.Header, ok bool) {
 		}
 	}
 	return old, true
+}
+
+// RequestFieldOrder is the order of the current request's fields as
+// received, and the bytes of its head (see h1.FieldOrder), for a handler
+// that forwards them: valid until the handler returns.
+func (w *response) RequestFieldOrder() *h1.FieldOrder { return &w.reqOrder }
+
+// OrderFields has the header written in o's order, for a handler that
+// built the header it gave with SwapHeader from a parsed head (the
+// proxy, from the upstream's response). o must keep the promises of
+// h1.FieldOrder until the head is written.
+func (w *response) OrderFields(o *h1.FieldOrder) {
+	if !w.wroteHeader {
+		w.order = o
+	}
 }
 
 // sameMap reports whether a and b are one map. A map value is a pointer
@@ -147,7 +168,7 @@ func (w *response) writeInformational(code int) {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(code))
-	writeFields(bw, w.header)
+	writeFields(bw, w.header, nil, false, false)
 	_, _ = bw.WriteString("\r\n")
 	_ = bw.Flush()
 }
@@ -195,7 +216,6 @@ func (w *response) sendHead() error {
 		w.WriteHeader(http.StatusOK)
 	}
 	w.c.wmu.Lock()
-	w.frame()
 	w.writeHead()
 	w.headSent.Store(true)
 	w.c.wmu.Unlock()
@@ -210,39 +230,50 @@ func (w *response) sendHead() error {
 }
 
 // frame decides how the body is delimited and whether the connection
-// stays open; once the handler is done the whole body is known.
-func (w *response) frame() {
-	h := w.header
-	delete(h, "Transfer-Encoding") // the framing is ours to choose
-	if hasToken(h["Connection"], "close") || w.c.srv.draining.Load() {
+// stays open, from what the pass writing the fields saw; once the
+// handler is done the whole body is known. It reports whether it set
+// the length.
+func (w *response) frame(seen fieldsSeen) (setLength bool) {
+	if seen.close || w.c.srv.draining.Load() {
 		w.closeAfter = true
-	}
-	if w.status != http.StatusSwitchingProtocols {
-		delete(h, "Connection") // writeConnection says what happens
 	}
 	if w.handlerDone && w.c.reqBody != nil && !w.c.reqBody.drainBuffered() {
 		// The handler left body bytes unread that have not arrived:
 		// waiting for them would hold the answer back.
 		w.closeAfter = true
 	}
-	trailers := len(h["Trailer"]) > 0
 	switch {
 	case w.noBody || w.length >= 0:
-	case w.handlerDone && !trailers:
+	case w.handlerDone && !seen.trailers:
 		w.length = int64(len(w.pending))
-		h["Content-Length"] = []string{strconv.Itoa(len(w.pending))}
+		return true
 	case w.req.ProtoAtLeast(1, 1):
 		w.chunked = true
 	default:
 		w.closeAfter = true // HTTP/1.0: the body ends with the connection
 	}
+	return false
 }
 
+// writeHead writes the status line, the fields, then the framing: the
+// framing fields of the header are the server's to choose, so they are
+// left out as the fields are written (Connection but for a 101), and the
+// header is left showing what was sent.
 func (w *response) writeHead() {
 	bw := w.c.bw
+	h := w.header
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(w.status))
-	if hasDate := writeFields(bw, w.header); !hasDate {
+	upgrade := w.status == http.StatusSwitchingProtocols
+	seen := writeFields(bw, h, w.order, true, !upgrade)
+	if w.frame(seen) {
+		cl := strconv.Itoa(len(w.pending))
+		h["Content-Length"] = []string{cl}
+		_, _ = bw.WriteString("Content-Length: ")
+		_, _ = bw.WriteString(cl)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if !seen.date {
 		_, _ = bw.WriteString("Date: ")
 		_, _ = bw.Write(httpDate())
 		_, _ = bw.WriteString("\r\n")
@@ -252,6 +283,12 @@ func (w *response) writeHead() {
 	}
 	w.writeConnection(bw)
 	_, _ = bw.WriteString("\r\n")
+	if seen.transferEncoding {
+		delete(h, "Transfer-Encoding")
+	}
+	if seen.connection && !upgrade {
+		delete(h, "Connection") // writeConnection said what happens
+	}
 }
 
 // writeConnection says whether the connection stays open, where the
@@ -266,21 +303,49 @@ func (w *response) writeConnection(bw *bufio.Writer) {
 	}
 }
 
-// writeFields writes the header fields, leaving out trailers announced
-// with http.TrailerPrefix and fields that could split the message. It
-// reports whether h has a Date key (even with no value, which net/http
-// reads as "send no Date"), seen on the way rather than looked up.
-func writeFields(bw *bufio.Writer, h http.Header) (hasDate bool) {
-	for name, values := range h {
-		hasDate = hasDate || name == "Date"
-		if strings.HasPrefix(name, http.TrailerPrefix) {
-			continue
+// fieldsSeen is what writeFields saw of the fields that frame the
+// response, on the way rather than by looking each up (a hash each).
+type fieldsSeen struct {
+	date             bool // a Date key, even with no value, which net/http reads as "send no Date"
+	close            bool // Connection: close
+	trailers         bool // a Trailer field with a value
+	connection       bool // a Connection key
+	transferEncoding bool // a Transfer-Encoding key
+}
+
+// writeFields writes the header fields in o's order, leaving out
+// trailers announced with http.TrailerPrefix, fields that could split
+// the message (those that o does not vouch for are checked), the
+// Transfer-Encoding if skipTE (the framing is the server's to choose) and
+// Connection if skipConnection (writeConnection says what happens).
+func writeFields(bw *bufio.Writer, h http.Header, o *h1.FieldOrder, skipTE, skipConnection bool) (seen fieldsSeen) {
+	o.Range(h, func(i int, name string, values []string) {
+		switch name {
+		case "Date":
+			seen.date = true
+		case "Trailer":
+			seen.trailers = seen.trailers || len(values) > 0
+		case "Transfer-Encoding":
+			seen.transferEncoding = true
+			if skipTE {
+				return
+			}
+		case "Connection":
+			seen.connection, seen.close = true, hasToken(values, "close")
+			if skipConnection {
+				return
+			}
+		}
+		if i < 0 && (strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name)) {
+			return // o's keys are tokens, without the prefix's colon
 		}
 		for _, v := range values {
-			h1.WriteField(bw, name, v)
+			if o.Trusted(v) || h1.ValidFieldValue(v) {
+				h1.WriteCheckedField(bw, name, v)
+			}
 		}
-	}
-	return hasDate
+	})
+	return seen
 }
 
 // finish completes the response once the handler has returned.

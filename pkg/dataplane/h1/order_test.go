@@ -1,0 +1,67 @@
+package h1
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+)
+
+// noted builds a header as an engine does: each key's values in slots,
+// in the order given, noted in o.
+func noted(o *FieldOrder, parsed string, keys ...string) http.Header {
+	slots := make([]string, len(keys))
+	o.Reset(parsed, slots, nil)
+	h := http.Header{}
+	for i, k := range keys {
+		slots[i] = parsed[:1]
+		h[k] = slots[i : i+1 : i+1]
+		o.Note(k, h[k])
+	}
+	return h
+}
+
+func ranged(o *FieldOrder, h http.Header) (names []string, placed []bool) {
+	o.Range(h, func(i int, name string, _ []string) {
+		names, placed = append(names, name), append(placed, i >= 0)
+	})
+	return names, placed
+}
+
+// Range gives the noted keys in their order, whatever the map's, then
+// what the map gained since, sorted; a deleted key is skipped, a noted
+// key whose values a phase replaced keeps its place.
+func TestFieldOrderRange(t *testing.T) {
+	var o FieldOrder
+	keys := []string{"Zeta", "B", "Accept", "X-Y", "Q", "Cache-Control", "A", "M", "Z", "K", "Aa", "Bb"}
+	h := noted(&o, "v", keys...)
+	got, placed := ranged(&o, h)
+	if !slices.Equal(got, keys) || slices.Contains(placed, false) {
+		t.Fatalf("noted keys came as %q (placed %v), want %q", got, placed, keys)
+	}
+	delete(h, "Accept")
+	h["Q"] = []string{"a phase's"}
+	h["Added-2"], h["Added-1"] = []string{"x"}, []string{"y"}
+	got, placed = ranged(&o, h)
+	want := []string{"Zeta", "B", "X-Y", "Q", "Cache-Control", "A", "M", "Z", "K", "Aa", "Bb", "Added-1", "Added-2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keys came as %q, want %q", got, want)
+	}
+	if !placed[3] || placed[len(placed)-1] {
+		t.Errorf("placed %v: the replaced Q keeps its place, added keys have none", placed)
+	}
+}
+
+// Trusted vouches only for strings within Parsed.
+func TestFieldOrderTrusted(t *testing.T) {
+	parsed := "abc\tdef"
+	o := FieldOrder{Parsed: parsed}
+	for v, want := range map[string]bool{parsed[1:3]: true, parsed: true, "abc": false, "": false, parsed[7:]: false} {
+		if got := o.Trusted(v); got != want {
+			t.Errorf("Trusted(%q) = %v, want %v", v, got, want)
+		}
+	}
+	var none *FieldOrder
+	if none.Trusted(parsed) {
+		t.Error("a nil order vouches for nothing")
+	}
+}
