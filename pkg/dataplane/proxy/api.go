@@ -95,6 +95,7 @@ type Session struct {
 	Retry *RetryPolicy
 
 	origin         origin
+	peerAddr       peerAddr     // kept across the requests of a connection
 	requestIDField [1]string    // the generated id as a header value; empty if kept
 	requestIDBytes [32]byte     // what a generated RequestID reads
 	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)

@@ -42,12 +42,8 @@ type origin struct {
 // real_ip_recursive on, X-Forwarded-For is read from the right, skipping
 // trusted addresses: the first untrusted one is the client.
 func (s *Session) resolveClient(trusted []netip.Prefix) {
-	host, _, err := net.SplitHostPort(s.Request.RemoteAddr)
-	if err != nil {
-		return
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
+	host, peer, ok := s.peerAddr.parse(s.Request.RemoteAddr)
+	if !ok {
 		return
 	}
 	s.origin = origin{peer: host, client: host}
@@ -57,6 +53,30 @@ func (s *Session) resolveClient(trusted []netip.Prefix) {
 	}
 	s.origin.trusted = true
 	s.ClientAddr, s.origin.client = forwardedClient(s.Request.Header[hdrXFF], trusted, s.ClientAddr, host)
+}
+
+// peerAddr is the RemoteAddr a Session parsed last. A Session is reused
+// for the requests of a connection (see exchange), which share their
+// RemoteAddr: parsing it again cost as much as matching the route.
+type peerAddr struct {
+	remote, host string
+	addr         netip.Addr
+}
+
+// parse splits remote ("ip:port") into its host and address.
+func (c *peerAddr) parse(remote string) (host string, addr netip.Addr, ok bool) {
+	if remote == c.remote && remote != "" {
+		return c.host, c.addr, true
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return "", netip.Addr{}, false
+	}
+	if addr, err = netip.ParseAddr(host); err != nil {
+		return "", netip.Addr{}, false
+	}
+	*c = peerAddr{remote: remote, host: host, addr: addr}
+	return host, addr, true
 }
 
 // isTrusted reports whether addr is in one of the trusted prefixes.

@@ -208,3 +208,29 @@ func BenchmarkUpstreamHeader(b *testing.B) {
 		})
 	}
 }
+
+// A Session reused for several requests (an exchange's, over one
+// connection or, pooled, over the next) resolves each request's own peer,
+// whatever the previous one was.
+func TestReusedSessionResolvesEachPeer(t *testing.T) {
+	trusted, _ := ParseTrustedProxies("10.0.0.0/8")
+	peers := []string{
+		"198.51.100.1:5000", "198.51.100.1:5000", "10.0.0.2:5000", "[2001:db8::1]:443",
+		"@", "", "[fe80::1%eth0]:80", "[::ffff:192.0.2.1]:1", "198.51.100.1:5000", "not an address",
+	}
+	reused := &Session{}
+	for i := range 3 * len(peers) {
+		peer := peers[(i*7)%len(peers)]
+		r, _ := http.NewRequest("GET", "http://shop.example/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", "203.0.113.7")
+		fresh := &Session{Request: r}
+		fresh.resolveClient(trusted)
+		reused.Request, reused.origin, reused.ClientAddr = r, origin{}, netip.Addr{}
+		reused.resolveClient(trusted)
+		if reused.ClientAddr != fresh.ClientAddr || reused.origin != fresh.origin {
+			t.Errorf("peer %q after %q: reused session %v %+v, fresh %v %+v",
+				peer, peers[((i-1)*7+len(peers))%len(peers)], reused.ClientAddr, reused.origin, fresh.ClientAddr, fresh.origin)
+		}
+	}
+}
