@@ -27,6 +27,7 @@ func TestSessionBeginResetsEveryFieldButPeers(t *testing.T) {
 	for i := range v.NumField() {
 		switch name := v.Type().Field(i).Name; name {
 		case "Request", "Start", "peers":
+		case "peerAddr": // a cache keyed by RemoteAddr (TestReusedSessionResolvesEachPeer)
 		default:
 			if !v.Field(i).IsZero() {
 				t.Errorf("field %s keeps its value after begin", name)
@@ -50,6 +51,8 @@ func nonZero(t *testing.T, f reflect.StructField) any {
 		return url.URL{Path: "/x"}
 	case reflect.TypeFor[origin]():
 		return origin{peer: "192.0.2.1"}
+	case reflect.TypeFor[peerAddr]():
+		return peerAddr{remote: "192.0.2.1:1", host: "192.0.2.1", addr: netip.MustParseAddr("192.0.2.1")}
 	case reflect.TypeFor[context.Context]():
 		return context.Background()
 	case reflect.TypeFor[http.ResponseWriter]():
