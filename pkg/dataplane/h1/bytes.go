@@ -82,10 +82,14 @@ func load64[T string | []byte](b T) uint64 {
 // swarSuspect reports whether one of the 8 bytes in x is below 0x20 or
 // is 0x7f (the "has less than" and "has zero" bit tricks, exact as a
 // yes/no for the whole word): only then are the bytes checked one by one.
-func swarSuspect(x uint64) bool {
+func swarSuspect(x uint64) bool { return suspectBits(x) != 0 }
+
+// suspectBits has the high bit of a byte of x set if that byte is below
+// 0x20 or is 0x7f, or (a borrow's false alarm) a byte above such a one.
+func suspectBits(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	y := x ^ 0x7f*ones
-	return ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0
+	return ((x-0x20*ones)&^x | (y-ones)&^y) & highs
 }
 
 // isTargetByte: no whitespace, no control characters.

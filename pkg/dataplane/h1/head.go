@@ -123,6 +123,18 @@ func (h *Head) reset() {
 // head's length, ErrIncomplete if b holds no complete head (and no more
 // than max bytes), or an *Error.
 func ParseRequest(b []byte, h *Head, max int) (int, error) {
+	switch n := h.onePass(b, max, false); {
+	case n > 0:
+		return n, h.frameRequest()
+	case n == incompleteHead && len(b) <= max:
+		return 0, ErrIncomplete
+	}
+	return parseRequestStrict(b, h, max)
+}
+
+// parseRequestStrict is ParseRequest by the strict parse: the end of the
+// head first, then its lines, refusals in their order of precedence.
+func parseRequestStrict(b []byte, h *Head, max int) (int, error) {
 	n := headEnd(b, 0)
 	if n < 0 {
 		if len(b) > max {
@@ -139,6 +151,17 @@ func ParseRequest(b []byte, h *Head, max int) (int, error) {
 // ParseResponse parses a response head to a request with method. It
 // returns the head's length, ErrIncomplete, or an *Error with status 502.
 func ParseResponse(b []byte, h *Head, max int, method string) (int, error) {
+	switch n := h.onePass(b, max, true); {
+	case n > 0:
+		return n, upstreamErr(h.frameResponse(method))
+	case n == incompleteHead && len(b) <= max:
+		return 0, ErrIncomplete
+	}
+	return parseResponseStrict(b, h, max, method)
+}
+
+// parseResponseStrict is ParseResponse by the strict parse.
+func parseResponseStrict(b []byte, h *Head, max int, method string) (int, error) {
 	n := headEnd(b, 0)
 	if n < 0 {
 		if len(b) > max {
