@@ -91,9 +91,7 @@ func crlfEnd(b []byte, i int) int {
 // incompleteHead or strictVerdict.
 func scanField(b []byte, i int) (Field, int) {
 	start := i
-	for i < len(b) && tokenByte[b[i]] {
-		i++
-	}
+	i = tokenEnd(b, i)
 	switch {
 	case i >= len(b):
 		return Field{}, incompleteHead
@@ -145,4 +143,19 @@ func valueEnd(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// tokenEnd is the index of the first byte from b[i:] that is not a tchar
+// (isToken), len(b) if there is none; four bytes a step, one lookup each
+// and no branch but the step's.
+func tokenEnd(b []byte, i int) int {
+	r := b[i:]
+	for len(r) >= 4 && tokenBit[r[0]]&tokenBit[r[1]]&tokenBit[r[2]]&tokenBit[r[3]] != 0 {
+		r = r[4:]
+	}
+	j := 0
+	for j < len(r) && tokenByte[r[j]] {
+		j++
+	}
+	return len(b) - len(r) + j
 }
