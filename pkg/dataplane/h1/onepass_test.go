@@ -1,6 +1,8 @@
 package h1
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -74,20 +76,26 @@ func FuzzOnePassAgainstStrict(f *testing.F) {
 }
 
 // compareParses parses b as a request and as a response to each method
-// both ways, and fails the test where the verdicts differ.
-func compareParses(t *testing.T, b []byte, max int) {
+// both ways, and fails the test where the verdicts differ; it holds
+// HeadBuffered to the byte-at-a-time headEnd too.
+func compareParses(t *testing.T, b []byte, limit int) {
 	t.Helper()
+	br := bufio.NewReaderSize(bytes.NewReader(b), max(len(b), 16))
+	_, _ = br.Peek(len(b))
+	if got, want := HeadBuffered(br), len(b) > 0 && b[0] != '\r' && b[0] != '\n' && refHeadEnd(b, 0) >= 0; got != want {
+		t.Fatalf("HeadBuffered(%q) = %v, want %v", b, got, want)
+	}
 	var fast, strict Head
-	n, err := ParseRequest(b, &fast, max)
-	wn, werr := parseRequestStrict(b, &strict, max)
+	n, err := ParseRequest(b, &fast, limit)
+	wn, werr := parseRequestStrict(b, &strict, limit)
 	if d := verdictDiff(n, err, &fast, wn, werr, &strict); d != "" {
-		t.Fatalf("request %q, max %d: %s", b, max, d)
+		t.Fatalf("request %q, limit %d: %s", b, limit, d)
 	}
 	for _, m := range []string{"GET", "HEAD", "CONNECT"} {
-		n, err := ParseResponse(b, &fast, max, m)
-		wn, werr := parseResponseStrict(b, &strict, max, m)
+		n, err := ParseResponse(b, &fast, limit, m)
+		wn, werr := parseResponseStrict(b, &strict, limit, m)
 		if d := verdictDiff(n, err, &fast, wn, werr, &strict); d != "" {
-			t.Fatalf("response to %s %q, max %d: %s", m, b, max, d)
+			t.Fatalf("response to %s %q, limit %d: %s", m, b, limit, d)
 		}
 	}
 }
