@@ -136,6 +136,23 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
+// equalFoldName is equalFold for an s of lower-case letters, digits and
+// '-' only (the names and tokens noteField looks for), eight bytes at a
+// time where s is 8 to 16 long: two words, the second overlapping the
+// first. Small enough to inline, where s's words are constants.
+func equalFoldName(b []byte, s string) bool {
+	if n := len(s); len(b) == n && n >= 8 && n <= 16 {
+		return foldWordEqual(load64(b), load64(s)) && foldWordEqual(load64(b[n-8:]), load64(s[n-8:]))
+	}
+	return equalFold(b, s)
+}
+
+// foldWordEqual compares the 8 bytes of x with those of s, which are
+// lower-case letters, digits or '-': bit 0x40 marks a letter of s, and
+// shifted to 0x20 it is the one bit in which a byte of x may differ
+// from it there; elsewhere the bytes must be equal.
+func foldWordEqual(x, s uint64) bool { return x|(s&0x4040404040404040)>>1 == s }
+
 func hexDigit(c byte) int {
 	switch {
 	case '0' <= c && c <= '9':

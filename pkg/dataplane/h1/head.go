@@ -416,32 +416,32 @@ func parseField(line []byte) (Field, error) {
 func (h *Head) noteField(f Field) {
 	switch len(f.Name) {
 	case len("content-length"):
-		if equalFold(f.Name, "content-length") {
+		if equalFoldName(f.Name, "content-length") {
 			h.scan.cls++
 			n, ok := parseLength(f.Value)
 			h.scan.clBad = h.scan.clBad || !ok
 			h.ContentLength = n
 		}
 	case len("transfer-encoding"):
-		if equalFold(f.Name, "transfer-encoding") {
+		if equalFoldName(f.Name, "transfer-encoding") {
 			h.scan.tes++
-			h.scan.teChunked = equalFold(f.Value, "chunked")
+			h.scan.teChunked = equalFoldName(f.Value, "chunked")
 		}
 	case len("connection"):
-		if equalFold(f.Name, "connection") {
+		if equalFoldName(f.Name, "connection") {
 			h.noteConnection(f.Value)
 		}
 	case len("host"):
-		if equalFold(f.Name, "host") {
+		if equalFoldName(f.Name, "host") {
 			h.scan.hosts++
 			h.Host = f.Value
 		}
 	case len("expect"):
-		if equalFold(f.Name, "expect") {
-			h.Expect100 = equalFold(f.Value, "100-continue")
+		if equalFoldName(f.Name, "expect") {
+			h.Expect100 = equalFoldName(f.Value, "100-continue")
 		}
 	case len("upgrade"):
-		if equalFold(f.Name, "upgrade") {
+		if equalFoldName(f.Name, "upgrade") {
 			h.scan.upg = true
 		}
 	}
@@ -453,11 +453,11 @@ func (h *Head) noteConnection(v []byte) {
 		var opt []byte
 		opt, v = cutComma(v)
 		switch {
-		case equalFold(opt, "close"):
+		case equalFoldName(opt, "close"):
 			h.scan.connClose = true
-		case equalFold(opt, "keep-alive"):
+		case equalFoldName(opt, "keep-alive"):
 			h.scan.connKA = true
-		case equalFold(opt, "upgrade"):
+		case equalFoldName(opt, "upgrade"):
 			h.scan.connUpgrade = true
 		}
 	}

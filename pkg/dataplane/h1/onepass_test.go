@@ -118,3 +118,23 @@ func headString(h *Head) string {
 		h.Method, h.Target, h.Status, h.Reason, h.Minor, slices.Clone(fieldStrings(h.Fields)),
 		h.Framing, h.ContentLength, h.Close, h.Upgrade, h.Expect100, h.Host)
 }
+
+// TestEqualFoldNameEachByte puts every byte value at every position of
+// each name and token noteField looks for, against equalFold.
+func TestEqualFoldNameEachByte(t *testing.T) {
+	for _, s := range []string{"content-length", "transfer-encoding", "chunked", "connection", "host",
+		"expect", "100-continue", "upgrade", "close", "keep-alive", "0123456789-abcdefghijklmnopqrstuvwxyz"} {
+		for i := range len(s) {
+			for c := range 256 {
+				b := []byte(s)
+				b[i] = byte(c)
+				if got, want := equalFoldName(b, s), equalFold(b, s); got != want {
+					t.Fatalf("equalFoldName(%q, %q) = %v, want %v", b, s, got, want)
+				}
+			}
+		}
+		if equalFoldName([]byte(s[1:]), s) || equalFoldName([]byte(s+"x"), s) {
+			t.Fatalf("equalFoldName matches %q with a name of another length", s)
+		}
+	}
+}
