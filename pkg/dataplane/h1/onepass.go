@@ -63,10 +63,11 @@ func (h *Head) scanFields(b []byte, i int) int {
 		case '\r':
 			return crlfEnd(b, i)
 		}
-		f, next := scanField(b, i)
+		colon, v, end, next := scanField(b, i)
 		if next <= 0 {
 			return next
 		}
+		f := Field{Name: b[i:colon], Value: b[v:end]}
 		h.Fields = append(h.Fields, f)
 		h.noteField(f)
 		i = next
@@ -87,25 +88,26 @@ func crlfEnd(b []byte, i int) int {
 
 // scanField parses the field line at b[i:] as parseField does (a token,
 // ':', the value without the whitespace around it, value bytes only, no
-// CR but before the LF) and returns where the next line starts, or
-// incompleteHead or strictVerdict.
-func scanField(b []byte, i int) (Field, int) {
+// CR but before the LF). It returns where the colon is, where the value
+// starts and ends, and where the next line starts, or incompleteHead or
+// strictVerdict there; indexes rather than a Field, which costs more to
+// return and copy.
+func scanField(b []byte, i int) (colon, v, end, next int) {
 	start := i
-	i = tokenEnd(b, i)
+	colon = tokenEnd(b, i)
 	switch {
-	case i >= len(b):
-		return Field{}, incompleteHead
-	case i == start || b[i] != ':':
-		return Field{}, strictVerdict // obs-fold, a malformed name, a CR or LF in it
+	case colon >= len(b):
+		return 0, 0, 0, incompleteHead
+	case colon == start || b[colon] != ':':
+		return 0, 0, 0, strictVerdict // obs-fold, a malformed name, a CR or LF in it
 	}
-	name := b[start:i]
-	i++
+	i = colon + 1
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
 	}
-	v := i
-	end := valueEnd(b, i)
-	next := incompleteHead
+	v = i
+	end = valueEnd(b, i)
+	next = incompleteHead
 	switch {
 	case end >= len(b):
 	case b[end] == '\n':
@@ -118,7 +120,7 @@ func scanField(b []byte, i int) (Field, int) {
 	for end > v && (b[end-1] == ' ' || b[end-1] == '\t') {
 		end--
 	}
-	return Field{Name: name, Value: b[v:end]}, next
+	return colon, v, end, next
 }
 
 // valueEnd is the index of the first byte from b[i:] that is not a value
