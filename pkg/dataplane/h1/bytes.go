@@ -82,10 +82,14 @@ func load64[T string | []byte](b T) uint64 {
 // swarSuspect reports whether one of the 8 bytes in x is below 0x20 or
 // is 0x7f (the "has less than" and "has zero" bit tricks, exact as a
 // yes/no for the whole word): only then are the bytes checked one by one.
-func swarSuspect(x uint64) bool {
+func swarSuspect(x uint64) bool { return suspectBits(x) != 0 }
+
+// suspectBits has the high bit of a byte of x set if that byte is below
+// 0x20 or is 0x7f, or (a borrow's false alarm) a byte above such a one.
+func suspectBits(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	y := x ^ 0x7f*ones
-	return ((x-0x20*ones)&^x|(y-ones)&^y)&highs != 0
+	return ((x-0x20*ones)&^x | (y-ones)&^y) & highs
 }
 
 // isTargetByte: no whitespace, no control characters.
@@ -131,6 +135,23 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// equalFoldName is equalFold for an s of lower-case letters, digits and
+// '-' only (the names and tokens noteField looks for), eight bytes at a
+// time where s is 8 to 16 long: two words, the second overlapping the
+// first. Small enough to inline, where s's words are constants.
+func equalFoldName(b []byte, s string) bool {
+	if n := len(s); len(b) == n && n >= 8 && n <= 16 {
+		return foldWordEqual(load64(b), load64(s)) && foldWordEqual(load64(b[n-8:]), load64(s[n-8:]))
+	}
+	return equalFold(b, s)
+}
+
+// foldWordEqual compares the 8 bytes of x with those of s, which are
+// lower-case letters, digits or '-': bit 0x40 marks a letter of s, and
+// shifted to 0x20 it is the one bit in which a byte of x may differ
+// from it there; elsewhere the bytes must be equal.
+func foldWordEqual(x, s uint64) bool { return x|(s&0x4040404040404040)>>1 == s }
 
 func hexDigit(c byte) int {
 	switch {

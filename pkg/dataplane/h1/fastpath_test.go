@@ -9,7 +9,7 @@ import (
 // a vector at a time; these tests hold them to the byte-at-a-time rules
 // they replace, refusals and their reasons included.
 
-// refHeadEnd, refNextLine and refValidValue are the byte-at-a-time scans.
+// refHeadEnd, refNextLine, refValidValue and refValueEnd are the byte-at-a-time scans.
 func refHeadEnd(b []byte, from int) int {
 	for i := max(from, 0); i < len(b); i++ {
 		if b[i] != '\n' {
@@ -52,6 +52,15 @@ func refValidValue(v []byte) bool {
 	return true
 }
 
+func refValueEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if !isValueByte(b[i]) {
+			return i
+		}
+	}
+	return len(b)
+}
+
 func checkScans(t *testing.T, b []byte) {
 	t.Helper()
 	for from := range min(len(b), 3) + 1 {
@@ -69,6 +78,11 @@ func checkScans(t *testing.T, b []byte) {
 	}
 	if got, want := validValue(string(b)), refValidValue(b); got != want {
 		t.Fatalf("validValue(string %q) = %v, want %v", b, got, want)
+	}
+	for from := range min(len(b), 9) + 1 {
+		if got, want := valueEnd(b, from), refValueEnd(b, from); got != want {
+			t.Fatalf("valueEnd(%q, %d) = %d, want %d", b, from, got, want)
+		}
 	}
 }
 

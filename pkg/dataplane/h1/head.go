@@ -123,6 +123,18 @@ func (h *Head) reset() {
 // head's length, ErrIncomplete if b holds no complete head (and no more
 // than max bytes), or an *Error.
 func ParseRequest(b []byte, h *Head, max int) (int, error) {
+	switch n := h.onePass(b, max, false); {
+	case n > 0:
+		return n, h.frameRequest()
+	case n == incompleteHead && len(b) <= max:
+		return 0, ErrIncomplete
+	}
+	return parseRequestStrict(b, h, max)
+}
+
+// parseRequestStrict is ParseRequest by the strict parse: the end of the
+// head first, then its lines, refusals in their order of precedence.
+func parseRequestStrict(b []byte, h *Head, max int) (int, error) {
 	n := headEnd(b, 0)
 	if n < 0 {
 		if len(b) > max {
@@ -139,6 +151,17 @@ func ParseRequest(b []byte, h *Head, max int) (int, error) {
 // ParseResponse parses a response head to a request with method. It
 // returns the head's length, ErrIncomplete, or an *Error with status 502.
 func ParseResponse(b []byte, h *Head, max int, method string) (int, error) {
+	switch n := h.onePass(b, max, true); {
+	case n > 0:
+		return n, upstreamErr(h.frameResponse(method))
+	case n == incompleteHead && len(b) <= max:
+		return 0, ErrIncomplete
+	}
+	return parseResponseStrict(b, h, max, method)
+}
+
+// parseResponseStrict is ParseResponse by the strict parse.
+func parseResponseStrict(b []byte, h *Head, max int, method string) (int, error) {
 	n := headEnd(b, 0)
 	if n < 0 {
 		if len(b) > max {
@@ -393,32 +416,32 @@ func parseField(line []byte) (Field, error) {
 func (h *Head) noteField(f Field) {
 	switch len(f.Name) {
 	case len("content-length"):
-		if equalFold(f.Name, "content-length") {
+		if equalFoldName(f.Name, "content-length") {
 			h.scan.cls++
 			n, ok := parseLength(f.Value)
 			h.scan.clBad = h.scan.clBad || !ok
 			h.ContentLength = n
 		}
 	case len("transfer-encoding"):
-		if equalFold(f.Name, "transfer-encoding") {
+		if equalFoldName(f.Name, "transfer-encoding") {
 			h.scan.tes++
-			h.scan.teChunked = equalFold(f.Value, "chunked")
+			h.scan.teChunked = equalFoldName(f.Value, "chunked")
 		}
 	case len("connection"):
-		if equalFold(f.Name, "connection") {
+		if equalFoldName(f.Name, "connection") {
 			h.noteConnection(f.Value)
 		}
 	case len("host"):
-		if equalFold(f.Name, "host") {
+		if equalFoldName(f.Name, "host") {
 			h.scan.hosts++
 			h.Host = f.Value
 		}
 	case len("expect"):
-		if equalFold(f.Name, "expect") {
-			h.Expect100 = equalFold(f.Value, "100-continue")
+		if equalFoldName(f.Name, "expect") {
+			h.Expect100 = equalFoldName(f.Value, "100-continue")
 		}
 	case len("upgrade"):
-		if equalFold(f.Name, "upgrade") {
+		if equalFoldName(f.Name, "upgrade") {
 			h.scan.upg = true
 		}
 	}
@@ -430,11 +453,11 @@ func (h *Head) noteConnection(v []byte) {
 		var opt []byte
 		opt, v = cutComma(v)
 		switch {
-		case equalFold(opt, "close"):
+		case equalFoldName(opt, "close"):
 			h.scan.connClose = true
-		case equalFold(opt, "keep-alive"):
+		case equalFoldName(opt, "keep-alive"):
 			h.scan.connKA = true
-		case equalFold(opt, "upgrade"):
+		case equalFoldName(opt, "upgrade"):
 			h.scan.connUpgrade = true
 		}
 	}

@@ -27,7 +27,15 @@ func ReadResponse(br *bufio.Reader, h *Head, limit int, method string) error {
 // read deadline.
 func HeadBuffered(br *bufio.Reader) bool {
 	b, _ := br.Peek(br.Buffered())
-	return len(b) > 0 && b[0] != '\r' && b[0] != '\n' && headEnd(b, 0) >= 0
+	return len(b) > 0 && b[0] != '\r' && b[0] != '\n' && (endsWithEmptyLine(b) || headEnd(b, 0) >= 0)
+}
+
+// endsWithEmptyLine: b ends with an LF and an empty line, so holds a head
+// end (headEnd finds the first, maybe this one). A keep-alive client's
+// bodiless request is the whole buffer: it ends so, and needs no scan.
+func endsWithEmptyLine(b []byte) bool {
+	n := len(b)
+	return n >= 2 && b[n-1] == '\n' && (b[n-2] == '\n' || n >= 3 && b[n-2] == '\r' && b[n-3] == '\n')
 }
 
 func skipEmptyLines(br *bufio.Reader) error {
@@ -58,11 +66,12 @@ func readHead(br *bufio.Reader, h *Head, limit int, parse func([]byte) (int, err
 		if need > br.Size() {
 			return readSpilled(br, h, limit, parse)
 		}
-		b, err := br.Peek(need)
-		if err != nil && len(b) < need {
-			return incomplete(len(b), err)
+		if br.Buffered() < need {
+			if b, err := br.Peek(need); err != nil && len(b) < need {
+				return incomplete(len(b), err)
+			}
 		}
-		b, _ = br.Peek(br.Buffered())
+		b, _ := br.Peek(br.Buffered())
 		n, perr := parse(b)
 		if perr == ErrIncomplete {
 			continue
