@@ -317,12 +317,27 @@ func hasScheme(t []byte) bool {
 		case 'a' <= lower(c) && lower(c) <= 'z':
 		case i > 0 && (isDigit(c) || c == '+' || c == '-' || c == '.'):
 		case i > 0 && c == ':':
-			return len(t) > i+2 && t[i+1] == '/' && t[i+2] == '/'
+			return len(t) > i+2 && t[i+1] == '/' && t[i+2] == '/' && validURIHost(t[i+3:])
 		default:
 			return false
 		}
 	}
 	return false
+}
+
+// validURIHost reports whether rest, what follows an absolute-form
+// target's "scheme://", begins with a host (and port) of Host bytes up to
+// the path or query. An empty host is refused (RFC 9110 §4.2.1), and so is
+// userinfo, which §4.2.4 has a recipient treat as an error: nginx refuses
+// both, and a '#' there, which net/http refuses too.
+func validURIHost(rest []byte) bool {
+	n := 0
+	for ; n < len(rest) && rest[n] != '/' && rest[n] != '?'; n++ {
+		if c := rest[n]; !hostByte[c] || c == '%' {
+			return false
+		}
+	}
+	return n > 0
 }
 
 // version accepts HTTP/1.0 and HTTP/1.1; another well-formed version is

@@ -41,6 +41,12 @@ func TestReadRequests(t *testing.T) {
 		{"CONNECT authority", "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n", 1, 0},
 		{"CONNECT percent-encoded", "CONNECT %0 HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"CONNECT without a port", "CONNECT a.example HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
+		{"absolute-form", "GET http://a.example:8080/x?y HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 1, 0},
+		{"absolute-form with a query right after the host", "GET http://a.example?y HTTP/1.1\r\nHost: a.example\r\n\r\n", 1, 0},
+		{"absolute-form, empty host", "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
+		{"absolute-form, fragment for a host", "0 A://# HTTP/1.0\n0000:0\n\n", 0, 400},
+		{"absolute-form, fragment in the host", "GET http://a#b/ HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
+		{"absolute-form, userinfo", "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 0, 400},
 		{"obs-text in a value", "GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n", 1, 0},
 
 		// Smuggling vectors: refused, after the requests before them.
