@@ -65,3 +65,25 @@ func TestFieldOrderTrusted(t *testing.T) {
 		t.Error("a nil order vouches for nothing")
 	}
 }
+
+// Keys the order lacks come sorted however many there are, and a key
+// noted at two slots (a field the proxy rewrote) comes once, where its
+// values are.
+func TestFieldOrderManyOthersAndRenoted(t *testing.T) {
+	var o FieldOrder
+	h := noted(&o, "v", "A", "X-Forwarded-For", "B")
+	slots := o.slots
+	slots[2] = "w" // B's slot now holds X-Forwarded-For's rewritten value
+	h["X-Forwarded-For"] = slots[2:3:3]
+	delete(h, "B")
+	o.Note("X-Forwarded-For", h["X-Forwarded-For"])
+	added := []string{"F", "E", "D", "C", "Bz", "Ba"}
+	for _, k := range added {
+		h[k] = []string{"x"}
+	}
+	got, _ := ranged(&o, h)
+	want := []string{"A", "X-Forwarded-For", "Ba", "Bz", "C", "D", "E", "F"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keys came as %q, want %q", got, want)
+	}
+}
