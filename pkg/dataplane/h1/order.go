@@ -172,10 +172,10 @@ func (f *Fields) Reset(o *FieldOrder, h http.Header) {
 
 func (f *Fields) place(j int) {
 	if f.big != nil {
-		f.big[j/64] |= 1 << (j % 64)
+		f.big[uint(j)/64] |= 1 << (uint(j) % 64)
 		return
 	}
-	f.placed[j/64] |= 1 << (j % 64)
+	f.placed[uint(j)/64%4] |= 1 << (uint(j) % 64) // without big, j < 256
 }
 
 func (f *Fields) placedWord(w int) uint64 {

@@ -1,0 +1,18 @@
+package server
+
+import (
+	"net/textproto"
+	"testing"
+)
+
+// canonicalKey is textproto's canonical form, whether the name comes
+// canonical, lower-case, upper-case or mixed.
+func TestCanonicalKey(t *testing.T) {
+	for _, name := range []string{"Host", "host", "HOST", "User-Agent", "user-agent", "USER-AGENT", "X-Forwarded-For",
+		"x-forwarded-for", "Sec-Fetch-Dest", "sec-fetch-DEST", "A", "a", "-", "a-", "-a", "X--Y", "x--y", "Www-Authenticate",
+		"WWW-Authenticate", "Etag", "ETag", "Content-MD5", "1a", "X-1a", "Accept_Language", "accept_language"} {
+		if got, want := canonicalKey(name), textproto.CanonicalMIMEHeaderKey(name); got != want {
+			t.Errorf("canonicalKey(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
