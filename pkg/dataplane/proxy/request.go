@@ -523,7 +523,12 @@ func (c *fieldCloner) clone(options []string, i int, k string, vv []string) {
 				c.x.outVals = c.vals // large enough for the next such head
 			}
 		}
-		n := copy(c.vals, vv)
+		n := 1
+		if len(vv) == 1 { // most: one store, not a typed copy's call
+			c.vals[0] = vv[0]
+		} else {
+			n = copy(c.vals, vv)
+		}
 		cp, c.vals = c.vals[:n:n], c.vals[n:]
 	}
 	c.out[k] = cp
