@@ -3,6 +3,7 @@ package h1
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -85,5 +86,18 @@ func TestFieldOrderManyOthersAndRenoted(t *testing.T) {
 	want := []string{"A", "X-Forwarded-For", "Ba", "Bz", "C", "D", "E", "F"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("keys came as %q, want %q", got, want)
+	}
+}
+
+// A head of more fields than Fields has bits in place keeps its order.
+func TestFieldOrderManySlots(t *testing.T) {
+	var o FieldOrder
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = "K" + strconv.Itoa(1000-i) // not in sorted order
+	}
+	h := noted(&o, "v", keys...)
+	if got, _ := ranged(&o, h); !slices.Equal(got, keys) {
+		t.Fatalf("keys came as %q..., want %q...", got[:3], keys[:3])
 	}
 }
