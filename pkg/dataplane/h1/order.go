@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"math/bits"
 	"net/http"
 	"unsafe"
 )
@@ -103,67 +104,165 @@ func within(s, v string) bool {
 // Range calls fn for each key of h with its values: the noted keys in
 // their order, then the others, sorted by name. i is a noted key's
 // place, -1 for the others (whose names are unchecked). A nil o
-// ranges over h in the map's order, each key unchecked. One pass over
-// the map places each key by where its values lie: a lookup per key
-// would cost half as much again as the pass.
+// ranges over h in the map's order, each key unchecked. Writers on the
+// hot path loop over Fields instead: no call per field.
 func (o *FieldOrder) Range(h http.Header, fn func(i int, name string, values []string)) {
-	switch {
-	case len(h) == 0:
-	case o == nil:
+	if o == nil {
 		for k, vv := range h {
 			fn(-1, k, vv)
 		}
-	case len(o.slots) <= 64:
-		var lens [64]uint16
-		o.rangeSlots(h, lens[:len(o.slots)], fn)
-	default:
-		o.rangeSlots(h, make([]uint16, len(o.slots)), fn)
+		return
+	}
+	var f Fields
+	f.Reset(o, h)
+	for {
+		i, name, values, ok := f.Next()
+		if !ok {
+			return
+		}
+		fn(i, name, values)
 	}
 }
 
-// rangeSlots notes in lens[j] 1 + the number of values of the key at
-// slot j that still has them there. Keys noted whose values moved (a
-// phase's slice, a repeated field's) keep their place too.
-func (o *FieldOrder) rangeSlots(h http.Header, lens []uint16, fn func(int, string, []string)) {
-	var buf [2]field
-	var movedBuf [1]field
-	others, moved := buf[:0], movedBuf[:0]
+// Fields walks the fields of a header in the order of a FieldOrder, as
+// Range does, for a loop of the caller's (no call per field through a
+// func value). Reset ranges over the map once, placing each key by where
+// its values lie (a lookup per noted key would cost more than a step of
+// the map's iterator); Next then goes by a bit per slot that was placed,
+// in slot order, skipping the empty ones a word at a time.
+type Fields struct {
+	o *FieldOrder
+	// placed has bit j set for the slots whose key is given there, with
+	// the one value in slot j unless elsewhere says otherwise; big is
+	// placed for an order of more slots than it has bits.
+	placed    [4]uint64
+	big       []uint64
+	word      int    // the word of placed being walked
+	bits      uint64 // its bits not walked yet
+	elsewhere fieldList
+	others    fieldList // the keys the order lacks, sorted
+	done      int       // of others
+}
+
+// Reset starts f on h's fields in o's order; o must not be nil.
+func (f *Fields) Reset(o *FieldOrder, h http.Header) {
+	f.o, f.placed, f.big, f.word, f.bits, f.done = o, [4]uint64{}, nil, -1, 0, 0
+	f.elsewhere.reset()
+	f.others.reset()
+	if len(h) == 0 { // an iterator's start costs several steps
+		return
+	}
+	if len(o.slots) > 64*len(f.placed) {
+		f.big = make([]uint64, (len(o.slots)+63)/64)
+	}
 	for k, vv := range h {
-		if j, ok := o.slotOf(vv); ok && len(vv) < 1<<16-1 && sameKey(o.names[j], k) {
-			lens[j] = uint16(len(vv) + 1)
+		if j, ok := o.slotOf(vv); ok && len(vv) == 1 && sameKey(o.names[j], k) {
+			f.place(j)
 			continue
 		}
-		if j := o.scan(k); j >= 0 {
-			moved = append(moved, field{k, vv, j})
+		if j := o.scan(k); j >= 0 { // values moved (a phase's, a repeated field's)
+			f.place(j)
+			f.elsewhere.add(field{k, vv, j})
 			continue
 		}
-		others = append(others, field{k, vv, -1})
+		f.others.add(field{k, vv, -1})
 	}
-	for j, n := range lens {
-		switch {
-		case n != 0:
-			fn(j, o.names[j], o.slots[j:j+int(n)-1:j+int(n)-1])
-		case len(moved) > 0 && o.names[j] != "":
-			for _, f := range moved {
-				if f.at == j {
-					fn(j, f.name, f.values)
-				}
-			}
-		}
-	}
-	rangeSorted(others, fn)
+	f.others.sortByName()
 }
 
-// rangeSorted calls fn for fields no order places, sorted by name, so
-// that what phases add comes out the same way each time.
-func rangeSorted(others []field, fn func(int, string, []string)) {
-	for i := 1; i < len(others); i++ { // insertion sort: mostly one or two
-		for j := i; j > 0 && others[j].name < others[j-1].name; j-- {
-			others[j], others[j-1] = others[j-1], others[j]
+func (f *Fields) place(j int) {
+	if f.big != nil {
+		f.big[uint(j)/64] |= 1 << (uint(j) % 64)
+		return
+	}
+	f.placed[uint(j)/64%4] |= 1 << (uint(j) % 64) // without big, j < 256
+}
+
+func (f *Fields) placedWord(w int) uint64 {
+	switch {
+	case f.big != nil && w < len(f.big):
+		return f.big[w]
+	case f.big == nil && w < len(f.placed):
+		return f.placed[w]
+	}
+	return 0
+}
+
+// Next is the next field: its place in the order (-1 for a key the
+// order lacks, whose name is unchecked), name and values; ok is false
+// when there are no more. They are results, not fields of f: stores
+// through f would cost a write barrier's check each.
+func (f *Fields) Next() (at int, name string, values []string, ok bool) {
+	for f.bits == 0 {
+		f.word++
+		if f.word*64 >= len(f.o.slots) {
+			return f.nextOther()
+		}
+		f.bits = f.placedWord(f.word)
+	}
+	j := f.word*64 + bits.TrailingZeros64(f.bits)
+	f.bits &= f.bits - 1
+	if f.elsewhere.n > 0 {
+		if x := f.elsewhere.find(j); x != nil {
+			return j, x.name, x.values, true
 		}
 	}
-	for _, f := range others {
-		fn(-1, f.name, f.values)
+	return j, f.o.names[j], f.o.slots[j : j+1 : j+1], true
+}
+
+func (f *Fields) nextOther() (int, string, []string, bool) {
+	if f.done == f.others.n {
+		return 0, "", nil, false
+	}
+	x := f.others.at(f.done)
+	f.done++
+	return -1, x.name, x.values, true
+}
+
+// fieldList holds a few fields in place, more in a slice (not one of its
+// own array's: that would move a Fields to the heap).
+type fieldList struct {
+	few  [2]field
+	many []field
+	n    int
+}
+
+func (l *fieldList) reset() { l.n, l.many = 0, nil }
+
+func (l *fieldList) add(x field) {
+	if l.n < len(l.few) {
+		l.few[l.n] = x
+	} else {
+		if l.many == nil {
+			l.many = append(make([]field, 0, 2*len(l.few)), l.few[:]...)
+		}
+		l.many = append(l.many, x)
+	}
+	l.n++
+}
+
+func (l *fieldList) at(i int) *field {
+	if l.many != nil {
+		return &l.many[i]
+	}
+	return &l.few[i]
+}
+
+func (l *fieldList) find(slot int) *field {
+	for i := range l.n {
+		if x := l.at(i); x.at == slot {
+			return x
+		}
+	}
+	return nil
+}
+
+// sortByName sorts by an insertion sort: mostly none, one or two fields.
+func (l *fieldList) sortByName() {
+	for i := 1; i < l.n; i++ {
+		for j := i; j > 0 && l.at(j).name < l.at(j-1).name; j-- {
+			*l.at(j), *l.at(j - 1) = *l.at(j - 1), *l.at(j)
+		}
 	}
 }
 

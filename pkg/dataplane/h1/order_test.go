@@ -3,6 +3,7 @@ package h1
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -63,5 +64,40 @@ func TestFieldOrderTrusted(t *testing.T) {
 	var none *FieldOrder
 	if none.Trusted(parsed) {
 		t.Error("a nil order vouches for nothing")
+	}
+}
+
+// Keys the order lacks come sorted however many there are, and a key
+// noted at two slots (a field the proxy rewrote) comes once, where its
+// values are.
+func TestFieldOrderManyOthersAndRenoted(t *testing.T) {
+	var o FieldOrder
+	h := noted(&o, "v", "A", "X-Forwarded-For", "B")
+	slots := o.slots
+	slots[2] = "w" // B's slot now holds X-Forwarded-For's rewritten value
+	h["X-Forwarded-For"] = slots[2:3:3]
+	delete(h, "B")
+	o.Note("X-Forwarded-For", h["X-Forwarded-For"])
+	added := []string{"F", "E", "D", "C", "Bz", "Ba"}
+	for _, k := range added {
+		h[k] = []string{"x"}
+	}
+	got, _ := ranged(&o, h)
+	want := []string{"A", "X-Forwarded-For", "Ba", "Bz", "C", "D", "E", "F"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("keys came as %q, want %q", got, want)
+	}
+}
+
+// A head of more fields than Fields has bits in place keeps its order.
+func TestFieldOrderManySlots(t *testing.T) {
+	var o FieldOrder
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = "K" + strconv.Itoa(1000-i) // not in sorted order
+	}
+	h := noted(&o, "v", keys...)
+	if got, _ := ranged(&o, h); !slices.Equal(got, keys) {
+		t.Fatalf("keys came as %q..., want %q...", got[:3], keys[:3])
 	}
 }

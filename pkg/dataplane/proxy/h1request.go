@@ -31,31 +31,52 @@ func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]b
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
-	valid := true
 	o := orderOf(req)
-	o.Range(req.Header, func(i int, name string, values []string) {
-		if !valid || framingField(name) {
-			return
-		}
-		if i < 0 && !h1.ValidFieldName(name) {
-			valid = false
-			return
-		}
-		for _, v := range values {
-			if !o.Trusted(v) && !h1.ValidFieldValue(v) {
-				valid = false
-				return
+	valid := true
+	if o == nil {
+		for name, values := range req.Header {
+			if b, valid = appendField(b, nil, -1, name, values); !valid {
+				break
 			}
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
 		}
-	})
+	} else {
+		var f h1.Fields
+		f.Reset(o, req.Header)
+		for valid {
+			i, name, values, ok := f.Next()
+			if !ok {
+				break
+			}
+			b, valid = appendField(b, o, i, name, values)
+		}
+	}
 	if !valid {
 		return b, errInvalidRequestHead
 	}
 	return appendFraming(b, req, withBody, chunked), nil
+}
+
+// appendField appends the lines of a field, none if the client frames
+// the message by it; it reports false for a field that cannot be written
+// (an unchecked name or value, what o does not vouch for, that is
+// invalid). at is the field's place in o, -1 if none.
+func appendField(b []byte, o *h1.FieldOrder, at int, name string, values []string) ([]byte, bool) {
+	if framingField(name) {
+		return b, true
+	}
+	if at < 0 && !h1.ValidFieldName(name) {
+		return b, false
+	}
+	for _, v := range values {
+		if !o.Trusted(v) && !h1.ValidFieldValue(v) {
+			return b, false
+		}
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		b = append(b, "\r\n"...)
+	}
+	return b, true
 }
 
 // orderOf is the order of req's fields, which the proxy noted when it

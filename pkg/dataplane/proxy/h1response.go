@@ -190,10 +190,17 @@ func orderFields(w http.ResponseWriter, o *h1.FieldOrder) {
 // constant or a string CanonicalMIMEHeaderKey made: no view of a buffer.
 func setName(names []string, i int, name string) []string {
 	if i < len(names) {
-		names[i] = name
+		if !sameString(names[i], name) { // mostly it is: no write (nor its barrier)
+			names[i] = name
+		}
 		return names
 	}
 	return append(names, name)
+}
+
+// sameString reports whether a and b are one string (not merely equal).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // cachedName is the key of field i: an upstream sends the same names in

@@ -473,32 +473,68 @@ func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (htt
 		// group (8 fields) is two allocations, a larger one four or more.
 		out = make(http.Header, len(h)+forwardedAdds)
 	}
-	down.Range(h, func(i int, k string, vv []string) {
-		if isHopHeader(k) || dropForwarding(k, all) || namedIn(options, k) {
-			return
+	c := fieldCloner{out: out, vals: vals, o: o, all: all, fields: len(h), x: x}
+	if down == nil {
+		for k, vv := range h {
+			c.clone(options, -1, k, vv)
 		}
-		var cp []string // as Header.Clone: a nil value stays nil
-		if vv != nil {
-			if len(vals) < len(vv)+extraValues {
-				vals = make([]string, 2*(len(vv)+len(h))+extraValues)
-				if x != nil {
-					x.outVals = vals // large enough for the next such head
-				}
+	} else {
+		var f h1.Fields
+		f.Reset(down, h)
+		for {
+			i, k, vv, ok := f.Next()
+			if !ok {
+				break
 			}
-			n := copy(vals, vv)
-			cp, vals = vals[:n:n], vals[n:]
+			c.clone(options, i, k, vv)
 		}
-		out[k] = cp
-		if o != nil && (i >= 0 || h1.ValidFieldName(k)) {
-			o.Note(k, cp) // a phase's name is checked here, once
-		}
-	})
+	}
+	vals = c.vals
 	if !listed {
 		for _, v := range h["Connection"] {
 			delConnectionOptions(out, v)
 		}
 	}
 	return out, vals, o
+}
+
+// fieldCloner copies fields for cloneHeader, its values into vals.
+type fieldCloner struct {
+	out    http.Header
+	vals   []string
+	o      *h1.FieldOrder
+	all    bool
+	fields int // how many the header has
+	x      *exchange
+}
+
+// clone copies field k, at its place i in the downstream order (-1 for
+// none), unless it is not to be forwarded (options: those Connection
+// names; not kept in c, whose content leaks to the exchange).
+func (c *fieldCloner) clone(options []string, i int, k string, vv []string) {
+	if isHopHeader(k) || dropForwarding(k, c.all) || namedIn(options, k) {
+		return
+	}
+	var cp []string // as Header.Clone: a nil value stays nil
+	if vv != nil {
+		if len(c.vals) < len(vv)+extraValues {
+			c.vals = make([]string, 2*(len(vv)+c.fields)+extraValues)
+			if c.x != nil {
+				c.x.outVals = c.vals // large enough for the next such head
+			}
+		}
+		n := 1
+		if len(vv) == 1 { // most: one store, not a typed copy's call
+			c.vals[0] = vv[0]
+		} else {
+			n = copy(c.vals, vv)
+		}
+		cp, c.vals = c.vals[:n:n], c.vals[n:]
+	}
+	c.out[k] = cp
+	if c.o != nil && (i >= 0 || h1.ValidFieldName(k)) {
+		c.o.Note(k, cp) // a phase's name is checked here, once
+	}
 }
 
 // slotsOf is how many values the parser gave the map o is of: most

@@ -319,33 +319,50 @@ type fieldsSeen struct {
 // Transfer-Encoding if skipTE (the framing is the server's to choose) and
 // Connection if skipConnection (writeConnection says what happens).
 func writeFields(bw *bufio.Writer, h http.Header, o *h1.FieldOrder, skipTE, skipConnection bool) (seen fieldsSeen) {
-	o.Range(h, func(i int, name string, values []string) {
-		switch name {
-		case "Date":
-			seen.date = true
-		case "Trailer":
-			seen.trailers = seen.trailers || len(values) > 0
-		case "Transfer-Encoding":
-			seen.transferEncoding = true
-			if skipTE {
-				return
-			}
-		case "Connection":
-			seen.connection, seen.close = true, hasToken(values, "close")
-			if skipConnection {
-				return
-			}
+	if o == nil {
+		for name, values := range h {
+			seen.writeField(bw, nil, -1, name, values, skipTE, skipConnection)
 		}
-		if i < 0 && (strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name)) {
-			return // o's keys are tokens, without the prefix's colon
+		return seen
+	}
+	var f h1.Fields
+	f.Reset(o, h)
+	for {
+		i, name, values, ok := f.Next()
+		if !ok {
+			return seen
 		}
-		for _, v := range values {
-			if o.Trusted(v) || h1.ValidFieldValue(v) {
-				h1.WriteCheckedField(bw, name, v)
-			}
+		seen.writeField(bw, o, i, name, values, skipTE, skipConnection)
+	}
+}
+
+// writeField writes one field for writeFields, noting what it sees. at
+// is the field's place in o, -1 if none.
+func (seen *fieldsSeen) writeField(bw *bufio.Writer, o *h1.FieldOrder, at int, name string, values []string, skipTE, skipConnection bool) {
+	switch name {
+	case "Date":
+		seen.date = true
+	case "Trailer":
+		seen.trailers = seen.trailers || len(values) > 0
+	case "Transfer-Encoding":
+		seen.transferEncoding = true
+		if skipTE {
+			return
 		}
-	})
-	return seen
+	case "Connection":
+		seen.connection, seen.close = true, hasToken(values, "close")
+		if skipConnection {
+			return
+		}
+	}
+	if at < 0 && (strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name)) {
+		return // o's keys are tokens, without the prefix's colon
+	}
+	for _, v := range values {
+		if o.Trusted(v) || h1.ValidFieldValue(v) {
+			h1.WriteCheckedField(bw, name, v)
+		}
+	}
 }
 
 // finish completes the response once the handler has returned.
