@@ -101,32 +101,8 @@ func within(s, v string) bool {
 	return off < uintptr(len(s)) && uintptr(len(v)) <= uintptr(len(s))-off
 }
 
-// Range calls fn for each key of h with its values: the noted keys in
-// their order, then the others, sorted by name. i is a noted key's
-// place, -1 for the others (whose names are unchecked). A nil o
-// ranges over h in the map's order, each key unchecked. Writers on the
-// hot path loop over Fields instead: no call per field.
-func (o *FieldOrder) Range(h http.Header, fn func(i int, name string, values []string)) {
-	if o == nil {
-		for k, vv := range h {
-			fn(-1, k, vv)
-		}
-		return
-	}
-	var f Fields
-	f.Reset(o, h)
-	for {
-		i, name, values, ok := f.Next()
-		if !ok {
-			return
-		}
-		fn(i, name, values)
-	}
-}
-
-// Fields walks the fields of a header in the order of a FieldOrder, as
-// Range does, for a loop of the caller's (no call per field through a
-// func value). Reset ranges over the map once, placing each key by where
+// Fields walks the fields of a header in the order of a FieldOrder: the
+// noted keys in their order, then the others, sorted by name. Reset ranges over the map once, placing each key by where
 // its values lie (a lookup per noted key would cost more than a step of
 // the map's iterator); Next then goes by a bit per slot that was placed,
 // in slot order, skipping the empty ones a word at a time.

@@ -22,16 +22,21 @@ func noted(o *FieldOrder, parsed string, keys ...string) http.Header {
 }
 
 func ranged(o *FieldOrder, h http.Header) (names []string, placed []bool) {
-	o.Range(h, func(i int, name string, _ []string) {
+	var f Fields
+	f.Reset(o, h)
+	for {
+		i, name, _, ok := f.Next()
+		if !ok {
+			return names, placed
+		}
 		names, placed = append(names, name), append(placed, i >= 0)
-	})
-	return names, placed
+	}
 }
 
-// Range gives the noted keys in their order, whatever the map's, then
+// Fields gives the noted keys in their order, whatever the map's, then
 // what the map gained since, sorted; a deleted key is skipped, a noted
 // key whose values a phase replaced keeps its place.
-func TestFieldOrderRange(t *testing.T) {
+func TestFieldsInReceivedOrder(t *testing.T) {
 	var o FieldOrder
 	keys := []string{"Zeta", "B", "Accept", "X-Y", "Q", "Cache-Control", "A", "M", "Z", "K", "Aa", "Bb"}
 	h := noted(&o, "v", keys...)
