@@ -81,6 +81,28 @@ func (c *exchangeCtx) Value(key any) any {
 
 type exchangeKey struct{}
 
+// AfterFunc is context's afterFuncer, so that a context derived from c
+// over a context that has one (the HTTP/1 server's connection context)
+// registers with it rather than watching it from a goroutine.
+func (c *exchangeCtx) AfterFunc(f func()) (stop func() bool) { return afterFunc(c.Context, f) }
+
+// afterFuncer is a context that runs a function when it ends by itself:
+// pkg/dataplane/server's HTTP/1 connection context does so without
+// context.AfterFunc's allocations (a child context, the stop function
+// and, on a *cancelCtx, a map for its children).
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
+}
+
+// afterFunc is context.AfterFunc(ctx, f), registered with ctx directly
+// when ctx can take it.
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if a, ok := ctx.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
+
 // begin readies x for the request r written to w.
 func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
@@ -188,12 +210,17 @@ type ctxWatch struct {
 
 // watchContext calls abort once ctx is done, unless the returned stop
 // is called first; stop reports whether it prevented the call. It is
-// context.AfterFunc, without its allocations for an exchange's context.
+// context.AfterFunc, without its allocations for an exchange's context;
+// nil for a context that never ends. It asks no context for its Done
+// channel, which a connection's context makes only for who asks.
 func watchContext(ctx context.Context, abort func()) (stop func() bool) {
+	if _, ok := ctx.(afterFuncer); !ok && ctx.Done() == nil {
+		return nil
+	}
 	if ec, ok := ctx.(*exchangeCtx); ok && ec.x.ctx == ec {
 		return ec.x.watch.set(ec.Context, abort)
 	}
-	return context.AfterFunc(ctx, abort)
+	return afterFunc(ctx, abort)
 }
 
 func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
@@ -205,12 +232,12 @@ func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
 			w.fireFn, w.stopFn = w.fire, w.stop
 		}
 		w.parent, w.fired = parent, false
-		w.unreg = context.AfterFunc(parent, w.fireFn)
+		w.unreg = afterFunc(parent, w.fireFn)
 	}
 	if w.fired {
 		// The registration has run: what it would call, the parent's
 		// end calls now.
-		return context.AfterFunc(parent, abort)
+		return afterFunc(parent, abort)
 	}
 	w.abort, w.pending = abort, true
 	return w.stopFn
