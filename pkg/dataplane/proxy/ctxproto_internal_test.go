@@ -33,3 +33,55 @@ func TestExchangeOfANewContextAllocatesOnce(t *testing.T) {
 		t.Errorf("%.0f allocations per request with a new context, want 1", allocs)
 	}
 }
+
+// hookCtx is a context that runs a function when it ends by itself, as
+// pkg/dataplane/server's HTTP/1 connection context does; it has no Done
+// channel to give, and its registrations cost nothing.
+type hookCtx struct {
+	context.Context
+	hooks     int
+	doneAsked bool
+	stop      func() bool
+}
+
+func (c *hookCtx) Done() <-chan struct{} {
+	c.doneAsked = true
+	return nil
+}
+
+func (c *hookCtx) AfterFunc(func()) func() bool {
+	c.hooks++
+	return c.stop
+}
+
+// The watch for a client gone registers with a connection context that
+// takes registrations itself: no context.AfterFunc (its child context,
+// stop function, and the parent's children map, four allocations per
+// connection before issue 14's context work) and no Done channel.
+func TestWatchRegistersWithAConnectionContextDirectly(t *testing.T) {
+	x := &exchange{local: true}
+	parents := make([]*hookCtx, 11) // AllocsPerRun's runs and its warm-up
+	ctxs := make([]*exchangeCtx, len(parents))
+	for i := range parents {
+		parents[i] = &hookCtx{Context: context.Background(), stop: func() bool { return true }}
+		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+	}
+	n := 0
+	abort := func() {}
+	allocs := testing.AllocsPerRun(len(parents)-1, func() {
+		x.ctx = ctxs[n]
+		if stop := watchContext(x.ctx, abort); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		x.Release()
+		n++
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
+	}
+	for i, p := range parents {
+		if p.hooks != 1 || p.doneAsked {
+			t.Errorf("connection %d: %d registrations on its context (want 1), Done asked for: %v", i, p.hooks, p.doneAsked)
+		}
+	}
+}
