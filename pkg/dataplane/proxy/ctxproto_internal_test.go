@@ -85,3 +85,16 @@ func TestWatchRegistersWithAConnectionContextDirectly(t *testing.T) {
 		}
 	}
 }
+
+// A request whose context never ends is not watched, on an exchange's
+// context as on any other (the HTTP/1 client asked its Done channel
+// before; the watch now asks for it only of a context without AfterFunc).
+func TestWatchSkipsAContextThatNeverEnds(t *testing.T) {
+	x := &exchange{local: true}
+	x.ctx = &exchangeCtx{Context: context.Background(), x: x}
+	for _, ctx := range []context.Context{x.ctx, context.Background()} {
+		if stop := watchContext(ctx, func() {}); stop != nil {
+			t.Errorf("%T over a context that never ends is watched", ctx)
+		}
+	}
+}

@@ -214,13 +214,26 @@ type ctxWatch struct {
 // nil for a context that never ends. It asks no context for its Done
 // channel, which a connection's context makes only for who asks.
 func watchContext(ctx context.Context, abort func()) (stop func() bool) {
-	if _, ok := ctx.(afterFuncer); !ok && ctx.Done() == nil {
+	ec, ok := ctx.(*exchangeCtx)
+	switch {
+	case ok && ec.x.ctx == ec:
+		if neverEnds(ec.Context) {
+			return nil
+		}
+		return ec.x.watch.set(ec.Context, abort)
+	case !ok && neverEnds(ctx):
 		return nil
 	}
-	if ec, ok := ctx.(*exchangeCtx); ok && ec.x.ctx == ec {
-		return ec.x.watch.set(ec.Context, abort)
-	}
 	return afterFunc(ctx, abort)
+}
+
+// neverEnds reports whether ctx can never be done: it has no Done
+// channel, and no AfterFunc that would run without one.
+func neverEnds(ctx context.Context) bool {
+	if _, ok := ctx.(afterFuncer); ok {
+		return false
+	}
+	return ctx.Done() == nil
 }
 
 func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
