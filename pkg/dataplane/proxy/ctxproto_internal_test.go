@@ -54,6 +54,47 @@ func (c *hookCtx) AfterFunc(func()) func() bool {
 	return c.stop
 }
 
+// watchCtx is hookCtx that also takes watchers, as pkg/dataplane/server's
+// HTTP/1 connection context does.
+type watchCtx struct {
+	hookCtx
+	watched int
+}
+
+func (c *watchCtx) Watch(interface{ ContextDone() }) { c.watched++ }
+
+func (c *watchCtx) Unwatch(interface{ ContextDone() }) bool { return true }
+
+// The watch for a client gone registers with a connection context that
+// takes watchers (Watch) without an allocation, the exchange's watch
+// being its own key.
+func TestWatchRegistersAsAWatcher(t *testing.T) {
+	x := &exchange{local: true}
+	parents := make([]*watchCtx, 11) // AllocsPerRun's runs and its warm-up
+	ctxs := make([]*exchangeCtx, len(parents))
+	for i := range parents {
+		parents[i] = &watchCtx{hookCtx: hookCtx{Context: context.Background()}}
+		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+	}
+	n := 0
+	allocs := testing.AllocsPerRun(len(parents)-1, func() {
+		x.ctx = ctxs[n]
+		if stop := watchContext(x.ctx, func() {}); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		x.Release()
+		n++
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
+	}
+	for i, p := range parents {
+		if p.watched != 1 || p.hooks != 0 || p.doneAsked {
+			t.Errorf("connection %d: %d watchers, %d AfterFuncs, Done asked for: %v; want 1 watcher only", i, p.watched, p.hooks, p.doneAsked)
+		}
+	}
+}
+
 // The watch for a client gone registers with a connection context that
 // takes registrations itself: no context.AfterFunc (its child context,
 // stop function, and the parent's children map, four allocations per

@@ -94,6 +94,15 @@ type afterFuncer interface {
 	AfterFunc(f func()) (stop func() bool)
 }
 
+// watchable is a context that calls a watcher when it ends, without an
+// allocation: pkg/dataplane/server's HTTP/1 connection context. The
+// watcher is its own key, where AfterFunc's stop function would be
+// made per registration.
+type watchable interface {
+	Watch(w interface{ ContextDone() })
+	Unwatch(w interface{ ContextDone() }) bool
+}
+
 // afterFunc is context.AfterFunc(ctx, f), registered with ctx directly
 // when ctx can take it.
 func afterFunc(ctx context.Context, f func()) (stop func() bool) {
@@ -201,6 +210,7 @@ type ctxWatch struct {
 	mu      sync.Mutex
 	parent  context.Context // what the registration watches
 	unreg   func() bool     // ends the registration
+	watched watchable       // or this does: the parent, watchable
 	fired   bool            // parent ended
 	abort   func()          // the current exchange's; nil between exchanges
 	stopFn  func() bool     // stop, as a func value made once
@@ -245,7 +255,7 @@ func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
 			w.fireFn, w.stopFn = w.fire, w.stop
 		}
 		w.parent, w.fired = parent, false
-		w.unreg = afterFunc(parent, w.fireFn)
+		w.register(parent)
 	}
 	if w.fired {
 		// The registration has run: what it would call, the parent's
@@ -255,6 +265,20 @@ func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
 	w.abort, w.pending = abort, true
 	return w.stopFn
 }
+
+// register has the parent's end call fire: directly if it can take the
+// watch itself, else through AfterFunc.
+func (w *ctxWatch) register(parent context.Context) {
+	if wp, ok := parent.(watchable); ok {
+		wp.Watch(w)
+		w.watched = wp
+		return
+	}
+	w.unreg = afterFunc(parent, w.fireFn)
+}
+
+// ContextDone is the watchable parent's call when it ends.
+func (w *ctxWatch) ContextDone() { w.fire() }
 
 func (w *ctxWatch) fire() {
 	w.mu.Lock()
@@ -287,5 +311,9 @@ func (w *ctxWatch) unregister() {
 	if w.unreg != nil {
 		w.unreg()
 		w.unreg = nil
+	}
+	if w.watched != nil {
+		w.watched.Unwatch(w)
+		w.watched = nil
 	}
 }

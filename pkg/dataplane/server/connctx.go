@@ -16,12 +16,13 @@ import (
 //
 // The Server's base context is not watched per connection: its
 // cancellation reaches connCtx through the connection set (see
-// connSet.cancelAll), and Err, Done and AfterFunc also consult it, for a
-// connection not in the set yet when the Server stopped.
+// connSet.cancelAll), and Err, Done, AfterFunc and Watch also consult it,
+// for a connection not in the set yet when the Server stopped.
 //
-// AfterFunc (context's afterFuncer) lets contexts derived from it and
-// watches on it register without a goroutine; the Done channel is made
-// only for who asks for it.
+// AfterFunc (context's afterFuncer) lets contexts derived from it
+// register without a goroutine, Watch lets the proxy's watch for a client
+// gone register without an allocation; the Done channel is made only for
+// who asks for it.
 type connCtx struct {
 	base      *connValues
 	cancelled atomic.Bool
@@ -30,7 +31,14 @@ type connCtx struct {
 	hooks     []*connHook   // what AfterFunc registered and is still to run
 	first     connHook      // the first registration's storage, never reused
 	hookArr   [1]*connHook  // hooks' first backing array
+	watchers  []watcher     // what Watch registered and is still to run
+	watchArr  [1]watcher    // watchers' first backing array
 }
+
+// watcher is what Watch registers: one that is its own key, so that its
+// registration allocates nothing (AfterFunc's stop function is one
+// allocation). pkg/dataplane/proxy's watch for a client gone is one.
+type watcher interface{ ContextDone() }
 
 // connHook is one AfterFunc registration.
 type connHook struct {
@@ -38,7 +46,15 @@ type connHook struct {
 	f func()
 }
 
-var _ context.Context = (*connCtx)(nil)
+var (
+	_ context.Context = (*connCtx)(nil)
+	// pkg/dataplane/proxy's watchable: the method set its watch for a
+	// client gone looks for.
+	_ interface {
+		Watch(w interface{ ContextDone() })
+		Unwatch(w interface{ ContextDone() }) bool
+	} = (*connCtx)(nil)
+)
 
 func (c *connCtx) Deadline() (time.Time, bool) { return c.base.Deadline() }
 
@@ -102,6 +118,38 @@ func (c *connCtx) AfterFunc(f func()) (stop func() bool) {
 
 func stopped() bool { return false }
 
+// Watch calls w.ContextDone in a goroutine of its own once c is
+// cancelled, unless Unwatch(w) is called first: AfterFunc without an
+// allocation, for who calls it once per connection (the proxy).
+func (c *connCtx) Watch(w interface{ ContextDone() }) {
+	c.parentDone()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancelled.Load() {
+		go w.ContextDone()
+		return
+	}
+	if c.watchers == nil {
+		c.watchers = c.watchArr[:0]
+	}
+	c.watchers = append(c.watchers, w)
+}
+
+// Unwatch undoes Watch(w), and reports whether it kept w from being
+// called.
+func (c *connCtx) Unwatch(w interface{ ContextDone() }) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range c.watchers {
+		if r == w {
+			c.watchers = append(c.watchers[:i], c.watchers[i+1:]...)
+			c.watchers[len(c.watchers):cap(c.watchers)][0] = nil
+			return true
+		}
+	}
+	return false
+}
+
 // unregister is a registration's stop: it reports whether it kept f from
 // being called.
 func (h *connHook) unregister() bool {
@@ -132,8 +180,11 @@ func (c *connCtx) cancel() {
 	if c.done != nil {
 		close(c.done)
 	}
-	hooks := c.hooks
-	c.hooks = nil
+	hooks, watchers := c.hooks, c.watchers
+	c.hooks, c.watchers = nil, nil
+	for _, w := range watchers {
+		go w.ContextDone()
+	}
 	for _, h := range hooks {
 		f := h.f
 		h.f = nil

@@ -64,6 +64,29 @@ func TestConnCtxAfterFuncAllocatesItsStopOnly(t *testing.T) {
 	}
 }
 
+// The proxy's watch for a client gone registers with Watch, which costs
+// nothing: the watcher is its own key.
+func TestConnCtxWatchAllocatesNothing(t *testing.T) {
+	if testing.Short() || racetest.Enabled {
+		t.Skip("allocation counts need a build without -race")
+	}
+	_, c := newTestH1conn(t, context.Background())
+	w := &testWatcher{ran: make(chan struct{})}
+	allocs := testing.AllocsPerRun(10, func() {
+		c.ctx.Watch(w)
+		if !c.ctx.Unwatch(w) {
+			t.Fatal("Unwatch found no registration")
+		}
+	})
+	if allocs != 0 || c.ctx.done != nil {
+		t.Errorf("%.0f allocations for a watch (want none), Done channel made: %v", allocs, c.ctx.done != nil)
+	}
+}
+
+type testWatcher struct{ ran chan struct{} }
+
+func (w *testWatcher) ContextDone() { close(w.ran) }
+
 // The connection's context behaves as context.WithCancel's: its end
 // closes Done, runs what AfterFunc registered and was not stopped, and
 // reaches contexts derived from it; what registers after it ended runs
@@ -74,6 +97,12 @@ func TestConnCtxEndsAsACancelContext(t *testing.T) {
 	ran := make(chan string, 4)
 	stopped := ctx.AfterFunc(func() { ran <- "stopped" })
 	ctx.AfterFunc(func() { ran <- "kept" })
+	unwatched, watched := &testWatcher{ran: make(chan struct{})}, &testWatcher{ran: make(chan struct{})}
+	ctx.Watch(unwatched)
+	ctx.Watch(watched)
+	if !ctx.Unwatch(unwatched) || ctx.Unwatch(unwatched) {
+		t.Error("Unwatch did not report true once, then false")
+	}
 	child, cancelChild := context.WithCancel(ctx)
 	defer cancelChild()
 	if !stopped() || stopped() {
@@ -86,6 +115,7 @@ func TestConnCtxEndsAsACancelContext(t *testing.T) {
 	c.cancel()
 	within(t, done, "Done to close")
 	within(t, child.Done(), "the derived context to end")
+	within(t, watched.ran, "the watcher to be called")
 	if got := <-ran; got != "kept" {
 		t.Errorf("ran %q, want the registration not stopped", got)
 	}
@@ -96,8 +126,16 @@ func TestConnCtxEndsAsACancelContext(t *testing.T) {
 	if got := <-ran; got != "late" {
 		t.Errorf("ran %q, want the late registration", got)
 	}
+	late := &testWatcher{ran: make(chan struct{})}
+	ctx.Watch(late)
+	within(t, late.ran, "a late watcher to be called")
 	if len(ran) != 0 {
 		t.Errorf("%q ran too", <-ran)
+	}
+	select {
+	case <-unwatched.ran:
+		t.Error("the watcher unwatched was called")
+	default:
 	}
 }
 
@@ -111,8 +149,11 @@ func TestServerBaseEndsConnectionContexts(t *testing.T) {
 	defer s.served.remove(c)
 	hook := make(chan struct{})
 	c.ctx.AfterFunc(func() { close(hook) })
+	w := &testWatcher{ran: make(chan struct{})}
+	c.ctx.Watch(w)
 	stop()
-	within(t, hook, "the served connection's watch to run")
+	within(t, hook, "the served connection's AfterFunc to run")
+	within(t, w.ran, "the served connection's watcher to be called")
 	within(t, c.ctx.Done(), "the served connection's context to end")
 	_, late := newTestH1conn(t, base)
 	within(t, late.ctx.Done(), "a connection made after the end to see it")
