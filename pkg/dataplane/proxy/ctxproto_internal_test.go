@@ -70,7 +70,7 @@ func (c *watchCtx) Unwatch(interface{ ContextDone() }) bool { return true }
 // being its own key.
 func TestWatchRegistersAsAWatcher(t *testing.T) {
 	x := &exchange{local: true}
-	parents := make([]*watchCtx, 11) // AllocsPerRun's runs and its warm-up
+	parents := make([]*watchCtx, 101) // AllocsPerRun's runs and its warm-up
 	ctxs := make([]*exchangeCtx, len(parents))
 	for i := range parents {
 		parents[i] = &watchCtx{hookCtx: hookCtx{Context: context.Background()}}
@@ -101,7 +101,7 @@ func TestWatchRegistersAsAWatcher(t *testing.T) {
 // connection before issue 14's context work) and no Done channel.
 func TestWatchRegistersWithAConnectionContextDirectly(t *testing.T) {
 	x := &exchange{local: true}
-	parents := make([]*hookCtx, 11) // AllocsPerRun's runs and its warm-up
+	parents := make([]*hookCtx, 101) // AllocsPerRun's runs and its warm-up
 	ctxs := make([]*exchangeCtx, len(parents))
 	for i := range parents {
 		parents[i] = &hookCtx{Context: context.Background(), stop: func() bool { return true }}

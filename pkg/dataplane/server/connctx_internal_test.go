@@ -46,9 +46,11 @@ func TestConnCtxAfterFuncAllocatesItsStopOnly(t *testing.T) {
 	if testing.Short() || racetest.Enabled {
 		t.Skip("allocation counts need a build without -race")
 	}
-	conns := make([]*h1conn, 11) // AllocsPerRun's runs and its warm-up
+	server, _ := tcpPair(t)
+	s := &Server{base: context.Background()}
+	conns := make([]*h1conn, 101) // AllocsPerRun's runs and its warm-up
 	for i := range conns {
-		_, conns[i] = newTestH1conn(t, context.Background())
+		conns[i] = s.newH1conn(&bound{}, server, connValues{Context: s.base})
 	}
 	f := func() {}
 	n := 0
@@ -72,7 +74,7 @@ func TestConnCtxWatchAllocatesNothing(t *testing.T) {
 	}
 	_, c := newTestH1conn(t, context.Background())
 	w := &testWatcher{ran: make(chan struct{})}
-	allocs := testing.AllocsPerRun(10, func() {
+	allocs := testing.AllocsPerRun(100, func() {
 		c.ctx.Watch(w)
 		if !c.ctx.Unwatch(w) {
 			t.Fatal("Unwatch found no registration")
