@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // An HTTP/2 request's context is new every time: its exchange makes the
@@ -41,12 +42,13 @@ type hookCtx struct {
 	context.Context
 	hooks     int
 	doneAsked bool
+	done      chan struct{} // what Done gives, nil unless set
 	stop      func() bool
 }
 
 func (c *hookCtx) Done() <-chan struct{} {
 	c.doneAsked = true
-	return nil
+	return c.done
 }
 
 func (c *hookCtx) AfterFunc(func()) func() bool {
@@ -137,5 +139,21 @@ func TestWatchSkipsAContextThatNeverEnds(t *testing.T) {
 		if stop := watchContext(ctx, func() {}); stop != nil {
 			t.Errorf("%T over a context that never ends is watched", ctx)
 		}
+	}
+}
+
+// A context derived from an exchange's (a deadline's, a dial's) over a
+// connection context registers with the connection context's AfterFunc,
+// as it would be a child of a *cancelCtx: without the exchange's context
+// passing AfterFunc on, the context package would watch the parent from
+// a goroutine of its own, one per derived context.
+func TestContextDerivedFromAnExchangeRegistersWithTheConnection(t *testing.T) {
+	parent := &hookCtx{Context: context.Background(), done: make(chan struct{}), stop: func() bool { return true }}
+	x := &exchange{local: true}
+	x.ctx = &exchangeCtx{Context: parent, x: x}
+	_, cancel := context.WithTimeout(x.ctx, time.Hour)
+	defer cancel()
+	if parent.hooks != 1 {
+		t.Errorf("%d registrations on the connection context, want 1", parent.hooks)
 	}
 }
