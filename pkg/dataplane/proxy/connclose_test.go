@@ -12,7 +12,7 @@ import (
 // maxAllocsPerConn is what TestProxyH1ConnCloseAllocs allows for a whole
 // client connection: accept, one request proxied over a warm upstream
 // connection, the response, and the close.
-const maxAllocsPerConn = 19
+const maxAllocsPerConn = 10
 
 // BenchmarkProxyH1ConnClose is BenchmarkProxyH1Raw with a new client
 // connection per request (wrk's "Connection: close"): what accepting,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // An HTTP/2 request's context is new every time: its exchange makes the
@@ -31,5 +32,128 @@ func TestExchangeOfANewContextAllocatesOnce(t *testing.T) {
 	})
 	if allocs > 1 {
 		t.Errorf("%.0f allocations per request with a new context, want 1", allocs)
+	}
+}
+
+// hookCtx is a context that runs a function when it ends by itself, as
+// pkg/dataplane/server's HTTP/1 connection context does; it has no Done
+// channel to give, and its registrations cost nothing.
+type hookCtx struct {
+	context.Context
+	hooks     int
+	doneAsked bool
+	done      chan struct{} // what Done gives, nil unless set
+	stop      func() bool
+}
+
+func (c *hookCtx) Done() <-chan struct{} {
+	c.doneAsked = true
+	return c.done
+}
+
+func (c *hookCtx) AfterFunc(func()) func() bool {
+	c.hooks++
+	return c.stop
+}
+
+// watchCtx is hookCtx that also takes watchers, as pkg/dataplane/server's
+// HTTP/1 connection context does.
+type watchCtx struct {
+	hookCtx
+	watched int
+}
+
+func (c *watchCtx) Watch(interface{ ContextDone() }) { c.watched++ }
+
+func (c *watchCtx) Unwatch(interface{ ContextDone() }) bool { return true }
+
+// The watch for a client gone registers with a connection context that
+// takes watchers (Watch) without an allocation, the exchange's watch
+// being its own key.
+func TestWatchRegistersAsAWatcher(t *testing.T) {
+	x := &exchange{local: true}
+	parents := make([]*watchCtx, 101) // AllocsPerRun's runs and its warm-up
+	ctxs := make([]*exchangeCtx, len(parents))
+	for i := range parents {
+		parents[i] = &watchCtx{hookCtx: hookCtx{Context: context.Background()}}
+		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+	}
+	n := 0
+	allocs := testing.AllocsPerRun(len(parents)-1, func() {
+		x.ctx = ctxs[n]
+		if stop := watchContext(x.ctx, func() {}); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		x.Release()
+		n++
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
+	}
+	for i, p := range parents {
+		if p.watched != 1 || p.hooks != 0 || p.doneAsked {
+			t.Errorf("connection %d: %d watchers, %d AfterFuncs, Done asked for: %v; want 1 watcher only", i, p.watched, p.hooks, p.doneAsked)
+		}
+	}
+}
+
+// The watch for a client gone registers with a connection context that
+// takes registrations itself: no context.AfterFunc (its child context,
+// stop function, and the parent's children map, four allocations per
+// connection before issue 14's context work) and no Done channel.
+func TestWatchRegistersWithAConnectionContextDirectly(t *testing.T) {
+	x := &exchange{local: true}
+	parents := make([]*hookCtx, 101) // AllocsPerRun's runs and its warm-up
+	ctxs := make([]*exchangeCtx, len(parents))
+	for i := range parents {
+		parents[i] = &hookCtx{Context: context.Background(), stop: func() bool { return true }}
+		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+	}
+	n := 0
+	abort := func() {}
+	allocs := testing.AllocsPerRun(len(parents)-1, func() {
+		x.ctx = ctxs[n]
+		if stop := watchContext(x.ctx, abort); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		x.Release()
+		n++
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
+	}
+	for i, p := range parents {
+		if p.hooks != 1 || p.doneAsked {
+			t.Errorf("connection %d: %d registrations on its context (want 1), Done asked for: %v", i, p.hooks, p.doneAsked)
+		}
+	}
+}
+
+// A request whose context never ends is not watched, on an exchange's
+// context as on any other (the HTTP/1 client asked its Done channel
+// before; the watch now asks for it only of a context without AfterFunc).
+func TestWatchSkipsAContextThatNeverEnds(t *testing.T) {
+	x := &exchange{local: true}
+	x.ctx = &exchangeCtx{Context: context.Background(), x: x}
+	for _, ctx := range []context.Context{x.ctx, context.Background()} {
+		if stop := watchContext(ctx, func() {}); stop != nil {
+			t.Errorf("%T over a context that never ends is watched", ctx)
+		}
+	}
+}
+
+// A context derived from an exchange's (a deadline's, a dial's) over a
+// connection context registers with the connection context's AfterFunc,
+// as it would be a child of a *cancelCtx: without the exchange's context
+// passing AfterFunc on, the context package would watch the parent from
+// a goroutine of its own, one per derived context.
+func TestContextDerivedFromAnExchangeRegistersWithTheConnection(t *testing.T) {
+	parent := &hookCtx{Context: context.Background(), done: make(chan struct{}), stop: func() bool { return true }}
+	x := &exchange{local: true}
+	x.ctx = &exchangeCtx{Context: parent, x: x}
+	_, cancel := context.WithTimeout(x.ctx, time.Hour)
+	defer cancel()
+	if parent.hooks != 1 {
+		t.Errorf("%d registrations on the connection context, want 1", parent.hooks)
 	}
 }

@@ -81,6 +81,37 @@ func (c *exchangeCtx) Value(key any) any {
 
 type exchangeKey struct{}
 
+// AfterFunc is context's afterFuncer, so that a context derived from c
+// over a context that has one (the HTTP/1 server's connection context)
+// registers with it rather than watching it from a goroutine.
+func (c *exchangeCtx) AfterFunc(f func()) (stop func() bool) { return afterFunc(c.Context, f) }
+
+// afterFuncer is a context that runs a function when it ends by itself:
+// pkg/dataplane/server's HTTP/1 connection context does so without
+// context.AfterFunc's allocations (a child context, the stop function
+// and, on a *cancelCtx, a map for its children).
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
+}
+
+// watchable is a context that calls a watcher when it ends, without an
+// allocation: pkg/dataplane/server's HTTP/1 connection context. The
+// watcher is its own key, where AfterFunc's stop function would be
+// made per registration.
+type watchable interface {
+	Watch(w interface{ ContextDone() })
+	Unwatch(w interface{ ContextDone() }) bool
+}
+
+// afterFunc is context.AfterFunc(ctx, f), registered with ctx directly
+// when ctx can take it.
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if a, ok := ctx.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
+
 // begin readies x for the request r written to w.
 func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
@@ -179,6 +210,7 @@ type ctxWatch struct {
 	mu      sync.Mutex
 	parent  context.Context // what the registration watches
 	unreg   func() bool     // ends the registration
+	watched watchable       // or this does: the parent, watchable
 	fired   bool            // parent ended
 	abort   func()          // the current exchange's; nil between exchanges
 	stopFn  func() bool     // stop, as a func value made once
@@ -188,12 +220,30 @@ type ctxWatch struct {
 
 // watchContext calls abort once ctx is done, unless the returned stop
 // is called first; stop reports whether it prevented the call. It is
-// context.AfterFunc, without its allocations for an exchange's context.
+// context.AfterFunc, without its allocations for an exchange's context;
+// nil for a context that never ends. It asks no context for its Done
+// channel, which a connection's context makes only for who asks.
 func watchContext(ctx context.Context, abort func()) (stop func() bool) {
-	if ec, ok := ctx.(*exchangeCtx); ok && ec.x.ctx == ec {
+	ec, ok := ctx.(*exchangeCtx)
+	switch {
+	case ok && ec.x.ctx == ec:
+		if neverEnds(ec.Context) {
+			return nil
+		}
 		return ec.x.watch.set(ec.Context, abort)
+	case !ok && neverEnds(ctx):
+		return nil
 	}
-	return context.AfterFunc(ctx, abort)
+	return afterFunc(ctx, abort)
+}
+
+// neverEnds reports whether ctx can never be done: it has no Done
+// channel, and no AfterFunc that would run without one.
+func neverEnds(ctx context.Context) bool {
+	if _, ok := ctx.(afterFuncer); ok {
+		return false
+	}
+	return ctx.Done() == nil
 }
 
 func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
@@ -205,16 +255,30 @@ func (w *ctxWatch) set(parent context.Context, abort func()) func() bool {
 			w.fireFn, w.stopFn = w.fire, w.stop
 		}
 		w.parent, w.fired = parent, false
-		w.unreg = context.AfterFunc(parent, w.fireFn)
+		w.register(parent)
 	}
 	if w.fired {
 		// The registration has run: what it would call, the parent's
 		// end calls now.
-		return context.AfterFunc(parent, abort)
+		return afterFunc(parent, abort)
 	}
 	w.abort, w.pending = abort, true
 	return w.stopFn
 }
+
+// register has the parent's end call fire: directly if it can take the
+// watch itself, else through AfterFunc.
+func (w *ctxWatch) register(parent context.Context) {
+	if wp, ok := parent.(watchable); ok {
+		wp.Watch(w)
+		w.watched = wp
+		return
+	}
+	w.unreg = afterFunc(parent, w.fireFn)
+}
+
+// ContextDone is the watchable parent's call when it ends.
+func (w *ctxWatch) ContextDone() { w.fire() }
 
 func (w *ctxWatch) fire() {
 	w.mu.Lock()
@@ -247,5 +311,9 @@ func (w *ctxWatch) unregister() {
 	if w.unreg != nil {
 		w.unreg()
 		w.unreg = nil
+	}
+	if w.watched != nil {
+		w.watched.Unwatch(w)
+		w.watched = nil
 	}
 }

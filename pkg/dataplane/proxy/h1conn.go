@@ -100,11 +100,8 @@ const staleCheckAfter = 100 * time.Millisecond
 // the failure happened on a reused connection before the peer can have
 // acted on the request, so that it may be sent again on a new one.
 func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, retry bool, err error) {
-	var stop func() bool
-	if ctx := req.Context(); ctx.Done() != nil {
-		// A client that goes away ends the exchange, whatever it waits for.
-		stop = watchContext(ctx, pc.abort)
-	}
+	// A client that goes away ends the exchange, whatever it waits for.
+	stop := watchContext(req.Context(), pc.abort)
 	resp, retry, err = pc.exchange(req)
 	if err != nil {
 		if stop != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,26 @@ type connSet struct {
 	all []served
 	wg  sync.WaitGroup
 	n   atomic.Int64
+	// baseWatch registers cancelAll on the Server's base context, once.
+	baseWatch sync.Once
+}
+
+// watchBase has the end of base, the Server's, cancel the contexts of the
+// HTTP/1 connections in the set (see connCtx): one watch for the Server
+// rather than a child context per connection.
+func (s *connSet) watchBase(base context.Context) {
+	s.baseWatch.Do(func() { context.AfterFunc(base, s.cancelAll) })
+}
+
+// cancelAll cancels the contexts of the HTTP/1 connections in the set. A
+// connection added after it ran finds the base ended by itself (connCtx
+// consults it).
+func (s *connSet) cancelAll() {
+	s.each(func(c served) {
+		if h, ok := c.(*h1conn); ok {
+			h.cancel()
+		}
+	})
 }
 
 func (s *connSet) add(c served) {

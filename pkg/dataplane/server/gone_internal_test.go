@@ -32,9 +32,9 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // that stamp: not sooner, and no later once that much has passed.
 func TestCheckGoneStampsThenPollsAfterTheInterval(t *testing.T) {
 	server, client := tcpPair(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c := &h1conn{conn: server, cancel: cancel}
+	c := &h1conn{conn: server, base: connValues{Context: context.Background()}}
+	c.ctx.base = &c.base
+	ctx := &c.ctx
 	client.Close() // the client is gone before the handler is first seen
 	c.rawConn()
 	for deadline := time.Now().Add(5 * time.Second); !c.peerGone(); time.Sleep(time.Millisecond) {

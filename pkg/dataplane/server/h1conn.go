@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -68,9 +67,8 @@ type h1conn struct {
 	rawOnce sync.Once
 	raw     syscall.RawConn // the socket, for checkGone and park: see rawConn
 	isTLS   bool
-	base    connValues      // the requests' base context, kept for a connection parked and woken
-	ctx     context.Context // the connection's, cancelled when it ends or its client leaves
-	cancel  context.CancelFunc
+	base    connValues // the requests' base context, kept for a connection parked and woken
+	ctx     connCtx    // the connection's, cancelled when it ends or its client leaves
 	state   atomic.Int32
 	busy    atomic.Int64 // when (monoclock.Nanos) checkGone first saw the handler run with the whole body read (busyUnseen before); 0 otherwise
 	// graceBy is the grace read deadline (monoclock.Nanos) awaitRequest
@@ -88,7 +86,8 @@ type h1conn struct {
 	head    h1.Head
 	body    h1.BodyReader
 
-	req          *http.Request
+	req          *http.Request // reqStore
+	reqStore     http.Request
 	pristine     http.Request // the per-connection fields of req
 	url          url.URL      // req.URL of a plain target (see parseTarget)
 	vals         []string     // the backing array of req.Header's values
@@ -123,10 +122,12 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
-	c.ctx, c.cancel = context.WithCancel(&c.base)
+	c.ctx.base = &c.base
+	s.served.watchBase(s.base)
 	tc, isTLS := conn.(*tls.Conn)
 	c.isTLS = isTLS
-	c.req = (&http.Request{}).WithContext(c.ctx) // the request WithContext allocates is the one reused
+	c.req = &c.reqStore // reused from one request to the next
+	*c.req = *(&http.Request{}).WithContext(&c.ctx)
 	c.pristine = *c.req
 	c.pristine.RemoteAddr = remoteString(conn)
 	if isTLS {
@@ -135,6 +136,9 @@ func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	}
 	return c
 }
+
+// cancel ends the connection's context, and so the request under way.
+func (c *h1conn) cancel() { c.ctx.cancel() }
 
 // rawConn is the socket under the connection, nil if unreachable; made
 // on first use, as most connections never need it.
