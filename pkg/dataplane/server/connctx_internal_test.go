@@ -172,3 +172,24 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
+
+// Under a Server's base, which is a context.WithCancel, a cancelled
+// connection's context has the cause a cancelled context.WithCancel has,
+// and so do contexts derived from it: context.Cause finds the innermost
+// cancelCtx by a Value lookup that connCtx passes on to the base, still
+// running, and must then fall back to connCtx's Err.
+func TestConnCtxCauseUnderACancelableBase(t *testing.T) {
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	_, c := newTestH1conn(t, base)
+	c.cancel()
+	if err, cause := c.ctx.Err(), context.Cause(&c.ctx); err != context.Canceled || cause != context.Canceled {
+		t.Errorf("Err %v, Cause %v; want context.Canceled for both", err, cause)
+	}
+	child, stop := context.WithTimeout(&c.ctx, time.Hour)
+	defer stop()
+	within(t, child.Done(), "the derived context to end")
+	if cause := context.Cause(child); cause != context.Canceled {
+		t.Errorf("derived context's Cause %v, want context.Canceled", cause)
+	}
+}
