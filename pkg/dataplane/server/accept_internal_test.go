@@ -132,11 +132,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // A first request that arrives with the connection is read with one read
 // from the connection, not its first byte and then the rest.
 func TestFirstRequestIsReadInOneCall(t *testing.T) {
+	if n := serveFirstRequest(t).reads.Load(); n != 1 {
+		t.Errorf("the request took %d reads, want 1", n)
+	}
+}
+
+// A first request whose head comes whole within firstByteGrace sets one
+// read deadline, the grace's: each deadline set re-arms a runtime timer.
+func TestFirstRequestSetsOneReadDeadline(t *testing.T) {
+	if n := serveFirstRequest(t).deadlines.Load(); n != 1 {
+		t.Errorf("the request set %d read deadlines, want 1", n)
+	}
+}
+
+// serveFirstRequest serves one request with Connection: close on a new
+// connection, and returns what the connection was asked to do.
+func serveFirstRequest(t *testing.T) *probeListener {
+	t.Helper()
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := &readCountingListener{Listener: raw}
+	ln := &probeListener{Listener: raw}
 	s := New(Options{Inherited: map[string]net.Listener{"http": ln}}, Service{Name: "svc",
 		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
@@ -147,29 +164,28 @@ func TestFirstRequestIsReadInOneCall(t *testing.T) {
 	if body := closeRequest(t, s); body != "hi" {
 		t.Fatalf("body %q", body)
 	}
-	if n := ln.reads.Load(); n != 1 {
-		t.Errorf("the request took %d reads, want 1", n)
-	}
+	return ln
 }
 
-type readCountingListener struct {
+// probeListener counts its connections' reads and read deadlines.
+type probeListener struct {
 	net.Listener
-	reads atomic.Int64
+	reads, deadlines atomic.Int64
 }
 
-func (l *readCountingListener) Accept() (net.Conn, error) {
+func (l *probeListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	// The test is about a request that came with the connection: on a
+	// The tests are about a request that came with the connection: on a
 	// loaded machine the client's write may land after the accept, and
 	// the server rightly parks such a connection before reading it.
 	if err := awaitReadable(c, 10*time.Second); err != nil {
 		c.Close()
 		return nil, err
 	}
-	return &readCountingConn{Conn: c, reads: &l.reads}, nil
+	return &probeConn{Conn: c, l: l}, nil
 }
 
 // awaitReadable blocks until c has bytes to read, without reading them.
@@ -193,14 +209,19 @@ func awaitReadable(c net.Conn, limit time.Duration) error {
 	return pollErr
 }
 
-type readCountingConn struct {
+type probeConn struct {
 	net.Conn
-	reads *atomic.Int64
+	l *probeListener
 }
 
-func (c *readCountingConn) Read(p []byte) (int, error) {
-	c.reads.Add(1)
+func (c *probeConn) Read(p []byte) (int, error) {
+	c.l.reads.Add(1)
 	return c.Conn.Read(p)
+}
+
+func (c *probeConn) SetReadDeadline(t time.Time) error {
+	c.l.deadlines.Add(1)
+	return c.Conn.SetReadDeadline(t)
 }
 
 // An h2c preface that comes in pieces, the rest after firstByteGrace, is
@@ -298,50 +319,4 @@ func closeBurst(t *testing.T, s *Server, n int, arrived *sync.WaitGroup) map[str
 		got[<-bodies] = true
 	}
 	return got
-}
-
-// A first request whose head comes whole within firstByteGrace sets one
-// read deadline, the grace's: each deadline set re-arms a runtime timer.
-func TestFirstRequestSetsOneReadDeadline(t *testing.T) {
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := &deadlineCountingListener{Listener: raw}
-	s := New(Options{Inherited: map[string]net.Listener{"http": ln}}, Service{Name: "svc",
-		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
-		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if body := closeRequest(t, s); body != "hi" {
-		t.Fatalf("body %q", body)
-	}
-	if n := ln.sets.Load(); n != 1 {
-		t.Errorf("the request set %d read deadlines, want 1", n)
-	}
-}
-
-type deadlineCountingListener struct {
-	net.Listener
-	sets atomic.Int64
-}
-
-func (l *deadlineCountingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &deadlineCountingConn{Conn: c, sets: &l.sets}, nil
-}
-
-type deadlineCountingConn struct {
-	net.Conn
-	sets *atomic.Int64
-}
-
-func (c *deadlineCountingConn) SetReadDeadline(t time.Time) error {
-	c.sets.Add(1)
-	return c.Conn.SetReadDeadline(t)
 }
