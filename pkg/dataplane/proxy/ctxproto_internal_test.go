@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/racetest"
 )
 
 // An HTTP/2 request's context is new every time: its exchange makes the
@@ -155,5 +158,43 @@ func TestContextDerivedFromAnExchangeRegistersWithTheConnection(t *testing.T) {
 	defer cancel()
 	if parent.hooks != 1 {
 		t.Errorf("%d registrations on the connection context, want 1", parent.hooks)
+	}
+}
+
+// lateCtx is a watchable connection context that ended and took its
+// watcher for a call that has not run yet (a goroutine not yet
+// scheduled): Unwatch can no longer keep it from coming.
+type lateCtx struct {
+	hookCtx
+	taken interface{ ContextDone() }
+}
+
+func (c *lateCtx) Watch(w interface{ ContextDone() }) { c.taken = w }
+
+func (c *lateCtx) Unwatch(interface{ ContextDone() }) bool { return false }
+
+// An exchange whose connection context may still call its watch late
+// is not pooled: the late call would abort the request of the next
+// connection the exchange served.
+func TestExchangeWithALateWatchCallIsNotPooled(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		var pool sync.Pool
+		x := &exchange{local: true, reusable: true, home: &pool}
+		parent := &lateCtx{hookCtx: hookCtx{Context: context.Background()}}
+		x.ctx = &exchangeCtx{Context: parent, x: x}
+		if stop := watchContext(x.ctx, func() {}); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		if !late {
+			parent.taken.ContextDone() // the call came before the release
+		}
+		x.Release()
+		pooled := pool.Get() == x
+		switch {
+		case late && pooled:
+			t.Error("pooled with a late call of its watch pending")
+		case !late && !pooled && !racetest.Enabled: // under -race, a Pool drops some of what it is given
+			t.Error("not pooled, with no call of its watch pending")
+		}
 	}
 }

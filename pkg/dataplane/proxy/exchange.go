@@ -140,7 +140,9 @@ func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool)
 // Release is called by the server when the connection that kept x goes
 // idle or ends: x goes back to its proxy's pool for another connection.
 func (x *exchange) Release() {
-	x.watch.release()
+	if !x.watch.release() {
+		x.reusable = false // the late call would abort the next connection's request
+	}
 	if !x.reusable || x.home == nil {
 		return // what may still use parts of it is left alone
 	}
@@ -299,21 +301,28 @@ func (w *ctxWatch) stop() bool {
 }
 
 // release ends the registration, which would keep the exchange alive
-// for as long as its connection.
-func (w *ctxWatch) release() {
+// for as long as its connection. It reports false when the parent ended
+// and its call of fire has not run yet: a goroutine not yet scheduled
+// may still call it, so w must not serve another connection.
+func (w *ctxWatch) release() (settled bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.unregister()
+	settled = w.unregister() || w.fired
 	w.parent, w.abort, w.pending = nil, nil, false
+	return settled
 }
 
-func (w *ctxWatch) unregister() {
+// unregister ends the registration; it reports whether that kept fire
+// from being called (true with no registration).
+func (w *ctxWatch) unregister() bool {
+	kept := true
 	if w.unreg != nil {
-		w.unreg()
+		kept = w.unreg()
 		w.unreg = nil
 	}
 	if w.watched != nil {
-		w.watched.Unwatch(w)
+		kept = w.watched.Unwatch(w)
 		w.watched = nil
 	}
+	return kept
 }
