@@ -138,16 +138,3 @@ func TestEqualFoldNameEachByte(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkParseResponse parses the head nginx answers a small GET with.
-func BenchmarkParseResponse(b *testing.B) {
-	head := []byte("HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Sun, 29 Nov 2026 23:24:45 GMT\r\n" +
-		"Content-Type: text/html\r\nContent-Length: 615\r\nConnection: keep-alive\r\n\r\n")
-	var h Head
-	b.SetBytes(int64(len(head)))
-	for b.Loop() {
-		if _, err := ParseResponse(head, &h, 1<<16, "GET"); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

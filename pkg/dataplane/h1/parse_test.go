@@ -233,15 +233,31 @@ func TestParseAllocatesNothing(t *testing.T) {
 	}
 }
 
-func BenchmarkParseRequest(b *testing.B) {
-	head := []byte("GET /api/v1/users/42?x=1 HTTP/1.1\r\nHost: svc.example.com\r\nUser-Agent: bench/1.0\r\n" +
-		"Accept: */*\r\nAccept-Encoding: gzip\r\nCookie: session=0123456789abcdef\r\n\r\n")
-	var h Head
-	b.SetBytes(int64(len(head)))
-	for b.Loop() {
-		if _, err := ParseRequest(head, &h, 1<<16); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkParse parses a request head as a browser-ish client sends it
+// and the head nginx answers a small GET with.
+func BenchmarkParse(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		head  string
+		parse func([]byte, *Head) (int, error)
+	}{
+		{"request", "GET /api/v1/users/42?x=1 HTTP/1.1\r\nHost: svc.example.com\r\nUser-Agent: bench/1.0\r\n" +
+			"Accept: */*\r\nAccept-Encoding: gzip\r\nCookie: session=0123456789abcdef\r\n\r\n",
+			func(b []byte, h *Head) (int, error) { return ParseRequest(b, h, 1<<16) }},
+		{"response", "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Sun, 29 Nov 2026 23:24:45 GMT\r\n" +
+			"Content-Type: text/html\r\nContent-Length: 615\r\nConnection: keep-alive\r\n\r\n",
+			func(b []byte, h *Head) (int, error) { return ParseResponse(b, h, 1<<16, "GET") }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			head := []byte(bc.head)
+			var h Head
+			b.SetBytes(int64(len(head)))
+			for b.Loop() {
+				if _, err := bc.parse(head, &h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

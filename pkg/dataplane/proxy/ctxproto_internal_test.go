@@ -76,21 +76,12 @@ func (c *watchCtx) Unwatch(interface{ ContextDone() }) bool { return true }
 func TestWatchRegistersAsAWatcher(t *testing.T) {
 	x := &exchange{local: true}
 	parents := make([]*watchCtx, 101) // AllocsPerRun's runs and its warm-up
-	ctxs := make([]*exchangeCtx, len(parents))
+	ctxs := make([]context.Context, len(parents))
 	for i := range parents {
 		parents[i] = &watchCtx{hookCtx: hookCtx{Context: context.Background()}}
-		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+		ctxs[i] = parents[i]
 	}
-	n := 0
-	allocs := testing.AllocsPerRun(len(parents)-1, func() {
-		x.ctx = ctxs[n]
-		if stop := watchContext(x.ctx, func() {}); stop == nil || !stop() {
-			t.Fatal("no stop that stops the watch")
-		}
-		x.Release()
-		n++
-	})
-	if allocs != 0 {
+	if allocs := watchAllocs(t, x, ctxs); allocs != 0 {
 		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
 	}
 	for i, p := range parents {
@@ -107,22 +98,12 @@ func TestWatchRegistersAsAWatcher(t *testing.T) {
 func TestWatchRegistersWithAConnectionContextDirectly(t *testing.T) {
 	x := &exchange{local: true}
 	parents := make([]*hookCtx, 101) // AllocsPerRun's runs and its warm-up
-	ctxs := make([]*exchangeCtx, len(parents))
+	ctxs := make([]context.Context, len(parents))
 	for i := range parents {
 		parents[i] = &hookCtx{Context: context.Background(), stop: func() bool { return true }}
-		ctxs[i] = &exchangeCtx{Context: parents[i], x: x} // one per connection
+		ctxs[i] = parents[i]
 	}
-	n := 0
-	abort := func() {}
-	allocs := testing.AllocsPerRun(len(parents)-1, func() {
-		x.ctx = ctxs[n]
-		if stop := watchContext(x.ctx, abort); stop == nil || !stop() {
-			t.Fatal("no stop that stops the watch")
-		}
-		x.Release()
-		n++
-	})
-	if allocs != 0 {
+	if allocs := watchAllocs(t, x, ctxs); allocs != 0 {
 		t.Errorf("%.0f allocations per connection's watch, want none", allocs)
 	}
 	for i, p := range parents {
@@ -197,4 +178,25 @@ func TestExchangeWithALateWatchCallIsNotPooled(t *testing.T) {
 			t.Error("not pooled, with no call of its watch pending")
 		}
 	}
+}
+
+// watchAllocs is the allocations of a watch for a client gone per
+// connection of x, each with its own context from parents (one more than
+// AllocsPerRun's runs, for its warm-up): registered, stopped, released.
+func watchAllocs(t *testing.T, x *exchange, parents []context.Context) float64 {
+	t.Helper()
+	ctxs := make([]*exchangeCtx, len(parents))
+	for i, p := range parents {
+		ctxs[i] = &exchangeCtx{Context: p, x: x}
+	}
+	n := 0
+	abort := func() {}
+	return testing.AllocsPerRun(len(parents)-1, func() {
+		x.ctx = ctxs[n]
+		if stop := watchContext(x.ctx, abort); stop == nil || !stop() {
+			t.Fatal("no stop that stops the watch")
+		}
+		x.Release()
+		n++
+	})
 }
