@@ -170,7 +170,8 @@ func (wk *h2Worker) start(p *h2Workers, job h2Job) {
 }
 
 // stackProbe is always 0: an index the compiler cannot see through, so
-// that start keeps its frame.
+// that a frame made to size a stack (h2Worker.start, presizeStack) is
+// kept.
 var stackProbe int
 
 func (wk *h2Worker) loop(p *h2Workers, job h2Job) {

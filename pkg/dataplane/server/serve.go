@@ -122,9 +122,6 @@ func (r *workerRetirement) tick(s *Server) {
 // callgrind of a new connection per request, no stack grew after it).
 const presizeStackBytes = 8 << 10
 
-// presizeIndex is never written: reading the frame at an index the
-// compiler cannot know keeps the frame from being optimised away.
-var presizeIndex int
 
 // presizeStack makes the calling goroutine's stack big enough to serve a
 // request in one step, while it is shallow. A goroutine starts on a small
@@ -140,7 +137,7 @@ var presizeIndex int
 //go:noinline
 func presizeStack() byte {
 	var frame [presizeStackBytes]byte
-	return frame[presizeIndex]
+	return frame[stackProbe]
 }
 
 func isTemporary(err error) bool {
