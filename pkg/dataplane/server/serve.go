@@ -122,7 +122,6 @@ func (r *workerRetirement) tick(s *Server) {
 // callgrind of a new connection per request, no stack grew after it).
 const presizeStackBytes = 8 << 10
 
-
 // presizeStack makes the calling goroutine's stack big enough to serve a
 // request in one step, while it is shallow. A goroutine starts on a small
 // stack that the runtime doubles, by copying it and adjusting every frame
