@@ -329,7 +329,7 @@ func hasScheme(t []byte) bool {
 // target's "scheme://", begins with a host (and port) of Host bytes up to
 // the path or query. An empty host is refused (RFC 9110 §4.2.1), and so is
 // userinfo, which §4.2.4 has a recipient treat as an error, and a '#'
-// there, which net/http refuses too.
+// there, which net/http refuses too; nginx answers each with 400.
 func validURIHost(rest []byte) bool {
 	n := 0
 	for ; n < len(rest) && rest[n] != '/' && rest[n] != '?'; n++ {
