@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,14 +141,9 @@ func (c *connCtx) Watch(w interface{ ContextDone() }) {
 func (c *connCtx) Unwatch(w interface{ ContextDone() }) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, r := range c.watchers {
-		if r == w {
-			c.watchers = append(c.watchers[:i], c.watchers[i+1:]...)
-			c.watchers[len(c.watchers):cap(c.watchers)][0] = nil
-			return true
-		}
-	}
-	return false
+	var kept bool
+	c.watchers, kept = removeRegistration(c.watchers, watcher(w))
+	return kept
 }
 
 // unregister is a registration's stop: it reports whether it kept f from
@@ -156,15 +152,24 @@ func (h *connHook) unregister() bool {
 	c := h.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, r := range c.hooks {
-		if r == h {
-			c.hooks = append(c.hooks[:i], c.hooks[i+1:]...)
-			c.hooks[len(c.hooks):cap(c.hooks)][0] = nil
-			h.f = nil
-			return true
-		}
+	var kept bool
+	if c.hooks, kept = removeRegistration(c.hooks, h); kept {
+		h.f = nil
 	}
-	return false
+	return kept
+}
+
+// removeRegistration removes r from rs, in place, and reports whether it
+// was there; the freed slot is cleared, so that it keeps nothing alive.
+func removeRegistration[T comparable](rs []T, r T) ([]T, bool) {
+	i := slices.Index(rs, r)
+	if i < 0 {
+		return rs, false
+	}
+	var zero T
+	rs = append(rs[:i], rs[i+1:]...)
+	rs[:cap(rs)][len(rs)] = zero
+	return rs, true
 }
 
 // cancel ends c: its Done channel closes and its registrations run.
