@@ -152,9 +152,7 @@ func sameRoutes(a, b []snapshot.Route) bool {
 func TestIngressChangeWithGatewaysCostFollowsTheChange(t *testing.T) {
 	small, large := ingressChangeWithGatewaysBytes(t, 2000), ingressChangeWithGatewaysBytes(t, 20000)
 	t.Logf("one Ingress upstream change with Gateways: %d KiB among 2,000 upstreams, %d KiB among 20,000", small>>10, large>>10)
-	if !allocstest.Flat(small, large, 64<<10) {
-		t.Fatalf("one change allocated %d KiB among 2,000 upstreams but %d KiB among 20,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "one change", [2]string{"2,000 upstreams", "20,000"}, small, large, 64<<10)
 }
 
 // ingressChangeWithGatewaysBytes is what joining and applying one changed

@@ -18,9 +18,7 @@ import (
 func TestApplySecretChangeCostFollowsTheChange(t *testing.T) {
 	pairs := [2]snapshot.Certificate{selfSigned(t, "one"), selfSigned(t, "two")}
 	small, large := secretChangeBytes(t, 500, pairs), secretChangeBytes(t, 5000, pairs)
-	if !allocstest.Flat(small, large, 32<<10) {
-		t.Fatalf("one rotated Secret allocated %d KiB among 500 certificates but %d KiB among 5,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "one rotated Secret", [2]string{"500 certificates", "5,000"}, small, large, 32<<10)
 }
 
 // secretChangeBytes is what the Apply of one rotated certificate
@@ -78,9 +76,7 @@ func servedPEM(t *testing.T, get func(*tls.ClientHelloInfo) (*tls.Certificate, e
 // table in force rather than copied.
 func TestApplyWeightedHostChangeCostFollowsTheChange(t *testing.T) {
 	small, large := weightedHostChangeBytes(t, 2000), weightedHostChangeBytes(t, 20000)
-	if !allocstest.Flat(small, large, 64<<10) {
-		t.Fatalf("one changed weighted host allocated %d KiB among 2,000 but %d KiB among 20,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "one changed weighted host", [2]string{"2,000", "20,000"}, small, large, 64<<10)
 }
 
 // weightedHostChangeBytes is what the Apply of one host with new weights

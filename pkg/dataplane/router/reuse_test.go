@@ -335,9 +335,7 @@ func TestGatewayCertificatesFollowTheGateways(t *testing.T) {
 // host lives, not copied whole.
 func TestApplyCostFollowsTheChange(t *testing.T) {
 	small, large := oneHostChangeBytes(t, 2000), oneHostChangeBytes(t, 20000)
-	if !allocstest.Flat(small, large, 64<<10) {
-		t.Fatalf("one changed host allocated %d KiB among 2,000 hosts but %d KiB among 20,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "one changed host", [2]string{"2,000 hosts", "20,000"}, small, large, 64<<10)
 }
 
 // oneHostChangeBytes is what the Apply of one changed host allocates in a
@@ -372,9 +370,7 @@ func applyBytes(t *testing.T, r *Router, next *snapshot.Snapshot) uint64 {
 // copying each one.
 func TestApplyUpstreamChangeCostFollowsTheChange(t *testing.T) {
 	small, large := oneUpstreamChangeBytes(t, 2000), oneUpstreamChangeBytes(t, 20000)
-	if !allocstest.Flat(small, large, 64<<10) {
-		t.Fatalf("one changed upstream allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "one changed upstream", [2]string{"200 upstreams", "2,000"}, small, large, 64<<10)
 }
 
 // oneUpstreamChangeBytes is what the Apply of one upstream with a new
@@ -400,9 +396,7 @@ func oneUpstreamChangeBytes(t *testing.T, n int) uint64 {
 func TestApplyUpstreamRemovalCostFollowsTheChange(t *testing.T) {
 	small, large := upstreamRemovalBytes(t, 2000), upstreamRemovalBytes(t, 20000)
 	for i, step := range []string{"removing", "adding back"} {
-		if !allocstest.Flat(small[i], large[i], 64<<10) {
-			t.Errorf("%s an upstream and its hosts allocated %d KiB among 2,000 hosts but %d KiB among 20,000", step, small[i]>>10, large[i]>>10)
-		}
+		allocstest.CheckFlat(t, step+" an upstream and its hosts", [2]string{"2,000 hosts", "20,000"}, small[i], large[i], 64<<10)
 	}
 }
 
@@ -439,9 +433,7 @@ func upstreamRemovalBytes(t *testing.T, n int) [2]uint64 {
 // peer costs about the same among 2,000 upstreams as among 200.
 func TestPeerFilterCostFollowsThePeers(t *testing.T) {
 	small, large := peerFilterBytes(t, 2000), peerFilterBytes(t, 20000)
-	if !allocstest.Flat(small, large, 16<<10) {
-		t.Fatalf("a PeerFilter asked once allocated %d KiB among 200 upstreams but %d KiB among 2,000", small>>10, large>>10)
-	}
+	allocstest.CheckFlat(t, "a PeerFilter asked once", [2]string{"200 upstreams", "2,000"}, small, large, 16<<10)
 }
 
 func peerFilterBytes(t *testing.T, n int) uint64 {

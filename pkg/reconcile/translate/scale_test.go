@@ -167,10 +167,7 @@ func TestChangeCostFollowsTheChange(t *testing.T) {
 	}
 	small, large := changeBytes(t, 2000), changeBytes(t, 20000)
 	for kind := range small {
-		if !allocstest.Flat(small[kind], large[kind], 16<<10) {
-			t.Errorf("one %s change allocated %d KiB among 2,000 Ingresses but %d KiB among 20,000",
-				kind, small[kind]>>10, large[kind]>>10)
-		}
+		allocstest.CheckFlat(t, "one "+kind+" change", [2]string{"2,000 Ingresses", "20,000"}, small[kind], large[kind], 16<<10)
 	}
 }
 
