@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"math"
 )
@@ -243,7 +244,7 @@ func (b *BodyReader) readTrailer() error {
 func (b *BodyReader) viewTrailer() error {
 	rest := b.trailBuf
 	for len(rest) > 0 {
-		line, r, _ := nextLine(rest)
+		line, r, _ := bytes.Cut(rest, []byte{'\n'}) // no CR: readLine refused it
 		f, err := parseField(line)
 		if err != nil {
 			return err

@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"bytes"
 	"errors"
 	"math"
 )
@@ -123,124 +122,21 @@ func (h *Head) reset() {
 // head's length, ErrIncomplete if b holds no complete head (and no more
 // than max bytes), or an *Error.
 func ParseRequest(b []byte, h *Head, max int) (int, error) {
-	switch n := h.onePass(b, max, false); {
-	case n > 0:
-		return n, h.frameRequest()
-	case n == incompleteHead && len(b) <= max:
-		return 0, ErrIncomplete
+	n, err := h.parseHead(b, max, false)
+	if err == nil {
+		err = h.frameRequest()
 	}
-	return parseRequestStrict(b, h, max)
-}
-
-// parseRequestStrict is ParseRequest by the strict parse: the end of the
-// head first, then its lines, refusals in their order of precedence.
-func parseRequestStrict(b []byte, h *Head, max int) (int, error) {
-	n := headEnd(b, 0)
-	if n < 0 {
-		if len(b) > max {
-			return 0, errTooLarge
-		}
-		return 0, ErrIncomplete
-	}
-	if n > max {
-		return 0, errTooLarge
-	}
-	return n, parseRequestHead(b[:n], h)
+	return n, err
 }
 
 // ParseResponse parses a response head to a request with method. It
 // returns the head's length, ErrIncomplete, or an *Error with status 502.
 func ParseResponse(b []byte, h *Head, max int, method string) (int, error) {
-	switch n := h.onePass(b, max, true); {
-	case n > 0:
-		return n, upstreamErr(h.frameResponse(method))
-	case n == incompleteHead && len(b) <= max:
-		return 0, ErrIncomplete
+	n, err := h.parseHead(b, max, true)
+	if err == nil {
+		err = h.frameResponse(method)
 	}
-	return parseResponseStrict(b, h, max, method)
-}
-
-// parseResponseStrict is ParseResponse by the strict parse.
-func parseResponseStrict(b []byte, h *Head, max int, method string) (int, error) {
-	n := headEnd(b, 0)
-	if n < 0 {
-		if len(b) > max {
-			return 0, errRespLarge
-		}
-		return 0, ErrIncomplete
-	}
-	if n > max {
-		return 0, errRespLarge
-	}
-	return n, upstreamErr(parseResponseHead(b[:n], h, method))
-}
-
-// headEnd is the length of the head b begins with (up to and including
-// the empty line), scanning from from; -1 if it is not complete. A line
-// may end in LF alone (RFC 9112 §2.2); a CR elsewhere is refused later.
-func headEnd(b []byte, from int) int {
-	for i := max(from, 0); i < len(b); i++ {
-		lf := bytes.IndexByte(b[i:], '\n')
-		if lf < 0 {
-			return -1
-		}
-		i += lf
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			return i + 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			return i + 3
-		}
-	}
-	return -1
-}
-
-// nextLine splits the first line off b, without its CRLF or LF. A CR
-// anywhere else in the line is refused: a bare CR is a line end to some
-// parsers and not to others. (IndexByte finds both in a few instructions
-// per 16 bytes, where a loop over the bytes costs several per byte.)
-func nextLine(b []byte) (line, rest []byte, err error) {
-	line = b
-	if lf := bytes.IndexByte(b, '\n'); lf >= 0 {
-		line, rest = b[:lf], b[lf+1:]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-	}
-	if bytes.IndexByte(line, '\r') >= 0 {
-		return nil, nil, errBareCR
-	}
-	return line, rest, nil
-}
-
-func parseRequestHead(b []byte, h *Head) error {
-	h.reset()
-	line, rest, err := nextLine(b)
-	if err != nil {
-		return err
-	}
-	if err := h.requestLine(line); err != nil {
-		return err
-	}
-	if err := h.parseFields(rest); err != nil {
-		return err
-	}
-	return h.frameRequest()
-}
-
-func parseResponseHead(b []byte, h *Head, method string) error {
-	h.reset()
-	line, rest, err := nextLine(b)
-	if err != nil {
-		return err
-	}
-	if err := h.statusLine(line); err != nil {
-		return err
-	}
-	if err := h.parseFields(rest); err != nil {
-		return err
-	}
-	return h.frameResponse(method)
+	return n, upstreamErr(err)
 }
 
 // requestLine: method SP request-target SP HTTP-version, single spaces.
@@ -383,46 +279,6 @@ func (h *Head) statusLine(line []byte) error {
 	}
 	h.Reason = line[13:]
 	return nil
-}
-
-// parseFields parses field lines up to the empty line that ends b.
-func (h *Head) parseFields(b []byte) error {
-	for {
-		line, rest, err := nextLine(b)
-		if err != nil {
-			return err
-		}
-		if len(line) == 0 {
-			return nil
-		}
-		f, err := parseField(line)
-		if err != nil {
-			return err
-		}
-		h.Fields = append(h.Fields, f)
-		h.noteField(f)
-		b = rest
-	}
-}
-
-// parseField parses "name: value" with optional whitespace around the
-// value; no whitespace is allowed before the colon (RFC 9112 §5.1).
-func parseField(line []byte) (Field, error) {
-	if line[0] == ' ' || line[0] == '\t' {
-		return Field{}, errObsFold
-	}
-	i := 0
-	for i < len(line) && isToken(line[i]) {
-		i++
-	}
-	if i == 0 || i >= len(line) || line[i] != ':' {
-		return Field{}, errFieldName
-	}
-	v := trimOWS(line[i+1:])
-	if !validValue(v) {
-		return Field{}, errCTL
-	}
-	return Field{Name: line[:i], Value: v}, nil
 }
 
 // noteField records what the fields that frame a message say. The

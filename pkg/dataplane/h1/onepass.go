@@ -5,33 +5,49 @@ import (
 	"math/bits"
 )
 
-// The one-pass parse walks a head's bytes once, finding where it ends as
-// it parses its lines, where the strict parse (headEnd, then nextLine and
-// parseField per line) walks them twice and runs two IndexByte calls per
-// line. It decides only what it can decide exactly as the strict parse
-// would: a head that parses (n > 0), and a head whose end has not yet
-// arrived within the limit (n == 0). Anything it would refuse it hands
-// to the strict parse (n < 0), which alone gives refusals, so that their
-// status, reason and precedence (a too large head before a malformed
-// one, a bare CR before the rest of its line) stay the strict parse's.
+// A head is scanned once, by scanHead: it parses each line as it finds
+// where the line ends, and takes the first empty line for the end of the
+// head. The one rule for a line end is lineEnd (LF, or CRLF; a CR
+// anywhere else is refused: a bare CR is a line end to some parsers and
+// not to others).
+//
+// The scan stops at the first byte it cannot accept. refusal classifies
+// that byte (a bare CR in its line before anything else, then what the
+// line's syntax says of it) once headEnd has found where the head ends
+// past it: whatever its lines hold, a head whose end is not within the
+// size limit is refused as too large, and one whose end has not arrived
+// yet is waited for. How a head arrives thus never changes its verdict.
 
 const (
 	incompleteHead = 0  // no head end within the bytes given
-	strictVerdict  = -1 // refused, or unsure: the strict parse decides
+	refusedLine    = -1 // the scan stopped at a byte it cannot accept
 )
 
-// onePass parses the head b begins with into h, looking no further than
-// max bytes. It returns the head's length, incompleteHead or
-// strictVerdict (h then holds a partial head).
-func (h *Head) onePass(b []byte, max int, response bool) int {
-	b = b[:min(len(b), max)]
+// parseHead parses the head b begins with into h, looking no further
+// than max bytes. It returns the head's length, ErrIncomplete, the
+// refusal of a head too large, or that of the head's first bad line (with
+// the head's length); the caller decides the framing.
+func (h *Head) parseHead(b []byte, max int, response bool) (int, error) {
+	n, err := h.scanHead(b[:min(len(b), max)], response)
+	switch {
+	case n > 0:
+		return n, err
+	case len(b) <= max:
+		return 0, ErrIncomplete
+	case response:
+		return 0, errRespLarge
+	}
+	return 0, errTooLarge
+}
+
+// scanHead parses the head b begins with into h: its length and the
+// refusal of its first bad line if it has one, or incompleteHead.
+func (h *Head) scanHead(b []byte, response bool) (int, error) {
 	h.reset()
 	lf := bytes.IndexByte(b, '\n')
 	if lf < 0 {
-		return incompleteHead
+		return incompleteHead, nil
 	}
-	// No CR check on the start line: requestLine and statusLine take
-	// no CR or other control byte in it but the one stripped here.
 	line := b[:lf]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
@@ -43,29 +59,31 @@ func (h *Head) onePass(b []byte, max int, response bool) int {
 		err = h.requestLine(line)
 	}
 	if err != nil {
-		return strictVerdict
+		return refusal(b, 0, 0, err)
 	}
 	return h.scanFields(b, lf+1)
 }
 
 // scanFields parses the field lines from b[i:] up to the empty line,
-// returning the head's length, incompleteHead or strictVerdict. Every LF
-// it meets ends a line, and after each it checks for the empty line: it
-// finds the same end as headEnd.
-func (h *Head) scanFields(b []byte, i int) int {
+// returning the head's length or incompleteHead, and the refusal of the
+// first bad line.
+func (h *Head) scanFields(b []byte, i int) (int, error) {
 	for {
 		if i >= len(b) {
-			return incompleteHead
+			return incompleteHead, nil
 		}
-		switch b[i] {
-		case '\n':
-			return i + 1
-		case '\r':
-			return crlfEnd(b, i)
+		if c := b[i]; c == '\n' || c == '\r' {
+			if n := lineEnd(b, i); n != refusedLine {
+				return n, nil // the empty line, or incompleteHead
+			}
+			return refusal(b, i, i, nil)
 		}
 		colon, v, end, next := scanField(b, i)
-		if next <= 0 {
-			return next
+		switch next {
+		case incompleteHead:
+			return incompleteHead, nil
+		case refusedLine:
+			return refusal(b, i, end, nil)
 		}
 		f := Field{Name: b[i:colon], Value: b[v:end]}
 		h.Fields = append(h.Fields, f)
@@ -74,53 +92,123 @@ func (h *Head) scanFields(b []byte, i int) int {
 	}
 }
 
-// crlfEnd is what follows a CR at b[i]: the length up to its LF, or
-// incompleteHead at the end of b; a bare CR is strictVerdict.
-func crlfEnd(b []byte, i int) int {
+// lineEnd is where the line whose content ends at b[i] ends: after its
+// LF or CRLF; incompleteHead if b ends first; refusedLine if b[i] is
+// another byte or a bare CR.
+func lineEnd(b []byte, i int) int {
 	switch {
+	case i >= len(b):
+		return incompleteHead
+	case b[i] == '\n':
+		return i + 1
+	case b[i] != '\r':
+		return refusedLine
 	case i+1 >= len(b):
 		return incompleteHead
 	case b[i+1] == '\n':
 		return i + 2
 	}
-	return strictVerdict
+	return refusedLine
 }
 
-// scanField parses the field line at b[i:] as parseField does (a token,
-// ':', the value without the whitespace around it, value bytes only, no
-// CR but before the LF). It returns where the colon is, where the value
-// starts and ends, and where the next line starts, or incompleteHead or
-// strictVerdict there; indexes rather than a Field, which costs more to
-// return and copy.
+// scanField scans the field line at b[i:]: a token, ':', the value
+// without the whitespace around it, value bytes only, up to the line's
+// end. It returns where the colon is, where the value starts and ends,
+// and where the next line starts (lineEnd's verdict); for refusedLine,
+// end is the byte refused. The name's or value's bounds stand where b
+// ends first (for parseField). Indexes rather than a Field, which costs
+// more to return and copy.
 func scanField(b []byte, i int) (colon, v, end, next int) {
-	start := i
 	colon = tokenEnd(b, i)
 	switch {
 	case colon >= len(b):
-		return 0, 0, 0, incompleteHead
-	case colon == start || b[colon] != ':':
-		return 0, 0, 0, strictVerdict // obs-fold, a malformed name, a CR or LF in it
+		return colon, colon, colon, incompleteHead
+	case colon == i || b[colon] != ':':
+		return colon, colon, colon, refusedLine // obs-fold, a malformed name, a line end in it
 	}
-	i = colon + 1
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
-		i++
+	v = colon + 1
+	for v < len(b) && (b[v] == ' ' || b[v] == '\t') {
+		v++
 	}
-	v = i
-	end = valueEnd(b, i)
-	next = incompleteHead
-	switch {
-	case end >= len(b):
-	case b[end] == '\n':
-		next = end + 1
-	case b[end] == '\r':
-		next = crlfEnd(b, end)
-	default:
-		next = strictVerdict // a control byte or DEL
-	}
-	for end > v && (b[end-1] == ' ' || b[end-1] == '\t') {
-		end--
+	end = valueEnd(b, v)
+	next = lineEnd(b, end)
+	if next > 0 {
+		for end > v && (b[end-1] == ' ' || b[end-1] == '\t') {
+			end--
+		}
 	}
 	return colon, v, end, next
+}
+
+// refusal is the verdict on a head whose scan stopped at b[p], in the
+// line that starts at b[s]: the head's length and why that line is
+// refused (lineErr, or fieldErr's reason for a field line), or
+// incompleteHead if the head has not ended within b.
+func refusal(b []byte, s, p int, lineErr error) (int, error) {
+	n := headEnd(b, p)
+	switch {
+	case n < 0:
+		return incompleteHead, nil
+	case bareCR(b[p:]):
+		return n, errBareCR
+	case lineErr == nil:
+		lineErr = fieldErr(b, s, p)
+	}
+	return n, lineErr
+}
+
+// bareCR reports whether the line b begins with (up to its LF, which
+// it has) holds a CR other than the one before its LF. The scan accepts
+// no CR before the byte it stopped at, so this finds the line's first.
+func bareCR(b []byte) bool {
+	line := b[:bytes.IndexByte(b, '\n')]
+	cr := bytes.IndexByte(line, '\r')
+	return cr >= 0 && cr < len(line)-1
+}
+
+// fieldErr is why the field line at b[s:] was refused at b[p], a bare
+// CR aside: a line starting with whitespace continues the one before
+// (obs-fold); one stopped where the name ends has no valid name or no
+// colon right after it (RFC 9112 §5.1: no whitespace before the colon);
+// otherwise a control byte or DEL is in the value.
+func fieldErr(b []byte, s, p int) error {
+	switch {
+	case s < len(b) && (b[s] == ' ' || b[s] == '\t'):
+		return errObsFold
+	case p == tokenEnd(b, s):
+		return errFieldName
+	}
+	return errCTL
+}
+
+// parseField parses a field line without its line end (a trailer's, in
+// which the chunked reader has already refused any CR) as the head's
+// field lines are parsed.
+func parseField(line []byte) (Field, error) {
+	colon, v, end, next := scanField(line, 0)
+	if next == refusedLine || v == colon {
+		return Field{}, fieldErr(line, 0, end)
+	}
+	return Field{Name: line[:colon], Value: trimOWS(line[v:])}, nil
+}
+
+// headEnd is the length of the head b begins with (up to and including
+// its empty line), looking for the LF before that line from from; -1 if
+// it is not complete. It reads no line but for where it ends (lineEnd),
+// for the heads the scan does not parse to their end: refused ones, and
+// the end of one gathered in pieces (readSpilled, HeadBuffered).
+func headEnd(b []byte, from int) int {
+	for i := max(from, 0); i < len(b); i++ {
+		lf := bytes.IndexByte(b[i:], '\n')
+		if lf < 0 {
+			return -1
+		}
+		i += lf
+		if n := lineEnd(b, i+1); n > 0 {
+			return n
+		}
+	}
+	return -1
 }
 
 // valueEnd is the index of the first byte from b[i:] that is not a value
