@@ -27,41 +27,42 @@ const (
 // than max bytes. It returns the head's length, ErrIncomplete, the
 // refusal of a head too large, or that of the head's first bad line (with
 // the head's length); the caller decides the framing.
-func (h *Head) parseHead(b []byte, max int, response bool) (int, error) {
-	n, err := h.scanHead(b[:min(len(b), max)], response)
-	switch {
-	case n > 0:
-		return n, err
-	case len(b) <= max:
-		return 0, ErrIncomplete
-	case response:
-		return 0, errRespLarge
+func (h *Head) parseHead(b []byte, max int, response bool) (n int, err error) {
+	h.reset()
+	whole := len(b)
+	b = b[:min(len(b), max)]
+	if lf := bytes.IndexByte(b, '\n'); lf >= 0 {
+		line := b[:lf]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if response {
+			err = h.statusLine(line)
+		} else {
+			err = h.requestLine(line)
+		}
+		if err != nil {
+			n, err = refusal(b, 0, 0, err)
+		} else {
+			n, err = h.scanFields(b, lf+1)
+		}
+		if n > 0 {
+			return n, err
+		}
 	}
-	return 0, errTooLarge
+	return 0, notYet(whole > max, response)
 }
 
-// scanHead parses the head b begins with into h: its length and the
-// refusal of its first bad line if it has one, or incompleteHead.
-func (h *Head) scanHead(b []byte, response bool) (int, error) {
-	h.reset()
-	lf := bytes.IndexByte(b, '\n')
-	if lf < 0 {
-		return incompleteHead, nil
+// notYet is the verdict on a head that has not ended within the limit:
+// wait for more of it, or refuse it as too large.
+func notYet(over, response bool) error {
+	switch {
+	case !over:
+		return ErrIncomplete
+	case response:
+		return errRespLarge
 	}
-	line := b[:lf]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	var err error
-	if response {
-		err = h.statusLine(line)
-	} else {
-		err = h.requestLine(line)
-	}
-	if err != nil {
-		return refusal(b, 0, 0, err)
-	}
-	return h.scanFields(b, lf+1)
+	return errTooLarge
 }
 
 // scanFields parses the field lines from b[i:] up to the empty line,
@@ -79,17 +80,23 @@ func (h *Head) scanFields(b []byte, i int) (int, error) {
 			return refusal(b, i, i, nil)
 		}
 		colon, v, end, next := scanField(b, i)
-		switch next {
-		case incompleteHead:
-			return incompleteHead, nil
-		case refusedLine:
-			return refusal(b, i, end, nil)
+		if next <= 0 {
+			return stopped(b, i, end, next)
 		}
 		f := Field{Name: b[i:colon], Value: b[v:end]}
 		h.Fields = append(h.Fields, f)
 		h.noteField(f)
 		i = next
 	}
+}
+
+// stopped is scanFields' verdict where scanField stopped short of the
+// end of the line at b[s:], at b[p].
+func stopped(b []byte, s, p, next int) (int, error) {
+	if next == incompleteHead {
+		return incompleteHead, nil
+	}
+	return refusal(b, s, p, nil)
 }
 
 // lineEnd is where the line whose content ends at b[i] ends: after its
@@ -101,8 +108,15 @@ func lineEnd(b []byte, i int) int {
 		return incompleteHead
 	case b[i] == '\n':
 		return i + 1
-	case b[i] != '\r':
-		return refusedLine
+	case b[i] == '\r':
+		return crlfEnd(b, i)
+	}
+	return refusedLine
+}
+
+// crlfEnd is lineEnd for the CR at b[i].
+func crlfEnd(b []byte, i int) int {
+	switch {
 	case i+1 >= len(b):
 		return incompleteHead
 	case b[i+1] == '\n':
@@ -115,7 +129,7 @@ func lineEnd(b []byte, i int) int {
 // without the whitespace around it, value bytes only, up to the line's
 // end. It returns where the colon is, where the value starts and ends,
 // and where the next line starts (lineEnd's verdict); for refusedLine,
-// end is the byte refused. The name's or value's bounds stand where b
+// end is the byte refused or the whitespace before it. The name's or value's bounds stand where b
 // ends first (for parseField). Indexes rather than a Field, which costs
 // more to return and copy.
 func scanField(b []byte, i int) (colon, v, end, next int) {
@@ -132,10 +146,10 @@ func scanField(b []byte, i int) (colon, v, end, next int) {
 	}
 	end = valueEnd(b, v)
 	next = lineEnd(b, end)
-	if next > 0 {
-		for end > v && (b[end-1] == ' ' || b[end-1] == '\t') {
-			end--
-		}
+	// Where the line is refused, the whitespace before the refused byte
+	// is no CR or LF: refusal's verdict from its first byte is the same.
+	for end > v && (b[end-1] == ' ' || b[end-1] == '\t') {
+		end--
 	}
 	return colon, v, end, next
 }
