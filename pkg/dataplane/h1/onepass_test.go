@@ -3,8 +3,10 @@ package h1
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -217,6 +219,99 @@ func TestEqualFoldNameEachByte(t *testing.T) {
 		}
 		if equalFoldName([]byte(s[1:]), s) || equalFoldName([]byte(s+"x"), s) {
 			t.Fatalf("equalFoldName matches %q with a name of another length", s)
+		}
+	}
+}
+
+// TestRefusals pins each refusal's status, reason and precedence: a bare
+// CR before anything else in its line, the first bad line before a later
+// one and before the framing, a head over the limit before any of them
+// (it is refused as too large however malformed, and a malformed head not
+// yet ended within the limit is waited for). Each is read in pieces too,
+// through a buffer smaller than the head.
+func TestRefusals(t *testing.T) {
+	const host = "GET / HTTP/1.1\r\nHost: a\r\n"
+	tests := []struct {
+		name, head string
+		max        int   // 0: 1<<10
+		want       error // nil: accepted
+	}{
+		{"bare CR in the request line", "GET /\rx HTTP/1.1\r\nHost: a\r\n\r\n", 0, errBareCR},
+		{"bare CR before the request line's CRLF", "GET / HTTP/1.1\r\r\nHost: a\r\n\r\n", 0, errBareCR},
+		{"bare CR ending the request line", "GET / HTTP/1.1\rHost: a\r\n\r\n", 0, errBareCR},
+		{"bare CR after a bad version", "GET / HTTP/2.0\r\r\nHost: a\r\n\r\n", 0, errBareCR},
+		{"bare CR starting a field line", host + "\rX: a\r\n\r\n", 0, errBareCR},
+		{"bare CR in a field name", host + "X\rY: a\r\n\r\n", 0, errBareCR},
+		{"bare CR in a value", host + "X: a\rb\r\n\r\n", 0, errBareCR},
+		{"bare CR before a value's CRLF", host + "X: a\r\r\n\r\n", 0, errBareCR},
+		{"bare CR in the empty line", host + "\r\r\n\r\n", 0, errBareCR},
+		{"bare CR after a control byte in its line", host + "X: a\x01b\rc\r\n\r\n", 0, errBareCR},
+		{"bare CR in an obs-fold line", host + "X: a\r\n b\rc\r\n\r\n", 0, errBareCR},
+		{"bare CR after a name without colon", host + "X Y\r\r\n\r\n", 0, errBareCR},
+		{"control byte before a later line's bare CR", host + "X: a\x01\r\nY: b\rc\r\n\r\n", 0, errCTL},
+		{"obs-fold, space", host + "X: a\r\n b\r\n\r\n", 0, errObsFold},
+		{"obs-fold, tab", host + "X: a\r\n\tb\r\n\r\n", 0, errObsFold},
+		{"obs-fold as the first field line", "GET / HTTP/1.1\r\n Host: a\r\n\r\n", 0, errObsFold},
+		{"NUL in a value", host + "X: a\x00b\r\n\r\n", 0, errCTL},
+		{"DEL in a value", host + "X: a\x7f\r\n\r\n", 0, errCTL},
+		{"NUL in a name", host + "X\x00: a\r\n\r\n", 0, errFieldName},
+		{"NUL in the target", "GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", 0, errRequestLine},
+		{"empty field name", host + ": a\r\n\r\n", 0, errFieldName},
+		{"space before the colon", host + "X : a\r\n\r\n", 0, errFieldName},
+		{"tab before the colon", host + "X\t: a\r\n\r\n", 0, errFieldName},
+		{"no colon", host + "X\r\n\r\n", 0, errFieldName},
+		{"no colon, LF only", "GET / HTTP/1.1\nHost: a\nX\n\n", 0, errFieldName},
+		{"a bad line before the framing", host + "Transfer-Encoding: chunked\r\nContent-Length: 1\r\nX : a\r\n\r\n", 0, errFieldName},
+		{"505 version", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 0, errVersion},
+		{"LF lines, CRLF empty line", "GET / HTTP/1.1\nHost: a\n\r\n", 0, nil},
+		{"exactly at the limit", get, len(get), nil},
+		{"one past the limit", get, len(get) - 1, errTooLarge},
+		{"malformed, one past the limit", host + "X : a\r\n\r\n", len(host) + 8, errTooLarge},
+		{"malformed, at the limit", host + "X : a\r\n\r\n", len(host) + 9, errFieldName},
+		{"malformed, not ended, within the limit", host + "X : a\r\n", 0, ErrIncomplete},
+		{"malformed, not ended, over the limit", host + "X : a\r\n", len(host) + 6, errTooLarge},
+		{"bare CR, not ended, within the limit", host + "X: a\rb\r\n", 0, ErrIncomplete},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limit := cmp.Or(tt.max, 1<<10)
+			var h Head
+			n, err := ParseRequest([]byte(tt.head), &h, limit)
+			wantN := len(tt.head) // the head's length, refused or not, once it has ended within the limit
+			if tt.want == errTooLarge || tt.want == ErrIncomplete {
+				wantN = 0
+			}
+			if n != wantN || err != tt.want {
+				t.Fatalf("ParseRequest = %d, %v; want %d, %v", n, err, wantN, tt.want)
+			}
+			if tt.want == ErrIncomplete {
+				return
+			}
+			for _, piece := range []int{1, 5, len(tt.head)} {
+				br := bufio.NewReaderSize(&piecesReader{rest: []byte(tt.head), size: piece}, 16)
+				if err := ReadRequest(br, &h, limit); err != tt.want {
+					t.Fatalf("ReadRequest in pieces of %d: %v, want %v", piece, err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestResponseRefusals: a response head's refusals are the request's
+// with status 502, the upstream's fault.
+func TestResponseRefusals(t *testing.T) {
+	tests := []struct{ head, reason string }{
+		{"HTTP/1.1 200 O\x01K\r\n\r\n", "upstream response: " + errCTL.Reason},
+		{"HTTP/1.1 200 O\rK\r\n\r\n", "upstream response: " + errBareCR.Reason},
+		{"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "upstream response: " + errObsFold.Reason},
+		{"HTTP/1.1 200 OK\r\nX : a\r\n\r\n", "upstream response: " + errFieldName.Reason},
+		{"HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 1<<10) + "\r\n\r\n", errRespLarge.Reason},
+	}
+	for _, tt := range tests {
+		var h Head
+		_, err := ParseResponse([]byte(tt.head), &h, 1<<10, "GET")
+		if e, ok := err.(*Error); !ok || e.Status != 502 || e.Reason != tt.reason {
+			t.Errorf("%q: %v, want 502 %q", tt.head, err, tt.reason)
 		}
 	}
 }
