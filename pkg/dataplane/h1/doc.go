@@ -29,7 +29,11 @@
 //   - 502: any refusal of a response head (the upstream's fault).
 //
 // Lines may end in LF alone in a head (§2.2); empty lines before a
-// request line are skipped. Everything net/http refuses is refused too;
+// request line are skipped. A head is scanned once: its first line that
+// cannot be accepted is refused (for a bare CR in it, before anything
+// else in it), but only once the head has ended within the limit; until
+// then more of it is awaited, and past the limit it is refused as too
+// large however malformed, so how a head arrives never changes the verdict. Everything net/http refuses is refused too;
 // the differential fuzz tests hold the parser to that and to reading what
 // both accept the same way.
 //

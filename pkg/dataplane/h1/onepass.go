@@ -5,18 +5,19 @@ import (
 	"math/bits"
 )
 
-// A head is scanned once, by scanHead: it parses each line as it finds
-// where the line ends, and takes the first empty line for the end of the
-// head. The one rule for a line end is lineEnd (LF, or CRLF; a CR
-// anywhere else is refused: a bare CR is a line end to some parsers and
-// not to others).
+// A head is scanned once, by parseHead: it parses each line as it finds
+// where the line ends (lineEnd: LF, or CRLF; a CR anywhere else is
+// refused, as a bare CR is a line end to some parsers and not to others),
+// and takes the first empty line after the start line for the end of the
+// head.
 //
-// The scan stops at the first byte it cannot accept. refusal classifies
-// that byte (a bare CR in its line before anything else, then what the
-// line's syntax says of it) once headEnd has found where the head ends
-// past it: whatever its lines hold, a head whose end is not within the
-// size limit is refused as too large, and one whose end has not arrived
-// yet is waited for. How a head arrives thus never changes its verdict.
+// The scan stops at the first byte it cannot accept, and refusal says
+// why, from that byte and its line: a bare CR in the line before anything
+// else, then what the line's syntax says of the byte. A head is refused
+// only once it has ended within the size limit (headEnd finds where,
+// past the byte the scan stopped at): one that has not is waited for, or,
+// past the limit, refused as too large however malformed. So the verdict
+// never depends on how the head arrives.
 
 const (
 	incompleteHead = 0  // no head end within the bytes given
@@ -41,7 +42,7 @@ func (h *Head) parseHead(b []byte, max int, response bool) (n int, err error) {
 		} else {
 			err = h.requestLine(line)
 		}
-		if err != nil {
+		if err != nil { // they accept no CR: a bare CR stops them too
 			n, err = refusal(b, 0, 0, err)
 		} else {
 			n, err = h.scanFields(b, lf+1)
