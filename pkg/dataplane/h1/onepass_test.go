@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// The one scan of a head (scanHead) is held to a reference parse that
+// The one scan of a head (parseHead) is held to a reference parse that
 // takes the same decisions the plain way, a byte at a time and in two
 // passes as the parser once did (find the head's end, then split and
 // parse its lines): the same length, the same refusal (status and
@@ -134,7 +134,7 @@ func TestParseAgreesOnEachCut(t *testing.T) {
 	}
 }
 
-// TestOnePassAgreesOnEachByte replaces each byte of each head with each
+// TestParseAgreesOnEachByte replaces each byte of each head with each
 // interesting byte, and cuts the result at every position.
 func TestParseAgreesOnEachByte(t *testing.T) {
 	for _, head := range heads {
