@@ -98,7 +98,7 @@ type Server struct {
 	served      connSet      // connections being served (not hijacked ones)
 	draining    atomic.Bool  // HTTP/1 responses close their connection
 	failed      chan error
-	stopWatch   chan struct{}     // ends served.watchGone, and so the idle workers
+	stopWatch   chan struct{}     // ends served.watchGone, which retires idle workers
 	connWorkers workers[accepted] // serve connections (see dispatch)
 	stopOnce    sync.Once
 	parker      poller         // watches parked idle HTTP/1 connections
