@@ -197,7 +197,7 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			c.serveH2C()
 			return true
 		}
-		if ready { // the first request of a new goroutine (a worker's is sized already)
+		if ready { // awaitIdle's small goroutine may serve it (on a worker: sized already, the call clears 8 KiB)
 			presizeStack()
 		}
 		if !c.serveOne() {

@@ -41,20 +41,30 @@ func (s *Server) acceptLoop(b *bound, ln net.Listener) error {
 	}
 }
 
-// accepted is a connection to serve, a job for the Server's connection
-// workers: a goroutine that served one serves the next instead of
-// ending (see workers).
-type accepted struct {
-	s *Server
-	b *bound
-	c net.Conn
+// connJob is a connection for the Server's connection workers to serve
+// (a goroutine that served one serves the next instead of ending, see
+// workers): one just accepted, or a parked one whose next request came.
+type connJob struct {
+	s     *Server
+	b     *bound
+	c     net.Conn
+	woken waker // a parked connection to wake; s, b and c are unset then
 }
 
-func (a accepted) run() { a.s.serveConn(a.b, a.c) }
+// waker is a parked connection (see parkedConn.wake).
+type waker interface{ wake() }
+
+func (j connJob) run() {
+	if j.woken != nil {
+		j.woken.wake()
+		return
+	}
+	j.s.serveConn(j.b, j.c)
+}
 
 // dispatch serves c on an idle worker, else on a new one.
 func (s *Server) dispatch(b *bound, c net.Conn) {
-	s.connWorkers.start(accepted{s, b, c})
+	s.connWorkers.start(connJob{s: s, b: b, c: c})
 }
 
 // presizeStackBytes is presizeStack's frame: to fit it the runtime takes
@@ -63,8 +73,8 @@ func (s *Server) dispatch(b *bound, c net.Conn) {
 const presizeStackBytes = 8 << 10
 
 // presizeStack makes the calling goroutine's stack big enough to serve a
-// request in one step, while it is shallow: a new worker calls it, and a
-// goroutine that serves a parked connection's next request. A goroutine
+// request in one step, while it is shallow: a new worker calls it, and
+// whatever serves the request an idle connection waited for. A goroutine
 // starts on a small stack that the runtime doubles, by copying it and
 // adjusting every frame in it, each time a call would overflow it: deep
 // in the proxy, with twenty-odd frames to walk, each copy cost more than

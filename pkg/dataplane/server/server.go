@@ -98,8 +98,8 @@ type Server struct {
 	served      connSet      // connections being served (not hijacked ones)
 	draining    atomic.Bool  // HTTP/1 responses close their connection
 	failed      chan error
-	stopWatch   chan struct{}     // ends served.watchGone, which retires idle workers
-	connWorkers workers[accepted] // serve connections (see dispatch)
+	stopWatch   chan struct{}    // ends served.watchGone, which retires idle workers
+	connWorkers workers[connJob] // serve connections (see dispatch)
 	stopOnce    sync.Once
 	parker      poller         // watches parked idle HTTP/1 connections
 	h2workers   workers[h2Job] // run HTTP/2 handlers (see h2Handler)

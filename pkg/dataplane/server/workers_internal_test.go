@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -170,4 +173,51 @@ func waitGoroutines(t *testing.T, atMost int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A parked connection's next request is served by an idle connection
+// worker, whose stack is sized, rather than by a new goroutine that grows
+// one (a keep-alive client that pauses over idleGrace between requests,
+// as browsers do, had a new goroutine for each request after a pause).
+func TestWokenConnectionIsServedByAWorker(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("connections park only on Linux")
+	}
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(parkSafety))
+	rd := bufio.NewReader(c)
+	first := keepAliveRequest(t, c, rd)
+	// The worker is idle again once the connection went idle and parked.
+	waitUntil(t, "the connection to park", func() bool { return idleWorkers(&s.connWorkers) == 1 })
+	if next := keepAliveRequest(t, c, rd); next != first {
+		t.Errorf("the parked connection's next request ran on goroutine %s, want the idle worker %s", next, first)
+	}
+}
+
+// keepAliveRequest makes a request on c and returns the body.
+func keepAliveRequest(t *testing.T, c net.Conn, rd *bufio.Reader) string {
+	t.Helper()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
