@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -65,11 +64,11 @@ func TestNextConnectionReusesTheIdleWorker(t *testing.T) {
 	defer s.Close()
 	before := runtime.NumGoroutine()
 	first := closeRequest(t, s)
-	waitUntil(t, "an idle worker", func() bool { return waitingWorkers() == 1 })
+	waitUntil(t, "an idle worker", func() bool { return idleWorkers(&s.connWorkers) == 1 })
 	if second := closeRequest(t, s); second != first {
 		t.Errorf("second connection served by goroutine %s, want the idle worker %s", second, first)
 	}
-	waitUntil(t, "an idle worker", func() bool { return waitingWorkers() == 1 })
+	waitUntil(t, "an idle worker", func() bool { return idleWorkers(&s.connWorkers) == 1 })
 	s.Close()
 	waitUntil(t, "the idle worker to end with the Server", func() bool { return runtime.NumGoroutine() < before })
 }
@@ -94,19 +93,6 @@ func closeRequest(t *testing.T, s *Server) string {
 		t.Fatalf("response %q", resp)
 	}
 	return string(body)
-}
-
-// waitingWorkers counts the workers waiting for a connection (see
-// Server.work): idleWorkers counts one a moment before it waits.
-func waitingWorkers() int {
-	buf := make([]byte, 1<<20)
-	n := 0
-	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, " [select") && strings.Contains(g, "server.(*Server).work(") {
-			n++
-		}
-	}
-	return n
 }
 
 func goroutineID() uint64 {
@@ -280,8 +266,8 @@ func TestFirstRequestRunsOnAPresizedStack(t *testing.T) {
 // A burst of connections at once leaves as many idle workers as it
 // needed, up to maxIdleWorkers, and the next burst is served by them:
 // with four kept, half of a burst of eight started goroutines anew (and
-// grew their stacks) every time. Workers no connection needed for about
-// workerIdle end.
+// grew their stacks) every time. Workers no connection needed for a
+// workerIdle period end.
 func TestIdleWorkersServeTheNextBurstThenRetire(t *testing.T) {
 	const burst = 8
 	var arrived sync.WaitGroup
@@ -296,13 +282,13 @@ func TestIdleWorkersServeTheNextBurstThenRetire(t *testing.T) {
 	}
 	defer s.Close()
 	first := closeBurst(t, s, burst, &arrived)
-	waitUntil(t, "the burst's workers to idle", func() bool { return waitingWorkers() == burst })
+	waitUntil(t, "the burst's workers to idle", func() bool { return idleWorkers(&s.connWorkers) == burst })
 	for id := range closeBurst(t, s, burst, &arrived) {
 		if !first[id] {
 			t.Errorf("goroutine %s served the second burst, want one of the first's idle workers", id)
 		}
 	}
-	waitUntil(t, "the idle workers to retire", func() bool { return s.idleWorkers.Load() == 0 })
+	waitUntil(t, "the idle workers to retire", func() bool { return idleWorkers(&s.connWorkers) == 0 })
 }
 
 // closeBurst makes n requests at once, each on a connection of its own,

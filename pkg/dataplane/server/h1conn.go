@@ -101,7 +101,6 @@ type h1conn struct {
 	hijacked     bool
 	woken        bool // from a parkedConn: its socket is in the poller's set
 	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
-	freshStack   bool // served by a new goroutine, its stack not grown yet (see presizeStack)
 }
 
 // connReader reads the connection, first the byte read while the
@@ -198,9 +197,8 @@ func (c *h1conn) loop(ready bool) (done bool) {
 			c.serveH2C()
 			return true
 		}
-		if c.freshStack || ready { // the first request this goroutine serves
+		if ready { // awaitIdle's small goroutine may serve it (on a worker: sized already, the call clears 8 KiB)
 			presizeStack()
-			c.freshStack = false
 		}
 		if !c.serveOne() {
 			return true

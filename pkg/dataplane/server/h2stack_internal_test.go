@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -81,75 +80,6 @@ func TestH2HandlerAbortsResetTheStream(t *testing.T) {
 				t.Fatalf("the next request got %q", body)
 			}
 		})
-	}
-}
-
-// Workers that stayed idle through a whole trim period end; the one the
-// load keeps using stays; stop ends the idle ones and later ones do not
-// stay.
-func TestH2WorkersEndWhenTheLoadNoLongerNeedsThem(t *testing.T) {
-	var p h2Workers
-	release := make(chan struct{})
-	var entered sync.WaitGroup
-	entered.Add(3)
-	block := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		entered.Done()
-		<-release
-	})
-	var served sync.WaitGroup
-	for range 3 {
-		served.Go(func() { p.serve(block, nil, nil) })
-	}
-	entered.Wait()
-	close(release)
-	served.Wait()
-	if n := idleH2Workers(&p); n != 3 {
-		t.Fatalf("%d idle workers after 3 concurrent requests, want 3", n)
-	}
-	before := runtime.NumGoroutine()
-	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	for range h2TrimTicks { // the period of the burst: all were busy at some point
-		p.tick()
-	}
-	for range 10 {
-		p.serve(nop, nil, nil)
-	}
-	if n := idleH2Workers(&p); n != 3 {
-		t.Fatalf("%d idle workers after the first period, want 3", n)
-	}
-	for range h2TrimTicks - 1 { // a period of one request at a time, ticked by the gone check
-		p.tick()
-	}
-	if n := idleH2Workers(&p); n != 3 {
-		t.Fatalf("%d idle workers a tick before the period ended, want 3", n)
-	}
-	p.tick()
-	if n := idleH2Workers(&p); n != 1 {
-		t.Fatalf("%d idle workers after a period of one request at a time, want 1", n)
-	}
-	waitGoroutines(t, before-2)
-	p.stop()
-	p.serve(nop, nil, nil)
-	if n := idleH2Workers(&p); n != 0 {
-		t.Fatalf("%d idle workers after stop, want 0", n)
-	}
-	waitGoroutines(t, before-3)
-}
-
-func idleH2Workers(p *h2Workers) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
-}
-
-func waitGoroutines(t *testing.T, atMost int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > atMost {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, want at most %d", runtime.NumGoroutine(), atMost)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -97,6 +97,7 @@ func (s *Server) stop() {
 	s.cancelBase()
 	s.stopOnce.Do(func() { close(s.stopWatch) })
 	s.parker.stop()
+	s.connWorkers.stop()
 	s.h2workers.stop()
 }
 

@@ -135,7 +135,8 @@ func (pl *poller) run() {
 	}
 }
 
-// wakeAll starts a goroutine for every parked connection reported.
+// wakeAll hands every parked connection reported to a connection worker,
+// whose stack the request will not have to grow.
 func (pl *poller) wakeAll(events []unix.EpollEvent) {
 	for _, ev := range events {
 		pl.mu.Lock()
@@ -147,7 +148,7 @@ func (pl *poller) wakeAll(events []unix.EpollEvent) {
 		}
 		pl.mu.Unlock()
 		if p != nil && p.state.CompareAndSwap(parkIdle, parkWoken) {
-			go p.wake()
+			p.srv.connWorkers.start(connJob{woken: p})
 		}
 	}
 }

@@ -41,80 +41,30 @@ func (s *Server) acceptLoop(b *bound, ln net.Listener) error {
 	}
 }
 
-// Connections are served by workers: a goroutine that served one waits
-// for the next instead of ending. A new goroutine starts on a small stack
-// and grows it to what the proxy needs (see presizeStack): with a new
-// connection per request, that was 5% of the CPU, and more when workers
-// came and went with every burst of connections. Idle workers keep their
-// stacks (16 KiB), so there are at most maxIdleWorkers, and one unused
-// for about workerIdle ends (see retireWorkers).
-const (
-	maxIdleWorkers = 32
-	workerIdle     = time.Second
-	// retireTicks is workerIdle in ticks of goneCheckInterval.
-	retireTicks = int(workerIdle / goneCheckInterval)
-)
-
-// accepted is a connection handed to an idle worker.
-type accepted struct {
-	b *bound
-	c net.Conn
+// connJob is a connection for the Server's connection workers to serve
+// (a goroutine that served one serves the next instead of ending, see
+// workers): one just accepted, or a parked one whose next request came.
+type connJob struct {
+	s     *Server
+	b     *bound
+	c     net.Conn
+	woken waker // a parked connection to wake; s, b and c are unset then
 }
 
-// dispatch serves c in an idle worker, else in a new one.
-func (s *Server) dispatch(b *bound, c net.Conn) {
-	select {
-	case s.handoff <- accepted{b, c}:
-	default:
-		go s.work(b, c)
-	}
-}
+// waker is a parked connection (see parkedConn.wake).
+type waker interface{ wake() }
 
-// work serves connections until it is retired, enough workers are idle,
-// or the Server stopped. It sets no timer of its own: re-arming one for
-// each connection cost more than the handoff.
-func (s *Server) work(b *bound, c net.Conn) {
-	for fresh := true; ; fresh = false {
-		s.serveConn(b, c, fresh)
-		if s.idleWorkers.Add(1) > maxIdleWorkers {
-			s.idleWorkers.Add(-1)
-			return
-		}
-		select {
-		case next := <-s.handoff:
-			s.idleWorkers.Add(-1)
-			b, c = next.b, next.c
-		case <-s.retire: // or closed: the Server stopped
-			s.idleWorkers.Add(-1)
-			return
-		}
-	}
-}
-
-// workerRetirement ends the workers that stayed idle for a while. Each
-// tick samples how many are idle; the fewest seen over retireTicks is how
-// many no connection needed all that time, and so many end.
-type workerRetirement struct {
-	ticks  int
-	fewest int32
-}
-
-// tick is called every goneCheckInterval, from one goroutine.
-func (r *workerRetirement) tick(s *Server) {
-	idle := s.idleWorkers.Load()
-	if r.ticks == 0 || idle < r.fewest {
-		r.fewest = idle
-	}
-	if r.ticks++; r.ticks < retireTicks {
+func (j connJob) run() {
+	if j.woken != nil {
+		j.woken.wake()
 		return
 	}
-	for range r.fewest {
-		select {
-		case s.retire <- struct{}{}:
-		default: // taken by a connection meanwhile
-		}
-	}
-	r.ticks = 0
+	j.s.serveConn(j.b, j.c)
+}
+
+// dispatch serves c on an idle worker, else on a new one.
+func (s *Server) dispatch(b *bound, c net.Conn) {
+	s.connWorkers.start(connJob{s: s, b: b, c: c})
 }
 
 // presizeStackBytes is presizeStack's frame: to fit it the runtime takes
@@ -123,15 +73,15 @@ func (r *workerRetirement) tick(s *Server) {
 const presizeStackBytes = 8 << 10
 
 // presizeStack makes the calling goroutine's stack big enough to serve a
-// request in one step, while it is shallow. A goroutine starts on a small
-// stack that the runtime doubles, by copying it and adjusting every frame
-// in it, each time a call would overflow it: deep in the proxy, with
-// twenty-odd frames to walk, each copy cost more than parsing the request,
-// and a new connection's goroutine went through one or two (with a new
-// connection per request, 14% of the CPU). Called from a few frames deep,
-// the one copy costs a tenth of that. Only a new goroutine calls it: on
-// a grown stack it would only clear the frame, which costs more than the
-// occasional regrowth of an idle worker's stack a GC shrank.
+// request in one step, while it is shallow: a new worker calls it, and
+// whatever serves the request an idle connection waited for. A goroutine
+// starts on a small stack that the runtime doubles, by copying it and
+// adjusting every frame in it, each time a call would overflow it: deep
+// in the proxy, with twenty-odd frames to walk, each copy cost more than
+// parsing the request, and a new connection's goroutine went through one
+// or two (with a new connection per request, 14% of the CPU). Called from
+// a few frames deep, the one copy costs a tenth of that. Only a new
+// goroutine calls it: on a grown stack it would only clear the frame.
 //
 //go:noinline
 func presizeStack() byte {
@@ -146,8 +96,8 @@ func isTemporary(err error) bool {
 
 // serveConn finishes the TLS handshake, if any, and serves the
 // connection as HTTP/2 (ALPN "h2", or the h2c preface in cleartext) or
-// HTTP/1.1; freshStack: in a goroutine that has served nothing yet.
-func (s *Server) serveConn(b *bound, c net.Conn, freshStack bool) {
+// HTTP/1.1.
+func (s *Server) serveConn(b *bound, c net.Conn) {
 	base := s.connValues(b, c)
 	if tc, ok := c.(*tls.Conn); ok {
 		if !s.handshake(b, tc) {
@@ -161,7 +111,6 @@ func (s *Server) serveConn(b *bound, c net.Conn, freshStack bool) {
 	}
 	h := s.newH1conn(b, c, base)
 	h.h2c = b.tls == nil
-	h.freshStack = freshStack
 	s.served.add(h)
 	h.serve()
 }

@@ -98,13 +98,11 @@ type Server struct {
 	served      connSet      // connections being served (not hijacked ones)
 	draining    atomic.Bool  // HTTP/1 responses close their connection
 	failed      chan error
-	stopWatch   chan struct{} // ends served.watchGone, and so the idle workers
-	handoff     chan accepted // to an idle worker (see dispatch)
-	retire      chan struct{} // ends an idle worker (see workerRetirement); closed once stopped
-	idleWorkers atomic.Int32
+	stopWatch   chan struct{}    // ends served.watchGone, which retires idle workers
+	connWorkers workers[connJob] // serve connections (see dispatch)
 	stopOnce    sync.Once
-	parker      poller // watches parked idle HTTP/1 connections
-	h2workers   h2Workers
+	parker      poller         // watches parked idle HTTP/1 connections
+	h2workers   workers[h2Job] // run HTTP/2 handlers (see h2Handler)
 	accepting   sync.WaitGroup
 }
 
@@ -119,8 +117,8 @@ type bound struct {
 	// hook by which Shutdown sends every HTTP/2 connection a GOAWAY.
 	hs            *http.Server
 	h2            *http2.Server
-	h2workers     *h2Workers     // run its HTTP/2 handlers
-	pp            *proxyListener // nil without the PROXY protocol; its Listener is set in serve
+	h2workers     *workers[h2Job] // run its HTTP/2 handlers
+	pp            *proxyListener  // nil without the PROXY protocol; its Listener is set in serve
 	handshakeErrs *sparseLog
 }
 
@@ -128,8 +126,7 @@ type bound struct {
 func New(opts Options, services ...Service) *Server {
 	base, cancel := context.WithCancel(context.Background())
 	return &Server{opts: opts.withDefaults(), services: services, base: base, cancelBase: cancel,
-		failed: make(chan error, 1), stopWatch: make(chan struct{}), handoff: make(chan accepted),
-		retire: make(chan struct{})}
+		failed: make(chan error, 1), stopWatch: make(chan struct{})}
 }
 
 // Start opens the listeners (or adopts inherited ones) and serves them.
@@ -148,14 +145,10 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started, s.bound = true, bound
-	go func() {
-		var retirement workerRetirement
-		s.served.watchGone(s.stopWatch, func() {
-			retirement.tick(s)
-			s.h2workers.tick()
-		})
-		close(s.retire) // ends the idle workers; its only sender is done
-	}()
+	go s.served.watchGone(s.stopWatch, func() {
+		s.connWorkers.tick()
+		s.h2workers.tick()
+	})
 	for _, b := range bound {
 		s.serve(b)
 	}
