@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,22 +14,16 @@ import (
 
 // TestResponseFieldNamesOverOneConnection sends responses whose names
 // change case and place from one response to the next over one client and
-// one upstream connection, where the proxy reuses a response's storage
-// and the keys of the one before. Each must come out under its canonical
-// name, with same-named lines in the order sent (RFC 9110 §5.3; Set-Cookie
-// lines are never combined) and nothing of the previous response's.
+// one upstream connection, where the proxy reuses a response's storage.
+// Each line must come out as sent, name in its case (as nginx and HAProxy
+// forward an HTTP/1 response), in the order sent (RFC 9110 §5.3; Set-Cookie
+// lines are never combined), with nothing of the previous response's.
 func TestResponseFieldNamesOverOneConnection(t *testing.T) {
 	answers := []string{
 		"Set-Cookie: a=1\r\nX-Test: one\r\nset-cookie: b=2\r\n",
 		"X-Test: two\r\nSET-COOKIE: c=3\r\n",
 		"x-test: three\r\nX-Other: 3\r\nX-OTHER: 4\r\nx-other: 5\r\n",
 		"Set-Cookie: a=1\r\nX-Test: one\r\nset-cookie: b=2\r\n",
-	}
-	want := []map[string][]string{
-		{"Set-Cookie": {"a=1", "b=2"}, "X-Test": {"one"}},
-		{"X-Test": {"two"}, "Set-Cookie": {"c=3"}},
-		{"X-Test": {"three"}, "X-Other": {"3", "4", "5"}},
-		{"Set-Cookie": {"a=1", "b=2"}, "X-Test": {"one"}},
 	}
 	next := 0
 	backend := newScriptedBackend(t, answerEach(func(int64, *http.Request, []byte) (string, bool) {
@@ -52,14 +46,14 @@ func TestResponseFieldNamesOverOneConnection(t *testing.T) {
 		if err := h1.ReadResponse(br, &h, 4096, "GET"); err != nil {
 			t.Fatal(err)
 		}
-		got := map[string][]string{}
+		var got []string
 		for _, f := range h.Fields {
-			if name := string(f.Name); strings.HasPrefix(name, "X-") || name == "Set-Cookie" || strings.EqualFold(name, "set-cookie") {
-				got[name] = append(got[name], string(f.Value))
+			if name := string(f.Name); strings.HasPrefix(strings.ToLower(name), "x-") || strings.EqualFold(name, "set-cookie") {
+				got = append(got, name+": "+string(f.Value))
 			}
 		}
-		if !reflect.DeepEqual(got, want[i]) {
-			t.Errorf("response %d: fields %v, want %v", i, got, want[i])
+		if want := strings.Split(strings.TrimSuffix(answers[i], "\r\n"), "\r\n"); !slices.Equal(got, want) {
+			t.Errorf("response %d: fields %q, want %q", i, got, want)
 		}
 	}
 	if n := backend.accepted.Load(); n != 1 {
