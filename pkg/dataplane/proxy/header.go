@@ -18,9 +18,11 @@ type Response struct {
 }
 
 // Header is a response's fields as field lines, in the order they came,
-// names spelled as they came: nginx and HAProxy forward an HTTP/1
-// response so, and Pingora's ResponseHeader keeps them so too. A name
-// sent on several lines is several fields. Names compare without regard
+// names spelled as they came: nginx forwards an HTTP/1 response so, and
+// Pingora's ResponseHeader keeps them so too (HAProxy and Envoy send
+// names in lower case unless told otherwise; names are case-insensitive,
+// RFC 9110 §5.1, but people read heads and a few clients are picky). A
+// name sent on several lines is several fields. Names compare without regard
 // to ASCII case. Over HTTP/1 the list is handed to the server's writer
 // as it is, with no header map in between.
 //
