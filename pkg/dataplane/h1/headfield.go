@@ -26,3 +26,22 @@ func SameName(a, b string) bool {
 	}
 	return true
 }
+
+// NameIs reports whether name is lower in any case; lower is a name in
+// lower case (letters, digits and '-' only), mostly a constant: a name
+// of 8 to 16 bytes is compared a word at a time.
+func NameIs(name, lower string) bool {
+	n := len(lower)
+	if len(name) != n {
+		return false
+	}
+	if n >= 8 && n <= 16 {
+		return foldWordEqual(load64(name), load64(lower)) && foldWordEqual(load64(name[n-8:]), load64(lower[n-8:]))
+	}
+	for i := 0; i < n; i++ {
+		if c := name[i]; c != lower[i] && (c|0x20 != lower[i] || lower[i] < 'a' || lower[i] > 'z') {
+			return false
+		}
+	}
+	return true
+}

@@ -102,8 +102,8 @@ func responseFor(req *http.Request) *h1Response {
 // They were parsed: Checked.
 func (r *h1Response) fieldsOf(parsed []h1.Field) []h1.HeadField {
 	size := 0
-	for _, f := range parsed {
-		size += len(f.Name) + len(f.Value)
+	for i := range parsed {
+		size += len(parsed[i].Name) + len(parsed[i].Value)
 	}
 	text := r.text[:0]
 	fields := r.fields[:0]
@@ -113,17 +113,15 @@ func (r *h1Response) fieldsOf(parsed []h1.Field) []h1.HeadField {
 	if !r.reused || cap(fields) < len(parsed) {
 		fields = make([]h1.HeadField, 0, len(parsed))
 	}
-	for _, f := range parsed {
+	fields = fields[:len(parsed)]
+	// text has room for every byte: its array stays where it is.
+	all := unsafe.String(unsafe.SliceData(text[:size]), size) // written below, then again only by the exchange's next response
+	for i := range parsed {
+		f, hf := &parsed[i], &fields[i]
+		at := len(text)
 		text = append(text, f.Name...)
 		text = append(text, f.Value...)
-	}
-	all := unsafe.String(unsafe.SliceData(text), len(text)) // written again only by the exchange's next response
-	at := 0
-	for _, f := range parsed {
-		name := all[at : at+len(f.Name)]
-		at += len(f.Name)
-		fields = append(fields, h1.HeadField{Name: name, Value: all[at : at+len(f.Value)], Checked: true})
-		at += len(f.Value)
+		hf.Name, hf.Value, hf.Checked = all[at:at+len(f.Name)], all[at+len(f.Name):len(text)], true
 	}
 	if r.reused {
 		r.text, r.fields = text, fields

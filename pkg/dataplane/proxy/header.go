@@ -153,17 +153,33 @@ func headerOfMap(m http.Header) Header {
 }
 
 // removeHopByHop removes the hop-by-hop fields (hopHeaders, in any case)
-// and those the Connection fields name, keeping the others in order.
+// and those the Connection fields name, keeping the others in order. A
+// head without them, the usual one but for "Connection: keep-alive", is
+// looked over once and not written.
 func (h *Header) removeHopByHop() {
 	var buf [8]string
 	options := buf[:0]
+	first := -1 // the first field to go
 	for i := range h.fields {
-		if f := &h.fields[i]; h1.SameName(f.Name, "Connection") {
+		f := &h.fields[i]
+		if !isHopName(f.Name) {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if h1.NameIs(f.Name, "connection") {
 			options = appendOptions(options, f.Value)
 		}
 	}
-	kept := h.fields[:0]
-	for _, f := range h.fields {
+	if first < 0 {
+		return
+	}
+	if len(options) > 0 {
+		first = min(first, h.firstNamed(options))
+	}
+	kept := h.fields[:first]
+	for _, f := range h.fields[first:] {
 		if !isHopName(f.Name) && !namedIn(options, f.Name) {
 			kept = append(kept, f)
 		}
@@ -172,35 +188,56 @@ func (h *Header) removeHopByHop() {
 	h.fields = kept
 }
 
-// appendOptions appends the options a Connection value lists.
+// firstNamed is the index of the first field options name, len(h.fields)
+// if none.
+func (h *Header) firstNamed(options []string) int {
+	for i := range h.fields {
+		if namedIn(options, h.fields[i].Name) {
+			return i
+		}
+	}
+	return len(h.fields)
+}
+
+// appendOptions appends the options a Connection value lists, but for
+// the hop-by-hop names, which go anyway ("keep-alive", mostly).
 func appendOptions(options []string, v string) []string {
 	for v != "" {
 		var name string
 		name, v, _ = strings.Cut(v, ",")
-		if name = strings.TrimSpace(name); name != "" {
+		if name = strings.TrimSpace(name); name != "" && !isHopName(name) {
 			options = append(options, name)
 		}
 	}
 	return options
 }
 
-// isHopName reports whether name, in any case, is one of hopHeaders.
+// isHopName reports whether name, in any case, is one of hopHeaders. Most
+// names are told apart by their first letter.
 func isHopName(name string) bool {
+	if name == "" {
+		return false
+	}
+	switch name[0] | 0x20 {
+	case 'c', 'k', 'p', 't', 'u':
+	default:
+		return false
+	}
 	switch len(name) {
 	case 2:
-		return h1.SameName(name, "Te")
+		return h1.NameIs(name, "te")
 	case 7:
-		return h1.SameName(name, "Trailer") || h1.SameName(name, "Upgrade")
+		return h1.NameIs(name, "trailer") || h1.NameIs(name, "upgrade")
 	case 10:
-		return h1.SameName(name, "Connection") || h1.SameName(name, "Keep-Alive")
+		return h1.NameIs(name, "connection") || h1.NameIs(name, "keep-alive")
 	case 16:
-		return h1.SameName(name, "Proxy-Connection")
+		return h1.NameIs(name, "proxy-connection")
 	case 17:
-		return h1.SameName(name, "Transfer-Encoding")
+		return h1.NameIs(name, "transfer-encoding")
 	case 18:
-		return h1.SameName(name, "Proxy-Authenticate")
+		return h1.NameIs(name, "proxy-authenticate")
 	case 19:
-		return h1.SameName(name, "Proxy-Authorization")
+		return h1.NameIs(name, "proxy-authorization")
 	}
 	return false
 }

@@ -148,7 +148,7 @@ func (w *response) learnLength() {
 // lengthField is the first Content-Length value of fields, if any.
 func lengthField(fields []h1.HeadField) (string, bool) {
 	for i := range fields {
-		if f := &fields[i]; len(f.Name) == len("Content-Length") && h1.SameName(f.Name, "Content-Length") {
+		if f := &fields[i]; h1.NameIs(f.Name, "content-length") {
 			return f.Value, true
 		}
 	}
@@ -381,22 +381,22 @@ func writeFieldList(bw *bufio.Writer, fields []h1.HeadField, dropLength, skipCon
 func (seen *fieldsSeen) noteListed(f *h1.HeadField, dropLength, skipConnection bool) bool {
 	switch len(f.Name) {
 	case len("Date"):
-		seen.date = seen.date || h1.SameName(f.Name, "Date")
+		seen.date = seen.date || h1.NameIs(f.Name, "date")
 	case len("Trailer"):
-		seen.trailers = seen.trailers || h1.SameName(f.Name, "Trailer")
+		seen.trailers = seen.trailers || h1.NameIs(f.Name, "trailer")
 	case len("Transfer-Encoding"):
-		if h1.SameName(f.Name, "Transfer-Encoding") {
+		if h1.NameIs(f.Name, "transfer-encoding") {
 			seen.transferEncoding = true
 			return false
 		}
 	case len("Connection"):
-		if h1.SameName(f.Name, "Connection") {
+		if h1.NameIs(f.Name, "connection") {
 			seen.connection = true
 			seen.close = seen.close || hasToken([]string{f.Value}, "close")
 			return !skipConnection
 		}
 	case len("Content-Length"):
-		return !dropLength || !h1.SameName(f.Name, "Content-Length")
+		return !dropLength || !h1.NameIs(f.Name, "content-length")
 	}
 	return true
 }
