@@ -45,7 +45,8 @@ type fieldsTaker interface {
 // handOver puts the response's fields in the downstream response. The
 // HTTP/1 writer takes the list itself: it is valid until the head is
 // written, which is before the connection's next request. Other writers
-// (HTTP/2's) get the fields in their header map. Either way a field the
+// (HTTP/2's) get the fields in their header map, and keep their strings
+// (see keepText). Either way a field the
 // writer's map had already (a RequestFilter's) gives way to the
 // upstream's of that name. It returns the writer's map, where the
 // trailers go.
@@ -61,6 +62,7 @@ func handOver(s *Session, rw *responseWriter, h *Header) http.Header {
 	if ft, ok := rw.ResponseWriter.(fieldsTaker); ok && ft.SetFields(h.fields) {
 		return m
 	}
+	keepText(s)
 	slots := spareSlots(s, len(h.fields))
 	for i, f := range h.fields {
 		key := textproto.CanonicalMIMEHeaderKey(f.Name)
@@ -72,6 +74,19 @@ func handOver(s *Session, rw *responseWriter, h *Header) http.Header {
 		m[key] = slots[i : i+1 : i+1]
 	}
 	return m
+}
+
+// keepText gives up the exchange's response text, which the fields'
+// names and values may be views of, to a writer that keeps them: x/net's
+// HTTP/2 server encodes a head after the handler returned, when the
+// exchange may serve another stream already, and its HPACK table keeps
+// the strings for later heads. Writing the text again under it would
+// change them (and break the table's index). The next response gets new
+// text.
+func keepText(s *Session) {
+	if s.x != nil && s.x.respUsed {
+		s.x.resp.text = nil
+	}
 }
 
 // spareSlots is room for n values of a header map: the exchange's,
