@@ -264,7 +264,9 @@ func (w *response) writeHead() {
 	_, _ = bw.WriteString(statusLine(w.status))
 	upgrade := w.status == http.StatusSwitchingProtocols
 	seen := writeFieldList(bw, w.fields, w.dropLength, !upgrade)
-	seen.add(writeFields(bw, h, true, !upgrade))
+	if len(h) > 0 { // a handler that gave its fields as a list mostly has none here: an empty map's range still costs
+		seen.add(writeFields(bw, h, true, !upgrade))
+	}
 	if w.frame(seen) {
 		cl := strconv.Itoa(len(w.pending))
 		h["Content-Length"] = []string{cl}
