@@ -69,9 +69,6 @@ func (o *FieldOrder) slotOf(vv []string) (int, bool) {
 // Slots is the number of value slots o knows.
 func (o *FieldOrder) Slots() int { return len(o.slots) }
 
-// Has reports whether key is noted for one of the first n slots.
-func (o *FieldOrder) Has(key string, n int) bool { return scanNames(o.names[:n], key) >= 0 }
-
 func (o *FieldOrder) scan(key string) int { return scanNames(o.names, key) }
 
 func scanNames(names []string, key string) int {

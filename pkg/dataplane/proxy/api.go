@@ -49,12 +49,12 @@ type Peer struct {
 // Session is one downstream request as the phases see it.
 //
 // A Session, the upstream request and response the phases are given,
-// and the strings they hold (RequestID, the upstream response's header
-// values) are valid until Logging returns: over HTTP/1 the proxy reuses
-// their memory for the connection's next request, which is how a request
-// costs no allocation. What outlives the request (a mirror, a value kept
-// in a cache) must copy what it keeps: Header.Clone, and strings.Clone
-// for those strings. Only RoundTrip may be called later.
+// and the strings they hold (RequestID, the upstream response's field
+// names and values) are valid until Logging returns: over HTTP/1 the
+// proxy reuses their memory for the connection's next request, which is
+// how a request costs no allocation. What outlives the request (a
+// mirror, a value kept in a cache) must copy what it keeps: Header.Clone,
+// and strings.Clone for those strings. Only RoundTrip may be called later.
 type Session struct {
 	// Request is the downstream request. Phases may read it; the upstream
 	// request given to UpstreamRequestFilter is a separate value.
@@ -188,11 +188,11 @@ type Phases[C any] interface {
 	// that Session.Retry asks for another attempt; returning true retries
 	// with a new UpstreamPeer call.
 	FailToConnect(s *Session, peer *Peer, err error, ctx C) (retry bool)
-	// ResponseFilter may edit the upstream response before its headers are
-	// sent downstream. Over HTTP/1 its Header map then becomes the
-	// downstream response's own (handed over, not copied): read later, it
-	// shows the framing fields the server set.
-	ResponseFilter(s *Session, upstream *http.Response, ctx C) error
+	// ResponseFilter may edit the upstream response's status and fields
+	// before they are sent downstream (the hop-by-hop fields are removed
+	// after it). Its Header is the fields as received, in order; over
+	// HTTP/1 the server writes that very list.
+	ResponseFilter(s *Session, upstream *Response, ctx C) error
 	// Logging runs last, once per request, with the error that ended the
 	// request, if any. Errors caused by the downstream client going away
 	// match errors.Is(err, context.Canceled); they say nothing about the

@@ -196,7 +196,7 @@ func (p *benchPhases) UpstreamRequestFilter(*proxy.Session, *http.Request, struc
 	return nil
 }
 func (p *benchPhases) FailToConnect(*proxy.Session, *proxy.Peer, error, struct{}) bool { return false }
-func (p *benchPhases) ResponseFilter(*proxy.Session, *http.Response, struct{}) error   { return nil }
+func (p *benchPhases) ResponseFilter(*proxy.Session, *proxy.Response, struct{}) error  { return nil }
 func (p *benchPhases) Logging(*proxy.Session, error, struct{})                         {}
 
 // rawAnswer serves keep-alive requests with a fixed response, discarding

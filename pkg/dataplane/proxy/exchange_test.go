@@ -226,13 +226,13 @@ func TestGeneratedRequestIDsSurviveReuse(t *testing.T) {
 	}
 }
 
-// The upstream response's header map and the server's response header
-// trade places rather than being copied (see handOverHeader): on a
+// The upstream response's fields are handed to the server's writer as
+// the exchange's reused list rather than copied (see handOver): on a
 // connection's pipelined requests, each response must carry its own
 // upstream fields and what a phase set for it, no field of the response
-// before, and a 502 after filtered responses none of theirs. A map shared
-// by the two sides would lose the phase's field (emptied by the next
-// upstream response) or leak the previous response's.
+// before, and a 502 after filtered responses none of theirs. A list
+// shared beyond its response would lose the phase's field (overwritten
+// by the next upstream response) or leak the previous response's.
 func TestHandedOverHeaderKeepsResponsesApart(t *testing.T) {
 	backend := newScriptedBackend(t, answerEach(func(_ int64, req *http.Request, _ []byte) (string, bool) {
 		n := strings.TrimPrefix(req.URL.Path, "/")
@@ -247,12 +247,12 @@ func TestHandedOverHeaderKeepsResponsesApart(t *testing.T) {
 		s.Writer.Header()["X-Phase"] = []string{s.Request.URL.Path}
 		return false, nil
 	}
-	phases.responseFilter = func(s *proxy.Session, resp *http.Response) error {
+	phases.responseFilter = func(s *proxy.Session, resp *proxy.Response) error {
 		want := strings.TrimPrefix(s.Request.URL.Path, "/")
-		if got := resp.Header["X-Seq"]; len(got) != 1 || got[0] != want || len(resp.Header) != 3 {
-			filterErrs = append(filterErrs, fmt.Errorf("request %s: ResponseFilter saw %v", want, resp.Header))
+		if got := resp.Header.Get("X-Seq"); got != want || resp.Header.Len() != 3 {
+			filterErrs = append(filterErrs, fmt.Errorf("request %s: ResponseFilter saw %v", want, resp.Header.Clone()))
 		}
-		resp.Header["X-Filtered"] = []string{want}
+		resp.Header.Set("X-Filtered", want)
 		return nil
 	}
 	r := newRig(t, phases, proxy.Options{}, nil)
@@ -294,16 +294,18 @@ func TestHandedOverHeaderKeepsResponsesApart(t *testing.T) {
 	}
 }
 
-// A ResponseFilter may put a map of its own in the response's place, one
-// it keeps for later responses: the server must copy it, not take it (and
-// empty it for the connection's next request).
-func TestResponseFilterMapIsNotTaken(t *testing.T) {
+// A ResponseFilter may put a Header of its own in the response's place,
+// one it keeps for later responses: the exchange must not reuse its
+// storage for the connection's next response.
+func TestResponseFilterHeaderIsNotTaken(t *testing.T) {
 	backend := newScriptedBackend(t, answerEach(func(int64, *http.Request, []byte) (string, bool) {
-		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Up-1: a\r\nX-Up-2: b\r\n\r\nok", false
 	}))
-	kept := http.Header{"X-Kept": {"yes"}, "Content-Length": {"2"}}
+	var kept proxy.Header
+	kept.Add("X-Kept", "yes")
+	kept.Add("Content-Length", "2")
 	phases := &testPhases{peers: []proxy.Peer{backend.peer}, quiet: true}
-	phases.responseFilter = func(_ *proxy.Session, resp *http.Response) error {
+	phases.responseFilter = func(_ *proxy.Session, resp *proxy.Response) error {
 		resp.Header = kept
 		return nil
 	}
@@ -322,7 +324,7 @@ func TestResponseFilterMapIsNotTaken(t *testing.T) {
 	}
 	conn.Close()
 	r.settle(t)
-	if len(kept) != 2 || kept.Get("X-Kept") != "yes" {
-		t.Errorf("the filter's map was changed: %v", kept)
+	if kept.Len() != 2 || kept.Get("X-Kept") != "yes" || kept.Get("Content-Length") != "2" {
+		t.Errorf("the filter's Header was changed: %v", kept.Clone())
 	}
 }

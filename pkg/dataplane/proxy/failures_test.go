@@ -286,7 +286,7 @@ func TestLoggingOncePerRequest(t *testing.T) {
 		}
 		return &good, nil
 	}
-	phases.responseFilter = func(s *proxy.Session, _ *http.Response) error {
+	phases.responseFilter = func(s *proxy.Session, _ *proxy.Response) error {
 		if s.Request.URL.Path == "/response-error" {
 			return &proxy.Error{Status: http.StatusForbidden, Reason: "not for you"}
 		}

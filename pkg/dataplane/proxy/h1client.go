@@ -48,29 +48,61 @@ func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Opti
 	return c
 }
 
-// RoundTrip sends req on a pooled or new connection. A pooled connection
-// that turns out to be dead before any response byte came is replaced by a
-// new one once, when the request may be sent again (see h1Conn.roundTrip).
+// RoundTrip sends req on a pooled or new connection, and gives the
+// response a header map of its own (see roundTripHead).
 func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, head, err := c.roundTripHead(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = head.Header.Clone()
+	return resp, nil
+}
+
+// roundTripHead is RoundTrip for the proxy's own attempts: the response's
+// fields are in head, as received, and its Header is nil. A pooled
+// connection that turns out to be dead before any response byte came is
+// replaced by a new one once, when the request may be sent again (see
+// h1Conn.roundTrip).
+func (c *h1Client) roundTripHead(req *http.Request) (*http.Response, *Response, error) {
 	fresh := false
 	repeatable := safeToRepeat(req) && (req.Body == nil || req.Body == http.NoBody)
 	for {
 		pc, err := c.conn(req.Context(), fresh, repeatable)
 		if err != nil {
 			closeRequestBody(req)
-			return nil, err
+			return nil, nil, err
 		}
-		resp, retry, err := pc.roundTrip(req)
+		resp, head, retry, err := pc.roundTrip(req)
 		if err == nil {
-			return resp, nil
+			return resp, head, nil
 		}
 		pc.close()
 		if !retry || fresh {
 			closeRequestBody(req)
-			return nil, err
+			return nil, nil, err
 		}
 		fresh = true
 	}
+}
+
+// headRoundTripper is a transport that gives the proxy a response's
+// fields without a header map (see h1Client.roundTripHead).
+type headRoundTripper interface {
+	roundTripHead(req *http.Request) (*http.Response, *Response, error)
+}
+
+// roundTripHead sends req by rt, with the response's fields as the phases
+// see them: a map's are copied into a list of their own.
+func roundTripHead(rt http.RoundTripper, req *http.Request) (*http.Response, *Response, error) {
+	if ht, ok := rt.(headRoundTripper); ok {
+		return ht.roundTripHead(req)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, &Response{StatusCode: resp.StatusCode, Header: headerOfMap(resp.Header)}, nil
 }
 
 func closeRequestBody(req *http.Request) {
@@ -207,24 +239,33 @@ func newALPNSwitch(h1 *h1Client, k peerKey, dial func(context.Context, string, s
 	return s
 }
 
-// RoundTrip follows the peer's choice; a peer that changes it twice
+// RoundTrip follows the peer's choice (see roundTripHead).
+func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, head, err := s.roundTripHead(req)
+	if err == nil && resp.Header == nil {
+		resp.Header = head.Header.Clone()
+	}
+	return resp, err
+}
+
+// roundTripHead follows the peer's choice; a peer that changes it twice
 // within one request gets its error.
-func (s *alpnSwitch) RoundTrip(req *http.Request) (resp *http.Response, err error) {
+func (s *alpnSwitch) roundTripHead(req *http.Request) (resp *http.Response, head *Response, err error) {
 	for range 2 {
 		if !s.peerH2.Load() {
-			resp, err = s.h1.RoundTrip(req)
+			resp, head, err = s.h1.roundTripHead(req)
 			if !errors.Is(err, errPeerSpeaksH2) {
-				return resp, err
+				return resp, head, err
 			}
 			// Nothing was sent, and the body, if any, was not read.
 			s.peerH2.Store(true)
 		}
-		resp, err = s.h2.RoundTrip(req)
+		resp, head, err = roundTripHead(s.h2, req)
 		if !errors.Is(err, errPeerSpeaksH1) {
-			return resp, err
+			return resp, head, err
 		}
 	}
-	return nil, err
+	return nil, nil, err
 }
 
 func (s *alpnSwitch) keepSpare(c *tls.Conn) {

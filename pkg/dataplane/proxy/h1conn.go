@@ -96,10 +96,11 @@ func (pc *h1Conn) closedByPeer(now int64, repeatable bool) bool {
 // against any peer's idle timeout.
 const staleCheckAfter = 100 * time.Millisecond
 
-// roundTrip sends req and reads the response head. retry reports that
+// roundTrip sends req and reads the response head, whose fields head
+// has. retry reports that
 // the failure happened on a reused connection before the peer can have
 // acted on the request, so that it may be sent again on a new one.
-func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, retry bool, err error) {
+func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, head *Response, retry bool, err error) {
 	// A client that goes away ends the exchange, whatever it waits for.
 	stop := watchContext(req.Context(), pc.abort)
 	resp, retry, err = pc.exchange(req)
@@ -107,10 +108,11 @@ func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, retry bool,
 		if stop != nil {
 			stop()
 		}
-		return nil, retry, err
+		return nil, nil, retry, err
 	}
+	head = &pc.last.head // the response's storage, which deliver forgets
 	pc.deliver(req, resp, stop)
-	return resp, false, nil
+	return resp, head, false, nil
 }
 
 // exchange writes the request and reads the head of the final response.

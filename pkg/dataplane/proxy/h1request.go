@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -90,6 +91,12 @@ func orderOf(req *http.Request) *h1.FieldOrder {
 		return nil
 	}
 	return &x.outOrder
+}
+
+// sameMap reports whether a and b are one map. A map value is a pointer
+// to the map (reflect.Value.UnsafePointer says as much, slower).
+func sameMap(a, b http.Header) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }
 
 // errInvalidRequestHead: a phase set a method, Host or field that cannot

@@ -23,14 +23,18 @@ func (pc *h1Conn) readHead(method string) error {
 }
 
 // response turns the head in pc.h into the *http.Response the proxy
-// works with, its body framed by pc.body. Field values share one string.
+// works with, its body framed by pc.body, and the fields the phases see
+// (pc.last.head). The response's Header is nil: the HTTP/1 client's
+// RoundTrip makes it for who needs a map (see h1Client).
 func (pc *h1Conn) response(req *http.Request) *http.Response {
 	h := &pc.h
 	pc.last = responseFor(req)
-	resp := &pc.last.resp
+	r := pc.last
+	r.head = Response{StatusCode: h.Status, Header: Header{fields: r.fieldsOf(h.Fields)}}
+	resp := &r.resp
 	*resp = http.Response{
 		StatusCode: h.Status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: h.Minor,
-		Header: pc.last.headerOf(h.Fields), Close: h.Close, Request: req, Body: http.NoBody,
+		Close: h.Close, Request: req, Body: http.NoBody,
 	}
 	if h.Minor == 0 {
 		resp.Proto = "HTTP/1.0"
@@ -42,7 +46,7 @@ func (pc *h1Conn) response(req *http.Request) *http.Response {
 	case h1.Chunked:
 		resp.ContentLength = -1
 		resp.TransferEncoding = chunkedCoding
-		resp.Trailer = declaredTrailer(resp.Header)
+		resp.Trailer = declaredTrailer(&r.head.Header)
 	case h1.UntilClose:
 		resp.ContentLength = -1
 	default: // a HEAD response keeps the length it declares
@@ -61,17 +65,18 @@ func (pc *h1Conn) response(req *http.Request) *http.Response {
 var chunkedCoding = []string{"chunked"}
 
 // h1Response is a response and its body in one allocation, with the
-// storage of its header. An exchange keeps one for its requests (see
+// storage of its fields. An exchange keeps one for its requests (see
 // responseFor); the others are made per response.
 type h1Response struct {
-	resp   http.Response
-	body   h1Body
-	header http.Header // reused: its map, value slots and value bytes
-	slots  []string
-	values []byte
-	names  []string // the keys of the previous response, field by field
-	order  h1.FieldOrder
-	reused bool // an exchange's: values is written again for its next request
+	resp http.Response
+	body h1Body
+	head Response // what the phases see; its fields are views of text
+	// fields is the array head.Header's fields are in, unless a phase
+	// put a Header of its own in their place: that one is not reused.
+	fields []h1.HeadField
+	text   []byte   // the fields' names and values, copied out of the connection's buffer
+	slots  []string // the values of a copy into a header map (see handOver)
+	reused bool     // an exchange's: its storage is written again for its next request
 }
 
 // responseFor is the storage of the response to req: its exchange's
@@ -90,136 +95,46 @@ func responseFor(req *http.Request) *h1Response {
 	return r
 }
 
-// headerOf copies fields into an http.Header: one string holds every
-// value, one slice every value's slot, and common names are not copied.
-// A reused h1Response reuses all three, so its values are valid until
-// the exchange's next request (see Session), and notes the keys' order
-// for the downstream writer (see h1.FieldOrder).
-func (r *h1Response) headerOf(fields []h1.Field) http.Header {
-	values := r.valueString(fields)
-	slots := r.slots[:0]
-	if cap(slots) < len(fields) || !r.reused {
-		slots = make([]string, len(fields))
-	}
-	slots = slots[:len(fields)]
-	hdr := r.header
-	if hdr == nil || !r.reused {
-		hdr = make(http.Header, len(fields))
-	}
-	clear(hdr)
-	o := &r.order
-	if r.reused {
-		o.Reset(values, slots, nil)
-	}
-	cache := r.names
-	if r.reused {
-		r.header, r.slots = hdr, slots
-	}
-	if !r.reused || len(fields) > maxPooledFields {
-		cache = nil
-	}
-	at := 0
-	for i, f := range fields {
-		v := values[at : at+len(f.Value)]
-		at += len(f.Value)
-		name := cachedName(cache, i, f.Name)
-		if r.reused && len(fields) <= maxPooledFields {
-			cache = setName(cache, i, name)
-		}
-		if !firstOfKey(hdr, o, name, i, r.reused && len(fields) <= 16) {
-			hdr[name] = append(hdr[name], v)
-			continue
-		}
-		slots[i] = v
-		vv := slots[i : i+1 : i+1]
-		hdr[name] = vv
-		if r.reused {
-			o.Note(name, vv) // a canonical token
-		}
-	}
-	if r.reused {
-		r.names = cache[:min(len(cache), len(fields))]
-	}
-	return hdr
-}
-
-// valueString copies the fields' values into one string, in the
-// response's reused bytes if it has them.
-func (r *h1Response) valueString(fields []h1.Field) string {
+// fieldsOf copies the parsed fields, whose views the connection's next
+// read overwrites, into the response's storage: one string holds every
+// name and value. A reused h1Response reuses its bytes and its list, so
+// its fields are valid until the exchange's next request (see Session).
+// They were parsed: Checked.
+func (r *h1Response) fieldsOf(parsed []h1.Field) []h1.HeadField {
 	size := 0
-	for _, f := range fields {
-		size += len(f.Value)
+	for i := range parsed {
+		size += len(parsed[i].Name) + len(parsed[i].Value)
 	}
-	all := r.values[:0]
-	if cap(all) < size || !r.reused {
-		all = make([]byte, 0, size)
+	text := r.text[:0]
+	fields := r.fields[:0]
+	if !r.reused || cap(text) < size {
+		text = make([]byte, 0, size)
 	}
-	for _, f := range fields {
-		all = append(all, f.Value...)
+	if !r.reused || cap(fields) < len(parsed) {
+		fields = make([]h1.HeadField, 0, len(parsed))
+	}
+	fields = fields[:len(parsed)]
+	// text has room for every byte: its array stays where it is.
+	all := unsafe.String(unsafe.SliceData(text[:size]), size) // written below, then again only by the exchange's next response
+	for i := range parsed {
+		f, hf := &parsed[i], &fields[i]
+		at := len(text)
+		text = append(text, f.Name...)
+		text = append(text, f.Value...)
+		hf.Name, hf.Value, hf.Checked = all[at:at+len(f.Name)], all[at+len(f.Name):len(text)], true
 	}
 	if r.reused {
-		r.values = all
+		r.text, r.fields = text, fields
 	}
-	return unsafe.String(unsafe.SliceData(all), len(all)) // written again only by the exchange's next response
+	return fields
 }
 
-// firstOfKey reports whether key is not in hdr yet: a short head whose
-// keys o notes tells by them, cheaper than a map lookup (a string hash).
-// Field i is the one it is asked for.
-func firstOfKey(hdr http.Header, o *h1.FieldOrder, key string, i int, short bool) bool {
-	if short {
-		return !o.Has(key, i)
-	}
-	_, ok := hdr[key]
-	return !ok
-}
-
-// fieldOrderer is the server's HTTP/1 response writer, which writes a
-// header it was handed in the order its fields came.
-type fieldOrderer interface{ OrderFields(o *h1.FieldOrder) }
-
-// orderFields has w write the header the exchange's response built (and
-// handed over) in o's order, if it can.
-func orderFields(w http.ResponseWriter, o *h1.FieldOrder) {
-	if fo, ok := w.(fieldOrderer); ok {
-		fo.OrderFields(o)
-	}
-}
-
-// setName records the key of field i for the next response. A key is a
-// constant or a string CanonicalMIMEHeaderKey made: no view of a buffer.
-func setName(names []string, i int, name string) []string {
-	if i < len(names) {
-		if !sameString(names[i], name) { // mostly it is: no write (nor its barrier)
-			names[i] = name
-		}
-		return names
-	}
-	return append(names, name)
-}
-
-// sameString reports whether a and b are one string (not merely equal).
-func sameString(a, b string) bool {
-	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
-}
-
-// cachedName is the key of field i: an upstream sends the same names in
-// the same order response after response, so the previous response's
-// key, when it is the name as sent, spares the lookup of canonicalName.
-func cachedName(names []string, i int, name []byte) string {
-	if i < len(names) && names[i] == string(name) {
-		return names[i]
-	}
-	return canonicalName(name)
-}
-
-// trim drops header storage grown for an unusually large response.
+// trim drops the storage grown for an unusually large response.
 func (r *h1Response) trim() {
-	if len(r.header) > maxPooledFields || cap(r.slots) > 4*maxPooledFields || cap(r.values) > 16<<10 {
-		r.header, r.slots, r.values, r.names = nil, nil, nil, nil
-		r.order = h1.FieldOrder{}
+	if cap(r.fields) > 4*maxPooledFields || cap(r.slots) > 4*maxPooledFields || cap(r.text) > 16<<10 {
+		r.fields, r.text, r.slots = nil, nil, nil
 	}
-	r.resp, r.body = http.Response{}, h1Body{}
+	r.resp, r.body, r.head = http.Response{}, h1Body{}, Response{}
 }
 
 // canonicalName is the canonical form of a field name; the common ones,
@@ -274,20 +189,20 @@ var standardStatus = func() (s [600]string) {
 }()
 
 // declaredTrailer is the trailer a chunked response announces in its
-// Trailer field, with the values to come.
-func declaredTrailer(hdr http.Header) http.Header {
-	names := hdr["Trailer"]
-	if len(names) == 0 {
-		return nil
-	}
-	t := make(http.Header)
-	for _, v := range names {
+// Trailer fields, with the values to come.
+func declaredTrailer(hdr *Header) http.Header {
+	var t http.Header
+	for v := range hdr.Values("Trailer") {
 		for v != "" {
 			var name string
 			name, v = cutToken(v)
-			if name != "" {
-				t[textproto.CanonicalMIMEHeaderKey(name)] = nil
+			if name == "" {
+				continue
 			}
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[textproto.CanonicalMIMEHeaderKey(name)] = nil
 		}
 	}
 	return t

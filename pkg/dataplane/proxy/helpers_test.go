@@ -50,7 +50,7 @@ type testPhases struct {
 	requestFilter   func(*proxy.Session) (bool, error)
 	pick            func(*proxy.Session) (*proxy.Peer, error)
 	upstreamRequest func(*proxy.Session, *http.Request) error
-	responseFilter  func(*proxy.Session, *http.Response) error
+	responseFilter  func(*proxy.Session, *proxy.Response) error
 	quiet           bool // record nothing (benchmarks)
 
 	mu    sync.Mutex
@@ -103,7 +103,7 @@ func (p *testPhases) FailToConnect(s *proxy.Session, peer *proxy.Peer, err error
 	return p.retry
 }
 
-func (p *testPhases) ResponseFilter(s *proxy.Session, r *http.Response, ctx *testCtx) error {
+func (p *testPhases) ResponseFilter(s *proxy.Session, r *proxy.Response, ctx *testCtx) error {
 	p.record("ResponseFilter")
 	if p.responseFilter != nil {
 		return p.responseFilter(s, r)

@@ -35,7 +35,7 @@ func (NopPhases[C]) UpstreamRequestFilter(*Session, *http.Request, C) error { re
 func (NopPhases[C]) FailToConnect(*Session, *Peer, error, C) bool { return false }
 
 // ResponseFilter sends the response as the upstream sent it.
-func (NopPhases[C]) ResponseFilter(*Session, *http.Response, C) error { return nil }
+func (NopPhases[C]) ResponseFilter(*Session, *Response, C) error { return nil }
 
 // Logging logs nothing.
 func (NopPhases[C]) Logging(*Session, error, C) {}

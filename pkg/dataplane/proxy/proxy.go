@@ -202,10 +202,10 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 		return p.fail(rw, err)
 	}
 	defer p.finish(&a)
-	if err := p.phases.ResponseFilter(s, a.resp, ctx); err != nil {
+	if err := p.phases.ResponseFilter(s, a.head, ctx); err != nil {
 		return p.fail(rw, err)
 	}
-	if a.resp.StatusCode == http.StatusSwitchingProtocols {
+	if a.head.StatusCode == http.StatusSwitchingProtocols {
 		if s.x != nil {
 			s.x.reusable = false // the connection is the tunnel's
 		}

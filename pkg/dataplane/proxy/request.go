@@ -20,9 +20,10 @@ import (
 type attempt struct {
 	up   *upstream
 	out  *http.Request
-	resp *http.Response
-	body *requestBody // nil without a request body
-	peer *Peer        // as UpstreamPeer chose it (up.peer is whichever peer opened the pool)
+	resp *http.Response // its Header is nil: head has the fields
+	head *Response      // what the phases see and the client gets
+	body *requestBody   // nil without a request body
+	peer *Peer          // as UpstreamPeer chose it (up.peer is whichever peer opened the pool)
 	// cancel ends the attempt's context (Session.AttemptTimeout).
 	cancel context.CancelFunc
 }
@@ -51,7 +52,7 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	if _, h1 := rt.(*h1Client); !h1 && s.x != nil && (s.x.lend || body == &s.x.body) {
 		s.x.reusable = false // other transports may hold the request or its body after the exchange
 	}
-	resp, err := rt.RoundTrip(out)
+	resp, head, err := roundTripHead(rt, out)
 	if err != nil {
 		cancel()
 		if terr := timedOut(s, out); terr != nil {
@@ -59,7 +60,7 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		}
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
-	return attempt{up: up, out: out, resp: resp, body: body, peer: peer, cancel: cancel}, nil
+	return attempt{up: up, out: out, resp: resp, head: head, body: body, peer: peer, cancel: cancel}, nil
 }
 
 // ownH1 reports whether up's ordinary requests go to the proxy's own
@@ -583,29 +584,6 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// removeHopByHop deletes the hop-by-hop fields, those named in Connection too.
-func removeHopByHop(h http.Header) {
-	var buf [8]string
-	options, listed := connectionOptions(h["Connection"], &buf)
-	if len(h) > len(hopHeaders) || !listed {
-		for _, v := range h["Connection"] {
-			delConnectionOptions(h, v)
-		}
-		for _, name := range hopHeaders {
-			delete(h, name)
-		}
-		return
-	}
-	// A head of a few fields, the usual one, is cheaper to look over
-	// than to probe nine times (each a string hash; issue 14), and the
-	// options Connection names are told on the way, not looked up.
-	for name := range h {
-		if isHopHeader(name) || namedIn(options, name) {
-			delete(h, name)
-		}
-	}
-}
-
 // connectionOptions lists the options of Connection values in buf;
 // listed is false when there are more than it holds.
 func connectionOptions(values []string, buf *[8]string) (options []string, listed bool) {
@@ -688,7 +666,7 @@ func delToken(h http.Header, name string) {
 	}
 }
 
-// upgradeType is the protocol a request or response switches to, if any.
+// upgradeType is the protocol a request switches to, if any.
 func upgradeType(h http.Header) string {
 	if !headerHasToken(h["Connection"], "upgrade") {
 		return ""

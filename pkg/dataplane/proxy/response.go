@@ -4,20 +4,22 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strings"
-	"unsafe"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // stream sends the upstream response downstream as it arrives.
 func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	resp := a.resp
-	removeHopByHop(resp.Header)
-	h := handOverHeader(s, rw, resp)
+	a.head.Header.removeHopByHop()
+	h := handOver(s, rw, &a.head.Header)
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
 	rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
-	rw.WriteHeader(resp.StatusCode)
+	rw.WriteHeader(a.head.StatusCode)
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
 		// client should see the headers now, not with the first chunk.
@@ -33,40 +35,73 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	return nil
 }
 
-// headerSwapper is the server's HTTP/1 response writer, which can take
-// a header map in exchange for its own.
-type headerSwapper interface {
-	SwapHeader(h http.Header) (old http.Header, ok bool)
+// fieldsTaker is the server's HTTP/1 response writer, which writes the
+// fields of a list it is handed, in order, before those of its header
+// map (see h1.HeadField).
+type fieldsTaker interface {
+	SetFields(fields []h1.HeadField) bool
 }
 
-// handOverHeader puts the upstream response's fields in the downstream
-// response's header, which it returns. When both maps are a connection's
-// reused storage (the exchange's response header; the server's response
-// writer's) they trade places instead of the fields being copied: each
-// side still owns exactly one map, never one the other uses. Any other
-// map (a new response's, one a ResponseFilter put in its place, an
-// HTTP/2 writer's) is copied, as its owner may keep it.
-func handOverHeader(s *Session, rw *responseWriter, resp *http.Response) http.Header {
-	if x := s.x; x != nil && x.respUsed && resp == &x.resp.resp && x.resp.reused && sameMap(resp.Header, x.resp.header) {
-		if sw, ok := rw.ResponseWriter.(headerSwapper); ok {
-			if old, ok := sw.SwapHeader(resp.Header); ok {
-				x.resp.header = old // emptied by the next response's headerOf
-				orderFields(rw.ResponseWriter, &x.resp.order)
-				return resp.Header
+// handOver puts the response's fields in the downstream response. The
+// HTTP/1 writer takes the list itself: it is valid until the head is
+// written, which is before the connection's next request. Other writers
+// (HTTP/2's) get the fields in their header map, and keep their strings
+// (see keepText). Either way a field the
+// writer's map had already (a RequestFilter's) gives way to the
+// upstream's of that name. It returns the writer's map, where the
+// trailers go.
+func handOver(s *Session, rw *responseWriter, h *Header) http.Header {
+	m := rw.Header()
+	if len(m) > 0 { // mostly empty: ranging over it would still cost
+		for k := range m {
+			if h.Has(k) {
+				delete(m, k)
 			}
 		}
 	}
-	h := rw.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
+	if ft, ok := rw.ResponseWriter.(fieldsTaker); ok && ft.SetFields(h.fields) {
+		return m
 	}
-	return h
+	keepText(s)
+	slots := spareSlots(s, len(h.fields))
+	for i, f := range h.fields {
+		key := textproto.CanonicalMIMEHeaderKey(f.Name)
+		if vv, ok := m[key]; ok {
+			m[key] = append(vv, f.Value)
+			continue
+		}
+		slots[i] = f.Value
+		m[key] = slots[i : i+1 : i+1]
+	}
+	return m
 }
 
-// sameMap reports whether a and b are one map. A map value is a pointer
-// to the map (reflect.Value.UnsafePointer says as much, slower).
-func sameMap(a, b http.Header) bool {
-	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
+// keepText gives up the exchange's response text, which the fields'
+// names and values may be views of, to a writer that keeps them: x/net's
+// HTTP/2 server encodes a head after the handler returned, when the
+// exchange may serve another stream already, and its HPACK table keeps
+// the strings for later heads. Writing the text again under it would
+// change them (and break the table's index). The next response gets new
+// text.
+func keepText(s *Session) {
+	if s.x != nil && s.x.respUsed {
+		s.x.resp.text = nil
+	}
+}
+
+// spareSlots is room for n values of a header map: the exchange's,
+// reused, when it has one (the map's values are views of its storage
+// anyway), else new.
+func spareSlots(s *Session, n int) []string {
+	if s.x == nil || !s.x.respUsed {
+		return make([]string, n)
+	}
+	r := &s.x.resp
+	if cap(r.slots) < n {
+		r.slots = make([]string, n)
+	}
+	r.slots = r.slots[:n]
+	return r.slots
 }
 
 // putDog gives the watchdog back. One that broke a stall may still be

@@ -13,7 +13,9 @@ import (
 
 // maxAllocsStream is what TestProxyStreamAllocs allows per request: the
 // request's context watch (context.AfterFunc on a context of its own),
-// the exchange's context and the upstream request carrying it.
+// the exchange's context and the upstream request carrying it, and the
+// upstream response's text, which the writer's header map keeps (see
+// keepText).
 const maxAllocsStream = 7
 
 // TestProxyStreamAllocs keeps requests served without a per-connection

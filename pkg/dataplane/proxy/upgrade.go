@@ -8,14 +8,16 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // tunnel completes a protocol switch (WebSocket and the like): it hands
 // the 101 downstream on the hijacked connection and copies both ways until
 // either side is done or the server stops.
 func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
-	out, resp := a.out, a.resp
-	want, got := upgradeType(out.Header), upgradeType(resp.Header)
+	out, resp, h := a.out, a.resp, &a.head.Header
+	want, got := upgradeType(out.Header), h.upgradeType()
 	if want == "" || got == "" || !headerHasToken(out.Header["Upgrade"], got) {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "upstream switched to protocol " + quote(got) + ", not " + quote(want)})
 	}
@@ -23,9 +25,9 @@ func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
 	if !ok {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "upstream connection cannot be used for " + want})
 	}
-	removeHopByHop(resp.Header)
-	resp.Header["Connection"] = []string{"Upgrade"}
-	resp.Header["Upgrade"] = []string{got}
+	h.removeHopByHop()
+	h.Add("Connection", "Upgrade")
+	h.Add("Upgrade", got)
 	conn, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
 	if err != nil {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "downstream connection cannot switch protocols", Err: err})
@@ -33,7 +35,7 @@ func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
 	defer conn.Close()
 	rw.wroteHeader, s.Status = true, http.StatusSwitchingProtocols
 	_ = conn.SetDeadline(time.Time{}) // the server's timeouts were for HTTP, not for the tunnel
-	if err := writeSwitching(brw.Writer, resp.Header); err != nil {
+	if err := writeSwitching(brw.Writer, h); err != nil {
 		return clientGone(err)
 	}
 	idle := orDefault(a.peer.ReadTimeout, p.opts.TunnelIdleTimeout)
@@ -47,9 +49,17 @@ func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
 
 func quote(s string) string { return "\"" + s + "\"" }
 
-func writeSwitching(w *bufio.Writer, h http.Header) error {
+// writeSwitching writes the 101's head, the fields in order; one a phase
+// set that could split the head is left out.
+func writeSwitching(w *bufio.Writer, h *Header) error {
 	_, _ = w.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	_ = h.Write(w)
+	for _, f := range h.fields {
+		if f.Checked {
+			h1.WriteCheckedField(w, f.Name, f.Value)
+		} else {
+			h1.WriteField(w, f.Name, f.Value)
+		}
+	}
 	_, _ = w.WriteString("\r\n")
 	return w.Flush()
 }

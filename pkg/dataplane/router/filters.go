@@ -2,6 +2,7 @@ package router
 
 import (
 	"net/http"
+	"net/textproto"
 	"strings"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
@@ -38,14 +39,25 @@ func applyRequestFilters(req *http.Request, rt *snapshot.Route, f *snapshot.Rout
 			req.URL.RawPath = "" // re-escaped from Path
 		}
 	}
-	editHeaders(req.Header, &f.RequestHeaders)
+	editHeaders(requestHeader(req.Header), &f.RequestHeaders)
+}
+
+// editableHeader is what editHeaders needs of a header: the upstream
+// request's map (requestHeader) and the response's fields (responseHeader)
+// share one implementation of the edits.
+type editableHeader interface {
+	Del(name string)
+	Set(name, value string)
+	Add(name, value string)
+	// Append adds value to the field's last value, comma-separated, or
+	// adds the field when it is absent.
+	Append(name, value string)
 }
 
 // editHeaders applies e to h: Remove, then Set, then Add. Names compare
-// without case (h is keyed canonically). Gateway API allows one action
-// per name, so the order only matters to Ingress annotations, which share
-// the Upstream's order.
-func editHeaders(h http.Header, e *snapshot.HeaderEdits) {
+// without case. Gateway API allows one action per name, so the order
+// only matters to Ingress annotations, which share the Upstream's order.
+func editHeaders(h editableHeader, e *snapshot.HeaderEdits) {
 	for _, name := range e.Remove {
 		h.Del(name)
 	}
@@ -62,16 +74,48 @@ func editHeaders(h http.Header, e *snapshot.HeaderEdits) {
 // "my-header: foo,bar"); the header is created if absent. Set-Cookie is
 // the one field whose values cannot be joined (RFC 9110 §5.3), so it
 // gets a field line of its own.
-func appendHeader(h http.Header, x snapshot.Header) {
-	key := http.CanonicalHeaderKey(x.Name)
-	vv := h[key]
-	if len(vv) == 0 || key == "Set-Cookie" {
-		h[key] = append(vv, x.Value)
+func appendHeader(h editableHeader, x snapshot.Header) {
+	if strings.EqualFold(x.Name, "Set-Cookie") {
+		h.Add(x.Name, x.Value)
 		return
 	}
-	// h is the proxy's own copy (upstream request) or the upstream
-	// response's header, so its values may be replaced in place.
-	vv[len(vv)-1] += "," + x.Value
+	h.Append(x.Name, x.Value)
+}
+
+// requestHeader is the upstream request's header map as editHeaders
+// edits it: keyed canonically, as http.Header's methods key it.
+type requestHeader http.Header
+
+func (h requestHeader) Del(name string)        { http.Header(h).Del(name) }
+func (h requestHeader) Set(name, value string) { http.Header(h).Set(name, value) }
+func (h requestHeader) Add(name, value string) { http.Header(h).Add(name, value) }
+
+// Append joins value to the last value in place: the map is the proxy's
+// own copy of the client's header, its values the proxy's to replace.
+func (h requestHeader) Append(name, value string) {
+	key := http.CanonicalHeaderKey(name)
+	vv := h[key]
+	if len(vv) == 0 {
+		h[key] = append(vv, value)
+		return
+	}
+	vv[len(vv)-1] += "," + value
+}
+
+// responseHeader is the response's fields as editHeaders edits them. The
+// names it adds are canonical, as an http.Header's keys would be: the
+// names a route configures are sent as they are over HTTP/1.
+type responseHeader struct{ h *proxy.Header }
+
+func (r responseHeader) Del(name string) { r.h.Del(name) }
+func (r responseHeader) Set(name, value string) {
+	r.h.Set(textproto.CanonicalMIMEHeaderKey(name), value)
+}
+func (r responseHeader) Add(name, value string) {
+	r.h.Add(textproto.CanonicalMIMEHeaderKey(name), value)
+}
+func (r responseHeader) Append(name, value string) {
+	r.h.Append(textproto.CanonicalMIMEHeaderKey(name), value)
 }
 
 // modifyPath is path p changed by pm. ReplacePrefixMatch replaces the part

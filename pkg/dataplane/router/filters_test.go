@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
@@ -248,5 +251,42 @@ func TestRedirectInsecureOnly(t *testing.T) {
 	rt.Filters.Redirect.InsecureOnly = false
 	if redirectOf(rt, secure) == nil {
 		t.Error("without InsecureOnly a TLS request is not redirected")
+	}
+}
+
+// editHeaders edits a request's map and a response's field list alike
+// (Gateway API's HTTPHeaderFilter): Set replaces every value of a name
+// in any case, Add joins the last value with a comma except Set-Cookie,
+// Remove deletes every line; on the list the lines keep their places
+// and the names the route adds are canonical.
+func TestEditHeadersRequestAndResponseAlike(t *testing.T) {
+	edits := snapshot.HeaderEdits{
+		Set:    []snapshot.Header{{Name: "x-set", Value: "s"}, {Name: "x-new", Value: "n"}},
+		Add:    []snapshot.Header{{Name: "X-ADD", Value: "2"}, {Name: "set-cookie", Value: "b=2"}, {Name: "x-fresh", Value: "f"}},
+		Remove: []string{"X-REMOVE"},
+	}
+	pairs := []string{"X-Set", "1", "x-add", "1", "X-Remove", "r", "X-Set", "2", "x-remove", "r", "Set-Cookie", "a=1", "X-Kept", "k"}
+	req := http.Header{}
+	var resp proxy.Header
+	for i := 0; i < len(pairs); i += 2 {
+		req.Add(pairs[i], pairs[i+1])
+		resp.Add(pairs[i], pairs[i+1])
+	}
+	editHeaders(requestHeader(req), &edits)
+	editHeaders(responseHeader{&resp}, &edits)
+	want := http.Header{"X-Set": {"s"}, "X-Add": {"1,2"}, "Set-Cookie": {"a=1", "b=2"}, "X-Kept": {"k"}, "X-New": {"n"}, "X-Fresh": {"f"}}
+	if !reflect.DeepEqual(req, want) {
+		t.Errorf("request header %v, want %v", req, want)
+	}
+	if got := resp.Clone(); !reflect.DeepEqual(got, want) {
+		t.Errorf("response header %v, want %v", got, want)
+	}
+	var lines []string
+	for name, value := range resp.All() {
+		lines = append(lines, name+": "+value)
+	}
+	wantLines := []string{"X-Set: s", "x-add: 1,2", "Set-Cookie: a=1", "X-Kept: k", "X-New: n", "Set-Cookie: b=2", "X-Fresh: f"}
+	if !slices.Equal(lines, wantLines) {
+		t.Errorf("response lines %q, want %q", lines, wantLines)
 	}
 }

@@ -75,7 +75,7 @@ func TestLoggingJudgesTheBackendsResponse(t *testing.T) {
 			s, ctx := begin(t, r)
 			b := ctx.backend
 			if tt.status != 0 {
-				if err := r.ResponseFilter(s, &http.Response{StatusCode: tt.status}, ctx); err != nil {
+				if err := r.ResponseFilter(s, &proxy.Response{StatusCode: tt.status}, ctx); err != nil {
 					t.Fatal(err)
 				}
 				s.Status = tt.status

@@ -261,10 +261,10 @@ func (ctx *RequestCtx) settleRetried(sr *proxy.StatusRetry) {
 
 // ResponseFilter applies the route's response header edits; it notes the
 // status for passive health.
-func (r *Router) ResponseFilter(s *proxy.Session, resp *http.Response, ctx *RequestCtx) error {
+func (r *Router) ResponseFilter(s *proxy.Session, resp *proxy.Response, ctx *RequestCtx) error {
 	ctx.backendStatus = resp.StatusCode
 	if f := ctx.match.Route.Filters; f != nil {
-		editHeaders(resp.Header, &f.ResponseHeaders)
+		editHeaders(responseHeader{&resp.Header}, &f.ResponseHeaders)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 	"github.com/baton-dev/baton/pkg/dataplane/server"
 )
 
@@ -325,52 +326,88 @@ func TestRequestHostAsNetHTTP(t *testing.T) {
 	}
 }
 
-// SwapHeader hands a handler's own header map to the HTTP/1 response in
-// exchange for the response's (the proxy's upstream header): fields set
-// before and missing from the new map are kept, the old map is the
-// handler's (its edits go nowhere), and once the status is written there
-// is no swapping. The connection's next response starts empty.
-func TestSwapHeader(t *testing.T) {
-	type swapper interface {
-		SwapHeader(http.Header) (http.Header, bool)
+// SetFields hands the HTTP/1 response a list of fields (the proxy's
+// upstream response's): they are written first, in order and spelled as
+// given, then the header map's; the server's framing fields are its own
+// (a Transfer-Encoding is not sent, an invalid Content-Length neither, a
+// Date is not added when there is one); a field not Checked that could
+// split the head is left out; once the status is written it is too late.
+// The connection's next response has none of them.
+func TestSetFields(t *testing.T) {
+	type fieldSetter interface {
+		SetFields([]h1.HeadField) bool
 	}
 	errs := make(chan string, 8)
+	fields := []h1.HeadField{
+		{Name: "x-Zeta", Value: "1", Checked: true},
+		{Name: "transfer-encoding", Value: "chunked", Checked: true},
+		{Name: "X-Bad", Value: "a\r\nInjected: 1"},
+		{Name: "X Bad", Value: "1"},
+		{Name: "content-length", Value: "junk"},
+		{Name: "DATE", Value: "Tue, 01 Jan 2030 00:00:00 GMT", Checked: true},
+		{Name: "x-zeta", Value: "2"},
+		{Name: "Alpha", Value: "3"},
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/swap" {
+		if r.URL.Path != "/fields" {
 			io.WriteString(w, "plain")
 			return
 		}
-		sw := w.(swapper)
-		w.Header()["X-Before"] = []string{"before"}
-		w.Header()["X-Both"] = []string{"before"}
-		if _, ok := sw.SwapHeader(w.Header()); ok {
-			errs <- "swapping the response's own map succeeded"
+		w.Header()["X-Map"] = []string{"m"}
+		if !w.(fieldSetter).SetFields(fields) {
+			errs <- "SetFields before WriteHeader failed"
 		}
-		old, ok := sw.SwapHeader(http.Header{"X-Both": {"up"}, "X-Up": {"up"}})
-		if !ok || old.Get("X-Before") != "before" {
-			errs <- "the swap did not hand back the response's map"
-		}
-		old["X-Late"] = []string{"late"}
 		w.WriteHeader(http.StatusOK)
-		if _, ok := sw.SwapHeader(http.Header{"X-After": {"after"}}); ok {
-			errs <- "a swap after WriteHeader succeeded"
+		if w.(fieldSetter).SetFields(nil) {
+			errs <- "SetFields after WriteHeader succeeded"
 		}
-		io.WriteString(w, "swapped")
+		io.WriteString(w, "listed")
 	})
 	s := start(t, server.Options{}, cleartext("http", h))
-	c := h1Client()
-	base := "http://" + s.Addr("http").String()
-	resp, _ := getBody(t, c, base+"/swap")
-	got := resp.Header
-	if got.Get("X-Before") != "before" || got.Get("X-Both") != "up" || got.Get("X-Up") != "up" || got["X-Late"] != nil || got["X-After"] != nil {
-		t.Errorf("swapped response has %v", got)
+	conn, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
 	}
-	resp, _ = getBody(t, c, base+"/plain")
-	if resp.Header["X-Up"] != nil || resp.Header["X-Before"] != nil {
-		t.Errorf("the next response on the connection has %v", resp.Header)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(safety))
+	io.WriteString(conn, "GET /fields HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	lines := rawHead(t, br)
+	want := []string{"HTTP/1.1 200 OK", "x-Zeta: 1", "DATE: Tue, 01 Jan 2030 00:00:00 GMT", "x-zeta: 2", "Alpha: 3", "X-Map: m", "Content-Length: 6"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("head\n%q\nwant\n%q", lines, want)
+	}
+	if body := make([]byte, 6); readFull(br, body) != nil || string(body) != "listed" {
+		t.Errorf("body %q", body)
+	}
+	for _, l := range rawHead(t, br) {
+		if strings.Contains(strings.ToLower(l), "zeta") || strings.HasPrefix(l, "X-Map") || strings.HasPrefix(l, "DATE") {
+			t.Errorf("the next response on the connection has %q", l)
+		}
 	}
 	close(errs)
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// rawHead reads a head's lines as sent, status line first.
+func rawHead(t *testing.T, br *bufio.Reader) []string {
+	t.Helper()
+	var lines []string
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("head: %v (so far %q)", err, lines)
+		}
+		if l = strings.TrimSuffix(l, "\r\n"); l == "" {
+			return lines
+		}
+		lines = append(lines, l)
+	}
+}
+
+func readFull(br *bufio.Reader, b []byte) error {
+	_, err := io.ReadFull(br, b)
+	return err
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
@@ -32,13 +31,13 @@ type response struct {
 	length  int64 // declared Content-Length, -1 if none
 	pending []byte
 	cw      h1.ChunkedWriter
-	// order is how header's fields are written (see OrderFields); nil:
-	// in the map's order, each checked.
-	order *h1.FieldOrder
+	// fields are written before header's, in order (see SetFields).
+	fields []h1.HeadField
 	// reqOrder is the request header's, as it was parsed; kept by reset.
 	reqOrder h1.FieldOrder
 
 	wroteHeader bool        // WriteHeader called with a final status
+	dropLength  bool        // fields has an invalid Content-Length: it is not sent
 	headSent    atomic.Bool // the head is in the writer: no 100 Continue any more
 	noBody      bool        // HEAD, 204, 304
 	chunked     bool
@@ -67,54 +66,29 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 // reset allocates afresh what it needs.
 func (w *response) release() {
 	w.header, w.pending, w.req = nil, nil, nil
-	w.order, w.reqOrder = nil, h1.FieldOrder{} // its arrays are c.vals
+	w.fields, w.reqOrder = nil, h1.FieldOrder{} // reqOrder's arrays are c.vals
 }
 
 func (w *response) Header() http.Header { return w.header }
-
-// SwapHeader makes h the response's header and hands back the map it
-// had, for a handler that built the header in a map of its own (the
-// proxy, from the upstream's response) to give it over instead of
-// copying it field by field. Each side keeps one map: the caller owns
-// the map returned, whose content is stale (it is for the caller to
-// empty), and no longer h, which the response empties for its
-// connection's next request. Fields set before that h lacks are moved
-// into h, as copying h over them would have kept them. Once the status
-// is written the header is no longer the handler's to swap: ok is false.
-func (w *response) SwapHeader(h http.Header) (old http.Header, ok bool) {
-	if w.wroteHeader || w.c.hijacked || h == nil || sameMap(h, w.header) {
-		return nil, false
-	}
-	old, w.header = w.header, h
-	if len(old) > 0 { // mostly empty: ranging over it would still cost
-		for k, vv := range old {
-			if _, set := h[k]; !set {
-				h[k] = vv
-			}
-		}
-	}
-	return old, true
-}
 
 // RequestFieldOrder is the order of the current request's fields as
 // received, and the bytes of its head (see h1.FieldOrder), for a handler
 // that forwards them: valid until the handler returns.
 func (w *response) RequestFieldOrder() *h1.FieldOrder { return &w.reqOrder }
 
-// OrderFields has the header written in o's order, for a handler that
-// built the header it gave with SwapHeader from a parsed head (the
-// proxy, from the upstream's response). o must keep the promises of
-// h1.FieldOrder until the head is written.
-func (w *response) OrderFields(o *h1.FieldOrder) {
-	if !w.wroteHeader {
-		w.order = o
+// SetFields has fields written first, in their order and as spelled,
+// then the header map's (a handler's own fields, mostly none), for a
+// handler that has a response's fields as a list (the proxy, from the
+// upstream's head): no map in between. Fields not Checked are checked.
+// The list must stay as it is until the head is written, at the latest
+// when the handler returns. Once the status is written it is too late:
+// ok is false.
+func (w *response) SetFields(fields []h1.HeadField) (ok bool) {
+	if w.wroteHeader || w.c.hijacked {
+		return false
 	}
-}
-
-// sameMap reports whether a and b are one map. A map value is a pointer
-// to the map (reflect.Value.UnsafePointer says as much, slower).
-func sameMap(a, b http.Header) bool {
-	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
+	w.fields = fields
+	return true
 }
 
 // ConnLocal is a slot for what a handler keeps with the connection from
@@ -145,16 +119,40 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
-	// The key is canonical already: indexing spares Header.Get's
-	// canonicalizing it per response.
-	if cl := firstValue(w.header["Content-Length"]); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-			w.length = n
-		} else {
-			w.header.Del("Content-Length") // as net/http: an invalid length is not sent
+	w.learnLength()
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+}
+
+// learnLength takes the length the handler declared. The map's key is
+// canonical already: indexing spares Header.Get's canonicalizing it.
+func (w *response) learnLength() {
+	cl, inFields := lengthField(w.fields)
+	if !inFields {
+		cl = firstValue(w.header["Content-Length"])
+	}
+	if cl == "" {
+		return
+	}
+	if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+		w.length = n
+		return
+	}
+	// As net/http: an invalid length is not sent.
+	if inFields {
+		w.dropLength = true
+	} else {
+		w.header.Del("Content-Length")
+	}
+}
+
+// lengthField is the first Content-Length value of fields, if any.
+func lengthField(fields []h1.HeadField) (string, bool) {
+	for i := range fields {
+		if f := &fields[i]; h1.NameIs(f.Name, "content-length") {
+			return f.Value, true
 		}
 	}
-	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	return "", false
 }
 
 // writeInformational sends a 1xx (103 Early Hints and the like) with the
@@ -168,7 +166,7 @@ func (w *response) writeInformational(code int) {
 	bw := w.c.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(code))
-	writeFields(bw, w.header, nil, false, false)
+	writeFields(bw, w.header, false, false)
 	_, _ = bw.WriteString("\r\n")
 	_ = bw.Flush()
 }
@@ -265,7 +263,10 @@ func (w *response) writeHead() {
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(statusLine(w.status))
 	upgrade := w.status == http.StatusSwitchingProtocols
-	seen := writeFields(bw, h, w.order, true, !upgrade)
+	seen := writeFieldList(bw, w.fields, w.dropLength, !upgrade)
+	if len(h) > 0 { // a handler that gave its fields as a list mostly has none here: an empty map's range still costs
+		seen.add(writeFields(bw, h, true, !upgrade))
+	}
 	if w.frame(seen) {
 		cl := strconv.Itoa(len(w.pending))
 		h["Content-Length"] = []string{cl}
@@ -313,32 +314,36 @@ type fieldsSeen struct {
 	transferEncoding bool // a Transfer-Encoding key
 }
 
-// writeFields writes the header fields in o's order, leaving out
-// trailers announced with http.TrailerPrefix, fields that could split
-// the message (those that o does not vouch for are checked), the
-// Transfer-Encoding if skipTE (the framing is the server's to choose) and
-// Connection if skipConnection (writeConnection says what happens).
-func writeFields(bw *bufio.Writer, h http.Header, o *h1.FieldOrder, skipTE, skipConnection bool) (seen fieldsSeen) {
-	if o == nil {
-		for name, values := range h {
-			seen.writeField(bw, nil, -1, name, values, skipTE, skipConnection)
-		}
-		return seen
-	}
-	var f h1.Fields
-	f.Reset(o, h)
-	for {
-		i, name, values, ok := f.Next()
-		if !ok {
-			return seen
-		}
-		seen.writeField(bw, o, i, name, values, skipTE, skipConnection)
-	}
+// add notes what other fields saw too.
+func (seen *fieldsSeen) add(o fieldsSeen) {
+	seen.date = seen.date || o.date
+	seen.close = seen.close || o.close
+	seen.trailers = seen.trailers || o.trailers
+	seen.connection = seen.connection || o.connection
+	seen.transferEncoding = seen.transferEncoding || o.transferEncoding
 }
 
-// writeField writes one field for writeFields, noting what it sees. at
-// is the field's place in o, -1 if none.
-func (seen *fieldsSeen) writeField(bw *bufio.Writer, o *h1.FieldOrder, at int, name string, values []string, skipTE, skipConnection bool) {
+// writeFields writes the header map's fields, leaving out trailers
+// announced with http.TrailerPrefix, fields that could split the
+// message, the Transfer-Encoding if skipTE (the framing is the server's
+// to choose) and Connection if skipConnection (writeConnection says what
+// happens).
+func writeFields(bw *bufio.Writer, h http.Header, skipTE, skipConnection bool) (seen fieldsSeen) {
+	for name, values := range h {
+		if !seen.note(name, values, skipTE, skipConnection) || strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name) {
+			continue
+		}
+		for _, v := range values {
+			if h1.ValidFieldValue(v) {
+				h1.WriteCheckedField(bw, name, v)
+			}
+		}
+	}
+	return seen
+}
+
+// note notes a field of the map: it reports whether to write it.
+func (seen *fieldsSeen) note(name string, values []string, skipTE, skipConnection bool) bool {
 	switch name {
 	case "Date":
 		seen.date = true
@@ -346,23 +351,56 @@ func (seen *fieldsSeen) writeField(bw *bufio.Writer, o *h1.FieldOrder, at int, n
 		seen.trailers = seen.trailers || len(values) > 0
 	case "Transfer-Encoding":
 		seen.transferEncoding = true
-		if skipTE {
-			return
-		}
+		return !skipTE
 	case "Connection":
 		seen.connection, seen.close = true, hasToken(values, "close")
-		if skipConnection {
-			return
+		return !skipConnection
+	}
+	return true
+}
+
+// writeFieldList writes fields (see SetFields) as writeFields writes a
+// map's, and never their Transfer-Encoding, nor an invalid
+// Content-Length when dropLength. Names are compared in any case, as
+// they come.
+func writeFieldList(bw *bufio.Writer, fields []h1.HeadField, dropLength, skipConnection bool) (seen fieldsSeen) {
+	for i := range fields {
+		f := &fields[i]
+		if !seen.noteListed(f, dropLength, skipConnection) {
+			continue
+		}
+		if f.Checked {
+			h1.WriteCheckedField(bw, f.Name, f.Value)
+		} else {
+			h1.WriteField(bw, f.Name, f.Value)
 		}
 	}
-	if at < 0 && (strings.HasPrefix(name, http.TrailerPrefix) || !h1.ValidFieldName(name)) {
-		return // o's keys are tokens, without the prefix's colon
-	}
-	for _, v := range values {
-		if o.Trusted(v) || h1.ValidFieldValue(v) {
-			h1.WriteCheckedField(bw, name, v)
+	return seen
+}
+
+// noteListed notes a field of a list: it reports whether to write it.
+// Only the framing names' lengths are compared in any case.
+func (seen *fieldsSeen) noteListed(f *h1.HeadField, dropLength, skipConnection bool) bool {
+	switch len(f.Name) {
+	case len("Date"):
+		seen.date = seen.date || h1.NameIs(f.Name, "date")
+	case len("Trailer"):
+		seen.trailers = seen.trailers || h1.NameIs(f.Name, "trailer")
+	case len("Transfer-Encoding"):
+		if h1.NameIs(f.Name, "transfer-encoding") {
+			seen.transferEncoding = true
+			return false
 		}
+	case len("Connection"):
+		if h1.NameIs(f.Name, "connection") {
+			seen.connection = true
+			seen.close = seen.close || hasToken([]string{f.Value}, "close")
+			return !skipConnection
+		}
+	case len("Content-Length"):
+		return !dropLength || !h1.NameIs(f.Name, "content-length")
 	}
+	return true
 }
 
 // finish completes the response once the handler has returned.
