@@ -54,14 +54,7 @@ func TestAcceptedConnectionsSendNoKeepAliveProbes(t *testing.T) {
 // that served the other, whose stack has grown already, instead of a new
 // one that grows its own (a new connection per request: 5% of the CPU).
 func TestNextConnectionReusesTheIdleWorker(t *testing.T) {
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startIDServer(t)
 	before := runtime.NumGoroutine()
 	first := closeRequest(t, s)
 	waitUntil(t, "an idle worker", func() bool { return idleWorkers(&s.connWorkers) == 1 })
@@ -93,6 +86,21 @@ func closeRequest(t *testing.T, s *Server) string {
 		t.Fatalf("response %q", resp)
 	}
 	return string(body)
+}
+
+// startIDServer starts a Server whose responses name the goroutine that
+// served them; it is closed when the test ends.
+func startIDServer(t *testing.T) *Server {
+	t.Helper()
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func goroutineID() uint64 {

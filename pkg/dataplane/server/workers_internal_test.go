@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -183,14 +182,7 @@ func TestWokenConnectionIsServedByAWorker(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("connections park only on Linux")
 	}
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, strconv.FormatUint(goroutineID(), 10))
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startIDServer(t)
 	c, err := net.Dial("tcp", s.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)
