@@ -20,7 +20,7 @@ const deferSeconds = 1
 // (HTTP, TLS, h2c, the PROXY protocol), so a connection's first read finds
 // its request: with a new connection per request, a read that found
 // nothing, the goroutine's park and the netpoller's wake-up were left per
-// connection, 6-12% of the CPU (issue 14). A silent client is handed over
+// connection, about 7% of the CPU (issue 14). A silent client is handed over
 // after deferSeconds and timed from then as any other; until then it costs
 // the kernel a request socket, not a descriptor, a goroutine and a slot
 // of MaxConnections. A listener that is not a TCP socket is left alone.
