@@ -50,6 +50,27 @@ func TestAcceptedConnectionsSendNoKeepAliveProbes(t *testing.T) {
 	}
 }
 
+// A Server's listeners hand a connection over once its client has spoken
+// (TCP_DEFER_ACCEPT, see deferAccept), so that the first read finds the
+// request rather than nothing, then a park and a wake-up.
+func TestListenersWaitForTheClientToSpeak(t *testing.T) {
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}}, Handler: http.NotFoundHandler()})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rc, err := s.bound[0].raw.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secs int
+	var gerr error
+	rc.Control(func(fd uintptr) { secs, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
+	if gerr != nil || secs <= 0 {
+		t.Errorf("TCP_DEFER_ACCEPT %d (%v), want on", secs, gerr)
+	}
+}
+
 // A connection accepted after another ended is served by the goroutine
 // that served the other, whose stack has grown already, instead of a new
 // one that grows its own (a new connection per request: 5% of the CPU).

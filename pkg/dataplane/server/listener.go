@@ -33,6 +33,7 @@ func newGate(l net.Listener) *gate {
 		// listener and left its deadline behind.
 		_ = d.SetDeadline(time.Time{})
 	}
+	deferAccept(l) // an inherited socket too: a predecessor may predate it
 	return &gate{Listener: l}
 }
 
