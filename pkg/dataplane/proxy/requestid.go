@@ -84,14 +84,6 @@ func (s *Session) resolveRequestID(ids *requestIDs) {
 	s.requestIDField[0] = s.RequestID
 }
 
-// setRequestID puts the id in the upstream header; a kept one is already
-// in the clone of the client's header.
-func (s *Session) setRequestID(h map[string][]string) {
-	if s.requestIDField[0] != "" {
-		h[hdrRequestID] = s.requestIDField[:]
-	}
-}
-
 // idArena hands out the bytes of generated ids from chunks whose bytes
 // are never written again once handed out: an id costs an allocation
 // per idsPerChunk ids rather than one each.
