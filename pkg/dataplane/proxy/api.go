@@ -98,7 +98,8 @@ type Session struct {
 
 	origin         origin
 	peerAddr       peerAddr     // kept across the requests of a connection
-	requestIDField [1]string    // the generated id as a header value; empty if kept
+	generatedID    string       // RequestID when generated; empty if the client's is kept
+	idReplaced     bool         // the client sent an X-Request-Id the generated one replaces
 	requestIDBytes [32]byte     // what a generated RequestID reads
 	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
 	body           *requestBody // nil without a request body

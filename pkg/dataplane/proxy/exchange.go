@@ -16,7 +16,7 @@ import (
 // the previous request is in use any more but what outlives a request
 // on purpose, which must copy (a mirror copies the upstream request; see
 // Session.RoundTrip for the one field it may still read). Reused, a
-// request allocates nothing: the upstream request and its header map,
+// request allocates nothing: the upstream request and its field list,
 // the upstream response and its header, the request body's wrapper and
 // watchdog are the exchange's.
 //
@@ -112,7 +112,7 @@ func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool)
 	s.Request, s.Writer, s.Attempt, s.Status, s.BytesSent = r, w, 0, 0, 0
 	s.Start, s.Peer, s.ClientAddr, s.RequestID = time.Now(), nil, netip.Addr{}, ""
 	s.Deadline, s.AttemptTimeout, s.Retry = time.Time{}, 0, nil
-	s.origin, s.requestIDField, s.requestIDBytes = origin{}, [1]string{}, [32]byte{}
+	s.origin, s.generatedID, s.idReplaced, s.requestIDBytes = origin{}, "", false, [32]byte{}
 	s.upstreamURL, s.body, s.ctx, s.x = url.URL{}, nil, nil, nil
 	if s.peers != peers {
 		s.peers = peers

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -34,19 +35,31 @@ func appendRequestHead(b []byte, head *Request, req *http.Request, withBody, chu
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
-	for _, f := range head.Header.fields {
+	fields := head.Header.fields
+	for i := range fields {
+		f := &fields[i]
 		if !f.Checked && (!h1.ValidFieldName(f.Name) || !h1.ValidFieldValue(f.Value)) {
 			return b, errInvalidRequestHead
 		}
 		if framingField(f.Name) {
 			continue
 		}
-		b = append(b, f.Name...)
-		b = append(b, ": "...)
-		b = append(b, f.Value...)
-		b = append(b, "\r\n"...)
+		b = appendFieldLine(b, f.Name, f.Value)
 	}
 	return appendFraming(b, head, req, withBody, chunked), nil
+}
+
+// appendFieldLine appends "name: value\r\n", the room made once.
+func appendFieldLine(b []byte, name, value string) []byte {
+	n := len(name) + len(value) + 4
+	b = slices.Grow(b, n)
+	i := len(b)
+	b = b[:i+n]
+	i += copy(b[i:], name)
+	b[i], b[i+1] = ':', ' '
+	i += 2 + copy(b[i+2:], value)
+	b[i], b[i+1] = '\r', '\n'
+	return b
 }
 
 // errInvalidRequestHead: a phase set a method, Host or field that cannot
@@ -56,6 +69,14 @@ var errInvalidRequestHead = errors.New("request head has an invalid method, host
 // framingField: fields this client writes itself, from the request's
 // ContentLength, Trailer and Host; names compare without case.
 func framingField(name string) bool {
+	if name == "" {
+		return false
+	}
+	switch name[0] | 0x20 {
+	case 'c', 'h', 't':
+	default:
+		return false
+	}
 	switch len(name) {
 	case 4:
 		return h1.NameIs(name, "host")

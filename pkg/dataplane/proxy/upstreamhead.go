@@ -155,8 +155,10 @@ func (p *Proxy[C]) upstreamFields(s *Session, scheme Scheme, h *Header) {
 		forwardUpgrade(h, s.Request.Header, scheme, f.options)
 	}
 	p.setForwarded(h, s)
-	if id := s.requestIDField[0]; id != "" { // generated: it replaces the client's
-		h.Del(hdrRequestID)
+	if id := s.generatedID; id != "" {
+		if s.idReplaced {
+			h.Del(hdrRequestID)
+		}
 		h.addChecked(hdrRequestID, id)
 	}
 }
@@ -178,11 +180,18 @@ type forwardable struct {
 // options are appended to options.
 func copyClientFields(dst []h1.HeadField, src []h1.HeadField, all bool, options []string) ([]h1.HeadField, forwardable) {
 	f := forwardable{options: options}
-	for _, x := range src {
+	for i := range src {
+		x := &src[i]
+		if x.Name == "" || nameClass[x.Name[0]] == 0 {
+			dst = append(dst, *x) // most names: told apart by their first letter
+			continue
+		}
 		if isHopName(x.Name) {
 			switch {
 			case h1.NameIs(x.Name, "connection"):
-				f.options = appendOptions(f.options, x.Value)
+				if !h1.NameIs(x.Value, "keep-alive") { // what most clients send
+					f.options = appendOptions(f.options, x.Value)
+				}
 				continue
 			case h1.NameIs(x.Name, "upgrade"):
 				f.upgrade = true
@@ -194,13 +203,22 @@ func copyClientFields(dst []h1.HeadField, src []h1.HeadField, all bool, options 
 		} else if dropField(x.Name, all) {
 			continue
 		}
-		dst = append(dst, x)
+		dst = append(dst, *x)
 	}
 	if len(f.options) > 0 {
 		dst = deleteOptions(dst, f.options)
 	}
 	return dst, f
 }
+
+// nameClass is 1 for the first letters of the hop-by-hop and forwarding
+// names, in either case: other names need no second look.
+var nameClass = func() (t [256]uint8) {
+	for _, c := range "ckptuxf" {
+		t[c], t[c-'a'+'A'] = 1, 1
+	}
+	return t
+}()
 
 // dropField reports whether a client's field named name is not forwarded
 // (see dropForwarding); the forwarding fields are told apart by their
