@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -41,26 +40,24 @@ func appendRequestHead(b []byte, head *Request, req *http.Request, withBody, chu
 		if !f.Checked && (!h1.ValidFieldName(f.Name) || !h1.ValidFieldValue(f.Value)) {
 			return b, errInvalidRequestHead
 		}
-		if framingField(f.Name) {
+		if framingFirst[f.Name[0]] && framingField(f.Name) { // a name is never empty here
 			continue
 		}
-		b = appendFieldLine(b, f.Name, f.Value)
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
 	}
 	return appendFraming(b, head, req, withBody, chunked), nil
 }
 
-// appendFieldLine appends "name: value\r\n", the room made once.
-func appendFieldLine(b []byte, name, value string) []byte {
-	n := len(name) + len(value) + 4
-	b = slices.Grow(b, n)
-	i := len(b)
-	b = b[:i+n]
-	i += copy(b[i:], name)
-	b[i], b[i+1] = ':', ' '
-	i += 2 + copy(b[i+2:], value)
-	b[i], b[i+1] = '\r', '\n'
-	return b
-}
+// framingFirst tells the first letters of the names framingField knows.
+var framingFirst = func() (t [256]bool) {
+	for _, c := range "chtCHT" {
+		t[c] = true
+	}
+	return t
+}()
 
 // errInvalidRequestHead: a phase set a method, Host or field that cannot
 // be written without changing the message (a CR or LF in a value, say).
@@ -69,14 +66,6 @@ var errInvalidRequestHead = errors.New("request head has an invalid method, host
 // framingField: fields this client writes itself, from the request's
 // ContentLength, Trailer and Host; names compare without case.
 func framingField(name string) bool {
-	if name == "" {
-		return false
-	}
-	switch name[0] | 0x20 {
-	case 'c', 'h', 't':
-	default:
-		return false
-	}
 	switch len(name) {
 	case 4:
 		return h1.NameIs(name, "host")
