@@ -16,9 +16,11 @@ import (
 // its framing and the context are the proxy's.
 //
 // Over HTTP/1 the Header is the client's fields as received, in order and
-// named as received, but for the hop-by-hop ones, followed by the
-// forwarding fields; the proxy's HTTP/1 client writes that list with no
-// header map in between. Its strings are valid until Logging returns
+// named as received, as nginx forwards them, but for the hop-by-hop ones,
+// followed by the forwarding fields (nginx writes its proxy_set_header
+// fields before the client's; Baton's stay after them, where they were
+// before); the proxy's HTTP/1 client writes that list with no header map
+// in between. Its strings are valid until Logging returns
 // (see Session); Clone copies what outlives the request.
 type Request struct {
 	Method string
