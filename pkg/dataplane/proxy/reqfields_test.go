@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -66,4 +67,52 @@ func TestRequestFieldsKeepCaseAndOrder(t *testing.T) {
 			t.Errorf("request %d: forwarding fields %q", i, lines)
 		}
 	}
+}
+
+// TestRequestFieldsAcrossProtocols: an HTTP/2 client's fields (a header
+// map) reach an HTTP/1 upstream as field lines, and an HTTP/1 client's
+// field lines reach an HTTP/2 upstream (a header map again), with the
+// forwarding fields and a phase's field either way.
+func TestRequestFieldsAcrossProtocols(t *testing.T) {
+	addField := func(_ *proxy.Session, r *proxy.Request) error {
+		r.Header.Add("X-Phase", "yes")
+		return nil
+	}
+	t.Run("h2c client, HTTP/1 upstream", func(t *testing.T) {
+		seen := make(chan []string, 1)
+		backend := orderBackend(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", seen)
+		rg := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}, upstreamRequest: addField}, proxy.Options{}, nil)
+		req := mustRequest(t, "GET", rg.url+"/a", nil)
+		req.Header.Set("X-Client", "c")
+		if resp, _ := get(t, h2cClient(), req); resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 {
+			t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+		}
+		lines := within(t, "the forwarded request", safety, seen)
+		for _, want := range []string{"X-Client: c", "X-Forwarded-For: 127.0.0.1", "X-Forwarded-Proto: http", "X-Phase: yes"} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("upstream got %q, want %q among them", lines, want)
+			}
+		}
+	})
+	t.Run("HTTP/1 client, h2c upstream", func(t *testing.T) {
+		seen := make(chan http.Header, 1)
+		backend := newH2CBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen <- r.Header.Clone()
+		}))
+		rg := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend, proxy.SchemeH2C)}, upstreamRequest: addField}, proxy.Options{}, nil)
+		conn, br := dialRaw(t, rg.addr, safety)
+		if _, err := io.WriteString(conn, "GET /a HTTP/1.1\r\nHost: a.test\r\nx-client: c\r\nConnection: X-Gone\r\nX-Gone: 1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if status, _ := rawHeadLines(t, br); !strings.Contains(status, " 200 ") {
+			t.Fatalf("status line %q", status)
+		}
+		h := within(t, "the forwarded request", safety, seen)
+		want := map[string]string{"X-Client": "c", "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "a.test", "X-Phase": "yes", "X-Gone": ""}
+		for k, v := range want {
+			if got := h.Get(k); got != v {
+				t.Errorf("%s = %q, want %q (all: %v)", k, got, v, h)
+			}
+		}
+	})
 }
