@@ -29,7 +29,7 @@ func (l *LB) UpstreamPeer(*proxy.Session, struct{}) (*proxy.Peer, error) {
 	return &proxy.Peer{Address: b.Addr()}, nil
 }
 
-func (l *LB) UpstreamRequestFilter(_ *proxy.Session, upstream *http.Request, _ struct{}) error {
+func (l *LB) UpstreamRequestFilter(_ *proxy.Session, upstream *proxy.Request, _ struct{}) error {
 	upstream.Host = "backend.example"
 	return nil
 }

@@ -1,10 +1,11 @@
 package h1
 
-// HeadField is one field line of a response head as a handler hands it
-// to an HTTP/1 writer (pkg/dataplane/server's response, through its
-// SetFields): written as it is, name spelled as given, in the order
-// given. The proxy builds its response's fields as a list of these, so
-// that the server writes them without a header map in between.
+// HeadField is one field line of a head as a handler hands it to an
+// HTTP/1 writer (pkg/dataplane/server's response, through its SetFields;
+// the proxy's HTTP/1 client): written as it is, name spelled as given, in
+// the order given. The server gives a request's fields as a list of
+// these too (RequestFields), and the proxy builds the upstream request's
+// and the response's from them, with no header map in between.
 type HeadField struct {
 	Name, Value string
 	// Checked says Name is a token and Value a valid field value: the

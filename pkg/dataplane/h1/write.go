@@ -55,7 +55,7 @@ func WriteField(w *bufio.Writer, name, value string) {
 }
 
 // WriteCheckedField writes "name: value\r\n" whose name and value are
-// known to be valid (see FieldOrder).
+// known to be valid (see HeadField.Checked).
 func WriteCheckedField(w *bufio.Writer, name, value string) {
 	if w.Available() < len(name)+len(value)+4 {
 		_, _ = w.WriteString(name)

@@ -56,8 +56,10 @@ type Peer struct {
 // mirror, a value kept in a cache) must copy what it keeps: Header.Clone,
 // and strings.Clone for those strings. Only RoundTrip may be called later.
 type Session struct {
-	// Request is the downstream request. Phases may read it; the upstream
-	// request given to UpstreamRequestFilter is a separate value.
+	// Request is the downstream request. Phases may read it, not change
+	// it: the upstream request is made from the head as received (over
+	// HTTP/1, not from Request.Header), and UpstreamRequestFilter is
+	// where it is edited.
 	Request *http.Request
 	// Writer lets RequestFilter answer the request itself.
 	Writer http.ResponseWriter
@@ -96,7 +98,8 @@ type Session struct {
 
 	origin         origin
 	peerAddr       peerAddr     // kept across the requests of a connection
-	requestIDField [1]string    // the generated id as a header value; empty if kept
+	generatedID    string       // RequestID when generated; empty if the client's is kept
+	idReplaced     bool         // the client sent an X-Request-Id the generated one replaces
 	requestIDBytes [32]byte     // what a generated RequestID reads
 	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
 	body           *requestBody // nil without a request body
@@ -147,7 +150,7 @@ func (s *Session) RoundTrip(peer *Peer, req *http.Request) (*http.Response, erro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := up.transportFor(req).RoundTrip(req)
+	resp, err := up.transportFor(upgradeType(req.Header) != "").RoundTrip(req)
 	if err != nil {
 		s.peers.release(up)
 		return nil, err
@@ -180,8 +183,12 @@ type Phases[C any] interface {
 	// UpstreamPeer chooses where to send the request. It is called again for
 	// each retry. An error of type *Error is sent downstream with its status.
 	UpstreamPeer(s *Session, ctx C) (*Peer, error)
-	// UpstreamRequestFilter may edit the request about to be sent upstream.
-	UpstreamRequestFilter(s *Session, upstream *http.Request, ctx C) error
+	// UpstreamRequestFilter may edit the request about to be sent
+	// upstream: method, target, Host and fields. Over HTTP/1 its Header
+	// is the client's fields as received, in order, but the hop-by-hop
+	// ones, then the forwarding fields; the proxy's HTTP/1 client writes
+	// that very list. It runs again for each attempt, on a new Request.
+	UpstreamRequestFilter(s *Session, upstream *Request, ctx C) error
 	// FailToConnect is told that connecting to peer failed (nothing was
 	// sent), or that a request safe to repeat (GET, HEAD, OPTIONS, TRACE
 	// without a body) got no response from it, or (err is a *StatusRetry)

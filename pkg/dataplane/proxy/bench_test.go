@@ -192,7 +192,7 @@ func (p *benchPhases) RequestFilter(*proxy.Session, struct{}) (bool, error) { re
 func (p *benchPhases) UpstreamPeer(*proxy.Session, struct{}) (*proxy.Peer, error) {
 	return &p.peer, nil
 }
-func (p *benchPhases) UpstreamRequestFilter(*proxy.Session, *http.Request, struct{}) error {
+func (p *benchPhases) UpstreamRequestFilter(*proxy.Session, *proxy.Request, struct{}) error {
 	return nil
 }
 func (p *benchPhases) FailToConnect(*proxy.Session, *proxy.Peer, error, struct{}) bool { return false }

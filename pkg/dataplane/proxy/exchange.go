@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // exchange is the state of one downstream request. Over HTTP/1 it is the
@@ -18,7 +16,7 @@ import (
 // the previous request is in use any more but what outlives a request
 // on purpose, which must copy (a mirror copies the upstream request; see
 // Session.RoundTrip for the one field it may still read). Reused, a
-// request allocates nothing: the upstream request and its header map,
+// request allocates nothing: the upstream request and its field list,
 // the upstream response and its header, the request body's wrapper and
 // watchdog are the exchange's.
 //
@@ -49,9 +47,7 @@ type exchange struct {
 	ctx      *exchangeCtx  // never written once made: contexts derived from it may outlive the request
 	outProto *http.Request // a request carrying ctx, copied into out
 	out      http.Request
-	outHdr   http.Header
-	outVals  []string
-	outOrder h1.FieldOrder // outHdr's (see upstreamHeader)
+	outHead  Request // out's head (see upstreamHead)
 	body     requestBody
 	resp     h1Response
 	respUsed bool // resp holds this request's response
@@ -66,20 +62,6 @@ type exchangeCtx struct {
 	context.Context
 	x *exchange
 }
-
-// Value leads a context derived from c (with a deadline, say) to its
-// exchange too: see orderOf.
-func (c *exchangeCtx) Value(key any) any {
-	if key == (exchangeKey{}) {
-		if c.x.ctx != c {
-			return nil // an earlier connection's: x serves another now
-		}
-		return c.x
-	}
-	return c.Context.Value(key)
-}
-
-type exchangeKey struct{}
 
 // AfterFunc is context's afterFuncer, so that a context derived from c
 // over a context that has one (the HTTP/1 server's connection context)
@@ -130,7 +112,7 @@ func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool)
 	s.Request, s.Writer, s.Attempt, s.Status, s.BytesSent = r, w, 0, 0, 0
 	s.Start, s.Peer, s.ClientAddr, s.RequestID = time.Now(), nil, netip.Addr{}, ""
 	s.Deadline, s.AttemptTimeout, s.Retry = time.Time{}, 0, nil
-	s.origin, s.requestIDField, s.requestIDBytes = origin{}, [1]string{}, [32]byte{}
+	s.origin, s.generatedID, s.idReplaced, s.requestIDBytes = origin{}, "", false, [32]byte{}
 	s.upstreamURL, s.body, s.ctx, s.x = url.URL{}, nil, nil, nil
 	if s.peers != peers {
 		s.peers = peers
@@ -155,14 +137,16 @@ func (x *exchange) Release() {
 // trim drops what an unusually large request or response grew, so that
 // a connection does not keep it.
 func (x *exchange) trim() {
-	if len(x.outHdr) > maxPooledFields || cap(x.outVals) > 4*maxPooledFields {
-		x.outHdr, x.outVals, x.outOrder = nil, nil, h1.FieldOrder{}
+	fields := x.outHead.Header.fields
+	clear(fields[:cap(fields)]) // views of the client's heads
+	if cap(fields) > 2*maxPooledFields {
+		fields = nil
 	}
-	x.outOrder.Reset("", nil, nil) // its keys may be views of the client's heads
+	x.outHead = Request{Header: Header{fields: fields[:0]}}
 	x.resp.trim()
 }
 
-// maxPooledFields bounds the header maps an exchange keeps.
+// maxPooledFields bounds the field lists an exchange keeps.
 const maxPooledFields = 64
 
 // upstreamRequest is the exchange's request for an attempt it lends its
@@ -179,21 +163,6 @@ func (x *exchange) upstreamRequest(s *Session, ctx context.Context) *http.Reques
 	}
 	x.out = *x.outProto
 	return &x.out
-}
-
-// upstreamHeader is the exchange's header map for the upstream request,
-// emptied (sized for fields if new), and room for n values.
-func (x *exchange) upstreamHeader(fields, n int) (http.Header, []string) {
-	if x.outHdr == nil {
-		x.outHdr = make(http.Header, fields)
-	}
-	clear(x.outHdr)
-	if cap(x.outVals) < n {
-		x.outVals = make([]string, n)
-	}
-	x.outVals = x.outVals[:n]
-	clear(x.outVals)
-	return x.outHdr, x.outVals
 }
 
 // exchangeOf is the exchange a request's context leads to, nil if none:

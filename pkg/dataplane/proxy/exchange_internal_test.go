@@ -71,6 +71,8 @@ func nonZero(t *testing.T, f reflect.StructField) any {
 		return a.Interface()
 	case reflect.Uint8:
 		return uint8(1)
+	case reflect.Bool:
+		return true
 	}
 	t.Fatalf("no value for Session.%s of type %s", f.Name, f.Type)
 	return nil

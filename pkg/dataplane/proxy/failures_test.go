@@ -213,7 +213,7 @@ func TestUpstreamBodyFailureAbortsDownstream(t *testing.T) {
 func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") }))
 	phases := &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
-	phases.upstreamRequest = func(s *proxy.Session, _ *http.Request) error {
+	phases.upstreamRequest = func(s *proxy.Session, _ *proxy.Request) error {
 		if s.Request.Header.Get("X-Panic") != "" {
 			panic("phase bug")
 		}

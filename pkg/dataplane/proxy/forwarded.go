@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // The forwarding fields a client can use to claim another address, scheme
@@ -132,68 +130,56 @@ func parseHop(elem string) (netip.Addr, string, bool) {
 	return netip.Addr{}, "", false
 }
 
-// setForwarded writes the forwarding fields of an upstream request, whose
-// clone of the client's header left out the fields dropForwarding names.
+// setForwarded adds the forwarding fields of an upstream request, whose
+// copy of the client's fields left out those dropForwarding names.
 // From an untrusted peer every client-sent one is replaced by what the
 // proxy saw; a trusted peer's are kept, X-Forwarded-For (and Forwarded,
 // if it sent one) get the peer appended, as each proxy in a chain does.
 // Forwarded (RFC 7239) is not created: nginx, ingress-nginx and Envoy do
 // not send it either, backends read X-Forwarded-*, and a second list that
 // could disagree with the first costs an allocation per request. The
-// fields set are noted in o after the client's.
-func (p *Proxy[C]) setForwarded(h http.Header, s *Session, vals []string, o *h1.FieldOrder) {
-	// From an untrusted peer none is left: the fields are then set
-	// without looking for what is there (each look a string hash).
+// fields the proxy sets come after the client's.
+func (p *Proxy[C]) setForwarded(h *Header, s *Session) {
+	// From an untrusted peer none is left: the fields are then added
+	// without looking for what is there.
 	replace := !s.origin.trusted
-	// One backing array for the values (the spare slots of the header's
-	// clone); each slice is capped at one element, so that appending to
-	// one (Header.Add) cannot overwrite the next.
-	if len(vals) < 5 {
-		vals = make([]string, 5)
-	}
 	in := s.Request
 	if s.origin.peer != "" {
-		vals[0] = s.origin.peer
-		if !replace {
-			vals[0] = appendHop(h[hdrXFF], s.origin.peer)
+		if replace {
+			h.addChecked(hdrXFF, s.origin.peer)
+		} else {
+			h.Add(hdrXFF, appendHop(h, s.origin.peer))
+			h.Del(hdrXRealIP)
 		}
-		h[hdrXFF] = vals[0:1:1]
-		vals[1] = s.origin.client
-		h[hdrXRealIP] = vals[1:2:2]
-		if prior := h[hdrForwarded]; !replace && len(prior) > 0 {
-			h[hdrForwarded] = []string{strings.Join(prior, ", ") + ", " + forwardedFor(s.origin.peer)}
+		h.addChecked(hdrXRealIP, s.origin.client)
+		if !replace && h.Has(hdrForwarded) {
+			h.Set(hdrForwarded, h.joined(hdrForwarded)+", "+forwardedFor(s.origin.peer))
 		}
-		o.Note(hdrXFF, vals[0:1:1])
-		o.Note(hdrXRealIP, vals[1:2:2])
 	}
-	vals[2] = "http"
+	proto := "http"
 	if in.TLS != nil {
-		vals[2] = "https"
+		proto = "https"
 	}
-	if setIfAbsent(h, hdrXFProto, vals[2:3:3], replace) {
-		o.Note(hdrXFProto, vals[2:3:3])
+	if replace || !h.Has(hdrXFProto) {
+		h.addChecked(hdrXFProto, proto)
 	}
-	if in.Host != "" {
-		vals[3] = in.Host
-		if setIfAbsent(h, hdrXFHost, vals[3:4:4], replace) {
-			o.Note(hdrXFHost, vals[3:4:4])
-		}
+	if in.Host != "" && (replace || !h.Has(hdrXFHost)) {
+		h.Add(hdrXFHost, in.Host)
 	}
-	if port := p.ports.of(in); port != "" {
-		vals[4] = port
-		if setIfAbsent(h, hdrXFPort, vals[4:5:5], replace) {
-			o.Note(hdrXFPort, vals[4:5:5])
-		}
+	if port := p.ports.of(in); port != "" && (replace || !h.Has(hdrXFPort)) {
+		h.addChecked(hdrXFPort, port)
 	}
 }
 
-// appendHop is X-Forwarded-For with peer appended; prior is what a
-// trusted peer sent (nothing from an untrusted one, it was removed).
-func appendHop(prior []string, peer string) string {
-	if len(prior) == 0 {
+// appendHop is X-Forwarded-For with peer appended, its fields removed
+// from h: what a trusted peer sent, then peer.
+func appendHop(h *Header, peer string) string {
+	if !h.Has(hdrXFF) {
 		return peer
 	}
-	return strings.Join(prior, ", ") + ", " + peer
+	prior := h.joined(hdrXFF)
+	h.Del(hdrXFF)
+	return prior + ", " + peer
 }
 
 // forwardedFor is an RFC 7239 for= pair; IPv6 is bracketed and quoted.
@@ -204,25 +190,14 @@ func forwardedFor(ip string) string {
 	return "for=" + ip
 }
 
-// setIfAbsent sets key unless it has a value, and reports whether it
-// did; absent: it has none.
-func setIfAbsent(h http.Header, key string, v []string, absent bool) bool {
-	if absent || len(h[key]) == 0 {
-		h[key] = v
-		return true
-	}
-	return false
-}
-
-// dropForwarding reports whether the clone of a client's header for an
-// upstream leaves k out: the forwarding fields if all, and in any case
-// fields like X_Forwarded_For, which CGI-style backends (PHP, WSGI) read
-// as X-Forwarded-For: both become HTTP_X_FORWARDED_FOR. No proxy writes
-// them, whoever the peer is; nginx ignores underscored names by default
-// for the same reason. Decided while cloning: deleting afterwards would
-// cost a pass over the fields and a hash each.
+// dropForwarding reports whether the copy of a client's fields for an
+// upstream leaves the field named k out: the forwarding fields if all,
+// and in any case fields like X_Forwarded_For, which CGI-style backends
+// (PHP, WSGI) read as X-Forwarded-For: both become HTTP_X_FORWARDED_FOR.
+// No proxy writes them, whoever the peer is; nginx ignores underscored
+// names by default for the same reason. Names compare without case.
 func dropForwarding(k string, all bool) bool {
-	if all && isForwardingHeader(k) {
+	if all && isForwardingName(k) {
 		return true
 	}
 	if strings.IndexByte(k, '_') < 0 {
@@ -232,15 +207,6 @@ func dropForwarding(k string, all bool) bool {
 		if sameIgnoringUnderscore(k, name) {
 			return true
 		}
-	}
-	return false
-}
-
-// isForwardingHeader reports whether k, as a Header key, is one of forwardingHeaders.
-func isForwardingHeader(k string) bool {
-	switch k {
-	case hdrXFF, hdrXFProto, hdrXFHost, hdrXFPort, hdrXRealIP, hdrForwarded:
-		return true
 	}
 	return false
 }

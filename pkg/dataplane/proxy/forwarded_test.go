@@ -141,7 +141,9 @@ func forwardCase(trusted []netip.Prefix, tc forwardingCase) (*Session, http.Head
 	}
 	s := &Session{Request: r}
 	s.resolveClient(trusted)
-	return s, p.upstreamHeader(s, SchemeHTTP1)
+	var h Header
+	p.upstreamFields(s, SchemeHTTP1, &h)
+	return s, h.Clone()
 }
 
 func TestNoClientAddressWithoutAnIPPeer(t *testing.T) {
@@ -200,10 +202,11 @@ func BenchmarkUpstreamHeader(b *testing.B) {
 			p := New[struct{}](nil, Options{TrustedProxies: trusted})
 			s.Request.Header.Set("User-Agent", "bench")
 			s.Request.Header.Set("Accept", "*/*")
+			var h Header
 			b.ReportAllocs()
 			for b.Loop() {
 				s.resolveClient(trusted)
-				p.upstreamHeader(s, SchemeHTTP1)
+				p.upstreamFields(s, SchemeHTTP1, &h)
 			}
 		})
 	}

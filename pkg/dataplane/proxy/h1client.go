@@ -51,7 +51,7 @@ func newH1Client(dial func(context.Context) (net.Conn, error), k peerKey, o Opti
 // RoundTrip sends req on a pooled or new connection, and gives the
 // response a header map of its own (see roundTripHead).
 func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, head, err := c.roundTripHead(req)
+	resp, head, err := c.roundTripHead(req, requestOf(req))
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +59,13 @@ func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// roundTripHead is RoundTrip for the proxy's own attempts: the response's
-// fields are in head, as received, and its Header is nil. A pooled
+// roundTripHead is RoundTrip for the proxy's own attempts: the request's
+// head is out (req's Method, URL, Host and Header are not read), and the
+// response's fields are in head, as received, and its Header is nil. A pooled
 // connection that turns out to be dead before any response byte came is
 // replaced by a new one once, when the request may be sent again (see
 // h1Conn.roundTrip).
-func (c *h1Client) roundTripHead(req *http.Request) (*http.Response, *Response, error) {
+func (c *h1Client) roundTripHead(req *http.Request, out *Request) (*http.Response, *Response, error) {
 	fresh := false
 	repeatable := safeToRepeat(req) && (req.Body == nil || req.Body == http.NoBody)
 	for {
@@ -73,7 +74,7 @@ func (c *h1Client) roundTripHead(req *http.Request) (*http.Response, *Response, 
 			closeRequestBody(req)
 			return nil, nil, err
 		}
-		resp, head, retry, err := pc.roundTrip(req)
+		resp, head, retry, err := pc.roundTrip(req, out)
 		if err == nil {
 			return resp, head, nil
 		}
@@ -89,14 +90,18 @@ func (c *h1Client) roundTripHead(req *http.Request) (*http.Response, *Response, 
 // headRoundTripper is a transport that gives the proxy a response's
 // fields without a header map (see h1Client.roundTripHead).
 type headRoundTripper interface {
-	roundTripHead(req *http.Request) (*http.Response, *Response, error)
+	roundTripHead(req *http.Request, out *Request) (*http.Response, *Response, error)
 }
 
-// roundTripHead sends req by rt, with the response's fields as the phases
-// see them: a map's are copied into a list of their own.
-func roundTripHead(rt http.RoundTripper, req *http.Request) (*http.Response, *Response, error) {
-	if ht, ok := rt.(headRoundTripper); ok {
-		return ht.roundTripHead(req)
+// roundTripHead sends req, whose head out has, by rt, with the response's
+// fields as the phases see them: a map's are copied into a list of their
+// own. A transport that takes a header map gets req with one made from
+// out's fields.
+func roundTripHead(rt http.RoundTripper, req *http.Request, out *Request) (*http.Response, *Response, error) {
+	ht, ok := rt.(headRoundTripper)
+	out.toHTTP(req, !ok)
+	if ok {
+		return ht.roundTripHead(req, out)
 	}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
@@ -241,7 +246,7 @@ func newALPNSwitch(h1 *h1Client, k peerKey, dial func(context.Context, string, s
 
 // RoundTrip follows the peer's choice (see roundTripHead).
 func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, head, err := s.roundTripHead(req)
+	resp, head, err := s.roundTripHead(req, requestOf(req))
 	if err == nil && resp.Header == nil {
 		resp.Header = head.Header.Clone()
 	}
@@ -250,17 +255,17 @@ func (s *alpnSwitch) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // roundTripHead follows the peer's choice; a peer that changes it twice
 // within one request gets its error.
-func (s *alpnSwitch) roundTripHead(req *http.Request) (resp *http.Response, head *Response, err error) {
+func (s *alpnSwitch) roundTripHead(req *http.Request, out *Request) (resp *http.Response, head *Response, err error) {
 	for range 2 {
 		if !s.peerH2.Load() {
-			resp, head, err = s.h1.roundTripHead(req)
+			resp, head, err = s.h1.roundTripHead(req, out)
 			if !errors.Is(err, errPeerSpeaksH2) {
 				return resp, head, err
 			}
 			// Nothing was sent, and the body, if any, was not read.
 			s.peerH2.Store(true)
 		}
-		resp, head, err = roundTripHead(s.h2, req)
+		resp, head, err = roundTripHead(s.h2, req, out)
 		if !errors.Is(err, errPeerSpeaksH1) {
 			return resp, head, err
 		}

@@ -100,10 +100,10 @@ const staleCheckAfter = 100 * time.Millisecond
 // has. retry reports that
 // the failure happened on a reused connection before the peer can have
 // acted on the request, so that it may be sent again on a new one.
-func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, head *Response, retry bool, err error) {
+func (pc *h1Conn) roundTrip(req *http.Request, out *Request) (resp *http.Response, head *Response, retry bool, err error) {
 	// A client that goes away ends the exchange, whatever it waits for.
 	stop := watchContext(req.Context(), pc.abort)
-	resp, retry, err = pc.exchange(req)
+	resp, retry, err = pc.exchange(req, out)
 	if err != nil {
 		if stop != nil {
 			stop()
@@ -115,11 +115,12 @@ func (pc *h1Conn) roundTrip(req *http.Request) (resp *http.Response, head *Respo
 	return resp, head, false, nil
 }
 
-// exchange writes the request and reads the head of the final response.
-func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
+// exchange writes the request, whose head out has, and reads the head of
+// the final response.
+func (pc *h1Conn) exchange(req *http.Request, out *Request) (*http.Response, bool, error) {
 	withBody := req.Body != nil && req.Body != http.NoBody
 	chunked := withBody && (req.ContentLength <= 0 || len(req.Trailer) > 0)
-	head, err := appendRequestHead(pc.head[:0], req, withBody, chunked)
+	head, err := appendRequestHead(pc.head[:0], out, req, withBody, chunked)
 	if err != nil {
 		return nil, false, err
 	}
@@ -132,7 +133,7 @@ func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
 		return nil, pc.reused && n == 0, err
 	}
 	if withBody {
-		if resp, err := pc.sendBody(req, chunked); resp != nil || err != nil {
+		if resp, err := pc.sendBody(req, out, chunked); resp != nil || err != nil {
 			return resp, false, err
 		}
 	}
@@ -148,8 +149,8 @@ func (pc *h1Conn) exchange(req *http.Request) (*http.Response, bool, error) {
 // sendBody sends the request body, after the peer's go-ahead if the
 // request expects one. It returns a response the peer sent instead of
 // taking the body, and a failure to read the body (the client's) as is.
-func (pc *h1Conn) sendBody(req *http.Request, chunked bool) (*http.Response, error) {
-	if headerHasToken(req.Header["Expect"], "100-continue") {
+func (pc *h1Conn) sendBody(req *http.Request, out *Request, chunked bool) (*http.Response, error) {
+	if out.Header.hasToken("Expect", "100-continue") {
 		resp, err := pc.awaitContinue(req)
 		if resp != nil || err != nil {
 			pc.noReuse = true // the body the head announced was not sent

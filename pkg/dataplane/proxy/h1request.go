@@ -8,107 +8,73 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
-// appendRequestHead appends req's head to b: request line, Host, the
-// header fields but those that frame the message, then the framing this
-// client chose (a known length, or chunked).
-func appendRequestHead(b []byte, req *http.Request, withBody, chunked bool) ([]byte, error) {
-	host := req.Host
+// appendRequestHead appends the head of a request to b: request line,
+// Host, the fields of head but those that frame the message, then the
+// framing this client chose (a known length, or chunked) for req, which
+// has the body, its length and trailer. The fields go as they are, in
+// order; one that is not Checked is checked, and one that could not be
+// written unchanged fails the request.
+func appendRequestHead(b []byte, head *Request, req *http.Request, withBody, chunked bool) ([]byte, error) {
+	host := head.Host
 	if host == "" {
-		host = req.URL.Host
+		host = head.URL.Host
 	}
-	if !h1.ValidFieldName(req.Method) || !httpguts.ValidHostHeader(host) {
+	if !h1.ValidFieldName(head.Method) || !httpguts.ValidHostHeader(host) {
 		return b, errInvalidRequestHead
 	}
-	b = append(b, req.Method...)
+	b = append(b, head.Method...)
 	b = append(b, ' ')
-	b = appendTarget(b, req.URL)
+	b = appendTarget(b, head.URL)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\n"...)
-	o := orderOf(req)
-	valid := true
-	if o == nil {
-		for name, values := range req.Header {
-			if b, valid = appendField(b, nil, -1, name, values); !valid {
-				break
-			}
+	fields := head.Header.fields
+	for i := range fields {
+		f := &fields[i]
+		if !f.Checked && (!h1.ValidFieldName(f.Name) || !h1.ValidFieldValue(f.Value)) {
+			return b, errInvalidRequestHead
 		}
-	} else {
-		var f h1.Fields
-		f.Reset(o, req.Header)
-		for valid {
-			i, name, values, ok := f.Next()
-			if !ok {
-				break
-			}
-			b, valid = appendField(b, o, i, name, values)
+		if framingFirst[f.Name[0]] && framingField(f.Name) { // a name is never empty here
+			continue
 		}
-	}
-	if !valid {
-		return b, errInvalidRequestHead
-	}
-	return appendFraming(b, req, withBody, chunked), nil
-}
-
-// appendField appends the lines of a field, none if the client frames
-// the message by it; it reports false for a field that cannot be written
-// (an unchecked name or value, what o does not vouch for, that is
-// invalid). at is the field's place in o, -1 if none.
-func appendField(b []byte, o *h1.FieldOrder, at int, name string, values []string) ([]byte, bool) {
-	if framingField(name) {
-		return b, true
-	}
-	if at < 0 && !h1.ValidFieldName(name) {
-		return b, false
-	}
-	for _, v := range values {
-		if !o.Trusted(v) && !h1.ValidFieldValue(v) {
-			return b, false
-		}
-		b = append(b, name...)
+		b = append(b, f.Name...)
 		b = append(b, ": "...)
-		b = append(b, v...)
+		b = append(b, f.Value...)
 		b = append(b, "\r\n"...)
 	}
-	return b, true
+	return appendFraming(b, head, req, withBody, chunked), nil
 }
 
-// orderOf is the order of req's fields, which the proxy noted when it
-// built them in its exchange's storage; nil otherwise.
-func orderOf(req *http.Request) *h1.FieldOrder {
-	x := exchangeOf(req)
-	if x == nil {
-		x, _ = req.Context().Value(exchangeKey{}).(*exchange)
+// framingFirst tells the first letters of the names framingField knows.
+var framingFirst = func() (t [256]bool) {
+	for _, c := range "chtCHT" {
+		t[c] = true
 	}
-	if x == nil || !sameMap(req.Header, x.outHdr) {
-		return nil
-	}
-	return &x.outOrder
-}
-
-// sameMap reports whether a and b are one map. A map value is a pointer
-// to the map (reflect.Value.UnsafePointer says as much, slower).
-func sameMap(a, b http.Header) bool {
-	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
-}
+	return t
+}()
 
 // errInvalidRequestHead: a phase set a method, Host or field that cannot
 // be written without changing the message (a CR or LF in a value, say).
 var errInvalidRequestHead = errors.New("request head has an invalid method, host or header field")
 
 // framingField: fields this client writes itself, from the request's
-// ContentLength, Trailer and Host.
+// ContentLength, Trailer and Host; names compare without case.
 func framingField(name string) bool {
-	switch name {
-	case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
-		return true
+	switch len(name) {
+	case 4:
+		return h1.NameIs(name, "host")
+	case 7:
+		return h1.NameIs(name, "trailer")
+	case 14:
+		return h1.NameIs(name, "content-length")
+	case 17:
+		return h1.NameIs(name, "transfer-encoding")
 	}
 	return false
 }
@@ -129,8 +95,8 @@ func appendTarget(b []byte, u *url.URL) []byte {
 	return b
 }
 
-func appendFraming(b []byte, req *http.Request, withBody, chunked bool) []byte {
-	if req.Close && req.Header["Connection"] == nil {
+func appendFraming(b []byte, head *Request, req *http.Request, withBody, chunked bool) []byte {
+	if req.Close && !head.Header.Has("Connection") {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	switch {
@@ -154,7 +120,7 @@ func appendFraming(b []byte, req *http.Request, withBody, chunked bool) []byte {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, req.ContentLength, 10)
 		b = append(b, "\r\n"...)
-	case req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch:
+	case head.Method == http.MethodPost || head.Method == http.MethodPut || head.Method == http.MethodPatch:
 		b = append(b, "Content-Length: 0\r\n"...) // as http.Transport: some servers want a length
 	}
 	return append(b, "\r\n"...)

@@ -17,14 +17,15 @@ type Response struct {
 	Header     Header
 }
 
-// Header is a response's fields as field lines, in the order they came,
+// Header is a request's or a response's fields as field lines (see
+// Request, Response), in the order they came,
 // names spelled as they came: nginx forwards an HTTP/1 response so, and
 // Pingora's ResponseHeader keeps them so too (HAProxy and Envoy send
 // names in lower case unless told otherwise; names are case-insensitive,
 // RFC 9110 §5.1, but people read heads and a few clients are picky). A
 // name sent on several lines is several fields. Names compare without regard
-// to ASCII case. Over HTTP/1 the list is handed to the server's writer
-// as it is, with no header map in between.
+// to ASCII case. Over HTTP/1 the list is handed to the server's writer,
+// or the proxy's HTTP/1 client, as it is, with no header map in between.
 //
 // Its strings are valid until Logging returns (see Session); Clone
 // copies them. A field a phase sets is checked when it is written: one

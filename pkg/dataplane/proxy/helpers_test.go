@@ -49,7 +49,7 @@ type testPhases struct {
 	retry           bool
 	requestFilter   func(*proxy.Session) (bool, error)
 	pick            func(*proxy.Session) (*proxy.Peer, error)
-	upstreamRequest func(*proxy.Session, *http.Request) error
+	upstreamRequest func(*proxy.Session, *proxy.Request) error
 	responseFilter  func(*proxy.Session, *proxy.Response) error
 	quiet           bool // record nothing (benchmarks)
 
@@ -90,7 +90,7 @@ func (p *testPhases) UpstreamPeer(s *proxy.Session, ctx *testCtx) (*proxy.Peer, 
 	return &peer, nil
 }
 
-func (p *testPhases) UpstreamRequestFilter(s *proxy.Session, r *http.Request, ctx *testCtx) error {
+func (p *testPhases) UpstreamRequestFilter(s *proxy.Session, r *proxy.Request, ctx *testCtx) error {
 	p.record("UpstreamRequestFilter")
 	if p.upstreamRequest != nil {
 		return p.upstreamRequest(s, r)

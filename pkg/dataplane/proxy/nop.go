@@ -1,7 +1,5 @@
 package proxy
 
-import "net/http"
-
 // NopPhases implements every phase but UpstreamPeer with what the proxy
 // does when nobody asks otherwise. Embed it so that only the phases that
 // matter are written:
@@ -28,7 +26,7 @@ func (NopPhases[C]) NewCtx() C {
 func (NopPhases[C]) RequestFilter(*Session, C) (bool, error) { return false, nil }
 
 // UpstreamRequestFilter sends the request as the proxy prepared it.
-func (NopPhases[C]) UpstreamRequestFilter(*Session, *http.Request, C) error { return nil }
+func (NopPhases[C]) UpstreamRequestFilter(*Session, *Request, C) error { return nil }
 
 // FailToConnect does not retry: which other peer is safe to try is the
 // embedder's knowledge, not the proxy's.

@@ -74,7 +74,7 @@ func TestForwardedHeadersAndHost(t *testing.T) {
 	}
 
 	// A phase rewriting Host wins; X-Forwarded-Host still names the original.
-	phases.upstreamRequest = func(_ *proxy.Session, out *http.Request) error {
+	phases.upstreamRequest = func(_ *proxy.Session, out *proxy.Request) error {
 		out.Host = "internal.svc"
 		return nil
 	}

@@ -12,14 +12,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // attempt is a request sent upstream and its answer.
 type attempt struct {
 	up   *upstream
 	out  *http.Request
+	req  *Request       // out's head, as the phases left it
 	resp *http.Response // its Header is nil: head has the fields
 	head *Response      // what the phases see and the client gets
 	body *requestBody   // nil without a request body
@@ -43,16 +42,16 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 	if s.x != nil {
 		s.x.lend = s.x.local && s.Attempt <= 1 && ownH1(up)
 	}
-	out := p.newUpstreamRequest(s, peer, body, actx)
-	if err := p.phases.UpstreamRequestFilter(s, out, ctx); err != nil {
+	out, head := p.newUpstreamRequest(s, peer, body, actx)
+	if err := p.phases.UpstreamRequestFilter(s, head, ctx); err != nil {
 		cancel()
 		return attempt{}, err
 	}
-	rt := up.transportFor(out)
+	rt := up.transportFor(head.Header.upgradeType() != "")
 	if _, h1 := rt.(*h1Client); !h1 && s.x != nil && (s.x.lend || body == &s.x.body) {
 		s.x.reusable = false // other transports may hold the request or its body after the exchange
 	}
-	resp, head, err := roundTripHead(rt, out)
+	resp, rhead, err := roundTripHead(rt, out, head)
 	if err != nil {
 		cancel()
 		if terr := timedOut(s, out); terr != nil {
@@ -60,7 +59,7 @@ func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attemp
 		}
 		return attempt{}, p.classify(s.Request, up, body, err)
 	}
-	return attempt{up: up, out: out, resp: resp, head: head, body: body, peer: peer, cancel: cancel}, nil
+	return attempt{up: up, out: out, req: head, resp: resp, head: rhead, body: body, peer: peer, cancel: cancel}, nil
 }
 
 // ownH1 reports whether up's ordinary requests go to the proxy's own
@@ -307,8 +306,10 @@ func (b *requestBody) done() (stalled bool) {
 // started reports whether any attempt has begun sending the body.
 func (b *requestBody) started() bool { return b != nil && b.read.Load() }
 
-// newUpstreamRequest derives the request sent to peer from the downstream one.
-func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) *http.Request {
+// newUpstreamRequest derives the request sent to peer from the downstream
+// one: the transport's request (context, body, framing) and the head the
+// phases see and edit.
+func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody, ctx context.Context) (*http.Request, *Request) {
 	in := s.Request
 	var out *http.Request
 	if s.x != nil {
@@ -328,7 +329,7 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 		u := upstreamURL(in.URL, peer)
 		out.URL = &u
 	}
-	out.Header = p.upstreamHeader(s, peer.Scheme)
+	out.Header = nil // the head's fields (see roundTripHead)
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
 	out.Body, out.GetBody, out.ContentLength = nil, nil, 0
 	if body != nil {
@@ -339,7 +340,10 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	out.RequestURI = ""
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
 	out.TLS, out.Response, out.Pattern = nil, nil, ""
-	return out
+	head := s.x.upstreamHead(len(in.Header))
+	head.Method, head.URL, head.Host, head.body = in.Method, out.URL, in.Host, body != nil
+	p.upstreamFields(s, peer.Scheme, &head.Header)
+	return out, head
 }
 
 // copyRequestFields copies what WithContext would into out, the
@@ -368,196 +372,6 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 	return u
 }
 
-// upstreamHeader copies the downstream header without hop-by-hop fields and
-// sets the forwarding fields. An upgrade offer is forwarded with them.
-// Lent the exchange's storage, it notes the fields' order for the writer:
-// the client's as received, then the proxy's (see h1.FieldOrder).
-func (p *Proxy[C]) upstreamHeader(s *Session, scheme Scheme) http.Header {
-	in := s.Request
-	x := s.x
-	if x != nil && !x.lend {
-		x = nil
-	}
-	h, spare, o := cloneHeader(in.Header, receivedOrder(s, x), !s.origin.trusted, x)
-	upgrade, settings := forwardedUpgrade(in.Header, scheme)
-	trailers := headerHasToken(in.Header["Te"], "trailers")
-	if trailers { // gRPC needs it, and it is the one TE value every hop supports
-		h["Te"] = []string{"trailers"}
-	}
-	switch {
-	case settings != nil:
-		setOrdered(h, o, "Connection", []string{"Upgrade, HTTP2-Settings"})
-		setOrdered(h, o, "Http2-Settings", takeValues(&spare, settings)) // not shared with in
-		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
-	case upgrade != nil:
-		setOrdered(h, o, "Connection", []string{"Upgrade"})
-		setOrdered(h, o, "Upgrade", takeValues(&spare, upgrade))
-	}
-	p.setForwarded(h, s, spare, o)
-	if id := s.requestIDField[0]; id != "" && len(spare) > 5 {
-		// In the clone's slots, after setForwarded's five, so that the
-		// writer places it rather than sorts it with the phases' fields.
-		spare[5] = id
-		h[hdrRequestID] = spare[5:6:6]
-		o.Note(hdrRequestID, spare[5:6:6])
-	} else {
-		s.setRequestID(h)
-	}
-	return h
-}
-
-// setOrdered sets key to vv in h and notes it in o.
-func setOrdered(h http.Header, o *h1.FieldOrder, key string, vv []string) {
-	h[key] = vv
-	o.Note(key, vv)
-}
-
-// receivedOrder is the order of the downstream request's fields, nil if
-// the server does not tell it or the exchange does not need it.
-func receivedOrder(s *Session, x *exchange) *h1.FieldOrder {
-	if x == nil {
-		return nil
-	}
-	if ro, ok := x.writer.ResponseWriter.(requestOrderer); ok {
-		return ro.RequestFieldOrder()
-	}
-	return nil
-}
-
-// requestOrderer is the server's HTTP/1 response writer, which tells the
-// order in which the request's fields came.
-type requestOrderer interface{ RequestFieldOrder() *h1.FieldOrder }
-
-// takeValues copies vv into the first slots of spare, or into an array
-// of its own when they are too few.
-func takeValues(spare *[]string, vv []string) []string {
-	if len(*spare) < len(vv)+5 { // setForwarded needs 5
-		return append([]string(nil), vv...)
-	}
-	n := copy(*spare, vv)
-	out := (*spare)[:n:n]
-	*spare = (*spare)[n:]
-	return out
-}
-
-// forwardingFields is how many values the proxy may add to the client's;
-// forwardedAdds how many fields it adds to most requests (X-Forwarded-For,
-// -Proto, -Host, -Port, X-Real-Ip, X-Request-Id).
-const forwardingFields, forwardedAdds = 8, 6
-
-// cloneHeader is h.Clone() without the hop-by-hop fields, those
-// Connection names, and those dropForwarding names (all: every forwarding field), with room for
-// extra more values, taken from the spare slots returned: one map and
-// one array of values, grown no more while the forwarding fields are set.
-// With an exchange, the map and the array are the exchange's, reused,
-// and the keys go to the order returned in the order of down (nil
-// without an exchange).
-func cloneHeader(h http.Header, down *h1.FieldOrder, all bool, x *exchange) (http.Header, []string, *h1.FieldOrder) {
-	var buf [8]string
-	options, listed := connectionOptions(h["Connection"], &buf)
-	var out http.Header
-	var vals []string
-	var o *h1.FieldOrder
-	if x != nil {
-		// Most fields have one value: the array is grown in the rare
-		// case that is too few, rather than counted in a pass of its own.
-		out, vals = x.upstreamHeader(len(h)+forwardedAdds, max(len(h), slotsOf(down))+extraValues)
-		o = &x.outOrder
-		o.Reset(parsedOf(down), vals, nil)
-	} else {
-		nv := 0
-		for _, vv := range h {
-			nv += len(vv)
-		}
-		vals = make([]string, nv+extraValues)
-		// Sized for the fields setForwarded adds: a map that fits one
-		// group (8 fields) is two allocations, a larger one four or more.
-		out = make(http.Header, len(h)+forwardedAdds)
-	}
-	c := fieldCloner{out: out, vals: vals, o: o, all: all, fields: len(h), x: x}
-	if down == nil {
-		for k, vv := range h {
-			c.clone(options, -1, k, vv)
-		}
-	} else {
-		var f h1.Fields
-		f.Reset(down, h)
-		for {
-			i, k, vv, ok := f.Next()
-			if !ok {
-				break
-			}
-			c.clone(options, i, k, vv)
-		}
-	}
-	vals = c.vals
-	if !listed {
-		for _, v := range h["Connection"] {
-			delConnectionOptions(out, v)
-		}
-	}
-	return out, vals, o
-}
-
-// fieldCloner copies fields for cloneHeader, its values into vals.
-type fieldCloner struct {
-	out    http.Header
-	vals   []string
-	o      *h1.FieldOrder
-	all    bool
-	fields int // how many the header has
-	x      *exchange
-}
-
-// clone copies field k, at its place i in the downstream order (-1 for
-// none), unless it is not to be forwarded (options: those Connection
-// names; not kept in c, whose content leaks to the exchange).
-func (c *fieldCloner) clone(options []string, i int, k string, vv []string) {
-	if isHopHeader(k) || dropForwarding(k, c.all) || namedIn(options, k) {
-		return
-	}
-	var cp []string // as Header.Clone: a nil value stays nil
-	if vv != nil {
-		if len(c.vals) < len(vv)+extraValues {
-			c.vals = make([]string, 2*(len(vv)+c.fields)+extraValues)
-			if c.x != nil {
-				c.x.outVals = c.vals // large enough for the next such head
-			}
-		}
-		n := 1
-		if len(vv) == 1 { // most: one store, not a typed copy's call
-			c.vals[0] = vv[0]
-		} else {
-			n = copy(c.vals, vv)
-		}
-		cp, c.vals = c.vals[:n:n], c.vals[n:]
-	}
-	c.out[k] = cp
-	if c.o != nil && (i >= 0 || h1.ValidFieldName(k)) {
-		c.o.Note(k, cp) // a phase's name is checked here, once
-	}
-}
-
-// slotsOf is how many values the parser gave the map o is of: most
-// maps have no more (a phase may have added some).
-func slotsOf(o *h1.FieldOrder) int {
-	if o == nil {
-		return 0
-	}
-	return o.Slots()
-}
-
-// parsedOf is the bytes of the head o was parsed from, "" if none.
-func parsedOf(o *h1.FieldOrder) string {
-	if o == nil {
-		return ""
-	}
-	return o.Parsed
-}
-
-// extraValues is the room left for the values the proxy adds.
-const extraValues = forwardingFields
-
 // forwardedUpgrade is the Upgrade offer of a request as sent to a peer of
 // scheme, and the HTTP2-Settings of an h2c offer. The upgrade is tunnelled,
 // so the HTTP2-Settings that go with h2c are forwarded although the
@@ -584,26 +398,6 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// connectionOptions lists the options of Connection values in buf;
-// listed is false when there are more than it holds.
-func connectionOptions(values []string, buf *[8]string) (options []string, listed bool) {
-	options = buf[:0]
-	for _, v := range values {
-		for v != "" {
-			var name string
-			name, v, _ = strings.Cut(v, ",")
-			if name = strings.TrimSpace(name); name == "" {
-				continue
-			}
-			if len(options) == len(buf) {
-				return nil, false
-			}
-			options = append(options, name)
-		}
-	}
-	return options, true
-}
-
 // namedIn reports whether key is one of options, in any case.
 func namedIn(options []string, key string) bool {
 	for _, o := range options {
@@ -612,58 +406,6 @@ func namedIn(options []string, key string) bool {
 		}
 	}
 	return false
-}
-
-// delConnectionOptions deletes the fields a Connection value names.
-func delConnectionOptions(h http.Header, v string) {
-	for v != "" {
-		var name string
-		name, v, _ = strings.Cut(v, ",")
-		if name = strings.TrimSpace(name); name != "" {
-			delToken(h, name)
-		}
-	}
-}
-
-// isHopHeader reports whether name, as a Header key, is one of hopHeaders.
-func isHopHeader(name string) bool {
-	switch name {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// delToken deletes the field a Connection option names. Options are
-// mostly "keep-alive" and "close", and usually no such field is there:
-// canonicalizing on the stack spares the request the string Header.Del
-// would allocate for it.
-func delToken(h http.Header, name string) {
-	var buf [64]byte
-	if len(name) > len(buf) {
-		h.Del(name)
-		return
-	}
-	key := buf[:len(name)]
-	upper := true
-	for i := range len(name) {
-		c := name[i]
-		if !h1.IsToken(c) {
-			h.Del(name) // textproto leaves such a name as it is
-			return
-		}
-		switch {
-		case upper && 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		case !upper && 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		key[i], upper = c, c == '-'
-	}
-	if _, ok := h[string(key)]; ok { // a lookup by string(key) does not allocate
-		delete(h, string(key))
-	}
 }
 
 // upgradeType is the protocol a request switches to, if any.

@@ -67,10 +67,12 @@ func validRequestID(id string) bool {
 // resolveRequestID keeps the client's X-Request-Id when it is one valid
 // value, else makes one that replaces it upstream.
 func (s *Session) resolveRequestID(ids *requestIDs) {
-	if v := s.Request.Header[hdrRequestID]; len(v) == 1 && validRequestID(v[0]) {
+	v := s.Request.Header[hdrRequestID]
+	if len(v) == 1 && validRequestID(v[0]) {
 		s.RequestID = v[0]
 		return
 	}
+	s.idReplaced = len(v) > 0
 	// The bytes are written once, here, and never again: an HTTP/2
 	// transport's HPACK table, a mirror, a map may keep the string for
 	// longer than the request. They live in the Session, allocated with
@@ -81,15 +83,7 @@ func (s *Session) resolveRequestID(ids *requestIDs) {
 	}
 	ids.fill(buf)
 	s.RequestID = unsafe.String(&buf[0], len(buf))
-	s.requestIDField[0] = s.RequestID
-}
-
-// setRequestID puts the id in the upstream header; a kept one is already
-// in the clone of the client's header.
-func (s *Session) setRequestID(h map[string][]string) {
-	if s.requestIDField[0] != "" {
-		h[hdrRequestID] = s.requestIDField[:]
-	}
+	s.generatedID = s.RequestID
 }
 
 // idArena hands out the bytes of generated ids from chunks whose bytes

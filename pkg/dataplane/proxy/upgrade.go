@@ -16,9 +16,9 @@ import (
 // the 101 downstream on the hijacked connection and copies both ways until
 // either side is done or the server stops.
 func (p *Proxy[C]) tunnel(s *Session, rw *responseWriter, a *attempt) error {
-	out, resp, h := a.out, a.resp, &a.head.Header
-	want, got := upgradeType(out.Header), h.upgradeType()
-	if want == "" || got == "" || !headerHasToken(out.Header["Upgrade"], got) {
+	out, resp, h := &a.req.Header, a.resp, &a.head.Header
+	want, got := out.upgradeType(), h.upgradeType()
+	if want == "" || got == "" || !out.hasToken("Upgrade", got) {
 		return p.fail(rw, &Error{Status: http.StatusBadGateway, Reason: "upstream switched to protocol " + quote(got) + ", not " + quote(want)})
 	}
 	backend, ok := resp.Body.(io.ReadWriteCloser)

@@ -39,8 +39,10 @@ type upstream struct {
 	lastUsed atomic.Int64 // peerPool.now at the latest get, for eviction
 }
 
-func (u *upstream) transportFor(out *http.Request) http.RoundTripper {
-	if upgradeType(out.Header) != "" {
+// transportFor is the transport of a request that offers an upgrade or
+// not.
+func (u *upstream) transportFor(upgrade bool) http.RoundTripper {
+	if upgrade {
 		return u.upgrades
 	}
 	return u.rt

@@ -29,7 +29,7 @@ func applyRoutePolicy(s *proxy.Session, rt *snapshot.Route) {
 // Host and path (URLRewrite), then header edits. The header edits see
 // the request as the client sent it, so they may set Host-independent
 // headers whatever the rewrite did.
-func applyRequestFilters(req *http.Request, rt *snapshot.Route, f *snapshot.RouteFilters) {
+func applyRequestFilters(req *proxy.Request, rt *snapshot.Route, f *snapshot.RouteFilters) {
 	if rw := f.Rewrite; rw != nil {
 		if rw.Hostname != "" {
 			req.Host = rw.Hostname
@@ -39,12 +39,12 @@ func applyRequestFilters(req *http.Request, rt *snapshot.Route, f *snapshot.Rout
 			req.URL.RawPath = "" // re-escaped from Path
 		}
 	}
-	editHeaders(requestHeader(req.Header), &f.RequestHeaders)
+	editHeaders(fieldsHeader{&req.Header}, &f.RequestHeaders)
 }
 
 // editableHeader is what editHeaders needs of a header: the upstream
-// request's map (requestHeader) and the response's fields (responseHeader)
-// share one implementation of the edits.
+// request's and the response's fields (fieldsHeader) and a mirror's map
+// (requestHeader) share one implementation of the edits.
 type editableHeader interface {
 	Del(name string)
 	Set(name, value string)
@@ -82,16 +82,16 @@ func appendHeader(h editableHeader, x snapshot.Header) {
 	h.Append(x.Name, x.Value)
 }
 
-// requestHeader is the upstream request's header map as editHeaders
-// edits it: keyed canonically, as http.Header's methods key it.
+// requestHeader is a mirror's header map as the edits change it: keyed
+// canonically, as http.Header's methods key it.
 type requestHeader http.Header
 
 func (h requestHeader) Del(name string)        { http.Header(h).Del(name) }
 func (h requestHeader) Set(name, value string) { http.Header(h).Set(name, value) }
 func (h requestHeader) Add(name, value string) { http.Header(h).Add(name, value) }
 
-// Append joins value to the last value in place: the map is the proxy's
-// own copy of the client's header, its values the proxy's to replace.
+// Append joins value to the last value in place: the map is the
+// mirror's own copy, its values its own to replace.
 func (h requestHeader) Append(name, value string) {
 	key := http.CanonicalHeaderKey(name)
 	vv := h[key]
@@ -102,19 +102,19 @@ func (h requestHeader) Append(name, value string) {
 	vv[len(vv)-1] += "," + value
 }
 
-// responseHeader is the response's fields as editHeaders edits them. The
-// names it adds are canonical, as an http.Header's keys would be: the
-// names a route configures are sent as they are over HTTP/1.
-type responseHeader struct{ h *proxy.Header }
+// fieldsHeader is a request's or a response's fields as the edits change
+// them. The names it adds are canonical, as an http.Header's keys would
+// be: the names a route configures are sent as they are over HTTP/1.
+type fieldsHeader struct{ h *proxy.Header }
 
-func (r responseHeader) Del(name string) { r.h.Del(name) }
-func (r responseHeader) Set(name, value string) {
+func (r fieldsHeader) Del(name string) { r.h.Del(name) }
+func (r fieldsHeader) Set(name, value string) {
 	r.h.Set(textproto.CanonicalMIMEHeaderKey(name), value)
 }
-func (r responseHeader) Add(name, value string) {
+func (r fieldsHeader) Add(name, value string) {
 	r.h.Add(textproto.CanonicalMIMEHeaderKey(name), value)
 }
-func (r responseHeader) Append(name, value string) {
+func (r fieldsHeader) Append(name, value string) {
 	r.h.Append(textproto.CanonicalMIMEHeaderKey(name), value)
 }
 

@@ -273,7 +273,7 @@ func TestEditHeadersRequestAndResponseAlike(t *testing.T) {
 		resp.Add(pairs[i], pairs[i+1])
 	}
 	editHeaders(requestHeader(req), &edits)
-	editHeaders(responseHeader{&resp}, &edits)
+	editHeaders(fieldsHeader{&resp}, &edits)
 	want := http.Header{"X-Set": {"s"}, "X-Add": {"1,2"}, "Set-Cookie": {"a=1", "b=2"}, "X-Kept": {"k"}, "X-New": {"n"}, "X-Fresh": {"f"}}
 	if !reflect.DeepEqual(req, want) {
 		t.Errorf("request header %v, want %v", req, want)

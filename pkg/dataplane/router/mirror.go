@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
@@ -26,8 +25,8 @@ const (
 // request neither waits for them nor sees their failures, and their
 // responses are read and dropped. Requests with a body are not mirrored:
 // the body streams to the main upstream once and is not kept.
-func (r *Router) mirror(s *proxy.Session, req *http.Request, ctx *RequestCtx, names []string) {
-	if req.Body != nil && req.Body != http.NoBody {
+func (r *Router) mirror(s *proxy.Session, req *proxy.Request, ctx *RequestCtx, names []string) {
+	if req.HasBody() {
 		return
 	}
 	for _, name := range names {
@@ -48,33 +47,17 @@ func (r *Router) mirror(s *proxy.Session, req *http.Request, ctx *RequestCtx, na
 
 // mirrorRequest copies req for up, with up's own Host rewrite and header
 // edits and this hop's Via mark, on a context of its own: the mirror
-// outlives neither its timeout nor depends on the client staying.
-func (r *Router) mirrorRequest(s *proxy.Session, req *http.Request, up *upstreamRuntime) (*http.Request, context.CancelFunc) {
-	c, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), mirrorTimeout)
+// outlives neither its timeout nor depends on the client staying. The
+// copy has strings of its own: it outlives the request, whose strings
+// (the request ID, header fields) may be views of memory the proxy
+// reuses for the connection's next request once Logging returned (see
+// proxy.Session).
+func (r *Router) mirrorRequest(s *proxy.Session, req *proxy.Request, up *upstreamRuntime) (*http.Request, context.CancelFunc) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(s.Request.Context()), mirrorTimeout)
 	m := req.Clone(c)
-	detachStrings(m)
-	m.Body, m.ContentLength = nil, 0
-	applyUpstreamEdits(m, up)
+	applyUpstreamEdits(&m.Host, requestHeader(m.Header), up)
 	r.hop.mark(m.Header, s.Request)
 	return m, cancel
-}
-
-// detachStrings gives m strings of its own: the copy outlives the
-// request, whose strings (the request ID, header fields) may be views of
-// memory the proxy reuses for the connection's next request once Logging
-// returned (see proxy.Session). Clone copied the map and slices only.
-func detachStrings(m *http.Request) {
-	h := make(http.Header, len(m.Header))
-	for k, vv := range m.Header {
-		for i, v := range vv {
-			vv[i] = strings.Clone(v)
-		}
-		h[strings.Clone(k)] = vv
-	}
-	m.Header = h
-	m.Host = strings.Clone(m.Host)
-	u := m.URL
-	u.Path, u.RawPath, u.RawQuery = strings.Clone(u.Path), strings.Clone(u.RawPath), strings.Clone(u.RawQuery)
 }
 
 // sendMirror sends m to a backend of up and drops the answer.

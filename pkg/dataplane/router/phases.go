@@ -185,30 +185,33 @@ func mayBeIP(host string) bool {
 // rewrite and header edits: the Upstream says what its backends need, so
 // it has the last word. This process is added to Via last, so that no
 // edit can remove the mark loop detection relies on.
-func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *http.Request, ctx *RequestCtx) error {
+func (r *Router) UpstreamRequestFilter(s *proxy.Session, req *proxy.Request, ctx *RequestCtx) error {
 	if f := ctx.match.Route.Filters; f != nil {
 		applyRequestFilters(req, ctx.match.Route, f)
 		if len(f.Mirrors) > 0 && s.Attempt == 1 {
 			r.mirror(s, req, ctx, f.Mirrors)
 		}
 	}
-	applyUpstreamEdits(req, ctx.upstream)
-	r.hop.mark(req.Header, s.Request)
+	applyUpstreamEdits(&req.Host, fieldsHeader{&req.Header}, ctx.upstream)
+	r.hop.markFields(&req.Header, s.Request)
 	return nil
 }
 
-func applyUpstreamEdits(req *http.Request, up *upstreamRuntime) {
+// applyUpstreamEdits applies the upstream's Host rewrite and header
+// edits to a request's host and header (the upstream request's fields,
+// or a mirror's map).
+func applyUpstreamEdits(host *string, h editableHeader, up *upstreamRuntime) {
 	if up.host != "" {
-		req.Host = up.host
+		*host = up.host
 	}
 	for _, name := range up.headers.Remove {
-		req.Header.Del(name)
+		h.Del(name)
 	}
-	for _, h := range up.headers.Set {
-		req.Header.Set(h.Name, h.Value)
+	for _, x := range up.headers.Set {
+		h.Set(x.Name, x.Value)
 	}
-	for _, h := range up.headers.Add {
-		req.Header.Add(h.Name, h.Value)
+	for _, x := range up.headers.Add {
+		h.Add(x.Name, x.Value)
 	}
 }
 
@@ -264,7 +267,7 @@ func (ctx *RequestCtx) settleRetried(sr *proxy.StatusRetry) {
 func (r *Router) ResponseFilter(s *proxy.Session, resp *proxy.Response, ctx *RequestCtx) error {
 	ctx.backendStatus = resp.StatusCode
 	if f := ctx.match.Route.Filters; f != nil {
-		editHeaders(responseHeader{&resp.Header}, &f.ResponseHeaders)
+		editHeaders(fieldsHeader{&resp.Header}, &f.ResponseHeaders)
 	}
 	return nil
 }

@@ -275,8 +275,9 @@ func TestMirrorCopyOutlivesTheRequest(t *testing.T) {
 	rig := newProxyRig(t)
 	id := []byte("0123456789abcdef0123456789abcdef")
 	req := rigRequest(t, "GET", "mirror.test", "/mirror", nil)
-	req.Header["X-Request-Id"] = []string{unsafe.String(&id[0], len(id))}
-	m, cancel := rig.router.mirrorRequest(&proxy.Session{Request: req}, req, &upstreamRuntime{})
+	up := proxy.Request{Method: "GET", URL: req.URL, Host: req.Host}
+	up.Header.Add("X-Request-Id", unsafe.String(&id[0], len(id)))
+	m, cancel := rig.router.mirrorRequest(&proxy.Session{Request: req}, &up, &upstreamRuntime{})
 	defer cancel()
 	copy(id, "ffffffffffffffffffffffffffffffff") // the next request's id, in the same memory
 	if got := m.Header.Get("X-Request-Id"); got != "0123456789abcdef0123456789abcdef" {

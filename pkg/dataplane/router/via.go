@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 )
 
 // hopMarker is this process's entry in the Via header (RFC 9110 §7.6.3),
@@ -94,6 +96,11 @@ func (m *hopMarker) mark(out http.Header, in *http.Request) {
 	// out is the proxy's own copy of the header, so its values may be
 	// replaced in place.
 	prior[len(prior)-1] += ", " + line[0]
+}
+
+// markFields is mark for the upstream request's fields.
+func (m *hopMarker) markFields(out *proxy.Header, in *http.Request) {
+	out.AppendList("Via", m.lineFor(in)[0])
 }
 
 func (m *hopMarker) lineFor(in *http.Request) []string {

@@ -88,10 +88,11 @@ type h1conn struct {
 
 	req          *http.Request // reqStore
 	reqStore     http.Request
-	pristine     http.Request // the per-connection fields of req
-	url          url.URL      // req.URL of a plain target (see parseTarget)
-	vals         []string     // the backing array of req.Header's values
-	strs         []byte       // the rest of the chunk heads' strings are cut from (see headString)
+	pristine     http.Request   // the per-connection fields of req
+	url          url.URL        // req.URL of a plain target (see parseTarget)
+	vals         []string       // the backing array of req.Header's values
+	reqFields    []h1.HeadField // req's fields in order (see RequestFields)
+	strs         []byte         // the rest of the chunk heads' strings are cut from (see headString)
 	w            response
 	reqBody      *requestBody
 	local        any // the handler's, see response.ConnLocal
@@ -369,6 +370,7 @@ type connStore struct {
 	fields             []h1.Field
 	header, respHeader http.Header
 	vals               []string
+	reqFields          []h1.HeadField
 	strs               []byte // strings cut from it before are never written again
 }
 
@@ -378,7 +380,7 @@ func (c *h1conn) takeStore() {
 	st := storePool.Get().(*connStore)
 	c.head.Fields = st.fields // giveStore took the connection's
 	c.pristine.Header, c.w.header = st.header, st.respHeader
-	c.vals, c.strs = st.vals, st.strs
+	c.vals, c.reqFields, c.strs = st.vals, st.reqFields, st.strs
 	*st = connStore{}
 	c.store = st
 }
@@ -398,6 +400,10 @@ func (c *h1conn) giveStore() {
 	if cap(c.vals) <= maxPooledFields {
 		st.vals = c.vals[:0]
 		clear(st.vals[:cap(st.vals)])
+	}
+	if cap(c.reqFields) <= maxPooledFields {
+		st.reqFields = c.reqFields[:0]
+		clear(st.reqFields[:cap(st.reqFields)])
 	}
 	st.strs = c.strs
 	storePool.Put(st)
@@ -424,7 +430,7 @@ func (c *h1conn) release() {
 	c.w.release()
 	c.pristine.Header = nil // its storage too: newRequest makes another
 	*c.req = c.pristine     // drops the last request's strings and URL
-	c.url, c.vals, c.strs = url.URL{}, nil, nil
+	c.url, c.vals, c.reqFields, c.strs = url.URL{}, nil, nil, nil
 	releaseLocal(&c.local)
 }
 

@@ -45,7 +45,7 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	var host string
-	c.vals, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.vals, &c.w.reqOrder)
+	c.vals, c.reqFields, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.vals, c.reqFields[:0])
 	r.Host = u.Host
 	if r.Host == "" {
 		r.Host = host // a view of the head's string; "" without Host
@@ -97,17 +97,20 @@ const headChunkSize, firstHeadChunkSize = 4 << 10, 1 << 10
 // connection's, like hdr and the request itself: it is returned for the
 // next request. Host is returned rather than added: it is r.Host, never
 // in r.Header (as net/http), and adding it to delete it cost two hashes.
-// The keys go to order as they first come. The fields begin at raw[at:].
-func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, order *h1.FieldOrder) ([]string, string) {
+// The fields but Host also go to list, in the order they came and named
+// as they came, for a handler that forwards them (see RequestFields).
+// The fields begin at raw[at:].
+func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, list []h1.HeadField) ([]string, []h1.HeadField, string) {
 	var host string
 	n := len(h.Fields)
-	// The second half holds the order's names: no array of its own.
-	if cap(vals) < 2*n || cap(vals) > 2*maxPooledFields && n <= maxPooledFields {
-		vals = make([]string, 2*n)
+	if cap(vals) < n || cap(vals) > maxPooledFields && n <= maxPooledFields {
+		vals = make([]string, n)
 	}
-	vals = vals[:2*n]
-	clear(vals[:n])
-	order.Reset(raw, vals[:n:n], vals[n:]) // every byte of raw may be in a field value: see h1.FieldOrder
+	vals = vals[:n]
+	clear(vals)
+	if cap(list) < n || cap(list) > maxPooledFields && n <= maxPooledFields {
+		list = make([]h1.HeadField, 0, n)
+	}
 	raw = raw[at:]
 	for i, f := range h.Fields {
 		name := raw[:len(f.Name)]
@@ -117,6 +120,7 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 			host = value // the parser lets one Host through, no more
 			continue
 		}
+		list = append(list, h1.HeadField{Name: name, Value: value, Checked: true})
 		key := canonicalKey(name)
 		if key == "Transfer-Encoding" {
 			continue // in r.TransferEncoding, as net/http
@@ -126,7 +130,6 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 		known := len(hdr)
 		hdr[key] = vv
 		if len(hdr) > known {
-			order.Note(key, vv)
 			continue
 		}
 		// A repeated name: the map's values were just replaced, which a
@@ -134,7 +137,7 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 		// cost of one for every field rather than for repeats alone.
 		hdr[key] = valuesOf(h.Fields[:i+1], vals, f.Name)
 	}
-	return vals, host
+	return vals, list, host
 }
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey(name) for a token,

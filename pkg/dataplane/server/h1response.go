@@ -33,8 +33,6 @@ type response struct {
 	cw      h1.ChunkedWriter
 	// fields are written before header's, in order (see SetFields).
 	fields []h1.HeadField
-	// reqOrder is the request header's, as it was parsed; kept by reset.
-	reqOrder h1.FieldOrder
 
 	wroteHeader bool        // WriteHeader called with a final status
 	dropLength  bool        // fields has an invalid Content-Length: it is not sent
@@ -57,7 +55,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 		header = make(http.Header)
 	}
 	clear(header)
-	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close, reqOrder: w.reqOrder}
+	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close}
 	w.headSent.Store(false)
 	w.cw.Reset(c.bw)
 }
@@ -66,15 +64,17 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 // reset allocates afresh what it needs.
 func (w *response) release() {
 	w.header, w.pending, w.req = nil, nil, nil
-	w.fields, w.reqOrder = nil, h1.FieldOrder{} // reqOrder's arrays are c.vals
+	w.fields = nil
 }
 
 func (w *response) Header() http.Header { return w.header }
 
-// RequestFieldOrder is the order of the current request's fields as
-// received, and the bytes of its head (see h1.FieldOrder), for a handler
-// that forwards them: valid until the handler returns.
-func (w *response) RequestFieldOrder() *h1.FieldOrder { return &w.reqOrder }
+// RequestFields is the current request's fields but Host, in the order
+// they came, named as they came, each checked by the parser: for a
+// handler that forwards them (the proxy) without going through the
+// header map. The list and its strings are valid until the handler
+// returns; the handler must not change the list.
+func (w *response) RequestFields() []h1.HeadField { return w.c.reqFields }
 
 // SetFields has fields written first, in their order and as spelled,
 // then the header map's (a handler's own fields, mostly none), for a
