@@ -282,37 +282,39 @@ func (h *Head) statusLine(line []byte) error {
 }
 
 // noteField records what the fields that frame a message say. The
-// length picks the one name a field could be, so that most fields cost
-// one comparison of lengths rather than six of names.
+// length and the first letter pick the one name a field could be, so
+// that most fields cost a comparison of lengths, or of one byte, rather
+// than six of names.
 func (h *Head) noteField(f Field) {
-	switch len(f.Name) {
+	name := f.Name
+	switch len(name) {
 	case len("content-length"):
-		if equalFoldName(f.Name, "content-length") {
+		if name[0]|0x20 == 'c' && equalFoldName(name, "content-length") {
 			h.scan.cls++
 			n, ok := parseLength(f.Value)
 			h.scan.clBad = h.scan.clBad || !ok
 			h.ContentLength = n
 		}
 	case len("transfer-encoding"):
-		if equalFoldName(f.Name, "transfer-encoding") {
+		if name[0]|0x20 == 't' && equalFoldName(name, "transfer-encoding") {
 			h.scan.tes++
 			h.scan.teChunked = equalFoldName(f.Value, "chunked")
 		}
 	case len("connection"):
-		if equalFoldName(f.Name, "connection") {
+		if name[0]|0x20 == 'c' && equalFoldName(name, "connection") {
 			h.noteConnection(f.Value)
 		}
 	case len("host"):
-		if equalFoldName(f.Name, "host") {
+		if name[0]|0x20 == 'h' && equalFoldName(name, "host") {
 			h.scan.hosts++
 			h.Host = f.Value
 		}
 	case len("expect"):
-		if equalFoldName(f.Name, "expect") {
+		if name[0]|0x20 == 'e' && equalFoldName(name, "expect") {
 			h.Expect100 = equalFoldName(f.Value, "100-continue")
 		}
 	case len("upgrade"):
-		if equalFoldName(f.Name, "upgrade") {
+		if name[0]|0x20 == 'u' && equalFoldName(name, "upgrade") {
 			h.scan.upg = true
 		}
 	}

@@ -229,7 +229,7 @@ func headEnd(b []byte, from int) int {
 // valueEnd is the index of the first byte from b[i:] that is not a value
 // byte (isValueByte): the CR or LF that ends the line, or one to refuse;
 // len(b) if there is none. It checks eight bytes at a time as validValue
-// does; the lowest byte swarSuspect's bits flag is exact (a borrow only
+// does; the lowest byte suspectBits flags is exact (a borrow only
 // flags bytes above the one that caused it).
 func valueEnd(b []byte, i int) int {
 	for i+8 <= len(b) {
@@ -251,16 +251,25 @@ func valueEnd(b []byte, i int) int {
 }
 
 // tokenEnd is the index of the first byte from b[i:] that is not a tchar
-// (isToken), len(b) if there is none; four bytes a step, one lookup each
-// and no branch but the step's.
+// (isToken), len(b) if there is none. It skips eight bytes at a time
+// while they are letters, digits and '-' (nameStopBits); the first byte
+// that is not is exactly where the name ends, but for a rarer tchar, which
+// is stepped over.
 func tokenEnd(b []byte, i int) int {
-	r := b[i:]
-	for len(r) >= 4 && tokenBit[r[0]]&tokenBit[r[1]]&tokenBit[r[2]]&tokenBit[r[3]] != 0 {
-		r = r[4:]
+	for uint(i)+8 <= uint(len(b)) {
+		m := nameStopBits(load64(b[i : i+8]))
+		if m == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(m) / 8
+		if !tokenByte[b[i]] {
+			return i
+		}
+		i++
 	}
-	j := 0
-	for j < len(r) && tokenByte[r[j]] {
-		j++
+	for i < len(b) && tokenByte[b[i]] {
+		i++
 	}
-	return len(b) - len(r) + j
+	return i
 }
