@@ -281,6 +281,16 @@ func (h *Head) statusLine(line []byte) error {
 	return nil
 }
 
+// noteFirst is, by length, the first letter of the one name noteField
+// looks for that has it (0 for none), so that the scan calls it only for
+// a field that could be one of them.
+var noteFirst = func() (t [len("transfer-encoding") + 1]byte) {
+	for _, name := range []string{"content-length", "transfer-encoding", "connection", "host", "expect", "upgrade"} {
+		t[len(name)] = name[0]
+	}
+	return t
+}()
+
 // noteField records what the fields that frame a message say. The
 // length and the first letter pick the one name a field could be, so
 // that most fields cost a comparison of lengths, or of one byte, rather
