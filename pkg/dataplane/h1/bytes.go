@@ -110,6 +110,14 @@ func suspectBits(x uint64) uint64 {
 	return ((x-0x20*ones)&^x | (y-ones)&^y) & highs
 }
 
+// targetStopBits is suspectBits for the bytes a request target may not
+// hold: those up to the space, and 0x7f.
+func targetStopBits(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x21*ones)&^x | (y-ones)&^y) & highs
+}
+
 // nameStopBits has the high bit of a byte of x set if that byte is
 // not an ASCII letter, digit or '-', the bytes of nearly every field
 // name; exact for each byte, as no sum carries out of its byte: each

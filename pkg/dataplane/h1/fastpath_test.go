@@ -10,8 +10,9 @@ import (
 // a vector at a time; these tests hold them to the byte-at-a-time rules
 // they replace, refusals and their reasons included.
 
-// refHeadEnd, refNextLine, refValidValue and refValueEnd are the
-// byte-at-a-time scans; refNextLine refuses a bare CR as the parser does.
+// refHeadEnd, refNextLine, refValidValue, refValueEnd, refTokenEnd and
+// refTargetEnd are the byte-at-a-time scans; refNextLine refuses a bare
+// CR as the parser does.
 func refHeadEnd(b []byte, from int) int {
 	for i := max(from, 0); i < len(b); i++ {
 		if b[i] != '\n' {
@@ -72,8 +73,20 @@ func refTokenEnd(b []byte, from int) int {
 	return len(b)
 }
 
+func refTargetEnd(b []byte) int {
+	for i, c := range b {
+		if !isTargetByte(c) {
+			return i
+		}
+	}
+	return len(b)
+}
+
 func checkScans(t *testing.T, b []byte) {
 	t.Helper()
+	if got, want := targetEnd(b), refTargetEnd(b); got != want {
+		t.Fatalf("targetEnd(%q) = %d, want %d", b, got, want)
+	}
 	for from := range min(len(b), 9) + 1 {
 		if got, want := tokenEnd(b, from), refTokenEnd(b, from); got != want {
 			t.Fatalf("tokenEnd(%q, %d) = %d, want %d", b, from, got, want)

@@ -141,19 +141,13 @@ func ParseResponse(b []byte, h *Head, max int, method string) (int, error) {
 
 // requestLine: method SP request-target SP HTTP-version, single spaces.
 func (h *Head) requestLine(line []byte) error {
-	i := 0
-	for i < len(line) && isToken(line[i]) {
-		i++
-	}
+	i := tokenEnd(line, 0)
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errRequestLine
 	}
 	h.Method = line[:i]
 	line = line[i+1:]
-	i = 0
-	for i < len(line) && isTargetByte(line[i]) {
-		i++
-	}
+	i = targetEnd(line)
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errRequestLine
 	}
@@ -330,18 +324,19 @@ func (h *Head) noteField(f Field) {
 	}
 }
 
-// noteConnection reads the options of a Connection field.
+// noteConnection reads the options of a Connection field; the length
+// picks the one option each could be.
 func (h *Head) noteConnection(v []byte) {
 	for len(v) > 0 {
 		var opt []byte
 		opt, v = cutComma(v)
-		switch {
-		case equalFoldName(opt, "close"):
-			h.scan.connClose = true
-		case equalFoldName(opt, "keep-alive"):
-			h.scan.connKA = true
-		case equalFoldName(opt, "upgrade"):
-			h.scan.connUpgrade = true
+		switch len(opt) {
+		case len("close"):
+			h.scan.connClose = h.scan.connClose || equalFoldName(opt, "close")
+		case len("keep-alive"):
+			h.scan.connKA = h.scan.connKA || equalFoldName(opt, "keep-alive")
+		case len("upgrade"):
+			h.scan.connUpgrade = h.scan.connUpgrade || equalFoldName(opt, "upgrade")
 		}
 	}
 }

@@ -280,3 +280,22 @@ func tokenEnd(b []byte, i int) int {
 	}
 	return i
 }
+
+// targetEnd is the index of the first byte of b that is not a request
+// target's (isTargetByte), len(b) if there is none; eight bytes at a
+// time as valueEnd, whose suspect bytes are a target's but for the space
+// (targetStopBits).
+func targetEnd(b []byte) int {
+	i := 0
+	for j := 0; j <= len(b)-8; j += 8 {
+		x := load64(b[j : j+8])
+		if m := targetStopBits(x); m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+		i = j + 8
+	}
+	for i < len(b) && isTargetByte(b[i]) {
+		i++
+	}
+	return i
+}
