@@ -50,17 +50,34 @@ func isValueByte(c byte) bool { return c == '\t' || (c >= ' ' && c != 0x7f) }
 
 // validValue reports whether every byte of v is a value byte
 // (isValueByte), eight at a time: a value is most of a head's bytes.
+// The words' suspect bits are gathered without a branch, and only a
+// value with a suspect byte (a tab, valid, is one) is checked byte by
+// byte.
 func validValue[T string | []byte](v T) bool {
-	if len(v) < 8 {
-		return validValueLoop(v)
+	n := len(v)
+	if n < 8 {
+		return suspectBits(shortWord(v)) == 0 || validValueLoop(v)
 	}
-	for i := 0; i < len(v); i += 8 {
-		i = min(i, len(v)-8) // the last word overlaps the one before
-		if swarSuspect(load64(v[i:i+8])) && !validValueLoop(v[i:i+8]) {
-			return false // a control byte or DEL; a tab alone is suspect but valid
-		}
+	m := suspectBits(load64(v[n-8:])) // the last word overlaps the one before
+	for i := 0; i+8 < n; i += 8 {
+		m |= suspectBits(load64(v[i : i+8]))
 	}
-	return true
+	return m == 0 || validValueLoop(v)
+}
+
+// shortWord holds the bytes of a v shorter than 8 in a word, some of
+// them twice, the rest of it 'a' (a value byte and a tchar): two
+// overlapping halves from 4 bytes, the first, middle and last byte
+// (which are all of them) below that.
+func shortWord[T string | []byte](v T) uint64 {
+	const pad = 0x6161616161616161
+	switch n := len(v); {
+	case n >= 4:
+		return load32(v[:4]) | load32(v[n-4:])<<32
+	case n > 0:
+		return pad&^0xffffff | uint64(v[0]) | uint64(v[n>>1])<<8 | uint64(v[n-1])<<16
+	}
+	return pad
 }
 
 func validValueLoop[T string | []byte](v T) bool {
@@ -79,10 +96,11 @@ func load64[T string | []byte](b T) uint64 {
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
-// swarSuspect reports whether one of the 8 bytes in x is below 0x20 or
-// is 0x7f (the "has less than" and "has zero" bit tricks, exact as a
-// yes/no for the whole word): only then are the bytes checked one by one.
-func swarSuspect(x uint64) bool { return suspectBits(x) != 0 }
+// load32 reads 4 bytes little-endian into the low half of a word.
+func load32[T string | []byte](b T) uint64 {
+	_ = b[3]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24
+}
 
 // suspectBits has the high bit of a byte of x set if that byte is below
 // 0x20 or is 0x7f, or (a borrow's false alarm) a byte above such a one.
@@ -90,6 +108,29 @@ func suspectBits(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	y := x ^ 0x7f*ones
 	return ((x-0x20*ones)&^x | (y-ones)&^y) & highs
+}
+
+// targetStopBits is suspectBits for the bytes a request target may not
+// hold: those up to the space, and 0x7f.
+func targetStopBits(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x21*ones)&^x | (y-ones)&^y) & highs
+}
+
+// nameStopBits has the high bit of a byte of x set if that byte is
+// not an ASCII letter, digit or '-', the bytes of nearly every field
+// name; exact for each byte, as no sum carries out of its byte: each
+// range test adds to the byte's low seven bits, which stay below 0x100.
+func nameStopBits(x uint64) uint64 {
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	c := x & lows
+	l := c | 0x20*ones                                         // a letter in lower case
+	letter := (l + (0x80-'a')*ones) &^ (l + (0x80-'z'-1)*ones) // 'a' <= l <= 'z'
+	digit := (c + (0x80-'0')*ones) &^ (c + (0x80-'9'-1)*ones)  // '0' <= c <= '9'
+	dash := c ^ '-'*ones                                       // zero where c is '-'
+	dash = ^(dash + lows | dash)                               // high bit set where it is
+	return (^(letter | digit | dash) | x) & highs              // and bytes of 0x80 and up stop
 }
 
 // isTargetByte: no whitespace, no control characters.
@@ -137,12 +178,19 @@ func equalFold(b []byte, s string) bool {
 }
 
 // equalFoldName is equalFold for an s of lower-case letters, digits and
-// '-' only (the names and tokens noteField looks for), eight bytes at a
-// time where s is 8 to 16 long: two words, the second overlapping the
-// first. Small enough to inline, where s's words are constants.
+// '-' only (the names and tokens noteField looks for), a word at a time
+// where s is 4 to 24 long: words of eight bytes from 8 on (the last
+// overlapping the one before), two halves of four below.
 func equalFoldName(b []byte, s string) bool {
-	if n := len(s); len(b) == n && n >= 8 && n <= 16 {
-		return foldWordEqual(load64(b), load64(s)) && foldWordEqual(load64(b[n-8:]), load64(s[n-8:]))
+	n := len(s)
+	switch {
+	case len(b) != n:
+		return false
+	case n >= 8 && n <= 24:
+		return foldWordEqual(load64(b[n-8:]), load64(s[n-8:])) && foldWordEqual(load64(b), load64(s)) &&
+			(n <= 16 || foldWordEqual(load64(b[8:]), load64(s[8:])))
+	case n >= 4 && n < 8:
+		return foldWordEqual(load32(b)|load32(b[n-4:])<<32, load32(s)|load32(s[n-4:])<<32)
 	}
 	return equalFold(b, s)
 }

@@ -10,8 +10,9 @@ import (
 // a vector at a time; these tests hold them to the byte-at-a-time rules
 // they replace, refusals and their reasons included.
 
-// refHeadEnd, refNextLine, refValidValue and refValueEnd are the
-// byte-at-a-time scans; refNextLine refuses a bare CR as the parser does.
+// refHeadEnd, refNextLine, refValidValue, refValueEnd, refTokenEnd and
+// refTargetEnd are the byte-at-a-time scans; refNextLine refuses a bare
+// CR as the parser does.
 func refHeadEnd(b []byte, from int) int {
 	for i := max(from, 0); i < len(b); i++ {
 		if b[i] != '\n' {
@@ -63,8 +64,34 @@ func refValueEnd(b []byte, from int) int {
 	return len(b)
 }
 
+func refTokenEnd(b []byte, from int) int {
+	for i := from; i < len(b); i++ {
+		if !isToken(b[i]) {
+			return i
+		}
+	}
+	return len(b)
+}
+
+func refTargetEnd(b []byte) int {
+	for i, c := range b {
+		if !isTargetByte(c) {
+			return i
+		}
+	}
+	return len(b)
+}
+
 func checkScans(t *testing.T, b []byte) {
 	t.Helper()
+	if got, want := targetEnd(b), refTargetEnd(b); got != want {
+		t.Fatalf("targetEnd(%q) = %d, want %d", b, got, want)
+	}
+	for from := range min(len(b), 9) + 1 {
+		if got, want := tokenEnd(b, from), refTokenEnd(b, from); got != want {
+			t.Fatalf("tokenEnd(%q, %d) = %d, want %d", b, from, got, want)
+		}
+	}
 	for from := range min(len(b), 3) + 1 {
 		if got, want := headEnd(b, from), refHeadEnd(b, from); got != want {
 			t.Fatalf("headEnd(%q, %d) = %d, want %d", b, from, got, want)
@@ -112,9 +139,43 @@ func TestValueBytesEachPosition(t *testing.T) {
 	}
 }
 
+// TestNameBytesEachPosition puts every byte value at every position of
+// names up to three words long, ending where the buffer does or with a
+// colon and a value, for the word-at-a-time tokenEnd.
+func TestNameBytesEachPosition(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for pos := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("N", n))
+				b[pos] = byte(c)
+				checkScans(t, b)
+				checkScans(t, append(b, ": v\r\n"...))
+				b[(pos+3)%n] = '_' // a rarer tchar elsewhere in the word
+				checkScans(t, b)
+			}
+		}
+	}
+}
+
+// specialBytes are the bytes the scans treat apart.
+var specialBytes = []byte{'\r', '\n', 0, 0x1f, 0x7f, 0x80, 0xff, '\t', ':', ' ', '-', '_', '/', '@', '[', '`', '{'}
+
 func FuzzScansAgainstByteLoops(f *testing.F) {
 	for _, s := range []string{get, postCL, chunked, obsFold, "a\r\r\nb", "x\rb\n\n", "\t\x7f\x80\xff", "v\n\r\n"} {
 		f.Add([]byte(s))
+	}
+	// Each special byte at each offset of two words, in a name and in a
+	// value, and as the buffer's last byte.
+	for _, c := range specialBytes {
+		for pos := range 16 {
+			for _, fill := range []string{"Content-Length09", "x-y: 0123456789a"} {
+				b := []byte(fill + fill)
+				b[pos] = c
+				f.Add(b[:16])
+				f.Add(b[:pos+1])
+				f.Add(b)
+			}
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkScans(t, b) })
 }

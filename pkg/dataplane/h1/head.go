@@ -141,19 +141,13 @@ func ParseResponse(b []byte, h *Head, max int, method string) (int, error) {
 
 // requestLine: method SP request-target SP HTTP-version, single spaces.
 func (h *Head) requestLine(line []byte) error {
-	i := 0
-	for i < len(line) && isToken(line[i]) {
-		i++
-	}
+	i := tokenEnd(line, 0)
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errRequestLine
 	}
 	h.Method = line[:i]
 	line = line[i+1:]
-	i = 0
-	for i < len(line) && isTargetByte(line[i]) {
-		i++
-	}
+	i = targetEnd(line)
 	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return errRequestLine
 	}
@@ -281,55 +275,68 @@ func (h *Head) statusLine(line []byte) error {
 	return nil
 }
 
+// noteFirst is, by length, the first letter of the one name noteField
+// looks for that has it (0 for none), so that the scan calls it only for
+// a field that could be one of them.
+var noteFirst = func() (t [len("transfer-encoding") + 1]byte) {
+	for _, name := range []string{"content-length", "transfer-encoding", "connection", "host", "expect", "upgrade"} {
+		t[len(name)] = name[0]
+	}
+	return t
+}()
+
 // noteField records what the fields that frame a message say. The
-// length picks the one name a field could be, so that most fields cost
-// one comparison of lengths rather than six of names.
+// length and the first letter pick the one name a field could be, so
+// that most fields cost a comparison of lengths, or of one byte, rather
+// than six of names.
 func (h *Head) noteField(f Field) {
-	switch len(f.Name) {
+	name := f.Name
+	switch len(name) {
 	case len("content-length"):
-		if equalFoldName(f.Name, "content-length") {
+		if name[0]|0x20 == 'c' && equalFoldName(name, "content-length") {
 			h.scan.cls++
 			n, ok := parseLength(f.Value)
 			h.scan.clBad = h.scan.clBad || !ok
 			h.ContentLength = n
 		}
 	case len("transfer-encoding"):
-		if equalFoldName(f.Name, "transfer-encoding") {
+		if name[0]|0x20 == 't' && equalFoldName(name, "transfer-encoding") {
 			h.scan.tes++
 			h.scan.teChunked = equalFoldName(f.Value, "chunked")
 		}
 	case len("connection"):
-		if equalFoldName(f.Name, "connection") {
+		if name[0]|0x20 == 'c' && equalFoldName(name, "connection") {
 			h.noteConnection(f.Value)
 		}
 	case len("host"):
-		if equalFoldName(f.Name, "host") {
+		if name[0]|0x20 == 'h' && equalFoldName(name, "host") {
 			h.scan.hosts++
 			h.Host = f.Value
 		}
 	case len("expect"):
-		if equalFoldName(f.Name, "expect") {
+		if name[0]|0x20 == 'e' && equalFoldName(name, "expect") {
 			h.Expect100 = equalFoldName(f.Value, "100-continue")
 		}
 	case len("upgrade"):
-		if equalFoldName(f.Name, "upgrade") {
+		if name[0]|0x20 == 'u' && equalFoldName(name, "upgrade") {
 			h.scan.upg = true
 		}
 	}
 }
 
-// noteConnection reads the options of a Connection field.
+// noteConnection reads the options of a Connection field; the length
+// picks the one option each could be.
 func (h *Head) noteConnection(v []byte) {
 	for len(v) > 0 {
 		var opt []byte
 		opt, v = cutComma(v)
-		switch {
-		case equalFoldName(opt, "close"):
-			h.scan.connClose = true
-		case equalFoldName(opt, "keep-alive"):
-			h.scan.connKA = true
-		case equalFoldName(opt, "upgrade"):
-			h.scan.connUpgrade = true
+		switch len(opt) {
+		case len("close"):
+			h.scan.connClose = h.scan.connClose || equalFoldName(opt, "close")
+		case len("keep-alive"):
+			h.scan.connKA = h.scan.connKA || equalFoldName(opt, "keep-alive")
+		case len("upgrade"):
+			h.scan.connUpgrade = h.scan.connUpgrade || equalFoldName(opt, "upgrade")
 		}
 	}
 }

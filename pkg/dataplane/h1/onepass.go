@@ -86,7 +86,9 @@ func (h *Head) scanFields(b []byte, i int) (int, error) {
 		}
 		f := Field{Name: b[i:colon], Value: b[v:end]}
 		h.Fields = append(h.Fields, f)
-		h.noteField(f)
+		if n := len(f.Name); n < len(noteFirst) && noteFirst[n] == f.Name[0]|0x20 {
+			h.noteField(f) // most fields are none that noteField looks for
+		}
 		i = next
 	}
 }
@@ -229,20 +231,23 @@ func headEnd(b []byte, from int) int {
 // valueEnd is the index of the first byte from b[i:] that is not a value
 // byte (isValueByte): the CR or LF that ends the line, or one to refuse;
 // len(b) if there is none. It checks eight bytes at a time as validValue
-// does; the lowest byte swarSuspect's bits flag is exact (a borrow only
-// flags bytes above the one that caused it).
+// does; the lowest byte suspectBits flags is exact (a borrow only
+// flags bytes above the one that caused it), and read from the word; a
+// tab, valid but suspect, is stepped over.
 func valueEnd(b []byte, i int) int {
-	for i+8 <= len(b) {
-		m := suspectBits(load64(b[i : i+8]))
-		if m == 0 {
-			i += 8
-			continue
+	if i < 0 {
+		return i // not reached; it tells the compiler that b[j:j+8] is in bounds
+	}
+	for j := i; j <= len(b)-8; j += 8 {
+		x := load64(b[j : j+8])
+		if m := suspectBits(x); m != 0 {
+			at := bits.TrailingZeros64(m) &^ 7 // the bit the byte starts at
+			if byte(x>>at) != '\t' {
+				return j + at/8
+			}
+			return valueEnd(b, j+at/8+1)
 		}
-		i += bits.TrailingZeros64(m) / 8
-		if b[i] != '\t' {
-			return i
-		}
-		i++
+		i = j + 8
 	}
 	for i < len(b) && isValueByte(b[i]) {
 		i++
@@ -251,16 +256,46 @@ func valueEnd(b []byte, i int) int {
 }
 
 // tokenEnd is the index of the first byte from b[i:] that is not a tchar
-// (isToken), len(b) if there is none; four bytes a step, one lookup each
-// and no branch but the step's.
+// (isToken), len(b) if there is none. It skips eight bytes at a time
+// while they are letters, digits and '-' (nameStopBits); the first byte
+// that is not is exactly where the name ends, but for a rarer tchar, which
+// is stepped over.
 func tokenEnd(b []byte, i int) int {
-	r := b[i:]
-	for len(r) >= 4 && tokenBit[r[0]]&tokenBit[r[1]]&tokenBit[r[2]]&tokenBit[r[3]] != 0 {
-		r = r[4:]
+	if i < 0 {
+		return i // not reached; it tells the compiler that b[j:j+8] is in bounds
 	}
-	j := 0
-	for j < len(r) && tokenByte[r[j]] {
-		j++
+	for j := i; j <= len(b)-8; j += 8 {
+		x := load64(b[j : j+8])
+		if m := nameStopBits(x); m != 0 {
+			at := bits.TrailingZeros64(m) &^ 7 // the bit the byte starts at
+			if !tokenByte[byte(x>>at)] {
+				return j + at/8
+			}
+			return tokenEnd(b, j+at/8+1)
+		}
+		i = j + 8
 	}
-	return len(b) - len(r) + j
+	for i < len(b) && tokenByte[b[i]] {
+		i++
+	}
+	return i
+}
+
+// targetEnd is the index of the first byte of b that is not a request
+// target's (isTargetByte), len(b) if there is none; eight bytes at a
+// time as valueEnd, whose suspect bytes are a target's but for the space
+// (targetStopBits).
+func targetEnd(b []byte) int {
+	i := 0
+	for j := 0; j <= len(b)-8; j += 8 {
+		x := load64(b[j : j+8])
+		if m := targetStopBits(x); m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+		i = j + 8
+	}
+	for i < len(b) && isTargetByte(b[i]) {
+		i++
+	}
+	return i
 }

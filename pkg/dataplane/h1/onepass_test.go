@@ -207,7 +207,8 @@ func headString(h *Head) string {
 // each name and token noteField looks for, against equalFold.
 func TestEqualFoldNameEachByte(t *testing.T) {
 	for _, s := range []string{"content-length", "transfer-encoding", "chunked", "connection", "host",
-		"expect", "100-continue", "upgrade", "close", "keep-alive", "0123456789-abcdefghijklmnopqrstuvwxyz"} {
+		"expect", "100-continue", "upgrade", "close", "keep-alive", "0123456789-abcdefghijklmnopqrstuvwxyz",
+		"0123", "0123456789-abcdefghijklm", "0123456789-abcdefgh"} {
 		for i := range len(s) {
 			for c := range 256 {
 				b := []byte(s)
