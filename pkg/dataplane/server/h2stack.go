@@ -15,7 +15,17 @@ type h2Handler struct {
 }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.workers.call(h2Job{h.h, w, r})
+	st := newH2Stream(r)
+	defer handBackForm(r, &st.req)
+	st.serve(h.workers, h2Job{h.h, w, &st.req})
+}
+
+// handBackForm gives x/net the multipart form a handler parsed on the
+// stream's request, so that x/net removes its files as it would have.
+func handBackForm(r, parsed *http.Request) {
+	if parsed.MultipartForm != nil && r.MultipartForm == nil {
+		r.MultipartForm = parsed.MultipartForm
+	}
 }
 
 // h2Job is one stream's handler call.

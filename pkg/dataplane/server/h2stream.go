@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"sync"
+)
+
+// h2Stream is an HTTP/2 request's context as its handler sees it: x/net's
+// stream context, which ends when the client resets the stream, the
+// connection ends or the handler returns, and which Watch registers on
+// without an allocation, as connCtx does. The proxy watches every
+// request's context for a client gone; on x/net's context that was a
+// context.AfterFunc: five allocations per stream (a child context, its
+// stop function, the children map of the stream's cancelCtx and its
+// group, and its Done channel), a seventh of an h2c request's. Here the
+// stream's goroutine, which waits for the handler's worker anyway, waits
+// for the context's end too (its Done channel is the one allocation
+// left) and calls the watchers itself.
+//
+// The request carrying it is in the same allocation. h2Stream is never
+// reused: contexts derived from it may outlive the stream.
+type h2Stream struct {
+	context.Context // x/net's
+	mu              sync.Mutex
+	ended           bool      // watchers were called, or will be
+	watchers        []watcher // what Watch registered and is still to run
+	watchArr        [1]watcher
+	req             http.Request // the stream's request, carrying the stream
+}
+
+func newH2Stream(r *http.Request) *h2Stream {
+	st := &h2Stream{Context: r.Context()}
+	st.req = *r.WithContext(st)
+	return st
+}
+
+// Watch calls w.ContextDone once the stream's context ended while its
+// handler ran, unless Unwatch(w) is called first; after the end, at once
+// in a goroutine of its own.
+func (st *h2Stream) Watch(w interface{ ContextDone() }) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ended {
+		go w.ContextDone()
+		return
+	}
+	if st.watchers == nil {
+		st.watchers = st.watchArr[:0]
+	}
+	st.watchers = append(st.watchers, w)
+}
+
+// Unwatch undoes Watch(w), and reports whether it kept w from being
+// called.
+func (st *h2Stream) Unwatch(w interface{ ContextDone() }) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var kept bool
+	st.watchers, kept = removeRegistration(st.watchers, watcher(w))
+	return kept
+}
+
+// end calls the watchers, on the stream's goroutine, which has nothing
+// else to do.
+func (st *h2Stream) end() {
+	st.mu.Lock()
+	ws := st.watchers
+	st.watchers, st.ended = nil, true
+	st.mu.Unlock()
+	for _, w := range ws {
+		w.ContextDone()
+	}
+}
+
+// serve runs the job on a worker as workers.call does, calling the
+// stream's watchers if its context ends meanwhile.
+func (st *h2Stream) serve(p *workers[h2Job], j h2Job) {
+	done := p.hand(task[h2Job]{job: j, waited: true}).done
+	var res outcome
+	select {
+	case res = <-done:
+	case <-st.Done():
+		st.end()
+		res = <-done
+	}
+	switch {
+	case res.goexit:
+		runtime.Goexit()
+	case res.panicked:
+		panic(res.value)
+	}
+}
