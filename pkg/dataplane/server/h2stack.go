@@ -15,17 +15,9 @@ type h2Handler struct {
 }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	st := newH2Stream(r)
-	defer handBackForm(r, &st.req)
-	st.serve(h.workers, h2Job{h.h, w, &st.req})
-}
-
-// handBackForm gives x/net the multipart form a handler parsed on the
-// stream's request, so that x/net removes its files as it would have.
-func handBackForm(r, parsed *http.Request) {
-	if parsed.MultipartForm != nil && r.MultipartForm == nil {
-		r.MultipartForm = parsed.MultipartForm
-	}
+	req, st := streamRequest(r)
+	defer releaseRequest(r, req)
+	st.serve(h.workers, h2Job{h.h, w, req})
 }
 
 // h2Job is one stream's handler call.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/internal/allocstest"
 	"github.com/baton-dev/baton/pkg/internal/racetest"
 )
 
@@ -27,6 +28,10 @@ type watchable interface {
 // which the stream's goroutine waits on.
 const maxAllocsStreamWatch = 2
 
+// maxBytesStreamWatch bounds their bytes: the h2Stream and the channel,
+// not a copy of the request (250 bytes), whose storage is reused.
+const maxBytesStreamWatch = 256
+
 // The proxy's watch for a client gone costs an HTTP/2 stream no
 // context.AfterFunc on x/net's stream context: that took a child
 // context, its stop function, the children map of the stream's
@@ -41,7 +46,7 @@ func TestH2StreamWatchAllocations(t *testing.T) {
 	p := &workers[h2Job]{}
 	t.Cleanup(p.stop)
 	h := h2Handler{h: http.HandlerFunc(watchAsTheProxyDoes), workers: p}
-	reqs := make([]*http.Request, 0, 111) // AllocsPerRun's runs, its warm-up, ours
+	reqs := make([]*http.Request, 0, 211) // AllocsPerRun's runs, its warm-up, ours, the bytes' runs
 	for range cap(reqs) {
 		// x/net makes a cancelable context per stream.
 		ctx, cancel := context.WithCancel(context.Background())
@@ -58,6 +63,16 @@ func TestH2StreamWatchAllocations(t *testing.T) {
 	})
 	if allocs > maxAllocsStreamWatch {
 		t.Errorf("%.1f allocations per stream watched for its end, want at most %d", allocs, maxAllocsStreamWatch)
+	}
+	const n = 100
+	bytes := allocstest.Bytes(func() {
+		for _, r := range reqs[:n] {
+			h.ServeHTTP(nil, r)
+		}
+	})
+	t.Logf("per stream: %.1f allocations, %d bytes", allocs, bytes/n)
+	if bytes/n > maxBytesStreamWatch {
+		t.Errorf("%d bytes allocated per stream watched for its end, want at most %d", bytes/n, maxBytesStreamWatch)
 	}
 }
 
@@ -127,7 +142,7 @@ func TestH2StreamResetCallsTheWatchers(t *testing.T) {
 // says it kept the call; one watched after the end is called anyway.
 func TestH2StreamWatchAfterTheEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	st := newH2Stream(httpRequestWith(ctx))
+	_, st := streamRequest(httpRequestWith(ctx))
 	kept := &countingWatcher{called: make(chan struct{}, 1)}
 	st.Watch(kept)
 	if !st.Unwatch(kept) {
