@@ -24,7 +24,8 @@ import (
 type h2Stream struct {
 	context.Context // x/net's
 	mu              sync.Mutex
-	ended           bool      // watchers were called, or will be
+	ended           bool      // watchers were called, or are being called
+	detached        bool      // the handler returned: context.AfterFunc waits for the end (see detach)
 	watchers        []watcher // what Watch registered and is still to run
 	watchArr        [1]watcher
 }
@@ -55,15 +56,18 @@ func releaseRequest(r, req *http.Request) {
 	h2Requests.Put(req)
 }
 
-// Watch calls w.ContextDone once the stream's context ended while its
-// handler ran, unless Unwatch(w) is called first; after the end, at once
-// in a goroutine of its own.
+// Watch calls w.ContextDone once the stream's context ended, unless
+// Unwatch(w) is called first; after the end, at once in a goroutine of
+// its own.
 func (st *h2Stream) Watch(w interface{ ContextDone() }) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.ended {
 		go w.ContextDone()
 		return
+	}
+	if st.detached && len(st.watchers) == 0 {
+		context.AfterFunc(st.Context, st.end)
 	}
 	if st.watchers == nil {
 		st.watchers = st.watchArr[:0]
@@ -93,6 +97,19 @@ func (st *h2Stream) end() {
 	}
 }
 
+// detach leaves the watchers still registered when the handler returned
+// (a goroutine it left behind may watch) to context.AfterFunc: the
+// stream's goroutine stops waiting for the context's end, which x/net
+// brings right after.
+func (st *h2Stream) detach() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.detached = true
+	if !st.ended && len(st.watchers) > 0 {
+		context.AfterFunc(st.Context, st.end)
+	}
+}
+
 // serve runs the job on a worker as workers.call does, calling the
 // stream's watchers if its context ends meanwhile.
 func (st *h2Stream) serve(p *workers[h2Job], j h2Job) {
@@ -104,6 +121,7 @@ func (st *h2Stream) serve(p *workers[h2Job], j h2Job) {
 		st.end()
 		res = <-done
 	}
+	st.detach()
 	switch {
 	case res.goexit:
 		runtime.Goexit()

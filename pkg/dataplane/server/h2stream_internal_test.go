@@ -210,3 +210,30 @@ func TestH2ParsedFormFilesAreRemoved(t *testing.T) {
 		t.Errorf("%s is left behind (%v)", name, err)
 	}
 }
+
+// A watch still registered when the handler returned (a goroutine it
+// left behind may hold one), or registered after, is called when the
+// stream's context ends, as on any context that offers Watch.
+func TestH2StreamWatchOutlivesTheHandler(t *testing.T) {
+	p := &workers[h2Job]{}
+	t.Cleanup(p.stop)
+	left := &countingWatcher{called: make(chan struct{}, 1)}
+	var st *h2Stream
+	h := h2Handler{h: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		st = r.Context().(*h2Stream)
+		st.Watch(left)
+	}), workers: p}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.ServeHTTP(nil, httpRequestWith(ctx))
+	late := &countingWatcher{called: make(chan struct{}, 1)}
+	st.Watch(late)
+	cancel() // x/net ends the context once the handler returned
+	for name, w := range map[string]*countingWatcher{"left registered": left, "registered after": late} {
+		select {
+		case <-w.called:
+		case <-time.After(10 * time.Second):
+			t.Errorf("a watcher %s by the handler was not called", name)
+		}
+	}
+}
