@@ -15,7 +15,9 @@ type h2Handler struct {
 }
 
 func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.workers.call(h2Job{h.h, w, r})
+	req, st := streamRequest(r)
+	defer releaseRequest(r, req)
+	st.serve(h.workers, h2Job{h.h, w, req})
 }
 
 // h2Job is one stream's handler call.
