@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"runtime"
 	"sync"
 )
 
@@ -122,10 +121,5 @@ func (st *h2Stream) serve(p *workers[h2Job], j h2Job) {
 		res = <-done
 	}
 	st.detach()
-	switch {
-	case res.goexit:
-		runtime.Goexit()
-	case res.panicked:
-		panic(res.value)
-	}
+	res.rethrow()
 }

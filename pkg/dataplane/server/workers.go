@@ -77,7 +77,12 @@ func (p *workers[J]) start(j J) { p.hand(task[J]{job: j}) }
 // call runs j on a worker and returns when it did; a panic or Goexit of
 // j happens again in the caller.
 func (p *workers[J]) call(j J) {
-	res := <-p.hand(task[J]{job: j, waited: true}).done
+	(<-p.hand(task[J]{job: j, waited: true}).done).rethrow()
+}
+
+// rethrow ends the caller as the job ended: by a panic with its value, or
+// by runtime.Goexit.
+func (res outcome) rethrow() {
 	switch {
 	case res.goexit:
 		runtime.Goexit()
