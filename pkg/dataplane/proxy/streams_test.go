@@ -24,6 +24,18 @@ const maxAllocsStream = 7
 // header map, the upstream response and its header are reused from one
 // request to the next, as on a keep-alive HTTP/1 connection.
 func TestProxyStreamAllocs(t *testing.T) {
+	sc := warmStreamChain(t)
+	sc.refill(t, 201) // AllocsPerRun's runs and its warm-up
+	if got := testing.AllocsPerRun(200, func() { sc.serve(t) }); got > maxAllocsStream {
+		t.Errorf("%.1f allocations per proxied stream, want at most %d", got, maxAllocsStream)
+	}
+}
+
+// warmStreamChain is a streamChain whose pools served a few requests,
+// for counting what a request allocates; it skips the test in a build
+// whose counts mean nothing.
+func warmStreamChain(t *testing.T) *streamChain {
+	t.Helper()
 	if testing.Short() || racetest.Enabled {
 		t.Skip("allocation counts need a build without -race")
 	}
@@ -32,10 +44,7 @@ func TestProxyStreamAllocs(t *testing.T) {
 	for range 10 { // warm the pools
 		sc.serve(t)
 	}
-	sc.refill(t, 201) // AllocsPerRun's runs and its warm-up
-	if got := testing.AllocsPerRun(200, func() { sc.serve(t) }); got > maxAllocsStream {
-		t.Errorf("%.1f allocations per proxied stream, want at most %d", got, maxAllocsStream)
-	}
+	return sc
 }
 
 // BenchmarkProxyStream measures one request as an HTTP/2 server hands it
@@ -127,14 +136,7 @@ const maxBytesStream = 768
 // TestProxyStreamBytes keeps what an HTTP/2 stream allocates in the proxy
 // small in bytes, which set how often the GC runs.
 func TestProxyStreamBytes(t *testing.T) {
-	if testing.Short() || racetest.Enabled {
-		t.Skip("allocation counts need a build without -race")
-	}
-	sc := newStreamChain(t)
-	sc.refill(t, 10)
-	for range 10 { // warm the pools
-		sc.serve(t)
-	}
+	sc := warmStreamChain(t)
 	const n = 200
 	sc.refill(t, n)
 	bytes := allocstest.Bytes(func() {
