@@ -96,12 +96,13 @@ mallocs_delta() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else echo $(($2 
 wrk_case() {
 	local proxy=$1 name=$2 round=$3 url=$4; shift 4
 	if [ "$round" = warm ]; then taskset -c 1 wrk -t1 -c"$conns" -d2s "$@" "$url" >/dev/null; return; fi
-	local before after mb ma out=$dir/$name.$proxy.$round.wrk
-	before=$(cpu_ticks ${proxy_pids[$proxy]})
+	local before after ub ua mb ma out=$dir/$name.$proxy.$round.wrk
+	before=$(cpu_ticks ${proxy_pids[$proxy]}) ub=$(user_ticks ${proxy_pids[$proxy]})
 	mb=$(mallocs_count "$proxy")
 	taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" >"$out"
 	ma=$(mallocs_count "$proxy")
-	after=$(cpu_ticks ${proxy_pids[$proxy]})
+	after=$(cpu_ticks ${proxy_pids[$proxy]}) ua=$(user_ticks ${proxy_pids[$proxy]})
+	note_user "$name" "$proxy" "$round" $((after - before)) $((ua - ub)) "$(awk '/requests in/ { print $1 }' "$out")"
 	awk -v name="$name" -v proxy="$proxy" -v round="$round" -v ticks=$((after - before)) -v hz="$tick_hz" -v mal="$(mallocs_delta "$mb" "$ma")" '
 		/Requests\/sec/ { rps=$2 }
 		/^ +99%/ { p99=$2 }
@@ -115,12 +116,13 @@ wrk_case() {
 h2_case() {
 	local proxy=$1 name=$2 round=$3 url=$4
 	if [ "$round" = warm ]; then taskset -c 1 h2load -t1 -c"$conns" -m8 -D 2 "$url" >/dev/null; return; fi
-	local before after mb ma out=$dir/$name.$proxy.$round
-	before=$(cpu_ticks ${proxy_pids[$proxy]})
+	local before after ub ua mb ma out=$dir/$name.$proxy.$round
+	before=$(cpu_ticks ${proxy_pids[$proxy]}) ub=$(user_ticks ${proxy_pids[$proxy]})
 	mb=$(mallocs_count "$proxy")
 	taskset -c 1 h2load -t1 -c"$conns" -m8 -D "$secs" --log-file="$out.log" "$url" >"$out.h2load"
 	ma=$(mallocs_count "$proxy")
-	after=$(cpu_ticks ${proxy_pids[$proxy]})
+	after=$(cpu_ticks ${proxy_pids[$proxy]}) ua=$(user_ticks ${proxy_pids[$proxy]})
+	note_user "$name" "$proxy" "$round" $((after - before)) $((ua - ub)) "$(awk '/^requests:/ { print $8 }' "$out.h2load")"
 	local p99
 	p99=$(cut -f3 "$out.log" | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2fms", v[i]/1000}')
 	awk -v name="$name" -v proxy="$proxy" -v round="$round" -v ticks=$((after - before)) -v hz="$tick_hz" -v p99="$p99" -v mal="$(mallocs_delta "$mb" "$ma")" '
@@ -186,6 +188,7 @@ idle_case() {
 go build -o "$root/bin/baton-idleclients" "$root/hack/bench/idleclients"
 go build -o "$root/bin/baton-bareproxy" "$root/hack/bench/bareproxy"
 start_backend "$dir/backend" "$backend" 1
+rm -f "$dir/user-rounds.txt"
 # Case by case, all proxies of the case in every round: the machine's load
 # drifts over minutes, and the figures of a case are compared, so they are
 # taken together, and more than once.
@@ -199,6 +202,10 @@ printf '   medians over the rounds; *-vs-nginx: ratio of the medians; *-range: l
 printf '%-11s %-6s %10s %10s %11s %12s %14s %10s %10s %10s\n' case proxy req/s p99 cpu-us/req cpu-vs-nginx req/s-vs-nginx p99-vs-ng cpu-range p99-range
 awk '{ printf "%-11s %-6s %10s %8.2fms %11s %12s %14s %10s %10s %10s%s\n", $1, $2, $3, $4, $5, $6, $9, $10, $7 "-" $8, $11 "-" $12,
 	(NF > 14 ? " ERRORS:" substr($0, index($0, " round ")) : "") }' "$dir/summary.txt"
+
+printf '\n== issue #14 CPU per request split (medians over the rounds): user is the proxy'"'"'s own code; system, the kernel'"'"'s socket work\n'
+printf '%-11s %-6s %12s %12s %14s\n' case proxy user-us/req sys-us/req user-vs-nginx
+print_user_split
 
 printf '\n== issue #14 Baton heap allocations per request under load (whole process, runtime.MemStats.Mallocs, all rounds)\n'
 awk '$2 == "baton" && $14 != "-" { printf "%-11s %8.2f allocs/req\n", $1, $14 }' "$dir/summary.txt"

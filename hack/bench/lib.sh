@@ -18,6 +18,35 @@ benchproxy=${BATON_BENCHPROXY:-$root/bin/baton-benchproxy}
 tick_hz=$(getconf CLK_TCK)
 # cpu_ticks PID...: utime+stime of the processes, threads included.
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+# user_ticks PID...: utime alone: the proxy's own code, where the kernel's
+# share (stime: sockets, epoll) is about the same for every proxy here.
+user_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14}' "/proc/$p/stat"))); done; echo "$t"; }
+
+# note_user CASE PROXY ROUND TICKS UTICKS REQUESTS: appends a round's CPU
+# and user CPU per request to $dir/user-rounds.txt (print_user_split).
+note_user() {
+	awk -v c="$1" -v p="$2" -v r="$3" -v t="$4" -v u="$5" -v n="$6" -v hz="$tick_hz" \
+		'BEGIN { if (n > 0) printf "%s %s %s %.2f %.2f\n", c, p, r, t * 1e6 / hz / n, u * 1e6 / hz / n }' >>"$dir/user-rounds.txt"
+}
+
+# print_user_split: per case and proxy, the medians over the rounds of the
+# user and the system CPU per request, and the user CPU's ratio to nginx's.
+print_user_split() {
+	awk '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1 SUBSEP $2; if (!(k in u)) order[++nk] = k; u[k] = u[k] " " $5; sy[k] = sy[k] " " ($4 - $5) }
+	END {
+		for (x = 1; x <= nk; x++) {
+			k = order[x]; split(k, f, SUBSEP); g = f[1] SUBSEP "nginx"
+			mu = median(u[k]); ng = (g in u) ? median(u[g]) : 0
+			printf "%-11s %-6s %12.2f %12.2f %14s\n", f[1], f[2], mu, median(sy[k]), (ng > 0 ? sprintf("%.2f", mu / ng) : "-")
+		}
+	}' "$dir/user-rounds.txt"
+}
 
 # start_backend DIR ADDR CPUS: a one-worker nginx answering 200 "ok" on ADDR
 # (/64k: 64 KiB; PUT /upload/NAME stores a body in memory, read whole before
