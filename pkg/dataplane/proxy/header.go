@@ -245,10 +245,8 @@ func isHopName(name string) bool {
 
 // upgradeType is the protocol a response switches to, if any.
 func (h *Header) upgradeType() string {
-	for v := range h.Values("Connection") {
-		if headerHasToken([]string{v}, "upgrade") {
-			return h.Get("Upgrade")
-		}
+	if h.hasToken("Connection", "upgrade") {
+		return h.Get("Upgrade")
 	}
 	return ""
 }
