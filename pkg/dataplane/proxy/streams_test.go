@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -134,18 +135,24 @@ func (w *streamWriter) Flush() {}
 const maxBytesStream = 768
 
 // TestProxyStreamBytes keeps what an HTTP/2 stream allocates in the proxy
-// small in bytes, which set how often the GC runs.
+// small in bytes, which set how often the GC runs. The count is the
+// process's: goroutines an earlier test left (a body still draining) add
+// to a batch, never take from it, so the least of a few batches is the
+// streams' own.
 func TestProxyStreamBytes(t *testing.T) {
 	sc := warmStreamChain(t)
-	const n = 200
-	sc.refill(t, n)
-	bytes := allocstest.Bytes(func() {
-		for range n {
-			sc.serve(t)
-		}
-	})
-	t.Logf("%d bytes per proxied stream", bytes/n)
-	if bytes/n > maxBytesStream {
-		t.Errorf("%d bytes allocated per proxied stream, want at most %d", bytes/n, maxBytesStream)
+	const n, batches = 200, 5
+	least := uint64(math.MaxUint64)
+	for range batches {
+		sc.refill(t, n)
+		least = min(least, allocstest.Bytes(func() {
+			for range n {
+				sc.serve(t)
+			}
+		}))
+	}
+	t.Logf("%d bytes per proxied stream", least/n)
+	if least/n > maxBytesStream {
+		t.Errorf("%d bytes allocated per proxied stream, want at most %d", least/n, maxBytesStream)
 	}
 }
