@@ -32,14 +32,41 @@ type connCtx struct {
 	hooks     []*connHook   // what AfterFunc registered and is still to run
 	first     connHook      // the first registration's storage, never reused
 	hookArr   [1]*connHook  // hooks' first backing array
-	watchers  []watcher     // what Watch registered and is still to run
-	watchArr  [1]watcher    // watchers' first backing array
+	watchers  watchList     // what Watch registered and is still to run
 }
 
 // watcher is what Watch registers: one that is its own key, so that its
 // registration allocates nothing (AfterFunc's stop function is one
 // allocation). pkg/dataplane/proxy's watch for a client gone is one.
 type watcher interface{ ContextDone() }
+
+// watchList is a context's watchers, held in an array of one at first:
+// the proxy registers one per request, which then allocates nothing.
+type watchList struct {
+	ws  []watcher
+	arr [1]watcher
+}
+
+func (l *watchList) add(w watcher) {
+	if l.ws == nil {
+		l.ws = l.arr[:0]
+	}
+	l.ws = append(l.ws, w)
+}
+
+// remove undoes add(w), and reports whether w was still there.
+func (l *watchList) remove(w watcher) bool {
+	var kept bool
+	l.ws, kept = removeRegistration(l.ws, w)
+	return kept
+}
+
+// take empties the list and returns what it held.
+func (l *watchList) take() []watcher {
+	ws := l.ws
+	l.ws = nil
+	return ws
+}
 
 // connHook is one AfterFunc registration.
 type connHook struct {
@@ -130,10 +157,7 @@ func (c *connCtx) Watch(w interface{ ContextDone() }) {
 		go w.ContextDone()
 		return
 	}
-	if c.watchers == nil {
-		c.watchers = c.watchArr[:0]
-	}
-	c.watchers = append(c.watchers, w)
+	c.watchers.add(w)
 }
 
 // Unwatch undoes Watch(w), and reports whether it kept w from being
@@ -141,9 +165,7 @@ func (c *connCtx) Watch(w interface{ ContextDone() }) {
 func (c *connCtx) Unwatch(w interface{ ContextDone() }) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var kept bool
-	c.watchers, kept = removeRegistration(c.watchers, watcher(w))
-	return kept
+	return c.watchers.remove(w)
 }
 
 // unregister is a registration's stop: it reports whether it kept f from
@@ -185,9 +207,9 @@ func (c *connCtx) cancel() {
 	if c.done != nil {
 		close(c.done)
 	}
-	hooks, watchers := c.hooks, c.watchers
-	c.hooks, c.watchers = nil, nil
-	for _, w := range watchers {
+	hooks := c.hooks
+	c.hooks = nil
+	for _, w := range c.watchers.take() {
 		go w.ContextDone()
 	}
 	for _, h := range hooks {

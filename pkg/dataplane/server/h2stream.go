@@ -25,8 +25,7 @@ type h2Stream struct {
 	mu              sync.Mutex
 	ended           bool      // watchers were called, or are being called
 	detached        bool      // the handler returned: context.AfterFunc waits for the end (see detach)
-	watchers        []watcher // what Watch registered and is still to run
-	watchArr        [1]watcher
+	watchers        watchList // what Watch registered and is still to run
 }
 
 // h2Requests are the requests handed to HTTP/2 handlers, each carrying
@@ -65,13 +64,10 @@ func (st *h2Stream) Watch(w interface{ ContextDone() }) {
 		go w.ContextDone()
 		return
 	}
-	if st.detached && len(st.watchers) == 0 {
+	if st.detached && len(st.watchers.ws) == 0 {
 		context.AfterFunc(st.Context, st.end)
 	}
-	if st.watchers == nil {
-		st.watchers = st.watchArr[:0]
-	}
-	st.watchers = append(st.watchers, w)
+	st.watchers.add(w)
 }
 
 // Unwatch undoes Watch(w), and reports whether it kept w from being
@@ -79,17 +75,15 @@ func (st *h2Stream) Watch(w interface{ ContextDone() }) {
 func (st *h2Stream) Unwatch(w interface{ ContextDone() }) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var kept bool
-	st.watchers, kept = removeRegistration(st.watchers, watcher(w))
-	return kept
+	return st.watchers.remove(w)
 }
 
 // end calls the watchers, on the stream's goroutine, which has nothing
 // else to do.
 func (st *h2Stream) end() {
 	st.mu.Lock()
-	ws := st.watchers
-	st.watchers, st.ended = nil, true
+	ws := st.watchers.take()
+	st.ended = true
 	st.mu.Unlock()
 	for _, w := range ws {
 		w.ContextDone()
@@ -104,7 +98,7 @@ func (st *h2Stream) detach() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.detached = true
-	if !st.ended && len(st.watchers) > 0 {
+	if !st.ended && len(st.watchers.ws) > 0 {
 		context.AfterFunc(st.Context, st.end)
 	}
 }
