@@ -33,7 +33,8 @@ const (
 // h1Conn is one connection to a peer, used by one request at a time.
 type h1Conn struct {
 	client    *h1Client
-	conn      net.Conn // TLS or TCP
+	conn      net.Conn     // TLS or TCP
+	wire      sendThenRead // what br reads
 	br        *bufio.Reader
 	h         h1.Head       // the latest response head
 	body      h1.BodyReader // its body
@@ -48,7 +49,9 @@ type h1Conn struct {
 }
 
 func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
-	pc := &h1Conn{client: c, conn: nc, br: bufio.NewReaderSize(nc, h1ReadBufferSize)}
+	pc := &h1Conn{client: c, conn: nc}
+	pc.wire.init(nc)
+	pc.br = bufio.NewReaderSize(&pc.wire, h1ReadBufferSize)
 	raw := nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		raw = tc.NetConn() // closing it breaks a TLS read or write without an alert
@@ -128,9 +131,11 @@ func (pc *h1Conn) exchange(req *http.Request, out *Request) (*http.Response, boo
 	if req.Close {
 		pc.noReuse = true // the head said so (see appendFraming)
 	}
-	if n, err := pc.conn.Write(head); err != nil {
-		// A reused connection that took nothing was closed while idle.
-		return nil, pc.reused && n == 0, err
+	if !pc.deferHead(head, withBody) {
+		if n, err := pc.conn.Write(head); err != nil {
+			// A reused connection that took nothing was closed while idle.
+			return nil, pc.reused && n == 0, err
+		}
 	}
 	if withBody {
 		if resp, err := pc.sendBody(req, out, chunked); resp != nil || err != nil {
@@ -138,12 +143,21 @@ func (pc *h1Conn) exchange(req *http.Request, out *Request) (*http.Response, boo
 		}
 	}
 	resp, gotNothing, err := pc.readResponse(req)
+	if err != nil && pc.wire.unsent {
+		return nil, pc.reused, err // as a failed Write above: no byte of the head went
+	}
 	if err != nil {
 		// Nothing came back: a reused connection the peer closed just as
 		// the request went out, which a safe request may redo.
 		return nil, gotNothing && pc.reused && !withBody && safeToRepeat(req) && isClosedConn(err), err
 	}
 	return resp, false, nil
+}
+
+// deferHead leaves a head without a body to the response's first read,
+// which sends it (see sendThenRead), and reports whether it did.
+func (pc *h1Conn) deferHead(head []byte, withBody bool) bool {
+	return !withBody && pc.br.Buffered() == 0 && pc.wire.deferSend(head)
 }
 
 // sendBody sends the request body, after the peer's go-ahead if the
