@@ -29,6 +29,19 @@ type sendThenRead struct {
 	state *atomic.Int32
 	hold  bool   // the next Write is held: set around the response's last Flush
 	held  []byte // in the writer's buffer: valid until the writer writes again
+
+	// step is sendOrRead, bound once: a closure per read would be an
+	// allocation per request. What it works on is in call.
+	step func(fd uintptr) bool
+	call rawCall
+}
+
+// rawCall is a read's, between RawConn.Read and its step.
+type rawCall struct {
+	rest, p []byte // what is left to send; where to read
+	n       int
+	err     error
+	idled   bool // sent, and the connection turned idle
 }
 
 // Write sends p, or holds it when hold is set: then p is the writer's own
@@ -60,31 +73,39 @@ func (s *sendThenRead) flush() error {
 // not send at once (a full send buffer, a partial write, EINTR) is sent
 // by the connection's blocking Write, under that deadline, before the
 // read.
-func (s *sendThenRead) read(p []byte) (n int, err error) {
-	rest := s.held
+func (s *sendThenRead) read(p []byte) (int, error) {
+	if s.step == nil {
+		s.step = s.sendOrRead
+	}
+	s.call = rawCall{rest: s.held, p: p}
 	s.held = nil
-	idled := false
-	rerr := s.raw.Read(func(fd uintptr) bool {
-		if rest != nil {
-			rest = writeOnce(int(fd), rest)
-			if rest != nil {
-				return true
-			}
-			idled = s.state.CompareAndSwap(connActive, connIdle)
-			return !idled // sent: the runtime waits for the socket to be readable
-		}
-		n, err = readOnce(int(fd), p)
-		return err != syscall.EAGAIN
-	})
+	rerr := s.raw.Read(s.step)
+	call := s.call
+	s.call = rawCall{} // keeps no buffer alive: they go back to pools
 	switch {
-	case rest != nil:
-		return s.sendThenReadConn(rest, p) // nothing or part of it sent
-	case !idled && rerr == nil:
+	case call.rest != nil:
+		return s.sendThenReadConn(call.rest, p) // nothing or part of it sent
+	case !call.idled && rerr == nil:
 		return 0, net.ErrClosed // a closeNow came first
 	case rerr != nil:
 		return 0, rerr
 	}
-	return n, err
+	return call.n, call.err
+}
+
+// sendOrRead is RawConn.Read's step: first it sends, then it reads; it
+// reports false to have the runtime wait for the socket to be readable.
+func (s *sendThenRead) sendOrRead(fd uintptr) bool {
+	c := &s.call
+	if c.rest != nil {
+		if c.rest = writeOnce(int(fd), c.rest); c.rest != nil {
+			return true
+		}
+		c.idled = s.state.CompareAndSwap(connActive, connIdle)
+		return !c.idled // sent: wait for the next request
+	}
+	c.n, c.err = readOnce(int(fd), c.p)
+	return c.err != syscall.EAGAIN
 }
 
 // sendThenReadConn sends rest and reads p through the connection, as
