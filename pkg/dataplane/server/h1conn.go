@@ -77,6 +77,9 @@ type h1conn struct {
 	graceBy atomic.Int64
 	closing sync.Once
 
+	out   sendThenRead // what bw writes to
+	plain bool         // conn is its socket: out may hold (see plainSocket)
+
 	cr      connReader
 	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
 	store   *connStore  // lent with br and bw
@@ -105,11 +108,13 @@ type h1conn struct {
 }
 
 // connReader reads the connection, first the byte read while the
-// connection held no buffer.
+// connection held no buffer; a read that finds a response held sends it
+// first (see sendThenRead).
 type connReader struct {
 	conn    net.Conn
 	first   [1]byte
 	pending bool
+	out     *sendThenRead
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -117,11 +122,17 @@ func (r *connReader) Read(p []byte) (int, error) {
 		p[0], r.pending = r.first[0], false
 		return 1, nil
 	}
+	if r.out.held != nil {
+		return r.out.read(p)
+	}
 	return r.conn.Read(p)
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
+	c.cr.out = &c.out
+	c.out = sendThenRead{conn: conn, state: &c.state}
+	c.plain = plainSocket(conn)
 	c.ctx.base = &c.base
 	s.served.watchBase(s.base)
 	tc, isTLS := conn.(*tls.Conn)
@@ -229,6 +240,7 @@ func (c *h1conn) end() {
 	if c.hijacked {
 		return
 	}
+	_ = c.out.flush()
 	c.closeConn()
 	if c.reqBody != nil {
 		// A handler that panicked may have left a reader of the body
@@ -264,8 +276,8 @@ func (c *h1conn) awaitRequest() bool {
 		timeout = c.srv.opts.ReadHeaderTimeout
 		c.headBy = monoclock.At(mono + int64(timeout))
 	}
-	if !c.state.CompareAndSwap(connActive, connIdle) {
-		return false
+	if c.out.held == nil && !c.state.CompareAndSwap(connActive, connIdle) {
+		return false // else the peek sends the response held, then turns idle
 	}
 	if c.br == nil {
 		return c.awaitFirst(monoclock.At(mono + int64(timeout))) // the first request: its stack is still small
@@ -356,7 +368,7 @@ func (c *h1conn) acquire() {
 		c.br = readerPool.Get().(*bufio.Reader)
 		c.br.Reset(&c.cr)
 		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(c.conn)
+		c.bw.Reset(&c.out)
 		c.holding.Store(true)
 		c.takeStore()
 	}
@@ -415,6 +427,7 @@ func (c *h1conn) release() {
 	if c.br == nil {
 		return
 	}
+	_ = c.out.flush() // what is held is in bw's buffer
 	c.br.Reset(nil)
 	readerPool.Put(c.br)
 	c.bw.Reset(nil)
@@ -505,11 +518,11 @@ func (c *h1conn) runHandler(req *http.Request) (ok bool) {
 // request, or reports false if it must close.
 func (c *h1conn) finish() bool {
 	err := c.w.finish()
-	if err == nil {
-		err = c.bw.Flush()
-	}
 	body := c.reqBody
 	c.reqBody = nil
+	if err == nil {
+		err = c.flushLast(body == nil)
+	}
 	if err != nil {
 		if body != nil {
 			body.abandon()
@@ -526,6 +539,21 @@ func (c *h1conn) finish() bool {
 		c.lingerClose()
 	}
 	return keep
+}
+
+// flushLast flushes the response's last bytes, or has the writer hold
+// them for the wait for the next request to send (see sendThenRead),
+// when that wait is what comes next: the connection stays open, has no
+// pipelined request to serve first, and no request body to read (after
+// the response: a client that asked "Expect: 100-continue" waits for it).
+func (c *h1conn) flushLast(noBody bool) error {
+	if noBody && c.plain && !c.w.closeAfter && c.br.Buffered() == 0 {
+		c.out.raw = c.rawConn()
+		c.out.hold = c.out.raw != nil
+	}
+	err := c.bw.Flush()
+	c.out.hold = false // a Flush with nothing buffered wrote nothing
+	return err
 }
 
 // refuse answers a request the parser refused, or says nothing when the
@@ -549,6 +577,7 @@ func (c *h1conn) refuse(err error) {
 // lingerTimeout: closing a socket with unread input resets the connection,
 // and the reset may destroy the response still on its way.
 func (c *h1conn) lingerClose() {
+	_ = c.out.flush()
 	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
