@@ -11,7 +11,7 @@ import (
 // a vector at a time; these tests hold them to the byte-at-a-time rules
 // they replace, refusals and their reasons included.
 
-// refHeadEnd, refNextLine, refValidValue, refValueEnd, refTokenEnd and
+// refHeadEnd, refNextLine, refValidValue, refValidHost, refValueEnd, refTokenEnd and
 // refTargetEnd are the byte-at-a-time scans; refNextLine refuses a bare
 // CR as the parser does.
 func refHeadEnd(b []byte, from int) int {
@@ -50,6 +50,15 @@ func refNextLine(b []byte) (line, rest []byte, err error) {
 func refValidValue(v []byte) bool {
 	for _, c := range v {
 		if !isValueByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func refValidHost(h []byte) bool {
+	for _, c := range h {
+		if !hostByte[c] {
 			return false
 		}
 	}
@@ -113,6 +122,9 @@ func checkScans(t *testing.T, b []byte) {
 	}
 	for from := range min(len(b), 3) + 1 {
 		checkQuickField(t, b, from)
+	}
+	if got, want := validHost(b), refValidHost(b); got != want {
+		t.Fatalf("validHost(%q) = %v, want %v", b, got, want)
 	}
 	if got, want := validValue(b), refValidValue(b); got != want {
 		t.Fatalf("validValue(%q) = %v, want %v", b, got, want)

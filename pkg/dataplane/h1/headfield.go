@@ -32,10 +32,13 @@ func SameName(a, b string) bool {
 // lower case (letters, digits and '-' only), mostly a constant: a name
 // of 8 to 16 bytes is compared a word at a time.
 func NameIs(name, lower string) bool {
+	// The lengths are compared where it is called: most names asked about
+	// are not the one asked for, and have another length.
+	return len(name) == len(lower) && nameIsSameLength(name, lower)
+}
+
+func nameIsSameLength(name, lower string) bool {
 	n := len(lower)
-	if len(name) != n {
-		return false
-	}
 	if n >= 8 && n <= 16 {
 		return foldWordEqual(load64(name), load64(lower)) && foldWordEqual(load64(name[n-8:]), load64(lower[n-8:]))
 	}
