@@ -311,3 +311,24 @@ func TestChunkedWriter(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteCheckedField writes fields through a buffer that fills up at
+// each byte of them: built in the buffer or written in pieces, the line
+// is the same.
+func TestWriteCheckedField(t *testing.T) {
+	fields := [][2]string{{"Content-Type", "text/html"}, {"X", ""}, {"Set-Cookie", strings.Repeat("v", 40)}}
+	var want string
+	for _, f := range fields {
+		want += f[0] + ": " + f[1] + "\r\n"
+	}
+	for size := 16; size <= len(want)+16; size++ {
+		var out bytes.Buffer
+		bw := bufio.NewWriterSize(&out, size)
+		for _, f := range fields {
+			WriteCheckedField(bw, f[0], f[1])
+		}
+		if err := bw.Flush(); err != nil || out.String() != want {
+			t.Fatalf("buffer of %d: wrote %q, %v; want %q", size, out.String(), err, want)
+		}
+	}
+}
