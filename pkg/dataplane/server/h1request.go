@@ -112,7 +112,8 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 		list = make([]h1.HeadField, 0, n)
 	}
 	raw = raw[at:]
-	for i, f := range h.Fields {
+	for i := range h.Fields {
+		f := &h.Fields[i] // not a copy of its six words
 		name := raw[:len(f.Name)]
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
 		raw = raw[len(f.Name)+len(f.Value):]
