@@ -193,7 +193,7 @@ func quickField(b []byte, i int) (colon, v, end, next int) {
 		k++
 	}
 	v = k
-	for ; k <= len(b)-8; k += 8 {
+	for ; k >= 0 && k <= len(b)-8; k += 8 { // k >= 0 spares a bounds check
 		if m := suspectBits(load64(b[k : k+8])); m != 0 {
 			k += bits.TrailingZeros64(m) / 8
 			return quickValueEnd(b, j, v, k)
