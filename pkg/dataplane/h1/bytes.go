@@ -149,14 +149,13 @@ var hostBit = func() (t [256]uint8) {
 // validHost reports whether every byte of h is a Host byte (hostByte),
 // four at a time as ValidFieldName checks a name.
 func validHost(h []byte) bool {
-	i := 0
-	for ; i+4 <= len(h); i += 4 {
-		if hostBit[h[i]]&hostBit[h[i+1]]&hostBit[h[i+2]]&hostBit[h[i+3]] == 0 {
+	for ; len(h) >= 4; h = h[4:] {
+		if hostBit[h[0]]&hostBit[h[1]]&hostBit[h[2]]&hostBit[h[3]] == 0 {
 			return false
 		}
 	}
-	for ; i < len(h); i++ {
-		if !hostByte[h[i]] {
+	for _, c := range h {
+		if !hostByte[c] {
 			return false
 		}
 	}

@@ -64,14 +64,11 @@ func WriteCheckedField(w *bufio.Writer, name, value string) {
 		_, _ = w.WriteString("\r\n")
 		return
 	}
-	// One Write of the line built in place, rather than four; copied
-	// into a buffer known to be large enough, with no append's checks.
-	b := w.AvailableBuffer()[:len(name)+len(value)+4]
-	n := copy(b, name)
-	b[n], b[n+1] = ':', ' '
-	n += 2 + copy(b[n+2:], value)
-	b[n], b[n+1] = '\r', '\n'
-	_, _ = w.Write(b)
+	// One Write of the line built in place, rather than four.
+	b := append(w.AvailableBuffer(), name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	_, _ = w.Write(append(b, "\r\n"...))
 }
 
 // ValidFieldName reports whether name is a token.
