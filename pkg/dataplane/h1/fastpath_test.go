@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -10,7 +11,7 @@ import (
 // a vector at a time; these tests hold them to the byte-at-a-time rules
 // they replace, refusals and their reasons included.
 
-// refHeadEnd, refNextLine, refValidValue, refValueEnd, refTokenEnd and
+// refHeadEnd, refNextLine, refValidValue, refValidHost, refValueEnd, refTokenEnd and
 // refTargetEnd are the byte-at-a-time scans; refNextLine refuses a bare
 // CR as the parser does.
 func refHeadEnd(b []byte, from int) int {
@@ -49,6 +50,15 @@ func refNextLine(b []byte) (line, rest []byte, err error) {
 func refValidValue(v []byte) bool {
 	for _, c := range v {
 		if !isValueByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func refValidHost(h []byte) bool {
+	for _, c := range h {
+		if !hostByte[c] {
 			return false
 		}
 	}
@@ -110,6 +120,12 @@ func checkScans(t *testing.T, b []byte) {
 			t.Fatalf("parseField(%q) = %q, %q, %v; want %q, %q, %v", b, f.Name, f.Value, err, wf.Name, wf.Value, werr)
 		}
 	}
+	for from := range min(len(b), 3) + 1 {
+		checkQuickField(t, b, from)
+	}
+	if got, want := validHost(b), refValidHost(b); got != want {
+		t.Fatalf("validHost(%q) = %v, want %v", b, got, want)
+	}
 	if got, want := validValue(b), refValidValue(b); got != want {
 		t.Fatalf("validValue(%q) = %v, want %v", b, got, want)
 	}
@@ -154,6 +170,43 @@ func TestNameBytesEachPosition(t *testing.T) {
 				checkScans(t, b)
 			}
 		}
+	}
+}
+
+// checkQuickField holds quickField to scanField: where it accepts the
+// line at b[from:], it says what scanField says.
+func checkQuickField(t *testing.T, b []byte, from int) {
+	t.Helper()
+	colon, v, end, next := quickField(b, from)
+	if next == declined {
+		return
+	}
+	wc, wv, we, wn := scanField(b, from)
+	if colon != wc || v != wv || end != we || next != wn {
+		t.Fatalf("quickField(%q, %d) = %d, %d, %d, %d; scanField: %d, %d, %d, %d", b, from, colon, v, end, next, wc, wv, we, wn)
+	}
+}
+
+// TestQuickFieldAgreesWithScanField puts every byte value at every
+// position of field lines whose names and values are up to three words
+// long, with and without the whitespace quickField leaves to scanField,
+// and checks that it never accepts a line otherwise than scanField; that
+// it accepts the common lines is what BenchmarkParse measures.
+func TestQuickFieldAgreesWithScanField(t *testing.T) {
+	for _, form := range []string{"%s:%s\r\n\r\n", "%s: %s\r\nX: y\r\n", "%s:  %s \r\n", "%s: %s\n\n", "%s: %s\r\n"} {
+		for n := 1; n <= 20; n++ {
+			line := fmt.Sprintf(form, strings.Repeat("N", n), strings.Repeat("v", 21-n))
+			for pos := range len(line) {
+				for c := range 256 {
+					b := []byte(line)
+					b[pos] = byte(c)
+					checkQuickField(t, b, 0)
+				}
+			}
+		}
+	}
+	if _, _, _, next := quickField([]byte("Content-Type: text/html\r\n\r\n"), 0); next == declined {
+		t.Error("quickField declines a common field line")
 	}
 }
 

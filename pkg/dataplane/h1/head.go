@@ -327,6 +327,14 @@ func (h *Head) noteField(f Field) {
 // noteConnection reads the options of a Connection field; the length
 // picks the one option each could be.
 func (h *Head) noteConnection(v []byte) {
+	switch { // most Connection fields hold one of these alone
+	case equalFoldName(v, "keep-alive"):
+		h.scan.connKA = true
+		return
+	case equalFoldName(v, "close"):
+		h.scan.connClose = true
+		return
+	}
 	for len(v) > 0 {
 		var opt []byte
 		opt, v = cutComma(v)

@@ -233,8 +233,19 @@ func TestParseAllocatesNothing(t *testing.T) {
 	}
 }
 
-// BenchmarkParse parses a request head as a browser-ish client sends it
-// and the head nginx answers a small GET with.
+// browserRequest is a head as a browser sends it: most real requests
+// have about fifteen fields.
+const browserRequest = "GET /articles/2026/11/index.html?ref=home HTTP/1.1\r\nHost: www.example.com\r\n" +
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+	"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n" +
+	"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n" +
+	"Referer: https://www.example.com/\r\nConnection: keep-alive\r\n" +
+	"Cookie: session=abcdef0123456789; theme=dark; _ga=GA1.2.1234567890.1234567890\r\n" +
+	"Upgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\n" +
+	"Sec-Fetch-Site: same-origin\r\nSec-Fetch-User: ?1\r\nPriority: u=0, i\r\nCache-Control: max-age=0\r\n\r\n"
+
+// BenchmarkParse parses a request head as a small client sends it, one
+// as a browser does, and the head nginx answers a small GET with.
 func BenchmarkParse(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
@@ -244,6 +255,7 @@ func BenchmarkParse(b *testing.B) {
 		{"request", "GET /api/v1/users/42?x=1 HTTP/1.1\r\nHost: svc.example.com\r\nUser-Agent: bench/1.0\r\n" +
 			"Accept: */*\r\nAccept-Encoding: gzip\r\nCookie: session=0123456789abcdef\r\n\r\n",
 			func(b []byte, h *Head) (int, error) { return ParseRequest(b, h, 1<<16) }},
+		{"browser", browserRequest, func(b []byte, h *Head) (int, error) { return ParseRequest(b, h, 1<<16) }},
 		{"response", "HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Sun, 29 Nov 2026 23:24:45 GMT\r\n" +
 			"Content-Type: text/html\r\nContent-Length: 615\r\nConnection: keep-alive\r\n\r\n",
 			func(b []byte, h *Head) (int, error) { return ParseResponse(b, h, 1<<16, "GET") }},
@@ -297,5 +309,26 @@ func TestChunkedWriter(t *testing.T) {
 				t.Fatalf("read back %q, %v", m.body, err)
 			}
 		})
+	}
+}
+
+// TestWriteCheckedField writes fields through a buffer that fills up at
+// each byte of them: built in the buffer or written in pieces, the line
+// is the same.
+func TestWriteCheckedField(t *testing.T) {
+	fields := [][2]string{{"Content-Type", "text/html"}, {"X", ""}, {"Set-Cookie", strings.Repeat("v", 40)}}
+	var want string
+	for _, f := range fields {
+		want += f[0] + ": " + f[1] + "\r\n"
+	}
+	for size := 16; size <= len(want)+16; size++ {
+		var out bytes.Buffer
+		bw := bufio.NewWriterSize(&out, size)
+		for _, f := range fields {
+			WriteCheckedField(bw, f[0], f[1])
+		}
+		if err := bw.Flush(); err != nil || out.String() != want {
+			t.Fatalf("buffer of %d: wrote %q, %v; want %q", size, out.String(), err, want)
+		}
 	}
 }

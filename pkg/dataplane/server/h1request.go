@@ -112,7 +112,8 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 		list = make([]h1.HeadField, 0, n)
 	}
 	raw = raw[at:]
-	for i, f := range h.Fields {
+	for i := range h.Fields {
+		f := &h.Fields[i] // not a copy of its six words
 		name := raw[:len(f.Name)]
 		value := raw[len(f.Name) : len(f.Name)+len(f.Value)]
 		raw = raw[len(f.Name)+len(f.Value):]
@@ -141,36 +142,14 @@ func fillHeader(hdr http.Header, h *h1.Head, raw string, at int, vals []string, 
 }
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey(name) for a token,
-// which most clients send canonical already: telling so by two table
-// lookups a byte, with no branch, costs a fraction of textproto's checks.
+// which most clients send canonical already: telling so a word at a time
+// (h1.IsCanonicalName) costs a fraction of textproto's checks.
 func canonicalKey(name string) string {
-	if name == "" {
+	if h1.IsCanonicalName(name) {
 		return name
 	}
-	misplaced := letterCase[name[0]] & lowerLetter // a letter of the case it must not have
-	for i := 1; i < len(name); i++ {
-		misplaced |= letterCase[name[i]] & caseAfter[name[i-1]]
-	}
-	if misplaced != 0 {
-		return textproto.CanonicalMIMEHeaderKey(name)
-	}
-	return name
+	return textproto.CanonicalMIMEHeaderKey(name)
 }
-
-const lowerLetter, upperLetter = 1, 2
-
-// letterCase tells a byte's case; caseAfter the case a letter must not
-// have after the byte: lower after a hyphen, upper after anything else.
-var letterCase, caseAfter = func() (t, after [256]byte) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = lowerLetter, upperLetter
-	}
-	for c := range after {
-		after[c] = upperLetter
-	}
-	after['-'] = lowerLetter
-	return t, after
-}()
 
 // valuesOf gathers the values of the fields named name (in any case: a
 // key is canonical, and the parser lets only tokens through), in order.
