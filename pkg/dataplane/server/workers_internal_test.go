@@ -46,10 +46,8 @@ func TestWorkersKeepAtMostMaxIdle(t *testing.T) {
 	var p workers[funcJob]
 	before := runtime.NumGoroutine()
 	runConcurrently(&p, maxIdleWorkers+20, false)
+	waitUntil(t, "the burst's workers to idle", func() bool { return idleWorkers(&p) == maxIdleWorkers })
 	waitGoroutines(t, before+maxIdleWorkers)
-	if n := idleWorkers(&p); n != maxIdleWorkers {
-		t.Fatalf("%d idle workers after a burst of %d, want %d", n, maxIdleWorkers+20, maxIdleWorkers)
-	}
 	p.stop()
 	waitGoroutines(t, before)
 }
@@ -63,10 +61,10 @@ func TestWorkersEndWhenTheLoadNoLongerNeedsThem(t *testing.T) {
 		var p workers[funcJob]
 		before := runtime.NumGoroutine()
 		runConcurrently(&p, 3, waited)
+		// A worker goes back to the idle list after its job returns,
+		// which may be after the jobs' callers went on.
+		waitUntil(t, "3 idle workers after 3 concurrent jobs", func() bool { return idleWorkers(&p) == 3 })
 		waitGoroutines(t, before+3)
-		if n := idleWorkers(&p); n != 3 {
-			t.Fatalf("waited %v: %d idle workers after 3 concurrent jobs, want 3", waited, n)
-		}
 		nop := funcJob(func() {})
 		for range retireTicks { // the period of the burst: all were busy at some point
 			p.tick()
