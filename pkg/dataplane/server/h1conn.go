@@ -77,6 +77,7 @@ type h1conn struct {
 	graceBy atomic.Int64
 	first   firstGrace // of the first byte, on a deferred listener
 	closing sync.Once
+	counted countedConn // the connection's count, when allocated with it (see countingListener)
 
 	cr      connReader
 	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
@@ -122,7 +123,8 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
-	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
+	c := h1connFor(conn) // zero, or all but its counted
+	c.srv, c.b, c.conn, c.cr, c.base = s, b, conn, connReader{conn: conn}, base
 	c.ctx.base = &c.base
 	s.served.watchBase(s.base)
 	tc, isTLS := conn.(*tls.Conn)

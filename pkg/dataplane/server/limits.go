@@ -27,6 +27,10 @@ type connInfo struct {
 type countingListener struct {
 	net.Listener
 	conns *atomic.Int64
+	// withH1: the connections will be served as HTTP/1 first (cleartext,
+	// h2c included), so each comes with its h1conn, allocated with its
+	// count: one allocation per connection less (see countedConn.h1).
+	withH1 bool
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
@@ -35,6 +39,11 @@ func (l countingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.conns.Add(1)
+	if l.withH1 {
+		h := new(h1conn)
+		h.counted = countedConn{Conn: c, conns: l.conns, h1: h}
+		return &h.counted, nil
+	}
 	return &countedConn{Conn: c, conns: l.conns}, nil
 }
 
@@ -44,6 +53,28 @@ type countedConn struct {
 	net.Conn
 	conns  *atomic.Int64
 	closed atomic.Bool
+	// h1 is the h1conn this countedConn is part of, until newH1conn
+	// takes it to serve the connection; nil for one allocated alone.
+	h1 *h1conn
+}
+
+// h1connFor is the h1conn allocated with conn's count (see
+// countingListener), else a new one: a connection is served by one.
+func h1connFor(conn net.Conn) *h1conn {
+	for {
+		switch c := conn.(type) {
+		case *countedConn:
+			if h := c.h1; h != nil {
+				c.h1 = nil
+				return h
+			}
+			return new(h1conn)
+		case interface{ Unwrap() net.Conn }: // a PROXY protocol header's
+			conn = c.Unwrap()
+		default:
+			return new(h1conn)
+		}
+	}
 }
 
 func (c *countedConn) Close() error {

@@ -305,7 +305,7 @@ func tlsConfig(c *tls.Config) *tls.Config {
 // serve accepts through the layers a connection needs, outermost last:
 // the PROXY protocol header comes before TLS.
 func (s *Server) serve(b *bound) {
-	var ln net.Listener = countingListener{Listener: b.gate, conns: &s.conns}
+	var ln net.Listener = countingListener{Listener: b.gate, conns: &s.conns, withH1: b.tls == nil}
 	if b.pp != nil {
 		b.pp.Listener = ln
 		ln = b.pp
