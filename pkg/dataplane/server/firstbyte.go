@@ -28,8 +28,11 @@ var pastDeadline = time.Unix(1, 0)
 // timer: the kernel handed the connection over with its first bytes (see
 // deferAccept), so that a read finds them at once, but for a client
 // handed over silent after deferSeconds. Over TLS, whose handshake came
-// first, the request may still be on its way.
-func (c *h1conn) lazyFirstGrace() bool { return !c.isTLS && c.b.gate.deferred }
+// first, the request may still be on its way. A ReadHeaderTimeout within
+// a gone check or two keeps the timer: the check would end the wait late.
+func (c *h1conn) lazyFirstGrace() bool {
+	return !c.isTLS && c.b.gate.deferred && c.srv.opts.ReadHeaderTimeout >= 2*goneCheckInterval
+}
 
 // awaitFirstLazily is awaitFirst without a read deadline: the first byte
 // is most likely in, and a silent connection holds its buffers until the
