@@ -335,3 +335,136 @@ func closeBurst(t *testing.T, s *Server, n int, arrived *sync.WaitGroup) map[str
 	}
 	return got
 }
+
+// On a listener that hands connections over at their first bytes
+// (deferAccept), a first request that came with its connection is read
+// without a read deadline: each one set arms a runtime timer, and with a
+// new connection per request the first byte's grace was the one timer of
+// the connection, armed and then fired or stopped (issue 14).
+func TestDeferredFirstRequestSetsNoReadDeadline(t *testing.T) {
+	ln := listenDeferredProbe(t)
+	body := serveFirstRequestOn(t, ln, Options{})
+	if body != "hi" {
+		t.Fatalf("body %q", body)
+	}
+	if n := ln.deadlines.Load(); n != 0 {
+		t.Errorf("the request set %d read deadlines, want 0", n)
+	}
+}
+
+// A connection the kernel handed over without a byte (after the deferral,
+// see deferSeconds) still gives its buffers back if it stays silent,
+// within a gone check of firstByteGrace, and is served when it speaks.
+func TestDeferredSilentConnectionReleasesItsBuffers(t *testing.T) {
+	ln := listenDeferredProbe(t)
+	s := startOn(t, ln, Options{})
+	ln.undefer(t) // the deferral has run out: what comes next is silent
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	waitUntil(t, "the silent connection to be served", func() bool { return s.served.n.Load() == 1 })
+	waitUntil(t, "its buffers given back", func() bool { return !holdingBuffers(s) })
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := io.ReadAll(c)
+	if err != nil || !bytes.HasSuffix(resp, []byte("\r\n\r\nhi")) {
+		t.Fatalf("response %q, %v", resp, err)
+	}
+}
+
+// A silent connection so handed over is still closed ReadHeaderTimeout
+// after it was, no later than a gone check past it.
+func TestDeferredSilentConnectionTimesOut(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ln := listenDeferredProbe(t)
+	s := startOn(t, ln, Options{ReadHeaderTimeout: timeout})
+	ln.undefer(t)
+	c, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	began := time.Now()
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("read %d bytes, %v; want the connection closed", n, err)
+	}
+	if took := time.Since(began); took < timeout-50*time.Millisecond || took > timeout+2*goneCheckInterval+time.Second {
+		t.Errorf("closed after %v, want about %v", took, timeout)
+	}
+}
+
+// serveFirstRequestOn serves one request with Connection: close on a new
+// connection accepted from ln, and returns the body.
+func serveFirstRequestOn(t *testing.T, ln net.Listener, opts Options) string {
+	t.Helper()
+	return closeRequest(t, startOn(t, ln, opts))
+}
+
+// startOn starts a Server answering "hi" on ln, inherited as "http".
+func startOn(t *testing.T, ln net.Listener, opts Options) *Server {
+	t.Helper()
+	opts.Inherited = map[string]net.Listener{"http": ln}
+	s := New(opts, Service{Name: "svc",
+		Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// deferredProbeListener is a TCP listener, so that the Server defers its
+// accepts, whose connections count their read deadlines.
+type deferredProbeListener struct {
+	*net.TCPListener
+	deadlines atomic.Int64
+}
+
+func listenDeferredProbe(t *testing.T) *deferredProbeListener {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &deferredProbeListener{TCPListener: raw.(*net.TCPListener)}
+}
+
+func (l *deferredProbeListener) Accept() (net.Conn, error) {
+	c, err := l.TCPListener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineProbeConn{Conn: c, deadlines: &l.deadlines}, nil
+}
+
+// undefer turns the kernel's deferral off behind the Server's back: the
+// next connections come as one handed over silent after deferSeconds.
+func (l *deferredProbeListener) undefer(t *testing.T) {
+	t.Helper()
+	rc, err := l.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 0) })
+	if serr != nil {
+		t.Fatal(serr)
+	}
+}
+
+type deadlineProbeConn struct {
+	net.Conn
+	deadlines *atomic.Int64
+}
+
+func (c *deadlineProbeConn) SetReadDeadline(t time.Time) error {
+	c.deadlines.Add(1)
+	return c.Conn.SetReadDeadline(t)
+}
+
+// Unwrap is the TCP connection, for the socket underneath (rawConnOf).
+func (c *deadlineProbeConn) Unwrap() net.Conn { return c.Conn }

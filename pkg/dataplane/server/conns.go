@@ -44,8 +44,7 @@ func (s *connSlot) slot() *connSlot { return s }
 type connSet struct {
 	mu  sync.Mutex
 	all []served
-	wg  sync.WaitGroup
-	n   atomic.Int64
+	n   atomic.Int64 // what the drain waits on (waitServed)
 	// baseWatch registers cancelAll on the Server's base context, once.
 	baseWatch sync.Once
 }
@@ -74,7 +73,6 @@ func (s *connSet) add(c served) {
 	c.slot().i = int32(len(s.all))
 	s.mu.Unlock()
 	s.n.Add(1)
-	s.wg.Add(1)
 }
 
 func (s *connSet) remove(c served) {
@@ -89,7 +87,6 @@ func (s *connSet) remove(c served) {
 	}
 	s.mu.Unlock()
 	s.n.Add(-1)
-	s.wg.Done()
 }
 
 // each calls f on every tracked connection, outside the lock.

@@ -30,5 +30,4 @@ func TestConnSetRemovesFromAnyPlace(t *testing.T) {
 	if len(s.all) != 0 || s.n.Load() != 0 {
 		t.Errorf("%d connections left, n %d; want none", len(s.all), s.n.Load())
 	}
-	s.wg.Wait()
 }

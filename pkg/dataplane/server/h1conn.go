@@ -75,6 +75,7 @@ type h1conn struct {
 	// left in force, 0 once anything else set a read deadline: see
 	// armGrace. Atomic, as a handler's timer may set a deadline.
 	graceBy atomic.Int64
+	first   firstGrace // of the first byte, on a deferred listener
 	closing sync.Once
 
 	out   sendThenRead // what bw writes to
@@ -335,6 +336,9 @@ func (c *h1conn) setReadDeadline(t time.Time) {
 // takes one read(2) instead of two (its first byte, then the rest).
 func (c *h1conn) awaitFirst(deadline time.Time) bool {
 	c.acquire()
+	if c.lazyFirstGrace() {
+		return c.awaitFirstLazily(deadline)
+	}
 	grace := time.Now().Add(firstByteGrace)
 	c.setReadDeadline(grace)
 	_, err := c.br.Peek(1)

@@ -417,6 +417,7 @@ func rawConnOf(conn net.Conn) syscall.RawConn {
 // handler has run for a while with the whole request body read. A client
 // that only shut down its sending side counts as gone, as with net/http.
 func (c *h1conn) checkGone(now int64) {
+	c.expireFirstGrace(now)
 	since := c.busy.Load()
 	if since == busyUnseen {
 		c.busy.CompareAndSwap(busyUnseen, now) // see busyUnseen

@@ -25,6 +25,9 @@ type gate struct {
 	// accepting is held while Accept runs, so that stop can wait until
 	// this gate has surely stopped taking connections.
 	accepting sync.Mutex
+	// deferred: the kernel hands connections over once their first bytes
+	// came (see deferAccept), so that their first read rarely waits.
+	deferred bool
 }
 
 func newGate(l net.Listener) *gate {
@@ -33,8 +36,8 @@ func newGate(l net.Listener) *gate {
 		// listener and left its deadline behind.
 		_ = d.SetDeadline(time.Time{})
 	}
-	deferAccept(l) // an inherited socket too: a predecessor may predate it
-	return &gate{Listener: l}
+	deferred := deferAccept(l) // an inherited socket too: a predecessor may predate it
+	return &gate{Listener: l, deferred: deferred}
 }
 
 func (g *gate) Accept() (net.Conn, error) {

@@ -24,16 +24,19 @@ const deferSeconds = 1
 // after deferSeconds and timed from then as any other; until then it costs
 // the kernel a request socket, not a descriptor, a goroutine and a slot
 // of MaxConnections. A listener that is not a TCP socket is left alone.
-func deferAccept(l net.Listener) {
+// It reports whether the kernel defers l's connections.
+func deferAccept(l net.Listener) bool {
 	sc, ok := l.(syscall.Conn)
 	if !ok {
-		return
+		return false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return
+		return false
 	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, deferSeconds)
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, deferSeconds)
 	})
+	return err == nil && serr == nil
 }

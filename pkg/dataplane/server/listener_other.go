@@ -6,4 +6,4 @@ import "net"
 
 // deferAccept is Linux's TCP_DEFER_ACCEPT (see listener_linux.go); other
 // systems accept as before.
-func deferAccept(net.Listener) {}
+func deferAccept(net.Listener) bool { return false }
