@@ -590,7 +590,7 @@ func (c *h1conn) flushHeld() {
 	_ = c.out.flush()
 	if c.tlsh != nil {
 		_ = c.tlsh.flush()
-		c.tlsh.owed = false
+		c.tlsh.settled()
 	}
 }
 

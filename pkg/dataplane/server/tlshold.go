@@ -102,10 +102,16 @@ func (h *tlsHold) Read(p []byte) (int, error) {
 	if held == nil {
 		return h.Conn.Read(p)
 	}
-	h.owed = false
 	n, err := h.out.sendAndRead(held, p)
 	recycleHeld(buf)
+	h.settled()
 	return n, err
+}
+
+// settled: the idle transition is done. The connection's state is let
+// go, for its h1conn to be collected once the connection is parked.
+func (h *tlsHold) settled() {
+	h.owed, h.out.state = false, nil
 }
 
 // take empties the hold; h.mu is held.
@@ -161,11 +167,12 @@ func recycleHeld(buf *[]byte) {
 // the next request's record already), or whose reply to a record came
 // first (Write sent the held records then).
 func (h *tlsHold) settle() error {
-	h.owed = false
+	state := h.out.state
+	h.settled()
 	if err := h.flush(); err != nil {
 		return err
 	}
-	if !h.out.state.CompareAndSwap(connActive, connIdle) {
+	if !state.CompareAndSwap(connActive, connIdle) {
 		return net.ErrClosed // a closeNow came first
 	}
 	return nil

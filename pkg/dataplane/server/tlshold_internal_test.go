@@ -259,3 +259,25 @@ func TestExpectContinueThenKeepAlive(t *testing.T) {
 		})
 	}
 }
+
+// A parked TLS connection keeps nothing of the h1conn that held its last
+// response: parking is to let it go (see parkedConn).
+func TestParkedTLSConnectionHoldsNoH1conn(t *testing.T) {
+	serverConf, clientConf := tlsConfs(t)
+	s := startParking(t, Options{}, serverConf)
+	parkCrowd(t, s, clientConf, 3)
+	parked := 0
+	s.served.each(func(c served) {
+		p, ok := c.(*parkedConn)
+		if !ok {
+			return
+		}
+		parked++
+		if h := tlsHoldOf(p.conn); h == nil || h.out.state != nil || h.owed {
+			t.Errorf("parked connection's hold: %+v", h)
+		}
+	})
+	if parked == 0 {
+		t.Fatal("no connection parked")
+	}
+}
