@@ -18,7 +18,9 @@
 // or the drain; elsewhere it waits in a goroutine of its own. On a plain
 // TCP socket a keep-alive response's last bytes are written by the wait for
 // the next request, in one poller round (sendThenRead): one read(2) per
-// request fewer, as nginx. HTTP/2 (ALPN "h2",
+// request fewer, as nginx. Over TLS the same holds the last records, under
+// the tls.Conn (tlsHold); a response to a request whose body was read
+// whole is held too. HTTP/2 (ALPN "h2",
 // or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
 // same handler; net/http's Server serves nothing. Its writes go through a
 // batchConn, which sends the frames it flushes one by one (a response's

@@ -80,6 +80,7 @@ type h1conn struct {
 
 	out   sendThenRead // what bw writes to
 	plain bool         // conn is its socket: out may hold (see plainSocket)
+	tlsh  *tlsHold     // under conn, a tls.Conn, when that may hold
 
 	cr      connReader
 	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
@@ -116,6 +117,7 @@ type connReader struct {
 	first   [1]byte
 	pending bool
 	out     *sendThenRead
+	tlsh    *tlsHold
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -126,7 +128,15 @@ func (r *connReader) Read(p []byte) (int, error) {
 	if r.out.held != nil {
 		return r.out.read(p)
 	}
-	return r.conn.Read(p)
+	n, err := r.conn.Read(p)
+	if r.tlsh != nil && r.tlsh.owed {
+		// The tls.Conn answered from what it had read before, without
+		// the socket read that would have sent the records held.
+		if serr := r.tlsh.settle(); serr != nil {
+			return n, serr
+		}
+	}
+	return n, err
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
@@ -134,6 +144,8 @@ func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c.cr.out = &c.out
 	c.out = sendThenRead{conn: conn, state: &c.state}
 	c.plain = plainSocket(conn)
+	c.tlsh = tlsHoldOf(conn)
+	c.cr.tlsh = c.tlsh
 	c.ctx.base = &c.base
 	s.served.watchBase(s.base)
 	tc, isTLS := conn.(*tls.Conn)
@@ -241,7 +253,7 @@ func (c *h1conn) end() {
 	if c.hijacked {
 		return
 	}
-	_ = c.out.flush()
+	c.flushHeld()
 	c.closeConn()
 	if c.reqBody != nil {
 		// A handler that panicked may have left a reader of the body
@@ -277,7 +289,7 @@ func (c *h1conn) awaitRequest() bool {
 		timeout = c.srv.opts.ReadHeaderTimeout
 		c.headBy = monoclock.At(mono + int64(timeout))
 	}
-	if c.out.held == nil && !c.state.CompareAndSwap(connActive, connIdle) {
+	if !c.sendOwed() && !c.state.CompareAndSwap(connActive, connIdle) {
 		return false // else the peek sends the response held, then turns idle
 	}
 	if c.br == nil {
@@ -431,7 +443,7 @@ func (c *h1conn) release() {
 	if c.br == nil {
 		return
 	}
-	_ = c.out.flush() // what is held is in bw's buffer
+	c.flushHeld() // what out holds is in bw's buffer
 	c.br.Reset(nil)
 	readerPool.Put(c.br)
 	c.bw.Reset(nil)
@@ -525,7 +537,7 @@ func (c *h1conn) finish() bool {
 	body := c.reqBody
 	c.reqBody = nil
 	if err == nil {
-		err = c.flushLast(body == nil)
+		err = c.flushLast(body == nil || body.complete())
 	}
 	if err != nil {
 		if body != nil {
@@ -545,19 +557,45 @@ func (c *h1conn) finish() bool {
 	return keep
 }
 
-// flushLast flushes the response's last bytes, or has the writer hold
-// them for the wait for the next request to send (see sendThenRead),
-// when that wait is what comes next: the connection stays open, has no
-// pipelined request to serve first, and no request body to read (after
-// the response: a client that asked "Expect: 100-continue" waits for it).
-func (c *h1conn) flushLast(noBody bool) error {
-	if noBody && c.plain && !c.w.closeAfter && c.br.Buffered() == 0 {
+// flushLast flushes the response's last bytes, or has the writer (or,
+// over TLS, the tlsHold under the tls.Conn) hold them for the wait for
+// the next request to send (see sendThenRead), when that wait is what
+// comes next: the connection stays open, has no pipelined request to
+// serve first, and no request body left to read (after the response: a
+// client that asked "Expect: 100-continue" and got no 100 Continue waits
+// for it). HTTP/2 over TLS never holds: it is not served here.
+func (c *h1conn) flushLast(bodyRead bool) error {
+	if !bodyRead || c.w.closeAfter || c.br.Buffered() > 0 {
+		return c.bw.Flush()
+	}
+	if c.tlsh != nil && c.tlsh.holdWrites(c.rawConn(), &c.state) {
+		err := c.bw.Flush()
+		c.tlsh.endHold()
+		return err
+	}
+	if c.plain {
 		c.out.raw = c.rawConn()
 		c.out.hold = c.out.raw != nil
 	}
 	err := c.bw.Flush()
 	c.out.hold = false // a Flush with nothing buffered wrote nothing
 	return err
+}
+
+// sendOwed reports whether a response is held for the wait for the next
+// request to send: that send, not the wait, turns the connection idle.
+func (c *h1conn) sendOwed() bool {
+	return c.out.held != nil || c.tlsh != nil && c.tlsh.owed
+}
+
+// flushHeld sends what is held, for every way out that does not go on
+// to wait for a request.
+func (c *h1conn) flushHeld() {
+	_ = c.out.flush()
+	if c.tlsh != nil {
+		_ = c.tlsh.flush()
+		c.tlsh.settled()
+	}
 }
 
 // refuse answers a request the parser refused, or says nothing when the
@@ -581,7 +619,7 @@ func (c *h1conn) refuse(err error) {
 // lingerTimeout: closing a socket with unread input resets the connection,
 // and the reset may destroy the response still on its way.
 func (c *h1conn) lingerClose() {
-	_ = c.out.flush()
+	c.flushHeld()
 	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}

@@ -74,11 +74,18 @@ func (s *sendThenRead) flush() error {
 // by the connection's blocking Write, under that deadline, before the
 // read.
 func (s *sendThenRead) read(p []byte) (int, error) {
+	held := s.held
+	s.held = nil
+	return s.sendAndRead(held, p)
+}
+
+// sendAndRead is read, of held: whatever happens, the idle transition is
+// done once it returns, or the connection is closing.
+func (s *sendThenRead) sendAndRead(held, p []byte) (int, error) {
 	if s.step == nil {
 		s.step = s.sendOrRead
 	}
-	s.call = rawCall{rest: s.held, p: p}
-	s.held = nil
+	s.call = rawCall{rest: held, p: p}
 	rerr := s.raw.Read(s.step)
 	call := s.call
 	s.call = rawCall{} // keeps no buffer alive: they go back to pools
@@ -162,4 +169,12 @@ func plainSocket(conn net.Conn) bool {
 	}
 	_, ok := conn.(*net.TCPConn)
 	return ok
+}
+
+// complete reports whether the handler read the request body to its end
+// (and so no 100 Continue is owed): the response may then be held too.
+func (b *requestBody) complete() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.failed && !b.expect && (b.eof || b.c.body.Done())
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -26,13 +27,47 @@ import (
 func TestKeepAliveResponseCostsNoReadOfItsOwn(t *testing.T) {
 	s := startParking(t, Options{}, nil)
 	fd := dialBlocking(t, s.Addr("http").(*net.TCPAddr))
-	req := []byte("GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+	assertReadsPerRequest(t, blockingConn{fd}, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\nhi /r")
+}
+
+// A request with a body the handler read to its end costs no read of its
+// own either: its response is held as a bodiless one's is.
+func TestKeepAliveResponseToABodyCostsNoReadOfItsOwn(t *testing.T) {
+	s := startBodyReader(t, nil)
+	fd := dialBlocking(t, s.Addr("http").(*net.TCPAddr))
+	assertReadsPerRequest(t, blockingConn{fd}, "POST /r HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "\r\n\r\nread 5")
+}
+
+// startBodyReader serves a handler that reads the request body whole and
+// answers "read N", N its length.
+func startBodyReader(t *testing.T, tlsConf *tls.Config) *Server {
+	t.Helper()
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				t.Error(err)
+			}
+			io.WriteString(w, "read "+strconv.Itoa(len(b)))
+		})})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// assertReadsPerRequest makes keep-alive requests over c, whose reads
+// are one read(2) each, and fails if the process read more than twice
+// per request: the server's wait and the client's read of the response.
+func assertReadsPerRequest(t *testing.T, c io.ReadWriter, req, tail string) {
+	t.Helper()
 	buf := make([]byte, 4096)
 	exchange := func() {
-		if _, err := unix.Write(fd, req); err != nil {
+		if _, err := io.WriteString(c, req); err != nil {
 			t.Fatal(err)
 		}
-		readResponse(t, fd, buf, "\r\n\r\nhi /r")
+		readResponse(t, c, buf, tail)
 	}
 	for range graceAfter + 1 { // from then on the wait holds the buffers and reads
 		exchange()
@@ -76,11 +111,11 @@ func dialBlocking(t *testing.T, addr *net.TCPAddr) int {
 }
 
 // readResponse reads until what came ends with tail.
-func readResponse(t *testing.T, fd int, buf []byte, tail string) {
+func readResponse(t *testing.T, c io.Reader, buf []byte, tail string) {
 	t.Helper()
 	got := 0
 	for !bytes.HasSuffix(buf[:got], []byte(tail)) {
-		m, err := unix.Read(fd, buf[got:])
+		m, err := c.Read(buf[got:])
 		if err != nil || m <= 0 {
 			t.Fatalf("read after %q: %d, %v", buf[:got], m, err)
 		}
@@ -112,8 +147,14 @@ func readCalls(t *testing.T) int {
 // a drain closing idle connections as fast as it can loses none of them.
 // Every response a handler made reaches its client.
 func TestDrainLosesNoHeldResponse(t *testing.T) {
+	assertDrainLosesNoResponse(t, nil, nil, 400)
+}
+
+// assertDrainLosesNoResponse has clients make perClient requests each,
+// over TLS if serverConf is set, while a drain closes idle connections.
+func assertDrainLosesNoResponse(t *testing.T, serverConf, clientConf *tls.Config, perClient int) {
 	var handled atomic.Int64
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: serverConf}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			handled.Add(1)
 			io.WriteString(w, "hi")
@@ -137,7 +178,7 @@ func TestDrainLosesNoHeldResponse(t *testing.T) {
 	var received atomic.Int64
 	var clients sync.WaitGroup
 	for range 4 {
-		clients.Go(func() { received.Add(int64(keepAsking(t, s.Addr("http").String(), 400))) })
+		clients.Go(func() { received.Add(int64(keepAsking(t, s.Addr("http").String(), clientConf, perClient))) })
 	}
 	clients.Wait()
 	close(stop)
@@ -149,13 +190,16 @@ func TestDrainLosesNoHeldResponse(t *testing.T) {
 
 // keepAsking makes requests on keep-alive connections, dialling again
 // whenever the server closed one, until it has want responses.
-func keepAsking(t *testing.T, addr string, want int) int {
+func keepAsking(t *testing.T, addr string, clientConf *tls.Config, want int) int {
 	got := 0
 	for got < want {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Error(err)
 			return got
+		}
+		if clientConf != nil {
+			c = tls.Client(c, clientConf)
 		}
 		c.SetDeadline(time.Now().Add(parkSafety))
 		rd := bufio.NewReader(c)
@@ -272,9 +316,16 @@ func TestHijackAfterKeepAlive(t *testing.T) {
 // A response larger than the socket's send buffer goes out whole on a
 // keep-alive connection, its last bytes held and sent by the wait.
 func TestLargeKeepAliveResponseOverSmallSendBuffer(t *testing.T) {
+	assertLargeResponsesOverSmallSendBuffer(t, nil, func(c net.Conn) net.Conn { return c })
+}
+
+// assertLargeResponsesOverSmallSendBuffer makes keep-alive requests for a
+// response larger than the server's socket send buffer, over what client
+// makes of the TCP connection.
+func assertLargeResponsesOverSmallSendBuffer(t *testing.T, serverConf *tls.Config, client func(net.Conn) net.Conn) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 200_000/16)
 	body = append(body, "tail"...) // not a multiple of the writer's buffer: some is held
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: serverConf}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			setSendBuffer(t, w.(*response).c.rawConn(), 4096)
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -284,10 +335,11 @@ func TestLargeKeepAliveResponseOverSmallSendBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c, err := net.Dial("tcp", s.Addr("http").String())
+	raw, err := net.Dial("tcp", s.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := client(raw)
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(parkSafety))
 	rd := bufio.NewReader(c)

@@ -311,7 +311,7 @@ func (s *Server) serve(b *bound) {
 		ln = b.pp
 	}
 	if b.tls != nil {
-		ln = tls.NewListener(ln, b.tls)
+		ln = tlsHoldListener{Listener: ln, config: b.tls} // tls.NewListener, over a tlsHold (tlshold.go)
 	}
 	s.accepting.Add(1)
 	go func() {
