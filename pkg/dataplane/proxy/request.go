@@ -340,7 +340,7 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	out.RequestURI = ""
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
 	out.TLS, out.Response, out.Pattern = nil, nil, ""
-	head := s.x.upstreamHead(len(in.Header))
+	head := s.x.upstreamHead(s.RequestHeader().Len())
 	head.Method, head.URL, head.Host, head.body = in.Method, out.URL, in.Host, body != nil
 	p.upstreamFields(s, peer.Scheme, &head.Header)
 	return out, head
@@ -378,17 +378,17 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 // Connection field names them. Peers spoken to in HTTP/2 get no h2c offer,
 // which a server may ignore anyway (RFC 9110 §7.8): h2c means nothing over
 // TLS, and an H2C peer need not speak HTTP/1.1 at all.
-func forwardedUpgrade(in http.Header, scheme Scheme) (upgrade, settings []string) {
-	if upgradeType(in) == "" {
-		return nil, nil
+func forwardedUpgrade(in *RequestHeader, scheme Scheme) (upgrade, settings bool) {
+	if in.h.upgradeType() == "" {
+		return false, false
 	}
-	if !headerHasToken(in["Upgrade"], "h2c") {
-		return in["Upgrade"], nil
+	if !in.h.hasToken("Upgrade", "h2c") {
+		return true, false
 	}
 	if scheme != SchemeHTTP1 {
-		return nil, nil
+		return false, false
 	}
-	return in["Upgrade"], in["Http2-Settings"]
+	return true, in.Has("Http2-Settings")
 }
 
 // hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1, plus

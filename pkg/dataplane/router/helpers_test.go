@@ -183,6 +183,12 @@ func newRequest(method, host, target, local string, header ...string) *http.Requ
 	return req
 }
 
+// fieldsOf is h as the proxy hands a request's fields to the phases
+// (Session.RequestHeader), made from the map as over HTTP/2.
+func fieldsOf(h http.Header) *proxy.RequestHeader {
+	return (&proxy.Session{Request: &http.Request{Header: h}}).RequestHeader()
+}
+
 // upstreamOf names the upstream Match chose: "" for no route (404),
 // "500" for a route whose backends all weigh 0.
 func upstreamOf(s *snapshot.Snapshot, m Match, ok bool) string {
