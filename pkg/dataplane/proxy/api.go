@@ -101,12 +101,12 @@ type Session struct {
 	Retry *RetryPolicy
 
 	origin         origin
-	peerAddr       peerAddr     // kept across the requests of a connection
-	generatedID    string       // RequestID when generated; empty if the client's is kept
-	idReplaced     bool         // the client sent an X-Request-Id the generated one replaces
-	requestIDBytes [32]byte     // what a generated RequestID reads
-	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
-	body           *requestBody // nil without a request body
+	peerAddr       peerAddr       // kept across the requests of a connection
+	generatedID    string         // RequestID when generated; empty if the client's is kept
+	idReplaced     bool           // the client sent an X-Request-Id the generated one replaces
+	requestIDBytes [32]byte       // what a generated RequestID reads
+	upstreamURL    url.URL        // the first attempt's URL (see newUpstreamRequest)
+	body           *requestBody   // nil without a request body
 	reqHeader      RequestHeader  // see RequestHeader
 	reqHeaderSet   bool           // reqHeader is this request's
 	mapView        []h1.HeadField // reqHeader's storage when made from Request.Header

@@ -23,8 +23,8 @@ type Proxy[C any] struct {
 	// readsHeaderMap: the phases read Session.Request.Header (see
 	// HeaderMapReader).
 	readsHeaderMap bool
-	dogs   watchdogs
-	ids    *requestIDs
+	dogs           watchdogs
+	ids            *requestIDs
 	// exchanges are those connections gave back when they went idle, and
 	// those HTTP/2 requests gave back when they ended.
 	exchanges sync.Pool
