@@ -172,6 +172,7 @@ const maxReplayBytes = 64 << 10
 // done is set: an upstream may answer before it read the whole body.
 type replayBuffer struct {
 	buf      []byte
+	declared int64 // the Content-Length, -1 for none
 	overflow bool
 	done     atomic.Bool
 }
@@ -180,10 +181,14 @@ type replayBuffer struct {
 // a retry by status can send it again; bodies declared larger are not kept.
 func (b *requestBody) keepForReplay(declared int64) {
 	if b != nil && declared <= maxReplayBytes {
-		b.replay = &replayBuffer{}
+		b.replay = &replayBuffer{declared: declared}
 	}
 }
 
+// record keeps what a read returned. The body is whole at its EOF, or
+// once its declared length is in: a transport that sends a length-framed
+// body stops reading there, and the HTTP/1 server's body reports EOF only
+// on the read after the last byte (net/http's with the last byte).
 func (r *replayBuffer) record(p []byte, err error) {
 	if r.overflow || r.done.Load() {
 		return
@@ -193,7 +198,7 @@ func (r *replayBuffer) record(p []byte, err error) {
 		return
 	}
 	r.buf = append(r.buf, p...)
-	if err == io.EOF {
+	if err == io.EOF || int64(len(r.buf)) == r.declared {
 		r.done.Store(true)
 	}
 }
