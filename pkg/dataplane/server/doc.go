@@ -18,7 +18,10 @@
 // or the drain; elsewhere it waits in a goroutine of its own. On a plain
 // TCP socket a keep-alive response's last bytes are written by the wait for
 // the next request, in one poller round (sendThenRead): one read(2) per
-// request fewer, as nginx. HTTP/2 (ALPN "h2",
+// request fewer, as nginx. A request's fields are also a list in their
+// order (RequestFields), and a handler that reads no http.Request.Header
+// (HeaderMapReader: Baton's proxy running the router) gets none made.
+// HTTP/2 (ALPN "h2",
 // or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
 // same handler; net/http's Server serves nothing. Its writes go through a
 // batchConn, which sends the frames it flushes one by one (a response's
