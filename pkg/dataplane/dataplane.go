@@ -67,7 +67,7 @@ type Options struct {
 	//	type auth struct{ proxy.Phases[*router.RequestCtx] }
 	//
 	//	func (a auth) RequestFilter(s *proxy.Session, c *router.RequestCtx) (bool, error) {
-	//		if s.Request.Header.Get("X-Token") != token { ... answer 403 ... }
+	//		if s.RequestHeader().Get("X-Token") != token { ... answer 403 ... }
 	//		return a.Phases.RequestFilter(s, c)
 	//	}
 	WrapRouter func(router proxy.Phases[*router.RequestCtx]) proxy.Phases[*router.RequestCtx]

@@ -48,8 +48,10 @@ type Head struct {
 	Close bool
 	// Upgrade: "upgrade" is a Connection option and an Upgrade field is present.
 	Upgrade bool
-	// Expect100: a request with "Expect: 100-continue".
-	Expect100 bool
+	// Expect100: a request with "Expect: 100-continue" (the last Expect
+	// field's value); Expect: one with any Expect field, so that a server
+	// can refuse other expectations (417) without a look at the fields.
+	Expect100, Expect bool
 	// Host is a request's Host field value (nil if it has none).
 	Host []byte
 
@@ -315,7 +317,7 @@ func (h *Head) noteField(f Field) {
 		}
 	case len("expect"):
 		if name[0]|0x20 == 'e' && equalFoldName(name, "expect") {
-			h.Expect100 = equalFoldName(f.Value, "100-continue")
+			h.Expect, h.Expect100 = true, equalFoldName(f.Value, "100-continue")
 		}
 	case len("upgrade"):
 		if name[0]|0x20 == 'u' && equalFoldName(name, "upgrade") {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // StatusClientClosedRequest is the status recorded in Session.Status when
@@ -59,7 +61,9 @@ type Session struct {
 	// Request is the downstream request. Phases may read it, not change
 	// it: the upstream request is made from the head as received (over
 	// HTTP/1, not from Request.Header), and UpstreamRequestFilter is
-	// where it is edited.
+	// where it is edited. Its fields are best read from RequestHeader:
+	// over HTTP/1 Request.Header is nil for phases that say they do not
+	// read it (see HeaderMapReader).
 	Request *http.Request
 	// Writer lets RequestFilter answer the request itself.
 	Writer http.ResponseWriter
@@ -97,12 +101,15 @@ type Session struct {
 	Retry *RetryPolicy
 
 	origin         origin
-	peerAddr       peerAddr     // kept across the requests of a connection
-	generatedID    string       // RequestID when generated; empty if the client's is kept
-	idReplaced     bool         // the client sent an X-Request-Id the generated one replaces
-	requestIDBytes [32]byte     // what a generated RequestID reads
-	upstreamURL    url.URL      // the first attempt's URL (see newUpstreamRequest)
-	body           *requestBody // nil without a request body
+	peerAddr       peerAddr       // kept across the requests of a connection
+	generatedID    string         // RequestID when generated; empty if the client's is kept
+	idReplaced     bool           // the client sent an X-Request-Id the generated one replaces
+	requestIDBytes [32]byte       // what a generated RequestID reads
+	upstreamURL    url.URL        // the first attempt's URL (see newUpstreamRequest)
+	body           *requestBody   // nil without a request body
+	reqHeader      RequestHeader  // see RequestHeader
+	reqHeaderSet   bool           // reqHeader is this request's
+	mapView        []h1.HeadField // reqHeader's storage when made from Request.Header
 
 	ctx context.Context // Request's, with Deadline; nil without one
 	x   *exchange       // what the request may reuse; nil outside ServeHTTP

@@ -108,15 +108,17 @@ func TestProxyH1SteadyStateAllocs(t *testing.T) {
 		t.Skip("allocation counts need a build without -race")
 	}
 	for _, tc := range []struct {
-		name string
-		body []byte
-		max  float64
+		name     string
+		body     []byte
+		readsMap bool
+		max      float64
 	}{
-		{"GET", nil, maxAllocsGet},
-		{"POST", bytes.Repeat([]byte("a"), 1<<10), maxAllocsPost},
+		{"GET", nil, false, maxAllocsGet},
+		{"POST", bytes.Repeat([]byte("a"), 1<<10), false, maxAllocsPost},
+		{"GET with a header map", nil, true, maxAllocsGet}, // phases that read Request.Header
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rc := newRawChain(t, tc.body)
+			rc := newRawChainOf(t, tc.body, tc.readsMap)
 			for range 10 { // warm the pools
 				rc.roundTrip(t)
 			}
@@ -137,9 +139,13 @@ type rawChain struct {
 	body []byte
 }
 
-func newRawChain(t testing.TB, body []byte) *rawChain {
+func newRawChain(t testing.TB, body []byte) *rawChain { return newRawChainOf(t, body, false) }
+
+// newRawChainOf is newRawChain with phases that read Request.Header
+// (the server makes them one) when readsMap.
+func newRawChainOf(t testing.TB, body []byte, readsMap bool) *rawChain {
 	backend := newScriptedBackend(t, rawAnswer)
-	conn, err := net.Dial("tcp", startRawProxy(t, backend).String())
+	conn, err := net.Dial("tcp", startRawProxy(t, backend, readsMap).String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +160,8 @@ func newRawChain(t testing.TB, body []byte) *rawChain {
 
 // startRawProxy serves the proxy, sending every request to backend, and
 // returns its address.
-func startRawProxy(t testing.TB, backend *scriptedBackend) net.Addr {
-	p := proxy.New[struct{}](&benchPhases{peer: backend.peer}, proxy.Options{Logger: logtest.Logger(t)})
+func startRawProxy(t testing.TB, backend *scriptedBackend, readsMap bool) net.Addr {
+	p := proxy.New[struct{}](&benchPhases{peer: backend.peer, readsMap: readsMap}, proxy.Options{Logger: logtest.Logger(t)})
 	srv := server.New(server.Options{Logger: logtest.Logger(t)},
 		server.Service{Name: "bench", Handler: p, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0"}}})
 	if err := srv.Start(); err != nil {
@@ -185,7 +191,13 @@ func (rc *rawChain) roundTrip(t testing.TB) {
 
 // benchPhases sends every request to peer and allocates nothing, unlike
 // testPhases, which copies the peer and makes a context per request.
-type benchPhases struct{ peer proxy.Peer }
+// Like the router's, they read no Request.Header unless readsMap.
+type benchPhases struct {
+	peer     proxy.Peer
+	readsMap bool
+}
+
+func (p *benchPhases) ReadsRequestHeader() bool { return p.readsMap }
 
 func (p *benchPhases) NewCtx() struct{}                                     { return struct{}{} }
 func (p *benchPhases) RequestFilter(*proxy.Session, struct{}) (bool, error) { return false, nil }

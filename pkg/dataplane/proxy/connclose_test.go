@@ -57,7 +57,7 @@ type connCloseClient struct {
 
 func newConnCloseClient(t testing.TB) *connCloseClient {
 	backend := newScriptedBackend(t, rawAnswer)
-	ta := startRawProxy(t, backend).(*net.TCPAddr)
+	ta := startRawProxy(t, backend, false).(*net.TCPAddr)
 	cc := &connCloseClient{backend: backend, buf: make([]byte, 4096), want: benchBody,
 		req: []byte("GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: raw\r\nAccept: */*\r\nConnection: close\r\n\r\n")}
 	cc.addr.Port = ta.Port

@@ -8,7 +8,10 @@
 // peer identity, upgrades, trailers, streaming bodies, hop-by-hop headers,
 // forwarding fields (replaced unless the peer is a trusted proxy) and
 // timeouts. The phases own the policy: which peer, what to rewrite, what to
-// record.
+// record. Phases read the client's fields from Session.RequestHeader, a
+// read-only view of the server's list over HTTP/1; phases that say they
+// never read Session.Request.Header (HeaderMapReader, as the router does)
+// spare the HTTP/1 server making that map.
 //
 // HTTP/1.1 peers (and HTTPS peers that choose http/1.1 by ALPN) are spoken
 // to by the proxy's own client (h1client.go), which the requesting

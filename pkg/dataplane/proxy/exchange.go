@@ -98,6 +98,7 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
 	x.writer = responseWriter{ResponseWriter: w, session: &x.session}
 	x.session.begin(r, &x.writer, peers)
+	x.session.useReceivedFields(w)
 	x.reusable, x.respUsed, x.lend = x.local, false, false
 	if x.local && (x.ctx == nil || x.ctx.Context != r.Context()) {
 		x.ctx, x.outProto = newExchangeCtx(r.Context(), x) // once per connection (HTTP/2: per request)
@@ -107,13 +108,15 @@ func (x *exchange) begin(r *http.Request, w http.ResponseWriter, peers *peerPool
 
 // begin resets s for the request r. Every field is reset but peers,
 // which a Session never changes, and which a mirror sent by the previous
-// request may still read (RoundTrip may be called after a Session ended).
+// request may still read (RoundTrip may be called after a Session ended),
+// and mapView, storage for the next RequestHeader made from a map.
 func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool) {
 	s.Request, s.Writer, s.Attempt, s.Status, s.BytesSent = r, w, 0, 0, 0
 	s.Start, s.Peer, s.ClientAddr, s.RequestID = time.Now(), nil, netip.Addr{}, ""
 	s.Deadline, s.AttemptTimeout, s.Retry = time.Time{}, 0, nil
 	s.origin, s.generatedID, s.idReplaced, s.requestIDBytes = origin{}, "", false, [32]byte{}
 	s.upstreamURL, s.body, s.ctx, s.x = url.URL{}, nil, nil, nil
+	s.reqHeader, s.reqHeaderSet = RequestHeader{}, false
 	if s.peers != peers {
 		s.peers = peers
 	}
@@ -143,6 +146,12 @@ func (x *exchange) trim() {
 		fields = nil
 	}
 	x.outHead = Request{Header: Header{fields: fields[:0]}}
+	view := x.session.mapView
+	clear(view[:cap(view)]) // views of an HTTP/2 request's map
+	if cap(view) > 2*maxPooledFields {
+		view = nil
+	}
+	x.session.mapView, x.session.reqHeader = view[:0], RequestHeader{}
 	x.resp.trim()
 }
 

@@ -171,7 +171,7 @@ func TestReusedExchangeAcrossUpstreamProtocols(t *testing.T) {
 	peers := []proxy.Peer{peerOf(t, h1.Server, proxy.SchemeHTTP1), peerOf(t, h2, proxy.SchemeH2C)}
 	phases := &testPhases{quiet: true}
 	phases.pick = func(s *proxy.Session) (*proxy.Peer, error) {
-		seq := s.Request.Header.Get("X-Seq")
+		seq := s.RequestHeader().Get("X-Seq")
 		return &peers[int(seq[0]-'0')%2], nil
 	}
 	r := newRig(t, phases, proxy.Options{}, nil)

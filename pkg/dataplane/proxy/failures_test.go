@@ -214,7 +214,7 @@ func TestPanickingPhaseIs500AndServingGoesOn(t *testing.T) {
 	backend := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") }))
 	phases := &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}
 	phases.upstreamRequest = func(s *proxy.Session, _ *proxy.Request) error {
-		if s.Request.Header.Get("X-Panic") != "" {
+		if s.RequestHeader().Get("X-Panic") != "" {
 			panic("phase bug")
 		}
 		return nil

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/baton-dev/baton/pkg/dataplane/h1"
 )
 
 // The forwarding fields a client can use to claim another address, scheme
@@ -50,7 +52,7 @@ func (s *Session) resolveClient(trusted []netip.Prefix) {
 		return
 	}
 	s.origin.trusted = true
-	s.ClientAddr, s.origin.client = forwardedClient(s.Request.Header[hdrXFF], trusted, s.ClientAddr, host)
+	s.ClientAddr, s.origin.client = forwardedClient(s.RequestHeader(), trusted, s.ClientAddr, host)
 }
 
 // peerAddr is the RemoteAddr a Session parsed last. A Session is reused
@@ -92,9 +94,13 @@ func isTrusted(trusted []netip.Prefix, addr netip.Addr) bool {
 // written by the hop to its right, so it is believed only while that hop
 // is trusted. An element that is no address ends the walk: what is left
 // of it cannot be read, and the last hop read is the nearest known client.
-func forwardedClient(xff []string, trusted []netip.Prefix, client netip.Addr, clientStr string) (netip.Addr, string) {
-	for i := len(xff) - 1; i >= 0; i-- {
-		for rest := xff[i]; rest != ""; {
+func forwardedClient(in *RequestHeader, trusted []netip.Prefix, client netip.Addr, clientStr string) (netip.Addr, string) {
+	fields := in.h.fields
+	for i := len(fields) - 1; i >= 0; i-- {
+		if !h1.SameName(fields[i].Name, hdrXFF) {
+			continue
+		}
+		for rest := fields[i].Value; rest != ""; {
 			var elem string
 			if j := strings.LastIndexByte(rest, ','); j >= 0 {
 				elem, rest = rest[j+1:], rest[:j]

@@ -32,7 +32,7 @@ func TestResponseFieldNamesOverOneConnection(t *testing.T) {
 		next++
 		return resp, false
 	}))
-	conn, err := net.Dial("tcp", startRawProxy(t, backend).String())
+	conn, err := net.Dial("tcp", startRawProxy(t, backend, false).String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestResponseHopByHopFieldsRemovedInPlace(t *testing.T) {
 	backend := newScriptedBackend(t, answerEach(func(int64, *http.Request, []byte) (string, bool) {
 		return "HTTP/1.1 200 OK\r\n" + head + "Content-Length: 2\r\n\r\nok", false
 	}))
-	conn, err := net.Dial("tcp", startRawProxy(t, backend).String())
+	conn, err := net.Dial("tcp", startRawProxy(t, backend, false).String())
 	if err != nil {
 		t.Fatal(err)
 	}

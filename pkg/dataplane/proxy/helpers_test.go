@@ -44,9 +44,13 @@ type logEntry struct {
 
 // testPhases routes every request to peers[attempt-1] (the last one
 // repeated) unless a hook says otherwise, and records what it is called with.
+// Like the router's, they read no Session.Request.Header unless readsMap:
+// over HTTP/1 the server makes none, and the hooks read the client's
+// fields from Session.RequestHeader.
 type testPhases struct {
 	peers           []proxy.Peer
 	retry           bool
+	readsMap        bool
 	requestFilter   func(*proxy.Session) (bool, error)
 	pick            func(*proxy.Session) (*proxy.Peer, error)
 	upstreamRequest func(*proxy.Session, *proxy.Request) error
@@ -70,6 +74,8 @@ func (p *testPhases) record(call string) {
 }
 
 func (p *testPhases) NewCtx() *testCtx { return &testCtx{} }
+
+func (p *testPhases) ReadsRequestHeader() bool { return p.readsMap }
 
 func (p *testPhases) RequestFilter(s *proxy.Session, ctx *testCtx) (bool, error) {
 	p.record("RequestFilter")
@@ -144,7 +150,15 @@ func newRig(t testing.TB, phases *testPhases, opts proxy.Options, tlsConf *tls.C
 	if opts.Logger == nil {
 		opts.Logger = logger
 	}
-	p := proxy.New[*testCtx](phases, opts)
+	r := newRigServing(t, proxy.New[*testCtx](phases, opts), tlsConf)
+	r.phases = phases
+	return r
+}
+
+// newRigServing serves p as newRig does.
+func newRigServing(t testing.TB, p *proxy.Proxy[*testCtx], tlsConf *tls.Config) *rig {
+	t.Helper()
+	logger := logtest.Logger(t)
 	srv := server.New(server.Options{Logger: logger},
 		server.Service{Name: "test", Handler: p, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0", TLS: tlsConf}}})
 	if err := srv.Start(); err != nil {
@@ -156,7 +170,7 @@ func newRig(t testing.TB, phases *testPhases, opts proxy.Options, tlsConf *tls.C
 	if tlsConf != nil {
 		scheme = "https://"
 	}
-	return &rig{phases: phases, proxy: p, srv: srv, addr: addr, url: scheme + addr}
+	return &rig{proxy: p, srv: srv, addr: addr, url: scheme + addr}
 }
 
 // settle waits for every request the proxy is serving, so Logging has run.

@@ -20,8 +20,11 @@ type Proxy[C any] struct {
 	peers  *peerPool
 	bufs   sync.Pool
 	ports  portNames // X-Forwarded-Port values
-	dogs   watchdogs
-	ids    *requestIDs
+	// readsHeaderMap: the phases read Session.Request.Header (see
+	// HeaderMapReader).
+	readsHeaderMap bool
+	dogs           watchdogs
+	ids            *requestIDs
 	// exchanges are those connections gave back when they went idle, and
 	// those HTTP/2 requests gave back when they ended.
 	exchanges sync.Pool
@@ -34,7 +37,7 @@ const copyBufferSize = 32 << 10
 // New returns a proxy running phases. Zero Options fields take defaults.
 func New[C any](phases Phases[C], opts Options) *Proxy[C] {
 	opts = opts.withDefaults()
-	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs()}
+	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs(), readsHeaderMap: phasesReadHeaderMap(phases)}
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufferSize)
 		return &b

@@ -172,6 +172,7 @@ const maxReplayBytes = 64 << 10
 // done is set: an upstream may answer before it read the whole body.
 type replayBuffer struct {
 	buf      []byte
+	declared int64 // the Content-Length, -1 for none
 	overflow bool
 	done     atomic.Bool
 }
@@ -180,10 +181,14 @@ type replayBuffer struct {
 // a retry by status can send it again; bodies declared larger are not kept.
 func (b *requestBody) keepForReplay(declared int64) {
 	if b != nil && declared <= maxReplayBytes {
-		b.replay = &replayBuffer{}
+		b.replay = &replayBuffer{declared: declared}
 	}
 }
 
+// record keeps what a read returned. The body is whole at its EOF, or
+// once its declared length is in: a transport that sends a length-framed
+// body stops reading there, and the HTTP/1 server's body reports EOF only
+// on the read after the last byte (net/http's with the last byte).
 func (r *replayBuffer) record(p []byte, err error) {
 	if r.overflow || r.done.Load() {
 		return
@@ -193,7 +198,7 @@ func (r *replayBuffer) record(p []byte, err error) {
 		return
 	}
 	r.buf = append(r.buf, p...)
-	if err == io.EOF {
+	if err == io.EOF || int64(len(r.buf)) == r.declared {
 		r.done.Store(true)
 	}
 }
@@ -340,7 +345,7 @@ func (p *Proxy[C]) newUpstreamRequest(s *Session, peer *Peer, body *requestBody,
 	out.RequestURI = ""
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
 	out.TLS, out.Response, out.Pattern = nil, nil, ""
-	head := s.x.upstreamHead(len(in.Header))
+	head := s.x.upstreamHead(s.RequestHeader().Len())
 	head.Method, head.URL, head.Host, head.body = in.Method, out.URL, in.Host, body != nil
 	p.upstreamFields(s, peer.Scheme, &head.Header)
 	return out, head
@@ -378,17 +383,17 @@ func upstreamURL(in *url.URL, peer *Peer) url.URL {
 // Connection field names them. Peers spoken to in HTTP/2 get no h2c offer,
 // which a server may ignore anyway (RFC 9110 §7.8): h2c means nothing over
 // TLS, and an H2C peer need not speak HTTP/1.1 at all.
-func forwardedUpgrade(in http.Header, scheme Scheme) (upgrade, settings []string) {
-	if upgradeType(in) == "" {
-		return nil, nil
+func forwardedUpgrade(in *RequestHeader, scheme Scheme) (upgrade, settings bool) {
+	if in.h.upgradeType() == "" {
+		return false, false
 	}
-	if !headerHasToken(in["Upgrade"], "h2c") {
-		return in["Upgrade"], nil
+	if !in.h.hasToken("Upgrade", "h2c") {
+		return true, false
 	}
 	if scheme != SchemeHTTP1 {
-		return nil, nil
+		return false, false
 	}
-	return in["Upgrade"], in["Http2-Settings"]
+	return true, in.Has("Http2-Settings")
 }
 
 // hopHeaders are meaningful for one connection only (RFC 9110 §7.6.1, plus

@@ -67,12 +67,12 @@ func validRequestID(id string) bool {
 // resolveRequestID keeps the client's X-Request-Id when it is one valid
 // value, else makes one that replaces it upstream.
 func (s *Session) resolveRequestID(ids *requestIDs) {
-	v := s.Request.Header[hdrRequestID]
-	if len(v) == 1 && validRequestID(v[0]) {
-		s.RequestID = v[0]
+	v, n := s.RequestHeader().onlyValue(hdrRequestID)
+	if n == 1 && validRequestID(v) {
+		s.RequestID = v
 		return
 	}
-	s.idReplaced = len(v) > 0
+	s.idReplaced = n > 0
 	// The bytes are written once, here, and never again: an HTTP/2
 	// transport's HPACK table, a mirror, a map may keep the string for
 	// longer than the request. They live in the Session, allocated with

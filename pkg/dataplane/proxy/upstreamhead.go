@@ -117,23 +117,6 @@ func (h *Header) toMap() http.Header {
 	return m
 }
 
-// requestFielder is the server's HTTP/1 response writer, which tells the
-// request's fields as they came (pkg/dataplane/server's RequestFields).
-type requestFielder interface{ RequestFields() []h1.HeadField }
-
-// receivedFields is the downstream request's fields as the HTTP/1 server
-// parsed them, in order; ok is false when the server does not tell them
-// (HTTP/2), and the header map is the source.
-func receivedFields(s *Session) (fields []h1.HeadField, ok bool) {
-	if s.x == nil {
-		return nil, false
-	}
-	if rf, ok := s.x.writer.ResponseWriter.(requestFielder); ok {
-		return rf.RequestFields(), true
-	}
-	return nil, false
-}
-
 // upstreamFields fills h with the fields of the request sent upstream:
 // the client's as received (HTTP/1) or as its header map has them
 // (HTTP/2), but the hop-by-hop ones, those the Connection fields name and
@@ -143,18 +126,13 @@ func receivedFields(s *Session) (fields []h1.HeadField, ok bool) {
 func (p *Proxy[C]) upstreamFields(s *Session, scheme Scheme, h *Header) {
 	var buf [8]string
 	var f forwardable
-	all := !s.origin.trusted
-	if src, ok := receivedFields(s); ok {
-		h.fields, f = copyClientFields(h.fields[:0], src, all, buf[:0])
-	} else {
-		h.fields = mapFields(h.fields[:0], s.Request.Header)
-		h.fields, f = copyClientFields(h.fields[:0], h.fields, all, buf[:0]) // in place
-	}
+	in := s.RequestHeader()
+	h.fields, f = copyClientFields(h.fields[:0], in.h.fields, !s.origin.trusted, buf[:0])
 	if f.te {
 		forwardTE(h)
 	}
 	if f.upgrade || namedIn(f.options, "HTTP2-Settings") {
-		forwardUpgrade(h, s.Request.Header, scheme, f.options)
+		forwardUpgrade(h, in, scheme, f.options)
 	}
 	p.setForwarded(h, s)
 	if id := s.generatedID; id != "" {
@@ -280,16 +258,16 @@ func forwardTE(h *Header) {
 // forwardUpgrade keeps the Upgrade offer forwardedUpgrade forwards, with
 // a Connection of the proxy's that names it, and drops any other; the
 // HTTP2-Settings of an h2c offer go with it, else they go when the
-// client's Connection named them. in is the client's header map.
-func forwardUpgrade(h *Header, in http.Header, scheme Scheme, options []string) {
+// client's Connection named them. in is the client's fields.
+func forwardUpgrade(h *Header, in *RequestHeader, scheme Scheme, options []string) {
 	upgrade, settings := forwardedUpgrade(in, scheme)
-	if settings == nil && namedIn(options, "HTTP2-Settings") {
+	if !settings && namedIn(options, "HTTP2-Settings") {
 		h.Del("Http2-Settings")
 	}
 	switch {
-	case settings != nil:
+	case settings:
 		h.addChecked("Connection", "Upgrade, HTTP2-Settings")
-	case upgrade != nil:
+	case upgrade:
 		h.addChecked("Connection", "Upgrade")
 	default:
 		h.Del("Upgrade")

@@ -14,18 +14,23 @@ import (
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
+	"github.com/baton-dev/baton/pkg/dataplane/server"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 	"github.com/baton-dev/baton/pkg/internal/logtest"
 	"github.com/baton-dev/baton/pkg/lb"
 )
 
-// proxyRig is a Router behind a real proxy on a loopback listener, for
-// tests of the phases as a client sees them.
+// proxyRig is a Router behind a real proxy, served by Baton's own server
+// on a loopback listener as the data plane serves it, for tests of the
+// phases as a client sees them: over HTTP/1 the server makes no header
+// map for the router (see proxy.HeaderMapReader), so every field the
+// phases read comes from Session.RequestHeader.
 type proxyRig struct {
 	router *Router
 	addr   string // host:port of the proxy
-	// arrivals counts requests the proxy received.
-	arrivals atomic.Int64
+	// arrivals counts requests the proxy received, withMap those of them
+	// that came with a header map.
+	arrivals, withMap atomic.Int64
 }
 
 // maxArrivals bounds the requests a rig proxies in one test.
@@ -50,19 +55,40 @@ func newProxyRig(t *testing.T) *proxyRig {
 	t.Helper()
 	rig := &proxyRig{router: newTestRouter(t)}
 	p := proxy.New[*RequestCtx](rig.router, proxy.Options{Logger: logtest.Logger(t)})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rig.arrivals.Add(1) > maxArrivals {
-			// Without loop detection a proxy that is its own upstream
-			// would recurse until it ran out of sockets; stop it here so
-			// that such a test fails instead of hanging.
-			http.Error(w, "request storm", http.StatusInternalServerError)
-			return
-		}
-		p.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	rig.addr = strings.TrimPrefix(srv.URL, "http://")
+	srv := server.New(server.Options{Logger: logtest.Logger(t)}, server.Service{Name: "rig",
+		Handler: &rigHandler{rig: rig, p: p}, Listeners: []server.Listener{{Name: "main", Addr: "127.0.0.1:0"}}})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	rig.addr = srv.Addr("main").String()
 	return rig
+}
+
+// rigHandler counts the requests in front of the proxy; it says what the
+// proxy says about the header map, as a handler between the server and
+// the proxy must.
+type rigHandler struct {
+	rig *proxyRig
+	p   *proxy.Proxy[*RequestCtx]
+}
+
+func (h *rigHandler) ReadsRequestHeader() bool { return h.p.ReadsRequestHeader() }
+
+func (h *rigHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header != nil {
+		h.rig.withMap.Add(1)
+	}
+	if h.rig.arrivals.Add(1) > maxArrivals {
+		// Without loop detection a proxy that is its own upstream
+		// would recurse until it ran out of sockets; stop it here so
+		// that such a test fails instead of hanging.
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, "request storm\n")
+		return
+	}
+	h.p.ServeHTTP(w, r)
 }
 
 // route sends every request for host name to the upstream u.
@@ -181,6 +207,12 @@ func newRequest(method, host, target, local string, header ...string) *http.Requ
 		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, addr))
 	}
 	return req
+}
+
+// fieldsOf is h as the proxy hands a request's fields to the phases
+// (Session.RequestHeader), made from the map as over HTTP/2.
+func fieldsOf(h http.Header) *proxy.RequestHeader {
+	return (&proxy.Session{Request: &http.Request{Header: h}}).RequestHeader()
 }
 
 // upstreamOf names the upstream Match chose: "" for no route (404),

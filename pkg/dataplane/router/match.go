@@ -7,13 +7,25 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
-// request is what routing reads of a request.
+// request is what routing reads of a request. Its fields are in fields
+// when set (the proxy's view), else in header.
 type request struct {
 	host, path, method, rawQuery string
 	header                       http.Header
+	fields                       *proxy.RequestHeader
+}
+
+// values appends to dst the values of the fields keyed key (canonical),
+// in order: the map's own slice when the fields are a map.
+func (r *request) values(dst []string, key string) []string {
+	if r.fields != nil {
+		return r.fields.AppendValues(dst, key)
+	}
+	return r.header[key]
 }
 
 // candidate is one compiled route: what it asks of a request besides its
@@ -48,7 +60,7 @@ func (c *candidate) accepts(req *request) bool {
 		return false
 	}
 	for i := range c.headers {
-		if !c.headers[i].matches(req.header) {
+		if !c.headers[i].matches(req) {
 			return false
 		}
 	}
@@ -140,8 +152,9 @@ type headerMatcher struct {
 	sep   string
 }
 
-func (h *headerMatcher) matches(header http.Header) bool {
-	vs := header[h.key]
+func (h *headerMatcher) matches(req *request) bool {
+	var buf [4]string // a field sent up to 4 times is gathered here, on the stack
+	vs := req.values(buf[:0], h.key)
 	switch {
 	case len(vs) == 0:
 		return false

@@ -28,7 +28,19 @@ type RequestCtx struct {
 	backendStatus int
 }
 
-var _ proxy.Phases[*RequestCtx] = (*Router)(nil)
+var (
+	_ proxy.Phases[*RequestCtx] = (*Router)(nil)
+	_ proxy.HeaderMapReader     = (*Router)(nil)
+)
+
+// ReadsRequestHeader is false: the router reads the client's fields from
+// Session.RequestHeader (header matches, Via), never from
+// Session.Request.Header, which the HTTP/1 server then does not make. A
+// type that embeds *Router and reads Request.Header in a phase of its
+// own must say true (see proxy.HeaderMapReader); one that embeds the
+// proxy.Phases interface, as WrapRouter's example does, says nothing
+// and gets the map.
+func (r *Router) ReadsRequestHeader() bool { return false }
 
 // NewCtx pins the request to the configuration in force when it arrived, so
 // a swap in the middle of a request (or of its retries) cannot change which
@@ -58,13 +70,13 @@ func (ctx *RequestCtx) recycle() {
 // until connections or memory ran out).
 func (r *Router) RequestFilter(s *proxy.Session, ctx *RequestCtx) (bool, error) {
 	req := s.Request
-	if r.hop.seenIn(req.Header) {
+	if r.hop.seenIn(s.RequestHeader()) {
 		return true, writeStatus(s, http.StatusLoopDetected, "request loop: this request already passed through this proxy\n")
 	}
 	if !normalisePath(req) {
 		return true, writeStatus(s, http.StatusBadRequest, "malformed request path\n")
 	}
-	m, ok := ctx.st.table.MatchRequest(req)
+	m, ok := ctx.st.table.MatchFields(req, s.RequestHeader())
 	if !ok {
 		return true, writeStatus(s, http.StatusNotFound, "no route for this host and path\n")
 	}

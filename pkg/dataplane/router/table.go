@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
 
@@ -138,15 +139,26 @@ func (t *Table) Match(host, path string) (Match, bool) {
 // MatchRequest finds the route of req, whose URL.Path must be decoded and
 // cleaned (RequestFilter does it). A request that arrived on a gateway's
 // address (http.LocalAddrContextKey in its context) is routed by that
-// gateway's port alone; any other by the hosts, as Match does.
+// gateway's port alone; any other by the hosts, as Match does. Header
+// matches read req.Header.
 func (t *Table) MatchRequest(req *http.Request) (Match, bool) {
-	r := request{host: req.Host, path: req.URL.Path, method: req.Method, rawQuery: req.URL.RawQuery, header: req.Header}
+	return t.matchRequest(&request{host: req.Host, path: req.URL.Path, method: req.Method, rawQuery: req.URL.RawQuery, header: req.Header}, req)
+}
+
+// MatchFields is MatchRequest with header matches reading fields, the
+// proxy's Session.RequestHeader, not req.Header: the HTTP/1 server makes
+// no header map for the router's phases.
+func (t *Table) MatchFields(req *http.Request, fields *proxy.RequestHeader) (Match, bool) {
+	return t.matchRequest(&request{host: req.Host, path: req.URL.Path, method: req.Method, rawQuery: req.URL.RawQuery, fields: fields}, req)
+}
+
+func (t *Table) matchRequest(r *request, req *http.Request) (Match, bool) {
 	if t.gwAddrs != nil {
 		if local, ok := localAddr(req.Context()); ok && t.gwAddrs[local.Addr()] {
-			return t.gwPorts[local].match(&r)
+			return t.gwPorts[local].match(r)
 		}
 	}
-	return t.match(&r)
+	return t.match(r)
 }
 
 func (t *Table) match(r *request) (Match, bool) {

@@ -37,10 +37,10 @@ func newHopMarker() hopMarker {
 	return hopMarker{id: id, http10: line("1.0"), http11: line("1.1"), http2: line("2")}
 }
 
-// seenIn reports whether one of the Via entries in h was added by this
-// process.
-func (m *hopMarker) seenIn(h http.Header) bool {
-	for _, v := range h["Via"] {
+// seenIn reports whether one of the Via entries in h, the downstream
+// request's fields, was added by this process.
+func (m *hopMarker) seenIn(h *proxy.RequestHeader) bool {
+	for v := range h.Values("Via") {
 		if m.inValue(v) {
 			return true
 		}

@@ -20,7 +20,10 @@
 // the next request, in one poller round (sendThenRead): one read(2) per
 // request fewer, as nginx. Over TLS the same holds the last records, under
 // the tls.Conn (tlsHold); a response to a request whose body was read
-// whole is held too. HTTP/2 (ALPN "h2",
+// whole is held too. A request's fields are also a list in their order
+// (RequestFields), and a handler that reads no http.Request.Header
+// (HeaderMapReader: Baton's proxy running the router) gets none made.
+// HTTP/2 (ALPN "h2",
 // or the h2c preface in cleartext) goes to x/net/http2's ServeConn with the
 // same handler; net/http's Server serves nothing. Its writes go through a
 // batchConn, which sends the frames it flushes one by one (a response's

@@ -122,8 +122,22 @@ func stillOpen(t *testing.T, c net.Conn, rd *bufio.Reader) (open bool) {
 
 const ownDate = "Sun, 06 Nov 1994 08:49:37 GMT"
 
+// TestH1Semantics runs each case for a handler that reads the header map
+// and for one that says it reads none (see server.HeaderMapReader): what
+// the server itself reads of the fields (Expect, the trailers a chunked
+// request declares) it reads from the list either way.
 func TestH1Semantics(t *testing.T) {
-	s := start(t, server.Options{}, cleartext("http", semantics()))
+	t.Run("with header map", func(t *testing.T) { testH1Semantics(t, semantics()) })
+	t.Run("without header map", func(t *testing.T) { testH1Semantics(t, noHeaderMap{semantics()}) })
+}
+
+// noHeaderMap is a handler that says it reads no http.Request.Header.
+type noHeaderMap struct{ http.Handler }
+
+func (noHeaderMap) ReadsRequestHeader() bool { return false }
+
+func testH1Semantics(t *testing.T, h http.Handler) {
+	s := start(t, server.Options{}, cleartext("http", h))
 	addr := s.Addr("http").String()
 	const host = " HTTP/1.1\r\nHost: x\r\n"
 	tests := []struct {

@@ -478,7 +478,7 @@ func (c *h1conn) serveOne() bool {
 		// the wait for the next request sets its own.
 		c.setReadDeadline(time.Time{})
 	}
-	if err == nil && len(req.Header["Expect"]) > 0 && !c.head.Expect100 {
+	if err == nil && c.head.Expect && !c.head.Expect100 {
 		// RFC 9110 §10.1.1 allows 417 for an expectation other than
 		// 100-continue; net/http answered so, and so does Baton.
 		err = errExpectation

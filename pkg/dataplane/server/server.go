@@ -113,6 +113,9 @@ type bound struct {
 	gate    *gate
 	tls     *tls.Config // nil for cleartext
 	handler http.Handler
+	// noHeaderMap: the handler reads no http.Request.Header (see
+	// HeaderMapReader); asked once, here, not per request.
+	noHeaderMap bool
 	// hs is never served: it is HTTP/2's base configuration and the
 	// hook by which Shutdown sends every HTTP/2 connection a GOAWAY.
 	hs            *http.Server
@@ -215,7 +218,7 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 	}
 	log := s.opts.Logger.With(slog.String("listener", l.Name))
 	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), handler: handler, hs: hs, h2: h2, h2workers: &s.h2workers,
-		pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
+		noHeaderMap: !readsHeaderMap(handler), pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
 }
 
 // proxyProtocol is the PROXY protocol reader of listener l, nil if it has none.
@@ -364,6 +367,9 @@ type tracker struct {
 	log      *slog.Logger
 	refused  atomic.Int64 // 503s for the connection limit, logged sparsely
 }
+
+// ReadsRequestHeader is the wrapped handler's answer (see HeaderMapReader).
+func (t *tracker) ReadsRequestHeader() bool { return readsHeaderMap(t.h) }
 
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
