@@ -208,9 +208,30 @@ func (b *requestBody) replayable() bool {
 // the kept copy.
 func (b *requestBody) forAttempt(n int) io.ReadCloser {
 	if n > 1 && b.replay != nil && b.replay.done.Load() {
-		return io.NopCloser(bytes.NewReader(b.replay.buf))
+		r := &replayedBody{}
+		r.Reset(b.replay.buf)
+		return r
 	}
 	return b
+}
+
+// replayedBody is the kept copy of a body, sent again.
+type replayedBody struct{ bytes.Reader }
+
+func (*replayedBody) Close() error   { return nil }
+func (*replayedBody) Buffered() bool { return true }
+
+// bufferedBody is a request body that tells whether the rest of it is in
+// memory, so that reading it to its end cannot wait for the client: the
+// HTTP/1 server's body, a replayed one. The HTTP/1 client then sends a
+// small one with its head in one write (see inlinesBody).
+type bufferedBody interface{ Buffered() bool }
+
+// Buffered reports whether the rest of the body can be read without
+// waiting for the client (see bufferedBody).
+func (b *requestBody) Buffered() bool {
+	bb, ok := b.rc.(bufferedBody)
+	return ok && bb.Buffered()
 }
 
 // errBodyTooLarge ends the upstream request's body; classify turns it
