@@ -150,12 +150,16 @@ type saysBuffered struct{ *strings.Reader }
 func (*saysBuffered) Close() error   { return nil }
 func (*saysBuffered) Buffered() bool { return true }
 
-// gatedBody's first read waits for gate (at most 10 s, then fails).
+// gatedBody is a wholeBody whose first read waits for gate (at most
+// 10 s, then fails): were it read before the head went, the head would
+// never go.
 type gatedBody struct {
 	io.ReadCloser
 	gate   <-chan struct{}
 	opened bool
 }
+
+func (*gatedBody) Buffered() bool { return true }
 
 func (b *gatedBody) Read(p []byte) (int, error) {
 	if !b.opened {
