@@ -179,6 +179,21 @@ func (pc *h1Conn) send(req *http.Request, out *Request, withBody, chunked bool, 
 	return resp, false, err
 }
 
+// readWhole fills p from body, which said it is buffered; the proxy's
+// own body then skips its watchdog (see requestBody.readBuffered).
+func readWhole(body io.Reader, p []byte) error {
+	var err error
+	if b, ok := body.(*requestBody); ok {
+		_, err = b.readBuffered(p)
+	} else {
+		_, err = io.ReadFull(body, p)
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // maxInlineRequest bounds a request head and the body sent with it in
 // one write (see inlinesBody): the buffer stays small enough to be kept
 // between requests (maxPooledHeadBuffer), and a socket's initial send
@@ -214,10 +229,7 @@ func (pc *h1Conn) appendBody(head []byte, req *http.Request, resend []byte) ([]b
 		head = append(head, resend...)
 	} else {
 		head = slices.Grow(head, int(req.ContentLength))[:start+int(req.ContentLength)]
-		if _, err := io.ReadFull(req.Body, head[start:]); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
+		if err := readWhole(req.Body, head[start:]); err != nil {
 			return head[:start], err
 		}
 	}

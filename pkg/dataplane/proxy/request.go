@@ -272,20 +272,34 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.dog.watch(clientBody, b.idle)
 	}
 	n, err := b.rc.Read(p)
-	total := b.n.Add(int64(n))
-	if b.replay != nil {
-		b.replay.record(p[:n], err)
-	}
 	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
 		b.dog.rest()
 	}
+	return b.count(p[:n], err)
+}
+
+// readBuffered fills p from a body that said it is Buffered: reading it
+// cannot stall, so no watchdog watches it (a clock read and two locks).
+func (b *requestBody) readBuffered(p []byte) (int, error) {
+	b.read.Store(true)
+	n, err := io.ReadFull(b.rc, p)
+	return b.count(p[:n], err)
+}
+
+// count adds what a read got to the body's size, which the limit bounds,
+// and to the copy kept for a retry.
+func (b *requestBody) count(got []byte, err error) (int, error) {
+	total := b.n.Add(int64(len(got)))
+	if b.replay != nil {
+		b.replay.record(got, err)
+	}
 	if b.limit >= 0 && total > b.limit {
 		b.tooLarge.Store(true)
 		return 0, errBodyTooLarge // not one byte beyond the limit
 	}
-	return n, err
+	return len(got), err
 }
 
 // Close closes the downstream body only once an attempt has used it; a
