@@ -333,6 +333,12 @@ func (b *requestBody) done() (stalled bool) {
 	if b != nil && b.idle > 0 {
 		b.dog.rest()
 		b.dog.timer.Stop()
+		b.dog.mu.Lock()
+		// The timer is stopped, and so must be started again by the next
+		// watch: a wake left set made the next request's watch (its
+		// deadline later) leave it stopped, and its body unwatched.
+		b.dog.wake = 0
+		b.dog.mu.Unlock()
 		return b.dog.expiredOn() != noStall
 	}
 	return false
