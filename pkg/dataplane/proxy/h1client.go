@@ -68,13 +68,14 @@ func (c *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
 func (c *h1Client) roundTripHead(req *http.Request, out *Request) (*http.Response, *Response, error) {
 	fresh := false
 	repeatable := safeToRepeat(req) && (req.Body == nil || req.Body == http.NoBody)
+	var resend []byte // a body the failed attempt read, and did not send
 	for {
 		pc, err := c.conn(req.Context(), fresh, repeatable)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, nil, err
 		}
-		resp, head, retry, err := pc.roundTrip(req, out)
+		resp, head, retry, err := pc.roundTrip(req, out, resend)
 		if err == nil {
 			return resp, head, nil
 		}
@@ -83,7 +84,7 @@ func (c *h1Client) roundTripHead(req *http.Request, out *Request) (*http.Respons
 			closeRequestBody(req)
 			return nil, nil, err
 		}
-		fresh = true
+		fresh, resend = true, pc.inlined // pc is closed: its buffer is nobody else's
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/internal/nettest"
 )
@@ -126,6 +128,96 @@ func TestH1ClientStreamsChunkedRequestBodyWithTrailer(t *testing.T) {
 	s := within(t, "the upload", safety, got)
 	if s.te != "chunked" || s.body != "first second" || s.trailer != "42" {
 		t.Errorf("peer got Transfer-Encoding %q, body %q, trailer X-Sum %q", s.te, s.body, s.trailer)
+	}
+}
+
+// A small request body that came whole with its head goes upstream in
+// the same write as the head (see inlinesBody), so in one TCP segment:
+// request after request on a kept-alive connection, the peer reads both
+// at once and counts one data segment per request (TCP_INFO), where the
+// head and the body written apart are two.
+func TestH1ClientSendsAWholeSmallBodyWithItsHead(t *testing.T) {
+	const body, n = `{"id":1,"name":"small"}`, 20
+	reads := make(chan string, 1)
+	segments := make(chan uint32, 1)
+	backend := newScriptedBackend(t, func(_ int64, c net.Conn, _ *bufio.Reader) {
+		buf := make([]byte, 64<<10)
+		for i := range n {
+			got, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			reads <- string(buf[:got])
+			if i == n-1 {
+				segments <- dataSegmentsIn(c)
+			}
+			io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		}
+	})
+	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
+	c, br := dialRaw(t, r.addr, safety)
+	for i := range n {
+		io.WriteString(c, "POST /api HTTP/1.1\r\nHost: a.test\r\nContent-Type: application/json\r\nContent-Length: "+
+			strconv.Itoa(len(body))+"\r\n\r\n"+body)
+		if first := within(t, "the upstream request", safety, reads); !strings.HasPrefix(first, "POST /api ") || !strings.HasSuffix(first, "\r\n\r\n"+body) {
+			t.Fatalf("request %d: the peer's first read was %q, want the head and the body", i, first)
+		}
+		if i == n-1 {
+			if segs := within(t, "the peer's segment count", safety, segments); segs != n {
+				t.Errorf("the peer received %d data segments for %d requests, want one each", segs, n)
+			}
+		}
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+	}
+}
+
+// dataSegmentsIn is how many TCP segments with data c received so far.
+func dataSegmentsIn(c net.Conn) uint32 {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var segs uint32
+	_ = raw.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			segs = info.Data_segs_in
+		}
+	})
+	return segs
+}
+
+// A request body of known length that is still coming when the request
+// goes upstream streams as it arrives: the peer has the first part before
+// the client sends the rest. Only a body that is all in goes with the head.
+func TestH1ClientStreamsALengthBodyStillComing(t *testing.T) {
+	firstPart := make(chan struct{})
+	got := make(chan string, 1)
+	backend := newScriptedBackend(t, func(_ int64, c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		part := make([]byte, 5)
+		if _, err := io.ReadFull(req.Body, part); err != nil {
+			return
+		}
+		close(firstPart)
+		rest, _ := io.ReadAll(req.Body)
+		got <- string(part) + string(rest)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	})
+	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
+	c, br := dialRaw(t, r.addr, safety)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 12\r\n\r\nfirst")
+	within(t, "the first part of the body upstream", safety, firstPart)
+	io.WriteString(c, " second")
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if body := within(t, "the upload", safety, got); body != "first second" {
+		t.Errorf("the peer got %q", body)
 	}
 }
 

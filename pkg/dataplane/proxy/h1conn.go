@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,6 +40,7 @@ type h1Conn struct {
 	h         h1.Head       // the latest response head
 	body      h1.BodyReader // its body
 	head      []byte        // the request head, built here and written in one write
+	inlined   []byte        // the body that went in head, if one did (see appendBody)
 	idleSince int64         // when it went back to the pool (monoclock.Nanos)
 	readBy    int64         // the read deadline set last (monoclock.Nanos; 0 for none): see armResponseDeadline
 	reused    bool          // it served a request before: it may have died idle
@@ -67,6 +69,7 @@ func (pc *h1Conn) close() { pc.conn.Close() }
 // connection waits in the pool.
 func (pc *h1Conn) trim() {
 	pc.h.Trim()
+	pc.inlined = nil
 	if cap(pc.head) > maxPooledHeadBuffer {
 		pc.head = nil
 	}
@@ -103,10 +106,10 @@ const staleCheckAfter = 100 * time.Millisecond
 // has. retry reports that
 // the failure happened on a reused connection before the peer can have
 // acted on the request, so that it may be sent again on a new one.
-func (pc *h1Conn) roundTrip(req *http.Request, out *Request) (resp *http.Response, head *Response, retry bool, err error) {
+func (pc *h1Conn) roundTrip(req *http.Request, out *Request, resend []byte) (resp *http.Response, head *Response, retry bool, err error) {
 	// A client that goes away ends the exchange, whatever it waits for.
 	stop := watchContext(req.Context(), pc.abort)
-	resp, retry, err = pc.exchange(req, out)
+	resp, retry, err = pc.exchange(req, out, resend)
 	if err != nil {
 		if stop != nil {
 			stop()
@@ -120,27 +123,22 @@ func (pc *h1Conn) roundTrip(req *http.Request, out *Request) (resp *http.Respons
 
 // exchange writes the request, whose head out has, and reads the head of
 // the final response.
-func (pc *h1Conn) exchange(req *http.Request, out *Request) (*http.Response, bool, error) {
+//
+// resend is the body a previous attempt of the request inlined (see
+// appendBody) and did not send: it cannot be read again from req.
+func (pc *h1Conn) exchange(req *http.Request, out *Request, resend []byte) (*http.Response, bool, error) {
 	withBody := req.Body != nil && req.Body != http.NoBody
 	chunked := withBody && (req.ContentLength <= 0 || len(req.Trailer) > 0)
 	head, err := appendRequestHead(pc.head[:0], out, req, withBody, chunked)
 	if err != nil {
 		return nil, false, err
 	}
-	pc.head = head
+	pc.head, pc.inlined = head, nil
 	if req.Close {
 		pc.noReuse = true // the head said so (see appendFraming)
 	}
-	if !pc.deferHead(head, withBody) {
-		if n, err := pc.conn.Write(head); err != nil {
-			// A reused connection that took nothing was closed while idle.
-			return nil, pc.reused && n == 0, err
-		}
-	}
-	if withBody {
-		if resp, err := pc.sendBody(req, out, chunked); resp != nil || err != nil {
-			return resp, false, err
-		}
+	if resp, retry, err := pc.send(req, out, withBody, chunked, resend); resp != nil || err != nil {
+		return resp, retry, err
 	}
 	resp, gotNothing, err := pc.readResponse(req)
 	if err != nil && pc.wire.unsent {
@@ -154,10 +152,96 @@ func (pc *h1Conn) exchange(req *http.Request, out *Request) (*http.Response, boo
 	return resp, false, nil
 }
 
-// deferHead leaves a head without a body to the response's first read,
-// which sends it (see sendThenRead), and reports whether it did.
-func (pc *h1Conn) deferHead(head []byte, withBody bool) bool {
-	return !withBody && pc.br.Buffered() == 0 && pc.wire.deferSend(head)
+// send writes the request whose head pc.head has, or leaves it to the
+// response's first read: the head, then the body, or both in one write
+// when the body is small and all in (see inlinesBody). It returns a
+// response the peer sent instead of taking the body, and whether a
+// failure may be retried on another connection (see exchange).
+func (pc *h1Conn) send(req *http.Request, out *Request, withBody, chunked bool, resend []byte) (*http.Response, bool, error) {
+	head, bodyFollows := pc.head, withBody
+	if withBody && !chunked && inlinesBody(req, out, len(head), resend) {
+		var err error
+		if head, err = pc.appendBody(head, req, resend); err != nil {
+			return nil, false, err // the client's failure, before any byte went
+		}
+		bodyFollows = false
+	}
+	if !pc.deferHead(head, bodyFollows) {
+		if n, err := pc.conn.Write(head); err != nil {
+			// A reused connection that took nothing was closed while idle.
+			return nil, pc.reused && n == 0, err
+		}
+	}
+	if !bodyFollows {
+		return nil, false, nil
+	}
+	resp, err := pc.sendBody(req, out, chunked)
+	return resp, false, err
+}
+
+// readWhole fills p from body, which said it is buffered; the proxy's
+// own body then skips its watchdog (see requestBody.readBuffered).
+func readWhole(body io.Reader, p []byte) error {
+	var err error
+	if b, ok := body.(*requestBody); ok {
+		_, err = b.readBuffered(p)
+	} else {
+		_, err = io.ReadFull(body, p)
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// maxInlineRequest bounds a request head and the body sent with it in
+// one write (see inlinesBody): the buffer stays small enough to be kept
+// between requests (maxPooledHeadBuffer), and a socket's initial send
+// buffer (16 KiB, tcp_wmem) takes it at once. A larger body saves one
+// write(2) of several that copy it anyway. Baton's server reads 4 KiB at a
+// time, so through it the bodies that come whole are smaller still.
+const maxInlineRequest = maxPooledHeadBuffer
+
+// inlinesBody reports whether req's body, of a known length, goes in one
+// write with its head, headLen bytes: when it is small and all of it can
+// be read at once without waiting for the client (resend, a previous
+// attempt's copy of it, or a body that says it is buffered). A body still
+// coming streams, so that a slow client holds the upstream connection no
+// longer than its bytes take, and one that waits for 100 Continue waits.
+func inlinesBody(req *http.Request, out *Request, headLen int, resend []byte) bool {
+	if req.ContentLength > int64(maxInlineRequest-headLen) || out.Header.hasToken("Expect", "100-continue") {
+		return false
+	}
+	if resend != nil {
+		return true
+	}
+	b, ok := req.Body.(bufferedBody)
+	return ok && b.Buffered()
+}
+
+// appendBody appends req's whole body to head: resend, or ContentLength
+// bytes read from the body, which pc.inlined keeps in case the request
+// must go again on another connection (see h1Client.roundTripHead). A
+// body that ends sooner is the client's failure, as with copyLength.
+func (pc *h1Conn) appendBody(head []byte, req *http.Request, resend []byte) ([]byte, error) {
+	start := len(head)
+	if resend != nil {
+		head = append(head, resend...)
+	} else {
+		head = slices.Grow(head, int(req.ContentLength))[:start+int(req.ContentLength)]
+		if err := readWhole(req.Body, head[start:]); err != nil {
+			return head[:start], err
+		}
+	}
+	pc.head, pc.inlined = head, head[start:]
+	return head, nil
+}
+
+// deferHead leaves a head no body follows (it has none, or carries it)
+// to the response's first read, which sends it (see sendThenRead), and
+// reports whether it did.
+func (pc *h1Conn) deferHead(head []byte, bodyFollows bool) bool {
+	return !bodyFollows && pc.br.Buffered() == 0 && pc.wire.deferSend(head)
 }
 
 // sendBody sends the request body, after the peer's go-ahead if the

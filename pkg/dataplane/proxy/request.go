@@ -213,9 +213,30 @@ func (b *requestBody) replayable() bool {
 // the kept copy.
 func (b *requestBody) forAttempt(n int) io.ReadCloser {
 	if n > 1 && b.replay != nil && b.replay.done.Load() {
-		return io.NopCloser(bytes.NewReader(b.replay.buf))
+		r := &replayedBody{}
+		r.Reset(b.replay.buf)
+		return r
 	}
 	return b
+}
+
+// replayedBody is the kept copy of a body, sent again.
+type replayedBody struct{ bytes.Reader }
+
+func (*replayedBody) Close() error   { return nil }
+func (*replayedBody) Buffered() bool { return true }
+
+// bufferedBody is a request body that tells whether the rest of it is in
+// memory, so that reading it to its end cannot wait for the client: the
+// HTTP/1 server's body, a replayed one. The HTTP/1 client then sends a
+// small one with its head in one write (see inlinesBody).
+type bufferedBody interface{ Buffered() bool }
+
+// Buffered reports whether the rest of the body can be read without
+// waiting for the client (see bufferedBody).
+func (b *requestBody) Buffered() bool {
+	bb, ok := b.rc.(bufferedBody)
+	return ok && bb.Buffered()
 }
 
 // errBodyTooLarge ends the upstream request's body; classify turns it
@@ -256,20 +277,34 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.dog.watch(clientBody, b.idle)
 	}
 	n, err := b.rc.Read(p)
-	total := b.n.Add(int64(n))
-	if b.replay != nil {
-		b.replay.record(p[:n], err)
-	}
 	if b.idle > 0 {
 		// Between reads the transport may wait for the upstream to take
 		// what it has: that is not the client's time.
 		b.dog.rest()
 	}
+	return b.count(p[:n], err)
+}
+
+// readBuffered fills p from a body that said it is Buffered: reading it
+// cannot stall, so no watchdog watches it (a clock read and two locks).
+func (b *requestBody) readBuffered(p []byte) (int, error) {
+	b.read.Store(true)
+	n, err := io.ReadFull(b.rc, p)
+	return b.count(p[:n], err)
+}
+
+// count adds what a read got to the body's size, which the limit bounds,
+// and to the copy kept for a retry.
+func (b *requestBody) count(got []byte, err error) (int, error) {
+	total := b.n.Add(int64(len(got)))
+	if b.replay != nil {
+		b.replay.record(got, err)
+	}
 	if b.limit >= 0 && total > b.limit {
 		b.tooLarge.Store(true)
 		return 0, errBodyTooLarge // not one byte beyond the limit
 	}
-	return n, err
+	return len(got), err
 }
 
 // Close closes the downstream body only once an attempt has used it; a
@@ -303,6 +338,12 @@ func (b *requestBody) done() (stalled bool) {
 	if b != nil && b.idle > 0 {
 		b.dog.rest()
 		b.dog.timer.Stop()
+		b.dog.mu.Lock()
+		// The timer is stopped, and so must be started again by the next
+		// watch: a wake left set made the next request's watch (its
+		// deadline later) leave it stopped, and its body unwatched.
+		b.dog.wake = 0
+		b.dog.mu.Unlock()
 		return b.dog.expiredOn() != noStall
 	}
 	return false

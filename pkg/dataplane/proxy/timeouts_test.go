@@ -455,3 +455,25 @@ func loggedOnce(t *testing.T, r *rig) []logEntry {
 	})
 	return logs
 }
+
+// The client body timeout watches every request of a kept-alive
+// connection, which reuses one watchdog: a body that stalls after a
+// streamed body on the same connection still gets its 408.
+func TestStalledUploadAfterAnotherOnTheConnectionIs408(t *testing.T) {
+	backend, seen := bodyReader(t)
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, backend.Server, proxy.SchemeHTTP1)}}, proxy.Options{ClientBodyTimeout: stall}, nil)
+	c, rd := dialRaw(t, r.addr, giveUp)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nfirst")
+	time.Sleep(stall / 4) // the rest comes later: the body streams, watched
+	io.WriteString(c, " part")
+	if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first upload: %v %v, want 200", resp, err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	<-seen
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nfirst part")
+	if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("second upload, stalled: %v %v, want 408", resp, err)
+	}
+}

@@ -425,3 +425,55 @@ func readFull(br *bufio.Reader, b []byte) error {
 	_, err := io.ReadFull(br, b)
 	return err
 }
+
+// A request body tells whether the rest of it is already in the
+// connection's buffer (reading it cannot wait for the client), so that a
+// proxy may send it with the head: yes when it came with the head or once
+// it is read, no while part of it is still to come, for a chunked body,
+// or before the 100 Continue the client waits for.
+func TestRequestBodyTellsWhetherItIsBuffered(t *testing.T) {
+	type buffered interface{ Buffered() bool }
+	seen := make(chan bool, 1)
+	s := start(t, server.Options{}, cleartext("http", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := r.Body.(buffered)
+		if !ok {
+			t.Errorf("the body (%T) does not tell whether it is buffered", r.Body)
+		}
+		seen <- ok && b.Buffered()
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %v", body, ok && b.Buffered())
+	})))
+	addr := s.Addr("http").String()
+	for _, tc := range []struct {
+		name, head, first, rest string
+		want                    bool
+	}{
+		{"whole", "Content-Length: 5\r\n", "hello", "", true},
+		{"half", "Content-Length: 5\r\n", "he", "llo", false},
+		{"chunked", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n", "", false},
+		{"expects 100 Continue", "Content-Length: 5\r\nExpect: 100-continue\r\n", "", "hello", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, rd, _, _ := exchange(t, addr, "POST / HTTP/1.1\r\nHost: x\r\n"+tc.head+"\r\n"+tc.first, 0)
+			select {
+			case got := <-seen:
+				if got != tc.want {
+					t.Errorf("Buffered() = %v before reading, want %v", got, tc.want)
+				}
+			case <-time.After(safety):
+				t.Fatal("the handler did not run")
+			}
+			io.WriteString(c, tc.rest)
+			resp, err := http.ReadResponse(rd, nil)
+			for err == nil && resp.StatusCode == http.StatusContinue {
+				resp, err = http.ReadResponse(rd, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := io.ReadAll(resp.Body); string(b) != "hello true" {
+				t.Errorf("answer %q, want the body and Buffered() true once it is read", b)
+			}
+		})
+	}
+}

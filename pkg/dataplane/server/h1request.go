@@ -364,6 +364,23 @@ func (b *requestBody) Close() error {
 	return nil
 }
 
+// Buffered reports whether the rest of the body is in the connection's
+// buffer, so that reading it to its end cannot wait for the client: a
+// proxy may then send it with the request's head in one write, where a
+// body still coming must stream. A chunked body, or one the client sends
+// only after 100 Continue, says no. It is safe for concurrent use.
+func (b *requestBody) Buffered() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed || b.failed || b.expect:
+		return false
+	case b.eof:
+		return true
+	}
+	return b.c.body.Buffered()
+}
+
 // fillTrailer sets the trailer fields that came after the last chunk.
 func (b *requestBody) fillTrailer() {
 	fields := b.c.body.Trailer()
