@@ -3,9 +3,9 @@ package proxy_test
 import (
 	"bytes"
 	"net"
-	"syscall"
 	"testing"
 
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 	"github.com/baton-dev/baton/pkg/internal/racetest"
 )
 
@@ -45,57 +45,22 @@ func TestProxyH1ConnCloseAllocs(t *testing.T) {
 	}
 }
 
-// connCloseClient connects, sends one request with "Connection: close",
-// reads the response to the end of file and closes, with raw system calls.
+// connCloseClient is a raw client with a new connection per request
+// (nettest.CloseClient) in front of a proxy with a kept-alive upstream.
 type connCloseClient struct {
+	*nettest.CloseClient
 	backend *scriptedBackend
-	addr    syscall.SockaddrInet4
-	req     []byte
-	buf     []byte
-	want    []byte // the response ends with it
 }
 
 func newConnCloseClient(t testing.TB) *connCloseClient {
 	backend := newScriptedBackend(t, rawAnswer)
 	ta := startRawProxy(t, backend, false).(*net.TCPAddr)
-	cc := &connCloseClient{backend: backend, buf: make([]byte, 4096), want: benchBody,
-		req: []byte("GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: raw\r\nAccept: */*\r\nConnection: close\r\n\r\n")}
-	cc.addr.Port = ta.Port
-	copy(cc.addr.Addr[:], ta.IP.To4())
-	return cc
+	req := "GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: raw\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+	return &connCloseClient{CloseClient: nettest.NewCloseClient(ta, req, safety), backend: backend}
 }
 
 func (cc *connCloseClient) roundTrip(t testing.TB) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
-	tv := syscall.NsecToTimeval(int64(safety))
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Connect(fd, &cc.addr); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := syscall.Write(fd, cc.req); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for {
-		m, err := syscall.Read(fd, cc.buf[n:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m == 0 {
-			break
-		}
-		n += m
-		if n == len(cc.buf) {
-			t.Fatalf("response longer than %d bytes", n)
-		}
-	}
-	if !bytes.HasPrefix(cc.buf[:n], []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(cc.buf[:n], cc.want) {
-		t.Fatalf("response %q", cc.buf[:n])
+	if resp := cc.RoundTrip(t); !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(resp, benchBody) {
+		t.Fatalf("response %q", resp)
 	}
 }

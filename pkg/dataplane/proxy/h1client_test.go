@@ -89,25 +89,7 @@ func TestH1ClientWritesRequestHeadInOneWrite(t *testing.T) {
 // (the peer has the first part before the client sends the second), and
 // its trailer follows it.
 func TestH1ClientStreamsChunkedRequestBodyWithTrailer(t *testing.T) {
-	firstPart := make(chan struct{})
-	type seen struct {
-		te, body, trailer string
-	}
-	got := make(chan seen, 1)
-	backend := newScriptedBackend(t, func(_ int64, c net.Conn, br *bufio.Reader) {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		part := make([]byte, 5)
-		if _, err := io.ReadFull(req.Body, part); err != nil {
-			return
-		}
-		close(firstPart)
-		rest, _ := io.ReadAll(req.Body)
-		got <- seen{strings.Join(req.TransferEncoding, ","), string(part) + string(rest), req.Trailer.Get("X-Sum")}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	})
+	backend, firstPart, got := firstPartBackend(t)
 	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
 	pr, pw := io.Pipe()
 	req := mustRequest(t, "POST", r.url, pr)
@@ -192,8 +174,28 @@ func dataSegmentsIn(c net.Conn) uint32 {
 // goes upstream streams as it arrives: the peer has the first part before
 // the client sends the rest. Only a body that is all in goes with the head.
 func TestH1ClientStreamsALengthBodyStillComing(t *testing.T) {
-	firstPart := make(chan struct{})
-	got := make(chan string, 1)
+	backend, firstPart, got := firstPartBackend(t)
+	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
+	c, br := dialRaw(t, r.addr, safety)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 12\r\n\r\nfirst")
+	within(t, "the first part of the body upstream", safety, firstPart)
+	io.WriteString(c, " second")
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if s := within(t, "the upload", safety, got); s.body != "first second" {
+		t.Errorf("the peer got %q", s.body)
+	}
+}
+
+// bodySeen is what a peer saw of a request body.
+type bodySeen struct{ te, body, trailer string }
+
+// firstPartBackend answers one request once it has read its body in two
+// steps: firstPart closes when the body's first five bytes came, then got
+// tells what the whole body was.
+func firstPartBackend(t *testing.T) (*scriptedBackend, <-chan struct{}, <-chan bodySeen) {
+	firstPart, got := make(chan struct{}), make(chan bodySeen, 1)
 	backend := newScriptedBackend(t, func(_ int64, c net.Conn, br *bufio.Reader) {
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -205,20 +207,10 @@ func TestH1ClientStreamsALengthBodyStillComing(t *testing.T) {
 		}
 		close(firstPart)
 		rest, _ := io.ReadAll(req.Body)
-		got <- string(part) + string(rest)
+		got <- bodySeen{strings.Join(req.TransferEncoding, ","), string(part) + string(rest), req.Trailer.Get("X-Sum")}
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	})
-	r := newRig(t, &testPhases{peers: []proxy.Peer{backend.peer}}, proxy.Options{}, nil)
-	c, br := dialRaw(t, r.addr, safety)
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 12\r\n\r\nfirst")
-	within(t, "the first part of the body upstream", safety, firstPart)
-	io.WriteString(c, " second")
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%v %v", resp, err)
-	}
-	if body := within(t, "the upload", safety, got); body != "first second" {
-		t.Errorf("the peer got %q", body)
-	}
+	return backend, firstPart, got
 }
 
 // Trailers of a chunked response reach the client, declared or not.

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"net"
 	"net/http"
-	"syscall"
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/dataplane/server"
+	"github.com/baton-dev/baton/pkg/internal/nettest"
 	"github.com/baton-dev/baton/pkg/internal/racetest"
 )
 
@@ -30,7 +30,7 @@ func TestConnectionAllocations(t *testing.T) {
 		w.Header()["Content-Type"], w.Header()["Content-Length"] = contentType, length
 		w.Write(body)
 	})))
-	cc := newCloseClient(t, s.Addr("http").(*net.TCPAddr))
+	cc := newCloseClient(s.Addr("http").(*net.TCPAddr))
 	for range 10 { // warm the pools and the workers
 		cc.roundTrip(t)
 	}
@@ -39,52 +39,15 @@ func TestConnectionAllocations(t *testing.T) {
 	}
 }
 
-// closeClient connects, sends one request with "Connection: close",
-// reads the response to the end of file and closes, with system calls
-// that allocate nothing.
-type closeClient struct {
-	addr syscall.SockaddrInet4
-	req  []byte
-	buf  []byte
+func newCloseClient(a *net.TCPAddr) closeClient {
+	return closeClient{nettest.NewCloseClient(a, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", safety)}
 }
 
-func newCloseClient(t *testing.T, a *net.TCPAddr) *closeClient {
-	cc := &closeClient{buf: make([]byte, 4096), req: []byte("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")}
-	cc.addr.Port = a.Port
-	copy(cc.addr.Addr[:], a.IP.To4())
-	return cc
-}
+// closeClient checks the responses of a nettest.CloseClient.
+type closeClient struct{ *nettest.CloseClient }
 
-func (cc *closeClient) roundTrip(t *testing.T) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
-	tv := syscall.NsecToTimeval(int64(safety))
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Connect(fd, &cc.addr); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := syscall.Write(fd, cc.req); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for {
-		m, err := syscall.Read(fd, cc.buf[n:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m == 0 {
-			break
-		}
-		if n += m; n == len(cc.buf) {
-			t.Fatalf("response longer than %d bytes", n)
-		}
-	}
-	if !bytes.HasPrefix(cc.buf[:n], []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(cc.buf[:n], []byte("\r\n\r\nhi")) {
-		t.Fatalf("response %q", cc.buf[:n])
+func (cc closeClient) roundTrip(t *testing.T) {
+	if resp := cc.RoundTrip(t); !bytes.HasPrefix(resp, []byte("HTTP/1.1 200 ")) || !bytes.HasSuffix(resp, []byte("\r\n\r\nhi")) {
+		t.Fatalf("response %q", resp)
 	}
 }

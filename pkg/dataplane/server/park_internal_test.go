@@ -26,6 +26,18 @@ func startParking(t *testing.T, opts Options, tlsConf *tls.Config) *Server {
 	return startListener(t, opts, Listener{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf})
 }
 
+// serveHandler serves h on a new listener on loopback, over TLS with a
+// non-nil tlsConf.
+func serveHandler(t *testing.T, tlsConf *tls.Config, h http.Handler) *Server {
+	t.Helper()
+	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf}}, Handler: h})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // startListener serves on l a handler that answers "hi PATH", with the
 // client's address in X-Remote.
 func startListener(t *testing.T, opts Options, l Listener) *Server {

@@ -42,18 +42,13 @@ func TestKeepAliveResponseToABodyCostsNoReadOfItsOwn(t *testing.T) {
 // answers "read N", N its length.
 func startBodyReader(t *testing.T, tlsConf *tls.Config) *Server {
 	t.Helper()
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: tlsConf}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, err := io.ReadAll(r.Body)
-			if err != nil {
-				t.Error(err)
-			}
-			io.WriteString(w, "read "+strconv.Itoa(len(b)))
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := serveHandler(t, tlsConf, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		io.WriteString(w, "read "+strconv.Itoa(len(b)))
+	}))
 	return s
 }
 
@@ -154,15 +149,10 @@ func TestDrainLosesNoHeldResponse(t *testing.T) {
 // over TLS if serverConf is set, while a drain closes idle connections.
 func assertDrainLosesNoResponse(t *testing.T, serverConf, clientConf *tls.Config, perClient int) {
 	var handled atomic.Int64
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: serverConf}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			handled.Add(1)
-			io.WriteString(w, "hi")
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := serveHandler(t, serverConf, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		io.WriteString(w, "hi")
+	}))
 	stop := make(chan struct{})
 	var closer sync.WaitGroup
 	closer.Go(func() {
@@ -222,37 +212,38 @@ func keepAsking(t *testing.T, addr string, clientConf *tls.Config, want int) int
 }
 
 // Requests pipelined after keep-alive ones are answered in order: a
-// response with a request behind it is sent at once, the last is held.
+// response with a request behind it is sent at once, the last is held
+// (over TLS: its last records).
 func TestPipelinedAfterKeepAliveAnsweredInOrder(t *testing.T) {
-	s := startParking(t, Options{}, nil)
-	c := dialIdle(t, s, nil)
-	for range graceAfter {
-		c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
+	serverConf, clientConf := tlsConfs(t)
+	for name, confs := range map[string][2]*tls.Config{"cleartext": {}, "TLS": {serverConf, clientConf}} {
+		t.Run(name, func(t *testing.T) {
+			s := startParking(t, Options{}, confs[0])
+			c := dialIdle(t, s, confs[1])
+			for range graceAfter {
+				c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
+			}
+			c.roundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n", "/a", "/b", "/c")
+			c.roundTrip(t, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", "/d")
+		})
 	}
-	c.roundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n", "/a", "/b", "/c")
-	c.roundTrip(t, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", "/d")
 }
 
 // A handler's Flush sends at once (server-sent events, long polls): only
 // the response's last bytes, after the handler returned, are held.
 func TestFlushSendsAtOnceOnKeepAlive(t *testing.T) {
 	seen := make(chan struct{})
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/events" {
-				io.WriteString(w, "hi "+r.URL.Path)
-				return
-			}
-			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, "data: 1\n\n")
-			w.(http.Flusher).Flush()
-			<-seen
-			io.WriteString(w, "data: 2\n\n")
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := serveHandler(t, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events" {
+			io.WriteString(w, "hi "+r.URL.Path)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: 1\n\n")
+		w.(http.Flusher).Flush()
+		<-seen
+		io.WriteString(w, "data: 2\n\n")
+	}))
 	c := dialIdle(t, s, nil)
 	for range graceAfter {
 		c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
@@ -276,28 +267,23 @@ func TestFlushSendsAtOnceOnKeepAlive(t *testing.T) {
 // A handler hijacks a keep-alive connection whose last response was held:
 // it went out before the request that hijacks was read.
 func TestHijackAfterKeepAlive(t *testing.T) {
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0"}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/tunnel" {
-				io.WriteString(w, "hi "+r.URL.Path)
-				return
-			}
-			conn, rw, err := w.(http.Hijacker).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer conn.Close()
-			rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-			rw.Flush()
-			line, _ := rw.ReadString('\n')
-			rw.WriteString("echo " + line)
-			rw.Flush()
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := serveHandler(t, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/tunnel" {
+			io.WriteString(w, "hi "+r.URL.Path)
+			return
+		}
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	}))
 	c := dialIdle(t, s, nil)
 	for range graceAfter + 1 {
 		c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
@@ -325,16 +311,11 @@ func TestLargeKeepAliveResponseOverSmallSendBuffer(t *testing.T) {
 func assertLargeResponsesOverSmallSendBuffer(t *testing.T, serverConf *tls.Config, client func(net.Conn) net.Conn) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 200_000/16)
 	body = append(body, "tail"...) // not a multiple of the writer's buffer: some is held
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: serverConf}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			setSendBuffer(t, w.(*response).c.rawConn(), 4096)
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Write(body)
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := serveHandler(t, serverConf, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setSendBuffer(t, w.(*response).c.rawConn(), 4096)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
 	raw, err := net.Dial("tcp", s.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)

@@ -91,19 +91,6 @@ func TestTLSDrainLosesNoHeldResponse(t *testing.T) {
 	assertDrainLosesNoResponse(t, serverConf, clientConf, 100)
 }
 
-// Requests pipelined in one record over TLS are answered in order, the
-// last one's response held.
-func TestTLSPipelinedAfterKeepAliveAnsweredInOrder(t *testing.T) {
-	serverConf, clientConf := tlsConfs(t)
-	s := startParking(t, Options{}, serverConf)
-	c := dialIdle(t, s, clientConf)
-	for range graceAfter {
-		c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
-	}
-	c.roundTrip(t, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n", "/a", "/b", "/c")
-	c.roundTrip(t, "GET /d HTTP/1.1\r\nHost: x\r\n\r\n", "/d")
-}
-
 // Two requests in two records of one segment: the tls.Conn reads both
 // with one read(2), and serves the second from what it holds, without
 // reading the socket. The first one's response, held, is sent all the
@@ -112,20 +99,15 @@ func TestTLSPipelinedAfterKeepAliveAnsweredInOrder(t *testing.T) {
 func TestTLSResponseHeldBeforeABufferedRecordIsSent(t *testing.T) {
 	serverConf, clientConf := tlsConfs(t)
 	got := make(chan struct{})
-	s := New(Options{}, Service{Name: "svc", Listeners: []Listener{{Name: "http", Addr: "127.0.0.1:0", TLS: serverConf}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/after" {
-				select {
-				case <-got:
-				case <-time.After(parkSafety):
-				}
+	s := serveHandler(t, serverConf, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/after" {
+			select {
+			case <-got:
+			case <-time.After(parkSafety):
 			}
-			io.WriteString(w, "hi "+r.URL.Path)
-		})})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+		}
+		io.WriteString(w, "hi "+r.URL.Path)
+	}))
 	raw, err := net.Dial("tcp", s.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)
