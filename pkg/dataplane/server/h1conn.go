@@ -574,8 +574,8 @@ func (c *h1conn) flushLast(bodyRead bool) error {
 		return err
 	}
 	if c.plain {
-		c.out.raw = c.rawConn()
-		c.out.hold = c.out.raw != nil
+		c.out.sock.Raw = c.rawConn()
+		c.out.hold = c.out.sock.Raw != nil
 	}
 	err := c.bw.Flush()
 	c.out.hold = false // a Flush with nothing buffered wrote nothing

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/baton-dev/baton/pkg/internal/sendread"
 )
 
 // Issue 14: a keep-alive response sent before the wait for the next
@@ -355,7 +357,7 @@ func TestHeldBytesOverAFullSendBuffer(t *testing.T) {
 	setSendBuffer(t, rc, 4096)
 	filled := fillSendBuffer(t, server)
 	var state atomic.Int32
-	out := sendThenRead{conn: server, raw: rc, state: &state}
+	out := sendThenRead{conn: server, sock: sendread.Socket{Raw: rc}, state: &state}
 	held := bytes.Repeat([]byte("h"), 3000)
 	out.hold = true
 	out.Write(held)
@@ -407,7 +409,7 @@ func TestHeldBytesWithTheDeadlinePassed(t *testing.T) {
 	server, client := tcpPair(t)
 	rc, _ := server.(*net.TCPConn).SyscallConn()
 	var state atomic.Int32
-	out := sendThenRead{conn: server, raw: rc, state: &state}
+	out := sendThenRead{conn: server, sock: sendread.Socket{Raw: rc}, state: &state}
 	out.hold = true
 	out.Write([]byte("held"))
 	server.SetReadDeadline(time.Now().Add(-time.Second))

@@ -20,7 +20,7 @@ import (
 // at once. Records stay in order: any write (an alert, a KeyUpdate
 // reply, close_notify) sends what is held first.
 type tlsHold struct {
-	net.Conn // the TCP connection, counted: its socket is out.raw's
+	net.Conn // the TCP connection, counted: its socket is out.sock's
 	// mu orders the held bytes between the connection's goroutine and a
 	// Close from another (the drain, Server.Close), whose close_notify
 	// comes through Write.
@@ -128,7 +128,7 @@ func (h *tlsHold) holdWrites(raw syscall.RawConn, state *atomic.Int32) bool {
 	if raw == nil {
 		return false
 	}
-	h.out.raw, h.out.state = raw, state
+	h.out.sock.Raw, h.out.state = raw, state
 	h.mu.Lock()
 	h.hold = true
 	h.mu.Unlock()
