@@ -229,7 +229,7 @@ func matchRequestCases(tb testing.TB) []matchRequestCase {
 		{"gateway-address", withGateways, newRequest("GET", "gw.example.com", "/", "10.0.0.1:80", "Version", "one")},
 	}
 	for _, c := range cases {
-		if _, ok := c.table.MatchRequest(c.req); !ok && c.name != "header-repeated" {
+		if _, ok := matchOf(c.table, c.req); !ok && c.name != "header-repeated" {
 			tb.Fatalf("%s matches nothing", c.name)
 		}
 	}

@@ -99,7 +99,7 @@ func FuzzCompile(f *testing.F) {
 		}
 		for _, local := range []string{"", "10.0.0.1:80", "[::1]:443"} {
 			for _, target := range []string{"/", "/a/b?q=1", "/a/7"} {
-				m, ok := table.MatchRequest(newRequest("GET", "x.a.test", target, local, "X-Tag", "t"))
+				m, ok := matchOf(table, newRequest("GET", "x.a.test", target, local, "X-Tag", "t"))
 				if ok && m.Upstream >= len(s.Upstreams) {
 					t.Fatalf("upstream index %d of %d upstreams", m.Upstream, len(s.Upstreams))
 				}

@@ -296,7 +296,7 @@ func FuzzMatchRequest(f *testing.F) {
 		}
 		req := &refRequest{host: host, path: path, method: method, rawQuery: rawQuery, header: header}
 		want := refMatchRequest(s, req)
-		r := &request{host: host, path: path, method: method, rawQuery: rawQuery, header: header}
+		r := &request{host: host, path: path, method: method, rawQuery: rawQuery, fields: fieldsOf(header)}
 		for _, table := range tables {
 			m, ok := table.match(r)
 			if ok != (want != nil) || ok && m.Route != want {

@@ -193,7 +193,7 @@ func addBackendUpstreams(s *snapshot.Snapshot, hosts []snapshot.VirtualHost) {
 	}
 }
 
-// newRequest is a request as RequestFilter hands it to MatchRequest:
+// newRequest is a request as RequestFilter hands it to MatchFields:
 // target is a path with an optional query; header is name, value pairs;
 // local, when not "", is the address the connection was accepted on.
 func newRequest(method, host, target, local string, header ...string) *http.Request {
@@ -207,6 +207,12 @@ func newRequest(method, host, target, local string, header ...string) *http.Requ
 		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, addr))
 	}
 	return req
+}
+
+// matchOf routes req as the router's RequestFilter does, its header
+// matches reading the proxy's view of req.Header.
+func matchOf(t *Table, req *http.Request) (Match, bool) {
+	return t.MatchFields(req, fieldsOf(req.Header))
 }
 
 // fieldsOf is h as the proxy hands a request's fields to the phases

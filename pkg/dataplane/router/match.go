@@ -1,7 +1,6 @@
 package router
 
 import (
-	"net/http"
 	"net/textproto"
 	"net/url"
 	"regexp"
@@ -15,17 +14,15 @@ import (
 // when set (the proxy's view), else in header.
 type request struct {
 	host, path, method, rawQuery string
-	header                       http.Header
-	fields                       *proxy.RequestHeader
+	fields                       *proxy.RequestHeader // nil: none (Match)
 }
 
-// values appends to dst the values of the fields keyed key (canonical),
-// in order: the map's own slice when the fields are a map.
+// values appends to dst the values of the fields named key, in order.
 func (r *request) values(dst []string, key string) []string {
-	if r.fields != nil {
-		return r.fields.AppendValues(dst, key)
+	if r.fields == nil {
+		return dst
 	}
-	return r.header[key]
+	return r.fields.AppendValues(dst, key)
 }
 
 // candidate is one compiled route: what it asks of a request besides its

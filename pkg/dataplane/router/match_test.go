@@ -34,7 +34,7 @@ func runMatchCases(t *testing.T, s *snapshot.Snapshot, cases []matchCase) {
 			if method == "" {
 				method = "GET"
 			}
-			m, ok := table.MatchRequest(newRequest(method, "a.test", tc.target, "", tc.header...))
+			m, ok := matchOf(table, newRequest(method, "a.test", tc.target, "", tc.header...))
 			if got := upstreamOf(s, m, ok); got != tc.want {
 				t.Errorf("scan limit %d: %s: %s %s %v went to %q, want %q", limit, tc.name, method, tc.target, tc.header, got, tc.want)
 			}

@@ -63,8 +63,8 @@ func sameMatches(t *testing.T, where string, got, want *Table, runtimes *slotLis
 				t.Fatalf("%s: runtime %d is %s, want %s", where, gm.Upstream, runtimes.at(gm.Upstream).name, gm.Route.Upstream)
 			}
 			req := newRequest("GET", host, path, gatewayProbe)
-			gm, gok = got.MatchRequest(req)
-			wm, wok = want.MatchRequest(req)
+			gm, gok = matchOf(got, req)
+			wm, wok = matchOf(want, req)
 			if gok != wok || gok && !reflect.DeepEqual(*gm.Route, *wm.Route) {
 				t.Fatalf("%s: %s%s on the gateway matched %+v %v, Compile's table %+v %v", where, host, path, gm, gok, wm, wok)
 			}

@@ -126,7 +126,7 @@ func (c *compiler) removeHost(ht *hostTable, name string) {
 // Match finds the route of a request on a connection of no gateway. host
 // is the Host header (any case, with or without a port); path is the
 // decoded, cleaned URL path. Routes with a method, header or query
-// matcher never match here: use MatchRequest.
+// matcher never match here: use MatchFields.
 //
 // The default backend serves only requests whose host no virtual host
 // names. A named host is owned by the Ingresses that declare it: a path
@@ -136,18 +136,12 @@ func (t *Table) Match(host, path string) (Match, bool) {
 	return t.match(&request{host: host, path: path})
 }
 
-// MatchRequest finds the route of req, whose URL.Path must be decoded and
-// cleaned (RequestFilter does it). A request that arrived on a gateway's
-// address (http.LocalAddrContextKey in its context) is routed by that
-// gateway's port alone; any other by the hosts, as Match does. Header
-// matches read req.Header.
-func (t *Table) MatchRequest(req *http.Request) (Match, bool) {
-	return t.matchRequest(&request{host: req.Host, path: req.URL.Path, method: req.Method, rawQuery: req.URL.RawQuery, header: req.Header}, req)
-}
-
-// MatchFields is MatchRequest with header matches reading fields, the
-// proxy's Session.RequestHeader, not req.Header: the HTTP/1 server makes
-// no header map for the router's phases.
+// MatchFields finds the route of req, whose URL.Path must be decoded and
+// cleaned (RequestFilter does it); header matches read fields, the
+// proxy's Session.RequestHeader (the HTTP/1 server makes no header map
+// for the router's phases). A request that arrived on a gateway's address
+// (http.LocalAddrContextKey in its context) is routed by that gateway's
+// port alone; any other by the hosts, as Match does.
 func (t *Table) MatchFields(req *http.Request, fields *proxy.RequestHeader) (Match, bool) {
 	return t.matchRequest(&request{host: req.Host, path: req.URL.Path, method: req.Method, rawQuery: req.URL.RawQuery, fields: fields}, req)
 }

@@ -10,6 +10,7 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/baton-dev/baton/pkg/dataplane/proxy"
 	"github.com/baton-dev/baton/pkg/dataplane/router"
 	"github.com/baton-dev/baton/pkg/dataplane/snapshot"
 )
@@ -171,7 +172,7 @@ func TestListenerIsolationByMostSpecificListener(t *testing.T) {
 		for _, name := range []string{"empty", "wild", "wild-foo", "abc"} {
 			req := httptest.NewRequest(http.MethodGet, "http://"+host+"/"+name, nil)
 			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: addr, Port: 80}))
-			m, ok := table.MatchRequest(req)
+			m, ok := table.MatchFields(req, (&proxy.Session{Request: req}).RequestHeader())
 			if served := ok && m.Route.Source == "team/"+name; served != (name == want) {
 				t.Errorf("%s/%s: served by %s is %v, want %v", host, name, name, served, name == want)
 			}
