@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -9,8 +10,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Held TLS responses (tlsHold) against clients that do more than ask and
@@ -222,13 +226,17 @@ func theTLSHold(t *testing.T, s *Server) *tlsHold {
 }
 
 // assertConnectionGone waits for s to serve no connection and run no
-// connection goroutine, and checks that h holds no records' buffer.
+// connection goroutine, and checks that h (if any) holds no records'
+// buffer.
 func assertConnectionGone(t *testing.T, s *Server, h *tlsHold) {
 	t.Helper()
 	waitConns(t, s, 0)
 	waitUntil(t, "no connection goroutine", func() bool {
 		return !slices.ContainsFunc(stacks(), func(s string) bool { return strings.Contains(s, "server.(*h1conn)") })
 	})
+	if h == nil {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.buf != nil || h.out.held != nil {
@@ -330,4 +338,102 @@ func TestTLS12KeepAliveHeldResponses(t *testing.T) {
 	t.Run("large", func(t *testing.T) {
 		assertLargeResponsesOverSmallSendBuffer(t, serverConf, func(c net.Conn) net.Conn { return tls.Client(c, clientConf) })
 	})
+}
+
+// A client that stops reading with a response's last bytes held, the
+// socket's send buffer full: the wait's blocking send of them is bounded
+// by the connection's write deadline, as the proxy sets it (SendTimeout,
+// see boundLastFlush in pkg/dataplane/proxy), and a drain that gives up
+// closes it (Server.Close): either way the connection ends and its
+// goroutine returns. The deadline's error used to pass for the end of
+// the wait's grace: the connection, its response cut short, went idle
+// until its idle timeout.
+func TestHeldResponseToAClientThatStopsReading(t *testing.T) {
+	serverConf, clientConf := tlsConfs(t)
+	for _, tt := range []struct {
+		name          string
+		writeDeadline time.Duration
+		tls           bool
+	}{
+		{"TLS write deadline", time.Second, true},
+		{"TLS drain", 0, true},
+		{"cleartext write deadline", time.Second, false},
+		{"cleartext drain", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, cc := serverConf, clientConf
+			if !tt.tls {
+				sc, cc = nil, nil
+			}
+			s := serveHandler(t, sc, fillingHandler(t, tt.writeDeadline))
+			c := dialNotReading(t, s, cc)
+			for range graceAfter + 1 {
+				c.roundTrip(t, keepAliveGet, "/k")
+			}
+			var h *tlsHold
+			if tt.tls {
+				h = theTLSHold(t, s)
+			}
+			io.WriteString(c, "GET /fill HTTP/1.1\r\nHost: x\r\n\r\n")
+			waitUntil(t, "the held bytes' send blocked", func() bool {
+				return slices.ContainsFunc(stacks(), func(s string) bool {
+					return strings.Contains(s, "(*sendThenRead).sendThenReadConn") && strings.Contains(s, "(*pollDesc).waitWrite")
+				})
+			})
+			start := time.Now()
+			if tt.writeDeadline == 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				if err := s.Shutdown(ctx); err == nil {
+					t.Error("the drain ended with the response unsent")
+				}
+			}
+			assertConnectionGone(t, s, h)
+			t.Logf("the connection ended %v after the send blocked", time.Since(start))
+		})
+	}
+}
+
+// fillingHandler answers /fill by filling the socket's send buffer
+// with bytes of its own, under TLS (the client, which reads no more,
+// never sees them), then "tail": the wait's send of that, held, finds no
+// room and blocks. Other paths get "hi PATH".
+func fillingHandler(t *testing.T, writeDeadline time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/fill" {
+			io.WriteString(w, "hi "+r.URL.Path)
+			return
+		}
+		c := w.(*response).c
+		setSendBuffer(t, c.rawConn(), 4096)
+		if c.tlsh != nil {
+			fillSendBuffer(t, c.tlsh.Conn)
+		} else {
+			fillSendBuffer(t, c.conn)
+		}
+		if writeDeadline > 0 {
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeDeadline))
+		}
+		io.WriteString(w, "tail")
+	})
+}
+
+// dialNotReading connects with a small receive buffer, which a client
+// that stops reading fills at once; over TLS with a non-nil clientConf.
+func dialNotReading(t *testing.T, s *Server, clientConf *tls.Config) *idleClient {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) })
+	}}
+	raw, err := d.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	c := raw
+	if clientConf != nil {
+		c = tls.Client(raw, clientConf)
+	}
+	c.SetDeadline(time.Now().Add(parkSafety))
+	return &idleClient{Conn: c, rd: bufio.NewReader(c)}
 }
