@@ -2,11 +2,14 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -396,8 +399,8 @@ func TestHeldResponseToAClientThatStopsReading(t *testing.T) {
 
 // fillingHandler answers /fill by filling the socket's send buffer
 // with bytes of its own, under TLS (the client, which reads no more,
-// never sees them), then "tail": the wait's send of that, held, finds no
-// room and blocks. Other paths get "hi PATH".
+// never sees them), then a body: the wait's send of its end, held, finds
+// no room and blocks. Other paths get "hi PATH".
 func fillingHandler(t *testing.T, writeDeadline time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/fill" {
@@ -406,16 +409,37 @@ func fillingHandler(t *testing.T, writeDeadline time.Duration) http.Handler {
 		}
 		c := w.(*response).c
 		setSendBuffer(t, c.rawConn(), 4096)
+		raw := c.conn
 		if c.tlsh != nil {
-			fillSendBuffer(t, c.tlsh.Conn)
-		} else {
-			fillSendBuffer(t, c.conn)
+			raw = c.tlsh.Conn
 		}
+		fillUntilStalled(t, raw)
 		if writeDeadline > 0 {
 			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeDeadline))
 		}
-		io.WriteString(w, "tail")
+		// The last flush, held: larger than what the client's kernel
+		// may free of its receive buffer by compacting it.
+		w.Write(bytes.Repeat([]byte("t"), 3000)) // with the head: in the writer's buffer
 	})
+}
+
+// fillUntilStalled writes to c until it takes nothing for a while: the
+// client's kernel, which makes room in its receive buffer for a time
+// after the client stopped reading (compacting it), has none left.
+func fillUntilStalled(t *testing.T, c net.Conn) {
+	chunk := make([]byte, 1024)
+	defer c.SetWriteDeadline(time.Time{})
+	for {
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Write(chunk)
+		if errors.Is(err, os.ErrDeadlineExceeded) && n == 0 {
+			return
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Error(err)
+			return
+		}
+	}
 }
 
 // dialNotReading connects with a small receive buffer, which a client
