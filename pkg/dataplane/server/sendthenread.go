@@ -83,7 +83,7 @@ func (s *sendThenRead) sendThenReadConn(rest, p []byte) (int, error) {
 	if _, err := s.conn.Write(rest); err != nil {
 		return 0, heldSendError{err}
 	}
-	if err := s.turnIdle(); err != nil {
+	if err := s.sock.Sent(); err != nil {
 		return 0, err
 	}
 	return s.conn.Read(p)

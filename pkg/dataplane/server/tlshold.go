@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,12 @@ type tlsHold struct {
 	// makes is still to be done (see h1conn.settleHeld). The connection's
 	// goroutine's alone.
 	owed bool
+	// sending: the connection's goroutine sends the held records, and
+	// may wait for room for them; a Write from another goroutine (a
+	// Close's close_notify) cannot go before them, and fails at once
+	// rather than wait as long (crypto/tls bounds its close_notify by
+	// 5 s, and Server.Close closes connections one by one).
+	sending atomic.Bool
 	// idleOnWrite is the connection's state while records are held, for
 	// a Write that sends them to turn idle: a reply the tls.Conn makes
 	// in the wait for the next request, before reading the socket (to a
@@ -60,10 +67,19 @@ func (l tlsHoldListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	if plainSocket(c) {
-		c = &tlsHold{Conn: c, out: sendThenRead{conn: c}}
+		c = newTLSHold(c)
 	}
 	return tls.Server(c, l.config), nil
 }
+
+func newTLSHold(c net.Conn) *tlsHold {
+	h := &tlsHold{Conn: c, out: sendThenRead{conn: c}}
+	h.out.sock.Sent = h.sent
+	return h
+}
+
+// errSendingHeld fails a write that would go before held records.
+var errSendingHeld = errors.New("server: TLS records held are being sent")
 
 // tlsHoldOf is the tlsHold under conn, nil if there is none.
 func tlsHoldOf(conn net.Conn) *tlsHold {
@@ -89,6 +105,10 @@ func (h *tlsHold) Write(p []byte) (int, error) {
 		h.mu.Unlock()
 		return len(p), nil
 	}
+	if h.sending.Load() {
+		h.mu.Unlock()
+		return 0, errSendingHeld
+	}
 	held, buf, state := h.take()
 	h.mu.Unlock()
 	if held != nil {
@@ -110,14 +130,25 @@ func (h *tlsHold) Write(p []byte) (int, error) {
 func (h *tlsHold) Read(p []byte) (int, error) {
 	h.mu.Lock()
 	held, buf, _ := h.take() // sendAndRead turns idle
+	h.sending.Store(held != nil)
 	h.mu.Unlock()
 	if held == nil {
 		return h.Conn.Read(p)
 	}
 	n, err := h.out.sendAndRead(held, p)
+	if err != nil {
+		h.sending.Store(false) // sent may not have run
+	}
 	recycleHeld(buf)
 	h.settled()
 	return n, err
+}
+
+// sent is the wait's, once the held records went: it turns the
+// connection idle.
+func (h *tlsHold) sent() error {
+	h.sending.Store(false)
+	return h.out.turnIdle()
 }
 
 // settled: the idle transition is done. The connection's state is let
