@@ -21,8 +21,9 @@ import (
 )
 
 // Held TLS responses (tlsHold) against clients that do more than ask and
-// read: KeyUpdates, records that fail, close_notify, TLS 1.2. What the
-// client receives is asserted record by record (rawTLSClient.received).
+// read: KeyUpdates, records that fail, close_notify, TLS 1.2, a client
+// that stops reading. What the client receives is asserted record by
+// record (rawTLSClient.received, tlsrecords_internal_test.go).
 
 const keepAliveGet = "GET /k HTTP/1.1\r\nHost: x\r\n\r\n"
 

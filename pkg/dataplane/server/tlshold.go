@@ -30,7 +30,7 @@ type tlsHold struct {
 	buf  *[]byte // the held records' copy, from heldRecords
 	out  sendThenRead
 	// owed: records were held, and the idle transition that their send
-	// makes is still to be done (see h1conn.settleHeld). The connection's
+	// makes is still to be done (see connReader.Read, settle). The connection's
 	// goroutine's alone.
 	owed bool
 	// sending: the connection's goroutine sends the held records, and
