@@ -81,13 +81,23 @@ func (s *sendThenRead) turnIdle() error {
 // when nothing was held.
 func (s *sendThenRead) sendThenReadConn(rest, p []byte) (int, error) {
 	if _, err := s.conn.Write(rest); err != nil {
-		return 0, err
+		return 0, heldSendError{err}
 	}
-	if err := s.turnIdle(); err != nil {
+	if err := s.sock.Sent(); err != nil {
 		return 0, err
 	}
 	return s.conn.Read(p)
 }
+
+// heldSendError ends a connection whose held response could not be sent
+// (its write deadline passed, the client went). It is no read deadline:
+// one would pass for the end of the wait's grace, and keep the
+// connection, its response cut short, waiting for a request. Nor is it
+// a net.Error: a tls.Conn reading through a tlsHold keeps it, and fails
+// every read after.
+type heldSendError struct{ err error }
+
+func (e heldSendError) Error() string { return "server: sending a held response: " + e.err.Error() }
 
 // plainSocket reports whether reads and writes of conn are its socket's
 // own: a TCP connection, counted or not. A PROXY protocol connection may

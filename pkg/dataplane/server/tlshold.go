@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -29,9 +30,23 @@ type tlsHold struct {
 	buf  *[]byte // the held records' copy, from heldRecords
 	out  sendThenRead
 	// owed: records were held, and the idle transition that their send
-	// makes is still to be done (see h1conn.settleHeld). The connection's
+	// makes is still to be done (see connReader.Read, settle). The connection's
 	// goroutine's alone.
 	owed bool
+	// sending: the connection's goroutine sends the held records, and
+	// may wait for room for them; a Write from another goroutine (a
+	// Close's close_notify) cannot go before them, and fails at once
+	// rather than wait as long (crypto/tls bounds its close_notify by
+	// 5 s, and Server.Close closes connections one by one).
+	sending atomic.Bool
+	// idleOnWrite is the connection's state while records are held, for
+	// a Write that sends them to turn idle: a reply the tls.Conn makes
+	// in the wait for the next request, before reading the socket (to a
+	// KeyUpdate it read with the last request), sends them there, and
+	// the connection then waits for its next request, idle, as after
+	// any response. Else a drain could not close it before the request
+	// or the end of the wait.
+	idleOnWrite *atomic.Int32
 }
 
 // heldRecords are copies of held records: one flush of the writer's
@@ -52,10 +67,19 @@ func (l tlsHoldListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	if plainSocket(c) {
-		c = &tlsHold{Conn: c, out: sendThenRead{conn: c}}
+		c = newTLSHold(c)
 	}
 	return tls.Server(c, l.config), nil
 }
+
+func newTLSHold(c net.Conn) *tlsHold {
+	h := &tlsHold{Conn: c, out: sendThenRead{conn: c}}
+	h.out.sock.Sent = h.sent
+	return h
+}
+
+// errSendingHeld fails a write that would go before held records.
+var errSendingHeld = errors.New("server: TLS records held are being sent")
 
 // tlsHoldOf is the tlsHold under conn, nil if there is none.
 func tlsHoldOf(conn net.Conn) *tlsHold {
@@ -81,7 +105,11 @@ func (h *tlsHold) Write(p []byte) (int, error) {
 		h.mu.Unlock()
 		return len(p), nil
 	}
-	held, buf := h.take()
+	if h.sending.Load() {
+		h.mu.Unlock()
+		return 0, errSendingHeld
+	}
+	held, buf, state := h.take()
 	h.mu.Unlock()
 	if held != nil {
 		_, err := h.Conn.Write(held)
@@ -90,22 +118,37 @@ func (h *tlsHold) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	return h.Conn.Write(p)
+	n, err := h.Conn.Write(p)
+	if err == nil && state != nil {
+		state.CompareAndSwap(connActive, connIdle) // else a closeNow came first
+	}
+	return n, err
 }
 
 // Read sends what is held and turns the connection idle in the wait for
 // p (sendThenRead.sendAndRead), or only reads.
 func (h *tlsHold) Read(p []byte) (int, error) {
 	h.mu.Lock()
-	held, buf := h.take()
+	held, buf, _ := h.take() // sendAndRead turns idle
+	h.sending.Store(held != nil)
 	h.mu.Unlock()
 	if held == nil {
 		return h.Conn.Read(p)
 	}
 	n, err := h.out.sendAndRead(held, p)
+	if err != nil {
+		h.sending.Store(false) // sent may not have run
+	}
 	recycleHeld(buf)
 	h.settled()
 	return n, err
+}
+
+// sent is the wait's, once the held records went: it turns the
+// connection idle.
+func (h *tlsHold) sent() error {
+	h.sending.Store(false)
+	return h.out.turnIdle()
 }
 
 // settled: the idle transition is done. The connection's state is let
@@ -114,11 +157,12 @@ func (h *tlsHold) settled() {
 	h.owed, h.out.state = false, nil
 }
 
-// take empties the hold; h.mu is held.
-func (h *tlsHold) take() ([]byte, *[]byte) {
-	held, buf := h.out.held, h.buf
-	h.out.held, h.buf = nil, nil
-	return held, buf
+// take empties the hold, and returns the state to turn idle once what
+// it held went, nil if nothing was held; h.mu is held.
+func (h *tlsHold) take() ([]byte, *[]byte, *atomic.Int32) {
+	held, buf, state := h.out.held, h.buf, h.idleOnWrite
+	h.out.held, h.buf, h.idleOnWrite = nil, nil, nil
+	return held, buf, state
 }
 
 // holdWrites has the writes until endHold held, for the wait to send:
@@ -139,13 +183,16 @@ func (h *tlsHold) endHold() {
 	h.mu.Lock()
 	h.hold = false
 	h.owed = h.out.held != nil
+	if h.owed {
+		h.idleOnWrite = h.out.state
+	}
 	h.mu.Unlock()
 }
 
 // flush sends what is held, blocking as a write would.
 func (h *tlsHold) flush() error {
 	h.mu.Lock()
-	held, buf := h.take()
+	held, buf, _ := h.take() // for settle to turn idle, or on the way out
 	h.mu.Unlock()
 	if held == nil {
 		return nil
@@ -165,14 +212,14 @@ func recycleHeld(buf *[]byte) {
 // settle sends what is held and turns the connection idle, as the wait
 // would have: for a tls.Conn read that did not read the socket (it had
 // the next request's record already), or whose reply to a record came
-// first (Write sent the held records then).
+// first (Write sent the held records then, and turned idle).
 func (h *tlsHold) settle() error {
 	state := h.out.state
 	h.settled()
 	if err := h.flush(); err != nil {
 		return err
 	}
-	if !state.CompareAndSwap(connActive, connIdle) {
+	if !state.CompareAndSwap(connActive, connIdle) && state.Load() != connIdle {
 		return net.ErrClosed // a closeNow came first
 	}
 	return nil

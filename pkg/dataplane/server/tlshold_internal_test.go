@@ -169,7 +169,7 @@ func TestTLSLargeKeepAliveResponseOverSmallSendBuffer(t *testing.T) {
 func TestTLSCloseNotifyFollowsHeldRecords(t *testing.T) {
 	serverConf, clientConf := tlsConfs(t)
 	server, client := tcpPair(t)
-	h := &tlsHold{Conn: server, out: sendThenRead{conn: server}}
+	h := newTLSHold(server)
 	stc, ctc := tls.Server(h, serverConf), tls.Client(client, clientConf)
 	ctc.SetDeadline(time.Now().Add(parkSafety))
 	stc.SetDeadline(time.Now().Add(parkSafety))
