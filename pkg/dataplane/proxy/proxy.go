@@ -23,8 +23,11 @@ type Proxy[C any] struct {
 	// readsHeaderMap: the phases read Session.Request.Header (see
 	// HeaderMapReader).
 	readsHeaderMap bool
-	dogs           watchdogs
-	ids            *requestIDs
+	// readsRemoteAddr: the phases read Session.Request.RemoteAddr (see
+	// RemoteAddrReader).
+	readsRemoteAddr bool
+	dogs            watchdogs
+	ids             *requestIDs
 	// exchanges are those connections gave back when they went idle, and
 	// those HTTP/2 requests gave back when they ended.
 	exchanges sync.Pool
@@ -37,7 +40,7 @@ const copyBufferSize = 32 << 10
 // New returns a proxy running phases. Zero Options fields take defaults.
 func New[C any](phases Phases[C], opts Options) *Proxy[C] {
 	opts = opts.withDefaults()
-	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs(), readsHeaderMap: phasesReadHeaderMap(phases)}
+	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs(), readsHeaderMap: phasesReadHeaderMap(phases), readsRemoteAddr: phasesReadRemoteAddr(phases)}
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufferSize)
 		return &b
