@@ -18,16 +18,18 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	announced := announceTrailers(h, resp.Trailer)
 	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
-	rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
-	rw.WriteHeader(a.head.StatusCode)
+	watched := dog.watch(clientSend, p.opts.SendTimeout)
+	rw.keepDeadlineAt(watched)
+	rw.WriteHeader(a.head.StatusCode) // writes nothing yet: the head goes with the body or a flush
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
 		// client should see the headers now, not with the first chunk.
 		if err := rw.flush(); err != nil {
 			return p.copyFailed(s.Request, a, dog, clientGone(err))
 		}
+		watched = 0 // the flush may have waited for the client
 	}
-	if err := p.copyBody(s.Request, rw, a, dog); err != nil {
+	if err := p.copyBody(s.Request, rw, a, dog, watched); err != nil {
 		return err
 	}
 	copyTrailers(h, resp.Trailer, announced)
@@ -116,20 +118,35 @@ func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
 // The watchdog bounds each read from the upstream and each write to the
 // client; it keeps watching the last write, which net/http flushes after
 // the handler returns.
-func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, dog *watchdog) error {
+//
+// watched is when (monoclock.Nanos) the client send the watchdog watches
+// began, nothing having waited since; 0 if it watches none. Until
+// something may wait, that watch serves the first write as well: a body
+// in the buffer whole, as most small ones are, is read and written with
+// the clock read once, not twice (the same instant, microseconds apart).
+func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, dog *watchdog, watched int64) error {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
 	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
 	for {
-		if b, ok := a.resp.Body.(*h1Body); ok && b.buffered() {
+		switch b, ok := a.resp.Body.(*h1Body); {
+		case ok && b.buffered() && watched != 0:
+			// The read takes what is buffered: it cannot stall, and
+			// the send watched still starts now.
+		case ok && b.buffered():
 			dog.rest() // the read takes what is buffered: it cannot stall
-		} else {
+		default:
 			dog.watch(upstreamRead, readTimeout)
+			watched = 0
 		}
 		n, rerr := a.resp.Body.Read(buf)
 		if n > 0 {
-			rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
+			if watched == 0 {
+				watched = dog.watch(clientSend, p.opts.SendTimeout)
+			}
+			rw.keepDeadlineAt(watched)
+			watched = 0 // the write may wait for the client
 			if _, err := rw.Write(buf[:n]); err != nil {
 				return p.copyFailed(in, a, dog, clientGone(err))
 			}
