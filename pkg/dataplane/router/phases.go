@@ -304,7 +304,7 @@ func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
 		ctx.backend.EndResponse(ctx.backendStatus)
 		ctx.backend = nil
 	}
-	elapsed := time.Since(s.Start)
+	elapsed := s.Elapsed()
 	source, upstream := "", ""
 	if ctx.match.Route != nil {
 		source = ctx.match.Route.Source
