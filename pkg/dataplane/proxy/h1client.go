@@ -157,6 +157,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
 		if time.Duration(now-pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
+			pc.takenAt = now
 			return pc
 		}
 		pc.close()
@@ -166,7 +167,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 // put returns a connection whose exchange finished cleanly to the pool.
 func (c *h1Client) put(pc *h1Conn) {
 	pc.trim()
-	pc.idleSince = monoclock.Nanos()
+	pc.idleSince, pc.takenAt = monoclock.Nanos(), 0
 	pc.reused = true
 	c.mu.Lock()
 	if len(c.idle) >= c.maxIdle {

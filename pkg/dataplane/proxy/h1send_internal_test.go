@@ -415,3 +415,41 @@ func ioCalls(t *testing.T) (reads, writes int) {
 	}
 	return reads, writes
 }
+
+// slowBody is a body that takes pause before its first byte: an upload
+// slower than the response timeout.
+type slowBody struct {
+	io.Reader
+	pause  time.Duration
+	paused bool
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if !b.paused {
+		b.paused = true
+		time.Sleep(b.pause) // the client's slowness, which the response timeout must not count
+	}
+	return b.Reader.Read(p)
+}
+
+func (*slowBody) Close() error { return nil }
+
+// The response timeout of a request on a pooled connection counts from
+// when the request went out: a head deferred to the response's read
+// shares the clock read of the connection's take (armResponseDeadline),
+// but an upload written first, slower than the timeout, is not the
+// peer's delay.
+func TestH1ResponseTimeoutCountsFromAfterASlowUpload(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	addr := bodyEchoBackend(t, nil)
+	c := newH1Client(dialTCP(addr), peerKey{idleTimeout: time.Hour, responseTimeout: limit}, Options{MaxIdleConnsPerPeer: 1})
+	t.Cleanup(c.CloseIdleConnections)
+	if got := roundTripWithBody(t, c, addr, wholeBody("ab"), 2); got != "2" { // pools the connection
+		t.Fatalf("first exchange: %q", got)
+	}
+	const size = 64 << 10 // > maxInlineRequest: it streams after its head
+	body := &slowBody{Reader: strings.NewReader(strings.Repeat("b", size)), pause: 3 * limit}
+	if got := roundTripWithBody(t, c, addr, body, size); got != strconv.Itoa(size) {
+		t.Errorf("the peer read %s body bytes, want %d", got, size)
+	}
+}
