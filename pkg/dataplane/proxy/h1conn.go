@@ -461,7 +461,13 @@ const (
 
 var errBodyClosed = errors.New("read on a closed response body")
 
-func (b *h1Body) Read(p []byte) (int, error) {
+func (b *h1Body) Read(p []byte) (int, error) { return b.readAt(p, 0) }
+
+// readAt is Read for a caller that read the clock at now (monoclock.Nanos)
+// with nothing waiting since, 0 if it did not: an end of the body the read
+// finds returns the connection to the pool as idle since then, without a
+// clock read of its own (an idle time longer by microseconds).
+func (b *h1Body) readAt(p []byte, now int64) (int, error) {
 	switch b.state.Load() {
 	case bodyDone:
 		return 0, io.EOF // the connection may serve another request by now
@@ -477,7 +483,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		copyTrailer(b.resp, b.pc.body.Trailer())
-		b.finish(b.reuse)
+		b.finishAt(b.reuse, now)
 	} else if err != nil {
 		b.finish(false)
 	}
@@ -498,7 +504,10 @@ func (b *h1Body) Close() error {
 
 // finish settles the connection once: pooled after a clean end, closed
 // otherwise. A context watch that already fired has closed the socket.
-func (b *h1Body) finish(clean bool) {
+func (b *h1Body) finish(clean bool) { b.finishAt(clean, 0) }
+
+// finishAt is finish with the clock read at now, 0 if unread (see readAt).
+func (b *h1Body) finishAt(clean bool, now int64) {
 	state := bodyClosed
 	if clean {
 		state = bodyDone
@@ -510,7 +519,7 @@ func (b *h1Body) finish(clean bool) {
 		clean = false
 	}
 	if clean {
-		b.pc.client.put(b.pc)
+		b.pc.client.putAt(b.pc, now)
 	} else {
 		b.pc.close()
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // A request without a body and its response cost the proxy one read(2):
@@ -451,5 +453,38 @@ func TestH1ResponseTimeoutCountsFromAfterASlowUpload(t *testing.T) {
 	body := &slowBody{Reader: strings.NewReader(strings.Repeat("b", size)), pause: 3 * limit}
 	if got := roundTripWithBody(t, c, addr, body, size); got != strconv.Itoa(size) {
 		t.Errorf("the peer read %s body bytes, want %d", got, size)
+	}
+}
+
+// A body read to its end pools its connection as idle since the clock
+// reading the reader hands it (readAt), or since its own when it hands
+// none: never later than the end, nor before the exchange.
+func TestH1BodyEndStampsTheIdleConnection(t *testing.T) {
+	addr, _ := slowBlockingBackend(t, 0)
+	c := newH1Client(dialTCP(addr), peerKey{idleTimeout: time.Hour}, Options{MaxIdleConnsPerPeer: 1})
+	t.Cleanup(c.CloseIdleConnections)
+	for _, handed := range []bool{true, false} {
+		before := monoclock.Nanos()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := resp.Body.(*h1Body)
+		pc, stamp := b.pc, int64(0)
+		if handed {
+			stamp = monoclock.Nanos()
+		}
+		if n, err := b.readAt(make([]byte, 8), stamp); n != 2 || err != io.EOF {
+			t.Fatalf("read %d, %v; want the whole body and EOF", n, err)
+		}
+		after := monoclock.Nanos()
+		switch {
+		case handed && pc.idleSince != stamp:
+			t.Errorf("idle since %d, want the reading handed, %d", pc.idleSince, stamp)
+		case pc.idleSince < before || pc.idleSince > after:
+			t.Errorf("idle since %d, want within the exchange [%d, %d]", pc.idleSince, before, after)
+		}
+		resp.Body.Close()
 	}
 }

@@ -129,18 +129,25 @@ func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, do
 	defer p.bufs.Put(bp)
 	buf := *bp
 	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
+	h1b, _ := a.resp.Body.(*h1Body)
 	for {
-		switch b, ok := a.resp.Body.(*h1Body); {
-		case ok && b.buffered() && watched != 0:
+		switch buffered := h1b != nil && h1b.buffered(); {
+		case buffered && watched != 0:
 			// The read takes what is buffered: it cannot stall, and
 			// the send watched still starts now.
-		case ok && b.buffered():
+		case buffered:
 			dog.rest() // the read takes what is buffered: it cannot stall
 		default:
 			dog.watch(upstreamRead, readTimeout)
 			watched = 0
 		}
-		n, rerr := a.resp.Body.Read(buf)
+		var n int
+		var rerr error
+		if h1b != nil {
+			n, rerr = h1b.readAt(buf, watched) // an end found pools the connection, idle since watched
+		} else {
+			n, rerr = a.resp.Body.Read(buf)
+		}
 		if n > 0 {
 			if watched == 0 {
 				watched = dog.watch(clientSend, p.opts.SendTimeout)
