@@ -54,7 +54,8 @@ type exchange struct {
 	resp     h1Response
 	respUsed bool // resp holds this request's response
 	watch    ctxWatch
-	ids      idArena // generated request ids (never reused: see resolveRequestID)
+	dog      *watchdog // the responses' watchdog, between them (see responseDog)
+	ids      idArena   // generated request ids (never reused: see resolveRequestID)
 }
 
 // exchangeCtx is a request's context, marked as the exchange's. It is

@@ -16,7 +16,7 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	a.head.Header.removeHopByHop()
 	h := handOver(s, rw, &a.head.Header)
 	announced := announceTrailers(h, resp.Trailer)
-	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
+	dog := p.responseDog(s, rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
 	watched := dog.watch(clientSend, p.opts.SendTimeout)
 	rw.keepDeadlineAt(watched)
@@ -106,12 +106,34 @@ func spareSlots(s *Session, n int) []string {
 	return r.slots
 }
 
-// putDog gives the watchdog back. One that broke a stall may still be
-// closing the response body: the exchange holding the body is not reused.
-func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
-	if p.dogs.put(dog) && s.x != nil {
-		s.x.reusable = false
+// responseDog is the watchdog of a response: the one the exchange kept
+// from its connection's previous response, or one from the pool. Kept,
+// it costs a request no pool round trip, and its timer, still set for
+// the previous response's deadline, seldom needs moving.
+func (p *Proxy[C]) responseDog(s *Session, rw http.ResponseWriter, closer io.Closer) *watchdog {
+	x := s.x
+	if x == nil || x.dog == nil {
+		return p.dogs.get(rw, closer)
 	}
+	dog := x.dog
+	x.dog = nil
+	dog.lend(rw, closer)
+	return dog
+}
+
+// putDog gives the watchdog back: to the exchange, for its next
+// response, or to the pool. One that broke a stall may still be closing
+// the response body: the exchange holding the body is not reused.
+func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
+	stalled := dog.settle()
+	switch {
+	case stalled && s.x != nil:
+		s.x.reusable = false
+	case s.x != nil:
+		s.x.dog = dog
+		return
+	}
+	p.dogs.pool.Put(dog)
 }
 
 // copyBody copies without buffering the whole body, flushing each chunk.
