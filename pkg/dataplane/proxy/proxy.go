@@ -189,6 +189,14 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	if max := p.opts.MaxRequestBodyBytes; max >= 0 && s.Request.ContentLength > max {
 		return p.fail(rw, tooLarge(max)) // as nginx: refused before any upstream hears of it
 	}
+	return p.forward(s, rw, ctx)
+}
+
+// forward has the request answered upstream. It is serve's second half:
+// a function with few returns gets its defers inlined (open-coded) by
+// the compiler; with serve's, they were each a record run by
+// runtime.deferreturn, per request.
+func (p *Proxy[C]) forward(s *Session, rw *responseWriter, ctx C) error {
 	if !s.Deadline.IsZero() {
 		c, cancel := context.WithDeadline(s.Request.Context(), s.Deadline)
 		defer cancel()
