@@ -101,6 +101,7 @@ type Session struct {
 	Retry *RetryPolicy
 
 	origin         origin
+	sentAt         int64          // when (monoclock.Nanos) the response was handed over whole; 0 if unread (see Elapsed)
 	peerAddr       peerAddr       // kept across the requests of a connection
 	generatedID    string         // RequestID when generated; empty if the client's is kept
 	idReplaced     bool           // the client sent an X-Request-Id the generated one replaces

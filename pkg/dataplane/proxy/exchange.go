@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // exchange is the state of one downstream request. Over HTTP/1 it is the
@@ -52,7 +54,8 @@ type exchange struct {
 	resp     h1Response
 	respUsed bool // resp holds this request's response
 	watch    ctxWatch
-	ids      idArena // generated request ids (never reused: see resolveRequestID)
+	dog      *watchdog // the responses' watchdog, between them (see responseDog)
+	ids      idArena   // generated request ids (never reused: see resolveRequestID)
 }
 
 // exchangeCtx is a request's context, marked as the exchange's. It is
@@ -114,12 +117,24 @@ func (s *Session) begin(r *http.Request, w http.ResponseWriter, peers *peerPool)
 	s.Request, s.Writer, s.Attempt, s.Status, s.BytesSent = r, w, 0, 0, 0
 	s.Start, s.Peer, s.ClientAddr, s.RequestID = time.Now(), nil, netip.Addr{}, ""
 	s.Deadline, s.AttemptTimeout, s.Retry = time.Time{}, 0, nil
-	s.origin, s.generatedID, s.idReplaced, s.requestIDBytes = origin{}, "", false, [32]byte{}
+	s.origin, s.generatedID, s.idReplaced, s.requestIDBytes, s.sentAt = origin{}, "", false, [32]byte{}, 0
 	s.upstreamURL, s.body, s.ctx, s.x = url.URL{}, nil, nil, nil
 	s.reqHeader, s.reqHeaderSet = RequestHeader{}, false
 	if s.peers != peers {
 		s.peers = peers
 	}
+}
+
+// Elapsed is how long the request took: from Start to when its response
+// was handed to the server whole, if the proxy read the clock then (it
+// does to bound the last flush of a streamed HTTP/1 response), else to
+// now. Logging, which comes right after, gets the duration without a
+// clock read of its own.
+func (s *Session) Elapsed() time.Duration {
+	if s.sentAt != 0 {
+		return monoclock.At(s.sentAt).Sub(s.Start)
+	}
+	return time.Since(s.Start)
 }
 
 // Release is called by the server when the connection that kept x goes

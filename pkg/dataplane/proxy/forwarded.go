@@ -42,7 +42,7 @@ type origin struct {
 // real_ip_recursive on, X-Forwarded-For is read from the right, skipping
 // trusted addresses: the first untrusted one is the client.
 func (s *Session) resolveClient(trusted []netip.Prefix) {
-	host, peer, ok := s.peerAddr.parse(s.Request.RemoteAddr)
+	host, peer, ok := s.peerAddr.of(s.Request.RemoteAddr, s.Writer)
 	if !ok {
 		return
 	}
@@ -55,12 +55,43 @@ func (s *Session) resolveClient(trusted []netip.Prefix) {
 	s.ClientAddr, s.origin.client = forwardedClient(s.RequestHeader(), trusted, s.ClientAddr, host)
 }
 
-// peerAddr is the RemoteAddr a Session parsed last. A Session is reused
-// for the requests of a connection (see exchange), which share their
+// peerAddr is the RemoteAddr a Session parsed last, or the address the
+// server handed it last in its stead. A Session is reused for the
+// requests of a connection (see exchange), which share their
 // RemoteAddr: parsing it again cost as much as matching the route.
 type peerAddr struct {
-	remote, host string
+	remote, host string // remote "": host is addr's, from the server
 	addr         netip.Addr
+}
+
+// remoteAddrPorter is pkg/dataplane/server's HTTP/1 response writer,
+// which tells the client's address (see server.RemoteAddrReader).
+type remoteAddrPorter interface{ RemoteAddrPort() netip.AddrPort }
+
+// of is the peer's IP, as a string and an address: parsed from remote,
+// the request's RemoteAddr, or, when the server left that empty for a
+// proxy whose phases read none (see RemoteAddrReader), the address
+// the server tells through w. A RemoteAddr set, by the server or by a
+// handler in front of the proxy, is what counts.
+func (c *peerAddr) of(remote string, w http.ResponseWriter) (host string, addr netip.Addr, ok bool) {
+	if remote != "" {
+		return c.parse(remote)
+	}
+	if rw, isOurs := w.(*responseWriter); isOurs {
+		w = rw.ResponseWriter
+	}
+	rp, _ := w.(remoteAddrPorter)
+	if rp == nil {
+		return "", netip.Addr{}, false
+	}
+	if addr = rp.RemoteAddrPort().Addr(); !addr.IsValid() {
+		return "", netip.Addr{}, false
+	}
+	if c.remote == "" && c.host != "" && addr == c.addr {
+		return c.host, addr, true // the same client: its string was made once
+	}
+	*c = peerAddr{host: addr.String(), addr: addr}
+	return c.host, addr, true
 }
 
 // parse splits remote ("ip:port") into its host and address.

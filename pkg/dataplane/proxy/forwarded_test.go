@@ -237,3 +237,50 @@ func TestReusedSessionResolvesEachPeer(t *testing.T) {
 		}
 	}
 }
+
+// addrPortWriter is a ResponseWriter that tells the client's address, as
+// pkg/dataplane/server's does for a handler that reads no RemoteAddr.
+type addrPortWriter struct {
+	http.ResponseWriter
+	ap netip.AddrPort
+}
+
+func (w addrPortWriter) RemoteAddrPort() netip.AddrPort { return w.ap }
+
+// A request whose RemoteAddr the server left empty resolves to the
+// client the server tells, as it would from RemoteAddr (TCPAddr.String,
+// what the server formats), whichever form the reused Session resolved
+// before; a RemoteAddr set (by a handler in front, say) still counts.
+func TestServerAddressResolvesAsRemoteAddr(t *testing.T) {
+	trusted, _ := ParseTrustedProxies("10.0.0.0/8")
+	addrs := []*net.TCPAddr{
+		{IP: net.IPv4(198, 51, 100, 1), Port: 5000}, {IP: net.IPv4(10, 0, 0, 2), Port: 5000},
+		{IP: net.ParseIP("2001:db8::1"), Port: 443}, {IP: net.ParseIP("fe80::1"), Port: 80, Zone: "eth0"},
+		{IP: net.IPv4(198, 51, 100, 1), Port: 5001},
+	}
+	reused := &Session{}
+	for i := range 4 * len(addrs) {
+		a := addrs[(i*3)%len(addrs)]
+		ap := a.AddrPort()
+		w := addrPortWriter{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+		r, _ := http.NewRequest("GET", "http://shop.example/", nil)
+		r.Header.Set("X-Forwarded-For", "203.0.113.7")
+		r.RemoteAddr = a.String()
+		fresh := &Session{Request: r}
+		fresh.resolveClient(trusted)
+		if i%2 == 0 {
+			r.RemoteAddr = ""
+		}
+		reused.Request, reused.Writer, reused.origin, reused.ClientAddr = r, w, origin{}, netip.Addr{}
+		reused.resolveClient(trusted)
+		if reused.ClientAddr != fresh.ClientAddr || reused.origin != fresh.origin || !fresh.ClientAddr.IsValid() {
+			t.Errorf("%v (RemoteAddr %q): %v %+v, from RemoteAddr %v %+v", a, r.RemoteAddr, reused.ClientAddr, reused.origin, fresh.ClientAddr, fresh.origin)
+		}
+	}
+	// Without the server's address nor RemoteAddr there is no peer.
+	r, _ := http.NewRequest("GET", "http://shop.example/", nil)
+	s := &Session{Request: r, Writer: addrPortWriter{}}
+	if s.resolveClient(trusted); s.origin != (origin{}) || s.ClientAddr.IsValid() {
+		t.Errorf("no address: %v %+v", s.ClientAddr, s.origin)
+	}
+}

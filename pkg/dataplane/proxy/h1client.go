@@ -157,6 +157,7 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 		c.idle = c.idle[:n-1]
 		c.mu.Unlock()
 		if time.Duration(now-pc.idleSince) < c.idleTimeout && !pc.closedByPeer(now, repeatable) {
+			pc.takenAt = now
 			return pc
 		}
 		pc.close()
@@ -164,9 +165,15 @@ func (c *h1Client) takeIdle(repeatable bool) *h1Conn {
 }
 
 // put returns a connection whose exchange finished cleanly to the pool.
-func (c *h1Client) put(pc *h1Conn) {
+func (c *h1Client) put(pc *h1Conn) { c.putAt(pc, 0) }
+
+// putAt is put with the clock read at now (monoclock.Nanos), 0 if unread.
+func (c *h1Client) putAt(pc *h1Conn, now int64) {
+	if now == 0 {
+		now = monoclock.Nanos()
+	}
 	pc.trim()
-	pc.idleSince = monoclock.Nanos()
+	pc.idleSince, pc.takenAt = now, 0
 	pc.reused = true
 	c.mu.Lock()
 	if len(c.idle) >= c.maxIdle {

@@ -43,11 +43,17 @@ type h1Conn struct {
 	inlined   []byte        // the body that went in head, if one did (see appendBody)
 	idleSince int64         // when it went back to the pool (monoclock.Nanos)
 	readBy    int64         // the read deadline set last (monoclock.Nanos; 0 for none): see armResponseDeadline
-	reused    bool          // it served a request before: it may have died idle
-	noReuse   bool          // the exchange left the connection in an unknown state
-	stale     staleCheck
-	last      *h1Response // the latest response made, for deliver
-	abort     func()      // closes the socket under a blocked read or write
+	// takenAt is when (monoclock.Nanos) takeIdle took the connection
+	// for the exchange under way, while nothing has waited since (its
+	// request head is left to the response's read); 0 otherwise. The
+	// response's deadline counts from it rather than from a clock read
+	// of its own microseconds later (see armResponseDeadline).
+	takenAt int64
+	reused  bool // it served a request before: it may have died idle
+	noReuse bool // the exchange left the connection in an unknown state
+	stale   staleCheck
+	last    *h1Response // the latest response made, for deliver
+	abort   func()      // closes the socket under a blocked read or write
 }
 
 func newH1Conn(c *h1Client, nc net.Conn) *h1Conn {
@@ -167,6 +173,7 @@ func (pc *h1Conn) send(req *http.Request, out *Request, withBody, chunked bool, 
 		bodyFollows = false
 	}
 	if !pc.deferHead(head, bodyFollows) {
+		pc.takenAt = 0 // the write may wait for the peer
 		if n, err := pc.conn.Write(head); err != nil {
 			// A reused connection that took nothing was closed while idle.
 			return nil, pc.reused && n == 0, err
@@ -354,7 +361,11 @@ const maxResponseSlack = 300 * time.Millisecond
 // left (see keepsDeadline) while it falls in that window. Busy keep-alive
 // connections then re-arm their timer every slack, not every request.
 func (pc *h1Conn) armResponseDeadline(limit time.Duration) {
-	want := monoclock.Nanos() + int64(limit)
+	now := pc.takenAt // the request is not sent yet: the same instant
+	if pc.takenAt = 0; now == 0 {
+		now = monoclock.Nanos()
+	}
+	want := now + int64(limit)
 	slack := int64(min(limit/16, maxResponseSlack))
 	if pc.readBy >= want && pc.readBy-want <= slack {
 		return
@@ -450,7 +461,13 @@ const (
 
 var errBodyClosed = errors.New("read on a closed response body")
 
-func (b *h1Body) Read(p []byte) (int, error) {
+func (b *h1Body) Read(p []byte) (int, error) { return b.readAt(p, 0) }
+
+// readAt is Read for a caller that read the clock at now (monoclock.Nanos)
+// with nothing waiting since, 0 if it did not: an end of the body the read
+// finds returns the connection to the pool as idle since then, without a
+// clock read of its own (an idle time longer by microseconds).
+func (b *h1Body) readAt(p []byte, now int64) (int, error) {
 	switch b.state.Load() {
 	case bodyDone:
 		return 0, io.EOF // the connection may serve another request by now
@@ -466,7 +483,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		copyTrailer(b.resp, b.pc.body.Trailer())
-		b.finish(b.reuse)
+		b.finishAt(b.reuse, now)
 	} else if err != nil {
 		b.finish(false)
 	}
@@ -487,7 +504,10 @@ func (b *h1Body) Close() error {
 
 // finish settles the connection once: pooled after a clean end, closed
 // otherwise. A context watch that already fired has closed the socket.
-func (b *h1Body) finish(clean bool) {
+func (b *h1Body) finish(clean bool) { b.finishAt(clean, 0) }
+
+// finishAt is finish with the clock read at now, 0 if unread (see readAt).
+func (b *h1Body) finishAt(clean bool, now int64) {
 	state := bodyClosed
 	if clean {
 		state = bodyDone
@@ -499,7 +519,7 @@ func (b *h1Body) finish(clean bool) {
 		clean = false
 	}
 	if clean {
-		b.pc.client.put(b.pc)
+		b.pc.client.putAt(b.pc, now)
 	} else {
 		b.pc.close()
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // A request without a body and its response cost the proxy one read(2):
@@ -414,4 +416,75 @@ func ioCalls(t *testing.T) (reads, writes int) {
 		t.Fatal("no syscr or syscw in /proc/self/io")
 	}
 	return reads, writes
+}
+
+// slowBody is a body that takes pause before its first byte: an upload
+// slower than the response timeout.
+type slowBody struct {
+	io.Reader
+	pause  time.Duration
+	paused bool
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if !b.paused {
+		b.paused = true
+		time.Sleep(b.pause) // the client's slowness, which the response timeout must not count
+	}
+	return b.Reader.Read(p)
+}
+
+func (*slowBody) Close() error { return nil }
+
+// The response timeout of a request on a pooled connection counts from
+// when the request went out: a head deferred to the response's read
+// shares the clock read of the connection's take (armResponseDeadline),
+// but an upload written first, slower than the timeout, is not the
+// peer's delay.
+func TestH1ResponseTimeoutCountsFromAfterASlowUpload(t *testing.T) {
+	const limit = 100 * time.Millisecond
+	addr := bodyEchoBackend(t, nil)
+	c := newH1Client(dialTCP(addr), peerKey{idleTimeout: time.Hour, responseTimeout: limit}, Options{MaxIdleConnsPerPeer: 1})
+	t.Cleanup(c.CloseIdleConnections)
+	if got := roundTripWithBody(t, c, addr, wholeBody("ab"), 2); got != "2" { // pools the connection
+		t.Fatalf("first exchange: %q", got)
+	}
+	const size = 64 << 10 // > maxInlineRequest: it streams after its head
+	body := &slowBody{Reader: strings.NewReader(strings.Repeat("b", size)), pause: 3 * limit}
+	if got := roundTripWithBody(t, c, addr, body, size); got != strconv.Itoa(size) {
+		t.Errorf("the peer read %s body bytes, want %d", got, size)
+	}
+}
+
+// A body read to its end pools its connection as idle since the clock
+// reading the reader hands it (readAt), or since its own when it hands
+// none: never later than the end, nor before the exchange.
+func TestH1BodyEndStampsTheIdleConnection(t *testing.T) {
+	addr, _ := slowBlockingBackend(t, 0)
+	c := newH1Client(dialTCP(addr), peerKey{idleTimeout: time.Hour}, Options{MaxIdleConnsPerPeer: 1})
+	t.Cleanup(c.CloseIdleConnections)
+	for _, handed := range []bool{true, false} {
+		before := monoclock.Nanos()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := resp.Body.(*h1Body)
+		pc, stamp := b.pc, int64(0)
+		if handed {
+			stamp = monoclock.Nanos()
+		}
+		if n, err := b.readAt(make([]byte, 8), stamp); n != 2 || err != io.EOF {
+			t.Fatalf("read %d, %v; want the whole body and EOF", n, err)
+		}
+		after := monoclock.Nanos()
+		switch {
+		case handed && pc.idleSince != stamp:
+			t.Errorf("idle since %d, want the reading handed, %d", pc.idleSince, stamp)
+		case pc.idleSince < before || pc.idleSince > after:
+			t.Errorf("idle since %d, want within the exchange [%d, %d]", pc.idleSince, before, after)
+		}
+		resp.Body.Close()
+	}
 }

@@ -40,6 +40,7 @@ type logEntry struct {
 	bytes     int64
 	received  int64
 	requestID string
+	elapsed   time.Duration
 }
 
 // testPhases routes every request to peers[attempt-1] (the last one
@@ -124,7 +125,7 @@ func (p *testPhases) Logging(s *proxy.Session, err error, ctx *testCtx) {
 	}
 	p.mu.Lock()
 	p.logs = append(p.logs, logEntry{status: s.Status, err: err, attempt: s.Attempt, bytes: s.BytesSent,
-		received: s.BytesReceived(), requestID: s.RequestID})
+		received: s.BytesReceived(), requestID: s.RequestID, elapsed: s.Elapsed()})
 	p.mu.Unlock()
 }
 

@@ -23,8 +23,11 @@ type Proxy[C any] struct {
 	// readsHeaderMap: the phases read Session.Request.Header (see
 	// HeaderMapReader).
 	readsHeaderMap bool
-	dogs           watchdogs
-	ids            *requestIDs
+	// readsRemoteAddr: the phases read Session.Request.RemoteAddr (see
+	// RemoteAddrReader).
+	readsRemoteAddr bool
+	dogs            watchdogs
+	ids             *requestIDs
 	// exchanges are those connections gave back when they went idle, and
 	// those HTTP/2 requests gave back when they ended.
 	exchanges sync.Pool
@@ -37,7 +40,7 @@ const copyBufferSize = 32 << 10
 // New returns a proxy running phases. Zero Options fields take defaults.
 func New[C any](phases Phases[C], opts Options) *Proxy[C] {
 	opts = opts.withDefaults()
-	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs(), readsHeaderMap: phasesReadHeaderMap(phases)}
+	p := &Proxy[C]{phases: phases, opts: opts, peers: newPeerPool(opts), ids: newRequestIDs(), readsHeaderMap: phasesReadHeaderMap(phases), readsRemoteAddr: phasesReadRemoteAddr(phases)}
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufferSize)
 		return &b
@@ -186,6 +189,14 @@ func (p *Proxy[C]) serve(s *Session, rw *responseWriter, ctx C) error {
 	if max := p.opts.MaxRequestBodyBytes; max >= 0 && s.Request.ContentLength > max {
 		return p.fail(rw, tooLarge(max)) // as nginx: refused before any upstream hears of it
 	}
+	return p.forward(s, rw, ctx)
+}
+
+// forward has the request answered upstream. It is serve's second half:
+// a function with few returns gets its defers inlined (open-coded) by
+// the compiler; with serve's, they were each a record run by
+// runtime.deferreturn, per request.
+func (p *Proxy[C]) forward(s *Session, rw *responseWriter, ctx C) error {
 	if !s.Deadline.IsZero() {
 		c, cancel := context.WithDeadline(s.Request.Context(), s.Deadline)
 		defer cancel()

@@ -342,3 +342,37 @@ func TestPhaseOrderOnSuccess(t *testing.T) {
 		t.Errorf("logs = %+v", logs)
 	}
 }
+
+// Session.Elapsed, which Logging reads, spans the response body, a slow
+// one included, and no more than the client saw: on a keep-alive
+// connection each request's own, none the one before's.
+func TestElapsedSpansTheResponse(t *testing.T) {
+	const pause = 30 * time.Millisecond
+	be := newCountingBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/slow" {
+			time.Sleep(pause) // the body's second half comes late
+		}
+		io.WriteString(w, "b")
+	}))
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peerOf(t, be.Server, proxy.SchemeHTTP1)}}, proxy.Options{}, nil)
+	client := h1Client()
+	var seen []time.Duration
+	for _, path := range []string{"/slow", "/fast", "/slow"} {
+		began := time.Now()
+		if resp, body := get(t, client, mustRequest(t, "GET", r.url+path, nil)); resp.StatusCode != 200 || body != "ab" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		seen = append(seen, time.Since(began))
+	}
+	_, logs := r.settle(t)
+	if len(logs) != 3 {
+		t.Fatalf("%d log entries, want 3", len(logs))
+	}
+	for i, l := range logs {
+		if l.elapsed <= 0 || l.elapsed > seen[i] || i != 1 && l.elapsed < pause {
+			t.Errorf("request %d: Elapsed %v, the client saw %v (the slow ones pause %v)", i, l.elapsed, seen[i], pause)
+		}
+	}
+}

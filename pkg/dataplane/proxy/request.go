@@ -34,7 +34,7 @@ type attempt struct {
 // the request is written, so a slow upload is not a slow upstream); that
 // costs no context or timer per request.
 func (p *Proxy[C]) try(s *Session, peer *Peer, body *requestBody, ctx C) (attempt, error) {
-	up, err := p.peers.get(peer)
+	up, err := p.peers.getAt(peer, s.Start)
 	if err != nil {
 		return attempt{}, err
 	}

@@ -104,6 +104,29 @@ func phasesReadHeaderMap(phases any) bool {
 	return !ok || r.ReadsRequestHeader()
 }
 
+// RemoteAddrReader is implemented by Phases that say whether they read
+// Session.Request.RemoteAddr. Phases that answer false (Baton's router)
+// get HTTP/1 requests whose RemoteAddr is empty: the server does not
+// format the client's address, the proxy takes it from the server as an
+// address instead of parsing it back, and every phase finds the client
+// in Session.ClientAddr whatever the answer. Phases that do not
+// implement it get RemoteAddr as always. The proxy asks once, in New.
+type RemoteAddrReader interface {
+	ReadsRemoteAddr() bool
+}
+
+// ReadsRemoteAddr tells the server whether the proxy's phases read
+// http.Request.RemoteAddr (pkg/dataplane/server asks once per listener):
+// the proxy itself does with the server's address when it is empty.
+func (p *Proxy[C]) ReadsRemoteAddr() bool { return p.readsRemoteAddr }
+
+// phasesReadRemoteAddr reports whether phases read
+// Session.Request.RemoteAddr: true unless they say otherwise.
+func phasesReadRemoteAddr(phases any) bool {
+	r, ok := phases.(RemoteAddrReader)
+	return !ok || r.ReadsRemoteAddr()
+}
+
 // onlyValue is the value of the one field named name, and how many are
 // so named: 0, 1, or 2 for two or more ("" then).
 func (r *RequestHeader) onlyValue(name string) (v string, n int) {

@@ -16,18 +16,20 @@ func (p *Proxy[C]) stream(s *Session, rw *responseWriter, a *attempt) error {
 	a.head.Header.removeHopByHop()
 	h := handOver(s, rw, &a.head.Header)
 	announced := announceTrailers(h, resp.Trailer)
-	dog := p.dogs.get(rw.ResponseWriter, resp.Body)
+	dog := p.responseDog(s, rw.ResponseWriter, resp.Body)
 	defer p.putDog(s, dog)
-	rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
-	rw.WriteHeader(a.head.StatusCode)
+	watched := dog.watch(clientSend, p.opts.SendTimeout)
+	rw.keepDeadlineAt(watched)
+	rw.WriteHeader(a.head.StatusCode) // writes nothing yet: the head goes with the body or a flush
 	if resp.ContentLength < 0 || announced > 0 {
 		// A body of unknown length may trickle (SSE, gRPC streams): the
 		// client should see the headers now, not with the first chunk.
 		if err := rw.flush(); err != nil {
 			return p.copyFailed(s.Request, a, dog, clientGone(err))
 		}
+		watched = 0 // the flush may have waited for the client
 	}
-	if err := p.copyBody(s.Request, rw, a, dog); err != nil {
+	if err := p.copyBody(s.Request, rw, a, dog, watched); err != nil {
 		return err
 	}
 	copyTrailers(h, resp.Trailer, announced)
@@ -104,32 +106,76 @@ func spareSlots(s *Session, n int) []string {
 	return r.slots
 }
 
-// putDog gives the watchdog back. One that broke a stall may still be
-// closing the response body: the exchange holding the body is not reused.
-func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
-	if p.dogs.put(dog) && s.x != nil {
-		s.x.reusable = false
+// responseDog is the watchdog of a response: the one the exchange kept
+// from its connection's previous response, or one from the pool. Kept,
+// it costs a request no pool round trip, and its timer, still set for
+// the previous response's deadline, seldom needs moving.
+func (p *Proxy[C]) responseDog(s *Session, rw http.ResponseWriter, closer io.Closer) *watchdog {
+	x := s.x
+	if x == nil || x.dog == nil {
+		return p.dogs.get(rw, closer)
 	}
+	dog := x.dog
+	x.dog = nil
+	dog.lend(rw, closer)
+	return dog
+}
+
+// putDog gives the watchdog back: to the exchange, for its next
+// response, or to the pool. One that broke a stall may still be closing
+// the response body: the exchange holding the body is not reused.
+func (p *Proxy[C]) putDog(s *Session, dog *watchdog) {
+	stalled := dog.settle()
+	switch {
+	case stalled && s.x != nil:
+		s.x.reusable = false
+	case s.x != nil:
+		s.x.dog = dog
+		return
+	}
+	p.dogs.pool.Put(dog)
 }
 
 // copyBody copies without buffering the whole body, flushing each chunk.
 // The watchdog bounds each read from the upstream and each write to the
 // client; it keeps watching the last write, which net/http flushes after
 // the handler returns.
-func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, dog *watchdog) error {
+//
+// watched is when (monoclock.Nanos) the client send the watchdog watches
+// began, nothing having waited since; 0 if it watches none. Until
+// something may wait, that watch serves the first write as well: a body
+// in the buffer whole, as most small ones are, is read and written with
+// the clock read once, not twice (the same instant, microseconds apart).
+func (p *Proxy[C]) copyBody(in *http.Request, rw *responseWriter, a *attempt, dog *watchdog, watched int64) error {
 	bp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bp)
 	buf := *bp
 	readTimeout := orDefault(a.peer.ReadTimeout, p.opts.ReadTimeout)
+	h1b, _ := a.resp.Body.(*h1Body)
 	for {
-		if b, ok := a.resp.Body.(*h1Body); ok && b.buffered() {
+		switch buffered := h1b != nil && h1b.buffered(); {
+		case buffered && watched != 0:
+			// The read takes what is buffered: it cannot stall, and
+			// the send watched still starts now.
+		case buffered:
 			dog.rest() // the read takes what is buffered: it cannot stall
-		} else {
+		default:
 			dog.watch(upstreamRead, readTimeout)
+			watched = 0
 		}
-		n, rerr := a.resp.Body.Read(buf)
+		var n int
+		var rerr error
+		if h1b != nil {
+			n, rerr = h1b.readAt(buf, watched) // an end found pools the connection, idle since watched
+		} else {
+			n, rerr = a.resp.Body.Read(buf)
+		}
 		if n > 0 {
-			rw.keepDeadlineAt(dog.watch(clientSend, p.opts.SendTimeout))
+			if watched == 0 {
+				watched = dog.watch(clientSend, p.opts.SendTimeout)
+			}
+			rw.keepDeadlineAt(watched)
+			watched = 0 // the write may wait for the client
 			if _, err := rw.Write(buf[:n]); err != nil {
 				return p.copyFailed(in, a, dog, clientGone(err))
 			}

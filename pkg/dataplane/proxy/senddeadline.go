@@ -67,7 +67,9 @@ func (p *Proxy[C]) boundLastFlush(in *http.Request, rw *responseWriter, expired 
 		return
 	}
 	rw.kept, rw.checked = false, false
-	want, slack := monoclock.Nanos()+int64(p.opts.SendTimeout), p.sendSlack()
+	now := monoclock.Nanos()
+	rw.session.sentAt = now // for Elapsed: the response is handed over
+	want, slack := now+int64(p.opts.SendTimeout), p.sendSlack()
 	x := rw.session.x
 	if x != nil && expired == noStall && x.writeBy >= want && x.writeBy-want <= slack {
 		return

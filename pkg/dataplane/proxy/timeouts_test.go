@@ -477,3 +477,37 @@ func TestStalledUploadAfterAnotherOnTheConnectionIs408(t *testing.T) {
 		t.Fatalf("second upload, stalled: %v %v, want 408", resp, err)
 	}
 }
+
+// The watchdog a connection's exchange keeps from one response to the
+// next (see responseDog) still cuts a later response's stalled body.
+func TestStalledUpstreamBodyAfterAnotherOnTheConnectionIsCut(t *testing.T) {
+	addr := rawBackend(t, func(c net.Conn, req *http.Request) {
+		if req.URL.Path == "/whole" {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+		io.Copy(io.Discard, c) // until the proxy hangs up
+	})
+	peer := proxy.Peer{Address: addr, Scheme: proxy.SchemeHTTP1}
+	r := newRig(t, &testPhases{peers: []proxy.Peer{peer}}, proxy.Options{ReadTimeout: stall}, nil)
+	conn, rd := dialRaw(t, r.addr, giveUp)
+	io.WriteString(conn, "GET /whole HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(rd, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first response: %v %v", resp, err)
+	} else if body, _ := io.ReadAll(resp.Body); string(body) != "ok" {
+		t.Fatalf("first body %q", body)
+	}
+	start := time.Now()
+	io.WriteString(conn, "GET /stall HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("second response: %v %v", resp, err)
+	}
+	if body, err := io.ReadAll(resp.Body); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("second body %q, %v: want it cut by the proxy", body, err)
+	}
+	if took := time.Since(start); took < stall {
+		t.Errorf("cut after %v, before the %v timeout", took, stall)
+	}
+}

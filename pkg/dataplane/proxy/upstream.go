@@ -79,6 +79,15 @@ func newPeerPool(opts Options) *peerPool {
 // a counter between cores.
 func (pp *peerPool) now() int64 { return int64(time.Since(pp.epoch)) }
 
+// since is t on the clock of now (t zero: now). Both carry a monotonic
+// reading (time.Now's), so t.Sub reads no clock.
+func (pp *peerPool) since(t time.Time) int64 {
+	if t.IsZero() {
+		return pp.now()
+	}
+	return int64(t.Sub(pp.epoch))
+}
+
 func (pp *peerPool) key(p *Peer) peerKey {
 	k := peerKey{address: p.Address, scheme: p.Scheme, sni: p.SNI, insecure: p.InsecureSkipVerify,
 		roots: p.RootCAs, connectTimeout: p.ConnectTimeout, responseTimeout: p.ResponseTimeout, idleTimeout: p.IdleTimeout}
@@ -95,7 +104,13 @@ func (pp *peerPool) key(p *Peer) peerKey {
 }
 
 // get returns the pool for peer, creating it on first use.
-func (pp *peerPool) get(p *Peer) (*upstream, error) {
+func (pp *peerPool) get(p *Peer) (*upstream, error) { return pp.getAt(p, time.Time{}) }
+
+// getAt is get for a request that started at start (zero: now). Its
+// start, which the Session read anyway, stamps the pool's use: the order
+// of use that eviction needs is the same, and a request costs no clock
+// read for it.
+func (pp *peerPool) getAt(p *Peer, start time.Time) (*upstream, error) {
 	if p.Scheme > SchemeHTTPS {
 		return nil, &Error{Status: http.StatusBadGateway, Reason: "peer " + p.Address + " has unknown scheme " + strconv.Itoa(int(p.Scheme))}
 	}
@@ -106,7 +121,7 @@ func (pp *peerPool) get(p *Peer) (*upstream, error) {
 	if up == nil {
 		up = pp.add(p, k)
 	}
-	up.lastUsed.Store(pp.now())
+	up.lastUsed.Store(pp.since(start))
 	return up, nil
 }
 

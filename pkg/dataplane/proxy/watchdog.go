@@ -68,20 +68,33 @@ func (ws *watchdogs) get(rw http.ResponseWriter, closer io.Closer) *watchdog {
 	if w == nil {
 		w = newWatchdog()
 	}
-	w.mu.Lock()
-	w.rw, w.closer = rw, closer
-	w.mu.Unlock()
+	w.lend(rw, closer)
 	return w
 }
 
 // put returns w once nothing will watch with it any more. A pending timer
 // fires into an idle watchdog and does nothing.
 func (ws *watchdogs) put(w *watchdog) (stalled bool) {
+	stalled = w.settle()
+	ws.pool.Put(w)
+	return stalled
+}
+
+// lend readies w to watch calls on rw and closer.
+func (w *watchdog) lend(rw http.ResponseWriter, closer io.Closer) {
 	w.mu.Lock()
-	stalled = w.expired != noStall // its timer's function may still be breaking it
+	w.rw, w.closer = rw, closer
+	w.mu.Unlock()
+}
+
+// settle ends w's watching once nothing will watch with it any more,
+// and reports whether it broke a stall: its timer's function may still
+// be breaking it.
+func (w *watchdog) settle() (stalled bool) {
+	w.mu.Lock()
+	stalled = w.expired != noStall
 	w.watching, w.expired, w.rw, w.closer = noStall, noStall, nil, nil
 	w.mu.Unlock()
-	ws.pool.Put(w)
 	return stalled
 }
 

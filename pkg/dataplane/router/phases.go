@@ -31,6 +31,7 @@ type RequestCtx struct {
 var (
 	_ proxy.Phases[*RequestCtx] = (*Router)(nil)
 	_ proxy.HeaderMapReader     = (*Router)(nil)
+	_ proxy.RemoteAddrReader    = (*Router)(nil)
 )
 
 // ReadsRequestHeader is false: the router reads the client's fields from
@@ -41,6 +42,12 @@ var (
 // proxy.Phases interface, as WrapRouter's example does, says nothing
 // and gets the map.
 func (r *Router) ReadsRequestHeader() bool { return false }
+
+// ReadsRemoteAddr is false: the router reads the client from
+// Session.ClientAddr, never Session.Request.RemoteAddr, which the HTTP/1
+// server then leaves empty (see proxy.RemoteAddrReader). A type that
+// embeds *Router and reads RemoteAddr in a phase of its own must say true.
+func (r *Router) ReadsRemoteAddr() bool { return false }
 
 // NewCtx pins the request to the configuration in force when it arrived, so
 // a swap in the middle of a request (or of its retries) cannot change which
@@ -297,7 +304,7 @@ func (r *Router) Logging(s *proxy.Session, err error, ctx *RequestCtx) {
 		ctx.backend.EndResponse(ctx.backendStatus)
 		ctx.backend = nil
 	}
-	elapsed := time.Since(s.Start)
+	elapsed := s.Elapsed()
 	source, upstream := "", ""
 	if ctx.match.Route != nil {
 		source = ctx.match.Route.Source

@@ -100,7 +100,8 @@ type h1conn struct {
 	strs         []byte         // the rest of the chunk heads' strings are cut from (see headString)
 	w            response
 	reqBody      *requestBody
-	local        any // the handler's, see response.ConnLocal
+	local        any            // the handler's, see response.ConnLocal
+	remote       netip.AddrPort // the client's address (see response.RemoteAddrPort)
 	served       int
 	headBy       time.Time // the first request's head must be in by then; zero after it
 	idleDeadline time.Time // when an idle connection without buffers closes
@@ -153,7 +154,11 @@ func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c.req = &c.reqStore // reused from one request to the next
 	*c.req = *(&http.Request{}).WithContext(&c.ctx)
 	c.pristine = *c.req
-	c.pristine.RemoteAddr = remoteString(conn)
+	addr := conn.RemoteAddr() // a PROXY protocol connection reads its header here
+	c.remote = addrPortOf(addr)
+	if !b.noRemoteAddr {
+		c.pristine.RemoteAddr = remoteString(addr)
+	}
 	if isTLS {
 		st := tc.ConnectionState()
 		c.pristine.TLS = &st
@@ -173,8 +178,7 @@ func (c *h1conn) rawConn() syscall.RawConn {
 
 // remoteString is the client's address as TCPAddr.String has it, in
 // one allocation instead of its two.
-func remoteString(conn net.Conn) string {
-	a := conn.RemoteAddr()
+func remoteString(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok && ta.IP != nil && ta.Zone == "" {
 		ap := ta.AddrPort()
 		var buf [len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")]byte
@@ -184,6 +188,18 @@ func remoteString(conn net.Conn) string {
 		return a.String()
 	}
 	return ""
+}
+
+// addrPortOf is the client's address a as RemoteAddr says it (an
+// IPv4-mapped address unmapped, an IPv6 zone kept); the zero AddrPort
+// when a is no TCP address.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP == nil {
+		return netip.AddrPort{}
+	}
+	ap := ta.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // serve runs the connection until it ends, a handler hijacks it, or it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,12 @@ func (w *response) SetFields(fields []h1.HeadField) (ok bool) {
 // when the connection gives back its buffers or ends, calling the
 // value's Release method, if it has one; never while a request is served.
 func (w *response) ConnLocal() *any { return &w.c.local }
+
+// RemoteAddrPort is the client's address, which RemoteAddr has as a
+// string unless the handler said it reads none (see RemoteAddrReader):
+// with the PROXY protocol, the header's. It is the zero AddrPort when
+// the connection has no TCP address.
+func (w *response) RemoteAddrPort() netip.AddrPort { return w.c.remote }
 
 func releaseLocal(local *any) {
 	if r, ok := (*local).(interface{ Release() }); ok {

@@ -280,3 +280,47 @@ func TestNoProxyProtocolByDefault(t *testing.T) {
 		t.Errorf("handler saw %q", got)
 	}
 }
+
+// addrPortOnly is a handler that says it reads no RemoteAddr (see
+// server.RemoteAddrReader): it answers with RemoteAddr, which must be
+// empty, and the address its ResponseWriter tells instead.
+type addrPortOnly struct{}
+
+func (addrPortOnly) ReadsRemoteAddr() bool { return false }
+
+func (addrPortOnly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ap := w.(interface{ RemoteAddrPort() netip.AddrPort }).RemoteAddrPort()
+	io.WriteString(w, "["+r.RemoteAddr+"] "+ap.String())
+}
+
+// A handler that reads no RemoteAddr gets the client's address from its
+// ResponseWriter, as RemoteAddr would have said it: the PROXY header's,
+// or the connection's own when the header carries none.
+func TestRemoteAddrPortWithoutRemoteAddr(t *testing.T) {
+	s := start(t, server.Options{}, server.Service{Name: "svc", Handler: addrPortOnly{}, Listeners: []server.Listener{
+		{Name: "pp", Addr: "127.0.0.1:0", ProxyProtocol: true}, {Name: "plain", Addr: "127.0.0.1:0"},
+	}})
+	for header, want := range map[string]string{
+		ppV1:                "[] 203.0.113.7:4711",
+		ppV2:                "[] 203.0.113.7:4711",
+		ppV1v6:              "[] [2001:db8::7]:4711",
+		"PROXY UNKNOWN\r\n": "[] 127.0.0.1:",
+	} {
+		c, err := dialProxied(context.Background(), s.Addr("pp").String(), header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := askOver(t, c); !strings.HasPrefix(got, want) {
+			t.Errorf("after %q: handler saw %q, want %q...", header, got, want)
+		}
+		c.Close()
+	}
+	c, err := net.Dial("tcp", s.Addr("plain").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := askOver(t, c), "[] "+c.LocalAddr().String(); got != want {
+		t.Errorf("plain connection: handler saw %q, want %q", got, want)
+	}
+}

@@ -18,11 +18,11 @@ func TestRemoteStringMatchesTCPAddr(t *testing.T) {
 		{Port: 8080},
 	} {
 		conn := addrConn{remote: a}
-		if got, want := remoteString(conn), a.String(); got != want {
+		if got, want := remoteString(conn.RemoteAddr()), a.String(); got != want {
 			t.Errorf("remoteString(%#v) = %q, want %q", a, got, want)
 		}
 	}
-	if got := remoteString(addrConn{}); got != "" {
+	if got := remoteString(addrConn{}.RemoteAddr()); got != "" {
 		t.Errorf("no address: %q, want empty", got)
 	}
 }

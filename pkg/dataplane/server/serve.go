@@ -122,7 +122,7 @@ func (s *Server) handshake(b *bound, tc *tls.Conn) bool {
 	ctx, cancel := context.WithTimeout(s.base, d)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		b.handshakeErrs.log(slog.String("remote", remoteString(tc)), slog.Any("err", err))
+		b.handshakeErrs.log(slog.String("remote", remoteString(tc.RemoteAddr())), slog.Any("err", err))
 		_ = tc.Close()
 		return false
 	}

@@ -116,6 +116,9 @@ type bound struct {
 	// noHeaderMap: the handler reads no http.Request.Header (see
 	// HeaderMapReader); asked once, here, not per request.
 	noHeaderMap bool
+	// noRemoteAddr: the handler reads no http.Request.RemoteAddr (see
+	// RemoteAddrReader); asked once, here, not per connection.
+	noRemoteAddr bool
 	// hs is never served: it is HTTP/2's base configuration and the
 	// hook by which Shutdown sends every HTTP/2 connection a GOAWAY.
 	hs            *http.Server
@@ -218,7 +221,7 @@ func (s *Server) bind(svc Service, l Listener) (*bound, error) {
 	}
 	log := s.opts.Logger.With(slog.String("listener", l.Name))
 	return &bound{name: l.Name, raw: raw, gate: newGate(raw), tls: tlsConfig(l.TLS), handler: handler, hs: hs, h2: h2, h2workers: &s.h2workers,
-		noHeaderMap: !readsHeaderMap(handler), pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
+		noHeaderMap: !readsHeaderMap(handler), noRemoteAddr: !readsRemoteAddr(handler), pp: s.proxyProtocol(l), handshakeErrs: &sparseLog{logger: log, msg: "server: TLS handshake failed"}}, nil
 }
 
 // proxyProtocol is the PROXY protocol reader of listener l, nil if it has none.
@@ -370,6 +373,9 @@ type tracker struct {
 
 // ReadsRequestHeader is the wrapped handler's answer (see HeaderMapReader).
 func (t *tracker) ReadsRequestHeader() bool { return readsHeaderMap(t.h) }
+
+// ReadsRemoteAddr is the wrapped handler's answer (see RemoteAddrReader).
+func (t *tracker) ReadsRemoteAddr() bool { return readsRemoteAddr(t.h) }
 
 func (t *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.n.Add(1)
