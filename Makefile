@@ -36,7 +36,7 @@ vet:
 	hack/check-imports.sh
 
 unit: ## tests that need nothing but Go
-	$(GO) test -race -count=1 ./pkg/...
+	$(GO) test -race -count=1 -shuffle=on ./pkg/...
 
 envtest: tools ## reconciler tests against a real kube-apiserver + etcd
 	$(GO) test -count=1 -tags envtest ./pkg/api/... ./pkg/reconcile/... ./charts/baton/ci/
