@@ -51,11 +51,6 @@ const (
 
 var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
 
-var (
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
-)
-
 // h1conn serves HTTP/1.1 on one connection, in one goroutine: requests are
 // read, handled and answered in order (pipelined ones included), and the
 // *http.Request and its header map are reused from one to the next.
@@ -83,21 +78,15 @@ type h1conn struct {
 	tlsh  *tlsHold     // under conn, a tls.Conn, when that may hold
 
 	cr      connReader
-	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
-	store   *connStore  // lent with br and bw
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	wmu     sync.Mutex // the writer, between the handler and a 100 Continue
-	head    h1.Head
-	body    h1.BodyReader
+	holding atomic.Bool   // store is lent (for tests of the idle cost)
+	store   *connStore    // lent while a request is under way, nil when idle
+	br      *bufio.Reader // the store's
+	bw      *bufio.Writer // the store's
+	wmu     sync.Mutex    // the writer, between the handler and a 100 Continue
 
 	req          *http.Request // reqStore
 	reqStore     http.Request
-	pristine     http.Request   // the per-connection fields of req
-	url          url.URL        // req.URL of a plain target (see parseTarget)
-	vals         []string       // the backing array of req.Header's values
-	reqFields    []h1.HeadField // req's fields in order (see RequestFields)
-	strs         []byte         // the rest of the chunk heads' strings are cut from (see headString)
+	url          url.URL // req.URL of a plain target (see parseTarget)
 	w            response
 	reqBody      *requestBody
 	local        any // the handler's, see response.ConnLocal
@@ -152,11 +141,10 @@ func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c.isTLS = isTLS
 	c.req = &c.reqStore // reused from one request to the next
 	*c.req = *(&http.Request{}).WithContext(&c.ctx)
-	c.pristine = *c.req
-	c.pristine.RemoteAddr = remoteString(conn)
+	c.req.RemoteAddr = remoteString(conn)
 	if isTLS {
 		st := tc.ConnectionState()
-		c.pristine.TLS = &st
+		c.req.TLS = &st
 	}
 	return c
 }
@@ -379,87 +367,100 @@ func (c *h1conn) awaitUnbuffered(deadline time.Time) bool {
 	return true
 }
 
+// acquire takes a store, and with it the buffers, for the next request.
 func (c *h1conn) acquire() {
-	if c.br == nil {
-		c.br = readerPool.Get().(*bufio.Reader)
-		c.br.Reset(&c.cr)
-		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(&c.out)
-		c.holding.Store(true)
-		c.takeStore()
+	if c.br != nil {
+		return
 	}
-}
-
-// connStore is what serving requests grows in a connection and another
-// can use next: header maps, value and field arrays, the rest of a chunk
-// for head strings. Lent with the buffers, it spares a connection that
-// makes one request (a new connection per request) allocating each anew.
-type connStore struct {
-	fields             []h1.Field
-	header, respHeader http.Header
-	vals               []string
-	reqFields          []h1.HeadField
-	strs               []byte // strings cut from it before are never written again
-}
-
-var storePool = sync.Pool{New: func() any { return new(connStore) }}
-
-func (c *h1conn) takeStore() {
 	st := storePool.Get().(*connStore)
-	c.head.Fields = st.fields // giveStore took the connection's
-	c.pristine.Header, c.w.header = st.header, st.respHeader
-	c.vals, c.reqFields, c.strs = st.vals, st.reqFields, st.strs
-	*st = connStore{}
-	c.store = st
+	st.br.Reset(&c.cr)
+	st.bw.Reset(&c.out)
+	hdr := st.pristine.Header
+	st.pristine = *c.req // between lends, req holds the connection's fields only (see release)
+	st.pristine.Header = hdr
+	c.w.header, st.respHeader = st.respHeader, nil
+	c.store, c.br, c.bw = st, &st.br, &st.bw
+	c.holding.Store(true)
 }
+
+// connStore is what a connection needs only while it serves a request,
+// lent from a pool with the buffers it comes with and given back while
+// the connection is idle: the buffers, the parser's head and body
+// reader, the request's per-connection fields, and what serving requests
+// grows and another connection can use next (header maps, value and
+// field arrays, the rest of a chunk for head strings). A connection that
+// makes one request (a new connection per request) then allocates none
+// of it, and its h1conn is half the size it was with all of it inside.
+//
+// Nothing a handler may still hold after the connection ended is in it:
+// the request, its URL, its context and the ResponseWriter are the
+// h1conn's. The body reader is reached through the request's body only
+// while that is open, and the header map is given to the next request as
+// it was before (see giveStore).
+type connStore struct {
+	br         bufio.Reader
+	bw         bufio.Writer
+	head       h1.Head
+	body       h1.BodyReader
+	pristine   http.Request // the per-connection fields of req, and the header map
+	respHeader http.Header
+	vals       []string       // the backing array of req.Header's values
+	reqFields  []h1.HeadField // req's fields in order (see RequestFields)
+	strs       []byte         // the rest of the chunk heads' strings are cut from (see headString); strings cut from it before are never written again
+}
+
+var storePool = sync.Pool{New: func() any {
+	return &connStore{br: *bufio.NewReaderSize(nil, readBufferSize), bw: *bufio.NewWriterSize(nil, writeBufferSize)}
+}}
 
 // giveStore returns the store, emptied: nothing in it may keep a request's
-// strings alive, nor a map grown by an unusually large head.
+// strings or the connection alive, nor a map grown by an unusually large
+// head.
 func (c *h1conn) giveStore() {
 	st := c.store
-	c.store = nil
-	c.head.Release()
-	st.fields, c.head.Fields = c.head.Fields[:0], nil
-	if len(c.pristine.Header) <= maxPooledFields && len(c.w.header) <= maxPooledFields {
-		st.header, st.respHeader = c.pristine.Header, c.w.header
-		clear(st.header)
-		clear(st.respHeader)
+	c.store, c.br, c.bw = nil, nil, nil
+	st.br.Reset(nil)
+	st.bw.Reset(nil)
+	st.head.Release()
+	st.body = h1.BodyReader{}
+	hdr, resp := st.pristine.Header, c.w.header
+	if len(hdr) > maxPooledFields || len(resp) > maxPooledFields {
+		hdr, resp = nil, nil
 	}
-	if cap(c.vals) <= maxPooledFields {
-		st.vals = c.vals[:0]
-		clear(st.vals[:cap(st.vals)])
+	clear(hdr)
+	clear(resp)
+	st.pristine = http.Request{Header: hdr}
+	st.respHeader = resp
+	if cap(st.vals) > maxPooledFields {
+		st.vals = nil
 	}
-	if cap(c.reqFields) <= maxPooledFields {
-		st.reqFields = c.reqFields[:0]
-		clear(st.reqFields[:cap(st.reqFields)])
+	st.vals = st.vals[:0]
+	clear(st.vals[:cap(st.vals)])
+	if cap(st.reqFields) > maxPooledFields {
+		st.reqFields = nil
 	}
-	st.strs = c.strs
+	st.reqFields = st.reqFields[:0]
+	clear(st.reqFields[:cap(st.reqFields)])
 	storePool.Put(st)
 }
 
-// release returns the buffers; the reader holds nothing unread and the
-// writer nothing unsent when it is called.
+// release returns the store and its buffers; the reader holds nothing
+// unread and the writer nothing unsent when it is called.
 func (c *h1conn) release() {
 	if c.br == nil {
 		return
 	}
 	c.flushHeld() // what out holds is in bw's buffer
-	c.br.Reset(nil)
-	readerPool.Put(c.br)
-	c.bw.Reset(nil)
-	writerPool.Put(c.bw)
-	c.br, c.bw = nil, nil
 	c.holding.Store(false)
-	// Nothing may keep pointing into the buffers given back: once the
-	// pool drops them, such a pointer would keep them alive for as long
-	// as the connection idles.
+	*c.req = c.store.pristine // drops the last request's strings and URL
+	c.req.Header = nil        // the store's
+	// Nothing may keep pointing into the store given back: once the
+	// pool drops it, such a pointer would keep it alive for as long as
+	// the connection idles.
 	c.giveStore()
-	c.body = h1.BodyReader{}
 	c.w.cw.Reset(nil)
 	c.w.release()
-	c.pristine.Header = nil // its storage too: newRequest makes another
-	*c.req = c.pristine     // drops the last request's strings and URL
-	c.url, c.vals, c.reqFields, c.strs = url.URL{}, nil, nil, nil
+	c.url = url.URL{}
 	releaseLocal(&c.local)
 }
 
@@ -478,7 +479,7 @@ func (c *h1conn) serveOne() bool {
 		// the wait for the next request sets its own.
 		c.setReadDeadline(time.Time{})
 	}
-	if err == nil && c.head.Expect && !c.head.Expect100 {
+	if err == nil && c.store.head.Expect && !c.store.head.Expect100 {
 		// RFC 9110 §10.1.1 allows 417 for an expectation other than
 		// 100-continue; net/http answered so, and so does Baton.
 		err = errExpectation
@@ -508,7 +509,7 @@ func (c *h1conn) readHead() (deadline bool, err error) {
 		c.setReadDeadline(by)
 		deadline = true
 	}
-	return deadline, h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes)
+	return deadline, h1.ReadRequest(c.br, &c.store.head, c.srv.opts.MaxHeaderBytes)
 }
 
 // runHandler calls the handler; a panic (http.ErrAbortHandler is how a
