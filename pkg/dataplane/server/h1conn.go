@@ -73,9 +73,8 @@ type h1conn struct {
 	first   firstGrace // of the first byte, on a deferred listener
 	closing sync.Once
 
-	out   sendThenRead // what bw writes to
-	plain bool         // conn is its socket: out may hold (see plainSocket)
-	tlsh  *tlsHold     // under conn, a tls.Conn, when that may hold
+	plain bool     // conn is its socket: the store's out may hold (see plainSocket)
+	tlsh  *tlsHold // under conn, a tls.Conn, when that may hold
 
 	cr      connReader
 	holding atomic.Bool   // store is lent (for tests of the idle cost)
@@ -130,8 +129,6 @@ func (r *connReader) Read(p []byte) (int, error) {
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
 	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
-	c.cr.out = &c.out
-	c.out = sendThenRead{conn: conn, state: &c.state}
 	c.plain = plainSocket(conn)
 	c.tlsh = tlsHoldOf(conn)
 	c.cr.tlsh = c.tlsh
@@ -373,8 +370,10 @@ func (c *h1conn) acquire() {
 		return
 	}
 	st := storePool.Get().(*connStore)
+	st.out.conn, st.out.state = c.conn, &c.state
+	c.cr.out = &st.out
 	st.br.Reset(&c.cr)
-	st.bw.Reset(&c.out)
+	st.bw.Reset(&st.out)
 	hdr := st.pristine.Header
 	st.pristine = *c.req // between lends, req holds the connection's fields only (see release)
 	st.pristine.Header = hdr
@@ -385,12 +384,14 @@ func (c *h1conn) acquire() {
 
 // connStore is what a connection needs only while it serves a request,
 // lent from a pool with the buffers it comes with and given back while
-// the connection is idle: the buffers, the parser's head and body
-// reader, the request's per-connection fields, and what serving requests
-// grows and another connection can use next (header maps, value and
-// field arrays, the rest of a chunk for head strings). A connection that
-// makes one request (a new connection per request) then allocates none
-// of it, and its h1conn is half the size it was with all of it inside.
+// the connection is idle: the buffers and what writes them out, the
+// parser's head and body reader, the request's per-connection fields,
+// and what serving requests grows and another connection can use next
+// (header maps, value and field arrays, the rest of a chunk for head
+// strings). A connection that makes one request (a new connection per
+// request) then allocates none of it: its h1conn takes 1.1 KiB, not
+// the 2 KiB it took with all of it inside, and the collector runs that
+// much less often.
 //
 // Nothing a handler may still hold after the connection ended is in it:
 // the request, its URL, its context and the ResponseWriter are the
@@ -400,6 +401,7 @@ func (c *h1conn) acquire() {
 type connStore struct {
 	br         bufio.Reader
 	bw         bufio.Writer
+	out        sendThenRead // what bw writes to
 	head       h1.Head
 	body       h1.BodyReader
 	pristine   http.Request // the per-connection fields of req, and the header map
@@ -421,6 +423,10 @@ func (c *h1conn) giveStore() {
 	c.store, c.br, c.bw = nil, nil, nil
 	st.br.Reset(nil)
 	st.bw.Reset(nil)
+	c.cr.out = nil
+	sock := st.out.sock // its methods bound once (see sendread.Socket) stay with the store
+	sock.Raw = nil
+	st.out = sendThenRead{sock: sock}
 	st.head.Release()
 	st.body = h1.BodyReader{}
 	hdr, resp := st.pristine.Header, c.w.header
@@ -575,24 +581,27 @@ func (c *h1conn) flushLast(bodyRead bool) error {
 		return err
 	}
 	if c.plain {
-		c.out.sock.Raw = c.rawConn()
-		c.out.hold = c.out.sock.Raw != nil
+		out := &c.store.out
+		out.sock.Raw = c.rawConn()
+		out.hold = out.sock.Raw != nil
 	}
 	err := c.bw.Flush()
-	c.out.hold = false // a Flush with nothing buffered wrote nothing
+	c.store.out.hold = false // a Flush with nothing buffered wrote nothing
 	return err
 }
 
 // sendOwed reports whether a response is held for the wait for the next
 // request to send: that send, not the wait, turns the connection idle.
 func (c *h1conn) sendOwed() bool {
-	return c.out.held != nil || c.tlsh != nil && c.tlsh.owed
+	return c.store != nil && c.store.out.held != nil || c.tlsh != nil && c.tlsh.owed
 }
 
 // flushHeld sends what is held, for every way out that does not go on
 // to wait for a request.
 func (c *h1conn) flushHeld() {
-	_ = c.out.flush()
+	if c.store != nil {
+		_ = c.store.out.flush()
+	}
 	if c.tlsh != nil {
 		_ = c.tlsh.flush()
 		c.tlsh.settled()
