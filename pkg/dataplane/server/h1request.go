@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 	"golang.org/x/sys/unix"
 )
 
@@ -542,7 +543,7 @@ func (c *h1conn) prefaceFollows() bool {
 	deadline := false
 	for n := 1; n <= len(h2Preface); n++ {
 		if !deadline && n > c.br.Buffered() {
-			c.setReadDeadline(c.headBy)
+			c.setReadDeadline(monoclock.At(c.headBy))
 			deadline = true
 		}
 		b, err := c.br.Peek(n)
@@ -551,7 +552,7 @@ func (c *h1conn) prefaceFollows() bool {
 		}
 	}
 	if !deadline {
-		c.setReadDeadline(c.headBy)
+		c.setReadDeadline(monoclock.At(c.headBy))
 	}
 	return true
 }
