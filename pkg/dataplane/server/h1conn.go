@@ -275,7 +275,7 @@ func (c *h1conn) awaitRequest() bool {
 		return false // else the peek sends the response held, then turns idle
 	}
 	if c.br == nil {
-		return c.awaitFirst(monoclock.At(mono + int64(timeout))) // the first request: its stack is still small
+		return c.awaitFirst(mono, monoclock.At(mono+int64(timeout))) // the first request: its stack is still small
 	}
 	// Without a grace the peek only takes what the layers above the
 	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
@@ -327,13 +327,14 @@ func (c *h1conn) setReadDeadline(t time.Time) {
 // awaitFirst waits for a connection's first request: with the buffers
 // for firstByteGrace, as it comes at once from most clients, then
 // without them. Read into the buffers, a request
-// takes one read(2) instead of two (its first byte, then the rest).
-func (c *h1conn) awaitFirst(deadline time.Time) bool {
+// takes one read(2) instead of two (its first byte, then the rest). The
+// grace begins at now (monoclock.Nanos), the caller's clock read.
+func (c *h1conn) awaitFirst(now int64, deadline time.Time) bool {
 	c.acquire()
 	if c.lazyFirstGrace() {
-		return c.awaitFirstLazily(deadline)
+		return c.awaitFirstLazily(now, deadline)
 	}
-	grace := time.Now().Add(firstByteGrace)
+	grace := monoclock.At(now + int64(firstByteGrace))
 	c.setReadDeadline(grace)
 	_, err := c.br.Peek(1)
 	switch {
