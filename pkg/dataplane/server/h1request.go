@@ -23,12 +23,13 @@ var chunkedEncoding = []string{"chunked"}
 // newRequest fills the connection's *http.Request from the parsed head.
 // Every string of the head is cut from one copy of it.
 func (c *h1conn) newRequest() (*http.Request, error) {
-	h := &c.store.head
+	st := c.store
+	h := &st.head
 	hdr := c.headerMap()
-	*c.req = c.store.pristine
 	r := c.req
+	*r = st.pristine
 	r.Header = hdr // nil even when the store lent this connection a map
-	raw := headString(h, &c.store.strs)
+	raw := headString(h, &st.strs)
 	r.Method = methodString(raw[:len(h.Method)])
 	r.RequestURI = raw[len(h.Method) : len(h.Method)+len(h.Target)]
 	u, err := c.parseTarget(r.Method, r.RequestURI)
@@ -41,7 +42,7 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	var host string
-	c.store.vals, c.store.reqFields, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.store.vals, c.store.reqFields[:0])
+	st.vals, st.reqFields, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), st.vals, st.reqFields[:0])
 	r.Host = u.Host
 	if r.Host == "" {
 		r.Host = host // a view of the head's string; "" without Host
