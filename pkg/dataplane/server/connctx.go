@@ -56,6 +56,11 @@ func (l *watchList) add(w watcher) {
 
 // remove undoes add(w), and reports whether w was still there.
 func (l *watchList) remove(w watcher) bool {
+	if len(l.ws) == 1 && l.ws[0] == w { // the proxy's one watch
+		l.ws[0] = nil
+		l.ws = l.ws[:0]
+		return true
+	}
 	var kept bool
 	l.ws, kept = removeRegistration(l.ws, w)
 	return kept

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/baton-dev/baton/pkg/internal/monoclock"
 )
 
 // firstGrace is the first byte's grace (firstByteGrace) of a connection
@@ -38,8 +36,8 @@ func (c *h1conn) lazyFirstGrace() bool {
 // is most likely in, and a silent connection holds its buffers until the
 // gone check after firstByteGrace ends the wait (expireFirstGrace), then
 // waits without them as with a timer.
-func (c *h1conn) awaitFirstLazily(deadline time.Time) bool {
-	by := monoclock.Nanos() + int64(firstByteGrace)
+func (c *h1conn) awaitFirstLazily(now int64, deadline time.Time) bool {
+	by := now + int64(firstByteGrace)
 	c.first.by.Store(by)
 	_, err := c.br.Peek(1)
 	if !c.first.by.CompareAndSwap(by, 0) {

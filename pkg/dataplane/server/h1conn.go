@@ -51,11 +51,6 @@ const (
 
 var errExpectation = &h1.Error{Status: http.StatusExpectationFailed, Reason: "unsupported expectation"}
 
-var (
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
-)
-
 // h1conn serves HTTP/1.1 on one connection, in one goroutine: requests are
 // read, handled and answered in order (pipelined ones included), and the
 // *http.Request and its header map are reused from one to the next.
@@ -66,10 +61,10 @@ type h1conn struct {
 	conn    net.Conn
 	rawOnce sync.Once
 	raw     syscall.RawConn // the socket, for checkGone and park: see rawConn
-	isTLS   bool
-	base    connValues // the requests' base context, kept for a connection parked and woken
-	ctx     connCtx    // the connection's, cancelled when it ends or its client leaves
+	base    connValues      // the requests' base context, kept for a connection parked and woken
+	ctx     connCtx         // the connection's, cancelled when it ends or its client leaves
 	state   atomic.Int32
+	holding atomic.Bool  // store is lent (for tests of the idle cost)
 	busy    atomic.Int64 // when (monoclock.Nanos) checkGone first saw the handler run with the whole body read (busyUnseen before); 0 otherwise
 	// graceBy is the grace read deadline (monoclock.Nanos) awaitRequest
 	// left in force, 0 once anything else set a read deadline: see
@@ -78,62 +73,52 @@ type h1conn struct {
 	first   firstGrace // of the first byte, on a deferred listener
 	closing sync.Once
 
-	out   sendThenRead // what bw writes to
-	plain bool         // conn is its socket: out may hold (see plainSocket)
-	tlsh  *tlsHold     // under conn, a tls.Conn, when that may hold
+	plain bool     // conn is its socket: the store's out may hold (see plainSocket)
+	tlsh  *tlsHold // under conn, a tls.Conn, when that may hold
 
-	cr      connReader
-	holding atomic.Bool // br and bw are lent (for tests of the idle cost)
-	store   *connStore  // lent with br and bw
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	wmu     sync.Mutex // the writer, between the handler and a 100 Continue
-	head    h1.Head
-	body    h1.BodyReader
+	store *connStore    // lent while a request is under way, nil when idle
+	br    *bufio.Reader // the store's
+	bw    *bufio.Writer // the store's
+	wmu   sync.Mutex    // the writer, between the handler and a 100 Continue
 
 	req          *http.Request // reqStore
 	reqStore     http.Request
-	pristine     http.Request   // the per-connection fields of req
-	url          url.URL        // req.URL of a plain target (see parseTarget)
-	vals         []string       // the backing array of req.Header's values
-	reqFields    []h1.HeadField // req's fields in order (see RequestFields)
-	strs         []byte         // the rest of the chunk heads' strings are cut from (see headString)
+	url          url.URL // req.URL of a plain target (see parseTarget)
 	w            response
 	reqBody      *requestBody
-	local        any            // the handler's, see response.ConnLocal
-	remote       netip.AddrPort // the client's address (see response.RemoteAddrPort)
+	local        any // the handler's, see response.ConnLocal
 	served       int
-	headBy       time.Time // the first request's head must be in by then; zero after it
+	headBy       int64     // monoclock.Nanos by which the first request's head must be in; 0 after it
 	idleDeadline time.Time // when an idle connection without buffers closes
+	firstByte    [1]byte   // read while the connection held no buffer (see awaitUnbuffered)
+	firstPending bool      // firstByte is still to be read
+	isTLS        bool
 	hijacked     bool
 	woken        bool // from a parkedConn: its socket is in the poller's set
 	h2c          bool // an h2c preface is served as HTTP/2 (cleartext only)
 }
 
-// connReader reads the connection, first the byte read while the
-// connection held no buffer; a read that finds a response held sends it
-// first (see sendThenRead).
-type connReader struct {
-	conn    net.Conn
-	first   [1]byte
-	pending bool
-	out     *sendThenRead
-	tlsh    *tlsHold
-}
+// connReader is the connection as its reader's source: it reads first
+// the byte read while the connection held no buffer, and a read that
+// finds a response held sends it first (see sendThenRead). It is the
+// h1conn itself, which it needs most of, rather than a copy of that in
+// it: the h1conn is then 1016 bytes, in the 1 KiB size class.
+type connReader h1conn
 
 func (r *connReader) Read(p []byte) (int, error) {
-	if r.pending && len(p) > 0 {
-		p[0], r.pending = r.first[0], false
+	c := (*h1conn)(r)
+	if c.firstPending && len(p) > 0 {
+		p[0], c.firstPending = c.firstByte[0], false
 		return 1, nil
 	}
-	if r.out.held != nil {
-		return r.out.read(p)
+	if out := &c.store.out; out.held != nil {
+		return out.read(p)
 	}
-	n, err := r.conn.Read(p)
-	if r.tlsh != nil && r.tlsh.owed {
+	n, err := c.conn.Read(p)
+	if c.tlsh != nil && c.tlsh.owed {
 		// The tls.Conn answered from what it had read before, without
 		// the socket read that would have sent the records held.
-		if serr := r.tlsh.settle(); serr != nil {
+		if serr := c.tlsh.settle(); serr != nil {
 			return n, serr
 		}
 	}
@@ -141,27 +126,22 @@ func (r *connReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) newH1conn(b *bound, conn net.Conn, base connValues) *h1conn {
-	c := &h1conn{srv: s, b: b, conn: conn, cr: connReader{conn: conn}, base: base}
-	c.cr.out = &c.out
-	c.out = sendThenRead{conn: conn, state: &c.state}
+	c := &h1conn{srv: s, b: b, conn: conn, base: base}
 	c.plain = plainSocket(conn)
 	c.tlsh = tlsHoldOf(conn)
-	c.cr.tlsh = c.tlsh
 	c.ctx.base = &c.base
 	s.served.watchBase(s.base)
 	tc, isTLS := conn.(*tls.Conn)
 	c.isTLS = isTLS
 	c.req = &c.reqStore // reused from one request to the next
 	*c.req = *(&http.Request{}).WithContext(&c.ctx)
-	c.pristine = *c.req
 	addr := conn.RemoteAddr() // a PROXY protocol connection reads its header here
-	c.remote = addrPortOf(addr)
 	if !b.noRemoteAddr {
-		c.pristine.RemoteAddr = remoteString(addr)
+		c.req.RemoteAddr = remoteString(addr)
 	}
 	if isTLS {
 		st := tc.ConnectionState()
-		c.pristine.TLS = &st
+		c.req.TLS = &st
 	}
 	return c
 }
@@ -298,18 +278,18 @@ func (c *h1conn) awaitRequest() bool {
 	}
 	timeout := c.srv.opts.IdleTimeout
 	mono := monoclock.Nanos() // monoclock.At only when needed: it costs as much
-	c.headBy = time.Time{}
+	c.headBy = 0
 	if c.served == 0 {
 		// As net/http: the first head is due ReadHeaderTimeout after
 		// the connection is ready, however slowly its first byte came.
 		timeout = c.srv.opts.ReadHeaderTimeout
-		c.headBy = monoclock.At(mono + int64(timeout))
+		c.headBy = mono + int64(timeout)
 	}
 	if !c.sendOwed() && !c.state.CompareAndSwap(connActive, connIdle) {
 		return false // else the peek sends the response held, then turns idle
 	}
 	if c.br == nil {
-		return c.awaitFirst(monoclock.At(mono + int64(timeout))) // the first request: its stack is still small
+		return c.awaitFirst(mono, monoclock.At(mono+int64(timeout))) // the first request: its stack is still small
 	}
 	// Without a grace the peek only takes what the layers above the
 	// socket hold (a tls.Conn's rest of a record, a PROXY header's tail):
@@ -361,13 +341,14 @@ func (c *h1conn) setReadDeadline(t time.Time) {
 // awaitFirst waits for a connection's first request: with the buffers
 // for firstByteGrace, as it comes at once from most clients, then
 // without them. Read into the buffers, a request
-// takes one read(2) instead of two (its first byte, then the rest).
-func (c *h1conn) awaitFirst(deadline time.Time) bool {
+// takes one read(2) instead of two (its first byte, then the rest). The
+// grace begins at now (monoclock.Nanos), the caller's clock read.
+func (c *h1conn) awaitFirst(now int64, deadline time.Time) bool {
 	c.acquire()
 	if c.lazyFirstGrace() {
-		return c.awaitFirstLazily(deadline)
+		return c.awaitFirstLazily(now, deadline)
 	}
-	grace := time.Now().Add(firstByteGrace)
+	grace := monoclock.At(now + int64(firstByteGrace))
 	c.setReadDeadline(grace)
 	_, err := c.br.Peek(1)
 	switch {
@@ -386,96 +367,116 @@ func (c *h1conn) awaitFirst(deadline time.Time) bool {
 // awaitUnbuffered reads the next request's first byte without a buffer.
 func (c *h1conn) awaitUnbuffered(deadline time.Time) bool {
 	c.setReadDeadline(deadline)
-	n, _ := c.conn.Read(c.cr.first[:])
+	n, _ := c.conn.Read(c.firstByte[:])
 	if n == 0 || !c.state.CompareAndSwap(connIdle, connActive) {
 		return false
 	}
-	c.cr.pending = true
+	c.firstPending = true
 	c.acquire()
 	return true
 }
 
+// acquire takes a store, and with it the buffers, for the next request.
 func (c *h1conn) acquire() {
-	if c.br == nil {
-		c.br = readerPool.Get().(*bufio.Reader)
-		c.br.Reset(&c.cr)
-		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(&c.out)
-		c.holding.Store(true)
-		c.takeStore()
+	if c.br != nil {
+		return
 	}
-}
-
-// connStore is what serving requests grows in a connection and another
-// can use next: header maps, value and field arrays, the rest of a chunk
-// for head strings. Lent with the buffers, it spares a connection that
-// makes one request (a new connection per request) allocating each anew.
-type connStore struct {
-	fields             []h1.Field
-	header, respHeader http.Header
-	vals               []string
-	reqFields          []h1.HeadField
-	strs               []byte // strings cut from it before are never written again
-}
-
-var storePool = sync.Pool{New: func() any { return new(connStore) }}
-
-func (c *h1conn) takeStore() {
 	st := storePool.Get().(*connStore)
-	c.head.Fields = st.fields // giveStore took the connection's
-	c.pristine.Header, c.w.header = st.header, st.respHeader
-	c.vals, c.reqFields, c.strs = st.vals, st.reqFields, st.strs
-	*st = connStore{}
-	c.store = st
+	st.out.conn, st.out.state = c.conn, &c.state
+	st.br.Reset((*connReader)(c))
+	st.bw.Reset(&st.out)
+	hdr := st.pristine.Header
+	st.pristine = *c.req // between lends, req holds the connection's fields only (see release)
+	st.pristine.Header = hdr
+	c.w.header, st.respHeader = st.respHeader, nil
+	c.store, c.br, c.bw = st, &st.br, &st.bw
+	c.holding.Store(true)
 }
+
+// connStore is what a connection needs only while it serves a request,
+// lent from a pool with the buffers it comes with and given back while
+// the connection is idle: the buffers and what writes them out, the
+// parser's head and body reader, the request's per-connection fields,
+// and what serving requests grows and another connection can use next
+// (header maps, value and field arrays, the rest of a chunk for head
+// strings). A connection that makes one request (a new connection per
+// request) then allocates none of it: its h1conn takes 1 KiB, not the
+// 2 KiB it took with all of it inside, and the collector runs that much
+// less often.
+//
+// Nothing a handler may still hold after the connection ended is in it:
+// the request, its URL, its context and the ResponseWriter are the
+// h1conn's. The body reader is reached through the request's body only
+// while that is open, and the header map is given to the next request as
+// it was before (see giveStore).
+type connStore struct {
+	br         bufio.Reader
+	bw         bufio.Writer
+	out        sendThenRead // what bw writes to
+	head       h1.Head
+	body       h1.BodyReader
+	pristine   http.Request // the per-connection fields of req, and the header map
+	respHeader http.Header
+	vals       []string       // the backing array of req.Header's values
+	reqFields  []h1.HeadField // req's fields in order (see RequestFields)
+	strs       []byte         // the rest of the chunk heads' strings are cut from (see headString); strings cut from it before are never written again
+}
+
+var storePool = sync.Pool{New: func() any {
+	return &connStore{br: *bufio.NewReaderSize(nil, readBufferSize), bw: *bufio.NewWriterSize(nil, writeBufferSize)}
+}}
 
 // giveStore returns the store, emptied: nothing in it may keep a request's
-// strings alive, nor a map grown by an unusually large head.
+// strings or the connection alive, nor a map grown by an unusually large
+// head.
 func (c *h1conn) giveStore() {
 	st := c.store
-	c.store = nil
-	c.head.Release()
-	st.fields, c.head.Fields = c.head.Fields[:0], nil
-	if len(c.pristine.Header) <= maxPooledFields && len(c.w.header) <= maxPooledFields {
-		st.header, st.respHeader = c.pristine.Header, c.w.header
-		clear(st.header)
-		clear(st.respHeader)
+	c.store, c.br, c.bw = nil, nil, nil
+	st.br.Reset(nil)
+	st.bw.Reset(nil)
+	sock := st.out.sock // its methods bound once (see sendread.Socket) stay with the store
+	sock.Raw = nil
+	st.out = sendThenRead{sock: sock}
+	st.head.Release()
+	st.body = h1.BodyReader{}
+	hdr, resp := st.pristine.Header, c.w.header
+	if len(hdr) > maxPooledFields || len(resp) > maxPooledFields {
+		hdr, resp = nil, nil
 	}
-	if cap(c.vals) <= maxPooledFields {
-		st.vals = c.vals[:0]
-		clear(st.vals[:cap(st.vals)])
+	clear(hdr)
+	clear(resp)
+	st.pristine = http.Request{Header: hdr}
+	st.respHeader = resp
+	if cap(st.vals) > maxPooledFields {
+		st.vals = nil
 	}
-	if cap(c.reqFields) <= maxPooledFields {
-		st.reqFields = c.reqFields[:0]
-		clear(st.reqFields[:cap(st.reqFields)])
+	st.vals = st.vals[:0]
+	clear(st.vals[:cap(st.vals)])
+	if cap(st.reqFields) > maxPooledFields {
+		st.reqFields = nil
 	}
-	st.strs = c.strs
+	st.reqFields = st.reqFields[:0]
+	clear(st.reqFields[:cap(st.reqFields)])
 	storePool.Put(st)
 }
 
-// release returns the buffers; the reader holds nothing unread and the
-// writer nothing unsent when it is called.
+// release returns the store and its buffers; the reader holds nothing
+// unread and the writer nothing unsent when it is called.
 func (c *h1conn) release() {
 	if c.br == nil {
 		return
 	}
 	c.flushHeld() // what out holds is in bw's buffer
-	c.br.Reset(nil)
-	readerPool.Put(c.br)
-	c.bw.Reset(nil)
-	writerPool.Put(c.bw)
-	c.br, c.bw = nil, nil
 	c.holding.Store(false)
-	// Nothing may keep pointing into the buffers given back: once the
-	// pool drops them, such a pointer would keep them alive for as long
-	// as the connection idles.
+	*c.req = c.store.pristine // drops the last request's strings and URL
+	c.req.Header = nil        // the store's
+	// Nothing may keep pointing into the store given back: once the
+	// pool drops it, such a pointer would keep it alive for as long as
+	// the connection idles.
 	c.giveStore()
-	c.body = h1.BodyReader{}
 	c.w.cw.Reset(nil)
 	c.w.release()
-	c.pristine.Header = nil // its storage too: newRequest makes another
-	*c.req = c.pristine     // drops the last request's strings and URL
-	c.url, c.vals, c.reqFields, c.strs = url.URL{}, nil, nil, nil
+	c.url = url.URL{}
 	releaseLocal(&c.local)
 }
 
@@ -494,7 +495,7 @@ func (c *h1conn) serveOne() bool {
 		// the wait for the next request sets its own.
 		c.setReadDeadline(time.Time{})
 	}
-	if err == nil && c.head.Expect && !c.head.Expect100 {
+	if err == nil && c.store.head.Expect && !c.store.head.Expect100 {
 		// RFC 9110 §10.1.1 allows 417 for an expectation other than
 		// 100-continue; net/http answered so, and so does Baton.
 		err = errExpectation
@@ -518,13 +519,13 @@ func (c *h1conn) serveOne() bool {
 func (c *h1conn) readHead() (deadline bool, err error) {
 	if !h1.HeadBuffered(c.br) {
 		by := c.headBy
-		if by.IsZero() {
-			by = monoclock.Now().Add(c.srv.opts.ReadHeaderTimeout)
+		if by == 0 {
+			by = monoclock.Nanos() + int64(c.srv.opts.ReadHeaderTimeout)
 		}
-		c.setReadDeadline(by)
+		c.setReadDeadline(monoclock.At(by))
 		deadline = true
 	}
-	return deadline, h1.ReadRequest(c.br, &c.head, c.srv.opts.MaxHeaderBytes)
+	return deadline, h1.ReadRequest(c.br, &c.store.head, c.srv.opts.MaxHeaderBytes)
 }
 
 // runHandler calls the handler; a panic (http.ErrAbortHandler is how a
@@ -590,24 +591,27 @@ func (c *h1conn) flushLast(bodyRead bool) error {
 		return err
 	}
 	if c.plain {
-		c.out.sock.Raw = c.rawConn()
-		c.out.hold = c.out.sock.Raw != nil
+		out := &c.store.out
+		out.sock.Raw = c.rawConn()
+		out.hold = out.sock.Raw != nil
 	}
 	err := c.bw.Flush()
-	c.out.hold = false // a Flush with nothing buffered wrote nothing
+	c.store.out.hold = false // a Flush with nothing buffered wrote nothing
 	return err
 }
 
 // sendOwed reports whether a response is held for the wait for the next
 // request to send: that send, not the wait, turns the connection idle.
 func (c *h1conn) sendOwed() bool {
-	return c.out.held != nil || c.tlsh != nil && c.tlsh.owed
+	return c.store != nil && c.store.out.held != nil || c.tlsh != nil && c.tlsh.owed
 }
 
 // flushHeld sends what is held, for every way out that does not go on
 // to wait for a request.
 func (c *h1conn) flushHeld() {
-	_ = c.out.flush()
+	if c.store != nil {
+		_ = c.store.out.flush()
+	}
 	if c.tlsh != nil {
 		_ = c.tlsh.flush()
 		c.tlsh.settled()

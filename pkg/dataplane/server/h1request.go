@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/baton-dev/baton/pkg/dataplane/h1"
+	"github.com/baton-dev/baton/pkg/internal/monoclock"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,12 +23,13 @@ var chunkedEncoding = []string{"chunked"}
 // newRequest fills the connection's *http.Request from the parsed head.
 // Every string of the head is cut from one copy of it.
 func (c *h1conn) newRequest() (*http.Request, error) {
-	h := &c.head
+	st := c.store
+	h := &st.head
 	hdr := c.headerMap()
-	*c.req = c.pristine
 	r := c.req
+	*r = st.pristine
 	r.Header = hdr // nil even when the store lent this connection a map
-	raw := headString(h, &c.strs)
+	raw := headString(h, &st.strs)
 	r.Method = methodString(raw[:len(h.Method)])
 	r.RequestURI = raw[len(h.Method) : len(h.Method)+len(h.Target)]
 	u, err := c.parseTarget(r.Method, r.RequestURI)
@@ -41,7 +42,7 @@ func (c *h1conn) newRequest() (*http.Request, error) {
 		r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 	}
 	var host string
-	c.vals, c.reqFields, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), c.vals, c.reqFields[:0])
+	st.vals, st.reqFields, host = fillHeader(hdr, h, raw, len(h.Method)+len(h.Target), st.vals, st.reqFields[:0])
 	r.Host = u.Host
 	if r.Host == "" {
 		r.Host = host // a view of the head's string; "" without Host
@@ -102,10 +103,10 @@ func (c *h1conn) headerMap() http.Header {
 	if c.b.noHeaderMap {
 		return nil
 	}
-	hdr := c.pristine.Header
+	hdr := c.store.pristine.Header
 	if hdr == nil {
-		hdr = make(http.Header, len(c.head.Fields))
-		c.pristine.Header = hdr
+		hdr = make(http.Header, len(c.store.head.Fields))
+		c.store.pristine.Header = hdr
 	}
 	clear(hdr)
 	return hdr
@@ -299,14 +300,14 @@ func parseTarget(method, target string) (*url.URL, error) {
 // setBody gives r its body: http.NoBody, or the connection's body reader
 // behind a requestBody of its own.
 func (c *h1conn) setBody(r *http.Request) {
-	h := &c.head
-	c.body.Reset(c.br, h, c.srv.opts.MaxHeaderBytes)
+	h := &c.store.head
+	c.store.body.Reset(c.br, h, c.srv.opts.MaxHeaderBytes)
 	switch h.Framing {
 	case h1.Length:
 		r.ContentLength = h.ContentLength
 	case h1.Chunked:
 		r.ContentLength, r.TransferEncoding = -1, chunkedEncoding
-		r.Trailer = declaredTrailer(c.reqFields)
+		r.Trailer = declaredTrailer(c.store.reqFields)
 	default:
 		r.Body = http.NoBody
 		if h.ContentLength == 0 {
@@ -365,7 +366,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.expect = false
 		b.c.w.sendContinue()
 	}
-	n, err := b.c.body.Read(p)
+	n, err := b.c.store.body.Read(p)
 	switch {
 	case err == io.EOF:
 		b.eof = true
@@ -398,12 +399,12 @@ func (b *requestBody) Buffered() bool {
 	case b.eof:
 		return true
 	}
-	return b.c.body.Buffered()
+	return b.c.store.body.Buffered()
 }
 
 // fillTrailer sets the trailer fields that came after the last chunk.
 func (b *requestBody) fillTrailer() {
-	fields := b.c.body.Trailer()
+	fields := b.c.store.body.Trailer()
 	if len(fields) == 0 {
 		return
 	}
@@ -432,7 +433,7 @@ func (b *requestBody) finish(drain bool) bool {
 		return true
 	case b.expect || !drain:
 		return false
-	case b.c.body.Done():
+	case b.c.store.body.Done():
 		// A handler that read exactly the declared length saw no EOF:
 		// nothing is left, and CopyN would allocate to find that out.
 		b.eof = true
@@ -440,7 +441,7 @@ func (b *requestBody) finish(drain bool) bool {
 	}
 	b.c.setReadDeadline(time.Now().Add(lingerTimeout))
 	defer b.c.setReadDeadline(time.Time{})
-	n, err := io.CopyN(io.Discard, &b.c.body, maxDrainBytes)
+	n, err := io.CopyN(io.Discard, &b.c.store.body, maxDrainBytes)
 	b.eof = err == io.EOF && n < maxDrainBytes
 	return b.eof
 }
@@ -453,14 +454,14 @@ func (b *requestBody) drainBuffered() bool {
 	defer b.mu.Unlock()
 	var scratch [512]byte
 	for !b.eof && !b.failed && !b.expect {
-		if b.c.body.Done() {
+		if b.c.store.body.Done() {
 			b.eof = true
 			break
 		}
 		if b.c.br.Buffered() == 0 {
 			break
 		}
-		_, err := b.c.body.Read(scratch[:min(len(scratch), b.c.br.Buffered())])
+		_, err := b.c.store.body.Read(scratch[:min(len(scratch), b.c.br.Buffered())])
 		b.eof = err == io.EOF
 		b.failed = err != nil && !b.eof
 	}
@@ -563,7 +564,7 @@ func (c *h1conn) prefaceFollows() bool {
 	deadline := false
 	for n := 1; n <= len(h2Preface); n++ {
 		if !deadline && n > c.br.Buffered() {
-			c.setReadDeadline(c.headBy)
+			c.setReadDeadline(monoclock.At(c.headBy))
 			deadline = true
 		}
 		b, err := c.br.Peek(n)
@@ -572,27 +573,33 @@ func (c *h1conn) prefaceFollows() bool {
 		}
 	}
 	if !deadline {
-		c.setReadDeadline(c.headBy)
+		c.setReadDeadline(monoclock.At(c.headBy))
 	}
 	return true
 }
 
 // serveH2C hands the connection, and the bytes already read, to HTTP/2.
 func (c *h1conn) serveH2C() {
-	br := c.br
-	c.bw.Reset(nil)
-	writerPool.Put(c.bw)
-	c.br, c.bw = nil, nil
-	c.b.h2.ServeConn(newBatchConn(&bufConn{Conn: c.conn, r: br}), c.b.h2opts(&c.base))
+	read, _ := c.br.Peek(c.br.Buffered())
+	read = bytes.Clone(read) // the store goes back: HTTP/2 has buffers of its own
+	c.release()
+	c.b.h2.ServeConn(newBatchConn(&bufConn{Conn: c.conn, read: read}), c.b.h2opts(&c.base))
 }
 
-// bufConn is a connection whose first bytes were read into r already.
+// bufConn is a connection whose first bytes were read already.
 type bufConn struct {
 	net.Conn
-	r *bufio.Reader
+	read []byte
 }
 
-func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *bufConn) Read(p []byte) (int, error) {
+	if len(c.read) == 0 {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, c.read)
+	c.read = c.read[n:]
+	return n, nil
+}
 
 func splitTokens(v string) []string {
 	var out []string

@@ -56,7 +56,7 @@ func (w *response) reset(c *h1conn, req *http.Request) {
 		header = make(http.Header)
 	}
 	clear(header)
-	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.head.Close}
+	*w = response{c: c, req: req, header: header, pending: pending, length: -1, closeAfter: c.store.head.Close}
 	w.headSent.Store(false)
 	w.cw.Reset(c.bw)
 }
@@ -75,7 +75,12 @@ func (w *response) Header() http.Header { return w.header }
 // handler that forwards them (the proxy) without going through the
 // header map. The list and its strings are valid until the handler
 // returns; the handler must not change the list.
-func (w *response) RequestFields() []h1.HeadField { return w.c.reqFields }
+func (w *response) RequestFields() []h1.HeadField {
+	if st := w.c.store; st != nil { // nil once the connection is idle or ended
+		return st.reqFields
+	}
+	return nil
+}
 
 // SetFields has fields written first, in their order and as spelled,
 // then the header map's (a handler's own fields, mostly none), for a
@@ -105,7 +110,7 @@ func (w *response) ConnLocal() *any { return &w.c.local }
 // string unless the handler said it reads none (see RemoteAddrReader):
 // with the PROXY protocol, the header's. It is the zero AddrPort when
 // the connection has no TCP address.
-func (w *response) RemoteAddrPort() netip.AddrPort { return w.c.remote }
+func (w *response) RemoteAddrPort() netip.AddrPort { return addrPortOf(w.c.conn.RemoteAddr()) }
 
 func releaseLocal(local *any) {
 	if r, ok := (*local).(interface{ Release() }); ok {

@@ -116,5 +116,5 @@ func plainSocket(conn net.Conn) bool {
 func (b *requestBody) complete() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return !b.failed && !b.expect && (b.eof || b.c.body.Done())
+	return !b.failed && !b.expect && (b.eof || b.c.store.body.Done())
 }
