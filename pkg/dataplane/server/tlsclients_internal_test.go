@@ -313,15 +313,7 @@ func TestTLS12KeepAliveHeldResponses(t *testing.T) {
 	})
 	t.Run("pipelined", func(t *testing.T) {
 		s := startParking(t, Options{}, serverConf)
-		raw, err := net.Dial("tcp", s.Addr("http").String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cc := &coalescingConn{Conn: raw}
-		tc := tls.Client(cc, clientConf)
-		t.Cleanup(func() { tc.Close() })
-		tc.SetDeadline(time.Now().Add(parkSafety))
-		c := &idleClient{Conn: tc, rd: bufio.NewReader(tc)}
+		tc, cc, c := dialCoalescingTLS(t, s, clientConf)
 		for range graceAfter + 1 {
 			c.roundTrip(t, keepAliveGet, "/k")
 		}

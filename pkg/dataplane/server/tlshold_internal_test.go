@@ -108,15 +108,7 @@ func TestTLSResponseHeldBeforeABufferedRecordIsSent(t *testing.T) {
 		}
 		io.WriteString(w, "hi "+r.URL.Path)
 	}))
-	raw, err := net.Dial("tcp", s.Addr("http").String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := &coalescingConn{Conn: raw}
-	tc := tls.Client(cc, clientConf)
-	t.Cleanup(func() { tc.Close() })
-	tc.SetDeadline(time.Now().Add(parkSafety))
-	c := &idleClient{Conn: tc, rd: bufio.NewReader(tc)}
+	tc, cc, c := dialCoalescingTLS(t, s, clientConf)
 	for range graceAfter + 1 {
 		c.roundTrip(t, "GET /k HTTP/1.1\r\nHost: x\r\n\r\n", "/k")
 	}
@@ -132,6 +124,21 @@ func TestTLSResponseHeldBeforeABufferedRecordIsSent(t *testing.T) {
 	tc.SetReadDeadline(time.Now().Add(parkSafety))
 	c.roundTrip(t, "", "/after")
 	c.roundTrip(t, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", "/next")
+}
+
+// dialCoalescingTLS is a TLS client of s's listener "http" over a
+// coalescingConn, as the idleClient that reads its responses.
+func dialCoalescingTLS(t *testing.T, s *Server, clientConf *tls.Config) (*tls.Conn, *coalescingConn, *idleClient) {
+	t.Helper()
+	raw, err := net.Dial("tcp", s.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &coalescingConn{Conn: raw}
+	tc := tls.Client(cc, clientConf)
+	t.Cleanup(func() { tc.Close() })
+	tc.SetDeadline(time.Now().Add(parkSafety))
+	return tc, cc, &idleClient{Conn: tc, rd: bufio.NewReader(tc)}
 }
 
 // coalescingConn gathers what is written while coalesce is set, and
