@@ -56,11 +56,6 @@ func (l *watchList) add(w watcher) {
 
 // remove undoes add(w), and reports whether w was still there.
 func (l *watchList) remove(w watcher) bool {
-	if len(l.ws) == 1 && l.ws[0] == w { // the proxy's one watch
-		l.ws[0] = nil
-		l.ws = l.ws[:0]
-		return true
-	}
 	var kept bool
 	l.ws, kept = removeRegistration(l.ws, w)
 	return kept
@@ -189,11 +184,18 @@ func (h *connHook) unregister() bool {
 // removeRegistration removes r from rs, in place, and reports whether it
 // was there; the freed slot is cleared, so that it keeps nothing alive.
 func removeRegistration[T comparable](rs []T, r T) ([]T, bool) {
+	var zero T
+	if n := len(rs) - 1; n >= 0 && rs[n] == r {
+		// The latest registration, as a watch that ends before the next
+		// begins (the proxy's, once per request) always is: no search,
+		// nothing to move.
+		rs[n] = zero
+		return rs[:n], true
+	}
 	i := slices.Index(rs, r)
 	if i < 0 {
 		return rs, false
 	}
-	var zero T
 	rs = append(rs[:i], rs[i+1:]...)
 	rs[:cap(rs)][len(rs)] = zero
 	return rs, true
