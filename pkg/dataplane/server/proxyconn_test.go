@@ -74,6 +74,18 @@ func askOver(t *testing.T, c net.Conn) string {
 	return string(b)
 }
 
+// askProxied asks over a new connection to addr that first sends header,
+// and closes it.
+func askProxied(t *testing.T, addr, header string) string {
+	t.Helper()
+	c, err := dialProxied(context.Background(), addr, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return askOver(t, c)
+}
+
 func TestProxyProtocolAddressIsTheRemoteAddr(t *testing.T) {
 	s := start(t, server.Options{}, proxied("http", nil))
 	addr := s.Addr("http").String()
@@ -84,14 +96,9 @@ func TestProxyProtocolAddressIsTheRemoteAddr(t *testing.T) {
 		"PROXY UNKNOWN\r\n":                      "127.0.0.1:", // the connection's own addresses stand
 		"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00": "127.0.0.1:", // v2 LOCAL: a health check
 	} {
-		c, err := dialProxied(context.Background(), addr, header)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := askOver(t, c); !strings.HasPrefix(got, want) {
+		if got := askProxied(t, addr, header); !strings.HasPrefix(got, want) {
 			t.Errorf("after %q: handler saw %q, want %q...", header, got, want)
 		}
-		c.Close()
 	}
 }
 
@@ -160,12 +167,7 @@ func TestProxyProtocolRefusesGarbage(t *testing.T) {
 		return ok && r.Level == slog.LevelWarn && r.Attrs["peer"].String() == first &&
 			strings.Contains(r.Attrs["err"].String(), "bad PROXY protocol header") && r.Attrs["listener"].String() == "http"
 	})
-	c, err := dialProxied(context.Background(), addr, ppV1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if got := askOver(t, c); !strings.HasPrefix(got, "203.0.113.7:4711 ") {
+	if got := askProxied(t, addr, ppV1); !strings.HasPrefix(got, "203.0.113.7:4711 ") {
 		t.Errorf("after refusals, a good connection got %q", got)
 	}
 }
@@ -184,14 +186,9 @@ func TestProxyProtocolSlowHeaderTimesOut(t *testing.T) {
 		}
 		began := time.Now()
 		// Served while the stalled one waits: its header is read in its own goroutine.
-		c, err := dialProxied(context.Background(), addr, ppV1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := askOver(t, c); !strings.HasPrefix(got, "203.0.113.7:4711 ") {
+		if got := askProxied(t, addr, ppV1); !strings.HasPrefix(got, "203.0.113.7:4711 ") {
 			t.Errorf("while another stalled, handler saw %q", got)
 		}
-		c.Close()
 		stalled.SetReadDeadline(time.Now().Add(time.Millisecond))
 		if _, err := stalled.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("stalled client closed (%v) before another was served: the accept loop waited for its header", err)
@@ -257,14 +254,9 @@ func TestProxyProtocolFromUntrustedPeerIsIgnored(t *testing.T) {
 		"127.0.0.0/8": "203.0.113.7:4711",
 	} {
 		s := start(t, server.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(trusted)}}, proxied("http", nil))
-		c, err := dialProxied(context.Background(), s.Addr("http").String(), ppV1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := askOver(t, c); !strings.HasPrefix(got, want) {
+		if got := askProxied(t, s.Addr("http").String(), ppV1); !strings.HasPrefix(got, want) {
 			t.Errorf("trusting %s: handler saw %q, want %q...", trusted, got, want)
 		}
-		c.Close()
 	}
 }
 
@@ -306,14 +298,9 @@ func TestRemoteAddrPortWithoutRemoteAddr(t *testing.T) {
 		ppV1v6:              "[] [2001:db8::7]:4711",
 		"PROXY UNKNOWN\r\n": "[] 127.0.0.1:",
 	} {
-		c, err := dialProxied(context.Background(), s.Addr("pp").String(), header)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := askOver(t, c); !strings.HasPrefix(got, want) {
+		if got := askProxied(t, s.Addr("pp").String(), header); !strings.HasPrefix(got, want) {
 			t.Errorf("after %q: handler saw %q, want %q...", header, got, want)
 		}
-		c.Close()
 	}
 	c, err := net.Dial("tcp", s.Addr("plain").String())
 	if err != nil {
